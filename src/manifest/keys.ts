@@ -1,0 +1,38 @@
+/** Object keys of the layout in design.md ("Object layout"). Keys carry no meaning the manifests lack. */
+
+export function joinKey(prefix: string, rest: string): string {
+  const p = prefix.replace(/\/+$/, '');
+  return p === '' ? rest : `${p}/${rest}`;
+}
+
+export function shardName(shard: number, shardCount: number): string {
+  return String(shard).padStart(Math.max(2, String(shardCount - 1).length), '0');
+}
+
+export class ShardKeys {
+  readonly dir: string;
+  constructor(prefix: string, shard: number, shardCount: number) {
+    this.dir = joinKey(prefix, `shards/${shardName(shard, shardCount)}`);
+  }
+  get current(): string {
+    return `${this.dir}/manifest/current.json`;
+  }
+  get historyPrefix(): string {
+    return `${this.dir}/manifest/history/`;
+  }
+  history(generation: number): string {
+    return `${this.historyPrefix}${String(generation).padStart(12, '0')}.json`;
+  }
+  rawSegment(id: string): string {
+    return `${this.dir}/segments/raw/${id}.useg`;
+  }
+  rawHashes(id: string): string {
+    return `${this.dir}/segments/raw/${id}.hashes`;
+  }
+  rollupSegment(id: string): string {
+    return `${this.dir}/segments/rollup/${id}.rseg`;
+  }
+}
+
+export const dbInfoKey = (prefix: string): string => joinKey(prefix, 'db.json');
+export const scratchPrefix = (prefix: string): string => joinKey(prefix, '_scratch');

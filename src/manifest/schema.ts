@@ -1,0 +1,123 @@
+/**
+ * The shard manifest: the index of everything a shard holds and its single commit point. One
+ * zod schema is the wire shape, the TypeScript type and the validation; a manifest that fails
+ * it is never committed. Keep entries compact: every commit rewrites the whole object.
+ */
+import { z } from 'zod';
+
+/** The manifest format this code reads and writes. A higher one is refused (fail closed). */
+export const MANIFEST_FORMAT = 1;
+/** How many recent commit ids a manifest remembers, for deciding ambiguous commits by read-back. */
+export const RECENT_COMMITS = 64;
+
+const int = z.number().int();
+const nonNegative = int.nonnegative();
+/** A signed 128-bit integer as a decimal string. */
+export const decimalString = z.string().regex(/^-?(0|[1-9][0-9]{0,38})$/, 'a decimal integer string');
+/** A value set that became too large to list is `null` (meaning "any"), never truncated. */
+const cappedSet = z.array(z.string()).nullable();
+
+export const rawSegmentEntry = z.object({
+  id: z.string().min(1),
+  key: z.string().min(1),
+  /** Sidecar object with the segment's event/payload hashes (dedupe loads only this). */
+  hashes_key: z.string().min(1),
+  rows: nonNegative,
+  bytes: nonNegative,
+  min_ts: int,
+  max_ts: int,
+  min_ingested: int,
+  max_ingested: int,
+  buckets: z.array(nonNegative),
+  min_account: z.string(),
+  max_account: z.string(),
+  products: cappedSet,
+  meters: cappedSet,
+  models: cappedSet,
+  quantity_sum: decimalString,
+  checksum: z.string(),
+  /** Set by the rollup commit that aggregated this segment; never unset except by rebuild-rollups. */
+  rolled_by: z.string().optional(),
+  created_at_ms: int,
+});
+export type RawSegmentEntry = z.infer<typeof rawSegmentEntry>;
+
+export const rollupSegmentEntry = z.object({
+  id: z.string().min(1),
+  key: z.string().min(1),
+  /** Raw segment ids this rollup aggregates (provenance). */
+  inputs: z.array(z.string()),
+  rows: nonNegative,
+  bytes: nonNegative,
+  min_hour_ms: int,
+  max_hour_ms: int,
+  buckets: z.array(nonNegative),
+  min_account: z.string(),
+  max_account: z.string(),
+  quantity_sum: decimalString,
+  event_count: nonNegative,
+  checksum: z.string(),
+  created_at_ms: int,
+});
+export type RollupSegmentEntry = z.infer<typeof rollupSegmentEntry>;
+
+/** A compaction (or rollup merge) that replaced `inputs` by `outputs`; inputs die after the grace period. */
+export const replacementRecord = z.object({
+  id: z.string().min(1),
+  kind: z.enum(['raw', 'rollup']),
+  inputs: z.array(z.object({ id: z.string(), key: z.string(), hashes_key: z.string().optional() })),
+  outputs: z.array(z.string()),
+  committed_at_ms: int,
+  delete_after_ms: int,
+});
+export type ReplacementRecord = z.infer<typeof replacementRecord>;
+
+/** A billing period's state; the snapshot fields are filled by the period feature. */
+export const periodEntry = z.looseObject({
+  account_id: z.string(),
+  month: z.string().regex(/^\d{4}-\d{2}$/),
+  state: z.enum(['open', 'closed']),
+});
+export type PeriodEntry = z.infer<typeof periodEntry>;
+
+export const shardManifest = z.object({
+  format: z.literal(MANIFEST_FORMAT),
+  shard: nonNegative,
+  generation: z.number().int().positive(),
+  commit_id: z.string().min(1),
+  recent_commit_ids: z.array(z.string()).max(RECENT_COMMITS),
+  created_at_ms: int,
+  updated_at_ms: int,
+  /** Set when this generation was written by `restore` from an older one. */
+  restored_from: z.number().int().positive().optional(),
+  segments: z.array(rawSegmentEntry),
+  rollups: z.array(rollupSegmentEntry),
+  replacements: z.array(replacementRecord),
+  periods: z.array(periodEntry),
+  /** Named high-water marks (e.g. last compaction time); never the source of truth for totals. */
+  watermarks: z.record(z.string(), int),
+});
+export type ShardManifest = z.infer<typeof shardManifest>;
+
+export type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+export function emptyManifest(shard: number, commitId: string, nowMs: number): ShardManifest {
+  return {
+    format: MANIFEST_FORMAT,
+    shard,
+    generation: 1,
+    commit_id: commitId,
+    recent_commit_ids: [commitId],
+    created_at_ms: nowMs,
+    updated_at_ms: nowMs,
+    segments: [],
+    rollups: [],
+    replacements: [],
+    periods: [],
+    watermarks: {},
+  };
+}

@@ -1,0 +1,249 @@
+/**
+ * Local-directory ObjectStore: the embedded default. Objects live under `<root>/objects/<key>`,
+ * are written to `<root>/.tmp` and renamed into place (readers see whole versions only), and
+ * every write holds a per-key lock file created with O_EXCL, so `ifMatch` / `ifNoneMatch` stay
+ * atomic even when several processes share the directory. The ETag is the MD5 of the content,
+ * as on S3. A lock left by a crashed process is broken after `staleLockMs`.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
+import { ObjectNotFoundError, PreconditionFailedError, TransientStoreError } from './errors.ts';
+import type { GetOptions, GetResult, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './types.ts';
+import { normalizeEtag } from './types.ts';
+import { assertValidKey, pageOfSortedKeys } from './util.ts';
+
+export interface FsStoreOptions {
+  readonly root: string;
+  /** fsync file and directory on every write (default true: this is a billing database). */
+  readonly fsync?: boolean;
+  readonly staleLockMs?: number;
+  readonly lockTimeoutMs?: number;
+}
+
+interface EtagMemo {
+  readonly ino: bigint;
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  readonly etag: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class FsStore implements ObjectStore {
+  readonly kind = 'fs';
+  private readonly objectsDir: string;
+  private readonly tmpDir: string;
+  private readonly locksDir: string;
+  private readonly fsync: boolean;
+  private readonly staleLockMs: number;
+  private readonly lockTimeoutMs: number;
+  private readonly etags = new Map<string, EtagMemo>();
+  private ready: Promise<void> | undefined;
+
+  constructor(opts: FsStoreOptions) {
+    this.objectsDir = join(opts.root, 'objects');
+    this.tmpDir = join(opts.root, '.tmp');
+    this.locksDir = join(opts.root, '.locks');
+    this.fsync = opts.fsync ?? true;
+    this.staleLockMs = opts.staleLockMs ?? 30_000;
+    this.lockTimeoutMs = opts.lockTimeoutMs ?? 10_000;
+  }
+
+  private init(): Promise<void> {
+    this.ready ??= Promise.all([
+      mkdir(this.objectsDir, { recursive: true }),
+      mkdir(this.tmpDir, { recursive: true }),
+      mkdir(this.locksDir, { recursive: true }),
+    ]).then(() => undefined);
+    return this.ready;
+  }
+
+  private pathOf(key: string): string {
+    assertValidKey(key);
+    return join(this.objectsDir, ...key.split('/'));
+  }
+
+  async get(key: string, opts: GetOptions = {}): Promise<GetResult | null> {
+    await this.init();
+    const fh = await openOrNull(this.pathOf(key));
+    if (fh === null) return null;
+    try {
+      const info = await this.infoOf(key, fh);
+      if (opts.ifNoneMatch !== undefined && normalizeEtag(opts.ifNoneMatch) === info.etag) {
+        return { notModified: true, etag: info.etag };
+      }
+      const offset = Math.min(opts.range?.offset ?? 0, info.size);
+      const end = opts.range?.length === undefined ? info.size : Math.min(info.size, offset + opts.range.length);
+      const body = new Uint8Array(end - offset);
+      let done = 0;
+      while (done < body.byteLength) {
+        const { bytesRead } = await fh.read(body, done, body.byteLength - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return { notModified: false, body, info };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    await this.init();
+    const fh = await openOrNull(this.pathOf(key));
+    if (fh === null) return null;
+    try {
+      return await this.infoOf(key, fh);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async put(key: string, body: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {
+    await this.init();
+    const path = this.pathOf(key);
+    const etag = createHash('md5').update(body).digest('hex');
+    const tmp = join(this.tmpDir, `${randomBytes(12).toString('hex')}.tmp`);
+    await this.writeFile(tmp, body);
+    const release = await this.lock(key);
+    try {
+      if (opts.ifNoneMatch === '*' || opts.ifMatch !== undefined) {
+        const fh = await openOrNull(path);
+        const current = fh === null ? null : await this.infoOf(key, fh).finally(() => fh.close());
+        if (opts.ifNoneMatch === '*' && current !== null) throw new PreconditionFailedError(`${key} already exists`);
+        if (opts.ifMatch !== undefined) {
+          if (current === null) throw new ObjectNotFoundError(`${key} does not exist`);
+          if (current.etag !== normalizeEtag(opts.ifMatch)) throw new PreconditionFailedError(`${key} changed`);
+        }
+      }
+      await mkdir(dirname(path), { recursive: true });
+      await rename(tmp, path);
+      if (this.fsync) await syncDir(dirname(path));
+      return { etag };
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    } finally {
+      await release();
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.init();
+    const release = await this.lock(key);
+    try {
+      await unlink(this.pathOf(key)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+      this.etags.delete(key);
+    } finally {
+      await release();
+    }
+  }
+
+  async list(prefix: string, opts: ListOptions = {}): Promise<ListPage> {
+    await this.init();
+    // Walk only the deepest directory the prefix names completely.
+    const cut = prefix.lastIndexOf('/');
+    const base = cut < 0 ? '' : prefix.slice(0, cut);
+    const keys: string[] = [];
+    await walk(base === '' ? this.objectsDir : join(this.objectsDir, ...base.split('/')), base, keys);
+    const sorted = keys.filter((k) => k.startsWith(prefix)).sort();
+    const page = pageOfSortedKeys(sorted, opts);
+    const items: ObjectInfo[] = [];
+    for (const key of page.keys) {
+      const info = await this.head(key);
+      if (info !== null) items.push(info);
+    }
+    return { items, cursor: page.cursor };
+  }
+
+  private async infoOf(key: string, fh: FileHandle): Promise<ObjectInfo> {
+    const st = await fh.stat({ bigint: true });
+    const memo = this.etags.get(key);
+    let etag: string;
+    if (memo !== undefined && memo.ino === st.ino && memo.size === st.size && memo.mtimeNs === st.mtimeNs) {
+      etag = memo.etag;
+    } else {
+      const hash = createHash('md5');
+      const buf = new Uint8Array(Math.min(Number(st.size), 1 << 20) || 1);
+      let pos = 0;
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.byteLength, pos);
+        if (bytesRead === 0) break;
+        hash.update(buf.subarray(0, bytesRead));
+        pos += bytesRead;
+      }
+      etag = hash.digest('hex');
+      this.etags.set(key, { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, etag });
+    }
+    return { key, etag, size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) };
+  }
+
+  private async writeFile(path: string, body: Uint8Array): Promise<void> {
+    const fh = await open(path, 'w');
+    try {
+      await fh.writeFile(body);
+      if (this.fsync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** A per-key lock file created with O_EXCL; returns its release. */
+  private async lock(key: string): Promise<() => Promise<void>> {
+    const path = join(this.locksDir, `${createHash('sha256').update(key).digest('hex').slice(0, 40)}.lock`);
+    const deadline = Date.now() + this.lockTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const fh = await open(path, 'wx');
+        await fh.close();
+        return () => unlink(path).catch(() => undefined);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const st = await stat(path).catch(() => null);
+      if (st !== null && Date.now() - st.mtimeMs > this.staleLockMs) {
+        await unlink(path).catch(() => undefined);
+        continue;
+      }
+      if (Date.now() > deadline) throw new TransientStoreError(`timed out waiting for the write lock on ${key}`);
+      await sleep(Math.min(50, 1 + attempt) * (0.5 + Math.random()));
+    }
+  }
+}
+
+async function openOrNull(path: string): Promise<FileHandle | null> {
+  try {
+    return await open(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return null;
+    throw err;
+  }
+}
+
+async function syncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function walk(dir: string, keyPrefix: string, out: string[]): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return;
+    throw err;
+  }
+  for (const e of entries) {
+    const key = keyPrefix === '' ? e.name : `${keyPrefix}/${e.name}`;
+    if (e.isDirectory()) await walk(join(dir, e.name), key, out);
+    else if (e.isFile()) out.push(key.split(sep).join('/'));
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * Finds or starts an S3 endpoint for the integration tests and benchmarks, in this order:
+ *   1. an endpoint given in env: USAGEDB_TEST_S3_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY, _BUCKET, _REGION);
+ *   2. testcontainers MinIO, where a Docker engine answers;
+ *   3. a `minio` server binary (USAGEDB_MINIO_BIN, PATH, or $GOPATH/bin) on 127.0.0.1, free port, temp dir;
+ *   4. otherwise a loud failure saying what to install. Never a silent skip.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+
+export interface S3Endpoint {
+  readonly endpoint: string;
+  readonly region: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly bucket: string;
+  /** How it was obtained, printed in the test output. */
+  readonly via: string;
+}
+
+export interface RunningS3 {
+  readonly s3: S3Endpoint;
+  stop(): Promise<void>;
+}
+
+const MINIO_IMAGE = 'minio/minio:RELEASE.2025-09-07T16-13-09Z';
+const USER = 'usagedb';
+const PASSWORD = 'usagedb-test-secret';
+
+export async function startTestS3(bucket = 'usagedb-test'): Promise<RunningS3> {
+  const env = process.env;
+  if (env.USAGEDB_TEST_S3_ENDPOINT) {
+    const s3: S3Endpoint = {
+      endpoint: env.USAGEDB_TEST_S3_ENDPOINT,
+      region: env.USAGEDB_TEST_S3_REGION ?? 'us-east-1',
+      accessKeyId: env.USAGEDB_TEST_S3_ACCESS_KEY ?? USER,
+      secretAccessKey: env.USAGEDB_TEST_S3_SECRET_KEY ?? PASSWORD,
+      bucket: env.USAGEDB_TEST_S3_BUCKET ?? bucket,
+      via: `endpoint from USAGEDB_TEST_S3_ENDPOINT (${env.USAGEDB_TEST_S3_ENDPOINT})`,
+    };
+    await ensureBucket(s3);
+    return { s3, stop: async () => undefined };
+  }
+  const docker = await dockerAvailable();
+  if (docker === true) return startContainer(bucket);
+  const bin = findMinioBinary();
+  if (bin !== undefined) return startBinary(bin, bucket, docker);
+  throw new Error(
+    [
+      'No S3 endpoint for the integration tests, and they are never skipped. Provide one of:',
+      '  - USAGEDB_TEST_S3_ENDPOINT (+ USAGEDB_TEST_S3_ACCESS_KEY / _SECRET_KEY / _BUCKET) pointing at MinIO or S3;',
+      '  - a Docker engine (testcontainers starts MinIO);',
+      `  - a minio binary on PATH or in USAGEDB_MINIO_BIN: \`go install github.com/minio/minio@${'v0.0.0-20260212201848-7aac2a2c5b7c'}\` (what .ci/run does).`,
+      `Docker: ${docker}`,
+    ].join('\n'),
+  );
+}
+
+async function dockerAvailable(): Promise<true | string> {
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    await getContainerRuntimeClient();
+    return true;
+  } catch (err) {
+    return (err as Error).message.split('\n')[0] ?? 'unavailable';
+  }
+}
+
+async function startContainer(bucket: string): Promise<RunningS3> {
+  const { MinioContainer } = await import('@testcontainers/minio');
+  const c = await new MinioContainer(MINIO_IMAGE).withUsername(USER).withPassword(PASSWORD).start();
+  const s3: S3Endpoint = {
+    endpoint: c.getConnectionUrl(),
+    region: 'us-east-1',
+    accessKeyId: USER,
+    secretAccessKey: PASSWORD,
+    bucket,
+    via: `testcontainers ${MINIO_IMAGE}`,
+  };
+  await ensureBucket(s3);
+  return { s3, stop: async () => void (await c.stop()) };
+}
+
+export function findMinioBinary(): string | undefined {
+  const candidates = [
+    process.env.USAGEDB_MINIO_BIN,
+    ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'minio')),
+    process.env.GOPATH ? join(process.env.GOPATH, 'bin', 'minio') : undefined,
+    join(homedir(), 'go', 'bin', 'minio'),
+  ];
+  return candidates.find((p): p is string => p !== undefined && p !== '' && existsSync(p));
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function startBinary(bin: string, bucket: string, dockerWhyNot: string): Promise<RunningS3> {
+  const dir = await mkdtemp(join(tmpdir(), 'usagedb-minio-'));
+  const port = await freePort();
+  const consolePort = await freePort();
+  const child: ChildProcess = spawn(
+    bin,
+    ['server', join(dir, 'data'), '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
+    {
+      env: { ...process.env, MINIO_ROOT_USER: USER, MINIO_ROOT_PASSWORD: PASSWORD, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()).length > 4000 && (stderr = stderr.slice(-4000)));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`minio exited with ${child.exitCode}: ${stderr}`);
+    try {
+      const res = await fetch(`${endpoint}/minio/health/ready`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`minio did not become ready in 30 s: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const s3: S3Endpoint = {
+    endpoint,
+    region: 'us-east-1',
+    accessKeyId: USER,
+    secretAccessKey: PASSWORD,
+    bucket,
+    via: `minio binary ${bin} on ${endpoint} (no Docker: ${dockerWhyNot})`,
+  };
+  await ensureBucket(s3);
+  return {
+    s3,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function ensureBucket(s3: S3Endpoint): Promise<void> {
+  const client = new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+  });
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: s3.bucket }));
+  } catch (err) {
+    const name = (err as { name?: string }).name;
+    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
+  } finally {
+    client.destroy();
+  }
+}

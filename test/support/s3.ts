@@ -1,0 +1,22 @@
+/** Helpers for tests against the shared S3 endpoint: a driver and a unique prefix per test. */
+import { inject } from 'vitest';
+import { S3Store } from '../../src/store/s3.ts';
+
+let counter = 0;
+
+export function testS3Store(): S3Store {
+  const s3 = inject('s3');
+  return new S3Store({
+    bucket: s3.bucket,
+    endpoint: s3.endpoint,
+    region: s3.region,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+    forcePathStyle: true,
+  });
+}
+
+/** A prefix no other test (or earlier run against the same bucket) uses. */
+export function uniquePrefix(name: string): string {
+  return `t/${name}-${Date.now().toString(36)}-${process.pid}-${counter++}`;
+}
