@@ -3,7 +3,8 @@
  *   1. an endpoint given in env: USAGEDB_TEST_S3_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY, _BUCKET, _REGION);
  *   2. testcontainers MinIO, where a Docker engine answers;
  *   3. a `minio` server binary (USAGEDB_MINIO_BIN, PATH, or $GOPATH/bin) on 127.0.0.1, free port, temp dir;
- *   4. otherwise a loud failure saying what to install. Never a silent skip.
+ *   4. moto's S3 server (`moto_server`, moto[server] >= 5.1.5), only where MinIO could not be installed;
+ *   5. otherwise a loud failure saying what to install. Never a silent skip.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -29,6 +30,8 @@ export interface RunningS3 {
 }
 
 const MINIO_IMAGE = 'minio/minio:RELEASE.2025-09-07T16-13-09Z';
+/** The MinIO server pinned for machines without Docker (installed by `go install`, see ensure-minio.ts). */
+export const MINIO_MODULE = 'github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c';
 const USER = 'usagedb';
 const PASSWORD = 'usagedb-test-secret';
 
@@ -50,18 +53,21 @@ export async function startTestS3(bucket = 'usagedb-test'): Promise<RunningS3> {
   if (docker === true) return startContainer(bucket);
   const bin = findMinioBinary();
   if (bin !== undefined) return startBinary(bin, bucket, docker);
+  const moto = findMotoServer();
+  if (moto !== undefined) return startMoto(moto, bucket, docker);
   throw new Error(
     [
       'No S3 endpoint for the integration tests, and they are never skipped. Provide one of:',
       '  - USAGEDB_TEST_S3_ENDPOINT (+ USAGEDB_TEST_S3_ACCESS_KEY / _SECRET_KEY / _BUCKET) pointing at MinIO or S3;',
       '  - a Docker engine (testcontainers starts MinIO);',
-      `  - a minio binary on PATH or in USAGEDB_MINIO_BIN: \`go install github.com/minio/minio@${'v0.0.0-20260212201848-7aac2a2c5b7c'}\` (what .ci/run does).`,
+      `  - a minio binary on PATH or in USAGEDB_MINIO_BIN: \`go install ${MINIO_MODULE}\` (what \`npm test\` tries first);`,
+      "  - or moto's S3 server: pip install 'moto[server]>=5.1.5'.",
       `Docker: ${docker}`,
     ].join('\n'),
   );
 }
 
-async function dockerAvailable(): Promise<true | string> {
+export async function dockerAvailable(): Promise<true | string> {
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
     await getContainerRuntimeClient();
@@ -107,6 +113,60 @@ async function freePort(): Promise<number> {
   });
 }
 
+export function findMotoServer(): string | undefined {
+  const candidates = [
+    process.env.USAGEDB_MOTO_BIN,
+    ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'moto_server')),
+    join(homedir(), '.local', 'bin', 'moto_server'),
+  ];
+  return candidates.find((p): p is string => p !== undefined && p !== '' && existsSync(p));
+}
+
+async function waitReady(url: string, child: ChildProcess, stderr: () => string, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${stderr()}`);
+    try {
+      const res = await fetch(url);
+      if (res.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${what} did not become ready in 30 s: ${stderr()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function stopper(child: ChildProcess, dir?: string): () => Promise<void> {
+  return async () => {
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  };
+}
+
+async function startMoto(bin: string, bucket: string, dockerWhyNot: string): Promise<RunningS3> {
+  const port = await freePort();
+  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const endpoint = `http://127.0.0.1:${port}`;
+  await waitReady(`${endpoint}/`, child, () => stderr, 'moto_server');
+  const s3: S3Endpoint = {
+    endpoint,
+    region: 'us-east-1',
+    accessKeyId: USER,
+    secretAccessKey: PASSWORD,
+    bucket,
+    via: `moto_server ${bin} on ${endpoint} — NOT MinIO: MinIO could not be installed here (no Docker: ${dockerWhyNot})`,
+  };
+  await ensureBucket(s3);
+  return { s3, stop: stopper(child) };
+}
+
 async function startBinary(bin: string, bucket: string, dockerWhyNot: string): Promise<RunningS3> {
   const dir = await mkdtemp(join(tmpdir(), 'usagedb-minio-'));
   const port = await freePort();
@@ -120,23 +180,9 @@ async function startBinary(bin: string, bucket: string, dockerWhyNot: string): P
     },
   );
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()).length > 4000 && (stderr = stderr.slice(-4000)));
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const endpoint = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`minio exited with ${child.exitCode}: ${stderr}`);
-    try {
-      const res = await fetch(`${endpoint}/minio/health/ready`);
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`minio did not become ready in 30 s: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitReady(`${endpoint}/minio/health/ready`, child, () => stderr, 'minio');
   const s3: S3Endpoint = {
     endpoint,
     region: 'us-east-1',
@@ -146,14 +192,7 @@ async function startBinary(bin: string, bucket: string, dockerWhyNot: string): P
     via: `minio binary ${bin} on ${endpoint} (no Docker: ${dockerWhyNot})`,
   };
   await ensureBucket(s3);
-  return {
-    s3,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  return { s3, stop: stopper(child, dir) };
 }
 
 async function ensureBucket(s3: S3Endpoint): Promise<void> {

@@ -1,0 +1,88 @@
+/**
+ * Configuration from environment variables, validated by zod; every runtime uses it. A bad or
+ * missing value fails at start with a message naming the variable. Defaults are the README table.
+ */
+import { z } from 'zod';
+import { ValidationError } from '../errors.ts';
+
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const envSchema = z.object({
+  USAGEDB_STORE: z.enum(['fs', 's3', 'memory']).optional(),
+  USAGEDB_DATA_DIR: z.string().min(1).default('./data'),
+  USAGEDB_PREFIX: z.string().regex(/^[A-Za-z0-9._\-/]*$/, 'letters, digits, . _ - / only').default('usagedb'),
+  USAGEDB_S3_ENDPOINT: z.url().optional(),
+  USAGEDB_S3_REGION: z.string().min(1).default('auto'),
+  USAGEDB_S3_BUCKET: z.string().min(3).max(63).optional(),
+  USAGEDB_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  USAGEDB_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  USAGEDB_S3_FORCE_PATH_STYLE: bool.optional(),
+  USAGEDB_S3_TIMEOUT_MS: int(100, 300_000).default(15_000),
+  USAGEDB_SHARDS: int(1, 1024).default(16),
+  USAGEDB_BUCKETS: int(1, 65536).default(64),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(8787),
+});
+
+export type StoreConfig =
+  | { readonly kind: 'fs'; readonly dataDir: string }
+  | { readonly kind: 'memory' }
+  | {
+      readonly kind: 's3';
+      readonly bucket: string;
+      readonly endpoint: string | undefined;
+      readonly region: string;
+      readonly accessKeyId: string | undefined;
+      readonly secretAccessKey: string | undefined;
+      readonly forcePathStyle: boolean;
+      readonly timeoutMs: number;
+    };
+
+export interface Config {
+  readonly store: StoreConfig;
+  readonly prefix: string;
+  readonly newDatabase: { readonly shardCount: number; readonly bucketCount: number };
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Parses the environment; throws a ValidationError naming the first bad variable. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ValidationError(`configuration: ${name}: ${issue.message}`, name);
+  }
+  const e = parsed.data;
+  const kind = e.USAGEDB_STORE ?? (e.USAGEDB_S3_BUCKET !== undefined ? 's3' : 'fs');
+  let store: StoreConfig;
+  if (kind === 's3') {
+    if (e.USAGEDB_S3_BUCKET === undefined) throw new ValidationError('configuration: USAGEDB_S3_BUCKET: required when USAGEDB_STORE=s3', 'USAGEDB_S3_BUCKET');
+    if ((e.USAGEDB_S3_ACCESS_KEY_ID === undefined) !== (e.USAGEDB_S3_SECRET_ACCESS_KEY === undefined)) {
+      const missing = e.USAGEDB_S3_ACCESS_KEY_ID === undefined ? 'USAGEDB_S3_ACCESS_KEY_ID' : 'USAGEDB_S3_SECRET_ACCESS_KEY';
+      throw new ValidationError(`configuration: ${missing}: required with the other S3 credential`, missing);
+    }
+    store = {
+      kind,
+      bucket: e.USAGEDB_S3_BUCKET,
+      endpoint: e.USAGEDB_S3_ENDPOINT,
+      region: e.USAGEDB_S3_REGION,
+      accessKeyId: e.USAGEDB_S3_ACCESS_KEY_ID,
+      secretAccessKey: e.USAGEDB_S3_SECRET_ACCESS_KEY,
+      forcePathStyle: e.USAGEDB_S3_FORCE_PATH_STYLE ?? e.USAGEDB_S3_ENDPOINT !== undefined,
+      timeoutMs: e.USAGEDB_S3_TIMEOUT_MS,
+    };
+  } else {
+    store = kind === 'fs' ? { kind, dataDir: e.USAGEDB_DATA_DIR } : { kind };
+  }
+  if (e.USAGEDB_BUCKETS < e.USAGEDB_SHARDS) throw new ValidationError('configuration: USAGEDB_BUCKETS: must be at least USAGEDB_SHARDS', 'USAGEDB_BUCKETS');
+  return {
+    store,
+    prefix: e.USAGEDB_PREFIX,
+    newDatabase: { shardCount: e.USAGEDB_SHARDS, bucketCount: e.USAGEDB_BUCKETS },
+    host: e.HOST,
+    port: e.PORT,
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * `npm run bench:commit`: manifest commit latency against manifest size, and commit throughput
+ * by concurrency on one shard and spread over shards, against MinIO (or USAGEDB_TEST_S3_ENDPOINT).
+ * Prints a table and writes test/bench/results/commit.json. Each scenario is bounded in time.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { ShardKeys } from '../../src/manifest/keys.ts';
+import { ManifestStore } from '../../src/manifest/manifest-store.ts';
+import type { RawSegmentEntry } from '../../src/manifest/schema.ts';
+import { S3Store } from '../../src/store/s3.ts';
+import { realTimeDeps } from '../support/deps.ts';
+import { startTestS3, type S3Endpoint } from '../support/minio.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+
+function segment(i: number): RawSegmentEntry {
+  const id = `01JBENCH${String(i).padStart(18, '0')}`;
+  return {
+    id,
+    key: `usagedb/shards/00/segments/raw/${id}.useg`,
+    hashes_key: `usagedb/shards/00/segments/raw/${id}.hashes`,
+    rows: 1000 + (i % 97),
+    bytes: 48_000 + i,
+    min_ts: 1_767_225_600_000 + i * 1000,
+    max_ts: 1_767_225_600_000 + i * 1000 + 3_600_000,
+    min_ingested: 1_767_225_600_000 + i * 1000,
+    max_ingested: 1_767_225_600_000 + i * 1000 + 500,
+    buckets: [i % 4, (i + 1) % 4],
+    min_account: `acct_${String(i % 1000).padStart(5, '0')}`,
+    max_account: `acct_${String((i % 1000) + 50).padStart(5, '0')}`,
+    products: ['chat', 'embeddings'],
+    meters: ['tokens.input', 'tokens.output', 'requests'],
+    models: ['gpt-x', 'claude-y', 'llama-z'],
+    quantity_sum: String(123_456_789 + i),
+    checksum: (i * 2654435761).toString(16).padStart(8, '0'),
+    created_at_ms: 1_767_225_600_000 + i,
+  };
+}
+
+function s3Store(s3: S3Endpoint): S3Store {
+  return new S3Store({ ...s3, forcePathStyle: true });
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const round = (x: number) => Math.round(x * 10) / 10;
+
+async function latencyBySize(s3: S3Endpoint, prefix: string, entries: number) {
+  const ms = new ManifestStore({ store: s3Store(s3), keys: new ShardKeys(prefix, 0, 1), shard: 0, deps: realTimeDeps(entries) });
+  await ms.commit((d) => {
+    for (let i = 0; i < entries; i++) d.segments.push(segment(i));
+  });
+  const manifestBytes = JSON.stringify(ms.peek()!.manifest).length;
+  const times: number[] = [];
+  const end = Date.now() + SECONDS * 1000;
+  let next = entries;
+  while (Date.now() < end || times.length < 10) {
+    const t0 = performance.now();
+    await ms.commit((d) => {
+      d.segments.shift();
+      d.segments.push(segment(next++));
+    });
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { entries, manifest_bytes: manifestBytes, commits: times.length, p50_ms: round(pct(times, 50)), p99_ms: round(pct(times, 99)) };
+}
+
+async function throughput(s3: S3Endpoint, prefix: string, committers: number, shards: number) {
+  const stores = Array.from({ length: committers }, (_, i) => {
+    const shard = i % shards;
+    return new ManifestStore({
+      store: s3Store(s3),
+      keys: new ShardKeys(prefix, shard, shards),
+      shard,
+      deps: realTimeDeps(1000 + i),
+      policy: { maxAttempts: 10_000, maxDurationMs: 60_000 },
+    });
+  });
+  await Promise.all(stores.map((s) => s.load()));
+  const started = performance.now();
+  const end = Date.now() + SECONDS * 1000;
+  let n = 0;
+  await Promise.all(
+    stores.map(async (ms, i) => {
+      while (Date.now() < end) {
+        const id = `c${i}-${n++}`;
+        await ms.commit((d) => {
+          d.watermarks[`bench_${i}`] = (d.watermarks[`bench_${i}`] ?? 0) + 1;
+          return id;
+        });
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const commits = stores.reduce((s, m) => s + m.stats.commits, 0);
+  const retries = stores.reduce((s, m) => s + m.stats.conflicts, 0);
+  return { committers, shards, commits, retries, seconds: round(seconds), commits_per_s: round(commits / seconds), retries_per_commit: round(retries / Math.max(1, commits)) };
+}
+
+async function main(): Promise<void> {
+  const running = await startTestS3('usagedb-bench');
+  console.log(`S3 endpoint: ${running.s3.via}`);
+  const run = `bench/commit-${Date.now().toString(36)}`;
+  try {
+    const bySize = [];
+    for (const n of [100, 1000, 5000]) {
+      const r = await latencyBySize(running.s3, `${run}/size-${n}`, n);
+      bySize.push(r);
+      console.log(`latency  entries=${n.toString().padStart(5)}  manifest=${(r.manifest_bytes / 1024).toFixed(0).padStart(5)} KiB  p50=${r.p50_ms} ms  p99=${r.p99_ms} ms  (${r.commits} commits)`);
+    }
+    const byConcurrency = [];
+    for (const c of [1, 4, 16]) {
+      const r = await throughput(running.s3, `${run}/conc-${c}`, c, 1);
+      byConcurrency.push(r);
+      console.log(`one shard   committers=${String(c).padStart(2)}  ${r.commits_per_s} commits/s  retries/commit=${r.retries_per_commit}`);
+    }
+    const byShards = [];
+    for (const s of [1, 4, 16]) {
+      const r = await throughput(running.s3, `${run}/shards-${s}`, 16, s);
+      byShards.push(r);
+      console.log(`16 committers over shards=${String(s).padStart(2)}  ${r.commits_per_s} commits/s  retries/commit=${r.retries_per_commit}`);
+    }
+    const result = {
+      benchmark: 'commit',
+      date: new Date().toISOString(),
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+      store: running.s3.via,
+      seconds_per_scenario: SECONDS,
+      latency_by_manifest_size: bySize,
+      throughput_one_shard: byConcurrency,
+      throughput_by_shards: byShards,
+    };
+    const dir = join(import.meta.dirname, 'results');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'commit.json'), `${JSON.stringify(result, null, 2)}\n`);
+    console.table(bySize);
+    console.table([...byConcurrency, ...byShards]);
+  } finally {
+    await running.stop();
+  }
+}
+
+await main();
