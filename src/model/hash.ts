@@ -71,3 +71,8 @@ export function hex128(h: Uint32Array): string {
   for (let i = 0; i < 4; i++) s += h[i]!.toString(16).padStart(8, '0');
   return s;
 }
+
+/** `event_hash`: 128 bits of the event id (the dedupe key). */
+export function eventHash(eventId: string, out?: Uint32Array): Uint32Array {
+  return murmur3x86_128(utf8.encode(eventId), 0, out);
+}

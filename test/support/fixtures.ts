@@ -23,3 +23,23 @@ export function fakeSegment(id: string): RawSegmentEntry {
     created_at_ms: 1,
   };
 }
+
+let counter = 0;
+/** A plain usage event as a client would send it. */
+export function usage(i: number, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    event_id: `evt-${i}`,
+    account_id: `acct-${i % 7}`,
+    product_id: 'chat',
+    meter_id: i % 2 === 0 ? 'tokens.input' : 'tokens.output',
+    model_id: 'model-a',
+    source: 'api',
+    unit: 'tokens',
+    timestamp_ms: 1_767_225_600_000 + i * 1000,
+    quantity: 100 + i,
+    dimensions: { region: 'eu', tier: i % 3 === 0 ? 'pro' : 'free' },
+    ...over,
+  };
+}
+
+export const uniqueRun = () => `r${Date.now().toString(36)}${counter++}`;
