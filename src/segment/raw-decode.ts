@@ -1,0 +1,139 @@
+/**
+ * Decodes raw segments into columns (only the columns asked for are decompressed) and columns
+ * into events. The checksum of the whole object is verified on every decode; nothing unverified
+ * is ever returned.
+ */
+import { EVENT_KINDS, type UsageEvent } from '../model/event.ts';
+import { columnBytes, readContainer, type Container } from './container.ts';
+import { SegmentCorruptError } from './errors.ts';
+import { readEventIds } from './event-ids.ts';
+import { readCorrections, readDictColumn, readDimensions, readKinds } from './raw-columns.ts';
+import { readDeltaColumn, readQuantities } from './raw-numbers.ts';
+import {
+  NULLABLE_ID_COLUMNS,
+  RAW_COLUMN_IDS,
+  RAW_COLUMN_NAMES,
+  RAW_END_MAGIC,
+  RAW_MAGIC,
+  RAW_VERSION,
+  rawColumnId,
+  type DictColumn,
+  type IdColumnName,
+  type RawColumnName,
+  type RawColumns,
+} from './raw-format.ts';
+import { ByteReader } from './varint.ts';
+
+export interface DecodeRawOptions {
+  /** Columns to decode (default: all). `quantity` also yields `bigQuantities`. */
+  readonly columns?: readonly RawColumnName[];
+}
+
+/** Verifies the segment (magic, version, CRC, layout) and decodes the requested columns. */
+export function decodeRawSegment(bytes: Uint8Array, opts: DecodeRawOptions = {}): RawColumns {
+  const c = readContainer(bytes, RAW_MAGIC, RAW_END_MAGIC, RAW_VERSION, RAW_COLUMN_IDS);
+  const rows = c.rows;
+  // Every row takes at least one raw byte of account_id codes: bounds every allocation below.
+  if (rows > c.columns.get(rawColumnId('account_id'))!.raw) throw new SegmentCorruptError('raw segment: row count exceeds its columns');
+  const out: RawColumns = { rows };
+  const wanted = opts.columns ?? RAW_COLUMN_NAMES;
+  let ts: Float64Array | undefined;
+  const timestamps = (): Float64Array => (ts ??= decodeTimestamps(c, rows));
+  for (const name of new Set(wanted)) {
+    const id = rawColumnId(name);
+    if (id < 0) throw new TypeError(`unknown raw column ${String(name)}`);
+    if (name === 'timestamp_ms') {
+      out.timestamp_ms = timestamps(); // event_id may have needed it already
+      continue;
+    }
+    const r = new ByteReader(columnBytes(c, id));
+    switch (name) {
+      case 'event_id':
+        out.event_id = readEventIds(r, rows, timestamps);
+        break;
+      case 'kind':
+        out.kind = readKinds(r, rows);
+        break;
+      case 'correction_ref':
+        out.correction_ref = readCorrections(r, rows);
+        break;
+      case 'ingested_at_ms':
+        out.ingested_at_ms = readDeltaColumn(r, rows, name);
+        break;
+      case 'quantity': {
+        const q = readQuantities(r, rows);
+        out.quantity = q.quantity;
+        out.bigQuantities = q.big;
+        break;
+      }
+      case 'dimensions':
+        out.dimensions = readDimensions(r, rows);
+        break;
+      default: {
+        const col = readDictColumn(r, rows, NULLABLE_ID_COLUMNS.has(name), name);
+        (out as Record<IdColumnName, DictColumn<string | null>>)[name] = col;
+      }
+    }
+    r.expectEnd(`raw segment column ${name}`);
+  }
+  return out;
+}
+
+function decodeTimestamps(c: Container, rows: number): Float64Array {
+  const r = new ByteReader(columnBytes(c, rawColumnId('timestamp_ms')));
+  const ts = readDeltaColumn(r, rows, 'timestamp_ms');
+  r.expectEnd('raw segment column timestamp_ms');
+  return ts;
+}
+
+/** The exact quantity of `row` (needs the `quantity` column). */
+export function rawQuantity(cols: RawColumns, row: number): bigint {
+  const q = cols.quantity;
+  if (q === undefined) throw new TypeError('the quantity column was not decoded');
+  const v = q[row]!;
+  return Number.isNaN(v) ? cols.bigQuantities!.get(row)! : BigInt(v);
+}
+
+function need<T>(v: T | undefined, name: string): T {
+  if (v === undefined) throw new TypeError(`rawColumnsToEvents needs the ${name} column`);
+  return v;
+}
+
+/** Every row as a UsageEvent, in segment order. Needs every column. */
+export function rawColumnsToEvents(cols: RawColumns): UsageEvent[] {
+  const n = cols.rows;
+  const eventId = need(cols.event_id, 'event_id');
+  const kind = need(cols.kind, 'kind');
+  const refs = need(cols.correction_ref, 'correction_ref');
+  const account = need(cols.account_id, 'account_id');
+  const sub = need(cols.subscription_id, 'subscription_id');
+  const product = need(cols.product_id, 'product_id');
+  const meter = need(cols.meter_id, 'meter_id');
+  const model = need(cols.model_id, 'model_id');
+  const source = need(cols.source, 'source');
+  const unit = need(cols.unit, 'unit');
+  const ts = need(cols.timestamp_ms, 'timestamp_ms');
+  const ing = need(cols.ingested_at_ms, 'ingested_at_ms');
+  need(cols.quantity, 'quantity');
+  const dims = need(cols.dimensions, 'dimensions');
+  const out = new Array<UsageEvent>(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = {
+      event_id: eventId[i]!,
+      kind: EVENT_KINDS[kind[i]!]!,
+      correction_ref: refs.get(i) ?? null,
+      account_id: account.dict[account.codes[i]!]!,
+      subscription_id: sub.dict[sub.codes[i]!]!,
+      product_id: product.dict[product.codes[i]!]!,
+      meter_id: meter.dict[meter.codes[i]!]!,
+      model_id: model.dict[model.codes[i]!]!,
+      source: source.dict[source.codes[i]!]!,
+      unit: unit.dict[unit.codes[i]!]!,
+      timestamp_ms: ts[i]!,
+      quantity: rawQuantity(cols, i),
+      dimensions: dims.dict[dims.codes[i]!]!,
+      ingested_at_ms: ing[i]!,
+    };
+  }
+  return out;
+}

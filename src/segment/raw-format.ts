@@ -1,0 +1,161 @@
+/**
+ * Raw segment (`.useg`) format v1: constants, column ids and the decoded column types. Segments
+ * are persisted forever: never change how v1 bytes are written or read; a change is a new version.
+ *
+ * Layout (all multi-byte fixed ints little-endian, varints unsigned LEB128, zigzag for signed):
+ *
+ *   "USEG"  magic (4 bytes)
+ *   u8      format version = 1
+ *   u32     header length: bytes from offset 0 to the first column byte
+ *   varint  row count
+ *   varint  column count (14 in v1: every column below, each exactly once)
+ *   per column, in body order: varint column id, varint offset (from the end of the header),
+ *           varint stored length, varint raw length, u8 codec (0 = none, 1 = deflate).
+ *           Offsets are contiguous; a column is stored raw when deflate does not make it smaller.
+ *   column bodies
+ *   u32     CRC-32 (IEEE) of every byte before it — the manifest's `checksum` (8 hex digits)
+ *   "GESU"  end magic
+ *
+ * Rows are sorted by (account_id, product_id, meter_id, model_id with null first, timestamp_ms,
+ * event_id); string order is JavaScript's (UTF-16 code units, `a < b`). Raw column bodies:
+ *
+ *   0  event_id        string block of `rows` strings (see below)
+ *   1  kind            varint run count, then per run: u8 kind (0 Usage, 1 Correction,
+ *                      2 Retraction), varint run length; runs sum to `rows`
+ *   2  correction_ref  varint entry count, then per entry in row order: varint gap (row - previous
+ *                      entry's row - 1; the first entry's previous row is -1), original_event_id
+ *                      and reason as length-prefixed UTF-8 strings (varint byte length + bytes)
+ *   3..9 id columns    account_id, subscription_id, product_id, meter_id, model_id, source, unit:
+ *                      varint dictionary size (including null), u8 has-null, string block of the
+ *                      non-null values in ascending order, then `rows` varint codes. With has-null,
+ *                      code 0 is null and code k > 0 is string k-1: codes compare like the values.
+ *   10 timestamp_ms    `rows` zigzag varints: the first value, then deltas from the previous row
+ *   11 ingested_at_ms  same as timestamp_ms
+ *   12 quantity        `rows` zigzag varints of the signed 128-bit values
+ *   13 dimensions      varint dictionary size, string block of the distinct `dimensionsKey`
+ *                      strings (canonical JSON, keys sorted) in ascending order, `rows` varint codes
+ *
+ * A string block of n strings: n varint UTF-16 lengths, varint UTF-8 byte length, the UTF-8
+ * bytes of all n strings concatenated (one TextDecoder call decodes the whole block).
+ */
+import type { CorrectionRef } from '../model/event.ts';
+
+export const RAW_MAGIC = 'USEG';
+export const RAW_END_MAGIC = 'GESU';
+export const RAW_VERSION = 1;
+
+/** Above this many distinct values a stats set is `null` ("any"), never truncated. */
+export const SET_CAP = 64;
+
+/** Column names in column-id order (the id is the index). */
+export const RAW_COLUMN_NAMES = [
+  'event_id',
+  'kind',
+  'correction_ref',
+  'account_id',
+  'subscription_id',
+  'product_id',
+  'meter_id',
+  'model_id',
+  'source',
+  'unit',
+  'timestamp_ms',
+  'ingested_at_ms',
+  'quantity',
+  'dimensions',
+] as const;
+export type RawColumnName = (typeof RAW_COLUMN_NAMES)[number];
+
+export const RAW_COLUMN_IDS: readonly number[] = RAW_COLUMN_NAMES.map((_, i) => i);
+
+export function rawColumnId(name: RawColumnName): number {
+  return RAW_COLUMN_NAMES.indexOf(name);
+}
+
+/** The dictionary-coded id columns, and which of them may be null. */
+export const ID_COLUMNS = [
+  'account_id',
+  'subscription_id',
+  'product_id',
+  'meter_id',
+  'model_id',
+  'source',
+  'unit',
+] as const;
+export type IdColumnName = (typeof ID_COLUMNS)[number];
+export const NULLABLE_ID_COLUMNS: ReadonlySet<IdColumnName> = new Set(['subscription_id', 'model_id']);
+
+/** Kind codes in the `kind` column: the index in EVENT_KINDS. */
+export const KIND_USAGE = 0;
+export const KIND_CORRECTION = 1;
+export const KIND_RETRACTION = 2;
+
+/** A dictionary-coded column: row i's value is `dict[codes[i]]`; `dict` is ascending (null first). */
+export interface DictColumn<T extends string | null = string> {
+  readonly dict: readonly T[];
+  readonly codes: Uint32Array;
+}
+
+export interface DimensionsColumn {
+  /** Distinct canonical dimension maps (frozen), ascending by `keys`. */
+  readonly dict: readonly Readonly<Record<string, string>>[];
+  /** `dimensionsKey` of each dict entry (the group key queries use). */
+  readonly keys: readonly string[];
+  readonly codes: Uint32Array;
+}
+
+/**
+ * A decoded raw segment, columnar. Columns not requested are undefined (and were not
+ * decompressed). `quantity[i]` is exact when |q| <= Number.MAX_SAFE_INTEGER, else NaN and the
+ * exact value is `bigQuantities.get(i)`; both are present whenever `quantity` was requested.
+ */
+export interface RawColumns {
+  readonly rows: number;
+  event_id?: string[];
+  /** 0 Usage, 1 Correction, 2 Retraction. */
+  kind?: Uint8Array;
+  /** Sparse: row → ref, only rows that have one. */
+  correction_ref?: Map<number, CorrectionRef>;
+  account_id?: DictColumn<string>;
+  subscription_id?: DictColumn<string | null>;
+  product_id?: DictColumn<string>;
+  meter_id?: DictColumn<string>;
+  model_id?: DictColumn<string | null>;
+  source?: DictColumn<string>;
+  unit?: DictColumn<string>;
+  timestamp_ms?: Float64Array;
+  ingested_at_ms?: Float64Array;
+  quantity?: Float64Array;
+  bigQuantities?: Map<number, bigint>;
+  dimensions?: DimensionsColumn;
+}
+
+export interface RawSegmentStats {
+  rows: number;
+  min_ts: number;
+  max_ts: number;
+  min_ingested: number;
+  max_ingested: number;
+  /** Sorted distinct buckets of the accounts. */
+  buckets: number[];
+  min_account: string;
+  max_account: string;
+  /** Sorted distinct; null when more than SET_CAP distinct (never truncated). */
+  products: string[] | null;
+  meters: string[] | null;
+  /** As above; excludes a null model_id. */
+  models: string[] | null;
+  /** Exact sum of every quantity, as a decimal string. */
+  quantity_sum: string;
+  /** CRC-32 hex (8 digits) stored in the trailer: of every segment byte before it. */
+  checksum: string;
+  bytes: number;
+}
+
+export interface EncodedRawSegment {
+  /** The `.useg` object. */
+  bytes: Uint8Array;
+  /** The hashes sidecar object (see hashes.ts), rows in the same order. */
+  hashes: Uint8Array;
+  stats: RawSegmentStats;
+}

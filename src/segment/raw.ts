@@ -1,0 +1,19 @@
+/**
+ * The raw segment codec's public surface: encode events into a checksummed columnar segment
+ * plus hashes sidecar, decode columns (partially) and events back. Importers use this module,
+ * never the internals; it has no runtime dependencies (runs unchanged in Node and workerd).
+ */
+export { encodeRawSegment, type EncodeRawOptions } from './raw-encode.ts';
+export { decodeRawSegment, rawColumnsToEvents, rawQuantity, type DecodeRawOptions } from './raw-decode.ts';
+export { decodeSegmentHashes, encodeSegmentHashes, payloadHash, type SegmentHashes } from './hashes.ts';
+export { SegmentCorruptError } from './errors.ts';
+export {
+  RAW_COLUMN_NAMES,
+  SET_CAP,
+  type DictColumn,
+  type DimensionsColumn,
+  type EncodedRawSegment,
+  type RawColumnName,
+  type RawColumns,
+  type RawSegmentStats,
+} from './raw-format.ts';

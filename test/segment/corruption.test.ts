@@ -1,0 +1,138 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { bucketOf } from '../../src/model/bucket.ts';
+import { crc32 } from '../../src/segment/crc32.ts';
+import {
+  decodeRawSegment,
+  decodeSegmentHashes,
+  encodeRawSegment,
+  rawColumnsToEvents,
+  SegmentCorruptError,
+} from '../../src/segment/raw.ts';
+import { eventArb, realisticEvents, ulidEventArb } from './arbitraries.ts';
+
+const buckets = (a: string) => bucketOf(a, 64);
+
+/** Segments worth breaking: realistic (ULID ids, planes), arbitrary (string ids, big values). */
+const samples = [
+  encodeRawSegment(realisticEvents(300, 3), buckets),
+  encodeRawSegment(fc.sample(fc.array(eventArb, { minLength: 30, maxLength: 30 }), { seed: 7, numRuns: 1 })[0]!, buckets),
+  encodeRawSegment(fc.sample(fc.array(ulidEventArb, { minLength: 30, maxLength: 30 }), { seed: 9, numRuns: 1 })[0]!, buckets),
+];
+
+function expectCorrupt(f: () => unknown): void {
+  let thrown: unknown;
+  try {
+    f();
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown).toBeInstanceOf(SegmentCorruptError);
+  expect((thrown as SegmentCorruptError).code).toBe('segment_corrupt');
+}
+
+const decodeAll = (b: Uint8Array) => rawColumnsToEvents(decodeRawSegment(b));
+
+/** Lengths to truncate to: the edges of every fixed field plus a spread through the body. */
+function cutPoints(len: number): number[] {
+  const pts = new Set([0, 1, 3, 4, 5, 8, 9, 10, 12, 16, 24, 32, len >> 1, len - 1, len - 3, len - 4, len - 5, len - 8, len - 9]);
+  for (let i = 1; i < 40; i++) pts.add(Math.floor((len * i) / 40));
+  return [...pts].filter((n) => n >= 0 && n < len);
+}
+
+/** Re-stamps the trailer CRC (so only the structural checks stand between us and bad data). */
+function restamp(b: Uint8Array, trailer: number): Uint8Array {
+  const view = new DataView(b.buffer, b.byteOffset, b.length);
+  view.setUint32(b.length - trailer, crc32(b, 0, b.length - trailer), true);
+  return b;
+}
+
+describe('raw segment corruption', () => {
+  it('accepts the intact samples', () => {
+    for (const s of samples) expect(decodeAll(s.bytes).length).toBe(s.stats.rows);
+  });
+
+  it('rejects every truncation', () => {
+    for (const s of samples) for (const n of cutPoints(s.bytes.length)) expectCorrupt(() => decodeRawSegment(s.bytes.slice(0, n)));
+  });
+
+  it('rejects any single flipped bit, whatever columns are asked for (property)', () => {
+    fc.assert(
+      fc.property(fc.nat(samples.length - 1), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), fc.nat(7), (k, at, bit) => {
+        const b = samples[k]!.bytes.slice();
+        b[Math.floor(at * b.length)]! ^= 1 << bit;
+        expectCorrupt(() => decodeAll(b));
+        expectCorrupt(() => decodeRawSegment(b, { columns: ['account_id'] }));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('rejects random byte overwrites (property)', () => {
+    fc.assert(
+      fc.property(fc.nat(samples.length - 1), fc.array(fc.tuple(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), (k, edits) => {
+        const b = samples[k]!.bytes.slice();
+        for (const [at, x] of edits) b[Math.floor(at * b.length)]! ^= x;
+        expectCorrupt(() => decodeAll(b));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('rejects a wrong magic, end magic or version', () => {
+    const b = samples[0]!.bytes;
+    const edit = (i: number, v: number) => { const c = b.slice(); c[i] = v; return c; };
+    expectCorrupt(() => decodeAll(edit(0, 0x58)));
+    expectCorrupt(() => decodeAll(edit(b.length - 1, 0x58)));
+    expectCorrupt(() => decodeAll(edit(4, 2)));
+    // With a valid checksum the version check itself must refuse it.
+    for (const v of [0, 2, 255]) {
+      const c = restamp(edit(4, v), 8);
+      expectCorrupt(() => decodeAll(c));
+      expect(() => decodeAll(c)).toThrow(/version/);
+    }
+    expectCorrupt(() => decodeRawSegment(new Uint8Array(0)));
+    expectCorrupt(() => decodeRawSegment(new TextEncoder().encode('USEG not a segment at all GESU')));
+  });
+
+  it('never returns garbage or throws another error when the checksum is forged (property)', () => {
+    // A forged CRC removes the first line of defence: structural checks must still hold.
+    fc.assert(
+      fc.property(fc.nat(samples.length - 1), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), fc.integer({ min: 1, max: 255 }), (k, at, x) => {
+        const b = samples[k]!.bytes.slice();
+        b[Math.floor(at * (b.length - 8))]! ^= x;
+        restamp(b, 8);
+        try {
+          decodeAll(b);
+        } catch (err) {
+          expect(err).toBeInstanceOf(SegmentCorruptError);
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
+
+describe('hashes sidecar corruption', () => {
+  it('rejects truncations, flipped bits, bad magic and version', () => {
+    for (const s of samples) {
+      expect(decodeSegmentHashes(s.hashes).count).toBe(s.stats.rows);
+      for (const n of cutPoints(s.hashes.length)) expectCorrupt(() => decodeSegmentHashes(s.hashes.slice(0, n)));
+    }
+    fc.assert(
+      fc.property(fc.nat(samples.length - 1), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), fc.nat(7), (k, at, bit) => {
+        const b = samples[k]!.hashes.slice();
+        b[Math.floor(at * b.length)]! ^= 1 << bit;
+        expectCorrupt(() => decodeSegmentHashes(b));
+      }),
+      { numRuns: 200 },
+    );
+    const h = samples[0]!.hashes;
+    const edit = (i: number, v: number) => { const c = h.slice(); c[i] = v; return c; };
+    expectCorrupt(() => decodeSegmentHashes(edit(0, 0)));
+    for (const v of [0, 2]) expect(() => decodeSegmentHashes(restamp(edit(4, v), 4))).toThrow(SegmentCorruptError);
+    expect(() => decodeSegmentHashes(restamp(edit(4, 2), 4))).toThrow(/version/);
+    expect(() => decodeSegmentHashes(restamp(edit(8, h[8]! + 1), 4))).toThrow(/length/);
+    expectCorrupt(() => decodeSegmentHashes(new Uint8Array(3)));
+  });
+});
