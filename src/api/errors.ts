@@ -26,6 +26,7 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   manifest_corrupt: 503,
   unsupported_format: 503,
   store_unsafe: 503,
+  segment_corrupt: 500,
 };
 
 export interface HttpError {

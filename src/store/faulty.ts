@@ -59,6 +59,7 @@ interface PlannedFault {
   readonly op: StoreOp;
   readonly match: (key: string) => boolean;
   readonly fault: Fault;
+  readonly when: () => boolean;
   remaining: number;
 }
 
@@ -67,11 +68,17 @@ export class FaultPlan {
   private readonly planned: PlannedFault[] = [];
   /** Calls seen, for assertions ("the cache was published only after the PUT"). */
   readonly calls: StoreCall[] = [];
+  /** Faults that fired, in order. */
+  readonly fired: { readonly call: StoreCall; readonly fault: Fault }[] = [];
 
-  add(op: StoreOp, match: string | RegExp | ((key: string) => boolean), fault: Fault, times = 1): this {
+  /**
+   * Queues a fault for the next `times` calls of `op` whose key matches (a string matches as a
+   * key suffix), optionally only while `when()` holds.
+   */
+  add(op: StoreOp, match: string | RegExp | ((key: string) => boolean), fault: Fault, times = 1, when: () => boolean = () => true): this {
     const fn =
       typeof match === 'string' ? (k: string) => k.endsWith(match) : match instanceof RegExp ? (k: string) => match.test(k) : match;
-    this.planned.push({ op, match: fn, fault, remaining: times });
+    this.planned.push({ op, match: fn, fault, remaining: times, when });
     return this;
   }
 
@@ -81,9 +88,10 @@ export class FaultPlan {
 
   readonly injector: FaultInjector = (call) => {
     this.calls.push(call);
-    const p = this.planned.find((f) => f.op === call.op && f.remaining > 0 && f.match(call.key));
+    const p = this.planned.find((f) => f.op === call.op && f.remaining > 0 && f.match(call.key) && f.when());
     if (p === undefined) return undefined;
     p.remaining--;
+    this.fired.push({ call, fault: p.fault });
     return p.fault;
   };
 }

@@ -1,0 +1,7 @@
+/** The Hono environment of the app: per-request variables set by middleware. */
+export interface AppEnv {
+  Variables: {
+    /** Name of the API key that made the request (`anonymous` on an open server). */
+    actor: string;
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * The per-instance, per-shard dedupe index: event_hash → (payload hash, ingested second), in one
+ * open-addressing table of Uint32 words (5 words = 20 bytes a slot), no per-entry objects. An
+ * entry older than the window (on `ingested_at_ms`, never `timestamp_ms`) is ignored by lookups
+ * and dropped at the next rebuild. It never holds an event whose commit has not succeeded.
+ *
+ * Slot: [e0, e1, e2] = 96 bits of the 128-bit event hash, [p] = 32 bits of the payload hash,
+ * [t] = ingested second + 1 (0 marks an empty slot). A false "duplicate" needs a 96-bit event-hash
+ * collision and a 32-bit payload-hash collision at once; a 96-bit collision alone shows as a conflict.
+ */
+
+export type Classification = 'new' | 'duplicate' | 'conflict';
+
+const WORDS = 5;
+const MAX_LOAD = 0.8;
+
+export class DedupeIndex {
+  private table: Uint32Array;
+  private mask: number;
+  private used = 0;
+  private lastExpireMs = 0;
+  /** Segment ids whose hashes are in the index. */
+  readonly loadedSegments = new Set<string>();
+
+  /** The window in milliseconds (default 7 days). */
+  readonly windowMs: number;
+
+  constructor(windowMs: number = 7 * 24 * 3600 * 1000, initialCapacity = 1 << 12) {
+    this.windowMs = windowMs;
+    const cap = 1 << Math.ceil(Math.log2(Math.max(16, initialCapacity)));
+    this.table = new Uint32Array(cap * WORDS);
+    this.mask = cap - 1;
+  }
+
+  get size(): number {
+    return this.used;
+  }
+
+  /** Bytes held by the table (what the "bytes per entry" goal measures). */
+  get bytes(): number {
+    return this.table.byteLength;
+  }
+
+  /**
+   * Classifies an event against entries still in the window. `e0..e2` are the first three words
+   * of its event hash, `p` the first word of its payload hash.
+   */
+  classify(e0: number, e1: number, e2: number, p: number, nowMs: number): Classification {
+    const slot = this.find(e0, e1, e2);
+    if (slot < 0) return 'new';
+    const t = this.table;
+    const at = slot * WORDS;
+    if (!this.live(t[at + 4]!, nowMs)) return 'new';
+    return t[at + 3] === p >>> 0 ? 'duplicate' : 'conflict';
+  }
+
+  /** Records a committed event. A newer entry for the same event id replaces the older one. */
+  insert(e0: number, e1: number, e2: number, p: number, ingestedAtMs: number): void {
+    if (this.used + 1 > (this.mask + 1) * MAX_LOAD) this.rebuild(ingestedAtMs, true);
+    const t = this.table;
+    const stamp = Math.floor(ingestedAtMs / 1000) + 1;
+    e0 >>>= 0;
+    e1 >>>= 0;
+    e2 >>>= 0;
+    let i = e0 & this.mask;
+    for (;;) {
+      const at = i * WORDS;
+      if (t[at + 4] === 0) {
+        t[at] = e0;
+        t[at + 1] = e1;
+        t[at + 2] = e2;
+        t[at + 3] = p;
+        t[at + 4] = stamp;
+        this.used++;
+        return;
+      }
+      if (t[at] === e0 && t[at + 1] === e1 && t[at + 2] === e2) {
+        if (stamp >= t[at + 4]!) {
+          t[at + 3] = p;
+          t[at + 4] = stamp;
+        }
+        return;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** Drops entries outside the window (lookups already ignore them; this frees memory). */
+  expire(nowMs: number): void {
+    this.rebuild(nowMs, false);
+    this.lastExpireMs = nowMs;
+  }
+
+  /** Expires at most every eighth of the window. */
+  maybeExpire(nowMs: number): void {
+    if (nowMs - this.lastExpireMs > this.windowMs / 8) this.expire(nowMs);
+  }
+
+  private live(stamp: number, nowMs: number): boolean {
+    return (stamp - 1) * 1000 >= nowMs - this.windowMs - 999;
+  }
+
+  private find(e0: number, e1: number, e2: number): number {
+    const t = this.table;
+    e0 >>>= 0;
+    e1 >>>= 0;
+    e2 >>>= 0;
+    let i = e0 & this.mask;
+    for (;;) {
+      const at = i * WORDS;
+      if (t[at + 4] === 0) return -1;
+      if (t[at] === e0 && t[at + 1] === e1 && t[at + 2] === e2) return i;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** Re-inserts live entries into a table sized for them (doubling when `grow`). */
+  private rebuild(nowMs: number, grow: boolean): void {
+    const old = this.table;
+    let live = 0;
+    for (let at = 0; at < old.length; at += WORDS) if (old[at + 4] !== 0 && this.live(old[at + 4]!, nowMs)) live++;
+    let cap = this.mask + 1;
+    if (grow && live + 1 > cap * MAX_LOAD * 0.5) cap *= 2;
+    while (cap > 16 && live < cap * MAX_LOAD * 0.25) cap /= 2;
+    this.table = new Uint32Array(cap * WORDS);
+    this.mask = cap - 1;
+    this.used = 0;
+    const t = this.table;
+    for (let at = 0; at < old.length; at += WORDS) {
+      const stamp = old[at + 4]!;
+      if (stamp === 0 || !this.live(stamp, nowMs)) continue;
+      let i = old[at]! & this.mask;
+      while (t[i * WORDS + 4] !== 0) i = (i + 1) & this.mask;
+      t.set(old.subarray(at, at + WORDS), i * WORDS);
+      this.used++;
+    }
+  }
+}

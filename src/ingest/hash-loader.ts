@@ -1,0 +1,37 @@
+/**
+ * Warms a dedupe index from segments' hash sidecars: fetches only the sidecar objects (never the
+ * segments), a bounded number at a time, and marks each segment loaded once its rows are in.
+ */
+import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
+import { decodeSegmentHashes } from '../segment/raw.ts';
+import { SegmentCorruptError } from '../segment/errors.ts';
+import type { ObjectStore } from '../store/types.ts';
+import type { DedupeIndex } from './dedupe-index.ts';
+
+export async function loadSegmentHashes(
+  store: ObjectStore,
+  index: DedupeIndex,
+  segments: readonly DeepReadonly<RawSegmentEntry>[],
+  concurrency: number,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < segments.length) {
+      const seg = segments[next++]!;
+      if (index.loadedSegments.has(seg.id)) continue;
+      const res = await store.get(seg.hashes_key);
+      if (res === null || res.notModified) {
+        throw new SegmentCorruptError(`hashes of segment ${seg.id} are missing (${seg.hashes_key}); dedupe cannot be trusted for this shard`);
+      }
+      const h = decodeSegmentHashes(res.body);
+      const e = h.eventHashes;
+      const p = h.payloadHashes;
+      for (let row = 0; row < h.count; row++) {
+        const w = row * 4;
+        index.insert(e[w]!, e[w + 1]!, e[w + 2]!, p[w]!, h.ingestedAt[row]!);
+      }
+      index.loadedSegments.add(seg.id);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, segments.length) }, worker));
+}

@@ -1,0 +1,124 @@
+/**
+ * POST /v1/usage/batch behind the HTTP layer: validate every event (one reason each), hash,
+ * split by shard, and hand each shard's events to its ShardWriter in parallel. Answers only after
+ * every touched shard committed; if any failed, the whole call fails (the client retries, and
+ * dedupe answers the shards that did commit as duplicates).
+ */
+import { PayloadTooLargeError } from '../errors.ts';
+import type { Database } from '../manifest/database.ts';
+import { shardOfAccount } from '../model/bucket.ts';
+import { eventHash } from '../model/hash.ts';
+import { validateEvent } from '../model/validate.ts';
+import { payloadHash } from '../segment/hashes.ts';
+import { DedupeIndex } from './dedupe-index.ts';
+import { DEFAULT_INGEST_OPTIONS, type IngestOptions } from './limits.ts';
+import { ShardWriter, type Outcome, type PendingEvent } from './shard-writer.ts';
+
+export interface IngestError {
+  /** Position of the event in the request's `events` array. */
+  readonly index: number;
+  readonly event_id: string | null;
+  readonly reason: string;
+}
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  conflicts: number;
+  rejected: number;
+  errors: IngestError[];
+}
+
+export class Ingestor {
+  readonly options: IngestOptions;
+  private readonly db: Database;
+  private readonly writers = new Map<number, ShardWriter>();
+
+  constructor(db: Database, options: Partial<IngestOptions> = {}) {
+    this.db = db;
+    this.options = { ...DEFAULT_INGEST_OPTIONS, ...options };
+  }
+
+  /** The shard's writer (and dedupe index), created on first use. */
+  writer(shard: number): ShardWriter {
+    let w = this.writers.get(shard);
+    if (w === undefined) {
+      w = new ShardWriter({
+        store: this.db.store,
+        manifest: this.db.shards[shard]!,
+        index: new DedupeIndex(this.options.dedupeWindowMs),
+        deps: this.db.deps,
+        bucketCount: this.db.info.bucket_count,
+        options: this.options,
+      });
+      this.writers.set(shard, w);
+    }
+    return w;
+  }
+
+  async ingest(rawEvents: readonly unknown[]): Promise<IngestResult> {
+    if (rawEvents.length > this.options.maxEventsPerBatch) {
+      throw new PayloadTooLargeError(`events: ${rawEvents.length} events in one batch; at most ${this.options.maxEventsPerBatch} are allowed`, {
+        details: { field: 'events', limit: this.options.maxEventsPerBatch },
+      });
+    }
+    const now = this.db.deps.clock.now();
+    const result: IngestResult = { accepted: 0, duplicates: 0, conflicts: 0, rejected: 0, errors: [] };
+    const byShard = new Map<number, { pending: PendingEvent[]; positions: number[] }>();
+    rawEvents.forEach((raw, i) => {
+      const v = validateEvent(raw, now);
+      if (!v.ok) {
+        result.rejected++;
+        result.errors.push({ index: i, event_id: idOf(raw), reason: v.reason });
+        return;
+      }
+      const shard = shardOfAccount(v.event.account_id, this.db.layout);
+      let group = byShard.get(shard);
+      if (group === undefined) byShard.set(shard, (group = { pending: [], positions: [] }));
+      group.pending.push({ event: v.event, eventHash: eventHash(v.event.event_id), payloadHash: payloadHash(v.event) });
+      group.positions.push(i);
+    });
+
+    const groups = [...byShard.entries()];
+    const settled = await Promise.allSettled(groups.map(([shard, g]) => this.writer(shard).submit(g.pending)));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+
+    settled.forEach((s, gi) => {
+      const outcomes = (s as PromiseFulfilledResult<Outcome[]>).value;
+      const g = groups[gi]![1];
+      outcomes.forEach((o, j) => this.count(result, o, g.positions[j]!, g.pending[j]!.event.event_id));
+    });
+    result.errors.sort((a, b) => a.index - b.index);
+    return result;
+  }
+
+  /** Waits for every in-flight group commit (graceful shutdown). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.writers.values()].map((w) => w.idle()));
+  }
+
+  private count(r: IngestResult, o: Outcome, index: number, eventId: string): void {
+    switch (o) {
+      case 'accepted':
+        r.accepted++;
+        return;
+      case 'duplicate':
+        r.duplicates++;
+        return;
+      case 'conflict':
+        r.conflicts++;
+        r.errors.push({ index, event_id: eventId, reason: 'conflict: this event_id was already ingested with a different payload' });
+        return;
+      case 'period_closed':
+        r.rejected++;
+        r.errors.push({ index, event_id: eventId, reason: 'period_closed: the billing period of this Usage event is closed; send a Correction instead' });
+        return;
+    }
+  }
+}
+
+function idOf(raw: unknown): string | null {
+  const id = typeof raw === 'object' && raw !== null ? (raw as { event_id?: unknown }).event_id : undefined;
+  return typeof id === 'string' ? id.slice(0, 256) : null;
+}

@@ -1,0 +1,22 @@
+/** Ingest limits and tuning, with the defaults the README documents. */
+
+export interface IngestOptions {
+  /** Largest request body accepted by POST /v1/usage/batch (413 above). */
+  readonly maxBodyBytes: number;
+  /** Most events in one batch (413 above). */
+  readonly maxEventsPerBatch: number;
+  /** Dedupe window on `ingested_at_ms`. */
+  readonly dedupeWindowMs: number;
+  /** How long a shard waits to gather concurrent requests into one segment and one commit. */
+  readonly groupCommitWindowMs: number;
+  /** Parallel sidecar fetches when warming the dedupe index. */
+  readonly hashLoadConcurrency: number;
+}
+
+export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
+  maxBodyBytes: 8 * 1024 * 1024,
+  maxEventsPerBatch: 10_000,
+  dedupeWindowMs: 7 * 24 * 3600 * 1000,
+  groupCommitWindowMs: 2,
+  hashLoadConcurrency: 8,
+};

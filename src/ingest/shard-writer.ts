@@ -1,0 +1,203 @@
+/**
+ * One shard's side of the ingest transaction (design.md "Ingest", steps 2-5) with group commit:
+ * concurrent submissions share one segment and one manifest commit, each keeping its own
+ * outcomes. Events enter the dedupe index only after their commit succeeded; a failed or
+ * unknown commit never deletes its segment objects (GC's job) and fails every submission in it.
+ */
+import { SKIP, type ManifestStore } from '../manifest/manifest-store.ts';
+import type { DeepReadonly, RawSegmentEntry, ShardManifest } from '../manifest/schema.ts';
+import { bucketOf } from '../model/bucket.ts';
+import { newId, type Deps } from '../model/deps.ts';
+import type { UsageEvent } from '../model/event.ts';
+import { ClosedPeriods, recordAdjustments } from '../period/closed-periods.ts';
+import { encodeRawSegment } from '../segment/raw.ts';
+import type { ObjectStore } from '../store/types.ts';
+import type { DedupeIndex } from './dedupe-index.ts';
+import { loadSegmentHashes } from './hash-loader.ts';
+import type { IngestOptions } from './limits.ts';
+
+export interface PendingEvent {
+  readonly event: UsageEvent;
+  /** 128-bit event hash (4 words) and payload hash (4 words). */
+  readonly eventHash: Uint32Array;
+  readonly payloadHash: Uint32Array;
+}
+
+export type Outcome = 'accepted' | 'duplicate' | 'conflict' | 'period_closed';
+
+interface Submission {
+  readonly events: readonly PendingEvent[];
+  readonly resolve: (outcomes: Outcome[]) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+interface WrittenSegment {
+  readonly entry: RawSegmentEntry;
+  readonly events: readonly PendingEvent[];
+}
+
+export interface ShardWriterDeps {
+  readonly store: ObjectStore;
+  readonly manifest: ManifestStore;
+  readonly index: DedupeIndex;
+  readonly deps: Deps;
+  readonly bucketCount: number;
+  readonly options: IngestOptions;
+}
+
+export class ShardWriter {
+  private readonly d: ShardWriterDeps;
+  private queue: Submission[] = [];
+  private running: Promise<void> | undefined;
+  /** Commits this writer made and events they carried (for metrics and benchmarks). */
+  readonly stats = { commits: 0, events: 0, submissions: 0 };
+
+  constructor(d: ShardWriterDeps) {
+    this.d = d;
+  }
+
+  /** Resolves with one outcome per event, in order, once the events' commit succeeded. */
+  submit(events: readonly PendingEvent[]): Promise<Outcome[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, resolve, reject });
+      this.running ??= this.drain().finally(() => {
+        this.running = undefined;
+      });
+    });
+  }
+
+  /** Waits until everything submitted so far is committed or failed (graceful shutdown). */
+  async idle(): Promise<void> {
+    while (this.running !== undefined) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.d.options.groupCommitWindowMs > 0) await this.d.deps.clock.sleep(this.d.options.groupCommitWindowMs);
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      try {
+        const outcomes = await this.flush(batch.flatMap((s) => s.events));
+        let at = 0;
+        for (const s of batch) {
+          s.resolve(outcomes.slice(at, at + s.events.length));
+          at += s.events.length;
+        }
+      } catch (err) {
+        for (const s of batch) s.reject(err);
+      }
+    }
+  }
+
+  /** The transaction for one group: classify, write a segment, commit, then index. */
+  private async flush(all: readonly PendingEvent[]): Promise<Outcome[]> {
+    const { index, manifest, deps } = this.d;
+    // Classify on the cached snapshot, then write the segment while revalidating: other
+    // instances' commits are seen without a round trip on the critical path.
+    const cached = await manifest.load();
+    await this.loadMissing(cached.manifest);
+    let outcomes = this.classify(all, cached.manifest);
+    let candidates = all.filter((_, i) => outcomes[i] === 'accepted');
+    if (candidates.length === 0) {
+      // Everything looked known: confirm on fresh state before answering without a commit.
+      const fresh = await manifest.revalidate();
+      await this.loadMissing(fresh.manifest);
+      return this.classify(all, fresh.manifest);
+    }
+
+    let [segment] = await Promise.all([this.writeSegment(candidates), manifest.revalidate()]);
+    const result = await manifest.commit(async (draft) => {
+      // Other instances may have committed since our snapshot: learn their events, re-classify.
+      await this.loadMissing(draft);
+      outcomes = this.classify(all, draft);
+      const still = all.filter((_, i) => outcomes[i] === 'accepted');
+      if (still.length === 0) return SKIP;
+      if (still.length !== segment.events.length) segment = await this.writeSegment(still);
+      candidates = still;
+      if (draft.segments.some((s) => s.id === segment.entry.id)) return SKIP;
+      draft.segments.push(segment.entry);
+      recordAdjustments(draft.periods, still.map((p) => p.event), deps.clock.now());
+      return segment;
+    });
+    if (!result.committed) return outcomes;
+
+    for (const p of candidates) index.insert(p.eventHash[0]!, p.eventHash[1]!, p.eventHash[2]!, p.payloadHash[0]!, p.event.ingested_at_ms);
+    index.loadedSegments.add(segment.entry.id);
+    this.stats.commits++;
+    this.stats.events += candidates.length;
+    index.maybeExpire(deps.clock.now());
+    return outcomes;
+  }
+
+  /**
+   * Outcome per event against the dedupe index (committed state only) and against earlier events
+   * of the same group; `period_closed` for Usage events in a period the manifest lists as closed.
+   */
+  private classify(all: readonly PendingEvent[], manifest: DeepReadonly<ShardManifest>): Outcome[] {
+    const { index, deps } = this.d;
+    const now = deps.clock.now();
+    const closed = new ClosedPeriods(manifest.periods);
+    const firstSeen = new Map<string, PendingEvent>();
+    return all.map((p): Outcome => {
+      const e = p.event;
+      const known = index.classify(p.eventHash[0]!, p.eventHash[1]!, p.eventHash[2]!, p.payloadHash[0]!, now);
+      if (known !== 'new') return known;
+      const first = firstSeen.get(e.event_id);
+      if (first !== undefined) return samePayload(first, p) ? 'duplicate' : 'conflict';
+      firstSeen.set(e.event_id, p);
+      if (e.kind === 'Usage' && closed.isClosed(e.account_id, e.timestamp_ms)) return 'period_closed';
+      return 'accepted';
+    });
+  }
+
+  /** Loads the hashes of listed segments this index has not seen (within the window). */
+  private async loadMissing(manifest: DeepReadonly<ShardManifest>): Promise<void> {
+    const { index, store, deps, options } = this.d;
+    const horizon = deps.clock.now() - index.windowMs;
+    const missing = manifest.segments.filter((s) => !index.loadedSegments.has(s.id));
+    const wanted = missing.filter((s) => s.max_ingested >= horizon);
+    for (const s of missing) if (s.max_ingested < horizon) index.loadedSegments.add(s.id);
+    await loadSegmentHashes(store, index, wanted, options.hashLoadConcurrency);
+  }
+
+  /** Encodes and PUTs one segment and its hashes sidecar (create-only). */
+  private async writeSegment(events: readonly PendingEvent[]): Promise<WrittenSegment> {
+    const { store, manifest, deps, bucketCount } = this.d;
+    const id = newId(deps);
+    const encoded = encodeRawSegment(
+      events.map((p) => p.event),
+      (account) => bucketOf(account, bucketCount),
+    );
+    const key = manifest.keys.rawSegment(id);
+    const hashesKey = manifest.keys.rawHashes(id);
+    await Promise.all([store.put(key, encoded.bytes, { ifNoneMatch: '*' }), store.put(hashesKey, encoded.hashes, { ifNoneMatch: '*' })]);
+    const s = encoded.stats;
+    const entry: RawSegmentEntry = {
+      id,
+      key,
+      hashes_key: hashesKey,
+      rows: s.rows,
+      bytes: s.bytes,
+      min_ts: s.min_ts,
+      max_ts: s.max_ts,
+      min_ingested: s.min_ingested,
+      max_ingested: s.max_ingested,
+      buckets: s.buckets,
+      min_account: s.min_account,
+      max_account: s.max_account,
+      products: s.products,
+      meters: s.meters,
+      models: s.models,
+      quantity_sum: s.quantity_sum,
+      checksum: s.checksum,
+      created_at_ms: deps.clock.now(),
+    };
+    return { entry, events };
+  }
+}
+
+function samePayload(a: PendingEvent, b: PendingEvent): boolean {
+  const x = a.payloadHash;
+  const y = b.payloadHash;
+  return x[0] === y[0] && x[1] === y[1] && x[2] === y[2] && x[3] === y[3];
+}
