@@ -1,0 +1,111 @@
+/**
+ * Per-instance cache of raw segments by id, bounded by bytes (object bytes + decoded columns).
+ * Segments are immutable, so an entry never goes stale; concurrent queries share one fetch and
+ * one decode. Columns are decoded on demand, so a total query never pays for event ids.
+ */
+import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
+import { SegmentCorruptError } from '../segment/errors.ts';
+import type { RawColumnName, RawColumns } from '../segment/raw-format.ts';
+import { decodeRawSegment } from '../segment/raw.ts';
+import type { ObjectStore } from '../store/types.ts';
+
+interface Entry {
+  bytes: Uint8Array;
+  columns: RawColumns;
+  size: number;
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  bytes: number;
+  entries: number;
+}
+
+export class SegmentCache {
+  private readonly store: ObjectStore;
+  private readonly maxBytes: number;
+  private readonly entries = new Map<string, Entry>();
+  private readonly fetching = new Map<string, Promise<Entry>>();
+  private total = 0;
+  readonly stats = { hits: 0, misses: 0 };
+
+  constructor(store: ObjectStore, maxBytes = 256 * 1024 * 1024) {
+    this.store = store;
+    this.maxBytes = maxBytes;
+  }
+
+  snapshot(): CacheStats {
+    return { ...this.stats, bytes: this.total, entries: this.entries.size };
+  }
+
+  /** The segment's columns, with at least `needed` decoded. */
+  async columns(seg: DeepReadonly<RawSegmentEntry>, needed: readonly RawColumnName[]): Promise<RawColumns> {
+    let entry = this.entries.get(seg.id);
+    if (entry !== undefined) {
+      this.stats.hits++;
+      this.entries.delete(seg.id); // LRU: move to the newest end
+      this.entries.set(seg.id, entry);
+    } else {
+      this.stats.misses++;
+      entry = await this.load(seg);
+    }
+    const missing = needed.filter((c) => entry.columns[c] === undefined && !(c === 'quantity' && entry.columns.quantity !== undefined));
+    if (missing.length > 0) {
+      const decoded = decodeRawSegment(entry.bytes, { columns: missing });
+      Object.assign(entry.columns, withoutRows(decoded));
+      const grown = columnsSize(entry.columns) + entry.bytes.byteLength;
+      this.total += grown - entry.size;
+      entry.size = grown;
+      this.evict();
+    }
+    return entry.columns;
+  }
+
+  private load(seg: DeepReadonly<RawSegmentEntry>): Promise<Entry> {
+    let p = this.fetching.get(seg.id);
+    if (p === undefined) {
+      p = (async () => {
+        const res = await this.store.get(seg.key);
+        if (res === null || res.notModified) throw new SegmentCorruptError(`segment ${seg.id} is listed but its object ${seg.key} is missing`);
+        const entry: Entry = { bytes: res.body, columns: { rows: seg.rows }, size: res.body.byteLength };
+        this.entries.set(seg.id, entry);
+        this.total += entry.size;
+        this.evict();
+        return entry;
+      })().finally(() => this.fetching.delete(seg.id));
+      this.fetching.set(seg.id, p);
+    }
+    return p;
+  }
+
+  private evict(): void {
+    for (const [id, e] of this.entries) {
+      if (this.total <= this.maxBytes || this.entries.size <= 1) break;
+      this.entries.delete(id);
+      this.total -= e.size;
+    }
+  }
+}
+
+function withoutRows(c: RawColumns): Omit<RawColumns, 'rows'> {
+  const { rows: _rows, ...rest } = c;
+  return rest;
+}
+
+/** Rough bytes of decoded columns (typed arrays exactly, strings at two bytes a character). */
+function columnsSize(c: RawColumns): number {
+  let n = 0;
+  for (const v of Object.values(c)) {
+    if (ArrayBuffer.isView(v)) n += v.byteLength;
+    else if (Array.isArray(v)) n += v.reduce((s: number, x: unknown) => s + (typeof x === 'string' ? x.length * 2 + 16 : 16), 0);
+    else if (v instanceof Map) n += v.size * 64;
+    else if (typeof v === 'object' && v !== null) {
+      const d = v as { codes?: Uint32Array; dict?: readonly unknown[]; keys?: readonly string[] };
+      n += d.codes?.byteLength ?? 0;
+      n += (d.dict?.length ?? 0) * 48;
+      n += (d.keys ?? []).reduce((s, k) => s + k.length * 2, 0);
+    }
+  }
+  return n;
+}
