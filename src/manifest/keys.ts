@@ -29,6 +29,9 @@ export class ShardKeys {
   rawHashes(id: string): string {
     return `${this.dir}/segments/raw/${id}.hashes`;
   }
+  periodSnapshot(id: string): string {
+    return `${this.dir}/periods/${id}.json`;
+  }
   rollupSegment(id: string): string {
     return `${this.dir}/segments/rollup/${id}.rseg`;
   }

@@ -115,7 +115,9 @@ export class ManifestStore {
     return this.singleFlight(async () => (await this.fetch(this.cached?.etag)) ?? this.fetchOrBootstrap());
   }
 
-  async commit<T>(mutate: Mutation<T>): Promise<CommitResult<T>> {
+  /** Commits `mutate` (see design.md); `policy` overrides this store's bounds for one call. */
+  async commit<T>(mutate: Mutation<T>, policy?: Partial<CommitPolicy>): Promise<CommitResult<T>> {
+    const bounds = policy === undefined ? this.policy : { ...this.policy, ...policy };
     const started = this.deps.clock.now();
     let base = await this.load();
     for (let attempt = 1; ; attempt++) {
@@ -141,14 +143,14 @@ export class ManifestStore {
       this.stats.conflicts++;
       base = outcome.snapshot;
       const elapsed = this.deps.clock.now() - started;
-      if (attempt >= this.policy.maxAttempts || elapsed >= this.policy.maxDurationMs) {
+      if (attempt >= bounds.maxAttempts || elapsed >= bounds.maxDurationMs) {
         this.stats.contentionErrors++;
         throw new ManifestContentionError(
           `shard ${this.shard}: commit lost ${attempt} races in ${elapsed} ms; retry later`,
           { retryAfterSeconds: 1 },
         );
       }
-      await this.deps.clock.sleep(backoffMs(attempt, outcome.throttled, this.policy, this.deps.random));
+      await this.deps.clock.sleep(backoffMs(attempt, outcome.throttled, bounds, this.deps.random));
     }
   }
 

@@ -72,11 +72,49 @@ export const replacementRecord = z.object({
 });
 export type ReplacementRecord = z.infer<typeof replacementRecord>;
 
-/** A billing period's state; the snapshot fields are filled by the period feature. */
-export const periodEntry = z.looseObject({
+/** One close or reopen of a period, for its audit trail. */
+export const periodTransition = z.object({
+  action: z.enum(['close', 'fence', 'reopen']),
+  at_ms: int,
+  reason: z.string(),
+  /** The API key name that did it (`anonymous` on an open server). */
+  actor: z.string(),
+});
+
+/** A Correction/Retraction accepted into a closed period: not part of the frozen total. */
+export const pendingAdjustment = z.object({
+  event_id: z.string(),
+  kind: z.enum(['Correction', 'Retraction']),
+  quantity: decimalString,
+  timestamp_ms: int,
+  product_id: z.string(),
+  meter_id: z.string(),
+  model_id: z.string().nullable(),
+  unit: z.string(),
+  original_event_id: z.string(),
+  reason: z.string(),
+  committed_at_ms: int,
+});
+export type PendingAdjustment = z.infer<typeof pendingAdjustment>;
+
+/**
+ * A billing period (account, UTC month) that has been closed at least once. While closed, the
+ * frozen totals are here and the invoice lines in the immutable `snapshot_key` object; reopening
+ * clears them and keeps the history.
+ */
+export const periodEntry = z.object({
   account_id: z.string(),
   month: z.string().regex(/^\d{4}-\d{2}$/),
-  state: z.enum(['open', 'closed']),
+  /** `closing`: a fence committed when a close keeps losing races to ingest; Usage is refused. */
+  state: z.enum(['open', 'closing', 'closed']),
+  closed_at_ms: int.optional(),
+  /** Manifest generation the snapshot was computed from. */
+  generation: int.optional(),
+  snapshot_key: z.string().optional(),
+  frozen_quantity: decimalString.optional(),
+  frozen_event_count: nonNegative.optional(),
+  adjustments: z.array(pendingAdjustment),
+  history: z.array(periodTransition),
 });
 export type PeriodEntry = z.infer<typeof periodEntry>;
 
