@@ -5,19 +5,31 @@
 import { Hono } from 'hono';
 import type { Database } from '../manifest/database.ts';
 import { dbInfoKey } from '../manifest/keys.ts';
+import type { Ingestor } from '../ingest/ingestor.ts';
+import type { PeriodService } from '../period/periods.ts';
+import type { QueryEngine } from '../query/engine.ts';
+import { DEFAULT_MAX_RANGE_MS } from '../query/time-range.ts';
 import { errorBody, toHttpError } from './errors.ts';
+import { ingestRoutes } from './routes/ingest.ts';
+import type { AppEnv } from './env.ts';
+import { periodRoutes } from './routes/periods.ts';
+import { queryRoutes, type QueryRouteLimits } from './routes/query.ts';
 
 export interface AppOptions {
   readonly db: Database;
+  readonly ingestor: Ingestor;
+  readonly engine: QueryEngine;
+  readonly periods: PeriodService;
+  readonly queryLimits?: Partial<QueryRouteLimits>;
   /** Where infrastructure faults are reported (never secrets, never to the caller). */
   readonly logError?: (err: unknown, context: { method: string; path: string }) => void;
   /** Milliseconds /health waits for the store. */
   readonly healthTimeoutMs?: number;
 }
 
-export function createApp(opts: AppOptions): Hono {
+export function createApp(opts: AppOptions): Hono<AppEnv> {
   const { db } = opts;
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
   app.onError((err, c) => {
     const http = toHttpError(err);
@@ -47,6 +59,10 @@ export function createApp(opts: AppOptions): Hono {
     };
     return c.json(body, storeOk ? 200 : 503);
   });
+
+  ingestRoutes(app, opts.ingestor);
+  periodRoutes(app, opts.periods);
+  queryRoutes(app, opts.engine, { maxPageSize: 1000, defaultPageSize: 100, maxRangeMs: DEFAULT_MAX_RANGE_MS, ...opts.queryLimits });
 
   return app;
 }

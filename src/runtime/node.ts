@@ -6,6 +6,9 @@ import { serve } from '@hono/node-server';
 import { resolve } from 'node:path';
 import { createApp } from '../api/app.ts';
 import { isUsageDbError } from '../errors.ts';
+import { Ingestor } from '../ingest/ingestor.ts';
+import { PeriodService } from '../period/periods.ts';
+import { QueryEngine } from '../query/engine.ts';
 import { Database } from '../manifest/database.ts';
 import { FsStore } from '../store/fs.ts';
 import { MemoryStore } from '../store/memory.ts';
@@ -43,8 +46,13 @@ async function main(): Promise<void> {
   const store = storeFromConfig(config.store);
   const db = await Database.open({ store, prefix: config.prefix, deps: systemDeps(), create: config.newDatabase });
   if (!db.probe.ok) log('error', 'the store ignores conditional writes: writes are refused', { problems: db.probe.problems });
+  const ingestor = new Ingestor(db);
+  const engine = new QueryEngine(db);
   const app = createApp({
     db,
+    ingestor,
+    engine,
+    periods: new PeriodService(db, engine),
     logError: (err, ctx) => log('error', 'request failed', { ...ctx, error: err instanceof Error ? err.message : String(err) }),
   });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
@@ -59,7 +67,9 @@ async function main(): Promise<void> {
   });
   const shutdown = (signal: string) => {
     log('info', 'shutting down', { signal });
-    server.close(() => process.exit(0));
+    // Stop accepting, let in-flight group commits finish, then exit.
+    server.close();
+    void ingestor.idle().then(() => process.exit(0));
     setTimeout(() => process.exit(0), 10_000).unref();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
