@@ -73,3 +73,11 @@ export class UnsupportedFormatError extends UsageDbError {
 export function isUsageDbError(err: unknown): err is UsageDbError {
   return err instanceof UsageDbError;
 }
+
+export class UnauthorizedError extends UserError {
+  readonly code = 'unauthorized';
+}
+
+export class ForbiddenError extends UserError {
+  readonly code = 'forbidden';
+}

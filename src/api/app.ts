@@ -1,17 +1,22 @@
 /**
- * The Hono app, the same on every runtime: built from a Database, it knows no runtime. Routes
- * are added per feature; errors go through `toHttpError` only.
+ * The Hono app, the same on every runtime: built from the services, it knows no runtime.
+ * Middleware order: request id + access log + metrics, CORS, auth (scopes), then routes; errors
+ * go through `toHttpError` only.
  */
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
+import type { Ingestor } from '../ingest/ingestor.ts';
 import type { Database } from '../manifest/database.ts';
 import { dbInfoKey } from '../manifest/keys.ts';
-import type { Ingestor } from '../ingest/ingestor.ts';
 import type { PeriodService } from '../period/periods.ts';
 import type { QueryEngine } from '../query/engine.ts';
 import { DEFAULT_MAX_RANGE_MS } from '../query/time-range.ts';
-import { errorBody, toHttpError } from './errors.ts';
-import { ingestRoutes } from './routes/ingest.ts';
+import { authMiddleware, type ApiKey } from './auth.ts';
 import type { AppEnv } from './env.ts';
+import { errorBody, toHttpError } from './errors.ts';
+import { Metrics } from './metrics.ts';
+import { requestContext, silentLogger, type Logger } from './observability.ts';
+import { ingestRoutes } from './routes/ingest.ts';
 import { periodRoutes } from './routes/periods.ts';
 import { queryRoutes, type QueryRouteLimits } from './routes/query.ts';
 
@@ -21,22 +26,45 @@ export interface AppOptions {
   readonly engine: QueryEngine;
   readonly periods: PeriodService;
   readonly queryLimits?: Partial<QueryRouteLimits>;
-  /** Where infrastructure faults are reported (never secrets, never to the caller). */
-  readonly logError?: (err: unknown, context: { method: string; path: string }) => void;
+  readonly metrics?: Metrics;
+  /** No keys: an open API (the runtime decides whether that is allowed). */
+  readonly keys?: readonly ApiKey[];
+  readonly logger?: Logger;
+  /** Origins allowed by CORS; none: no CORS headers. */
+  readonly corsOrigins?: readonly string[];
+  readonly publicMetrics?: boolean;
   /** Milliseconds /health waits for the store. */
   readonly healthTimeoutMs?: number;
+  /** Extra routes (admin jobs, docs) registered by other modules. */
+  readonly extend?: (app: Hono<AppEnv>) => void;
 }
 
 export function createApp(opts: AppOptions): Hono<AppEnv> {
   const { db } = opts;
+  const logger = opts.logger ?? silentLogger;
+  const metrics = opts.metrics ?? new Metrics();
   const app = new Hono<AppEnv>();
 
   app.onError((err, c) => {
     const http = toHttpError(err);
-    if (http.fault) opts.logError?.(err, { method: c.req.method, path: c.req.path });
+    if (http.fault) {
+      logger.error('request failed', {
+        request_id: c.get('requestId'),
+        method: c.req.method,
+        path: c.req.path,
+        code: http.body.error.code,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
     return c.json(http.body, http.status, http.headers);
   });
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
+
+  app.use('*', requestContext(logger, metrics));
+  if (opts.corsOrigins !== undefined && opts.corsOrigins.length > 0) {
+    app.use('*', cors({ origin: [...opts.corsOrigins], allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'], exposeHeaders: ['X-Request-Id', 'Retry-After'] }));
+  }
+  app.use('*', authMiddleware(opts.keys ?? [], opts.publicMetrics ?? false));
 
   app.get('/health', async (c) => {
     const started = db.deps.clock.now();
@@ -60,10 +88,14 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     return c.json(body, storeOk ? 200 : 503);
   });
 
+  app.get('/metrics', (c) =>
+    c.text(metrics.render({ shards: db.shards, cache: opts.engine.cache.snapshot() }), 200, { 'Content-Type': 'text/plain; version=0.0.4' }),
+  );
+
   ingestRoutes(app, opts.ingestor);
   periodRoutes(app, opts.periods);
   queryRoutes(app, opts.engine, { maxPageSize: 1000, defaultPageSize: 100, maxRangeMs: DEFAULT_MAX_RANGE_MS, ...opts.queryLimits });
-
+  opts.extend?.(app);
   return app;
 }
 

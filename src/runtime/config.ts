@@ -23,6 +23,20 @@ const envSchema = z.object({
   USAGEDB_BUCKETS: int(1, 65536).default(64),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(8787),
+  USAGEDB_API_KEYS: z.string().optional(),
+  USAGEDB_DEDUPE_WINDOW_HOURS: int(1, 24 * 90).default(168),
+  USAGEDB_GROUP_COMMIT_MS: int(0, 1000).default(2),
+  USAGEDB_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(8 * 1024 * 1024),
+  USAGEDB_MAX_BATCH_EVENTS: int(1, 100_000).default(10_000),
+  USAGEDB_SEGMENT_CACHE_MB: int(1, 64 * 1024).default(256),
+  USAGEDB_MAX_QUERY_DAYS: int(1, 3660).default(400),
+  USAGEDB_MAX_PAGE_SIZE: int(1, 100_000).default(1000),
+  USAGEDB_CORS_ORIGINS: z.string().optional(),
+  USAGEDB_JOBS: bool.default(true),
+  USAGEDB_ROLLUP_INTERVAL_S: int(1, 86_400).default(60),
+  USAGEDB_COMPACT_INTERVAL_S: int(1, 86_400).default(300),
+  USAGEDB_GC_INTERVAL_S: int(1, 7 * 86_400).default(3600),
+  USAGEDB_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
 export type StoreConfig =
@@ -45,6 +59,13 @@ export interface Config {
   readonly newDatabase: { readonly shardCount: number; readonly bucketCount: number };
   readonly host: string;
   readonly port: number;
+  /** Raw USAGEDB_API_KEYS (parsed and validated by src/api/auth.ts). */
+  readonly apiKeys: string | undefined;
+  readonly ingest: { readonly dedupeWindowMs: number; readonly groupCommitWindowMs: number; readonly maxBodyBytes: number; readonly maxEventsPerBatch: number };
+  readonly query: { readonly cacheBytes: number; readonly maxRangeMs: number; readonly maxPageSize: number };
+  readonly corsOrigins: readonly string[];
+  readonly jobs: { readonly enabled: boolean; readonly rollupIntervalMs: number; readonly compactIntervalMs: number; readonly gcIntervalMs: number };
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
 /** Parses the environment; throws a ValidationError naming the first bad variable. */
@@ -84,5 +105,21 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     newDatabase: { shardCount: e.USAGEDB_SHARDS, bucketCount: e.USAGEDB_BUCKETS },
     host: e.HOST,
     port: e.PORT,
+    apiKeys: e.USAGEDB_API_KEYS,
+    ingest: {
+      dedupeWindowMs: e.USAGEDB_DEDUPE_WINDOW_HOURS * 3_600_000,
+      groupCommitWindowMs: e.USAGEDB_GROUP_COMMIT_MS,
+      maxBodyBytes: e.USAGEDB_MAX_BODY_BYTES,
+      maxEventsPerBatch: e.USAGEDB_MAX_BATCH_EVENTS,
+    },
+    query: { cacheBytes: e.USAGEDB_SEGMENT_CACHE_MB * 1024 * 1024, maxRangeMs: e.USAGEDB_MAX_QUERY_DAYS * 86_400_000, maxPageSize: e.USAGEDB_MAX_PAGE_SIZE },
+    corsOrigins: (e.USAGEDB_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),
+    jobs: {
+      enabled: e.USAGEDB_JOBS,
+      rollupIntervalMs: e.USAGEDB_ROLLUP_INTERVAL_S * 1000,
+      compactIntervalMs: e.USAGEDB_COMPACT_INTERVAL_S * 1000,
+      gcIntervalMs: e.USAGEDB_GC_INTERVAL_S * 1000,
+    },
+    logLevel: e.USAGEDB_LOG_LEVEL,
   };
 }

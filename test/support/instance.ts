@@ -5,6 +5,7 @@
 import type { Hono } from 'hono';
 import type { AppEnv } from '../../src/api/env.ts';
 import { createApp } from '../../src/api/app.ts';
+import { parseApiKeys } from '../../src/api/auth.ts';
 import { Ingestor } from '../../src/ingest/ingestor.ts';
 import { PeriodService } from '../../src/period/periods.ts';
 import { QueryEngine, type QueryOptions } from '../../src/query/engine.ts';
@@ -46,6 +47,8 @@ export async function openInstance(
     buckets?: number;
     commitPolicy?: Partial<CommitPolicy>;
     query?: Partial<QueryOptions>;
+    /** USAGEDB_API_KEYS-style key list; none: an open API. */
+    keys?: string;
   } = {},
 ): Promise<Instance> {
   const clock = opts.clock ?? new TestClock();
@@ -60,7 +63,8 @@ export async function openInstance(
   const ingestor = new Ingestor(db, opts.ingest ?? {});
   const engine = new QueryEngine(db, opts.query ?? {});
   const periods = new PeriodService(db, engine);
-  return { db, ingestor, engine, periods, app: createApp({ db, ingestor, engine, periods }), clock };
+  const keys = await parseApiKeys(opts.keys);
+  return { db, ingestor, engine, periods, app: createApp({ db, ingestor, engine, periods, keys }), clock };
 }
 
 export async function postBatch(app: Hono<AppEnv>, events: unknown): Promise<{ status: number; body: any }> {

@@ -1,0 +1,92 @@
+/**
+ * API keys and their scopes. USAGEDB_API_KEYS lists `name:secret:scope+scope` entries separated
+ * by commas; a secret may be given hashed as `sha256=<64 hex digits>`. Clients send
+ * `Authorization: Bearer <secret>`. Secrets are compared as SHA-256 digests in constant time and
+ * are never logged or echoed; `admin` grants every scope.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { ForbiddenError, UnauthorizedError, ValidationError } from '../errors.ts';
+import type { AppEnv } from './env.ts';
+
+export const SCOPES = ['ingest', 'read', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export interface ApiKey {
+  readonly name: string;
+  readonly digest: Uint8Array;
+  readonly scopes: ReadonlySet<Scope>;
+}
+
+const VAR = 'USAGEDB_API_KEYS';
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const HASHED = /^sha256=([0-9a-fA-F]{64})$/;
+
+export async function sha256(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+}
+
+/** Parses USAGEDB_API_KEYS; a mistake names the entry by position and name, never the secret. */
+export async function parseApiKeys(raw: string | undefined): Promise<ApiKey[]> {
+  if (raw === undefined || raw.trim() === '') return [];
+  const keys: ApiKey[] = [];
+  const entries = raw.split(/[,\n]/).map((e) => e.trim()).filter((e) => e !== '');
+  for (const [i, entry] of entries.entries()) {
+    const where = `${VAR}: entry ${i + 1}`;
+    const parts = entry.split(':');
+    if (parts.length !== 3) throw new ValidationError(`${where}: must be name:secret:scope+scope`, VAR);
+    const [name, secret, scopeList] = parts as [string, string, string];
+    if (!NAME.test(name)) throw new ValidationError(`${where}: the name must be 1-64 of A-Z a-z 0-9 _ . -`, VAR);
+    if (keys.some((k) => k.name === name)) throw new ValidationError(`${where} (${name}): the name is used twice`, VAR);
+    const scopes = scopeList.split('+').map((s) => s.trim());
+    for (const s of scopes) {
+      if (!(SCOPES as readonly string[]).includes(s)) throw new ValidationError(`${where} (${name}): unknown scope "${s.slice(0, 16)}"; use ${SCOPES.join(', ')}`, VAR);
+    }
+    let digest: Uint8Array;
+    const hashed = HASHED.exec(secret);
+    if (hashed !== null) digest = Uint8Array.from(hashed[1]!.match(/../g)!, (h) => parseInt(h, 16));
+    else if (secret.length < 16 || /\s/.test(secret)) {
+      throw new ValidationError(`${where} (${name}): the secret must be at least 16 characters without spaces (or sha256=<hex>)`, VAR);
+    } else digest = await sha256(secret);
+    keys.push({ name, digest, scopes: new Set(scopes as Scope[]) });
+  }
+  return keys;
+}
+
+function equalConstantTime(a: Uint8Array, b: Uint8Array): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < a.length && i < b.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+/** The scope a request needs, or null for a public route. */
+export function scopeFor(method: string, path: string, publicMetrics = false): Scope | null {
+  if (path === '/health' || path === '/openapi.json' || path === '/docs') return null;
+  if (path === '/metrics') return publicMetrics ? null : 'admin';
+  if (method === 'POST' && path === '/v1/usage/batch') return 'ingest';
+  if (path.startsWith('/v1/admin/')) return 'admin';
+  if (method === 'POST' && /^\/v1\/accounts\/[^/]+\/periods\/[^/]+\/(close|reopen)$/.test(path)) return 'admin';
+  return 'read';
+}
+
+export function authMiddleware(keys: readonly ApiKey[], publicMetrics = false): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (keys.length === 0) {
+      c.set('actor', 'anonymous');
+      return next();
+    }
+    const scope = scopeFor(c.req.method, c.req.path, publicMetrics);
+    if (scope === null) return next();
+    const header = c.req.header('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (m === null) throw new UnauthorizedError('authorization: send "Authorization: Bearer <api key>"');
+    const digest = await sha256(m[1]!);
+    let found: ApiKey | undefined;
+    for (const k of keys) if (equalConstantTime(k.digest, digest) && found === undefined) found = k;
+    if (found === undefined) throw new UnauthorizedError('authorization: unknown API key');
+    if (!found.scopes.has(scope) && !found.scopes.has('admin')) {
+      throw new ForbiddenError(`authorization: the key "${found.name}" lacks the "${scope}" scope this route needs`);
+    }
+    c.set('actor', found.name);
+    return next();
+  };
+}

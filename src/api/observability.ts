@@ -1,0 +1,56 @@
+/**
+ * Request ids, structured JSON access logs and request metrics. An incoming X-Request-Id is
+ * honoured when it looks like one; otherwise one is generated. Logs carry no headers or bodies,
+ * so secrets never reach them.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { routePath } from 'hono/route';
+import type { AppEnv } from './env.ts';
+import type { Metrics } from './metrics.ts';
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+}
+
+const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+
+/** JSON-lines logger writing through `write` (stdout on Node, console on Workers). */
+export function jsonLogger(write: (line: string, level: keyof typeof LEVELS) => void, min: keyof typeof LEVELS = 'info', now: () => number = Date.now): Logger {
+  const log = (level: keyof typeof LEVELS) => (msg: string, fields: LogFields = {}) => {
+    if (LEVELS[level] < LEVELS[min]) return;
+    write(JSON.stringify({ time: new Date(now()).toISOString(), level, msg, ...fields }), level);
+  };
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+export const silentLogger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestContext(logger: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const incoming = c.req.header('x-request-id');
+    const id = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    c.set('requestId', id);
+    const started = performance.now();
+    await next();
+    const ms = performance.now() - started;
+    c.header('X-Request-Id', id);
+    // The matched route pattern, not the raw path: bounded label cardinality, no account ids.
+    const route = routePath(c, -1);
+    metrics.observeRequest(c.req.method, route, c.res.status, ms);
+    logger.info('request', {
+      request_id: id,
+      method: c.req.method,
+      route,
+      status: c.res.status,
+      ms: Math.round(ms * 10) / 10,
+      actor: c.get('actor') ?? null,
+    });
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Builds everything an instance serves from a config and a store: the Database, the ingest,
+ * query and period services, and the Hono app. Runtime-neutral: Node, Workers and Lambda entry
+ * points each bring their own store construction, clock and logger, and call this.
+ */
+import type { Hono } from 'hono';
+import { createApp } from '../api/app.ts';
+import { parseApiKeys, type ApiKey } from '../api/auth.ts';
+import type { AppEnv } from '../api/env.ts';
+import type { Logger } from '../api/observability.ts';
+import { Metrics } from '../api/metrics.ts';
+import { Ingestor } from '../ingest/ingestor.ts';
+import { Database } from '../manifest/database.ts';
+import type { Deps } from '../model/deps.ts';
+import { PeriodService } from '../period/periods.ts';
+import { QueryEngine } from '../query/engine.ts';
+import type { ObjectStore } from '../store/types.ts';
+import type { Config } from './config.ts';
+
+export interface Services {
+  readonly db: Database;
+  readonly ingestor: Ingestor;
+  readonly engine: QueryEngine;
+  readonly periods: PeriodService;
+  readonly metrics: Metrics;
+  readonly app: Hono<AppEnv>;
+  readonly keys: readonly ApiKey[];
+}
+
+export interface BuildOptions {
+  readonly config: Config;
+  readonly store: ObjectStore;
+  readonly deps: Deps;
+  readonly logger: Logger;
+  /** Whether the server is reachable only from this machine (an open server is allowed only then). */
+  readonly loopbackOnly: boolean;
+  /** Serve /metrics without a key (Workers keep it behind admin; Node too unless told). */
+  readonly publicMetrics?: boolean;
+}
+
+export async function buildServices(o: BuildOptions): Promise<Services> {
+  const keys = await parseApiKeys(o.config.apiKeys);
+  if (keys.length === 0) {
+    if (!o.loopbackOnly) {
+      throw new Error('USAGEDB_API_KEYS: no API keys are configured and the server is reachable from other machines; set keys (see README) or bind to 127.0.0.1');
+    }
+    o.logger.warn('no API keys configured: the API is open to anyone on this machine (loopback only)');
+  }
+  const db = await Database.open({ store: o.store, prefix: o.config.prefix, deps: o.deps, create: o.config.newDatabase });
+  if (!db.probe.ok) o.logger.error('the store ignores conditional writes: writes are refused', { problems: db.probe.problems });
+  const ingestor = new Ingestor(db, o.config.ingest);
+  const engine = new QueryEngine(db, { cacheBytes: o.config.query.cacheBytes });
+  const periods = new PeriodService(db, engine);
+  const metrics = new Metrics();
+  const app = createApp({
+    db,
+    ingestor,
+    engine,
+    periods,
+    metrics,
+    keys,
+    logger: o.logger,
+    corsOrigins: o.config.corsOrigins,
+    publicMetrics: o.publicMetrics ?? false,
+    queryLimits: { maxPageSize: o.config.query.maxPageSize, maxRangeMs: o.config.query.maxRangeMs },
+  });
+  return { db, ingestor, engine, periods, metrics, app, keys };
+}

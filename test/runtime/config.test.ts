@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/runtime/config.ts';
+
+describe('configuration from the environment', () => {
+  it('defaults to the embedded fs store on 127.0.0.1:8787', () => {
+    const c = loadConfig({});
+    expect(c.store).toEqual({ kind: 'fs', dataDir: './data' });
+    expect([c.host, c.port, c.prefix]).toEqual(['127.0.0.1', 8787, 'usagedb']);
+    expect(c.newDatabase).toEqual({ shardCount: 16, bucketCount: 64 });
+    expect(c.ingest.dedupeWindowMs).toBe(7 * 86_400_000);
+  });
+
+  it('chooses s3 when a bucket is given, path-style when an endpoint is given', () => {
+    const c = loadConfig({ USAGEDB_S3_BUCKET: 'usage', USAGEDB_S3_ENDPOINT: 'http://127.0.0.1:9000', USAGEDB_S3_ACCESS_KEY_ID: 'a', USAGEDB_S3_SECRET_ACCESS_KEY: 'b' });
+    expect(c.store).toMatchObject({ kind: 's3', bucket: 'usage', forcePathStyle: true, region: 'auto' });
+  });
+
+  const bad: [Record<string, string>, string][] = [
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ USAGEDB_STORE: 'redis' }, 'USAGEDB_STORE'],
+    [{ USAGEDB_STORE: 's3' }, 'USAGEDB_S3_BUCKET'],
+    [{ USAGEDB_S3_BUCKET: 'usage', USAGEDB_S3_ACCESS_KEY_ID: 'only-one' }, 'USAGEDB_S3_SECRET_ACCESS_KEY'],
+    [{ USAGEDB_S3_ENDPOINT: 'not a url' }, 'USAGEDB_S3_ENDPOINT'],
+    [{ USAGEDB_SHARDS: '0' }, 'USAGEDB_SHARDS'],
+    [{ USAGEDB_SHARDS: '32', USAGEDB_BUCKETS: '16' }, 'USAGEDB_BUCKETS'],
+    [{ USAGEDB_PREFIX: 'bad prefix!' }, 'USAGEDB_PREFIX'],
+    [{ USAGEDB_DEDUPE_WINDOW_HOURS: '-1' }, 'USAGEDB_DEDUPE_WINDOW_HOURS'],
+    [{ USAGEDB_JOBS: 'maybe' }, 'USAGEDB_JOBS'],
+    [{ USAGEDB_LOG_LEVEL: 'loud' }, 'USAGEDB_LOG_LEVEL'],
+  ];
+  for (const [env, name] of bad) {
+    it(`names ${name} when it is wrong (${JSON.stringify(env)})`, () => {
+      expect(() => loadConfig(env)).toThrow(new RegExp(`^configuration: ${name}:`));
+    });
+  }
+});
