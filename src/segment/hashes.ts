@@ -13,6 +13,7 @@ import { canonicalPayload, type UsageEvent } from '../model/event.ts';
 import { murmur3x86_128 } from '../model/hash.ts';
 import { crc32 } from './crc32.ts';
 import { SegmentCorruptError } from './errors.ts';
+import { HashScratch, murmurScratch } from './murmur.ts';
 import { PayloadEncoder, type PayloadParts } from './payload.ts';
 
 export const HASHES_MAGIC = 'UHSH';
@@ -32,7 +33,7 @@ export interface SegmentHashes {
 
 const utf8 = new TextEncoder();
 
-/** Reusable UTF-8 scratch space (hashing must not allocate per event). */
+/** Reusable UTF-8 scratch space: no buffer allocated per hashed string. */
 class Scratch {
   buf = new Uint8Array(1024);
   /** UTF-8 of `s` as a view into the scratch buffer (valid until the next call). */
@@ -54,15 +55,19 @@ function hashRows(events: readonly UsageEvent[], parts: PayloadParts | undefined
   const words = new Uint32Array(n * 8);
   const h = new Uint32Array(4);
   const pe = new PayloadEncoder();
+  const ids = new HashScratch();
   for (let i = 0; i < n; i++) {
     const e = events[i]!;
     const w = i * 8;
-    murmur3x86_128(scratch.utf8(e.event_id), 0, h);
+    const id = e.event_id;
+    ids.ensure(id.length * 3);
+    murmurScratch(ids, utf8.encodeInto(id, ids.bytes).written, h);
     words[w] = h[0]!;
     words[w + 1] = h[1]!;
     words[w + 2] = h[2]!;
     words[w + 3] = h[3]!;
-    murmur3x86_128(parts === undefined ? pe.encode(e) : pe.encodeWithParts(e, i, parts), 0, h);
+    if (parts === undefined) murmur3x86_128(pe.encode(e), 0, h);
+    else pe.hashWithParts(e, i, parts, h);
     words[w + 4] = h[0]!;
     words[w + 5] = h[1]!;
     words[w + 6] = h[2]!;

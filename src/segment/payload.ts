@@ -4,6 +4,7 @@
  * It must produce exactly those bytes, always; a property test compares it with canonicalPayload.
  */
 import type { UsageEvent } from '../model/event.ts';
+import { HashScratch, murmurScratch } from './murmur.ts';
 
 const utf8 = new TextEncoder();
 const NULL = utf8.encode('null');
@@ -45,16 +46,18 @@ function writeQuoted(buf: Uint8Array, p: number, s: string): number {
 }
 
 export class PayloadEncoder {
-  private buf = new Uint8Array(2048);
+  private s = new HashScratch(2048);
+  private buf = this.s.bytes;
   private p = 0;
   /** UTF-8 of JSON.stringify(s) for repeated values (ids, dictionary values, dimension maps). */
   private readonly cache = new Map<string, Uint8Array>();
 
   private room(n: number): void {
     if (this.p + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.p + n + 1024));
-    next.set(this.buf.subarray(0, this.p));
-    this.buf = next;
+    const next = new HashScratch(Math.max(this.buf.length * 2, this.p + n + 1024));
+    next.bytes.set(this.buf.subarray(0, this.p));
+    this.s = next;
+    this.buf = next.bytes;
   }
 
   private byte(b: number): void {
@@ -144,6 +147,17 @@ export class PayloadEncoder {
 
   /** As `encode`, for input row `row` of a segment whose values `parts` holds. */
   encodeWithParts(e: UsageEvent, row: number, parts: PayloadParts): Uint8Array {
+    this.fillWithParts(e, row, parts);
+    return this.buf.subarray(0, this.p);
+  }
+
+  /** The payload hash of input row `row` (as murmur3x86_128 of encodeWithParts), into `out`. */
+  hashWithParts(e: UsageEvent, row: number, parts: PayloadParts, out: Uint32Array): void {
+    this.fillWithParts(e, row, parts);
+    murmurScratch(this.s, this.p, out);
+  }
+
+  private fillWithParts(e: UsageEvent, row: number, parts: PayloadParts): void {
     const id = e.event_id;
     const cols = parts.columns;
     const dims = parts.dims.json[parts.dims.codes[row]!]!;
@@ -164,7 +178,6 @@ export class PayloadEncoder {
     }
     this.p = p;
     this.tail(e, dims);
-    return this.buf.subarray(0, this.p);
   }
 
   /** `,timestamp,"quantity",dims,ref]` */

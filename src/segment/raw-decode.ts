@@ -99,7 +99,10 @@ function need<T>(v: T | undefined, name: string): T {
   return v;
 }
 
-/** Every row as a UsageEvent, in segment order. Needs every column. */
+/**
+ * Every row as a UsageEvent, in segment order. Needs every column. Rows with the same
+ * dimensions share one frozen dimensions object.
+ */
 export function rawColumnsToEvents(cols: RawColumns): UsageEvent[] {
   const n = cols.rows;
   const eventId = need(cols.event_id, 'event_id');

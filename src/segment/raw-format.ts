@@ -2,7 +2,7 @@
  * Raw segment (`.useg`) format v1: constants, column ids and the decoded column types. Segments
  * are persisted forever: never change how v1 bytes are written or read; a change is a new version.
  *
- * Layout (all multi-byte fixed ints little-endian, varints unsigned LEB128, zigzag for signed):
+ * Layout (fixed ints little-endian, varints unsigned LEB128, zigzag for signed values):
  *
  *   "USEG"  magic (4 bytes)
  *   u8      format version = 1
@@ -10,8 +10,10 @@
  *   varint  row count
  *   varint  column count (14 in v1: every column below, each exactly once)
  *   per column, in body order: varint column id, varint offset (from the end of the header),
- *           varint stored length, varint raw length, u8 codec (0 = none, 1 = deflate).
- *           Offsets are contiguous; a column is stored raw when deflate does not make it smaller.
+ *           varint stored length, varint raw length, u8 codec: 0 none, 1 deflate (raw DEFLATE,
+ *           RFC 1951), 2 deflated head + stored tail (varint head raw length, varint head stored
+ *           length, deflated head, then the tail bytes as they are: for random bytes such as ULID
+ *           randomness). Offsets are contiguous; the smallest of the three is stored.
  *   column bodies
  *   u32     CRC-32 (IEEE) of every byte before it — the manifest's `checksum` (8 hex digits)
  *   "GESU"  end magic
@@ -19,24 +21,35 @@
  * Rows are sorted by (account_id, product_id, meter_id, model_id with null first, timestamp_ms,
  * event_id); string order is JavaScript's (UTF-16 code units, `a < b`). Raw column bodies:
  *
- *   0  event_id        string block of `rows` strings (see below)
+ *   0  event_id        u8 encoding. 0: a string block of `rows` strings. 1 (packed ULIDs):
+ *                      varint count of verbatim ids, each as varint gap (row - previous verbatim
+ *                      row - 1; the first counts from row -1) + length-prefixed UTF-8 string;
+ *                      then for every other row, in row order, a zigzag varint of (ULID time -
+ *                      the row's timestamp_ms); then 10 bytes of ULID randomness per such row.
+ *                      Only canonical ULIDs are packed (26 upper-case Crockford base32 chars,
+ *                      first char 0-7), so re-encoding gives the exact same string.
  *   1  kind            varint run count, then per run: u8 kind (0 Usage, 1 Correction,
  *                      2 Retraction), varint run length; runs sum to `rows`
- *   2  correction_ref  varint entry count, then per entry in row order: varint gap (row - previous
- *                      entry's row - 1; the first entry's previous row is -1), original_event_id
- *                      and reason as length-prefixed UTF-8 strings (varint byte length + bytes)
+ *   2  correction_ref  varint entry count, then per entry in row order: varint gap (as above),
+ *                      original_event_id and reason as length-prefixed UTF-8 strings
  *   3..9 id columns    account_id, subscription_id, product_id, meter_id, model_id, source, unit:
  *                      varint dictionary size (including null), u8 has-null, string block of the
- *                      non-null values in ascending order, then `rows` varint codes. With has-null,
- *                      code 0 is null and code k > 0 is string k-1: codes compare like the values.
- *   10 timestamp_ms    `rows` zigzag varints: the first value, then deltas from the previous row
- *   11 ingested_at_ms  same as timestamp_ms
- *   12 quantity        `rows` zigzag varints of the signed 128-bit values
- *   13 dimensions      varint dictionary size, string block of the distinct `dimensionsKey`
- *                      strings (canonical JSON, keys sorted) in ascending order, `rows` varint codes
+ *                      non-null values in strictly ascending order, then a code stream. With
+ *                      has-null, code 0 is null and code k > 0 is string k-1: codes compare like
+ *                      the values.
+ *   10 timestamp_ms    a delta column (below)
+ *   11 ingested_at_ms  a delta column
+ *   12 quantity        `rows` zigzag varints of the signed 128-bit values (at most 19 bytes)
+ *   13 dimensions      varint dictionary size, string block of the distinct canonical
+ *                      `dimensionsKey` strings (JSON, keys sorted) ascending, then a code stream
  *
- * A string block of n strings: n varint UTF-16 lengths, varint UTF-8 byte length, the UTF-8
- * bytes of all n strings concatenated (one TextDecoder call decodes the whole block).
+ * String block of n strings: n varint UTF-16 lengths, varint UTF-8 byte length, the UTF-8 bytes
+ * of all n strings concatenated (one TextDecoder call decodes the whole block).
+ * Code stream: u8 mode, then `rows` varints: 0 the codes; 1 zigzag deltas from the previous
+ * row's code (the first from 0) — chosen for sorted or correlated columns such as account_id.
+ * Delta column: u8 mode. 0: `rows` zigzag varints, the first value then deltas from the previous
+ * row. 1 (byte planes): zigzag varint first value, u8 width w (0..6), then w planes of rows-1
+ * bytes, most significant first: plane w-1-k holds byte k of each zigzag delta.
  */
 import type { CorrectionRef } from '../model/event.ts';
 

@@ -4,6 +4,7 @@
  * a value it could not store exactly; such input throws TypeError/RangeError.
  */
 import { I128_MAX, I128_MIN, type CorrectionRef, type UsageEvent } from '../model/event.ts';
+import { ID_COLUMNS } from './raw-format.ts';
 import { assertWellFormed } from './strings.ts';
 
 const NULL_CODE = 0xffffffff;
@@ -122,13 +123,11 @@ class DimsInterner {
   }
 }
 
-export const ID_FIELDS = ['account_id', 'subscription_id', 'product_id', 'meter_id', 'model_id', 'source', 'unit'] as const;
-
 /** Every event as codes and typed arrays, by input row. */
 export interface Rows {
   readonly n: number;
   readonly eventIds: readonly string[];
-  /** One per ID_FIELDS entry. */
+  /** One per ID_COLUMNS entry. */
   readonly ids: readonly Interner[];
   /** Over canonical dimensionsKey strings. */
   readonly dims: Interner;
@@ -165,7 +164,7 @@ function quantityNumber(q: bigint, i: number): number {
 export function collectRows(events: readonly UsageEvent[]): Rows {
   const n = events.length;
   if (n >= 0x80000000) throw new RangeError('too many rows for one segment');
-  const ids = ID_FIELDS.map(() => new Interner(n));
+  const ids = ID_COLUMNS.map(() => new Interner(n));
   const [acct, sub, product, meter, model, source, unit] = ids as [Interner, Interner, Interner, Interner, Interner, Interner, Interner];
   const dims = new Interner(n);
   const rawDims = new DimsInterner();
@@ -191,6 +190,7 @@ export function collectRows(events: readonly UsageEvent[]): Rows {
     qn[i] = quantityNumber(e.quantity, i);
     quantities[i] = e.quantity;
     const ref = e.correction_ref;
+    if (ref === undefined) throw new TypeError(`event ${i}: correction_ref must be null or a ref`);
     if (ref !== null) {
       assertWellFormed(ref.original_event_id, 'correction_ref.original_event_id');
       assertWellFormed(ref.reason, 'correction_ref.reason');
@@ -208,7 +208,7 @@ export function collectRows(events: readonly UsageEvent[]): Rows {
     dims.add(i, rawDims.canonical[rc]!);
   }
   for (const it of [acct, product, meter, source, unit]) if (it.hasNull) throw new TypeError('a required id is null');
-  ids.forEach((it, c) => it.finish(ID_FIELDS[c]!));
+  ids.forEach((it, c) => it.finish(ID_COLUMNS[c]!));
   dims.finish('dimensions');
   return { n, eventIds, ids, dims, rawDimsCodes, rawDimsJson: rawDims.json, kinds, ts, ing, quantities, qn, refs };
 }

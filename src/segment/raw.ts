@@ -8,6 +8,10 @@ export { decodeRawSegment, rawColumnsToEvents, rawQuantity, type DecodeRawOption
 export { decodeSegmentHashes, encodeSegmentHashes, payloadHash, type SegmentHashes } from './hashes.ts';
 export { SegmentCorruptError } from './errors.ts';
 export {
+  ID_COLUMNS,
+  KIND_CORRECTION,
+  KIND_RETRACTION,
+  KIND_USAGE,
   RAW_COLUMN_NAMES,
   SET_CAP,
   type DictColumn,
