@@ -6,10 +6,11 @@
 import { z } from 'zod';
 import { DEFAULT_EVENT_LIMITS as L } from './validate.ts';
 
-const id = z.string().min(1).max(L.maxIdLength).regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters');
+const wellFormed = (s: string) => s.isWellFormed();
+const id = z.string().min(1).max(L.maxIdLength).regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters').refine(wellFormed, 'well-formed Unicode');
 const dimensionMap = z.record(
-  z.string().min(1).max(L.maxDimensionKeyLength).regex(/^[^\u0000-\u001f\u007f]*$/),
-  z.string().max(L.maxDimensionValueLength).regex(/^[^\u0000]*$/),
+  z.string().min(1).max(L.maxDimensionKeyLength).regex(/^[^\u0000-\u001f\u007f]*$/).refine(wellFormed).refine((k) => k !== '__proto__', 'reserved'),
+  z.string().max(L.maxDimensionValueLength).regex(/^[^\u0000]*$/).refine(wellFormed),
 );
 
 export const usageEventInput = z

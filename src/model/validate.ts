@@ -61,6 +61,7 @@ function checkId(v: unknown, field: string, max: number): string {
   if (v.length === 0) fail(field, 'must not be empty');
   if (v.length > max) fail(field, `is longer than ${max} characters`);
   if (CONTROL.test(v)) fail(field, 'must not contain control characters (including NUL)');
+  if (!v.isWellFormed()) fail(field, 'must be well-formed Unicode (no lone surrogates)');
   return v;
 }
 
@@ -100,10 +101,13 @@ function parseDimensions(v: unknown, limits: EventLimits): Record<string, string
     if (k.length === 0) fail('dimensions', 'keys must not be empty');
     if (k.length > limits.maxDimensionKeyLength) fail(`dimensions.${k.slice(0, 32)}…`, `key is longer than ${limits.maxDimensionKeyLength} characters`);
     if (CONTROL.test(k)) fail('dimensions', 'keys must not contain control characters');
+    if (k === '__proto__') fail('dimensions', 'the key "__proto__" is reserved');
+    if (!k.isWellFormed()) fail('dimensions', 'keys must be well-formed Unicode (no lone surrogates)');
     const val = map[k];
     if (typeof val !== 'string') fail(`dimensions.${k}`, `must be a string, got ${typeName(val)}`);
     if (val.length > limits.maxDimensionValueLength) fail(`dimensions.${k}`, `is longer than ${limits.maxDimensionValueLength} characters`);
     if (val.includes('\u0000')) fail(`dimensions.${k}`, 'must not contain NUL');
+    if (!val.isWellFormed()) fail(`dimensions.${k}`, 'must be well-formed Unicode (no lone surrogates)');
     out[k] = val;
   }
   return canonicalDimensions(out);
@@ -129,6 +133,7 @@ function parseCorrectionRef(v: unknown, kind: EventKind, limits: EventLimits): C
   if (typeof reason !== 'string') fail('correction_ref.reason', `must be a string, got ${typeName(reason)}`);
   if (reason.length > limits.maxReasonLength) fail('correction_ref.reason', `is longer than ${limits.maxReasonLength} characters`);
   if (reason.includes('\u0000')) fail('correction_ref.reason', 'must not contain NUL');
+  if (!reason.isWellFormed()) fail('correction_ref.reason', 'must be well-formed Unicode (no lone surrogates)');
   return { original_event_id: checkId(original, 'correction_ref.original_event_id', limits.maxIdLength), reason };
 }
 

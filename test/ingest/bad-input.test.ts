@@ -89,6 +89,9 @@ describe('invalid events are rejected one by one with a reason naming the field'
     ['a dimension key of 65 characters', usage(1, { dimensions: { ['k'.repeat(65)]: 'v' } }), 'dimensions.'],
     ['nested dimensions', usage(1, { dimensions: { a: JSON.parse(`${'['.repeat(500)}${']'.repeat(500)}`) } }), 'dimensions.a'],
     ['dimensions as an array', usage(1, { dimensions: ['a'] }), 'dimensions'],
+    ['an event_id with a lone surrogate', usage(1, { event_id: 'evt-\ud800' }), 'event_id'],
+    ['a dimension value with a lone surrogate', usage(1, { dimensions: { region: 'eu\udc00' } }), 'dimensions.region'],
+    ['a dimension named __proto__', { ...usage(1), dimensions: JSON.parse('{"__proto__": "x"}') }, 'dimensions'],
     ['an event that is not an object', 'evt' as unknown as Record<string, unknown>, 'event'],
   ];
   for (const [label, event, field] of cases) {
