@@ -1,19 +1,67 @@
 /**
- * Runs background jobs by name (rollup, compact, gc) over every shard, each run bounded. The
- * same entry serves the Worker's `scheduled` handler, the Node interval scheduler, the admin
- * routes and the CLI. Jobs arrive with the jobs issue; until then a run reports no work.
+ * Runs background jobs by name (rollup, compact, gc) over every shard, a few shards at a time,
+ * each shard's run bounded; a failing shard is reported and never blocks the others. The same
+ * entry serves the Worker's `scheduled` handler, the Node interval scheduler, the admin routes
+ * and the CLI. Jobs may run concurrently with themselves, with ingest and with queries on other
+ * instances: conflicts are resolved by the manifest commit, never by a lock.
  */
+import { compactShard, DEFAULT_COMPACT_OPTIONS, type CompactOptions } from '../compact/compact-job.ts';
+import { DEFAULT_GC_OPTIONS, gcScratch, gcShard, type GcOptions } from '../compact/gc.ts';
 import type { Database } from '../manifest/database.ts';
+import { scratchPrefix } from '../manifest/keys.ts';
+import { mergeRollups } from '../rollup/merge-rollups.ts';
+import { DEFAULT_ROLLUP_OPTIONS, rollupShard, type RollupOptions } from '../rollup/rollup-job.ts';
 
 export const JOB_NAMES = ['rollup', 'compact', 'gc'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
+export interface JobOptions {
+  readonly dryRun?: boolean;
+  readonly compact?: Partial<CompactOptions>;
+  readonly rollup?: Partial<RollupOptions>;
+  readonly gc?: Partial<GcOptions>;
+  /** Shards processed at once (default 4). */
+  readonly concurrency?: number;
+}
+
 export interface JobReport {
   readonly job: JobName;
   readonly shards: number;
-  readonly details: Record<string, unknown>;
+  readonly failed: number;
+  readonly results: readonly Record<string, unknown>[];
 }
 
-export async function runJob(_db: Database, job: JobName, _opts: { dryRun?: boolean } = {}): Promise<JobReport> {
-  return { job, shards: 0, details: { note: 'not implemented yet' } };
+export async function runJob(db: Database, job: JobName, opts: JobOptions = {}): Promise<JobReport> {
+  const { store, deps } = db;
+  const buckets = db.info.bucket_count;
+  const scratch = scratchPrefix(db.prefix);
+  const gcOpts: GcOptions = { ...DEFAULT_GC_OPTIONS, ...opts.gc, dryRun: opts.dryRun ?? false };
+  const results: Record<string, unknown>[] = new Array(db.shards.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < db.shards.length) {
+      const shard = db.shards[next++]!;
+      try {
+        switch (job) {
+          case 'compact':
+            results[shard.shard] = { ...(await compactShard(store, shard, deps, buckets, { ...DEFAULT_COMPACT_OPTIONS, ...opts.compact })) };
+            break;
+          case 'rollup': {
+            const rolled = await rollupShard(store, shard, deps, buckets, { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup });
+            const merged = await mergeRollups(store, shard, deps, buckets, { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup });
+            results[shard.shard] = { ...rolled, merge: merged };
+            break;
+          }
+          case 'gc':
+            results[shard.shard] = { ...(await gcShard(store, shard, deps, scratch, gcOpts)) };
+            break;
+        }
+      } catch (err) {
+        results[shard.shard] = { shard: shard.shard, error: err instanceof Error ? err.message : String(err) };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 4, db.shards.length) }, worker));
+  if (job === 'gc') results.push({ scratch_deleted: await gcScratch(store, scratch, deps, gcOpts) });
+  return { job, shards: db.shards.length, failed: results.filter((r) => r !== undefined && 'error' in r).length, results };
 }

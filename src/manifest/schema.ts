@@ -38,6 +38,8 @@ export const rawSegmentEntry = z.object({
   checksum: z.string(),
   /** Set by the rollup commit that aggregated this segment; never unset except by rebuild-rollups. */
   rolled_by: z.string().optional(),
+  /** Written by compaction: deduplicated, one (UTC day, bucket) partition. Only these are rolled up. */
+  compacted: z.boolean().optional(),
   created_at_ms: int,
 });
 export type RawSegmentEntry = z.infer<typeof rawSegmentEntry>;
@@ -54,8 +56,12 @@ export const rollupSegmentEntry = z.object({
   buckets: z.array(nonNegative),
   min_account: z.string(),
   max_account: z.string(),
-  quantity_sum: decimalString,
+  /** Decimal; sums of many 128-bit quantities may exceed 128 bits. */
+  quantity_sum: z.string().regex(/^-?(0|[1-9][0-9]*)$/),
   event_count: nonNegative,
+  products: cappedSet.optional(),
+  meters: cappedSet.optional(),
+  models: cappedSet.optional(),
   checksum: z.string(),
   created_at_ms: int,
 });
@@ -118,6 +124,18 @@ export const periodEntry = z.object({
 });
 export type PeriodEntry = z.infer<typeof periodEntry>;
 
+/** Same event_id, different payload, found in storage by compaction (both rows are kept). */
+export const conflictRecord = z.object({
+  event_id: z.string(),
+  account_id: z.string(),
+  segments: z.array(z.string()),
+  found_at_ms: int,
+});
+export type ConflictRecord = z.infer<typeof conflictRecord>;
+
+/** How many conflict records a shard keeps (newest last). */
+export const MAX_CONFLICTS = 1000;
+
 export const shardManifest = z.object({
   format: z.literal(MANIFEST_FORMAT),
   shard: nonNegative,
@@ -132,6 +150,7 @@ export const shardManifest = z.object({
   rollups: z.array(rollupSegmentEntry),
   replacements: z.array(replacementRecord),
   periods: z.array(periodEntry),
+  conflicts: z.array(conflictRecord).max(MAX_CONFLICTS).default([]),
   /** Named high-water marks (e.g. last compaction time); never the source of truth for totals. */
   watermarks: z.record(z.string(), int),
 });
@@ -156,6 +175,7 @@ export function emptyManifest(shard: number, commitId: string, nowMs: number): S
     rollups: [],
     replacements: [],
     periods: [],
+    conflicts: [],
     watermarks: {},
   };
 }

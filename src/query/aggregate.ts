@@ -103,8 +103,11 @@ export class Aggregator {
     this.spec = spec;
   }
 
-  /** Adds one segment's matching rows. */
-  add(cols: RawColumns): void {
+  /**
+   * Adds one segment's matching rows: raw rows count one event each, rollup rows count their
+   * `event_count`. `window` narrows the time range for this segment (edge hours of rolled data).
+   */
+  add(cols: RawColumns & { event_count?: Float64Array }, window?: { from: number; to: number }): void {
     const { spec } = this;
     const rows = cols.rows;
     let lo = 0;
@@ -124,8 +127,9 @@ export class Aggregator {
     const q = cols.quantity;
     const bigQ = cols.bigQuantities;
     const unitCodes = cols.unit!.codes;
-    const from = spec.from;
-    const to = spec.to;
+    const from = window?.from ?? spec.from;
+    const to = window?.to ?? spec.to;
+    const counts = cols.event_count;
     const local = new Map<number | string, { sum: ExactSum; count: number; unit: number }>();
     // Mixed-radix numeric group keys while they stay exact; string keys beyond 2^52 combinations.
     const numeric = coders.reduce((p, c) => p * c.radix, 1) < SPILL;
@@ -140,7 +144,7 @@ export class Aggregator {
       if (a === undefined) local.set(key, (a = { sum: new ExactSum(), count: 0, unit: unitCodes[r]! }));
       else if (a.unit !== unitCodes[r]) a.unit = -1;
       if (q !== undefined) a.sum.add(q[r]!, Number.isNaN(q[r]!) ? bigQ?.get(r) : undefined);
-      a.count++;
+      a.count += counts === undefined ? 1 : counts[r]!;
     }
     this.rowsScanned += hi - lo;
     for (const [key, a] of local) {

@@ -6,11 +6,13 @@
  */
 import type { Database } from '../manifest/database.ts';
 import type { Snapshot } from '../manifest/manifest-store.ts';
-import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
+import type { DeepReadonly, RawSegmentEntry, ShardManifest } from '../manifest/schema.ts';
+import type { RawColumns } from '../segment/raw-format.ts';
+import type { RollupColumnName } from '../segment/rollup-format.ts';
 import { RAW_COLUMN_NAMES } from '../segment/raw-format.ts';
 import { Aggregator, neededColumns, type ResultLine } from './aggregate.ts';
 import { auditRows, compareRows, encodeCursor, type AuditRow, type Position } from './audit.ts';
-import { planRawSegments } from './planner.ts';
+import { planRawSegments, planSources, type SourcePlan } from './planner.ts';
 import { SegmentCache } from './segment-cache.ts';
 import type { Filter, QuerySpec } from './spec.ts';
 
@@ -54,23 +56,42 @@ export class QueryEngine {
   async aggregate(spec: QuerySpec): Promise<AggregateResult> {
     const snaps = await this.snapshots(spec.accountId);
     const agg = new Aggregator(spec);
-    const needed = neededColumns(spec);
-    let segmentsRead = 0;
     const generations: Record<number, number> = {};
-    const work = [];
-    for (const [shard, snap] of snaps) {
+    const plans = [...snaps].map(([shard, snap]) => {
       generations[shard] = snap.manifest.generation;
-      // source=rollup reads rollups only: none exist until the rollup job runs.
-      if (spec.source === 'rollup') continue;
-      const plan = planRawSegments(snap.manifest.segments, spec, { bucketCount: this.db.info.bucket_count, prune: this.options.prune });
-      work.push(...plan.segments);
-    }
-    await forEachLimit(work, this.options.fetchConcurrency, async (seg) => {
-      const cols = await this.cache.columns(seg, needed);
-      agg.add(cols);
-      segmentsRead++;
+      return this.plan(snap.manifest, spec);
     });
+    const segmentsRead = await this.run(plans, spec, agg);
     return { generations, lines: agg.lines(), segmentsRead, rowsScanned: agg.rowsScanned };
+  }
+
+  /** The sources a spec reads in one shard's manifest. */
+  plan(m: DeepReadonly<ShardManifest>, spec: QuerySpec): SourcePlan {
+    return planSources(m, spec, { bucketCount: this.db.info.bucket_count, prune: this.options.prune });
+  }
+
+  /** Feeds every planned source into `agg`; returns how many segments were read. */
+  async run(plans: readonly SourcePlan[], spec: QuerySpec, agg: Aggregator): Promise<number> {
+    const needed = neededColumns(spec);
+    type Work = () => Promise<void>;
+    const work: Work[] = [];
+    for (const p of plans) {
+      for (const seg of p.raw) work.push(async () => agg.add(await this.cache.columns(seg, needed)));
+      for (const seg of p.rolledRaw) {
+        work.push(async () => {
+          const cols = await this.cache.columns(seg, needed);
+          for (const e of p.edges) agg.add(cols, e);
+        });
+      }
+      for (const r of p.rollups) {
+        work.push(async () => {
+          const cols = await this.cache.rollupColumns(r, [...needed.filter((c) => c !== 'ingested_at_ms'), 'event_count'] as RollupColumnName[]);
+          agg.add(cols as RawColumns & { event_count?: Float64Array }, p.rollupWindow);
+        });
+      }
+    }
+    await forEachLimit(work, this.options.fetchConcurrency, (w) => w());
+    return work.length;
   }
 
   /** One page of an account's raw events in (timestamp_ms, event_id) order. */
@@ -108,7 +129,7 @@ export class QueryEngine {
       own.add(cols);
       const total = own.lines()[0];
       if (total !== undefined) {
-        segments.push({ id: seg.id, kind: 'raw', rows: Number(total.count), quantity: String(total.quantity), min_ts: seg.min_ts, max_ts: seg.max_ts });
+        segments.push({ id: seg.id, kind: 'raw', rows: Number(total.count), quantity: String(total.quantity), min_ts: seg.min_ts, max_ts: seg.max_ts, rolled_by: seg.rolled_by ?? null });
       }
       for (const row of auditRows(seg, cols, { accountId, from, to, filters: [], cursor: undefined })) if (row.kind !== 'Usage') corrections.push(row);
     });
@@ -121,7 +142,47 @@ export class QueryEngine {
       corrections,
       corrections_quantity: adj === undefined ? '0' : String(adj.quantity),
       segments,
-      rollups: [],
+      rollups: this.plan(snap.manifest, { ...base, source: 'auto' }).rollups.map((r) => ({
+        id: r.id,
+        inputs: r.inputs,
+        min_hour: new Date(r.min_hour_ms).toISOString(),
+        max_hour: new Date(r.max_hour_ms).toISOString(),
+        quantity_sum: r.quantity_sum,
+        event_count: r.event_count,
+      })),
+    };
+  }
+
+  /** Recomputes an account's range both ways; any drift is a bug. */
+  async verify(accountId: string, from: number, to: number): Promise<Verification> {
+    const snap = (await this.snapshots(accountId)).values().next().value!;
+    const base = this.accountSpec(accountId, from, to, []);
+    const raw = new Aggregator(base);
+    const auto = new Aggregator({ ...base, source: 'auto' });
+    await this.run([this.plan(snap.manifest, base)], base, raw);
+    const autoPlan = this.plan(snap.manifest, { ...base, source: 'auto' });
+    await this.run([autoPlan], { ...base, source: 'auto' }, auto);
+    const r = raw.lines()[0];
+    const a = auto.lines()[0];
+    const rt = BigInt(String(r?.quantity ?? '0'));
+    const at = BigInt(String(a?.quantity ?? '0'));
+    const sealed = snap.manifest.periods.some((p) => {
+      if (p.account_id !== accountId || p.state === 'open') return false;
+      const [y, m] = p.month.split('-').map(Number) as [number, number];
+      return Date.UTC(y, m - 1, 1) < to && Date.UTC(y, m, 1) > from;
+    });
+    return {
+      generation: snap.manifest.generation,
+      raw_total: rt.toString(),
+      raw_count: Number(r?.count ?? 0),
+      rollup_total: at.toString(),
+      rollup_count: Number(a?.count ?? 0),
+      drift: (at - rt).toString(),
+      matches: at === rt && Number(r?.count ?? 0) === Number(a?.count ?? 0),
+      rolled_segments: autoPlan.rolledRaw.length,
+      unrolled_segments: autoPlan.raw.length,
+      rollups: autoPlan.rollups.length,
+      period_sealed: sealed,
     };
   }
 
@@ -183,8 +244,26 @@ export interface Explanation {
   readonly corrections: AuditRow[];
   readonly corrections_quantity: string;
   /** Segments that contributed rows, with what they contributed. */
-  readonly segments: { id: string; kind: 'raw'; rows: number; quantity: string; min_ts: number; max_ts: number }[];
-  readonly rollups: { id: string; inputs: string[] }[];
+  readonly segments: { id: string; kind: 'raw'; rows: number; quantity: string; min_ts: number; max_ts: number; rolled_by: string | null }[];
+  /** Rollups covering the range, with the raw segments each aggregates (provenance). */
+  readonly rollups: { id: string; inputs: readonly string[]; min_hour: string; max_hour: string; quantity_sum: string; event_count: number }[];
+}
+
+export interface Verification {
+  readonly generation: number;
+  /** Total and count from a scan of raw segments only. */
+  readonly raw_total: string;
+  readonly raw_count: number;
+  /** Total and count as `auto` answers: rollups + unrolled raw (+ rolled raw for cut hours). */
+  readonly rollup_total: string;
+  readonly rollup_count: number;
+  readonly drift: string;
+  readonly matches: boolean;
+  readonly rolled_segments: number;
+  readonly unrolled_segments: number;
+  readonly rollups: number;
+  /** Whether a closed (or closing) billing period overlaps the range. */
+  readonly period_sealed: boolean;
 }
 
 const SNAPSHOT_GROUP: QuerySpec['groupBy'] = (['product_id', 'meter_id', 'model_id', 'unit'] as const).map((column) => ({ type: 'column', column }));

@@ -3,17 +3,23 @@
  * Segments are immutable, so an entry never goes stale; concurrent queries share one fetch and
  * one decode. Columns are decoded on demand, so a total query never pays for event ids.
  */
-import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
+import type { DeepReadonly, RawSegmentEntry, RollupSegmentEntry } from '../manifest/schema.ts';
 import { SegmentCorruptError } from '../segment/errors.ts';
 import type { RawColumnName, RawColumns } from '../segment/raw-format.ts';
 import { decodeRawSegment } from '../segment/raw.ts';
+import type { RollupColumnName, RollupColumns } from '../segment/rollup-format.ts';
+import { decodeRollupSegment } from '../segment/rollup.ts';
 import type { ObjectStore } from '../store/types.ts';
 
 interface Entry {
   bytes: Uint8Array;
-  columns: RawColumns;
+  columns: Record<string, unknown> & { rows: number };
   size: number;
 }
+
+type Decoder = (bytes: Uint8Array, columns: string[]) => Record<string, unknown>;
+const decodeRaw: Decoder = (b, columns) => decodeRawSegment(b, { columns: columns as RawColumnName[] }) as unknown as Record<string, unknown>;
+const decodeRollup: Decoder = (b, columns) => decodeRollupSegment(b, { columns: columns as RollupColumnName[] }) as unknown as Record<string, unknown>;
 
 export interface CacheStats {
   hits: number;
@@ -39,8 +45,17 @@ export class SegmentCache {
     return { ...this.stats, bytes: this.total, entries: this.entries.size };
   }
 
-  /** The segment's columns, with at least `needed` decoded. */
+  /** The raw segment's columns, with at least `needed` decoded. */
   async columns(seg: DeepReadonly<RawSegmentEntry>, needed: readonly RawColumnName[]): Promise<RawColumns> {
+    return (await this.get(seg, needed, decodeRaw)) as unknown as RawColumns;
+  }
+
+  /** The rollup segment's columns, with at least `needed` decoded. */
+  async rollupColumns(seg: DeepReadonly<RollupSegmentEntry>, needed: readonly RollupColumnName[]): Promise<RollupColumns> {
+    return (await this.get(seg, needed, decodeRollup)) as unknown as RollupColumns;
+  }
+
+  private async get(seg: { id: string; key: string; rows: number }, needed: readonly string[], decode: Decoder): Promise<Entry['columns']> {
     let entry = this.entries.get(seg.id);
     if (entry !== undefined) {
       this.stats.hits++;
@@ -50,9 +65,9 @@ export class SegmentCache {
       this.stats.misses++;
       entry = await this.load(seg);
     }
-    const missing = needed.filter((c) => entry.columns[c] === undefined && !(c === 'quantity' && entry.columns.quantity !== undefined));
+    const missing = needed.filter((c) => entry.columns[c] === undefined);
     if (missing.length > 0) {
-      const decoded = decodeRawSegment(entry.bytes, { columns: missing });
+      const decoded = decode(entry.bytes, missing);
       Object.assign(entry.columns, withoutRows(decoded));
       const grown = columnsSize(entry.columns) + entry.bytes.byteLength;
       this.total += grown - entry.size;
@@ -62,7 +77,7 @@ export class SegmentCache {
     return entry.columns;
   }
 
-  private load(seg: DeepReadonly<RawSegmentEntry>): Promise<Entry> {
+  private load(seg: { id: string; key: string; rows: number }): Promise<Entry> {
     let p = this.fetching.get(seg.id);
     if (p === undefined) {
       p = (async () => {
@@ -88,13 +103,13 @@ export class SegmentCache {
   }
 }
 
-function withoutRows(c: RawColumns): Omit<RawColumns, 'rows'> {
+function withoutRows(c: Record<string, unknown>): Record<string, unknown> {
   const { rows: _rows, ...rest } = c;
   return rest;
 }
 
 /** Rough bytes of decoded columns (typed arrays exactly, strings at two bytes a character). */
-function columnsSize(c: RawColumns): number {
+function columnsSize(c: Record<string, unknown>): number {
   let n = 0;
   for (const v of Object.values(c)) {
     if (ArrayBuffer.isView(v)) n += v.byteLength;

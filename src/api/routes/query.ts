@@ -4,7 +4,7 @@
  * answers quantities as decimal strings.
  */
 import type { Context, Hono } from 'hono';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ValidationError } from '../../errors.ts';
 import { decodeCursor } from '../../query/audit.ts';
 import type { QueryEngine } from '../../query/engine.ts';
@@ -14,7 +14,8 @@ import { parseSql } from '../../query/sql.ts';
 import { isoString, parseRange } from '../../query/time-range.ts';
 import type { AppEnv } from '../env.ts';
 import { readJson } from '../json.ts';
-import { ACCOUNT_ID, accountParam } from '../params.ts';
+import { accountParam } from '../params.ts';
+import { jsonQueryRequest } from '../schemas.ts';
 
 export interface QueryRouteLimits {
   readonly maxPageSize: number;
@@ -36,20 +37,6 @@ function columnFilters(q: Record<string, string>, names: readonly string[]): Fil
   return names.filter((n) => q[n] !== undefined && q[n] !== '').map((n) => parseFilter(n, q[n]!.includes(',') ? q[n]!.split(',') : q[n], n));
 }
 
-const jsonQuery = z.object({
-  source: z.string().optional(),
-  account_id: z.string().regex(ACCOUNT_ID).optional(),
-  from: z.string(),
-  to: z.string(),
-  group_by: z.union([z.string(), z.array(z.string())]).optional(),
-  filters: z.record(z.string(), z.unknown()).optional(),
-  metrics: z.array(z.string()).optional(),
-  order_by: z
-    .array(z.union([z.string(), z.object({ key: z.string().optional(), metric: z.string().optional(), direction: z.enum(['asc', 'desc']).optional() })]))
-    .optional(),
-  limit: z.number().int().positive().optional(),
-});
-
 const METRIC_NAMES: Record<string, Metric> = { sum: 'sum', 'sum(quantity)': 'sum', count: 'count', 'count(*)': 'count' };
 
 function parseMetrics(raw: readonly string[] | undefined): Metric[] {
@@ -63,7 +50,7 @@ function parseMetrics(raw: readonly string[] | undefined): Metric[] {
   return out;
 }
 
-function parseOrderBy(raw: z.infer<typeof jsonQuery>['order_by'], names: readonly string[]): OrderBy[] {
+function parseOrderBy(raw: z.infer<typeof jsonQueryRequest>['order_by'], names: readonly string[]): OrderBy[] {
   return (raw ?? []).map((o) => {
     let key: string;
     let desc = false;
@@ -137,8 +124,16 @@ export function queryRoutes(app: Hono<AppEnv>, engine: QueryEngine, limits: Quer
     return c.json({ account_id, from: isoString(range.from), to: isoString(range.to), ...e });
   });
 
+  app.get('/v1/accounts/:account_id/verify', async (c) => {
+    const account_id = accountParam(c);
+    const q = onlyParams(c, ['from', 'to']);
+    const range = parseRange(q.from, q.to, limits.maxRangeMs);
+    const v = await engine.verify(account_id, range.from, range.to);
+    return c.json({ account_id, from: isoString(range.from), to: isoString(range.to), ...v });
+  });
+
   app.post('/v1/query/json', async (c) => {
-    const parsed = jsonQuery.safeParse(await readJson(c.req.raw));
+    const parsed = jsonQueryRequest.safeParse(await readJson(c.req.raw));
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const field = issue.path.join('.') || 'body';

@@ -1,0 +1,201 @@
+/**
+ * Compaction of one shard (bounded): merges young raw segments (and small compacted ones, all
+ * unrolled) into segments partitioned by (UTC day, bucket), sorted as raw segments are, with
+ * exact duplicates removed (cold dedupe against every live segment) and conflicts recorded.
+ * One commit replaces the inputs and records a replacement; inputs are deleted by GC after the
+ * reader grace period. It never drops a row on the word of a segment that is no longer live.
+ */
+import type { ManifestStore } from '../manifest/manifest-store.ts';
+import { SKIP } from '../manifest/manifest-store.ts';
+import { MAX_CONFLICTS, type ConflictRecord, type DeepReadonly, type RawSegmentEntry } from '../manifest/schema.ts';
+import { bucketOf } from '../model/bucket.ts';
+import { newId, type Deps } from '../model/deps.ts';
+import type { UsageEvent } from '../model/event.ts';
+import { eventHash } from '../model/hash.ts';
+import { decodeRawSegment, decodeSegmentHashes, encodeRawSegment, payloadHash, rawColumnsToEvents } from '../segment/raw.ts';
+import { SegmentCorruptError } from '../segment/errors.ts';
+import type { ObjectStore } from '../store/types.ts';
+
+export interface CompactOptions {
+  /** Compacted segments smaller than this are merged again with their partition. */
+  readonly smallBytes: number;
+  /** An output partition is split into segments of about this many bytes (estimated). */
+  readonly targetBytes: number;
+  /** Bounds of one run: input segments and rows. */
+  readonly maxInputSegments: number;
+  readonly maxInputRows: number;
+  /** How long replaced segments stay readable for queries that planned before the commit. */
+  readonly graceMs: number;
+}
+
+export const DEFAULT_COMPACT_OPTIONS: CompactOptions = {
+  smallBytes: 1024 * 1024,
+  targetBytes: 16 * 1024 * 1024,
+  maxInputSegments: 64,
+  maxInputRows: 500_000,
+  graceMs: 15 * 60_000,
+};
+
+export interface CompactReport {
+  readonly shard: number;
+  readonly committed: boolean;
+  readonly inputs: number;
+  readonly outputs: number;
+  readonly rows_in: number;
+  readonly rows_out: number;
+  readonly duplicates_removed: number;
+  readonly conflicts_found: number;
+  readonly reason?: string;
+}
+
+const DAY = 86_400_000;
+const hashKey = (h: Uint32Array, at = 0) => `${h[at]},${h[at + 1]},${h[at + 2]},${h[at + 3]}`;
+
+async function fetchBytes(store: ObjectStore, key: string, what: string): Promise<Uint8Array> {
+  const res = await store.get(key);
+  if (res === null || res.notModified) throw new SegmentCorruptError(`${what} ${key} is missing`);
+  return res.body;
+}
+
+export async function compactShard(store: ObjectStore, shard: ManifestStore, deps: Deps, bucketCount: number, opts: CompactOptions = DEFAULT_COMPACT_OPTIONS): Promise<CompactReport> {
+  const snap = await shard.revalidate();
+  const live = snap.manifest.segments;
+  const inputs: DeepReadonly<RawSegmentEntry>[] = [];
+  let rowsIn = 0;
+  for (const s of [...live].sort((a, b) => a.created_at_ms - b.created_at_ms)) {
+    if (s.rolled_by !== undefined || (s.compacted === true && s.bytes >= opts.smallBytes)) continue;
+    if (inputs.length >= opts.maxInputSegments || rowsIn + s.rows > opts.maxInputRows) break;
+    inputs.push(s);
+    rowsIn += s.rows;
+  }
+  const empty = { shard: shard.shard, committed: false, inputs: 0, outputs: 0, rows_in: 0, rows_out: 0, duplicates_removed: 0, conflicts_found: 0 };
+  // Nothing young, or a lone compacted segment that has nothing to merge with.
+  if (inputs.length === 0 || (inputs.length === 1 && inputs[0]!.compacted === true)) return { ...empty, reason: 'nothing to compact' };
+
+  // Cold dedupe reference: hashes of every other live segment (a duplicate has the same
+  // account and timestamp, so it can only be in a segment overlapping the same day and bucket).
+  const inputIds = new Set(inputs.map((s) => s.id));
+  const days = new Set<number>();
+  const buckets = new Set<number>();
+  for (const s of inputs) {
+    for (let d = Math.floor(s.min_ts / DAY); d <= Math.floor(s.max_ts / DAY); d++) days.add(d);
+    s.buckets.forEach((b) => buckets.add(b));
+  }
+  const reference = new Map<string, { payload: string; segment: string }>();
+  for (const s of live) {
+    if (inputIds.has(s.id) || !s.buckets.some((b) => buckets.has(b))) continue;
+    let overlaps = false;
+    for (let d = Math.floor(s.min_ts / DAY); d <= Math.floor(s.max_ts / DAY) && !overlaps; d++) overlaps = days.has(d);
+    if (!overlaps) continue;
+    const h = decodeSegmentHashes(await fetchBytes(store, s.hashes_key, 'hashes of segment'));
+    for (let r = 0; r < h.count; r++) reference.set(hashKey(h.eventHashes, r * 4), { payload: hashKey(h.payloadHashes, r * 4), segment: s.id });
+  }
+
+  // Read inputs, first-ingested first, and drop exact duplicates.
+  const events: UsageEvent[] = [];
+  for (const s of inputs) events.push(...rawColumnsToEvents(decodeRawSegment(await fetchBytes(store, s.key, 'segment'))));
+  events.sort((a, b) => a.ingested_at_ms - b.ingested_at_ms);
+  const seen = new Map<string, string>();
+  const justifiedBy = new Set<string>();
+  const conflicts = new Map<string, ConflictRecord>();
+  const kept: UsageEvent[] = [];
+  let duplicates = 0;
+  for (const e of events) {
+    const eh = hashKey(eventHash(e.event_id));
+    const ph = hashKey(payloadHash(e));
+    const ref = reference.get(eh);
+    const prior = seen.get(eh);
+    if ((ref !== undefined && ref.payload === ph) || prior === ph) {
+      duplicates++;
+      if (ref !== undefined && ref.payload === ph) justifiedBy.add(ref.segment);
+      continue;
+    }
+    if (ref !== undefined || prior !== undefined) {
+      // Same id, different payload: both were acknowledged, so both stay; make it visible.
+      const c = conflicts.get(e.event_id) ?? { event_id: e.event_id, account_id: e.account_id, segments: [], found_at_ms: deps.clock.now() };
+      if (ref !== undefined && !c.segments.includes(ref.segment)) c.segments.push(ref.segment);
+      conflicts.set(e.event_id, c);
+    }
+    seen.set(eh, ph);
+    kept.push(e);
+  }
+
+  // Partition by (UTC day, bucket) and write the outputs.
+  const partitions = new Map<string, UsageEvent[]>();
+  for (const e of kept) {
+    const k = `${Math.floor(e.timestamp_ms / DAY)}:${bucketOf(e.account_id, bucketCount)}`;
+    let p = partitions.get(k);
+    if (p === undefined) partitions.set(k, (p = []));
+    p.push(e);
+  }
+  const outputs: RawSegmentEntry[] = [];
+  const bytesPerRow = Math.max(1, inputs.reduce((s, x) => s + x.bytes, 0) / Math.max(1, rowsIn));
+  const rowsPerSegment = Math.max(1000, Math.floor(opts.targetBytes / bytesPerRow));
+  for (const part of partitions.values()) {
+    for (let at = 0; at < part.length; at += rowsPerSegment) {
+      const chunk = part.slice(at, at + rowsPerSegment);
+      const id = newId(deps);
+      const enc = encodeRawSegment(chunk, (a) => bucketOf(a, bucketCount));
+      const key = shard.keys.rawSegment(id);
+      const hashesKey = shard.keys.rawHashes(id);
+      await Promise.all([store.put(key, enc.bytes, { ifNoneMatch: '*' }), store.put(hashesKey, enc.hashes, { ifNoneMatch: '*' })]);
+      const st = enc.stats;
+      outputs.push({
+        id,
+        key,
+        hashes_key: hashesKey,
+        rows: st.rows,
+        bytes: st.bytes,
+        min_ts: st.min_ts,
+        max_ts: st.max_ts,
+        min_ingested: st.min_ingested,
+        max_ingested: st.max_ingested,
+        buckets: st.buckets,
+        min_account: st.min_account,
+        max_account: st.max_account,
+        products: st.products,
+        meters: st.meters,
+        models: st.models,
+        quantity_sum: st.quantity_sum,
+        checksum: st.checksum,
+        compacted: true,
+        created_at_ms: deps.clock.now(),
+      });
+    }
+  }
+
+  const res = await shard.commit((draft) => {
+    // Preconditions, re-checked on every attempt: inputs still live and unrolled, and every
+    // segment whose rows justified dropping a duplicate still live.
+    const byId = new Map(draft.segments.map((s) => [s.id, s]));
+    for (const s of inputs) if (byId.get(s.id)?.rolled_by !== undefined || !byId.has(s.id)) return SKIP;
+    for (const id of justifiedBy) if (!byId.has(id)) return SKIP;
+    const now = deps.clock.now();
+    draft.segments = draft.segments.filter((s) => !inputIds.has(s.id));
+    draft.segments.push(...outputs);
+    draft.replacements.push({
+      id: newId(deps),
+      kind: 'raw',
+      inputs: inputs.map((s) => ({ id: s.id, key: s.key, hashes_key: s.hashes_key })),
+      outputs: outputs.map((o) => o.id),
+      committed_at_ms: now,
+      delete_after_ms: now + opts.graceMs,
+    });
+    const known = new Set(draft.conflicts.map((c) => c.event_id));
+    draft.conflicts.push(...[...conflicts.values()].filter((c) => !known.has(c.event_id)));
+    if (draft.conflicts.length > MAX_CONFLICTS) draft.conflicts.splice(0, draft.conflicts.length - MAX_CONFLICTS);
+    draft.watermarks.last_compaction_ms = now;
+    return true;
+  });
+  return {
+    shard: shard.shard,
+    committed: res.committed,
+    inputs: inputs.length,
+    outputs: outputs.length,
+    rows_in: rowsIn,
+    rows_out: kept.length,
+    duplicates_removed: duplicates,
+    conflicts_found: conflicts.size,
+    ...(res.committed ? {} : { reason: 'inputs changed meanwhile; outputs left for GC, next run retries' }),
+  };
+}

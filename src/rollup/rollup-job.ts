@@ -1,0 +1,136 @@
+/**
+ * The rollup job for one shard (bounded): takes compacted raw segments not rolled up yet,
+ * aggregates them into hourly rows, writes ONE rollup segment naming its inputs, and in ONE
+ * commit adds it and marks the inputs rolled. The commit that marks a segment rolled is the
+ * commit that adds its rollup, so a raw segment can never be counted twice, and a late event is
+ * rolled up whenever its segment is — totals never drift. Never by time watermark.
+ */
+import type { ManifestStore } from '../manifest/manifest-store.ts';
+import { SKIP } from '../manifest/manifest-store.ts';
+import type { DeepReadonly, RawSegmentEntry, RollupSegmentEntry } from '../manifest/schema.ts';
+import { bucketOf } from '../model/bucket.ts';
+import { newId, type Deps } from '../model/deps.ts';
+import { dimensionsKey, EVENT_KINDS } from '../model/event.ts';
+import type { RawColumns } from '../segment/raw-format.ts';
+import { decodeRawSegment, rawQuantity } from '../segment/raw.ts';
+import { encodeRollupSegment } from '../segment/rollup.ts';
+import type { RollupRow } from '../segment/rollup-format.ts';
+import { SegmentCorruptError } from '../segment/errors.ts';
+import type { ObjectStore } from '../store/types.ts';
+
+export interface RollupOptions {
+  readonly maxInputSegments: number;
+  readonly maxInputRows: number;
+  /** Above this many rollup segments in a shard, the oldest are merged into one. */
+  readonly maxRollups: number;
+  /** How long merged-away rollup segments stay readable. */
+  readonly graceMs: number;
+}
+
+export const DEFAULT_ROLLUP_OPTIONS: RollupOptions = { maxInputSegments: 64, maxInputRows: 1_000_000, maxRollups: 16, graceMs: 15 * 60_000 };
+
+export interface RollupReport {
+  readonly shard: number;
+  readonly committed: boolean;
+  readonly rollup_id?: string;
+  readonly inputs: number;
+  readonly rows_in: number;
+  readonly rows_out: number;
+  readonly reason?: string;
+}
+
+const HOUR = 3_600_000;
+
+/** Adds one raw segment's rows to hourly aggregates keyed by every group field and the hour. */
+export function addToRollup(into: Map<string, RollupRow>, c: RawColumns): void {
+  for (let r = 0; r < c.rows; r++) {
+    const dims = c.dimensions!.dict[c.dimensions!.codes[r]!]!;
+    const ts = c.timestamp_ms![r]!;
+    const row = {
+      account_id: c.account_id!.dict[c.account_id!.codes[r]!]!,
+      subscription_id: c.subscription_id!.dict[c.subscription_id!.codes[r]!] ?? null,
+      product_id: c.product_id!.dict[c.product_id!.codes[r]!]!,
+      meter_id: c.meter_id!.dict[c.meter_id!.codes[r]!]!,
+      model_id: c.model_id!.dict[c.model_id!.codes[r]!] ?? null,
+      source: c.source!.dict[c.source!.codes[r]!]!,
+      unit: c.unit!.dict[c.unit!.codes[r]!]!,
+      kind: EVENT_KINDS[c.kind![r]!]!,
+      dimensions: dims,
+      hour_ms: Math.floor(ts / HOUR) * HOUR,
+    };
+    const key = JSON.stringify([row.account_id, row.subscription_id, row.product_id, row.meter_id, row.model_id, row.source, row.unit, row.kind, dimensionsKey(dims), row.hour_ms]);
+    const q = rawQuantity(c, r);
+    const cur = into.get(key);
+    if (cur === undefined) into.set(key, { ...row, quantity_sum: q, event_count: 1, first_event_ms: ts, last_event_ms: ts });
+    else {
+      cur.quantity_sum += q;
+      cur.event_count++;
+      if (ts < cur.first_event_ms) cur.first_event_ms = ts;
+      if (ts > cur.last_event_ms) cur.last_event_ms = ts;
+    }
+  }
+}
+
+export async function rollupShard(store: ObjectStore, shard: ManifestStore, deps: Deps, bucketCount: number, opts: RollupOptions = DEFAULT_ROLLUP_OPTIONS): Promise<RollupReport> {
+  const snap = await shard.revalidate();
+  const inputs: DeepReadonly<RawSegmentEntry>[] = [];
+  let rowsIn = 0;
+  for (const s of [...snap.manifest.segments].sort((a, b) => a.created_at_ms - b.created_at_ms)) {
+    if (s.rolled_by !== undefined || s.compacted !== true) continue;
+    if (inputs.length >= opts.maxInputSegments || (inputs.length > 0 && rowsIn + s.rows > opts.maxInputRows)) break;
+    inputs.push(s);
+    rowsIn += s.rows;
+  }
+  if (inputs.length === 0) return { shard: shard.shard, committed: false, inputs: 0, rows_in: 0, rows_out: 0, reason: 'nothing to roll up' };
+
+  const rows = new Map<string, RollupRow>();
+  for (const s of inputs) {
+    const res = await store.get(s.key);
+    if (res === null || res.notModified) throw new SegmentCorruptError(`segment ${s.id} is missing (${s.key})`);
+    addToRollup(rows, decodeRawSegment(res.body));
+  }
+  const id = newId(deps);
+  const enc = encodeRollupSegment([...rows.values()], (a: string) => bucketOf(a, bucketCount));
+  const key = shard.keys.rollupSegment(id);
+  await store.put(key, enc.bytes, { ifNoneMatch: '*' });
+  const st = enc.stats;
+  const entry: RollupSegmentEntry = {
+    id,
+    key,
+    inputs: inputs.map((s) => s.id),
+    rows: st.rows,
+    bytes: st.bytes,
+    min_hour_ms: st.min_hour_ms,
+    max_hour_ms: st.max_hour_ms,
+    buckets: st.buckets,
+    min_account: st.min_account,
+    max_account: st.max_account,
+    quantity_sum: st.quantity_sum,
+    event_count: st.event_count,
+    products: st.products,
+    meters: st.meters,
+    models: st.models,
+    checksum: st.checksum,
+    created_at_ms: deps.clock.now(),
+  };
+  const res = await shard.commit((draft) => {
+    const byId = new Map(draft.segments.map((s) => [s.id, s]));
+    // Every input still live, compacted and not rolled by anyone else: otherwise do nothing.
+    for (const s of inputs) {
+      const cur = byId.get(s.id);
+      if (cur === undefined || cur.rolled_by !== undefined) return SKIP;
+    }
+    for (const s of inputs) byId.get(s.id)!.rolled_by = id;
+    draft.rollups.push(entry);
+    draft.watermarks.last_rollup_ms = deps.clock.now();
+    return true;
+  });
+  return {
+    shard: shard.shard,
+    committed: res.committed,
+    ...(res.committed ? { rollup_id: id } : { reason: 'inputs were rolled or replaced meanwhile; output left for GC' }),
+    inputs: inputs.length,
+    rows_in: rowsIn,
+    rows_out: st.rows,
+  };
+}

@@ -1,0 +1,207 @@
+/**
+ * Background jobs against an independent reference: any interleaving of ingest, compaction,
+ * rollup and GC leaves totals through auto, raw and (after a full rollup) rollup equal to the
+ * reference with zero drift; concurrent job runs on different instances never roll a segment
+ * twice or delete a referenced object; late events, cold duplicates, conflicts, grace period.
+ */
+import { describe, expect, it } from 'vitest';
+import { runJob, type JobOptions } from '../../src/jobs/run.ts';
+import { referencedKeys } from '../../src/compact/gc.ts';
+import { seededRandom } from '../../src/model/deps.ts';
+import type { QuerySpec } from '../../src/query/spec.ts';
+import { listAll, type ObjectStore } from '../../src/store/types.ts';
+import { openInstance, postBatch, type Instance } from '../support/instance.ts';
+import { generate, MONTHS, reference, type RefEvent } from '../query/reference.ts';
+
+export interface Backend {
+  store: ObjectStore;
+  prefix: string;
+}
+
+const FAST: JobOptions = { compact: { graceMs: 0 }, gc: { safetyAgeMs: 0 }, rollup: { maxRollups: 3, graceMs: 0 } };
+const FROM = MONTHS[0]!;
+const TO = MONTHS[3]!;
+
+function spec(account: string | undefined, source: QuerySpec['source'], from = FROM, to = TO): QuerySpec {
+  return { accountId: account, from, to, groupBy: [], filters: [], metrics: ['sum', 'count'], source, orderBy: [], limit: undefined };
+}
+
+async function total(inst: Instance, account: string | undefined, source: QuerySpec['source'], from = FROM, to = TO): Promise<[bigint, number]> {
+  const r = await inst.engine.aggregate(spec(account, source, from, to));
+  const l = r.lines[0];
+  return l === undefined ? [0n, 0] : [BigInt(l.quantity as string), l.count as number];
+}
+
+async function expectMatchesReference(inst: Instance, accepted: RefEvent[], accounts: string[], label: string): Promise<void> {
+  for (const account of accounts) {
+    const want = reference(accepted, { account, from: FROM, to: TO }).get('[]') ?? [0n, 0];
+    expect(await total(inst, account, 'auto'), `${label} auto ${account}`).toEqual(want);
+    expect(await total(inst, account, 'raw'), `${label} raw ${account}`).toEqual(want);
+    // An hour-cut range exercises the rolled-raw edge path.
+    const from = FROM + 5 * 86_400_000 + 1_234_567;
+    const to = TO - 3 * 86_400_000 - 999;
+    const cut = reference(accepted, { account, from, to }).get('[]') ?? [0n, 0];
+    expect(await total(inst, account, 'auto', from, to), `${label} cut ${account}`).toEqual(cut);
+    const v = await inst.engine.verify(account, FROM, TO);
+    expect(v.matches, `${label} verify ${account}`).toBe(true);
+    expect(v.drift).toBe('0');
+  }
+}
+
+/** Every object any live manifest references exists; no raw segment is in two rollups. */
+async function expectStoreConsistent(inst: Instance): Promise<void> {
+  const keys = new Set<string>();
+  for await (const o of listAll(inst.db.store, `${inst.db.prefix}/`)) keys.add(o.key);
+  for (const shard of inst.db.shards) {
+    const snap = await shard.revalidate();
+    const refs = new Set<string>();
+    referencedKeys(snap.manifest, refs);
+    for (const k of refs) expect(keys.has(k), `missing ${k}`).toBe(true);
+    const rolledIn = new Map<string, string>();
+    for (const r of snap.manifest.rollups) {
+      for (const id of r.inputs) {
+        expect(rolledIn.has(id), `segment ${id} in two rollups`).toBe(false);
+        rolledIn.set(id, r.id);
+      }
+    }
+    for (const s of snap.manifest.segments) if (s.rolled_by !== undefined) expect(rolledIn.get(s.id)).toBe(s.rolled_by);
+  }
+}
+
+export function describeJobs(name: string, make: () => Promise<Backend>): void {
+  describe(`background jobs: ${name}`, () => {
+    it('random interleavings of ingest, compaction, rollup and GC keep every total exact (auto = raw = reference, zero drift)', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { seed: 1 });
+      const b = await openInstance(store, prefix, { seed: 2 });
+      const events = generate(7, 1200, 6);
+      const accounts = [...new Set(events.map((e) => e.account_id))].sort();
+      const rnd = seededRandom(99);
+      const accepted: RefEvent[] = [];
+      let next = 0;
+      for (let step = 0; step < 24; step++) {
+        const inst = rnd() < 0.5 ? a : b;
+        const op = rnd();
+        if (op < 0.45 && next < events.length) {
+          const batch = events.slice(next, next + 100);
+          next += 100;
+          const r = await postBatch(inst.app, batch);
+          expect(r.body.accepted).toBe(batch.length);
+          accepted.push(...batch);
+          if (rnd() < 0.3) expect((await postBatch(inst.app, batch.slice(0, 20))).body.duplicates).toBe(20);
+        } else if (op < 0.65) await runJob(inst.db, 'compact', FAST);
+        else if (op < 0.85) await runJob(inst.db, 'rollup', FAST);
+        else await runJob(inst.db, 'gc', FAST);
+        if (step % 6 === 5) await expectMatchesReference(inst, accepted, accounts.slice(0, 3), `step ${step}`);
+      }
+      // Full rollup: compaction then rollup until nothing is left; rollup-only totals then match too.
+      for (let i = 0; i < 4; i++) {
+        await runJob(a.db, 'compact', FAST);
+        await runJob(a.db, 'rollup', FAST);
+      }
+      await expectMatchesReference(a, accepted, accounts, 'final');
+      for (const account of accounts) {
+        expect(await total(b, account, 'rollup')).toEqual(reference(accepted, { account, from: FROM, to: TO }).get('[]') ?? [0n, 0]);
+      }
+      const all = reference(accepted, { from: FROM, to: TO }).get('[]')!;
+      expect(await total(b, undefined, 'auto')).toEqual(all);
+      await runJob(b.db, 'gc', FAST);
+      await expectStoreConsistent(b);
+      for (const s of a.db.shards) expect((await s.revalidate()).manifest.rollups.length).toBeLessThanOrEqual(3 + 1);
+    }, 180_000);
+
+    it('two compactions and two rollups at once on different instances: same totals, nothing rolled twice, nothing referenced deleted', async () => {
+      const { store, prefix } = await make();
+      const insts = await Promise.all([1, 2, 3].map((s) => openInstance(store, prefix, { seed: s })));
+      const events = generate(8, 800, 5);
+      for (let i = 0; i < events.length; i += 50) await postBatch(insts[i % 3]!.app, events.slice(i, i + 50));
+      const before = await total(insts[0]!, undefined, 'raw');
+      await Promise.all([runJob(insts[0]!.db, 'compact'), runJob(insts[1]!.db, 'compact')]);
+      await Promise.all([runJob(insts[1]!.db, 'rollup'), runJob(insts[2]!.db, 'rollup'), runJob(insts[0]!.db, 'gc')]);
+      await Promise.all([runJob(insts[0]!.db, 'compact'), runJob(insts[2]!.db, 'rollup'), runJob(insts[1]!.db, 'gc')]);
+      for (const inst of insts) {
+        expect(await total(inst, undefined, 'auto')).toEqual(before);
+        expect(await total(inst, undefined, 'raw')).toEqual(before);
+      }
+      await expectStoreConsistent(insts[2]!);
+    }, 120_000);
+
+    it('a late event for an hour already rolled up counts at once, and in rollups after the next run', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix);
+      const hour = Date.UTC(2026, 8, 10, 14);
+      const ev = (i: number, q: number, ts = hour + 60_000 * i) => ({
+        event_id: `late-${i}`, account_id: 'acme', product_id: 'chat', meter_id: 'tokens', source: 'api', unit: 'tokens', timestamp_ms: ts, quantity: q,
+      });
+      await postBatch(a.app, [ev(1, 10), ev(2, 20)]);
+      await runJob(a.db, 'compact', FAST);
+      expect((await runJob(a.db, 'rollup', FAST)).results.some((r) => r.committed === true)).toBe(true);
+      expect(await total(a, 'acme', 'rollup')).toEqual([30n, 2]);
+      await postBatch(a.app, [ev(3, 5)]);
+      expect(await total(a, 'acme', 'auto')).toEqual([35n, 3]);
+      expect(await total(a, 'acme', 'rollup')).toEqual([30n, 2]);
+      await runJob(a.db, 'compact', FAST);
+      await runJob(a.db, 'rollup', FAST);
+      expect(await total(a, 'acme', 'rollup')).toEqual([35n, 3]);
+      expect((await a.engine.verify('acme', FROM, TO)).matches).toBe(true);
+    });
+
+    it('duplicates that reached storage past the dedupe window are removed by compaction before rollup; conflicts are listed', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { ingest: { dedupeWindowMs: 60_000 } });
+      const ts = Date.UTC(2026, 8, 3, 9);
+      const ev = (id: string, q: number) => ({ event_id: id, account_id: 'acme', product_id: 'p', meter_id: 'm', source: 'api', unit: 'u', timestamp_ms: ts, quantity: q });
+      await postBatch(a.app, [ev('dup', 7), ev('clash', 1)]);
+      await runJob(a.db, 'compact', FAST);
+      a.clock.advance(120_000); // past the window: the same events are accepted again
+      const again = await postBatch(a.app, [ev('dup', 7), ev('clash', 2)]);
+      expect(again.body.accepted).toBe(2);
+      expect(await total(a, 'acme', 'raw')).toEqual([17n, 4]);
+      const report = await runJob(a.db, 'compact', FAST);
+      expect(report.results.reduce((s, r) => s + Number(r.duplicates_removed ?? 0), 0)).toBe(1);
+      await runJob(a.db, 'rollup', FAST);
+      // The cold duplicate is gone everywhere; the conflict's two rows both stay (both were acknowledged).
+      expect(await total(a, 'acme', 'raw')).toEqual([10n, 3]);
+      expect(await total(a, 'acme', 'rollup')).toEqual([10n, 3]);
+      const res = await a.app.request('/v1/admin/conflicts');
+      const body = (await res.json()) as { conflicts: { event_id: string; account_id: string }[] };
+      expect(body.conflicts).toEqual([expect.objectContaining({ event_id: 'clash', account_id: 'acme' })]);
+    });
+
+    it('a query planned before a compaction commit still reads the replaced segments during the grace period', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix);
+      const b = await openInstance(store, prefix, { seed: 5 });
+      const events = generate(9, 300, 3);
+      for (let i = 0; i < events.length; i += 30) await postBatch(a.app, events.slice(i, i + 30));
+      const account = events[0]!.account_id;
+      const s = spec(account, 'raw');
+      const oldSnap = await a.db.shardOf(account).revalidate();
+      const plan = a.engine.plan(oldSnap.manifest, s);
+      await runJob(b.db, 'compact'); // default grace: replaced inputs stay
+      await runJob(b.db, 'gc'); // default safety age: nothing young is deleted
+      const { Aggregator } = await import('../../src/query/aggregate.ts');
+      const agg = new Aggregator(s);
+      const fresh = await openInstance(store, prefix, { seed: 6 }); // cold cache: must fetch the old objects
+      await fresh.engine.run([plan], s, agg);
+      expect(BigInt(agg.lines()[0]!.quantity as string)).toBe(reference(events, { account, from: FROM, to: TO }).get('[]')![0]);
+    });
+
+    it('GC dry run lists an orphaned segment of a failed ingest, GC deletes it, and never a referenced object', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix);
+      await postBatch(a.app, generate(10, 50, 2));
+      const shard = a.db.shards[0]!;
+      const orphan = shard.keys.rawSegment('01ORPHAN0000000000000000000');
+      await store.put(orphan, new TextEncoder().encode('left by a failed ingest'));
+      const dry = await runJob(a.db, 'gc', { dryRun: true, gc: { safetyAgeMs: 0 } });
+      expect(dry.results[0]!.keys).toContain(orphan);
+      expect(await store.head(orphan)).not.toBeNull();
+      const young = await runJob(a.db, 'gc'); // default safety age: too young to delete
+      expect(young.results[0]!.keys).not.toContain(orphan);
+      await runJob(a.db, 'gc', { gc: { safetyAgeMs: 0 } });
+      expect(await store.head(orphan)).toBeNull();
+      await expectStoreConsistent(a);
+    });
+  });
+}

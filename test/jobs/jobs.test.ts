@@ -1,0 +1,5 @@
+import { MemoryStore } from '../../src/store/memory.ts';
+import { describeJobs } from './jobs-cases.ts';
+
+let n = 0;
+describeJobs('memory', async () => ({ store: new MemoryStore(), prefix: `db${n++}` }));
