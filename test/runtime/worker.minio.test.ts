@@ -1,0 +1,269 @@
+/**
+ * The real Worker in workerd, against the test S3 endpoint (MinIO) on 127.0.0.1: wrangler bundles
+ * src/runtime/worker.ts with the project's wrangler.toml (`wrangler deploy --dry-run`, so the
+ * alias and nodejs_compat are the deployed ones), and miniflare runs that bundle in workerd with
+ * the vars and secrets as string bindings. Never skipped: if wrangler or workerd cannot run, the
+ * suite fails and says why, with their output.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import type { Miniflare as MiniflareType } from 'miniflare';
+import { uniquePrefix } from '../support/s3.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const WRANGLER_VERSION = '4.164.0';
+const MINIFLARE_VERSION = '4.20260730.0';
+
+/** Everything wrangler and workerd printed, shown when something fails. */
+let output = '';
+const record = (what: string, text: string) => {
+  const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
+  output = (output + plain.split('\n').filter((l) => l !== '').map((l) => `[${what}] ${l}\n`).join('')).slice(-40_000);
+};
+const withOutput = (message: string) => `${message}\n--- wrangler/workerd output ---\n${output || '(none)'}`;
+
+function packageDir(name: string, version: string): string {
+  try {
+    return dirname(createRequire(join(ROOT, 'package.json')).resolve(`${name}/package.json`));
+  } catch {
+    throw new Error(`${name} is not installed: the Worker test needs it (npm i -D ${name}@${version}); it is never skipped`);
+  }
+}
+
+/** `wrangler deploy --dry-run --outdir dir`: the bundle `wrangler deploy` would upload. */
+async function bundle(outdir: string): Promise<string> {
+  const dir = packageDir('wrangler', WRANGLER_VERSION);
+  const bin = join(dir, 'bin', 'wrangler.js');
+  const child = spawn(process.execPath, [bin, 'deploy', '--dry-run', '--outdir', outdir, '--config', join(ROOT, 'wrangler.toml')], {
+    cwd: ROOT,
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', FORCE_COLOR: '0', CI: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (d: Buffer) => record('wrangler', d.toString()));
+  child.stderr.on('data', (d: Buffer) => record('wrangler', d.toString()));
+  const code = await new Promise<number | null>((res, rej) => {
+    child.once('error', rej);
+    child.once('exit', res);
+  });
+  if (code !== 0) throw new Error(withOutput(`wrangler deploy --dry-run (bundling src/runtime/worker.ts) exited with ${code}; wrangler ${WRANGLER_VERSION} needs Node >= 22.12, this is ${process.version}`));
+  return join(outdir, 'worker.js');
+}
+
+async function compatibilityDate(): Promise<string> {
+  const toml = await readFile(join(ROOT, 'wrangler.toml'), 'utf8');
+  const m = /^compatibility_date\s*=\s*"(\d{4}-\d{2}-\d{2})"/m.exec(toml);
+  if (m === null) throw new Error('wrangler.toml: no compatibility_date');
+  return m[1]!;
+}
+
+/** The bundle in workerd through miniflare's classic options, vars and secrets as string bindings. */
+async function startWorkerd(scriptPath: string, modulesRoot: string, bindings: Record<string, string>): Promise<MiniflareType> {
+  let Miniflare: typeof MiniflareType;
+  try {
+    packageDir('miniflare', MINIFLARE_VERSION);
+    ({ Miniflare } = await import('miniflare'));
+  } catch (err) {
+    throw new Error(withOutput(`miniflare ${MINIFLARE_VERSION} could not be loaded: ${(err as Error).message}`));
+  }
+  let mf: MiniflareType | undefined;
+  try {
+    mf = new Miniflare({
+      modules: true,
+      scriptPath,
+      // Module names are paths relative to this (default: the cwd, and a bundle outside it fails).
+      modulesRoot,
+      compatibilityDate: await compatibilityDate(),
+      compatibilityFlags: ['nodejs_compat'],
+      cf: false,
+      host: '127.0.0.1',
+      bindings,
+      handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+        stdout.on('data', (d: Buffer) => record('workerd', d.toString()));
+        stderr.on('data', (d: Buffer) => record('workerd', d.toString()));
+      },
+    });
+    await mf.ready;
+    return mf;
+  } catch (err) {
+    await mf?.dispose().catch(() => undefined);
+    throw new Error(withOutput(`workerd (miniflare ${MINIFLARE_VERSION}) did not start: ${(err as Error).message}`));
+  }
+}
+
+/** The part of miniflare's Fetcher used here (its own types come from @cloudflare/workers-types). */
+interface ScheduledTarget {
+  scheduled(options: { cron?: string; scheduledTime?: Date }): Promise<{ outcome: string; noRetry: boolean }>;
+}
+
+async function scheduledTarget(mf: MiniflareType): Promise<ScheduledTarget> {
+  return (await mf.getWorker()) as unknown as ScheduledTarget;
+}
+
+/** Waits until the worker's JSON log lines (workerd's stdout arrives asynchronously) match. */
+async function logLines(match: (line: Record<string, unknown>) => boolean, count: number): Promise<Record<string, unknown>[]> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const lines = output
+      .split('\n')
+      .filter((l) => l.startsWith('[workerd] {'))
+      .map((l) => JSON.parse(l.slice('[workerd] '.length)) as Record<string, unknown>)
+      .filter(match);
+    if (lines.length >= count || Date.now() > deadline) return lines;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const SECRET = `worker-test-${crypto.randomUUID()}`;
+const ACCOUNT = `acct-worker-${Date.now().toString(36)}`;
+const JAN = Date.UTC(2026, 0, 10);
+
+function event(i: number, quantity: number | string): Record<string, unknown> {
+  return {
+    event_id: `${ACCOUNT}-evt-${i}`,
+    account_id: ACCOUNT,
+    product_id: 'chat',
+    meter_id: 'tokens.input',
+    model_id: 'model-a',
+    source: 'api',
+    unit: 'tokens',
+    timestamp_ms: JAN + i * 60_000,
+    quantity,
+    dimensions: { region: 'eu' },
+  };
+}
+
+// One of them beyond 2^53, sent as a decimal string: the sum must come back exact.
+const EVENTS = [event(1, 1200), event(2, '9007199254740993'), event(3, 35)];
+const TOTAL = (1200n + 9007199254740993n + 35n).toString();
+
+describe('Worker (workerd, wrangler bundle) against S3', () => {
+  let mf: MiniflareType | undefined;
+  let outdir: string | undefined;
+
+  const call = async (path: string, init: { method?: string; body?: unknown; auth?: boolean } = {}) => {
+    if (mf === undefined) throw new Error(withOutput('workerd is not running'));
+    const headers: Record<string, string> = {};
+    if (init.auth !== false) headers.authorization = `Bearer ${SECRET}`;
+    if (init.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await mf.dispatchFetch(`http://usagedb.test${path}`, {
+      method: init.method ?? 'GET',
+      headers,
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+    });
+    const text = await res.text();
+    let body: any;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+    return { status: res.status, body };
+  };
+
+  beforeAll(async () => {
+    const s3 = inject('s3');
+    const started = Date.now();
+    outdir = await mkdtemp(join(tmpdir(), 'usagedb-worker-'));
+    const scriptPath = await bundle(outdir);
+    const bundledMs = Date.now() - started;
+    mf = await startWorkerd(scriptPath, outdir, {
+      USAGEDB_S3_ENDPOINT: s3.endpoint,
+      USAGEDB_S3_BUCKET: s3.bucket,
+      USAGEDB_S3_REGION: s3.region,
+      USAGEDB_S3_ACCESS_KEY_ID: s3.accessKeyId,
+      USAGEDB_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      USAGEDB_PREFIX: uniquePrefix('worker'),
+      USAGEDB_SHARDS: '2',
+      USAGEDB_BUCKETS: '8',
+      USAGEDB_API_KEYS: `tester:${SECRET}:admin`,
+    });
+    console.log(`[worker test] bundled in ${bundledMs} ms, workerd ready in ${Date.now() - started} ms, S3: ${s3.via}`);
+  }, 120_000);
+
+  afterAll(async () => {
+    await mf?.dispose();
+    if (outdir !== undefined) await rm(outdir, { recursive: true, force: true });
+  });
+
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => console.error(withOutput('[worker test] failed')));
+  });
+
+  it('GET /health answers 200 with the s3 store', async () => {
+    const res = await call('/health', { auth: false });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ status: 'ok', store: { kind: 's3', ok: true }, writable: true, database: { shards: 2, buckets: 8 } });
+  });
+
+  it('refuses a request without the API key', async () => {
+    const res = await call(`/v1/accounts/${ACCOUNT}/usage?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z`, { auth: false });
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('unauthorized');
+    expect((await call('/v1/usage/batch', { method: 'POST', body: { events: EVENTS }, auth: false })).status).toBe(401);
+  });
+
+  it('ingests a batch, then dedupes the same batch', async () => {
+    const first = await call('/v1/usage/batch', { method: 'POST', body: { events: EVENTS } });
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    expect(first.body).toMatchObject({ accepted: 3, duplicates: 0, conflicts: 0, rejected: 0, errors: [] });
+    const again = await call('/v1/usage/batch', { method: 'POST', body: { events: EVENTS } });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body).toMatchObject({ accepted: 0, duplicates: 3, conflicts: 0, rejected: 0, errors: [] });
+  });
+
+  it('sums the usage exactly', async () => {
+    const res = await call(`/v1/accounts/${ACCOUNT}/usage?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.lines).toHaveLength(1);
+    expect(res.body.lines[0]).toMatchObject({ quantity: TOTAL, count: 3 });
+  });
+
+  it('closes the period with the same frozen total', async () => {
+    const res = await call(`/v1/accounts/${ACCOUNT}/periods/2026-01/close`, { method: 'POST', body: { reason: 'worker test' } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ state: 'closed', frozen: { quantity: TOTAL, event_count: 3 } });
+  });
+
+  it('refuses to serve without API keys (a Worker is public), and its cron run fails', async () => {
+    if (outdir === undefined) throw new Error(withOutput('no bundle'));
+    const s3 = inject('s3');
+    const open = await startWorkerd(join(outdir, 'worker.js'), outdir, {
+      USAGEDB_S3_ENDPOINT: s3.endpoint,
+      USAGEDB_S3_BUCKET: s3.bucket,
+      USAGEDB_S3_ACCESS_KEY_ID: s3.accessKeyId,
+      USAGEDB_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      USAGEDB_PREFIX: uniquePrefix('worker-nokeys'),
+    });
+    try {
+      const res = await open.dispatchFetch('http://usagedb.test/health');
+      expect(res.status).toBe(500);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('misconfigured');
+      expect(body.error.message).toContain('USAGEDB_API_KEYS');
+      const worker = await scheduledTarget(open);
+      const result = await worker.scheduled({ cron: '0 * * * *', scheduledTime: new Date() });
+      expect(result.outcome).not.toBe('ok');
+    } finally {
+      await open.dispose();
+    }
+  });
+
+  it('runs the scheduled handler (an unlisted cron runs rollup, compact and gc)', async () => {
+    if (mf === undefined) throw new Error(withOutput('workerd is not running'));
+    const worker = await scheduledTarget(mf);
+    const result = await worker.scheduled({ cron: '17 3 * * *', scheduledTime: new Date() });
+    expect(result.outcome).toBe('ok');
+    const ran = await logLines((l) => l.msg === 'job finished' && l.cron === '17 3 * * *', 3);
+    expect(ran.map((l) => l.job)).toEqual(['rollup', 'compact', 'gc']);
+    const minute = await worker.scheduled({ cron: '*/1 * * * *', scheduledTime: new Date() });
+    expect(minute.outcome).toBe('ok');
+    expect((await logLines((l) => l.msg === 'job finished' && l.cron === '*/1 * * * *', 1)).map((l) => l.job)).toEqual(['rollup']);
+    expect(await logLines((l) => l.level === 'error' && l.cron !== undefined, 0)).toEqual([]);
+  });
+});
