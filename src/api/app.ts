@@ -16,6 +16,8 @@ import type { AppEnv } from './env.ts';
 import { errorBody, toHttpError } from './errors.ts';
 import { Metrics } from './metrics.ts';
 import { requestContext, silentLogger, type Logger } from './observability.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { docsRoutes } from './routes/docs.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { periodRoutes } from './routes/periods.ts';
 import { queryRoutes, type QueryRouteLimits } from './routes/query.ts';
@@ -93,8 +95,10 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   );
 
   ingestRoutes(app, opts.ingestor);
+  adminRoutes(app, db, metrics);
   periodRoutes(app, opts.periods);
   queryRoutes(app, opts.engine, { maxPageSize: 1000, defaultPageSize: 100, maxRangeMs: DEFAULT_MAX_RANGE_MS, ...opts.queryLimits });
+  docsRoutes(app);
   opts.extend?.(app);
   return app;
 }

@@ -12,6 +12,7 @@ import { MemoryStore } from '../store/memory.ts';
 import { S3Store } from '../store/s3.ts';
 import type { ObjectStore } from '../store/types.ts';
 import { loadConfig, type StoreConfig } from './config.ts';
+import { startScheduler } from './scheduler.ts';
 import { buildServices } from './services.ts';
 import { systemDeps } from './system.ts';
 
@@ -57,10 +58,13 @@ async function main(): Promise<void> {
         api_keys: s.keys.map((k) => k.name),
       });
     });
+    const jobs = config.jobs.enabled
+      ? startScheduler(s.db, { rollup: config.jobs.rollupIntervalMs, compact: config.jobs.compactIntervalMs, gc: config.jobs.gcIntervalMs }, logger, s.metrics)
+      : undefined;
     const shutdown = (signal: string) => {
       logger.info('shutting down', { signal });
       server.close();
-      void s.ingestor.idle().then(() => process.exit(0));
+      void Promise.all([s.ingestor.idle(), jobs?.stop()]).then(() => process.exit(0));
       setTimeout(() => process.exit(0), 15_000).unref();
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
