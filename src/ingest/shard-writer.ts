@@ -98,14 +98,19 @@ export class ShardWriter {
     await this.loadMissing(cached.manifest);
     let outcomes = this.classify(all, cached.manifest);
     let candidates = all.filter((_, i) => outcomes[i] === 'accepted');
+    let segment: WrittenSegment;
     if (candidates.length === 0) {
-      // Everything looked known: confirm on fresh state before answering without a commit.
+      // Nothing looked new on the cache: decide on fresh state (a period may have been reopened
+      // elsewhere). Answering without a commit is only right if fresh state agrees.
       const fresh = await manifest.revalidate();
       await this.loadMissing(fresh.manifest);
-      return this.classify(all, fresh.manifest);
+      outcomes = this.classify(all, fresh.manifest);
+      candidates = all.filter((_, i) => outcomes[i] === 'accepted');
+      if (candidates.length === 0) return outcomes;
+      segment = await this.writeSegment(candidates);
+    } else {
+      [segment] = await Promise.all([this.writeSegment(candidates), manifest.revalidate()]);
     }
-
-    let [segment] = await Promise.all([this.writeSegment(candidates), manifest.revalidate()]);
     const result = await manifest.commit(async (draft) => {
       // Other instances may have committed since our snapshot: learn their events, re-classify.
       await this.loadMissing(draft);
