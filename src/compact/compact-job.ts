@@ -81,21 +81,27 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
     for (let d = Math.floor(s.min_ts / DAY); d <= Math.floor(s.max_ts / DAY); d++) days.add(d);
     s.buckets.forEach((b) => buckets.add(b));
   }
-  const reference = new Map<string, { payload: string; segment: string }>();
+  // event hash → (payload hash → segment): one id can carry several payloads (conflicts).
+  const reference = new Map<string, Map<string, string>>();
   for (const s of live) {
     if (inputIds.has(s.id) || !s.buckets.some((b) => buckets.has(b))) continue;
     let overlaps = false;
     for (let d = Math.floor(s.min_ts / DAY); d <= Math.floor(s.max_ts / DAY) && !overlaps; d++) overlaps = days.has(d);
     if (!overlaps) continue;
     const h = decodeSegmentHashes(await fetchBytes(store, s.hashes_key, 'hashes of segment'));
-    for (let r = 0; r < h.count; r++) reference.set(hashKey(h.eventHashes, r * 4), { payload: hashKey(h.payloadHashes, r * 4), segment: s.id });
+    for (let r = 0; r < h.count; r++) {
+      const eh = hashKey(h.eventHashes, r * 4);
+      let payloads = reference.get(eh);
+      if (payloads === undefined) reference.set(eh, (payloads = new Map()));
+      payloads.set(hashKey(h.payloadHashes, r * 4), s.id);
+    }
   }
 
   // Read inputs, first-ingested first, and drop exact duplicates.
   const events: UsageEvent[] = [];
   for (const s of inputs) events.push(...rawColumnsToEvents(decodeRawSegment(await fetchBytes(store, s.key, 'segment'))));
   events.sort((a, b) => a.ingested_at_ms - b.ingested_at_ms);
-  const seen = new Map<string, string>();
+  const seen = new Map<string, Set<string>>();
   const justifiedBy = new Set<string>();
   const conflicts = new Map<string, ConflictRecord>();
   const kept: UsageEvent[] = [];
@@ -104,19 +110,22 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
     const eh = hashKey(eventHash(e.event_id));
     const ph = hashKey(payloadHash(e));
     const ref = reference.get(eh);
+    const refSegment = ref?.get(ph);
     const prior = seen.get(eh);
-    if ((ref !== undefined && ref.payload === ph) || prior === ph) {
+    if (refSegment !== undefined || prior?.has(ph) === true) {
+      // An exact duplicate of a row kept elsewhere (another live segment, or earlier here).
       duplicates++;
-      if (ref !== undefined && ref.payload === ph) justifiedBy.add(ref.segment);
+      if (refSegment !== undefined) justifiedBy.add(refSegment);
       continue;
     }
     if (ref !== undefined || prior !== undefined) {
       // Same id, different payload: both were acknowledged, so both stay; make it visible.
       const c = conflicts.get(e.event_id) ?? { event_id: e.event_id, account_id: e.account_id, segments: [], found_at_ms: deps.clock.now() };
-      if (ref !== undefined && !c.segments.includes(ref.segment)) c.segments.push(ref.segment);
+      for (const seg of ref?.values() ?? []) if (!c.segments.includes(seg)) c.segments.push(seg);
       conflicts.set(e.event_id, c);
     }
-    seen.set(eh, ph);
+    if (prior === undefined) seen.set(eh, new Set([ph]));
+    else prior.add(ph);
     kept.push(e);
   }
 
