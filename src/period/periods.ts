@@ -57,6 +57,8 @@ export class PeriodService {
   async close(accountId: string, period: string, actor: Actor): Promise<PeriodView & { already_closed: boolean }> {
     const month = parseMonth(period);
     const shard = this.db.shardOf(accountId);
+    // "Already closed" is decided without a write (SKIP), so decide it on fresh state.
+    await shard.revalidate();
     let res;
     try {
       res = await shard.commit((draft, ctx) => this.closeMutation(draft, ctx.base.manifest.generation, accountId, month, actor), { maxAttempts: 4 });
@@ -115,6 +117,8 @@ export class PeriodService {
   async reopen(accountId: string, period: string, actor: Actor): Promise<PeriodView & { reopened: boolean; message?: string }> {
     const month = parseMonth(period);
     const deps = this.db.deps;
+    // "Not closed, nothing to reopen" is a SKIP: decide it on fresh state, not a stale cache.
+    await this.db.shardOf(accountId).revalidate();
     const res = await this.db.shardOf(accountId).commit((draft) => {
       const entry = draft.periods.find((p) => p.account_id === accountId && p.month === month.name);
       if (entry === undefined || entry.state === 'open') return SKIP;
