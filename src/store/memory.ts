@@ -19,6 +19,11 @@ export interface MemoryStoreOptions {
   readonly enforcePreconditions?: boolean;
   /** Milliseconds since the epoch for `lastModified`; injected for deterministic tests. */
   readonly now?: () => number;
+  /**
+   * A synchronous content ETag. The default (SHA-256 via Web Crypto) completes off-thread, so
+   * concurrent PUTs can finish in any order; the simulation injects a synchronous one to replay.
+   */
+  readonly etagOf?: (body: Uint8Array) => string;
 }
 
 export class MemoryStore implements ObjectStore {
@@ -26,10 +31,12 @@ export class MemoryStore implements ObjectStore {
   private readonly objects = new Map<string, Stored>();
   private readonly enforce: boolean;
   private readonly now: () => number;
+  private readonly etagOf: ((body: Uint8Array) => string) | undefined;
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.enforce = opts.enforcePreconditions ?? true;
     this.now = opts.now ?? (() => Date.now());
+    this.etagOf = opts.etagOf;
   }
 
   async get(key: string, opts: GetOptions = {}): Promise<GetResult | null> {
@@ -42,7 +49,7 @@ export class MemoryStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {
-    const etag = await contentEtag(body);
+    const etag = this.etagOf !== undefined ? this.etagOf(body) : await contentEtag(body);
     // Everything after the await runs without yielding, so check-and-set is atomic here.
     const current = this.objects.get(key);
     if (this.enforce) {
