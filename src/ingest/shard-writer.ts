@@ -169,9 +169,11 @@ export class ShardWriter {
   private async writeSegment(events: readonly PendingEvent[]): Promise<WrittenSegment> {
     const { store, manifest, deps, bucketCount } = this.d;
     const id = newId(deps);
+    // Ingest segments live until compaction rewrites them: favour encode speed (level 1).
     const encoded = encodeRawSegment(
       events.map((p) => p.event),
       (account) => bucketOf(account, bucketCount),
+      { level: 1 },
     );
     const key = manifest.keys.rawSegment(id);
     const hashesKey = manifest.keys.rawHashes(id);

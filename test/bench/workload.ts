@@ -27,7 +27,7 @@ export class Workload {
   private seq = 0;
 
   constructor(opts: Partial<WorkloadOptions> = {}) {
-    this.opts = { accounts: 10_000, seed: 42, startMs: Date.UTC(2026, 8, 1), spanMs: 90 * 86_400_000, ...opts };
+    this.opts = { accounts: 10_000, seed: 42, startMs: Date.UTC(2026, 7, 1), spanMs: 90 * 86_400_000, ...opts };
     this.random = seededRandom(this.opts.seed);
     // Zipf(s = 1.1) over accounts: a few heavy accounts, a long tail.
     const w = new Float64Array(this.opts.accounts);
