@@ -5,6 +5,7 @@
  * One commit replaces the inputs and records a replacement; inputs are deleted by GC after the
  * reader grace period. It never drops a row on the word of a segment that is no longer live.
  */
+import { rawSegmentEntry } from '../manifest/entries.ts';
 import type { ManifestStore } from '../manifest/manifest-store.ts';
 import { SKIP } from '../manifest/manifest-store.ts';
 import { MAX_CONFLICTS, type ConflictRecord, type DeepReadonly, type RawSegmentEntry } from '../manifest/schema.ts';
@@ -148,28 +149,7 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
       const key = shard.keys.rawSegment(id);
       const hashesKey = shard.keys.rawHashes(id);
       await Promise.all([store.put(key, enc.bytes, { ifNoneMatch: '*' }), store.put(hashesKey, enc.hashes, { ifNoneMatch: '*' })]);
-      const st = enc.stats;
-      outputs.push({
-        id,
-        key,
-        hashes_key: hashesKey,
-        rows: st.rows,
-        bytes: st.bytes,
-        min_ts: st.min_ts,
-        max_ts: st.max_ts,
-        min_ingested: st.min_ingested,
-        max_ingested: st.max_ingested,
-        buckets: st.buckets,
-        min_account: st.min_account,
-        max_account: st.max_account,
-        products: st.products,
-        meters: st.meters,
-        models: st.models,
-        quantity_sum: st.quantity_sum,
-        checksum: st.checksum,
-        compacted: true,
-        created_at_ms: deps.clock.now(),
-      });
+      outputs.push(rawSegmentEntry({ id, key, hashesKey }, enc.stats, deps.clock.now(), true));
     }
   }
 

@@ -5,6 +5,7 @@
  * unknown commit never deletes its segment objects (GC's job) and fails every submission in it.
  */
 import { SKIP, type ManifestStore } from '../manifest/manifest-store.ts';
+import { rawSegmentEntry } from '../manifest/entries.ts';
 import type { DeepReadonly, RawSegmentEntry, ShardManifest } from '../manifest/schema.ts';
 import { bucketOf } from '../model/bucket.ts';
 import { newId, type Deps } from '../model/deps.ts';
@@ -178,27 +179,7 @@ export class ShardWriter {
     const key = manifest.keys.rawSegment(id);
     const hashesKey = manifest.keys.rawHashes(id);
     await Promise.all([store.put(key, encoded.bytes, { ifNoneMatch: '*' }), store.put(hashesKey, encoded.hashes, { ifNoneMatch: '*' })]);
-    const s = encoded.stats;
-    const entry: RawSegmentEntry = {
-      id,
-      key,
-      hashes_key: hashesKey,
-      rows: s.rows,
-      bytes: s.bytes,
-      min_ts: s.min_ts,
-      max_ts: s.max_ts,
-      min_ingested: s.min_ingested,
-      max_ingested: s.max_ingested,
-      buckets: s.buckets,
-      min_account: s.min_account,
-      max_account: s.max_account,
-      products: s.products,
-      meters: s.meters,
-      models: s.models,
-      quantity_sum: s.quantity_sum,
-      checksum: s.checksum,
-      created_at_ms: deps.clock.now(),
-    };
+    const entry = rawSegmentEntry({ id, key, hashesKey }, encoded.stats, deps.clock.now());
     return { entry, events };
   }
 }

@@ -5,7 +5,7 @@
  * construction; the replaced rollups stay readable for the grace period.
  */
 import { SKIP, type ManifestStore } from '../manifest/manifest-store.ts';
-import type { RollupSegmentEntry } from '../manifest/schema.ts';
+import { rollupSegmentEntry } from '../manifest/entries.ts';
 import { bucketOf } from '../model/bucket.ts';
 import { newId, type Deps } from '../model/deps.ts';
 import { SegmentCorruptError } from '../segment/errors.ts';
@@ -45,25 +45,7 @@ export async function mergeRollups(store: ObjectStore, shard: ManifestStore, dep
   await store.put(key, enc.bytes, { ifNoneMatch: '*' });
   const st = enc.stats;
   const inputIds = new Set(inputs.map((r) => r.id));
-  const entry: RollupSegmentEntry = {
-    id,
-    key,
-    inputs: inputs.flatMap((r) => r.inputs),
-    rows: st.rows,
-    bytes: st.bytes,
-    min_hour_ms: st.min_hour_ms,
-    max_hour_ms: st.max_hour_ms,
-    buckets: st.buckets,
-    min_account: st.min_account,
-    max_account: st.max_account,
-    quantity_sum: st.quantity_sum,
-    event_count: st.event_count,
-    products: st.products,
-    meters: st.meters,
-    models: st.models,
-    checksum: st.checksum,
-    created_at_ms: deps.clock.now(),
-  };
+  const entry = rollupSegmentEntry({ id, key }, inputs.flatMap((r) => r.inputs), st, deps.clock.now());
   const res = await shard.commit((draft) => {
     const present = new Set(draft.rollups.map((r) => r.id));
     for (const r of inputs) if (!present.has(r.id)) return SKIP;

@@ -7,7 +7,8 @@
  */
 import type { ManifestStore } from '../manifest/manifest-store.ts';
 import { SKIP } from '../manifest/manifest-store.ts';
-import type { DeepReadonly, RawSegmentEntry, RollupSegmentEntry } from '../manifest/schema.ts';
+import { rollupSegmentEntry } from '../manifest/entries.ts';
+import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import { bucketOf } from '../model/bucket.ts';
 import { newId, type Deps } from '../model/deps.ts';
 import { dimensionsKey, EVENT_KINDS } from '../model/event.ts';
@@ -94,25 +95,7 @@ export async function rollupShard(store: ObjectStore, shard: ManifestStore, deps
   const key = shard.keys.rollupSegment(id);
   await store.put(key, enc.bytes, { ifNoneMatch: '*' });
   const st = enc.stats;
-  const entry: RollupSegmentEntry = {
-    id,
-    key,
-    inputs: inputs.map((s) => s.id),
-    rows: st.rows,
-    bytes: st.bytes,
-    min_hour_ms: st.min_hour_ms,
-    max_hour_ms: st.max_hour_ms,
-    buckets: st.buckets,
-    min_account: st.min_account,
-    max_account: st.max_account,
-    quantity_sum: st.quantity_sum,
-    event_count: st.event_count,
-    products: st.products,
-    meters: st.meters,
-    models: st.models,
-    checksum: st.checksum,
-    created_at_ms: deps.clock.now(),
-  };
+  const entry = rollupSegmentEntry({ id, key }, inputs.map((s) => s.id), st, deps.clock.now());
   const res = await shard.commit((draft) => {
     const byId = new Map(draft.segments.map((s) => [s.id, s]));
     // Every input still live, compacted and not rolled by anyone else: otherwise do nothing.

@@ -7,33 +7,11 @@ import { serve } from '@hono/node-server';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { jsonLogger } from '../api/observability.ts';
-import { FsStore } from '../store/fs.ts';
-import { MemoryStore } from '../store/memory.ts';
-import { S3Store } from '../store/s3.ts';
-import type { ObjectStore } from '../store/types.ts';
-import { loadConfig, type StoreConfig } from './config.ts';
+import { loadConfig } from './config.ts';
+import { storeFromConfig } from './store-from-config.ts';
 import { startScheduler } from './scheduler.ts';
 import { buildServices } from './services.ts';
 import { systemDeps } from './system.ts';
-
-export function storeFromConfig(cfg: StoreConfig): ObjectStore {
-  switch (cfg.kind) {
-    case 'fs':
-      return new FsStore({ root: resolve(cfg.dataDir) });
-    case 'memory':
-      return new MemoryStore();
-    case 's3':
-      return new S3Store({
-        bucket: cfg.bucket,
-        endpoint: cfg.endpoint,
-        region: cfg.region,
-        accessKeyId: cfg.accessKeyId,
-        secretAccessKey: cfg.secretAccessKey,
-        forcePathStyle: cfg.forcePathStyle,
-        requestTimeoutMs: cfg.timeoutMs,
-      });
-  }
-}
 
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
