@@ -13,10 +13,17 @@ export type Classification = 'new' | 'duplicate' | 'conflict';
 
 const WORDS = 5;
 const MAX_LOAD = 0.8;
+/** Growing by 1.5x (not 2x) keeps the table at least 53% full: at most ~38 bytes per entry. */
+const GROWTH = 1.5;
+
+/** Home slot of a hash word in a table of `cap` slots (multiply-shift, any capacity). */
+function home(e0: number, cap: number): number {
+  return Math.floor((e0 >>> 0) * cap / 4294967296);
+}
 
 export class DedupeIndex {
   private table: Uint32Array;
-  private mask: number;
+  private cap: number;
   private used = 0;
   private lastExpireMs = 0;
   /** Segment ids whose hashes are in the index. */
@@ -27,9 +34,8 @@ export class DedupeIndex {
 
   constructor(windowMs: number = 7 * 24 * 3600 * 1000, initialCapacity = 1 << 12) {
     this.windowMs = windowMs;
-    const cap = 1 << Math.ceil(Math.log2(Math.max(16, initialCapacity)));
-    this.table = new Uint32Array(cap * WORDS);
-    this.mask = cap - 1;
+    this.cap = Math.max(16, Math.ceil(initialCapacity));
+    this.table = new Uint32Array(this.cap * WORDS);
   }
 
   get size(): number {
@@ -56,13 +62,13 @@ export class DedupeIndex {
 
   /** Records a committed event. A newer entry for the same event id replaces the older one. */
   insert(e0: number, e1: number, e2: number, p: number, ingestedAtMs: number): void {
-    if (this.used + 1 > (this.mask + 1) * MAX_LOAD) this.rebuild(ingestedAtMs, true);
+    if (this.used + 1 > this.cap * MAX_LOAD) this.rebuild(ingestedAtMs, true);
     const t = this.table;
     const stamp = Math.floor(ingestedAtMs / 1000) + 1;
     e0 >>>= 0;
     e1 >>>= 0;
     e2 >>>= 0;
-    let i = e0 & this.mask;
+    let i = home(e0, this.cap);
     for (;;) {
       const at = i * WORDS;
       if (t[at + 4] === 0) {
@@ -81,7 +87,7 @@ export class DedupeIndex {
         }
         return;
       }
-      i = (i + 1) & this.mask;
+      if (++i === this.cap) i = 0;
     }
   }
 
@@ -105,12 +111,12 @@ export class DedupeIndex {
     e0 >>>= 0;
     e1 >>>= 0;
     e2 >>>= 0;
-    let i = e0 & this.mask;
+    let i = home(e0, this.cap);
     for (;;) {
       const at = i * WORDS;
       if (t[at + 4] === 0) return -1;
       if (t[at] === e0 && t[at + 1] === e1 && t[at + 2] === e2) return i;
-      i = (i + 1) & this.mask;
+      if (++i === this.cap) i = 0;
     }
   }
 
@@ -119,18 +125,18 @@ export class DedupeIndex {
     const old = this.table;
     let live = 0;
     for (let at = 0; at < old.length; at += WORDS) if (old[at + 4] !== 0 && this.live(old[at + 4]!, nowMs)) live++;
-    let cap = this.mask + 1;
-    if (grow && live + 1 > cap * MAX_LOAD * 0.5) cap *= 2;
-    while (cap > 16 && live < cap * MAX_LOAD * 0.25) cap /= 2;
+    let cap = this.cap;
+    if (grow && live + 1 > cap * MAX_LOAD * 0.6) cap = Math.ceil(cap * GROWTH);
+    while (cap > 16 && live < cap * MAX_LOAD * 0.25) cap = Math.ceil(cap / GROWTH);
     this.table = new Uint32Array(cap * WORDS);
-    this.mask = cap - 1;
+    this.cap = cap;
     this.used = 0;
     const t = this.table;
     for (let at = 0; at < old.length; at += WORDS) {
       const stamp = old[at + 4]!;
       if (stamp === 0 || !this.live(stamp, nowMs)) continue;
-      let i = old[at]! & this.mask;
-      while (t[i * WORDS + 4] !== 0) i = (i + 1) & this.mask;
+      let i = home(old[at]!, cap);
+      while (t[i * WORDS + 4] !== 0) if (++i === cap) i = 0;
       t.set(old.subarray(at, at + WORDS), i * WORDS);
       this.used++;
     }
