@@ -1,0 +1,156 @@
+/**
+ * The checks behind `check`: manifest invariants (cheap, from the manifest alone) and, with
+ * --deep, every object a manifest references, decoded and compared with its manifest entry.
+ * Each finding names the shard, the object and what differs.
+ */
+import type { DeepReadonly, PeriodEntry, RawSegmentEntry, RollupSegmentEntry, ShardManifest } from '../manifest/schema.ts';
+import { crc32Hex } from '../segment/crc32.ts';
+import { decodeRawSegment, decodeSegmentHashes, rawQuantity } from '../segment/raw.ts';
+import { decodeRollupSegment, rollupQuantity } from '../segment/rollup.ts';
+import type { ObjectStore } from '../store/types.ts';
+
+export interface Problem {
+  readonly shard: number;
+  /** What the problem is about: `raw`, `hashes`, `rollup`, `period`, `manifest` or `store`. */
+  readonly kind: string;
+  /** A segment or rollup id, a period (`account/month`), or `current.json`. */
+  readonly id: string;
+  readonly message: string;
+}
+
+/** Invariants a manifest must hold: unique ids, each raw segment in at most one rollup, rolled_by agrees. */
+export function checkManifest(shard: number, m: DeepReadonly<ShardManifest>): Problem[] {
+  const out: Problem[] = [];
+  const p = (kind: string, id: string, message: string) => out.push({ shard, kind, id, message });
+  const seen = new Set<string>();
+  for (const s of m.segments) {
+    if (seen.has(s.id)) p('raw', s.id, 'listed twice in the manifest');
+    seen.add(s.id);
+  }
+  const rollupIds = new Set<string>();
+  const inputOf = new Map<string, string>();
+  for (const r of m.rollups) {
+    if (rollupIds.has(r.id)) p('rollup', r.id, 'listed twice in the manifest');
+    rollupIds.add(r.id);
+    for (const id of r.inputs) {
+      const other = inputOf.get(id);
+      if (other !== undefined) p('raw', id, `is an input of two rollups (${other} and ${r.id}): it would be counted twice`);
+      inputOf.set(id, r.id);
+    }
+  }
+  for (const s of m.segments) {
+    if (s.rolled_by === undefined) continue;
+    if (!rollupIds.has(s.rolled_by)) p('raw', s.id, `rolled_by ${s.rolled_by}, which is not a live rollup: its events are counted nowhere through source=auto`);
+    else if (inputOf.get(s.id) !== s.rolled_by) p('raw', s.id, `rolled_by ${s.rolled_by}, but that rollup does not list it as an input`);
+  }
+  return out;
+}
+
+async function fetch(store: ObjectStore, key: string): Promise<Uint8Array | null> {
+  const res = await store.get(key);
+  return res === null || res.notModified ? null : res.body;
+}
+
+function differs(out: Problem[], shard: number, kind: string, id: string, what: string, stored: unknown, listed: unknown): void {
+  if (String(stored) !== String(listed)) out.push({ shard, kind, id, message: `${what}: object has ${String(stored)}, manifest says ${String(listed)}` });
+}
+
+/** Reads a raw segment and compares what it holds with its manifest entry. */
+export async function checkRawSegment(store: ObjectStore, shard: number, e: DeepReadonly<RawSegmentEntry>): Promise<Problem[]> {
+  const out: Problem[] = [];
+  const bytes = await fetch(store, e.key);
+  if (bytes === null) return [{ shard, kind: 'raw', id: e.id, message: `object ${e.key} is missing` }];
+  let cols;
+  try {
+    cols = decodeRawSegment(bytes);
+  } catch (err) {
+    return [{ shard, kind: 'raw', id: e.id, message: `does not decode: ${(err as Error).message}` }];
+  }
+  differs(out, shard, 'raw', e.id, 'bytes', bytes.length, e.bytes);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  differs(out, shard, 'raw', e.id, 'checksum', crc32Hex(view.getUint32(bytes.length - 8, true)), e.checksum);
+  differs(out, shard, 'raw', e.id, 'rows', cols.rows, e.rows);
+  let minTs = Infinity, maxTs = -Infinity, minIng = Infinity, maxIng = -Infinity;
+  let sum = 0n;
+  let minAcc: string | undefined, maxAcc: string | undefined;
+  const acc = cols.account_id!;
+  for (let r = 0; r < cols.rows; r++) {
+    const t = cols.timestamp_ms![r]!;
+    const g = cols.ingested_at_ms![r]!;
+    if (t < minTs) minTs = t;
+    if (t > maxTs) maxTs = t;
+    if (g < minIng) minIng = g;
+    if (g > maxIng) maxIng = g;
+    sum += rawQuantity(cols, r);
+    const a = acc.dict[acc.codes[r]!]!;
+    if (minAcc === undefined || a < minAcc) minAcc = a;
+    if (maxAcc === undefined || a > maxAcc) maxAcc = a;
+  }
+  if (cols.rows > 0) {
+    differs(out, shard, 'raw', e.id, 'min_ts', minTs, e.min_ts);
+    differs(out, shard, 'raw', e.id, 'max_ts', maxTs, e.max_ts);
+    differs(out, shard, 'raw', e.id, 'min_ingested', minIng, e.min_ingested);
+    differs(out, shard, 'raw', e.id, 'max_ingested', maxIng, e.max_ingested);
+    differs(out, shard, 'raw', e.id, 'min_account', minAcc, e.min_account);
+    differs(out, shard, 'raw', e.id, 'max_account', maxAcc, e.max_account);
+  }
+  differs(out, shard, 'raw', e.id, 'quantity_sum', sum, e.quantity_sum);
+  return out;
+}
+
+/** Reads a segment's hashes sidecar (checksum verified by decoding) and compares its row count. */
+export async function checkHashes(store: ObjectStore, shard: number, e: DeepReadonly<RawSegmentEntry>): Promise<Problem[]> {
+  const bytes = await fetch(store, e.hashes_key);
+  if (bytes === null) return [{ shard, kind: 'hashes', id: e.id, message: `hashes sidecar ${e.hashes_key} is missing` }];
+  try {
+    const h = decodeSegmentHashes(bytes);
+    const out: Problem[] = [];
+    differs(out, shard, 'hashes', e.id, 'rows', h.count, e.rows);
+    return out;
+  } catch (err) {
+    return [{ shard, kind: 'hashes', id: e.id, message: `hashes sidecar does not decode: ${(err as Error).message}` }];
+  }
+}
+
+/** Reads a rollup segment and compares rows, sums, counts and hours with its manifest entry. */
+export async function checkRollup(store: ObjectStore, shard: number, e: DeepReadonly<RollupSegmentEntry>): Promise<Problem[]> {
+  const bytes = await fetch(store, e.key);
+  if (bytes === null) return [{ shard, kind: 'rollup', id: e.id, message: `object ${e.key} is missing` }];
+  let cols;
+  try {
+    cols = decodeRollupSegment(bytes);
+  } catch (err) {
+    return [{ shard, kind: 'rollup', id: e.id, message: `does not decode: ${(err as Error).message}` }];
+  }
+  const out: Problem[] = [];
+  differs(out, shard, 'rollup', e.id, 'bytes', bytes.length, e.bytes);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  differs(out, shard, 'rollup', e.id, 'checksum', crc32Hex(view.getUint32(bytes.length - 8, true)), e.checksum);
+  differs(out, shard, 'rollup', e.id, 'rows', cols.rows, e.rows);
+  let sum = 0n;
+  let events = 0;
+  let minHour = Infinity, maxHour = -Infinity;
+  for (let r = 0; r < cols.rows; r++) {
+    sum += rollupQuantity(cols, r);
+    events += cols.event_count![r]!;
+    const h = cols.timestamp_ms![r]!;
+    if (h < minHour) minHour = h;
+    if (h > maxHour) maxHour = h;
+  }
+  differs(out, shard, 'rollup', e.id, 'quantity_sum', sum, e.quantity_sum);
+  differs(out, shard, 'rollup', e.id, 'event_count', events, e.event_count);
+  if (cols.rows > 0) {
+    differs(out, shard, 'rollup', e.id, 'min_hour_ms', minHour, e.min_hour_ms);
+    differs(out, shard, 'rollup', e.id, 'max_hour_ms', maxHour, e.max_hour_ms);
+  }
+  return out;
+}
+
+/** A closed period's invoice snapshot object must exist. */
+export async function checkPeriodSnapshot(store: ObjectStore, shard: number, p: DeepReadonly<PeriodEntry>): Promise<Problem[]> {
+  if (p.snapshot_key === undefined) {
+    return p.state === 'closed' ? [{ shard, kind: 'period', id: `${p.account_id}/${p.month}`, message: 'closed without a snapshot_key' }] : [];
+  }
+  const info = await store.head(p.snapshot_key);
+  return info === null ? [{ shard, kind: 'period', id: `${p.account_id}/${p.month}`, message: `snapshot ${p.snapshot_key} is missing` }] : [];
+}
