@@ -50,6 +50,45 @@ export interface CompactReport {
 }
 
 const DAY = 86_400_000;
+
+/** The (UTC day, bucket) partition of a compacted segment. */
+const partitionOf = (s: DeepReadonly<RawSegmentEntry>) => `${Math.floor(s.min_ts / DAY)}:${s.buckets[0]}`;
+
+/**
+ * Inputs of one run: young (not yet compacted) segments, oldest first, plus small compacted
+ * segments only when merging makes progress — another segment of the same partition joins
+ * them. Without that rule a lone small partition would be rewritten unchanged on every run.
+ */
+export function chooseInputs(live: readonly DeepReadonly<RawSegmentEntry>[], opts: CompactOptions): DeepReadonly<RawSegmentEntry>[] {
+  const unrolled = [...live].filter((s) => s.rolled_by === undefined).sort((a, b) => a.created_at_ms - b.created_at_ms);
+  const young = unrolled.filter((s) => s.compacted !== true);
+  const smallByPartition = new Map<string, DeepReadonly<RawSegmentEntry>[]>();
+  for (const s of unrolled) {
+    if (s.compacted !== true || s.bytes >= opts.smallBytes) continue;
+    const k = partitionOf(s);
+    smallByPartition.set(k, [...(smallByPartition.get(k) ?? []), s]);
+  }
+  const chosen: DeepReadonly<RawSegmentEntry>[] = [];
+  let rows = 0;
+  const take = (s: DeepReadonly<RawSegmentEntry>) => {
+    if (chosen.length >= opts.maxInputSegments || (chosen.length > 0 && rows + s.rows > opts.maxInputRows) || chosen.includes(s)) return false;
+    chosen.push(s);
+    rows += s.rows;
+    return true;
+  };
+  for (const s of young) {
+    if (!take(s)) break;
+    // Small compacted segments of the partitions this young segment touches merge with it.
+    for (let d = Math.floor(s.min_ts / DAY); d <= Math.floor(s.max_ts / DAY); d++) {
+      for (const b of s.buckets) for (const small of smallByPartition.get(`${d}:${b}`) ?? []) take(small);
+    }
+  }
+  for (const group of smallByPartition.values()) {
+    if (group.filter((g) => !chosen.includes(g)).length < 2) continue;
+    for (const g of group) take(g);
+  }
+  return chosen;
+}
 const hashKey = (h: Uint32Array, at = 0) => `${h[at]},${h[at + 1]},${h[at + 2]},${h[at + 3]}`;
 
 async function fetchBytes(store: ObjectStore, key: string, what: string): Promise<Uint8Array> {
@@ -61,17 +100,10 @@ async function fetchBytes(store: ObjectStore, key: string, what: string): Promis
 export async function compactShard(store: ObjectStore, shard: ManifestStore, deps: Deps, bucketCount: number, opts: CompactOptions = DEFAULT_COMPACT_OPTIONS): Promise<CompactReport> {
   const snap = await shard.revalidate();
   const live = snap.manifest.segments;
-  const inputs: DeepReadonly<RawSegmentEntry>[] = [];
-  let rowsIn = 0;
-  for (const s of [...live].sort((a, b) => a.created_at_ms - b.created_at_ms)) {
-    if (s.rolled_by !== undefined || (s.compacted === true && s.bytes >= opts.smallBytes)) continue;
-    if (inputs.length >= opts.maxInputSegments || rowsIn + s.rows > opts.maxInputRows) break;
-    inputs.push(s);
-    rowsIn += s.rows;
-  }
+  const inputs = chooseInputs(live, opts);
+  const rowsIn = inputs.reduce((n, s) => n + s.rows, 0);
   const empty = { shard: shard.shard, committed: false, inputs: 0, outputs: 0, rows_in: 0, rows_out: 0, duplicates_removed: 0, conflicts_found: 0 };
-  // Nothing young, or a lone compacted segment that has nothing to merge with.
-  if (inputs.length === 0 || (inputs.length === 1 && inputs[0]!.compacted === true)) return { ...empty, reason: 'nothing to compact' };
+  if (inputs.length === 0) return { ...empty, reason: 'nothing to compact' };
 
   // Cold dedupe reference: hashes of every other live segment (a duplicate has the same
   // account and timestamp, so it can only be in a segment overlapping the same day and bucket).

@@ -187,6 +187,26 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       expect(BigInt(agg.lines()[0]!.quantity as string)).toBe(reference(events, { account, from: FROM, to: TO }).get('[]')![0]);
     });
 
+    it('compaction reaches a fixpoint: with nothing new, another run commits nothing; small partitions merge with new data', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix);
+      const events = generate(12, 400, 4);
+      for (let i = 0; i < events.length; i += 40) await postBatch(a.app, events.slice(i, i + 40));
+      const committed = async () => (await runJob(a.db, 'compact')).results.filter((r) => r.committed === true).length;
+      expect(await committed()).toBeGreaterThan(0);
+      expect(await committed()).toBe(0);
+      expect(await committed()).toBe(0);
+      // A new event in an existing partition merges with that partition's small segment.
+      const e = events[0]!;
+      await postBatch(a.app, [{ ...e, event_id: 'newcomer', timestamp_ms: e.timestamp_ms + 1 }]);
+      const shard = a.db.shardOf(e.account_id);
+      const before = (await shard.revalidate()).manifest.segments.length;
+      expect(await committed()).toBe(1);
+      expect((await shard.revalidate()).manifest.segments.length).toBe(before - 1);
+      expect(await committed()).toBe(0);
+      expect(await total(a, undefined, 'raw')).toEqual(reference([...events, { ...e, event_id: 'newcomer' }], { from: FROM, to: TO }).get('[]'));
+    });
+
     it('GC dry run lists an orphaned segment of a failed ingest, GC deletes it, and never a referenced object', async () => {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix);
