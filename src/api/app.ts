@@ -6,6 +6,7 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { Ingestor } from '../ingest/ingestor.ts';
+import type { JobOptions } from '../jobs/run.ts';
 import type { Database } from '../manifest/database.ts';
 import { dbInfoKey } from '../manifest/keys.ts';
 import type { PeriodService } from '../period/periods.ts';
@@ -35,6 +36,8 @@ export interface AppOptions {
   /** Origins allowed by CORS; none: no CORS headers. */
   readonly corsOrigins?: readonly string[];
   readonly publicMetrics?: boolean;
+  /** Bounds for jobs run through the admin route. */
+  readonly jobOptions?: JobOptions;
   /** Milliseconds /health waits for the store. */
   readonly healthTimeoutMs?: number;
   /** Extra routes (admin jobs, docs) registered by other modules. */
@@ -95,7 +98,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   );
 
   ingestRoutes(app, opts.ingestor);
-  adminRoutes(app, db, metrics);
+  adminRoutes(app, db, metrics, opts.jobOptions ?? {});
   periodRoutes(app, opts.periods);
   queryRoutes(app, opts.engine, { maxPageSize: 1000, defaultPageSize: 100, maxRangeMs: DEFAULT_MAX_RANGE_MS, ...opts.queryLimits });
   docsRoutes(app);

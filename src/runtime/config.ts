@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../errors.ts';
+import type { JobOptions } from '../jobs/run.ts';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -37,6 +38,12 @@ const envSchema = z.object({
   USAGEDB_COMPACT_INTERVAL_S: int(1, 86_400).default(300),
   USAGEDB_GC_INTERVAL_S: int(1, 7 * 86_400).default(3600),
   USAGEDB_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  USAGEDB_COMPACT_MAX_SEGMENTS: int(2, 10_000).default(64),
+  USAGEDB_ROLLUP_MAX_SEGMENTS: int(1, 10_000).default(64),
+  USAGEDB_GC_MAX_DELETES: int(1, 1_000_000).default(1000),
+  USAGEDB_JOB_CONCURRENCY: int(1, 64).default(4),
+  USAGEDB_COMPACT_GRACE_S: int(0, 7 * 86_400).default(900),
+  USAGEDB_GC_SAFETY_AGE_S: int(60, 30 * 86_400).default(3600),
 });
 
 export type StoreConfig =
@@ -64,7 +71,14 @@ export interface Config {
   readonly ingest: { readonly dedupeWindowMs: number; readonly groupCommitWindowMs: number; readonly maxBodyBytes: number; readonly maxEventsPerBatch: number };
   readonly query: { readonly cacheBytes: number; readonly maxRangeMs: number; readonly maxPageSize: number };
   readonly corsOrigins: readonly string[];
-  readonly jobs: { readonly enabled: boolean; readonly rollupIntervalMs: number; readonly compactIntervalMs: number; readonly gcIntervalMs: number };
+  readonly jobs: {
+    readonly enabled: boolean;
+    readonly rollupIntervalMs: number;
+    readonly compactIntervalMs: number;
+    readonly gcIntervalMs: number;
+    /** Bounds of one run (every entry point: cron, scheduler, admin route, CLI). */
+    readonly options: JobOptions;
+  };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -119,6 +133,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       rollupIntervalMs: e.USAGEDB_ROLLUP_INTERVAL_S * 1000,
       compactIntervalMs: e.USAGEDB_COMPACT_INTERVAL_S * 1000,
       gcIntervalMs: e.USAGEDB_GC_INTERVAL_S * 1000,
+      options: {
+        concurrency: e.USAGEDB_JOB_CONCURRENCY,
+        compact: { maxInputSegments: e.USAGEDB_COMPACT_MAX_SEGMENTS, graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000 },
+        rollup: { maxInputSegments: e.USAGEDB_ROLLUP_MAX_SEGMENTS, graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000 },
+        gc: { maxDeletes: e.USAGEDB_GC_MAX_DELETES, safetyAgeMs: e.USAGEDB_GC_SAFETY_AGE_S * 1000 },
+      },
     },
     logLevel: e.USAGEDB_LOG_LEVEL,
   };

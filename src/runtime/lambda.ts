@@ -116,7 +116,7 @@ export async function jobs(event: { readonly job?: unknown } | null | undefined)
   const reports: JobReport[] = [];
   for (const job of requested === undefined ? JOB_NAMES : [requested as JobName]) {
     const started = Date.now();
-    const report = await runJob(services.db, job);
+    const report = await runJob(services.db, job, services.jobOptions);
     const fields = { job, shards: report.shards, failed: report.failed, ms: Date.now() - started, results: report.results };
     if (report.failed > 0) logger.error('job failed on some shards', fields);
     else logger.info('job finished', fields);

@@ -37,7 +37,7 @@ async function main(): Promise<void> {
       });
     });
     const jobs = config.jobs.enabled
-      ? startScheduler(s.db, { rollup: config.jobs.rollupIntervalMs, compact: config.jobs.compactIntervalMs, gc: config.jobs.gcIntervalMs }, logger, s.metrics)
+      ? startScheduler(s.db, { rollup: config.jobs.rollupIntervalMs, compact: config.jobs.compactIntervalMs, gc: config.jobs.gcIntervalMs }, logger, s.metrics, s.jobOptions)
       : undefined;
     const shutdown = (signal: string) => {
       logger.info('shutting down', { signal });

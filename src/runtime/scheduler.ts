@@ -5,20 +5,20 @@
  */
 import type { Metrics } from '../api/metrics.ts';
 import type { Logger } from '../api/observability.ts';
-import { runJob, type JobName } from '../jobs/run.ts';
+import { runJob, type JobName, type JobOptions } from '../jobs/run.ts';
 import type { Database } from '../manifest/database.ts';
 
 export interface Scheduler {
   stop(): Promise<void>;
 }
 
-export function startScheduler(db: Database, intervals: Record<JobName, number>, logger: Logger, metrics: Metrics): Scheduler {
+export function startScheduler(db: Database, intervals: Record<JobName, number>, logger: Logger, metrics: Metrics, options: JobOptions = {}): Scheduler {
   const running = new Map<JobName, Promise<void>>();
   const timers = (Object.entries(intervals) as [JobName, number][]).map(([job, every]) =>
     setInterval(() => {
       if (running.has(job)) return;
       const started = Date.now();
-      const run = runJob(db, job)
+      const run = runJob(db, job, options)
         .then((r) => {
           metrics.observeJob(job, r.failed === 0 ? 'ok' : 'error');
           logger.info('job run', { job, ms: Date.now() - started, failed_shards: r.failed });

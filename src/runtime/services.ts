@@ -10,6 +10,7 @@ import type { AppEnv } from '../api/env.ts';
 import type { Logger } from '../api/observability.ts';
 import { Metrics } from '../api/metrics.ts';
 import { Ingestor } from '../ingest/ingestor.ts';
+import type { JobOptions } from '../jobs/run.ts';
 import { Database } from '../manifest/database.ts';
 import type { Deps } from '../model/deps.ts';
 import { PeriodService } from '../period/periods.ts';
@@ -25,6 +26,8 @@ export interface Services {
   readonly metrics: Metrics;
   readonly app: Hono<AppEnv>;
   readonly keys: readonly ApiKey[];
+  /** Job bounds from the configuration, for every entry point that runs jobs. */
+  readonly jobOptions: JobOptions;
 }
 
 export interface BuildOptions {
@@ -63,6 +66,7 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
     corsOrigins: o.config.corsOrigins,
     publicMetrics: o.publicMetrics ?? false,
     queryLimits: { maxPageSize: o.config.query.maxPageSize, maxRangeMs: o.config.query.maxRangeMs },
+    jobOptions: o.config.jobs.options,
   });
-  return { db, ingestor, engine, periods, metrics, app, keys };
+  return { db, ingestor, engine, periods, metrics, app, keys, jobOptions: o.config.jobs.options };
 }

@@ -163,7 +163,7 @@ async function runScheduled(cron: string, env: Env): Promise<void> {
   for (const job of jobsForCron(cron)) {
     const started = Date.now();
     try {
-      const report = await runJob(services.db, job);
+      const report = await runJob(services.db, job, services.jobOptions);
       const fields = { cron, job, shards: report.shards, failed: report.failed, ms: Date.now() - started, results: report.results };
       if (report.failed > 0) {
         failures.push(job);

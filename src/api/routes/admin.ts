@@ -1,12 +1,12 @@
 /** Admin routes (admin scope): run a background job now, list conflicts compaction found. */
 import type { Hono } from 'hono';
 import { ValidationError } from '../../errors.ts';
-import { JOB_NAMES, runJob, type JobName } from '../../jobs/run.ts';
+import { JOB_NAMES, runJob, type JobName, type JobOptions } from '../../jobs/run.ts';
 import type { Database } from '../../manifest/database.ts';
 import type { AppEnv } from '../env.ts';
 import type { Metrics } from '../metrics.ts';
 
-export function adminRoutes(app: Hono<AppEnv>, db: Database, metrics: Metrics): void {
+export function adminRoutes(app: Hono<AppEnv>, db: Database, metrics: Metrics, jobOptions: JobOptions): void {
   app.post('/v1/admin/jobs/:job', async (c) => {
     const job = c.req.param('job');
     if (!(JOB_NAMES as readonly string[]).includes(job)) throw new ValidationError(`job: must be one of ${JOB_NAMES.join(', ')}`, 'job');
@@ -14,7 +14,7 @@ export function adminRoutes(app: Hono<AppEnv>, db: Database, metrics: Metrics): 
     if (dry !== undefined && dry !== 'true' && dry !== 'false') throw new ValidationError('dry_run: must be true or false', 'dry_run');
     if (dry === 'true' && job !== 'gc') throw new ValidationError('dry_run: only gc has a dry run', 'dry_run');
     try {
-      const report = await runJob(db, job as JobName, { dryRun: dry === 'true' });
+      const report = await runJob(db, job as JobName, { ...jobOptions, dryRun: dry === 'true' });
       metrics.observeJob(job, report.failed === 0 ? 'ok' : 'error');
       return c.json(report);
     } catch (err) {

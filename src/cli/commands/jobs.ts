@@ -22,7 +22,7 @@ export const jobsCommand: Command = {
     const dryRun = args.values['dry-run'] === true;
     if (dryRun && job !== 'gc') throw new CliUsageError('--dry-run: only gc has a dry run');
     const db = await ctx.open({ probe: true });
-    const report = await runJob(db, job as JobName, { dryRun });
+    const report = await runJob(db, job as JobName, { ...ctx.config().jobs.options, dryRun });
     ctx.emit(report, () => {
       const lines = [`${job}${dryRun ? ' (dry run)' : ''}: ${report.shards} shard(s), ${report.failed} failed`];
       for (const r of report.results) {
