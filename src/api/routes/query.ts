@@ -11,7 +11,7 @@ import type { QueryEngine } from '../../query/engine.ts';
 import { parseFilter, parseGroupBy, parseSource } from '../../query/params.ts';
 import type { Filter, Metric, OrderBy, QuerySpec } from '../../query/spec.ts';
 import { parseSql } from '../../query/sql.ts';
-import { isoString, parseRange } from '../../query/time-range.ts';
+import { checkRange, isoString, parseRange } from '../../query/time-range.ts';
 import type { AppEnv } from '../env.ts';
 import { readJson } from '../json.ts';
 import { accountParam } from '../params.ts';
@@ -163,12 +163,9 @@ export function queryRoutes(app: Hono<AppEnv>, engine: QueryEngine, limits: Quer
     else sql = ((await readJson(c.req.raw)) as { sql?: unknown } | null)?.sql;
     if (typeof sql !== 'string') throw new ValidationError('sql: is required (a JSON body {"sql": "SELECT ..."} or a text/plain body)', 'sql');
     const spec = parseSql(sql);
-    return c.json(await answer(engine, { ...spec, ...checkSpecRange(spec, limits.maxRangeMs) }));
+    checkRange(spec.from, spec.to, limits.maxRangeMs);
+    return c.json(await answer(engine, spec));
   });
-}
-
-function checkSpecRange(spec: QuerySpec, maxRangeMs: number): { from: number; to: number } {
-  return parseRange(isoString(spec.from), isoString(spec.to), maxRangeMs);
 }
 
 async function answer(engine: QueryEngine, spec: QuerySpec) {
