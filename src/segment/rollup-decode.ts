@@ -3,6 +3,7 @@
  * relative to, are decompressed) and columns into rows. The checksum of the whole object is
  * verified on every decode; nothing unverified is ever returned.
  */
+import { rawQuantity } from './raw-decode.ts';
 import { EVENT_KINDS } from '../model/event.ts';
 import { columnBytes, readContainer, type Container } from './container.ts';
 import { SegmentCorruptError } from './errors.ts';
@@ -115,12 +116,9 @@ function readHours(r: ByteReader, rows: number): Float64Array {
   return h;
 }
 
-/** The exact quantity sum of `row` (needs the `quantity` column). */
+/** The exact quantity sum of `row` (needs the `quantity` column): rollup columns read like raw ones. */
 export function rollupQuantity(cols: RollupColumns, row: number): bigint {
-  const q = cols.quantity;
-  if (q === undefined) throw new TypeError('the quantity column was not decoded');
-  const v = q[row]!;
-  return Number.isNaN(v) ? cols.bigQuantities!.get(row)! : BigInt(v);
+  return rawQuantity(cols, row);
 }
 
 function need<T>(v: T | undefined, name: string): T {
