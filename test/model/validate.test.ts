@@ -56,8 +56,10 @@ describe('the zod wire schema and the hand-written validator agree', () => {
         if (correction) Object.assign(e, { kind: 'Correction', correction_ref: { original_event_id: 'o', reason: 'r' } });
         for (const m of muts) e[m.field] = m.value;
         const zodOk = usageEventInput.safeParse(e).success;
-        const handOk = validateEvent(e, NOW).ok;
-        expect(handOk).toBe(zodOk);
+        const hand = validateEvent(e, NOW);
+        // The future-timestamp bound depends on the server's clock: only the validator has it.
+        if (!hand.ok && hand.reason.includes('in the future')) return;
+        expect(hand.ok).toBe(zodOk);
       }),
       { numRuns: 2000 },
     );
