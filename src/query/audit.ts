@@ -5,28 +5,13 @@
  */
 import { ValidationError } from '../errors.ts';
 import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
-import { EVENT_KINDS, type UsageEvent } from '../model/event.ts';
+import type { UsageEvent } from '../model/event.ts';
 import type { RawColumns } from '../segment/raw-format.ts';
-import { rawQuantity } from '../segment/raw.ts';
+import { rawQuantity, rowFields } from '../segment/raw.ts';
 import type { Filter } from './spec.ts';
 
-export interface AuditRow {
-  readonly event_id: string;
-  readonly kind: UsageEvent['kind'];
-  readonly correction_ref: UsageEvent['correction_ref'];
-  readonly account_id: string;
-  readonly subscription_id: string | null;
-  readonly product_id: string;
-  readonly meter_id: string;
-  readonly model_id: string | null;
-  readonly source: string;
-  readonly unit: string;
-  readonly timestamp_ms: number;
-  readonly quantity: string;
-  readonly dimensions: Readonly<Record<string, string>>;
-  readonly ingested_at_ms: number;
-  readonly segment_id: string;
-}
+/** An event as the audit API shows it: quantity as a decimal string, and the segment it is in. */
+export type AuditRow = Omit<UsageEvent, 'quantity'> & { readonly quantity: string; readonly segment_id: string };
 
 export interface Position {
   readonly ts: number;
@@ -72,21 +57,12 @@ export function auditRows(
     if (ts < q.from || ts >= q.to) continue;
     const id = c.event_id![r]!;
     if (q.cursor !== undefined && !after({ ts, id }, q.cursor)) continue;
-    const dims = c.dimensions!.dict[c.dimensions!.codes[r]!]!;
     const row: AuditRow = {
+      ...rowFields(c, r),
       event_id: id,
-      kind: EVENT_KINDS[c.kind![r]!]!,
       correction_ref: c.correction_ref!.get(r) ?? null,
-      account_id: q.accountId,
-      subscription_id: c.subscription_id!.dict[c.subscription_id!.codes[r]!] ?? null,
-      product_id: c.product_id!.dict[c.product_id!.codes[r]!]!,
-      meter_id: c.meter_id!.dict[c.meter_id!.codes[r]!]!,
-      model_id: c.model_id!.dict[c.model_id!.codes[r]!] ?? null,
-      source: c.source!.dict[c.source!.codes[r]!]!,
-      unit: c.unit!.dict[c.unit!.codes[r]!]!,
       timestamp_ms: ts,
       quantity: rawQuantity(c, r).toString(),
-      dimensions: dims,
       ingested_at_ms: c.ingested_at_ms![r]!,
       segment_id: seg.id,
     };

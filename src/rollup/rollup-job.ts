@@ -11,9 +11,9 @@ import { rollupSegmentEntry } from '../manifest/entries.ts';
 import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import { bucketOf } from '../model/bucket.ts';
 import { newId, type Deps } from '../model/deps.ts';
-import { dimensionsKey, EVENT_KINDS } from '../model/event.ts';
+import { dimensionsKey } from '../model/event.ts';
 import type { RawColumns } from '../segment/raw-format.ts';
-import { decodeRawSegment, rawQuantity } from '../segment/raw.ts';
+import { decodeRawSegment, rawQuantity, rowFields } from '../segment/raw.ts';
 import { encodeRollupSegment } from '../segment/rollup.ts';
 import type { RollupRow } from '../segment/rollup-format.ts';
 import { SegmentCorruptError } from '../segment/errors.ts';
@@ -45,21 +45,9 @@ const HOUR = 3_600_000;
 /** Adds one raw segment's rows to hourly aggregates keyed by every group field and the hour. */
 export function addToRollup(into: Map<string, RollupRow>, c: RawColumns): void {
   for (let r = 0; r < c.rows; r++) {
-    const dims = c.dimensions!.dict[c.dimensions!.codes[r]!]!;
     const ts = c.timestamp_ms![r]!;
-    const row = {
-      account_id: c.account_id!.dict[c.account_id!.codes[r]!]!,
-      subscription_id: c.subscription_id!.dict[c.subscription_id!.codes[r]!] ?? null,
-      product_id: c.product_id!.dict[c.product_id!.codes[r]!]!,
-      meter_id: c.meter_id!.dict[c.meter_id!.codes[r]!]!,
-      model_id: c.model_id!.dict[c.model_id!.codes[r]!] ?? null,
-      source: c.source!.dict[c.source!.codes[r]!]!,
-      unit: c.unit!.dict[c.unit!.codes[r]!]!,
-      kind: EVENT_KINDS[c.kind![r]!]!,
-      dimensions: dims,
-      hour_ms: Math.floor(ts / HOUR) * HOUR,
-    };
-    const key = JSON.stringify([row.account_id, row.subscription_id, row.product_id, row.meter_id, row.model_id, row.source, row.unit, row.kind, dimensionsKey(dims), row.hour_ms]);
+    const row = { ...rowFields(c, r), hour_ms: Math.floor(ts / HOUR) * HOUR };
+    const key = JSON.stringify([row.account_id, row.subscription_id, row.product_id, row.meter_id, row.model_id, row.source, row.unit, row.kind, dimensionsKey(row.dimensions), row.hour_ms]);
     const q = rawQuantity(c, r);
     const cur = into.get(key);
     if (cur === undefined) into.set(key, { ...row, quantity_sum: q, event_count: 1, first_event_ms: ts, last_event_ms: ts });

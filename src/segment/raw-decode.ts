@@ -94,6 +94,21 @@ export function rawQuantity(cols: RawColumns, row: number): bigint {
   return Number.isNaN(v) ? cols.bigQuantities!.get(row)! : BigInt(v);
 }
 
+/** The descriptive fields of `row` (ids, kind, dimensions); needs those columns decoded. */
+export function rowFields(c: RawColumns, row: number): Pick<UsageEvent, 'kind' | 'account_id' | 'subscription_id' | 'product_id' | 'meter_id' | 'model_id' | 'source' | 'unit' | 'dimensions'> {
+  return {
+    kind: EVENT_KINDS[c.kind![row]!]!,
+    account_id: c.account_id!.dict[c.account_id!.codes[row]!]!,
+    subscription_id: c.subscription_id!.dict[c.subscription_id!.codes[row]!] ?? null,
+    product_id: c.product_id!.dict[c.product_id!.codes[row]!]!,
+    meter_id: c.meter_id!.dict[c.meter_id!.codes[row]!]!,
+    model_id: c.model_id!.dict[c.model_id!.codes[row]!] ?? null,
+    source: c.source!.dict[c.source!.codes[row]!]!,
+    unit: c.unit!.dict[c.unit!.codes[row]!]!,
+    dimensions: c.dimensions!.dict[c.dimensions!.codes[row]!]!,
+  };
+}
+
 function need<T>(v: T | undefined, name: string): T {
   if (v === undefined) throw new TypeError(`rawColumnsToEvents needs the ${name} column`);
   return v;

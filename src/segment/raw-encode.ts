@@ -10,25 +10,15 @@ import { writeEventIds } from './event-ids.ts';
 import { encodeSegmentHashes } from './hashes.ts';
 import { jsonBytes, type PayloadParts } from './payload.ts';
 import { writeCodes, writeCorrections, writeDictColumn, writeKinds } from './raw-columns.ts';
-import { RAW_END_MAGIC, RAW_MAGIC, RAW_VERSION, SET_CAP, type EncodedRawSegment, type RawSegmentStats } from './raw-format.ts';
+import { RAW_END_MAGIC, RAW_MAGIC, RAW_VERSION, type EncodedRawSegment, type RawSegmentStats } from './raw-format.ts';
 import { writeDeltaColumn, writeQuantities } from './raw-numbers.ts';
 import { collectRows, sortOrder, type Rows } from './raw-rows.ts';
+import { cappedSet, column } from './encode-util.ts';
 import { writeStringBlock } from './strings.ts';
-import { ByteWriter } from './varint.ts';
 
 export interface EncodeRawOptions {
   /** Deflate level per column, 0 (store) to 9; default 5 (6 is ~1% smaller and ~1.5x slower to deflate). */
   readonly level?: DeflateLevel;
-}
-
-function cappedSet(values: readonly string[]): string[] | null {
-  return values.length > SET_CAP ? null : values.slice();
-}
-
-function column(capacity: number, fill: (w: ByteWriter) => void): Uint8Array {
-  const w = new ByteWriter(capacity);
-  fill(w);
-  return w.finish();
 }
 
 function gather(values: Float64Array, order: Uint32Array): Float64Array {

@@ -210,7 +210,18 @@ export function writeQuantities(w: ByteWriter, q: readonly bigint[], qn: Float64
 
 const I128_LIMIT = 1n << 127n;
 
-export function readQuantities(r: ByteReader, rows: number): { quantity: Float64Array; big: Map<number, bigint> } {
+/**
+ * Reads `rows` zigzag quantities (raw values or rollup sums): `quantity[i]` exact when it is a
+ * safe integer, else NaN with the value in `big`. A long value must pass `inRange` and must not
+ * be one that the short form holds (non-canonical); `fail` names the format in the error.
+ */
+export function readZigzagQuantities(
+  r: ByteReader,
+  rows: number,
+  maxBytes: number,
+  inRange: (v: bigint) => boolean,
+  fail: (msg: string) => SegmentCorruptError,
+): { quantity: Float64Array; big: Map<number, bigint> } {
   const quantity = new Float64Array(rows);
   const big = new Map<number, bigint>();
   const b = r.buf;
@@ -226,9 +237,9 @@ export function readQuantities(r: ByteReader, rows: number): { quantity: Float64
     r.pos = p;
     const n = r.zigzagOrNaN();
     if (Number.isNaN(n)) {
-      const v = r.zigzagBig(19);
-      if (v >= I128_LIMIT || v < -I128_LIMIT) throw corrupt('quantity out of the 128-bit range');
-      if (v <= 9007199254740991n && v >= -9007199254740991n) throw corrupt('non-canonical quantity');
+      const v = r.zigzagBig(maxBytes);
+      if (!inRange(v)) throw fail('quantity out of range');
+      if (v <= 9007199254740991n && v >= -9007199254740991n) throw fail('non-canonical quantity');
       quantity[i] = NaN;
       big.set(i, v);
     } else {
@@ -238,5 +249,10 @@ export function readQuantities(r: ByteReader, rows: number): { quantity: Float64
   }
   r.pos = p;
   return { quantity, big };
+}
+
+/** Raw quantities: signed 128-bit. */
+export function readQuantities(r: ByteReader, rows: number): { quantity: Float64Array; big: Map<number, bigint> } {
+  return readZigzagQuantities(r, rows, 19, (v) => v < I128_LIMIT && v >= -I128_LIMIT, corrupt);
 }
 

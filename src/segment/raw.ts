@@ -4,7 +4,7 @@
  * never the internals; it has no runtime dependencies (runs unchanged in Node and workerd).
  */
 export { encodeRawSegment, type EncodeRawOptions } from './raw-encode.ts';
-export { decodeRawSegment, rawColumnsToEvents, rawQuantity, type DecodeRawOptions } from './raw-decode.ts';
+export { decodeRawSegment, rawColumnsToEvents, rawQuantity, rowFields, type DecodeRawOptions } from './raw-decode.ts';
 export { decodeSegmentHashes, encodeSegmentHashes, payloadHash, type SegmentHashes } from './hashes.ts';
 export { SegmentCorruptError } from './errors.ts';
 export {

@@ -8,7 +8,6 @@
 import { writeContainer, type DeflateLevel } from './container.ts';
 import { crc32Hex } from './crc32.ts';
 import { writeCodes, writeDictColumn, writeKinds } from './raw-columns.ts';
-import { SET_CAP } from './raw-format.ts';
 import { writeDeltaColumn } from './raw-numbers.ts';
 import {
   HOUR_MS,
@@ -22,22 +21,12 @@ import {
 } from './rollup-format.ts';
 import { sortAndMergeRollupRows } from './rollup-rows.ts';
 import { writeCounts, writeOffsets, writeRollupQuantities } from './rollup-numbers.ts';
+import { cappedSet, column } from './encode-util.ts';
 import { writeStringBlock } from './strings.ts';
-import { ByteWriter } from './varint.ts';
 
 export interface EncodeRollupOptions {
   /** Deflate level per column, 0 (store) to 9; default 5. */
   readonly level?: DeflateLevel;
-}
-
-function cappedSet(values: readonly string[]): string[] | null {
-  return values.length > SET_CAP ? null : values.slice();
-}
-
-function column(capacity: number, fill: (w: ByteWriter) => void): Uint8Array {
-  const w = new ByteWriter(capacity);
-  fill(w);
-  return w.finish();
 }
 
 /**

@@ -42,7 +42,7 @@
  * 3_600_000; first_event_ms <= last_event_ms. Nothing requires first/last to lie inside the hour.
  */
 import type { EventKind } from '../model/event.ts';
-import type { RawColumns } from './raw-format.ts';
+import { ID_COLUMNS, NULLABLE_ID_COLUMNS, type IdColumnName, type RawColumns } from './raw-format.ts';
 
 export const ROLLUP_MAGIC = 'URSG';
 export const ROLLUP_END_MAGIC = 'GSRU';
@@ -80,18 +80,10 @@ export function rollupColumnId(name: RollupColumnName): number {
   return ROLLUP_COLUMN_NAMES.indexOf(name);
 }
 
-/** The dictionary-coded id columns (ids 1..7, in this order), and which of them may be null. */
-export const ROLLUP_ID_COLUMNS = [
-  'account_id',
-  'subscription_id',
-  'product_id',
-  'meter_id',
-  'model_id',
-  'source',
-  'unit',
-] as const;
-export type RollupIdColumnName = (typeof ROLLUP_ID_COLUMNS)[number];
-export const ROLLUP_NULLABLE_ID_COLUMNS: ReadonlySet<RollupIdColumnName> = new Set(['subscription_id', 'model_id']);
+/** The dictionary-coded id columns (ids 1..7, in this order): the raw segments' own list. */
+export const ROLLUP_ID_COLUMNS = ID_COLUMNS;
+export type RollupIdColumnName = IdColumnName;
+export const ROLLUP_NULLABLE_ID_COLUMNS = NULLABLE_ID_COLUMNS;
 
 /** One hourly aggregate: the input of encodeRollupSegment and the output of rollupColumnsToRows. */
 export interface RollupRow {

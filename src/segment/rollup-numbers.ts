@@ -5,6 +5,7 @@
  */
 import { SegmentCorruptError } from './errors.ts';
 import { ROLLUP_QUANTITY_LIMIT, ROLLUP_QUANTITY_MAX_BYTES } from './rollup-format.ts';
+import { readZigzagQuantities } from './raw-numbers.ts';
 import type { ByteReader, ByteWriter } from './varint.ts';
 
 const MAX_SAFE = 9007199254740991;
@@ -30,33 +31,7 @@ export function writeRollupQuantities(w: ByteWriter, q: readonly bigint[]): void
  * the value in `big`. Refuses values outside |q| < 2^256 and safe values in the long form.
  */
 export function readRollupQuantities(r: ByteReader, rows: number): { quantity: Float64Array; big: Map<number, bigint> } {
-  const quantity = new Float64Array(rows);
-  const big = new Map<number, bigint>();
-  const b = r.buf;
-  const end = r.end;
-  let p = r.pos;
-  for (let i = 0; i < rows; i++) {
-    const x = b[p]!;
-    if (x < 0x80 && p < end) {
-      p++;
-      quantity[i] = (x >>> 1) ^ -(x & 1);
-      continue;
-    }
-    r.pos = p;
-    const n = r.zigzagOrNaN();
-    if (Number.isNaN(n)) {
-      const v = r.zigzagBig(ROLLUP_QUANTITY_MAX_BYTES);
-      if (v >= ROLLUP_QUANTITY_LIMIT || v <= -ROLLUP_QUANTITY_LIMIT) throw corrupt('quantity sum out of range');
-      if (v <= MAX_SAFE_BIG && v >= -MAX_SAFE_BIG) throw corrupt('non-canonical quantity sum');
-      quantity[i] = NaN;
-      big.set(i, v);
-    } else {
-      quantity[i] = n;
-    }
-    p = r.pos;
-  }
-  r.pos = p;
-  return { quantity, big };
+  return readZigzagQuantities(r, rows, ROLLUP_QUANTITY_MAX_BYTES, (v) => v < ROLLUP_QUANTITY_LIMIT && v > -ROLLUP_QUANTITY_LIMIT, corrupt);
 }
 
 // ---------------------------------------------------------------- event counts

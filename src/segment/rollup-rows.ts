@@ -4,53 +4,7 @@
  * It never accepts a value it could not store exactly; such input throws TypeError/RangeError.
  */
 import { HOUR_MS, ROLLUP_ID_COLUMNS, ROLLUP_NULLABLE_ID_COLUMNS, ROLLUP_QUANTITY_LIMIT, type RollupRow } from './rollup-format.ts';
-import { assertWellFormed } from './strings.ts';
-
-const NULL_CODE = 0xffffffff;
-
-/** Interns one column's values; `finish` sorts the dictionary and rewrites codes to ranks. */
-export class RollupInterner {
-  private readonly map = new Map<string, number>();
-  private readonly values: string[] = [];
-  readonly codes: Uint32Array;
-  hasNull = false;
-  /** The sorted distinct non-null values, after `finish`. */
-  sorted: string[] = [];
-
-  constructor(rows: number) {
-    this.codes = new Uint32Array(rows);
-  }
-
-  add(row: number, v: string | null, what: string): void {
-    if (v === null) {
-      this.hasNull = true;
-      this.codes[row] = NULL_CODE;
-      return;
-    }
-    let c = this.map.get(v);
-    if (c === undefined) {
-      if (typeof v !== 'string') throw new TypeError(`rollup row ${row}: ${what} is not a string`);
-      c = this.values.length;
-      this.map.set(v, c);
-      this.values.push(v);
-    }
-    this.codes[row] = c;
-  }
-
-  /** Sorts the distinct values (JS string order) and turns codes into ranks, null = 0 first. */
-  finish(what: string): void {
-    const sorted = this.values.slice().sort();
-    const shift = this.hasNull ? 1 : 0;
-    const rank = new Uint32Array(sorted.length);
-    for (let i = 0; i < sorted.length; i++) {
-      assertWellFormed(sorted[i]!, what);
-      rank[this.map.get(sorted[i]!)!] = i + shift;
-    }
-    const codes = this.codes;
-    for (let i = 0; i < codes.length; i++) codes[i] = codes[i] === NULL_CODE ? 0 : rank[codes[i]!]!;
-    this.sorted = sorted;
-  }
-}
+import { Interner } from './raw-rows.ts';
 
 function kindCode(kind: unknown, i: number): number {
   if (kind === 'Usage') return 0;
@@ -86,9 +40,9 @@ function canonicalKey(dims: unknown, i: number): string {
 export interface MergedRollupRows {
   readonly n: number;
   /** One per ROLLUP_ID_COLUMNS entry; codes by input row. */
-  readonly ids: readonly RollupInterner[];
+  readonly ids: readonly Interner[];
   /** Over canonical dimensionsKey strings; codes by input row. */
-  readonly dims: RollupInterner;
+  readonly dims: Interner;
   /** Kind codes by input row. */
   readonly kinds: Uint32Array;
   readonly rep: Uint32Array;
@@ -109,8 +63,8 @@ export interface MergedRollupRows {
 export function sortAndMergeRollupRows(rows: readonly RollupRow[]): MergedRollupRows {
   const n = rows.length;
   if (n >= 0x80000000) throw new RangeError('too many rows for one segment');
-  const ids = ROLLUP_ID_COLUMNS.map(() => new RollupInterner(n));
-  const dims = new RollupInterner(n);
+  const ids = ROLLUP_ID_COLUMNS.map(() => new Interner(n));
+  const dims = new Interner(n);
   const dimsKeys = new Map<object, string>();
   const kinds = new Uint32Array(n);
   const hours = new Float64Array(n);
@@ -125,7 +79,7 @@ export function sortAndMergeRollupRows(rows: readonly RollupRow[]): MergedRollup
       const name = ROLLUP_ID_COLUMNS[c]!;
       const v = row[name];
       if (v === null && !ROLLUP_NULLABLE_ID_COLUMNS.has(name)) throw new TypeError(`rollup row ${i}: ${name} is null`);
-      ids[c]!.add(i, v, name);
+      ids[c]!.add(i, v);
     }
     const d = row.dimensions;
     let key = typeof d === 'object' && d !== null ? dimsKeys.get(d) : undefined;
@@ -133,7 +87,7 @@ export function sortAndMergeRollupRows(rows: readonly RollupRow[]): MergedRollup
       key = canonicalKey(d, i);
       dimsKeys.set(d, key);
     }
-    dims.add(i, key, 'dimensions');
+    dims.add(i, key);
     const hour = safeInt(row.hour_ms, i, 'hour_ms');
     if (hour % HOUR_MS !== 0) throw new RangeError(`rollup row ${i}: hour_ms ${hour} is not the start of an hour`);
     hours[i] = hour / HOUR_MS + 0;

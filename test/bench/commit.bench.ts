@@ -3,14 +3,13 @@
  * by concurrency on one shard and spread over shards, against MinIO (or USAGEDB_TEST_S3_ENDPOINT).
  * Prints a table and writes test/bench/results/commit.json. Each scenario is bounded in time.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { ShardKeys } from '../../src/manifest/keys.ts';
 import { ManifestStore } from '../../src/manifest/manifest-store.ts';
 import type { RawSegmentEntry } from '../../src/manifest/schema.ts';
 import { S3Store } from '../../src/store/s3.ts';
 import { realTimeDeps } from '../support/deps.ts';
+import { writeResult } from './results.ts';
 import { startTestS3, type S3Endpoint } from '../support/minio.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -136,9 +135,7 @@ async function main(): Promise<void> {
       throughput_one_shard: byConcurrency,
       throughput_by_shards: byShards,
     };
-    const dir = join(import.meta.dirname, 'results');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'commit.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeResult('commit', result);
     console.table(bySize);
     console.table([...byConcurrency, ...byShards]);
   } finally {

@@ -5,9 +5,7 @@
  * encoding, segment PUT, manifest commit), bodies serialized before timing. Writes
  * test/bench/results/ingest.json. BENCH_SECONDS (default 3) bounds each scenario.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DedupeIndex } from '../../src/ingest/dedupe-index.ts';
 import { loadSegmentHashes } from '../../src/ingest/hash-loader.ts';
@@ -17,6 +15,7 @@ import { validateEvent } from '../../src/model/validate.ts';
 import { encodeRawSegment } from '../../src/segment/raw.ts';
 import { S3Store } from '../../src/store/s3.ts';
 import { openInstance, type Instance } from '../support/instance.ts';
+import { writeResult } from './results.ts';
 import { startTestS3 } from '../support/minio.ts';
 import { Workload, type WireEvent } from './workload.ts';
 
@@ -146,9 +145,7 @@ async function main(): Promise<void> {
       size,
       dedupe,
     };
-    const dir = join(import.meta.dirname, 'results');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'ingest.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeResult('ingest', result);
     console.table(results);
   } finally {
     store.destroy();

@@ -4,12 +4,11 @@
  * bounded per shard, shards 4 at a time) until it has nothing left to do. Writes
  * test/bench/results/jobs.json. BENCH_EVENTS overrides the event count.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { runJob, type JobName } from '../../src/jobs/run.ts';
 import { S3Store } from '../../src/store/s3.ts';
 import { openInstance, type Instance } from '../support/instance.ts';
+import { writeResult } from './results.ts';
 import { startTestS3 } from '../support/minio.ts';
 import { Workload } from './workload.ts';
 
@@ -82,9 +81,7 @@ async function main(): Promise<void> {
       rollup,
       manifest: { before, after_compaction: afterCompaction, after_rollup: after },
     };
-    const dir = join(import.meta.dirname, 'results');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'jobs.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeResult('jobs', result);
     console.log(JSON.stringify(result, null, 2));
   } finally {
     store.destroy();

@@ -5,11 +5,10 @@
  * raw scan rate. Queries go through the Hono app in-process. Writes test/bench/results/query.json.
  * BENCH_EVENTS overrides the event count.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { S3Store } from '../../src/store/s3.ts';
 import { openInstance, type Instance } from '../support/instance.ts';
+import { writeResult } from './results.ts';
 import { startTestS3 } from '../support/minio.ts';
 import { Workload } from './workload.ts';
 
@@ -111,9 +110,7 @@ async function main(): Promise<void> {
       note: 'cold = a new instance (manifest and segment caches empty); warm = repeated on one instance; in-process Hono app.request',
     };
     console.log(JSON.stringify(result, null, 2));
-    const dir = join(import.meta.dirname, 'results');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'query.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeResult('query', result);
   } finally {
     store.destroy();
     await running.stop();
