@@ -8,6 +8,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/**/*.test.ts'],
           exclude: ['test/**/*.minio.test.ts', '**/node_modules/**'],
+          // The DEFLATE implementation production runtimes install (test/segment/deflate.test.ts covers fflate).
+          setupFiles: ['src/runtime/native-deflate.ts'],
         },
       },
       {
@@ -15,6 +17,7 @@ export default defineConfig({
           name: 'minio',
           include: ['test/**/*.minio.test.ts'],
           globalSetup: ['test/support/global-minio.ts'],
+          setupFiles: ['src/runtime/native-deflate.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

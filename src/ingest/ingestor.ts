@@ -6,10 +6,9 @@
  */
 import { PayloadTooLargeError } from '../errors.ts';
 import type { Database } from '../manifest/database.ts';
-import { shardOfAccount } from '../model/bucket.ts';
-import { eventHash } from '../model/hash.ts';
+import { ShardPlacer } from '../model/bucket.ts';
 import { validateEvent } from '../model/validate.ts';
-import { payloadHash } from '../segment/hashes.ts';
+import { EventHasher } from '../segment/hashes.ts';
 import { DedupeIndex } from './dedupe-index.ts';
 import { DEFAULT_INGEST_OPTIONS, type IngestOptions } from './limits.ts';
 import { ShardWriter, type Outcome, type PendingEvent } from './shard-writer.ts';
@@ -33,9 +32,13 @@ export class Ingestor {
   readonly options: IngestOptions;
   private readonly db: Database;
   private readonly writers = new Map<number, ShardWriter>();
+  private readonly placer: ShardPlacer;
+  /** Shared by every request: hashing runs synchronously inside `ingest`, never across an await. */
+  private readonly hasher = new EventHasher();
 
   constructor(db: Database, options: Partial<IngestOptions> = {}) {
     this.db = db;
+    this.placer = new ShardPlacer(db.layout);
     this.options = { ...DEFAULT_INGEST_OPTIONS, ...options };
   }
 
@@ -65,19 +68,22 @@ export class Ingestor {
     const now = this.db.deps.clock.now();
     const result: IngestResult = { accepted: 0, duplicates: 0, conflicts: 0, rejected: 0, errors: [] };
     const byShard = new Map<number, { pending: PendingEvent[]; positions: number[] }>();
-    rawEvents.forEach((raw, i) => {
+    const hashes = new Uint32Array(rawEvents.length * 8);
+    for (let i = 0; i < rawEvents.length; i++) {
+      const raw = rawEvents[i];
       const v = validateEvent(raw, now);
       if (!v.ok) {
         result.rejected++;
         result.errors.push({ index: i, event_id: idOf(raw), reason: v.reason });
-        return;
+        continue;
       }
-      const shard = shardOfAccount(v.event.account_id, this.db.layout);
+      const shard = this.placer.shardOf(v.event.account_id);
       let group = byShard.get(shard);
       if (group === undefined) byShard.set(shard, (group = { pending: [], positions: [] }));
-      group.pending.push({ event: v.event, eventHash: eventHash(v.event.event_id), payloadHash: payloadHash(v.event) });
+      this.hasher.hashInto(v.event, hashes, i * 8);
+      group.pending.push({ event: v.event, hashes, at: i * 8 });
       group.positions.push(i);
-    });
+    }
 
     const groups = [...byShard.entries()];
     const settled = await Promise.allSettled(groups.map(([shard, g]) => this.writer(shard).submit(g.pending)));

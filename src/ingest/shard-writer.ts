@@ -9,20 +9,16 @@ import { rawSegmentEntry } from '../manifest/entries.ts';
 import type { DeepReadonly, RawSegmentEntry, ShardManifest } from '../manifest/schema.ts';
 import { bucketOf } from '../model/bucket.ts';
 import { newId, type Deps } from '../model/deps.ts';
-import type { UsageEvent } from '../model/event.ts';
 import { ClosedPeriods, recordAdjustments } from '../period/closed-periods.ts';
 import { encodeRawSegment } from '../segment/raw.ts';
 import type { ObjectStore } from '../store/types.ts';
 import type { DedupeIndex } from './dedupe-index.ts';
+import { FirstSeen } from './first-seen.ts';
 import { loadSegmentHashes } from './hash-loader.ts';
 import type { IngestOptions } from './limits.ts';
+import { hashWords, samePayload, type PendingEvent } from './pending.ts';
 
-export interface PendingEvent {
-  readonly event: UsageEvent;
-  /** 128-bit event hash (4 words) and payload hash (4 words). */
-  readonly eventHash: Uint32Array;
-  readonly payloadHash: Uint32Array;
-}
+export type { PendingEvent } from './pending.ts';
 
 export type Outcome = 'accepted' | 'duplicate' | 'conflict' | 'period_closed';
 
@@ -98,6 +94,8 @@ export class ShardWriter {
     const cached = await manifest.load();
     await this.loadMissing(cached.manifest);
     let outcomes = this.classify(all, cached.manifest);
+    // What `outcomes` were computed on: re-classifying the same generation would repeat them.
+    let classifiedOn = cached.manifest.commit_id;
     let candidates = all.filter((_, i) => outcomes[i] === 'accepted');
     let segment: WrittenSegment;
     if (candidates.length === 0) {
@@ -106,6 +104,7 @@ export class ShardWriter {
       const fresh = await manifest.revalidate();
       await this.loadMissing(fresh.manifest);
       outcomes = this.classify(all, fresh.manifest);
+      classifiedOn = fresh.manifest.commit_id;
       candidates = all.filter((_, i) => outcomes[i] === 'accepted');
       if (candidates.length === 0) return outcomes;
       segment = await this.writeSegment(candidates);
@@ -114,8 +113,13 @@ export class ShardWriter {
     }
     const result = await manifest.commit(async (draft) => {
       // Other instances may have committed since our snapshot: learn their events, re-classify.
-      await this.loadMissing(draft);
-      outcomes = this.classify(all, draft);
+      // (The same generation — same commit id — holds the same segments and periods, and every
+      // segment it lists is already in the index, so its classification stands.)
+      if (draft.commit_id !== classifiedOn) {
+        await this.loadMissing(draft);
+        outcomes = this.classify(all, draft);
+        classifiedOn = draft.commit_id;
+      }
       const still = all.filter((_, i) => outcomes[i] === 'accepted');
       if (still.length === 0) return SKIP;
       if (still.length !== segment.events.length) segment = await this.writeSegment(still);
@@ -127,7 +131,11 @@ export class ShardWriter {
     });
     if (!result.committed) return outcomes;
 
-    for (const p of candidates) index.insert(p.eventHash[0]!, p.eventHash[1]!, p.eventHash[2]!, p.payloadHash[0]!, p.event.ingested_at_ms);
+    for (const p of candidates) {
+      const h = p.hashes;
+      const a = p.at;
+      index.insert(h[a]!, h[a + 1]!, h[a + 2]!, h[a + 4]!, p.event.ingested_at_ms);
+    }
     index.loadedSegments.add(segment.entry.id);
     this.stats.commits++;
     this.stats.events += candidates.length;
@@ -143,17 +151,23 @@ export class ShardWriter {
     const { index, deps } = this.d;
     const now = deps.clock.now();
     const closed = new ClosedPeriods(manifest.periods);
-    const firstSeen = new Map<string, PendingEvent>();
-    return all.map((p): Outcome => {
+    const seen = new FirstSeen(all);
+    const out = new Array<Outcome>(all.length);
+    for (let i = 0; i < all.length; i++) {
+      const p = all[i]!;
       const e = p.event;
-      const known = index.classify(p.eventHash[0]!, p.eventHash[1]!, p.eventHash[2]!, p.payloadHash[0]!, now);
-      if (known !== 'new') return known;
-      const first = firstSeen.get(e.event_id);
-      if (first !== undefined) return samePayload(first, p) ? 'duplicate' : 'conflict';
-      firstSeen.set(e.event_id, p);
-      if (e.kind === 'Usage' && closed.isClosed(e.account_id, e.timestamp_ms)) return 'period_closed';
-      return 'accepted';
-    });
+      const h = p.hashes;
+      const a = p.at;
+      const known = index.classify(h[a]!, h[a + 1]!, h[a + 2]!, h[a + 4]!, now);
+      if (known !== 'new') {
+        out[i] = known;
+        continue;
+      }
+      const first = seen.firstOf(i);
+      if (first >= 0) out[i] = samePayload(all[first]!, p) ? 'duplicate' : 'conflict';
+      else out[i] = e.kind === 'Usage' && closed.isClosed(e.account_id, e.timestamp_ms) ? 'period_closed' : 'accepted';
+    }
+    return out;
   }
 
   /** Loads the hashes of listed segments this index has not seen (within the window). */
@@ -174,7 +188,7 @@ export class ShardWriter {
     const encoded = encodeRawSegment(
       events.map((p) => p.event),
       (account) => bucketOf(account, bucketCount),
-      { level: 1 },
+      { level: 1, hashes: hashWords(events) },
     );
     const key = manifest.keys.rawSegment(id);
     const hashesKey = manifest.keys.rawHashes(id);
@@ -182,10 +196,4 @@ export class ShardWriter {
     const entry = rawSegmentEntry({ id, key, hashesKey }, encoded.stats, deps.clock.now());
     return { entry, events };
   }
-}
-
-function samePayload(a: PendingEvent, b: PendingEvent): boolean {
-  const x = a.payloadHash;
-  const y = b.payloadHash;
-  return x[0] === y[0] && x[1] === y[1] && x[2] === y[2] && x[3] === y[3];
 }

@@ -27,3 +27,28 @@ export function bucketsOfShard(shard: number, layout: Layout): { from: number; t
   const to = Math.ceil(((shard + 1) * layout.bucketCount) / layout.shardCount);
   return { from, to };
 }
+
+/**
+ * account → shard with a bounded cache: accounts repeat (a few heavy users send most events), so
+ * the hash is computed once per account, not once per event. Starts over when full.
+ */
+export class ShardPlacer {
+  readonly layout: Layout;
+  private readonly cache = new Map<string, number>();
+  private readonly max: number;
+
+  constructor(layout: Layout, max = 100_000) {
+    this.layout = layout;
+    this.max = max;
+  }
+
+  shardOf(accountId: string): number {
+    let shard = this.cache.get(accountId);
+    if (shard === undefined) {
+      shard = shardOfAccount(accountId, this.layout);
+      if (this.cache.size >= this.max) this.cache.clear();
+      this.cache.set(accountId, shard);
+    }
+    return shard;
+  }
+}

@@ -17,6 +17,8 @@ import { PeriodService } from '../period/periods.ts';
 import { QueryEngine } from '../query/engine.ts';
 import type { ObjectStore } from '../store/types.ts';
 import type { Config } from './config.ts';
+// Native zlib for segment columns on every runtime that builds services (Node, Lambda, Workers).
+import './native-deflate.ts';
 
 export interface Services {
   readonly db: Database;

@@ -3,8 +3,8 @@
  * row count, a column directory, column bodies (each stored raw or deflated), CRC-32 + end magic.
  * Reading verifies the whole object before any column is trusted; it never returns unverified bytes.
  */
-import { deflateSync, inflateSync } from 'fflate';
 import { crc32 } from './crc32.ts';
+import { deflateImpl } from './deflate.ts';
 import { SegmentCorruptError } from './errors.ts';
 import { ByteReader, ByteWriter } from './varint.ts';
 
@@ -106,11 +106,11 @@ function compress(c: ColumnInput, level: DeflateLevel): { body: Uint8Array; code
   const tail = Math.min(c.incompressibleTail ?? 0, raw.length);
   if (level === 0 || raw.length <= 16) return { body: raw, codec: CODEC_NONE };
   if (tail === 0) {
-    const z = deflateSync(raw, { level });
+    const z = deflateImpl().deflateRaw(raw, level);
     return z.length < raw.length ? { body: z, codec: CODEC_DEFLATE } : { body: raw, codec: CODEC_NONE };
   }
   const headRaw = raw.length - tail;
-  const z = deflateSync(raw.subarray(0, headRaw), { level });
+  const z = deflateImpl().deflateRaw(raw.subarray(0, headRaw), level);
   const w = new ByteWriter(z.length + tail + 16);
   w.varUint(headRaw);
   w.varUint(z.length);
@@ -183,26 +183,25 @@ export function columnBytes(c: Container, id: number): Uint8Array {
   if (col === undefined) throw corrupt(`column ${id} missing`);
   const body = c.bytes.subarray(col.offset, col.offset + col.stored);
   if (col.codec === CODEC_NONE) return body;
-  const out = new Uint8Array(col.raw);
-  if (col.codec === CODEC_DEFLATE) {
-    inflateInto(body, out, id);
-    return out;
-  }
+  if (col.codec === CODEC_DEFLATE) return inflateExact(body, col.raw, id);
   const r = new ByteReader(body);
   const headRaw = r.varUint();
   const head = r.bytes(r.varUint());
   if (headRaw > col.raw || r.remaining() !== col.raw - headRaw) throw corrupt(`column ${id}: bad head/tail split`);
-  inflateInto(head, out.subarray(0, headRaw), id);
+  const out = new Uint8Array(col.raw);
+  out.set(inflateExact(head, headRaw, id), 0);
   out.set(body.subarray(r.pos), headRaw);
   return out;
 }
 
-function inflateInto(z: Uint8Array, out: Uint8Array, id: number): void {
+/** Inflates a column's stream, which must give exactly `rawLength` bytes. */
+function inflateExact(z: Uint8Array, rawLength: number, id: number): Uint8Array {
   let got: Uint8Array;
   try {
-    got = inflateSync(z, { out });
+    got = deflateImpl().inflateRaw(z, rawLength);
   } catch (cause) {
     throw new SegmentCorruptError(`column ${id}: deflate stream is invalid`, { cause });
   }
-  if (got.length !== out.length) throw corrupt(`column ${id}: inflated to ${got.length} bytes, expected ${out.length}`);
+  if (got.length !== rawLength) throw corrupt(`column ${id}: inflated to ${got.length} bytes, expected ${rawLength}`);
+  return got;
 }

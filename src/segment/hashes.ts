@@ -49,10 +49,43 @@ export function payloadHash(e: UsageEvent, out: Uint32Array = new Uint32Array(4)
   return murmur3x86_128(scratch.utf8(canonicalPayload(e)), 0, out);
 }
 
+/**
+ * Event and payload hashes of single events, as the sidecar stores them (8 words: event hash,
+ * payload hash), through reused scratch buffers: what ingest computes once per event and hands
+ * to the segment encoder. Not reentrant: one per caller that hashes synchronously.
+ */
+export class EventHasher {
+  private readonly pe = new PayloadEncoder();
+  private readonly ids = new HashScratch();
+  private readonly h = new Uint32Array(4);
+
+  /** Writes the 8 words of `e` to `out[at, at + 8)`. */
+  hashInto(e: UsageEvent, out: Uint32Array, at: number): void {
+    const h = this.h;
+    const id = e.event_id;
+    this.ids.ensure(id.length * 3);
+    murmurScratch(this.ids, utf8.encodeInto(id, this.ids.bytes).written, h);
+    out[at] = h[0]!;
+    out[at + 1] = h[1]!;
+    out[at + 2] = h[2]!;
+    out[at + 3] = h[3]!;
+    murmur3x86_128(this.pe.encode(e), 0, h);
+    out[at + 4] = h[0]!;
+    out[at + 5] = h[1]!;
+    out[at + 6] = h[2]!;
+    out[at + 7] = h[3]!;
+  }
+}
+
 /** Hashes of every input row, in input order: 8 words per row (event hash, payload hash). */
 function hashRows(events: readonly UsageEvent[], parts: PayloadParts | undefined): Uint32Array {
   const n = events.length;
   const words = new Uint32Array(n * 8);
+  if (parts === undefined) {
+    const hasher = new EventHasher();
+    for (let i = 0; i < n; i++) hasher.hashInto(events[i]!, words, i * 8);
+    return words;
+  }
   const h = new Uint32Array(4);
   const pe = new PayloadEncoder();
   const ids = new HashScratch();
@@ -66,8 +99,7 @@ function hashRows(events: readonly UsageEvent[], parts: PayloadParts | undefined
     words[w + 1] = h[1]!;
     words[w + 2] = h[2]!;
     words[w + 3] = h[3]!;
-    if (parts === undefined) murmur3x86_128(pe.encode(e), 0, h);
-    else pe.hashWithParts(e, i, parts, h);
+    pe.hashWithParts(e, i, parts, h);
     words[w + 4] = h[0]!;
     words[w + 5] = h[1]!;
     words[w + 6] = h[2]!;
@@ -79,18 +111,21 @@ function hashRows(events: readonly UsageEvent[], parts: PayloadParts | undefined
 /**
  * The sidecar for `events` taken in `order` (a permutation of all rows; default: as given).
  * `parts` (values the segment encoder already interned, by input row) and `ingestedAt` (by
- * input row) only make it faster.
+ * input row) only make it faster; `precomputed` (8 words per input row, as `EventHasher` writes
+ * them) skips hashing altogether.
  */
 export function encodeSegmentHashes(
   events: readonly UsageEvent[],
   order?: ArrayLike<number>,
   parts?: PayloadParts,
   ingestedAt?: Float64Array,
+  precomputed?: Uint32Array,
 ): Uint8Array {
   const n = events.length;
   if (order !== undefined && order.length !== n) throw new RangeError('order must list every row');
+  if (precomputed !== undefined && precomputed.length !== n * 8) throw new RangeError('precomputed hashes must hold 8 words per row');
   // Hash in input order (memory order of the events), then lay rows out in segment order.
-  const words = hashRows(events, parts);
+  const words = precomputed ?? hashRows(events, parts);
   const out = new Uint8Array(HEADER + n * ROW + 4);
   const view = new DataView(out.buffer);
   for (let i = 0; i < 4; i++) out[i] = HASHES_MAGIC.charCodeAt(i);

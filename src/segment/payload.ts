@@ -52,6 +52,12 @@ export class PayloadEncoder {
   /** UTF-8 of JSON.stringify(s) for repeated values (ids, dictionary values, dimension maps). */
   private readonly cache = new Map<string, Uint8Array>();
 
+  /** Caches a value's bytes; a long-lived encoder starts over when the cache is full. */
+  private remember(s: string, b: Uint8Array): void {
+    if (this.cache.size >= 100_000) this.cache.clear();
+    this.cache.set(s, b);
+  }
+
   private room(n: number): void {
     if (this.p + n <= this.buf.length) return;
     const next = new HashScratch(Math.max(this.buf.length * 2, this.p + n + 1024));
@@ -91,7 +97,7 @@ export class PayloadEncoder {
     let b = this.cache.get(s);
     if (b === undefined) {
       b = utf8.encode(JSON.stringify(s));
-      if (this.cache.size < 100_000) this.cache.set(s, b);
+      this.remember(s, b);
     }
     this.raw(b);
   }
@@ -235,7 +241,7 @@ export class PayloadEncoder {
     let d = this.cache.get(dims);
     if (d === undefined) {
       d = utf8.encode(dims);
-      if (this.cache.size < 100_000) this.cache.set(dims, d);
+      this.remember(dims, d);
     }
     this.tail(e, d);
     return this.buf.subarray(0, this.p);

@@ -16,6 +16,8 @@ import { seededRandom, type Deps } from '../../src/model/deps.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
 import { decodeRawSegment, rawColumnsToEvents } from '../../src/segment/raw.ts';
 import type { ObjectStore } from '../../src/store/types.ts';
+// Segment DEFLATE as production runtimes install it (services.ts does the same).
+import '../../src/runtime/native-deflate.ts';
 
 /** Real sleeps, but a clock the test can move (dedupe window, period boundaries). */
 export class TestClock {
