@@ -46,6 +46,8 @@ export class ShardWriter {
   private readonly d: ShardWriterDeps;
   private queue: Submission[] = [];
   private running: Promise<void> | undefined;
+  /** Whether this shard's last commit lost a race to another writer (then flushes revalidate first). */
+  private contended = false;
   /** Commits this writer made and events they carried (for metrics and benchmarks). */
   readonly stats = { commits: 0, events: 0, submissions: 0 };
 
@@ -108,8 +110,14 @@ export class ShardWriter {
       candidates = all.filter((_, i) => outcomes[i] === 'accepted');
       if (candidates.length === 0) return outcomes;
       segment = await this.writeSegment(candidates);
-    } else {
+    } else if (this.contended) {
+      // Other instances committed on this shard lately: learn their commits while the segment
+      // uploads, so the commit below is likely to win on its first PUT.
       [segment] = await Promise.all([this.writeSegment(candidates), manifest.revalidate()]);
+    } else {
+      // Alone on this shard as far as we know: commit on the cached ETag; if someone else did
+      // commit, the conditional PUT is refused and the commit re-runs on their state.
+      segment = await this.writeSegment(candidates);
     }
     const result = await manifest.commit(async (draft) => {
       // Other instances may have committed since our snapshot: learn their events, re-classify.
@@ -129,6 +137,7 @@ export class ShardWriter {
       recordAdjustments(draft.periods, still.map((p) => p.event), deps.clock.now());
       return segment;
     });
+    this.contended = result.attempts > 1;
     if (!result.committed) return outcomes;
 
     for (const p of candidates) {

@@ -69,7 +69,7 @@ export class EventHasher {
     out[at + 1] = h[1]!;
     out[at + 2] = h[2]!;
     out[at + 3] = h[3]!;
-    murmur3x86_128(this.pe.encode(e), 0, h);
+    this.pe.hash(e, h);
     out[at + 4] = h[0]!;
     out[at + 5] = h[1]!;
     out[at + 6] = h[2]!;

@@ -8,7 +8,7 @@ import { HashScratch, murmurScratch } from './murmur.ts';
 
 const utf8 = new TextEncoder();
 const NULL = utf8.encode('null');
-const QUOTE = 0x22, COMMA = 0x2c, OPEN = 0x5b, CLOSE = 0x5d, MINUS = 0x2d;
+const QUOTE = 0x22, COMMA = 0x2c, OPEN = 0x5b, CLOSE = 0x5d, MINUS = 0x2d, COLON = 0x3a, OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d;
 
 /**
  * Values the segment encoder has already interned, so payloads are assembled by array index.
@@ -45,18 +45,17 @@ function writeQuoted(buf: Uint8Array, p: number, s: string): number {
   return p;
 }
 
+/** `null` or writeQuoted(s). */
+function writeNullable(buf: Uint8Array, p: number, s: string | null): number {
+  if (s !== null) return writeQuoted(buf, p, s);
+  for (let i = 0; i < 4; i++) buf[p++] = NULL[i]!;
+  return p;
+}
+
 export class PayloadEncoder {
   private s = new HashScratch(2048);
   private buf = this.s.bytes;
   private p = 0;
-  /** UTF-8 of JSON.stringify(s) for repeated values (ids, dictionary values, dimension maps). */
-  private readonly cache = new Map<string, Uint8Array>();
-
-  /** Caches a value's bytes; a long-lived encoder starts over when the cache is full. */
-  private remember(s: string, b: Uint8Array): void {
-    if (this.cache.size >= 100_000) this.cache.clear();
-    this.cache.set(s, b);
-  }
 
   private room(n: number): void {
     if (this.p + n <= this.buf.length) return;
@@ -64,11 +63,6 @@ export class PayloadEncoder {
     next.bytes.set(this.buf.subarray(0, this.p));
     this.s = next;
     this.buf = next.bytes;
-  }
-
-  private byte(b: number): void {
-    this.room(1);
-    this.buf[this.p++] = b;
   }
 
   private raw(b: Uint8Array): void {
@@ -89,23 +83,6 @@ export class PayloadEncoder {
   private text(s: string): void {
     this.room(s.length * 3);
     this.p += utf8.encodeInto(s, this.buf.subarray(this.p)).written;
-  }
-
-  /** JSON.stringify(s) of a value that repeats across events (cached). */
-  private cached(s: string | null): void {
-    if (s === null) { this.raw(NULL); return; }
-    let b = this.cache.get(s);
-    if (b === undefined) {
-      b = utf8.encode(JSON.stringify(s));
-      this.remember(s, b);
-    }
-    this.raw(b);
-  }
-
-  /** JSON.stringify(s) of a value that does not repeat. */
-  private quoted(s: string): void {
-    this.room(s.length * 6 + 2);
-    this.p = writeQuoted(this.buf, this.p, s);
   }
 
   /** The decimal digits of a safe integer (what JSON.stringify gives for it). */
@@ -213,37 +190,92 @@ export class PayloadEncoder {
     this.buf[this.p++] = CLOSE;
   }
 
-  /**
-   * The bytes of canonicalPayload(e), valid until the next call. `dimsJson`, when given, must be
-   * JSON.stringify(e.dimensions).
-   */
-  encode(e: UsageEvent, dimsJson?: string): Uint8Array {
-    this.p = 0;
-    this.byte(OPEN);
-    this.quoted(e.event_id);
-    this.byte(COMMA);
-    this.cached(e.kind);
-    this.byte(COMMA);
-    this.cached(e.account_id);
-    this.byte(COMMA);
-    this.cached(e.subscription_id);
-    this.byte(COMMA);
-    this.cached(e.product_id);
-    this.byte(COMMA);
-    this.cached(e.meter_id);
-    this.byte(COMMA);
-    this.cached(e.model_id);
-    this.byte(COMMA);
-    this.cached(e.source);
-    this.byte(COMMA);
-    this.cached(e.unit);
-    const dims = dimsJson ?? JSON.stringify(e.dimensions);
-    let d = this.cache.get(dims);
-    if (d === undefined) {
-      d = utf8.encode(dims);
-      this.remember(dims, d);
-    }
-    this.tail(e, d);
+  /** The bytes of canonicalPayload(e), valid until the next call. */
+  encode(e: UsageEvent): Uint8Array {
+    this.fill(e);
     return this.buf.subarray(0, this.p);
+  }
+
+  /** murmur3x86_128 of `encode(e)`, into `out`. */
+  hash(e: UsageEvent, out: Uint32Array): void {
+    this.fill(e);
+    murmurScratch(this.s, this.p, out);
+  }
+
+  /**
+   * Writes canonicalPayload(e) straight from the event's strings: every string through
+   * writeQuoted (what JSON.stringify gives, ASCII fast path), the dimension map in its own key
+   * order (which is JSON.stringify's order), no intermediate strings or lookups.
+   */
+  private fill(e: UsageEvent): void {
+    const dims = e.dimensions;
+    const keys = Object.keys(dims);
+    const ref = e.correction_ref;
+    let chars =
+      e.event_id.length + e.kind.length + e.account_id.length + (e.subscription_id?.length ?? 4) + e.product_id.length +
+      e.meter_id.length + (e.model_id?.length ?? 4) + e.source.length + e.unit.length;
+    for (let i = 0; i < keys.length; i++) chars += keys[i]!.length + dims[keys[i]!]!.length;
+    if (ref !== null) chars += ref.original_event_id.length + ref.reason.length;
+    this.p = 0;
+    // 6 bytes per UTF-16 unit covers any JSON escape and any UTF-8 sequence; 160 the punctuation and numbers.
+    this.room(chars * 6 + keys.length * 8 + 160);
+    const buf = this.buf;
+    let p = 0;
+    buf[p++] = OPEN;
+    p = writeQuoted(buf, p, e.event_id);
+    buf[p++] = COMMA;
+    p = writeQuoted(buf, p, e.kind);
+    buf[p++] = COMMA;
+    p = writeQuoted(buf, p, e.account_id);
+    buf[p++] = COMMA;
+    p = writeNullable(buf, p, e.subscription_id);
+    buf[p++] = COMMA;
+    p = writeQuoted(buf, p, e.product_id);
+    buf[p++] = COMMA;
+    p = writeQuoted(buf, p, e.meter_id);
+    buf[p++] = COMMA;
+    p = writeNullable(buf, p, e.model_id);
+    buf[p++] = COMMA;
+    p = writeQuoted(buf, p, e.source);
+    buf[p++] = COMMA;
+    p = writeQuoted(buf, p, e.unit);
+    buf[p++] = COMMA;
+    this.p = p;
+    const ts = e.timestamp_ms;
+    if (Number.isSafeInteger(ts) && !Object.is(ts, -0)) this.int(ts);
+    else this.text(JSON.stringify(ts));
+    this.room(4);
+    this.buf[this.p++] = COMMA;
+    this.buf[this.p++] = QUOTE;
+    const q = e.quantity;
+    const qn = Number(q);
+    if (Number.isSafeInteger(qn)) this.int(qn);
+    else this.text(q.toString());
+    this.room(chars * 6 + keys.length * 8 + 64);
+    const b = this.buf;
+    p = this.p;
+    b[p++] = QUOTE;
+    b[p++] = COMMA;
+    b[p++] = OPEN_BRACE;
+    for (let i = 0; i < keys.length; i++) {
+      if (i > 0) b[p++] = COMMA;
+      const k = keys[i]!;
+      p = writeQuoted(b, p, k);
+      b[p++] = COLON;
+      p = writeQuoted(b, p, dims[k]!);
+    }
+    b[p++] = CLOSE_BRACE;
+    b[p++] = COMMA;
+    if (ref === null) {
+      for (let i = 0; i < 4; i++) b[p++] = NULL[i]!;
+    } else {
+      b[p++] = OPEN;
+      p = writeQuoted(b, p, ref.original_event_id);
+      b[p++] = COMMA;
+      p = writeQuoted(b, p, ref.reason);
+      b[p++] = CLOSE;
+    }
+    b[p++] = CLOSE;
+    this.p = p;
   }
 }
