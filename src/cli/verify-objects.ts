@@ -7,7 +7,7 @@ import type { DeepReadonly, PeriodEntry, RawSegmentEntry, RollupSegmentEntry, Sh
 import { crc32Hex } from '../segment/crc32.ts';
 import { decodeRawSegment, decodeSegmentHashes, rawQuantity } from '../segment/raw.ts';
 import { decodeRollupSegment, rollupQuantity } from '../segment/rollup.ts';
-import type { ObjectStore } from '../store/types.ts';
+import type { ByteRange, ObjectStore } from '../store/types.ts';
 
 export interface Problem {
   readonly shard: number;
@@ -46,8 +46,8 @@ export function checkManifest(shard: number, m: DeepReadonly<ShardManifest>): Pr
   return out;
 }
 
-async function fetch(store: ObjectStore, key: string): Promise<Uint8Array | null> {
-  const res = await store.get(key);
+async function fetch(store: ObjectStore, key: string, range?: ByteRange): Promise<Uint8Array | null> {
+  const res = await store.get(key, range === undefined ? {} : { range });
   return res === null || res.notModified ? null : res.body;
 }
 
@@ -58,7 +58,8 @@ function differs(out: Problem[], shard: number, kind: string, id: string, what: 
 /** Reads a raw segment and compares what it holds with its manifest entry. */
 export async function checkRawSegment(store: ObjectStore, shard: number, e: DeepReadonly<RawSegmentEntry>): Promise<Problem[]> {
   const out: Problem[] = [];
-  const bytes = await fetch(store, e.key);
+  // The container only: hashes appended to the object are checked by checkHashes.
+  const bytes = await fetch(store, e.key, e.hashes_key === undefined ? { offset: 0, length: e.bytes } : undefined);
   if (bytes === null) return [{ shard, kind: 'raw', id: e.id, message: `object ${e.key} is missing` }];
   let cols;
   try {
@@ -98,17 +99,27 @@ export async function checkRawSegment(store: ObjectStore, shard: number, e: Deep
   return out;
 }
 
-/** Reads a segment's hashes sidecar (checksum verified by decoding) and compares its row count. */
+/**
+ * Reads a segment's hashes (appended to its object, or a legacy sidecar), verifies them by
+ * decoding (checksum) and compares the row count.
+ */
 export async function checkHashes(store: ObjectStore, shard: number, e: DeepReadonly<RawSegmentEntry>): Promise<Problem[]> {
-  const bytes = await fetch(store, e.hashes_key);
-  if (bytes === null) return [{ shard, kind: 'hashes', id: e.id, message: `hashes sidecar ${e.hashes_key} is missing` }];
+  const where = e.hashes_key === undefined ? `hashes appended to ${e.key}` : `hashes sidecar ${e.hashes_key}`;
+  let bytes: Uint8Array | null;
+  try {
+    bytes = await fetch(store, e.hashes_key ?? e.key, e.hashes_key === undefined ? { offset: e.bytes } : undefined);
+  } catch (err) {
+    // A ranged read past the end of a truncated object is refused by S3 (416).
+    return [{ shard, kind: 'hashes', id: e.id, message: `${where} cannot be read: ${(err as Error).message}` }];
+  }
+  if (bytes === null) return [{ shard, kind: 'hashes', id: e.id, message: `${where}: the object is missing` }];
   try {
     const h = decodeSegmentHashes(bytes);
     const out: Problem[] = [];
     differs(out, shard, 'hashes', e.id, 'rows', h.count, e.rows);
     return out;
   } catch (err) {
-    return [{ shard, kind: 'hashes', id: e.id, message: `hashes sidecar does not decode: ${(err as Error).message}` }];
+    return [{ shard, kind: 'hashes', id: e.id, message: `${where} do not decode: ${(err as Error).message}` }];
   }
 }
 

@@ -5,6 +5,7 @@
  * One commit replaces the inputs and records a replacement; inputs are deleted by GC after the
  * reader grace period. It never drops a row on the word of a segment that is no longer live.
  */
+import { fetchRawHashes, fetchRawSegment, rawSegmentObject } from '../manifest/raw-objects.ts';
 import { rawSegmentEntry } from '../manifest/entries.ts';
 import type { ManifestStore } from '../manifest/manifest-store.ts';
 import { SKIP } from '../manifest/manifest-store.ts';
@@ -14,7 +15,6 @@ import { newId, type Deps } from '../model/deps.ts';
 import type { UsageEvent } from '../model/event.ts';
 import { eventHash } from '../model/hash.ts';
 import { decodeRawSegment, decodeSegmentHashes, encodeRawSegment, payloadHash, rawColumnsToEvents } from '../segment/raw.ts';
-import { SegmentCorruptError } from '../segment/errors.ts';
 import type { ObjectStore } from '../store/types.ts';
 
 export interface CompactOptions {
@@ -91,12 +91,6 @@ export function chooseInputs(live: readonly DeepReadonly<RawSegmentEntry>[], opt
 }
 const hashKey = (h: Uint32Array, at = 0) => `${h[at]},${h[at + 1]},${h[at + 2]},${h[at + 3]}`;
 
-async function fetchBytes(store: ObjectStore, key: string, what: string): Promise<Uint8Array> {
-  const res = await store.get(key);
-  if (res === null || res.notModified) throw new SegmentCorruptError(`${what} ${key} is missing`);
-  return res.body;
-}
-
 export async function compactShard(store: ObjectStore, shard: ManifestStore, deps: Deps, bucketCount: number, opts: CompactOptions = DEFAULT_COMPACT_OPTIONS): Promise<CompactReport> {
   const snap = await shard.revalidate();
   const live = snap.manifest.segments;
@@ -121,7 +115,7 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
     let overlaps = false;
     for (let d = Math.floor(s.min_ts / DAY); d <= Math.floor(s.max_ts / DAY) && !overlaps; d++) overlaps = days.has(d);
     if (!overlaps) continue;
-    const h = decodeSegmentHashes(await fetchBytes(store, s.hashes_key, 'hashes of segment'));
+    const h = decodeSegmentHashes(await fetchRawHashes(store, s));
     for (let r = 0; r < h.count; r++) {
       const eh = hashKey(h.eventHashes, r * 4);
       let payloads = reference.get(eh);
@@ -132,7 +126,7 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
 
   // Read inputs, first-ingested first, and drop exact duplicates.
   const events: UsageEvent[] = [];
-  for (const s of inputs) events.push(...rawColumnsToEvents(decodeRawSegment(await fetchBytes(store, s.key, 'segment'))));
+  for (const s of inputs) events.push(...rawColumnsToEvents(decodeRawSegment(await fetchRawSegment(store, s))));
   events.sort((a, b) => a.ingested_at_ms - b.ingested_at_ms);
   const seen = new Map<string, Set<string>>();
   const justifiedBy = new Set<string>();
@@ -179,9 +173,8 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
       const id = newId(deps);
       const enc = encodeRawSegment(chunk, (a) => bucketOf(a, bucketCount));
       const key = shard.keys.rawSegment(id);
-      const hashesKey = shard.keys.rawHashes(id);
-      await Promise.all([store.put(key, enc.bytes, { ifNoneMatch: '*' }), store.put(hashesKey, enc.hashes, { ifNoneMatch: '*' })]);
-      outputs.push(rawSegmentEntry({ id, key, hashesKey }, enc.stats, deps.clock.now(), true));
+      await store.put(key, rawSegmentObject(enc.bytes, enc.hashes), { ifNoneMatch: '*' });
+      outputs.push(rawSegmentEntry({ id, key }, enc.stats, deps.clock.now(), true));
     }
   }
 
@@ -197,7 +190,7 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
     draft.replacements.push({
       id: newId(deps),
       kind: 'raw',
-      inputs: inputs.map((s) => ({ id: s.id, key: s.key, hashes_key: s.hashes_key })),
+      inputs: inputs.map((s) => ({ id: s.id, key: s.key, ...(s.hashes_key === undefined ? {} : { hashes_key: s.hashes_key }) })),
       outputs: outputs.map((o) => o.id),
       committed_at_ms: now,
       delete_after_ms: now + opts.graceMs,

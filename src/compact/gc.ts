@@ -37,7 +37,7 @@ export interface GcReport {
 export function referencedKeys(m: DeepReadonly<ShardManifest>, into: Set<string>): void {
   for (const s of m.segments) {
     into.add(s.key);
-    into.add(s.hashes_key);
+    if (s.hashes_key !== undefined) into.add(s.hashes_key);
   }
   for (const r of m.rollups) into.add(r.key);
   for (const rep of m.replacements) {

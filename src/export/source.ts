@@ -3,6 +3,7 @@
  * (exactly the events queries count), pruned by the query planner, each fetched and decoded
  * once, one segment in memory at a time (plus one prefetched). Runtime-neutral.
  */
+import { fetchRawSegment } from '../manifest/raw-objects.ts';
 import type { Database } from '../manifest/database.ts';
 import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import { planRawSegments } from '../query/planner.ts';
@@ -66,11 +67,7 @@ export async function planExport(db: Database, filter: ExportFilter): Promise<Ex
 }
 
 async function fetchSegment(store: ObjectStore, seg: DeepReadonly<RawSegmentEntry>): Promise<Uint8Array> {
-  const res = await store.get(seg.key);
-  if (res === null || res.notModified) {
-    throw new SegmentCorruptError(`segment ${seg.id} (${seg.key}) is missing; if compaction replaced it during the export and GC collected it, run the export again`);
-  }
-  return res.body;
+  return fetchRawSegment(store, seg, '; if compaction replaced it during the export and GC collected it, run the export again');
 }
 
 /** The rows of a decoded segment that pass the filter. */

@@ -1,10 +1,11 @@
 /**
- * Warms a dedupe index from segments' hash sidecars: fetches only the sidecar objects (never the
- * segments), a bounded number at a time, and marks each segment loaded once its rows are in.
+ * Warms a dedupe index from segments' hashes: a ranged GET of each segment object's hashes block
+ * (or its legacy sidecar), never the segment columns, a bounded number at a time, and marks each
+ * segment loaded once its rows are in.
  */
 import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import { decodeSegmentHashes } from '../segment/raw.ts';
-import { SegmentCorruptError } from '../segment/errors.ts';
+import { fetchRawHashes } from '../manifest/raw-objects.ts';
 import type { ObjectStore } from '../store/types.ts';
 import type { DedupeIndex } from './dedupe-index.ts';
 
@@ -19,11 +20,7 @@ export async function loadSegmentHashes(
     while (next < segments.length) {
       const seg = segments[next++]!;
       if (index.loadedSegments.has(seg.id)) continue;
-      const res = await store.get(seg.hashes_key);
-      if (res === null || res.notModified) {
-        throw new SegmentCorruptError(`hashes of segment ${seg.id} are missing (${seg.hashes_key}); dedupe cannot be trusted for this shard`);
-      }
-      const h = decodeSegmentHashes(res.body);
+      const h = decodeSegmentHashes(await fetchRawHashes(store, seg));
       const e = h.eventHashes;
       const p = h.payloadHashes;
       for (let row = 0; row < h.count; row++) {

@@ -6,6 +6,7 @@
  */
 import { SKIP, type ManifestStore } from '../manifest/manifest-store.ts';
 import { rawSegmentEntry } from '../manifest/entries.ts';
+import { rawSegmentObject } from '../manifest/raw-objects.ts';
 import type { DeepReadonly, RawSegmentEntry, ShardManifest } from '../manifest/schema.ts';
 import { bucketOf } from '../model/bucket.ts';
 import { newId, type Deps } from '../model/deps.ts';
@@ -189,7 +190,7 @@ export class ShardWriter {
     await loadSegmentHashes(store, index, wanted, options.hashLoadConcurrency);
   }
 
-  /** Encodes and PUTs one segment and its hashes sidecar (create-only). */
+  /** Encodes and PUTs one segment object, hashes appended (create-only). */
   private async writeSegment(events: readonly PendingEvent[]): Promise<WrittenSegment> {
     const { store, manifest, deps, bucketCount } = this.d;
     const id = newId(deps);
@@ -200,9 +201,8 @@ export class ShardWriter {
       { level: 1, hashes: hashWords(events) },
     );
     const key = manifest.keys.rawSegment(id);
-    const hashesKey = manifest.keys.rawHashes(id);
-    await Promise.all([store.put(key, encoded.bytes, { ifNoneMatch: '*' }), store.put(hashesKey, encoded.hashes, { ifNoneMatch: '*' })]);
-    const entry = rawSegmentEntry({ id, key, hashesKey }, encoded.stats, deps.clock.now());
+    await store.put(key, rawSegmentObject(encoded.bytes, encoded.hashes), { ifNoneMatch: '*' });
+    const entry = rawSegmentEntry({ id, key }, encoded.stats, deps.clock.now());
     return { entry, events };
   }
 }

@@ -7,7 +7,7 @@ import type { RollupSegmentStats } from '../segment/rollup-format.ts';
 import type { RawSegmentEntry, RollupSegmentEntry } from './schema.ts';
 
 export function rawSegmentEntry(
-  ids: { id: string; key: string; hashesKey: string },
+  ids: { id: string; key: string },
   s: RawSegmentStats,
   createdAtMs: number,
   compacted = false,
@@ -15,7 +15,6 @@ export function rawSegmentEntry(
   return {
     id: ids.id,
     key: ids.key,
-    hashes_key: ids.hashesKey,
     rows: s.rows,
     bytes: s.bytes,
     min_ts: s.min_ts,

@@ -26,9 +26,6 @@ export class ShardKeys {
   rawSegment(id: string): string {
     return `${this.dir}/segments/raw/${id}.useg`;
   }
-  rawHashes(id: string): string {
-    return `${this.dir}/segments/raw/${id}.hashes`;
-  }
   periodSnapshot(id: string): string {
     return `${this.dir}/periods/${id}.json`;
   }

@@ -20,8 +20,11 @@ const cappedSet = z.array(z.string()).nullable();
 export const rawSegmentEntry = z.object({
   id: z.string().min(1),
   key: z.string().min(1),
-  /** Sidecar object with the segment's event/payload hashes (dedupe loads only this). */
-  hashes_key: z.string().min(1),
+  /**
+   * Sidecar object with the segment's event/payload hashes, for segments written before the
+   * hashes were appended to the segment object itself (absent: they follow byte `bytes` of `key`).
+   */
+  hashes_key: z.string().min(1).optional(),
   rows: nonNegative,
   bytes: nonNegative,
   min_ts: int,

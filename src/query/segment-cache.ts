@@ -3,6 +3,7 @@
  * Segments are immutable, so an entry never goes stale; concurrent queries share one fetch and
  * one decode. Columns are decoded on demand, so a total query never pays for event ids.
  */
+import { fetchRawSegment } from '../manifest/raw-objects.ts';
 import type { DeepReadonly, RawSegmentEntry, RollupSegmentEntry } from '../manifest/schema.ts';
 import { SegmentCorruptError } from '../segment/errors.ts';
 import type { RawColumnName, RawColumns } from '../segment/raw-format.ts';
@@ -17,6 +18,7 @@ interface Entry {
   size: number;
 }
 
+type CachedSegment = DeepReadonly<RawSegmentEntry> | DeepReadonly<RollupSegmentEntry>;
 type Decoder = (bytes: Uint8Array, columns: string[]) => Record<string, unknown>;
 const decodeRaw: Decoder = (b, columns) => decodeRawSegment(b, { columns: columns as RawColumnName[] }) as unknown as Record<string, unknown>;
 const decodeRollup: Decoder = (b, columns) => decodeRollupSegment(b, { columns: columns as RollupColumnName[] }) as unknown as Record<string, unknown>;
@@ -55,7 +57,7 @@ export class SegmentCache {
     return (await this.get(seg, needed, decodeRollup)) as unknown as RollupColumns;
   }
 
-  private async get(seg: { id: string; key: string; rows: number }, needed: readonly string[], decode: Decoder): Promise<Entry['columns']> {
+  private async get(seg: CachedSegment, needed: readonly string[], decode: Decoder): Promise<Entry['columns']> {
     let entry = this.entries.get(seg.id);
     if (entry !== undefined) {
       this.stats.hits++;
@@ -77,13 +79,20 @@ export class SegmentCache {
     return entry.columns;
   }
 
-  private load(seg: { id: string; key: string; rows: number }): Promise<Entry> {
+  /** A raw segment's container (ranged past its appended hashes) or a rollup segment's object. */
+  private async fetchBody(seg: CachedSegment): Promise<Uint8Array> {
+    if ('max_ingested' in seg) return fetchRawSegment(this.store, seg, ' though it is listed');
+    const res = await this.store.get(seg.key);
+    if (res === null || res.notModified) throw new SegmentCorruptError(`segment ${seg.id} is listed but its object ${seg.key} is missing`);
+    return res.body;
+  }
+
+  private load(seg: CachedSegment): Promise<Entry> {
     let p = this.fetching.get(seg.id);
     if (p === undefined) {
       p = (async () => {
-        const res = await this.store.get(seg.key);
-        if (res === null || res.notModified) throw new SegmentCorruptError(`segment ${seg.id} is listed but its object ${seg.key} is missing`);
-        const entry: Entry = { bytes: res.body, columns: { rows: seg.rows }, size: res.body.byteLength };
+        const body = await this.fetchBody(seg);
+        const entry: Entry = { bytes: body, columns: { rows: seg.rows }, size: body.byteLength };
         this.entries.set(seg.id, entry);
         this.total += entry.size;
         this.evict();

@@ -5,6 +5,7 @@
  * commit that adds its rollup, so a raw segment can never be counted twice, and a late event is
  * rolled up whenever its segment is — totals never drift. Never by time watermark.
  */
+import { fetchRawSegment } from '../manifest/raw-objects.ts';
 import type { ManifestStore } from '../manifest/manifest-store.ts';
 import { SKIP } from '../manifest/manifest-store.ts';
 import { rollupSegmentEntry } from '../manifest/entries.ts';
@@ -16,7 +17,6 @@ import type { RawColumns } from '../segment/raw-format.ts';
 import { decodeRawSegment, rawQuantity, rowFields } from '../segment/raw.ts';
 import { encodeRollupSegment } from '../segment/rollup.ts';
 import type { RollupRow } from '../segment/rollup-format.ts';
-import { SegmentCorruptError } from '../segment/errors.ts';
 import type { ObjectStore } from '../store/types.ts';
 
 export interface RollupOptions {
@@ -74,9 +74,7 @@ export async function rollupShard(store: ObjectStore, shard: ManifestStore, deps
 
   const rows = new Map<string, RollupRow>();
   for (const s of inputs) {
-    const res = await store.get(s.key);
-    if (res === null || res.notModified) throw new SegmentCorruptError(`segment ${s.id} is missing (${s.key})`);
-    addToRollup(rows, decodeRawSegment(res.body));
+    addToRollup(rows, decodeRawSegment(await fetchRawSegment(store, s)));
   }
   const id = newId(deps);
   const enc = encodeRollupSegment([...rows.values()], (a: string) => bucketOf(a, bucketCount));

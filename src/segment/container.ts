@@ -177,6 +177,30 @@ export function readContainer(
   return { bytes, version: v, rows, columns, crc: got };
 }
 
+/**
+ * The length of the container that starts at byte 0 of `bytes`, from its header alone (for an
+ * object that carries more after the container). Throws a corruption error on a bad header;
+ * the container itself is verified only by readContainer.
+ */
+export function containerLength(bytes: Uint8Array, magic: string): number {
+  if (bytes.length < PREFIX + 2 + TRAILER || !matches(bytes, 0, ascii4(magic))) throw corrupt(`${magic}: bad magic`);
+  const headerLen = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(5, true);
+  if (headerLen < PREFIX + 2 || headerLen > bytes.length - TRAILER) throw corrupt(`${magic}: bad header length`);
+  const r = new ByteReader(bytes, PREFIX, headerLen);
+  r.varUint(); // rows
+  const count = r.varUint();
+  let end = 0;
+  for (let i = 0; i < count; i++) {
+    r.varUint(); // id
+    const offset = r.varUint();
+    const stored = r.varUint();
+    r.varUint(); // raw
+    r.u8(); // codec
+    end = Math.max(end, offset + stored);
+  }
+  return headerLen + end + TRAILER;
+}
+
 /** The raw (decompressed) bytes of one column of a verified container. */
 export function columnBytes(c: Container, id: number): Uint8Array {
   const col = c.columns.get(id);

@@ -8,6 +8,7 @@ import { bucketOf } from '../../src/model/bucket.ts';
 import { decodeRawSegment, rawColumnsToEvents } from '../../src/segment/raw.ts';
 import { decodeRollupSegment, encodeRollupSegment, rollupColumnsToRows } from '../../src/segment/rollup.ts';
 import { getBytes } from '../../src/store/types.ts';
+import { fetchRawSegment } from '../../src/manifest/raw-objects.ts';
 import { buildDb, cli, sumOf, type Built } from './cli-support.ts';
 
 let b: Built;
@@ -59,16 +60,18 @@ describe('usagedb check', () => {
     const bad = original.slice();
     bad[Math.floor(bad.length / 2)]! ^= 0x5a;
     await b.inst.db.store.put(seg.key, bad);
-    // And a missing hashes sidecar of another segment.
+    // And damaged hashes (appended to another segment's object, past its container).
     const other = m.segments[1]!;
-    const sidecar = (await getBytes(b.inst.db.store, other.hashes_key))!.body;
-    await b.inst.db.store.delete(other.hashes_key);
+    const otherOriginal = (await getBytes(b.inst.db.store, other.key))!.body;
+    const badHashes = otherOriginal.slice();
+    badHashes[other.bytes + 20]! ^= 0x5a;
+    await b.inst.db.store.put(other.key, badHashes);
     try {
       const r = await cli(b.prefix, 'check', '--deep', '--json');
       expect(r.code).toBe(1);
       expect(r.json.ok).toBe(false);
       expect(r.json.problems).toEqual([
-        { shard: m.shard, kind: 'hashes', id: other.id, message: `hashes sidecar ${other.hashes_key} is missing` },
+        { shard: m.shard, kind: 'hashes', id: other.id, message: `hashes appended to ${other.key} do not decode: segment hashes: checksum mismatch` },
         { shard: m.shard, kind: 'raw', id: seg.id, message: 'does not decode: USEG: checksum mismatch' },
       ]);
       const human = await cli(b.prefix, 'check', '--deep');
@@ -78,7 +81,7 @@ describe('usagedb check', () => {
       expect((await cli(b.prefix, 'check')).code).toBe(0);
     } finally {
       await b.inst.db.store.put(seg.key, original);
-      await b.inst.db.store.put(other.hashes_key, sidecar);
+      await b.inst.db.store.put(other.key, otherOriginal);
     }
     expect((await cli(b.prefix, 'check', '--deep')).code).toBe(0);
   });
@@ -91,7 +94,7 @@ describe('usagedb inspect-segment', () => {
     const seg = m.segments.find((s) => s.rows >= 3)!;
     const r = await cli(b.prefix, 'inspect-segment', seg.id, '--rows', '3', '--json');
     expect(r.code, r.stderr).toBe(0);
-    const rows = rawColumnsToEvents(decodeRawSegment((await getBytes(b.inst.db.store, seg.key))!.body));
+    const rows = rawColumnsToEvents(decodeRawSegment(await fetchRawSegment(b.inst.db.store, seg)));
     expect(r.json).toMatchObject({ id: seg.id, kind: 'raw', shard: m.shard, generation: m.generation, key: seg.key, live: true, object: { exists: true, rows: seg.rows, bytes: seg.bytes } });
     expect(r.json.entry).toEqual({ ...seg });
     expect(r.json.sample_rows).toEqual(rows.slice(0, 3).map((e) => ({ ...e, quantity: e.quantity.toString() })));

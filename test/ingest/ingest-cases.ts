@@ -164,7 +164,7 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
     describe('failures at each step lose nothing and double nothing after the client retries', () => {
       const cases: [string, (plan: FaultPlan) => void][] = [
         ['segment PUT fails', (p) => p.add('put', '.useg', { type: 'fail', error: new TransientStoreError('503') })],
-        ['hashes PUT fails', (p) => p.add('put', '.hashes', { type: 'fail', error: new AmbiguousWriteError('reset') })],
+        ['segment PUT landed, answer lost', (p) => p.add('put', '.useg', { type: 'land-then-fail', error: new AmbiguousWriteError('reset') })],
         ['manifest PUT refused', (p) => p.add('put', 'current.json', { type: 'fail', error: new StoreRefusedError('403') })],
         ['manifest PUT landed, answer lost', (p) => p.add('put', 'current.json', { type: 'land-then-fail', error: new AmbiguousWriteError('timeout') })],
         ['manifest PUT landed, retry answered 412', (p) => p.add('put', 'current.json', { type: 'land-then-fail', error: new PreconditionFailedError('412') })],
@@ -185,6 +185,7 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
           const events = range(30).map((i) => usage(i));
           inject(plan);
           const first = await postBatch(a.app, events);
+          expect(plan.fired.length, 'the fault was injected').toBeGreaterThan(0);
           plan.clear();
           const acknowledged = first.status === 200 ? first.body.accepted : 0;
           if (first.status !== 200) {

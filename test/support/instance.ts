@@ -16,6 +16,7 @@ import { seededRandom, type Deps } from '../../src/model/deps.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
 import { decodeRawSegment, rawColumnsToEvents } from '../../src/segment/raw.ts';
 import type { ObjectStore } from '../../src/store/types.ts';
+import { fetchRawSegment } from '../../src/manifest/raw-objects.ts';
 // Segment DEFLATE as production runtimes install it (services.ts does the same).
 import '../../src/runtime/native-deflate.ts';
 
@@ -84,9 +85,7 @@ export async function storedEvents(db: Database): Promise<UsageEvent[]> {
   for (const shard of db.shards) {
     const snap = await shard.revalidate();
     for (const seg of snap.manifest.segments) {
-      const res = await db.store.get(seg.key);
-      if (res === null || res.notModified) throw new Error(`segment ${seg.id} missing`);
-      out.push(...rawColumnsToEvents(decodeRawSegment(res.body)));
+      out.push(...rawColumnsToEvents(decodeRawSegment(await fetchRawSegment(db.store, seg))));
     }
   }
   return out;

@@ -6,6 +6,7 @@
 import { NotFoundError } from '../../errors.ts';
 import { rawColumnsToEvents, decodeRawSegment } from '../../segment/raw.ts';
 import { decodeRollupSegment, rollupColumnsToRows } from '../../segment/rollup.ts';
+import { splitRawSegmentObject } from '../../manifest/raw-objects.ts';
 import { intFlag, noMorePositionals, type Command } from '../args.ts';
 import { CliUsageError, EXIT, iso, jsonReplacer, type Context } from '../context.ts';
 
@@ -51,8 +52,9 @@ export const inspectSegmentCommand: Command = {
     let stored: Record<string, unknown> = { exists: body !== null };
     if (body !== null) {
       if (found.kind === 'raw') {
-        const cols = decodeRawSegment(body);
-        stored = { exists: true, bytes: body.length, rows: cols.rows };
+        const { segment } = splitRawSegmentObject(body);
+        const cols = decodeRawSegment(segment);
+        stored = { exists: true, bytes: segment.length, rows: cols.rows };
         rows = rawColumnsToEvents(cols).slice(0, limit).map((e) => ({ ...e, quantity: e.quantity.toString() }));
       } else {
         const cols = decodeRollupSegment(body);

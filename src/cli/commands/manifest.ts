@@ -85,7 +85,7 @@ usagedb manifest restore <generation> --shard N --yes
         // current.json is corrupt: nothing readable to compare with.
       }
       // Objects GC already deleted (older than its retained history) would be listed but missing.
-      const keys = [...target.segments.flatMap((s) => [s.key, s.hashes_key]), ...target.rollups.map((r) => r.key)];
+      const keys = [...target.segments.flatMap((s) => (s.hashes_key === undefined ? [s.key] : [s.key, s.hashes_key])), ...target.rollups.map((r) => r.key)];
       const missing: string[] = [];
       await forEachLimit(keys, 16, async (k) => {
         if ((await db.store.head(k)) === null) missing.push(k);
