@@ -58,7 +58,7 @@ describe('usagedb check', () => {
     const seg = m.segments[0]!;
     const original = (await getBytes(b.inst.db.store, seg.key))!.body;
     const bad = original.slice();
-    bad[Math.floor(bad.length / 2)]! ^= 0x5a;
+    bad[Math.floor(seg.bytes / 2)]! ^= 0x5a; // inside the container, before the appended hashes
     await b.inst.db.store.put(seg.key, bad);
     // And damaged hashes (appended to another segment's object, past its container).
     const other = m.segments[1]!;
