@@ -165,6 +165,13 @@ export class PayloadEncoder {
 
   /** `,timestamp,"quantity",dims,ref]` */
   private tail(e: UsageEvent, dims: Uint8Array): void {
+    this.numbers(e);
+    this.raw(dims);
+    this.refAndClose(e);
+  }
+
+  /** `,timestamp,"quantity",` */
+  private numbers(e: UsageEvent): void {
     this.room(2);
     this.buf[this.p++] = COMMA;
     const ts = e.timestamp_ms;
@@ -180,7 +187,10 @@ export class PayloadEncoder {
     this.room(4);
     this.buf[this.p++] = QUOTE;
     this.buf[this.p++] = COMMA;
-    this.raw(dims);
+  }
+
+  /** `,ref]` (after the dimensions) */
+  private refAndClose(e: UsageEvent): void {
     this.room(2);
     this.buf[this.p++] = COMMA;
     const ref = e.correction_ref;
@@ -210,72 +220,35 @@ export class PayloadEncoder {
   private fill(e: UsageEvent): void {
     const dims = e.dimensions;
     const keys = Object.keys(dims);
-    const ref = e.correction_ref;
-    let chars =
-      e.event_id.length + e.kind.length + e.account_id.length + (e.subscription_id?.length ?? 4) + e.product_id.length +
-      e.meter_id.length + (e.model_id?.length ?? 4) + e.source.length + e.unit.length;
+    const ids = [e.event_id, e.kind, e.account_id, e.subscription_id, e.product_id, e.meter_id, e.model_id, e.source, e.unit];
+    let chars = 0;
+    for (let i = 0; i < ids.length; i++) chars += ids[i]?.length ?? 4;
     for (let i = 0; i < keys.length; i++) chars += keys[i]!.length + dims[keys[i]!]!.length;
-    if (ref !== null) chars += ref.original_event_id.length + ref.reason.length;
     this.p = 0;
     // 6 bytes per UTF-16 unit covers any JSON escape and any UTF-8 sequence; 160 the punctuation and numbers.
     this.room(chars * 6 + keys.length * 8 + 160);
-    const buf = this.buf;
+    let buf = this.buf;
     let p = 0;
     buf[p++] = OPEN;
-    p = writeQuoted(buf, p, e.event_id);
-    buf[p++] = COMMA;
-    p = writeQuoted(buf, p, e.kind);
-    buf[p++] = COMMA;
-    p = writeQuoted(buf, p, e.account_id);
-    buf[p++] = COMMA;
-    p = writeNullable(buf, p, e.subscription_id);
-    buf[p++] = COMMA;
-    p = writeQuoted(buf, p, e.product_id);
-    buf[p++] = COMMA;
-    p = writeQuoted(buf, p, e.meter_id);
-    buf[p++] = COMMA;
-    p = writeNullable(buf, p, e.model_id);
-    buf[p++] = COMMA;
-    p = writeQuoted(buf, p, e.source);
-    buf[p++] = COMMA;
-    p = writeQuoted(buf, p, e.unit);
-    buf[p++] = COMMA;
+    for (let i = 0; i < ids.length; i++) {
+      if (i > 0) buf[p++] = COMMA;
+      p = writeNullable(buf, p, ids[i]!);
+    }
     this.p = p;
-    const ts = e.timestamp_ms;
-    if (Number.isSafeInteger(ts) && !Object.is(ts, -0)) this.int(ts);
-    else this.text(JSON.stringify(ts));
-    this.room(4);
-    this.buf[this.p++] = COMMA;
-    this.buf[this.p++] = QUOTE;
-    const q = e.quantity;
-    const qn = Number(q);
-    if (Number.isSafeInteger(qn)) this.int(qn);
-    else this.text(q.toString());
-    this.room(chars * 6 + keys.length * 8 + 64);
-    const b = this.buf;
+    this.numbers(e);
+    this.room(chars * 6 + keys.length * 8 + 16);
+    buf = this.buf;
     p = this.p;
-    b[p++] = QUOTE;
-    b[p++] = COMMA;
-    b[p++] = OPEN_BRACE;
+    buf[p++] = OPEN_BRACE;
     for (let i = 0; i < keys.length; i++) {
-      if (i > 0) b[p++] = COMMA;
+      if (i > 0) buf[p++] = COMMA;
       const k = keys[i]!;
-      p = writeQuoted(b, p, k);
-      b[p++] = COLON;
-      p = writeQuoted(b, p, dims[k]!);
+      p = writeQuoted(buf, p, k);
+      buf[p++] = COLON;
+      p = writeQuoted(buf, p, dims[k]!);
     }
-    b[p++] = CLOSE_BRACE;
-    b[p++] = COMMA;
-    if (ref === null) {
-      for (let i = 0; i < 4; i++) b[p++] = NULL[i]!;
-    } else {
-      b[p++] = OPEN;
-      p = writeQuoted(b, p, ref.original_event_id);
-      b[p++] = COMMA;
-      p = writeQuoted(b, p, ref.reason);
-      b[p++] = CLOSE;
-    }
-    b[p++] = CLOSE;
+    buf[p++] = CLOSE_BRACE;
     this.p = p;
+    this.refAndClose(e);
   }
 }
