@@ -131,7 +131,8 @@ export class ShardWriter {
       }
       const still = all.filter((_, i) => outcomes[i] === 'accepted');
       if (still.length === 0) return SKIP;
-      if (still.length !== segment.events.length) segment = await this.writeSegment(still);
+      // The segment must hold exactly the events accepted now (not merely as many of them).
+      if (!sameEvents(still, segment.events)) segment = await this.writeSegment(still);
       candidates = still;
       if (draft.segments.some((s) => s.id === segment.entry.id)) return SKIP;
       draft.segments.push(segment.entry);
@@ -205,4 +206,11 @@ export class ShardWriter {
     const entry = rawSegmentEntry({ id, key }, encoded.stats, deps.clock.now());
     return { entry, events };
   }
+}
+
+/** Whether two lists hold the same pending events in the same order. */
+function sameEvents(a: readonly PendingEvent[], b: readonly PendingEvent[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -161,6 +161,29 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
       expect(await storedEvents(a.db)).toEqual([]);
     });
 
+    it('a commit re-classified on fresh state writes the events accepted now, even when as many as before', async () => {
+      // B's cache says X's January is closed and Y's open; meanwhile A closed Y's and reopened X's.
+      // B classifies on its cache (Y accepted, X closed), loses the commit race, re-classifies on
+      // fresh state (X accepted, Y closed): one accepted event either way, but a different one.
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { shards: 1, buckets: 1 });
+      const b = await openInstance(store, prefix, { shards: 1, buckets: 1, seed: 7 });
+      const by = { name: 'test', reason: 'test' };
+      await a.periods.close('acct-x', '2026-01', by);
+      await b.db.shards[0]!.revalidate();
+      await a.periods.close('acct-y', '2026-01', by);
+      await a.periods.reopen('acct-x', '2026-01', by);
+      const jan = Date.UTC(2026, 0, 20);
+      const y = usage(1, { account_id: 'acct-y', timestamp_ms: jan, quantity: 700 });
+      const x = usage(2, { account_id: 'acct-x', timestamp_ms: jan, quantity: 42 });
+      const r = await postBatch(b.app, [y, x]);
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ accepted: 1, rejected: 1, errors: [{ index: 0, event_id: y.event_id }] });
+      expect(r.body.errors[0].reason).toMatch(/^period_closed/);
+      const stored = await storedEvents(a.db);
+      expect(stored.map((e) => [e.event_id, e.account_id, e.quantity])).toEqual([[x.event_id, 'acct-x', 42n]]);
+    });
+
     describe('failures at each step lose nothing and double nothing after the client retries', () => {
       const cases: [string, (plan: FaultPlan) => void][] = [
         ['segment PUT fails', (p) => p.add('put', '.useg', { type: 'fail', error: new TransientStoreError('503') })],
