@@ -1,13 +1,13 @@
 /**
  * CI budget of the deterministic simulation (memory store, virtual clock, seeded faults):
- * SIM_RUNS sequences (default 30) of up to 40 commands. `npm run sim -- --runs N --seed S`
+ * SIM_RUNS sequences (default 300, ~10 s here) of up to 40 commands. `npm run sim -- --runs N --seed S`
  * runs longer; a failure prints its seed and the shrunk command list.
  */
 import { expect, it } from 'vitest';
 import { runSimulation } from './property.ts';
 
 it('random operations on 2-4 instances with faults never lose or double-count an acknowledged event', async () => {
-  const runs = Number(process.env.SIM_RUNS ?? 30);
+  const runs = Number(process.env.SIM_RUNS ?? 300);
   const seed = Number(process.env.SIM_SEED ?? 20261125);
   const stats = await runSimulation({ runs, seed, maxCommands: 40 });
   console.log(`[sim] memory: ${stats.sequences} sequences, ${stats.commands} commands (seed ${seed})`);
