@@ -1,7 +1,8 @@
 /**
  * CI budget of the deterministic simulation (memory store, virtual clock, seeded faults):
- * SIM_RUNS sequences (default 300, ~10 s here) of up to 40 commands. `npm run sim -- --runs N --seed S`
- * runs longer; a failure prints its seed and the shrunk command list.
+ * SIM_RUNS sequences (default 300, ~10 s here) of up to SIM_COMMANDS commands (default 40).
+ * `npm run sim -- --runs N --seed S [--commands C]` runs longer; a failure prints its seed and the
+ * shrunk command list.
  */
 import { expect, it } from 'vitest';
 import { runSimulation } from './property.ts';
@@ -9,7 +10,7 @@ import { runSimulation } from './property.ts';
 it('random operations on 2-4 instances with faults never lose or double-count an acknowledged event', async () => {
   const runs = Number(process.env.SIM_RUNS ?? 300);
   const seed = Number(process.env.SIM_SEED ?? 20261125);
-  const stats = await runSimulation({ runs, seed, maxCommands: 40 });
+  const stats = await runSimulation({ runs, seed, maxCommands: Number(process.env.SIM_COMMANDS ?? 40) });
   console.log(`[sim] memory: ${stats.sequences} sequences, ${stats.commands} commands (seed ${seed})`);
   expect(stats.sequences).toBeGreaterThanOrEqual(runs);
 }, 600_000);
