@@ -99,9 +99,10 @@ export class Ingestor {
     return result;
   }
 
-  /** Waits for every in-flight group commit (graceful shutdown). */
+  /** Waits for every in-flight group commit and its history copy (graceful shutdown). */
   async idle(): Promise<void> {
     await Promise.all([...this.writers.values()].map((w) => w.idle()));
+    await this.db.settleHistory();
   }
 
   private count(r: IngestResult, o: Outcome, index: number, eventId: string): void {

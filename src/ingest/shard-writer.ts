@@ -21,6 +21,9 @@ import { hashWords, samePayload, type PendingEvent } from './pending.ts';
 
 export type { PendingEvent } from './pending.ts';
 
+/** The history copy of an ingest commit is written after the events are acknowledged. */
+const BACKGROUND_HISTORY = { historyInBackground: true } as const;
+
 export type Outcome = 'accepted' | 'duplicate' | 'conflict' | 'period_closed';
 
 interface Submission {
@@ -138,7 +141,7 @@ export class ShardWriter {
       draft.segments.push(segment.entry);
       recordAdjustments(draft.periods, still.map((p) => p.event), deps.clock.now());
       return segment;
-    });
+    }, BACKGROUND_HISTORY);
     this.contended = result.attempts > 1;
     if (!result.committed) return outcomes;
 

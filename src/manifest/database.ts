@@ -88,6 +88,11 @@ export class Database {
     return this.shards[shardOfAccount(accountId, this.layout)]!;
   }
 
+  /** Waits for every shard's history copies still being written after an ingest answered. */
+  async settleHistory(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.settleHistory()));
+  }
+
   /** Loads every shard's manifest (in parallel); a corrupt shard rejects with its error. */
   async loadAll(): Promise<void> {
     await Promise.all(this.shards.map((s) => s.load()));

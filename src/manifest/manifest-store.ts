@@ -88,6 +88,7 @@ export class ManifestStore {
   /** Set while the stored current.json is corrupt or of an unknown format: the shard is closed. */
   private failure: ManifestCorruptError | UnsupportedFormatError | undefined;
   private inflight: Promise<Snapshot> | undefined;
+  private readonly pendingHistory = new Set<Promise<void>>();
 
   constructor(opts: ManifestStoreOptions) {
     this.store = opts.store;
@@ -137,7 +138,8 @@ export class ManifestStore {
       const outcome = await this.putResolved(body, draft, base, commitId, started);
       if (outcome.kind === 'committed') {
         this.stats.commits++;
-        await this.writeHistory(draft.generation, body);
+        if (bounds.historyInBackground) this.inBackground(this.writeHistory(draft.generation, body));
+        else await this.writeHistory(draft.generation, body);
         return { committed: true, value: out as T, snapshot: outcome.snapshot, attempts: attempt };
       }
       this.stats.conflicts++;
@@ -154,8 +156,20 @@ export class ManifestStore {
     }
   }
 
+  /** Waits for history copies this store is still writing in the background. */
+  async settleHistory(): Promise<void> {
+    while (this.pendingHistory.size > 0) await Promise.all([...this.pendingHistory]);
+  }
+
+  private inBackground(write: Promise<void>): void {
+    this.pendingHistory.add(write);
+    const done = () => void this.pendingHistory.delete(write);
+    write.then(done, done);
+  }
+
   /** Generations with a history copy, ascending. */
   async history(): Promise<number[]> {
+    await this.settleHistory();
     const gens: number[] = [];
     let cursor: string | undefined;
     do {
@@ -170,6 +184,7 @@ export class ManifestStore {
   }
 
   async readGeneration(generation: number): Promise<ShardManifest> {
+    await this.settleHistory();
     const key = this.keys.history(generation);
     const res = await this.store.get(key);
     if (res === null || res.notModified) throw new NotFoundError(`shard ${this.shard} has no history copy of generation ${generation}`);
@@ -320,7 +335,9 @@ export class ManifestStore {
       // Had ours landed it would be generation base+1, still within the recent list.
       return { kind: 'rejected', snapshot: fresh, throttled };
     }
-    // The recent list rolled over since our base: the history copy of base+1 decides.
+    // The recent list rolled over since our base: the history copy of base+1 decides (another
+    // instance may still be writing it: then the outcome is unknown, and the client retries).
+    await this.settleHistory();
     const res = await this.store.get(this.keys.history(base.manifest.generation + 1));
     if (res !== null && !res.notModified) {
       const m = decodeManifest(res.body, this.keys.history(base.manifest.generation + 1));

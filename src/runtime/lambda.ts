@@ -99,7 +99,10 @@ function getInstance(): Promise<Instance> {
 /** The HTTP handler (API Gateway v1/v2, function URLs, ALB). */
 export async function handler(event: LambdaEvent, context?: LambdaContext): Promise<APIGatewayProxyResult> {
   const inst = await getInstance();
-  return inst.http(event, context);
+  const response = await inst.http(event, context);
+  // Lambda freezes the container once the handler returns: finish ingest's history copies first.
+  await inst.services.db.settleHistory();
+  return response;
 }
 
 /** The jobs handler, for an EventBridge schedule. `{"job": "gc"}` runs one job; no job runs all. */

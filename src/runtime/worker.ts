@@ -186,7 +186,10 @@ export default {
       logStartFailure(err);
       return startFailureResponse(err);
     }
-    return inst.services.app.fetch(request, env, ctx);
+    const response = await inst.services.app.fetch(request, env, ctx);
+    // Ingest commits write their history copies after answering: keep the isolate for them.
+    ctx.waitUntil(inst.services.db.settleHistory());
+    return response;
   },
 
   scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): void {

@@ -104,6 +104,8 @@ describe('usagedb manifest', () => {
     const genB = snapB.manifest.generation;
     const segB = snapB.manifest.segments.find((s) => !segsA.includes(s.id))!.id;
     const n = String(shard.shard);
+    // Ingest writes history copies after answering; the CLI (another process) lists them.
+    await inst.ingestor.idle();
 
     const h = await cli(prefix, 'manifest', 'history', '--shard', n, '--json');
     expect(h.code, h.stderr).toBe(0);

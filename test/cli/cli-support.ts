@@ -94,6 +94,7 @@ export async function buildDb(name: string, opts: { events?: number; batches?: n
       await runJob(inst.db, 'rollup', FAST);
     }
   }
+  await inst.ingestor.idle(); // history copies of ingest commits, before another process reads them
   return { inst, prefix, events: await storedEvents(inst.db) };
 }
 

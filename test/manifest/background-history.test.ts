@@ -1,0 +1,55 @@
+/**
+ * Ingest commits write their history copy after answering (`historyInBackground`): the commit
+ * returns before the copy lands, `settleHistory()` waits for it, and the readers of history in
+ * the same store (listing, reading a generation, restore) wait for it themselves.
+ */
+import { describe, expect, it } from 'vitest';
+import { SKIP } from '../../src/manifest/manifest-store.ts';
+import { MemoryStore } from '../../src/store/memory.ts';
+import { withFaults } from '../../src/store/faulty.ts';
+import { openInstance, postBatch, usage } from '../support/instance.ts';
+
+describe('history copies written in the background', () => {
+  it('the commit answers before its history copy lands; settleHistory and history readers wait for it', async () => {
+    const store = new MemoryStore();
+    let release: () => void = () => undefined;
+    let held = 0;
+    let gate = false;
+    // Once gated, history PUTs wait until released: anything that waits for them hangs until then.
+    const gated = withFaults(store, (call) => (gate && call.op === 'put' && call.key.includes('/history/') ? { type: 'delay', ms: 0 } : undefined), async () => {
+      held++;
+      await new Promise<void>((r) => (release = r));
+    });
+    const inst = await openInstance(gated, 'bg', { shards: 1, buckets: 1 });
+    await inst.db.shards[0]!.load();
+    const base = (await inst.db.shards[0]!.revalidate()).manifest.generation;
+    gate = true;
+    const ack = await postBatch(inst.app, [usage(1), usage(2)]);
+    expect(ack.status).toBe(200);
+    expect(ack.body.accepted).toBe(2);
+    // Answered, while the copy of the new generation is still held back.
+    expect(held).toBe(1);
+    expect(await store.head(inst.db.shards[0]!.keys.history(base + 1))).toBeNull();
+    let listed: number[] | undefined;
+    const listing = inst.db.shards[0]!.history().then((g) => (listed = g));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(listed).toBeUndefined(); // history() waits for the pending copy
+    release();
+    await inst.db.settleHistory();
+    expect(await listing).toContain(base + 1);
+    expect(await store.head(inst.db.shards[0]!.keys.history(base + 1))).not.toBeNull();
+  });
+
+  it('other commits (periods, jobs) still write their copy before returning', async () => {
+    const store = new MemoryStore();
+    const inst = await openInstance(store, 'fg', { shards: 1, buckets: 1 });
+    const shard = inst.db.shards[0]!;
+    const r = await shard.commit((d) => {
+      d.periods.push({ account_id: 'a', month: '2026-01', state: 'closed', adjustments: [], history: [] });
+      return true;
+    });
+    expect(r.committed).toBe(true);
+    expect(await store.head(shard.keys.history(r.snapshot.manifest.generation))).not.toBeNull();
+    expect((await shard.commit(() => SKIP)).committed).toBe(false);
+  });
+});
