@@ -9,7 +9,7 @@ export interface IngestOptions {
   readonly dedupeWindowMs: number;
   /** How long a shard waits to gather concurrent requests into one segment and one commit. */
   readonly groupCommitWindowMs: number;
-  /** Parallel sidecar fetches when warming the dedupe index. */
+  /** Parallel hashes fetches (ranged GETs) when warming the dedupe index. */
   readonly hashLoadConcurrency: number;
 }
 

@@ -5,7 +5,7 @@ export interface PendingEvent {
   readonly event: UsageEvent;
   /**
    * Words [at, at + 4) are the 128-bit event hash, [at + 4, at + 8) the payload hash (the
-   * sidecar's layout, see segment/hashes.ts); the array is shared by the events of one request.
+   * hashes block's layout, see segment/hashes.ts); the array is shared by the events of one request.
    */
   readonly hashes: Uint32Array;
   readonly at: number;

@@ -1,7 +1,9 @@
 /**
- * The hashes sidecar of a raw segment (what the dedupe index loads instead of the segment) and
- * `payloadHash`, which ingest must use so its hashes equal the ones persisted here. Both hashes
- * are persisted: never change how they are computed or laid out; a change is a new version.
+ * The hashes block of a raw segment (appended to its object — a sidecar object of its own in
+ * segments written before — and what the dedupe index and compaction load instead of the
+ * segment) and `payloadHash`, which ingest must use so its hashes equal the ones persisted here.
+ * Both hashes are persisted: never change how they are computed or laid out; a change is a new
+ * version.
  *
  * Layout (little-endian):
  *   "UHSH" magic (4) | u8 version = 1 | 3 zero bytes | u32 row count | 4 zero bytes
@@ -50,7 +52,7 @@ export function payloadHash(e: UsageEvent, out: Uint32Array = new Uint32Array(4)
 }
 
 /**
- * Event and payload hashes of single events, as the sidecar stores them (8 words: event hash,
+ * Event and payload hashes of single events, as the hashes block stores them (8 words: event hash,
  * payload hash), through reused scratch buffers: what ingest computes once per event and hands
  * to the segment encoder. Not reentrant: one per caller that hashes synchronously.
  */
@@ -109,7 +111,7 @@ function hashRows(events: readonly UsageEvent[], parts: PayloadParts | undefined
 }
 
 /**
- * The sidecar for `events` taken in `order` (a permutation of all rows; default: as given).
+ * The hashes block for `events` taken in `order` (a permutation of all rows; default: as given).
  * `parts` (values the segment encoder already interned, by input row) and `ingestedAt` (by
  * input row) only make it faster; `precomputed` (8 words per input row, as `EventHasher` writes
  * them) skips hashing altogether.
@@ -168,7 +170,7 @@ function corrupt(msg: string): SegmentCorruptError {
   return new SegmentCorruptError(`segment hashes: ${msg}`);
 }
 
-/** Decodes and verifies (magic, checksum, version, length) a hashes sidecar. */
+/** Decodes and verifies (magic, checksum, version, length) a hashes block. */
 export function decodeSegmentHashes(bytes: Uint8Array): SegmentHashes {
   if (!(bytes instanceof Uint8Array)) throw corrupt('not a byte array');
   const len = bytes.length;

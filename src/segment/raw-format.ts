@@ -168,7 +168,7 @@ export interface RawSegmentStats {
 export interface EncodedRawSegment {
   /** The `.useg` object. */
   bytes: Uint8Array;
-  /** The hashes sidecar object (see hashes.ts), rows in the same order. */
+  /** The hashes block (see hashes.ts; appended to the segment object), rows in the same order. */
   hashes: Uint8Array;
   stats: RawSegmentStats;
 }

@@ -1,6 +1,6 @@
 /**
  * The raw segment codec's public surface: encode events into a checksummed columnar segment
- * plus hashes sidecar, decode columns (partially) and events back. Importers use this module,
+ * plus its hashes block, decode columns (partially) and events back. Importers use this module,
  * never the internals; it has no runtime dependencies (runs unchanged in Node and workerd).
  */
 export { encodeRawSegment, type EncodeRawOptions } from './raw-encode.ts';

@@ -67,7 +67,7 @@ export const checkCommand: Command = {
 
   Without --deep: the conditional-write probe, each shard's manifest summary and its invariants.
   --deep reads every raw segment (checksum, rows, time/ingest/account bounds, quantity_sum), every
-  hashes sidecar, every rollup (rows, quantity_sum, event_count, hours) and checks every period
+  segment's hashes, every rollup (rows, quantity_sum, event_count, hours) and checks every period
   snapshot exists. Exit 0 when healthy, 1 naming each problem.
   --concurrency N      objects read at once (default 8)`,
   options: { deep: { type: 'boolean' }, concurrency: { type: 'string' } },
