@@ -3,7 +3,6 @@
  * by concurrency on one shard and spread over shards, against MinIO (or USAGEDB_TEST_S3_ENDPOINT).
  * Prints a table and writes test/bench/results/commit.json. Each scenario is bounded in time.
  */
-import { cpus } from 'node:os';
 import { ShardKeys } from '../../src/manifest/keys.ts';
 import { ManifestStore } from '../../src/manifest/manifest-store.ts';
 import type { RawSegmentEntry } from '../../src/manifest/schema.ts';
@@ -125,17 +124,12 @@ async function main(): Promise<void> {
       byShards.push(r);
       console.log(`16 committers over shards=${String(s).padStart(2)}  ${r.commits_per_s} commits/s  retries/commit=${r.retries_per_commit}`);
     }
-    const result = {
-      benchmark: 'commit',
-      date: new Date().toISOString(),
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
-      store: running.s3.via,
+    writeResult('commit', running.s3.via, {
       seconds_per_scenario: SECONDS,
       latency_by_manifest_size: bySize,
       throughput_one_shard: byConcurrency,
       throughput_by_shards: byShards,
-    };
-    writeResult('commit', result);
+    });
     console.table(bySize);
     console.table([...byConcurrency, ...byShards]);
   } finally {

@@ -7,7 +7,7 @@
  * manifest commit), bodies serialized before timing. Writes test/bench/results/ingest.json.
  * BENCH_SECONDS (default 3) bounds each scenario.
  */
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { DedupeIndex } from '../../src/ingest/dedupe-index.ts';
 import { loadSegmentHashes } from '../../src/ingest/hash-loader.ts';
@@ -154,19 +154,14 @@ async function main(): Promise<void> {
     const dedupe = { memory, cold_load: { segments: segs.length, entries: cold.size, seconds: round(loadS, 2), entries_per_s: Math.round(cold.size / loadS) } };
     console.log(`dedupe index: ${memory.map((m) => `${m.entries} entries → ${m.bytes_per_entry} B/entry`).join(', ')}; cold load ${dedupe.cold_load.entries_per_s} entries/s`);
 
-    const result = {
-      benchmark: 'ingest',
-      date: new Date().toISOString(),
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
-      store: running.s3.via,
+    writeResult('ingest', running.s3.via, {
       seconds_per_scenario: SECONDS,
       note: 'in-process Hono app.request; fresh 16-shard database per scenario; bodies pre-serialized',
       throughput: results,
       throughput_other_stores: ceilings,
       size,
       dedupe,
-    };
-    writeResult('ingest', result);
+    });
     console.table(results);
   } finally {
     store.destroy();

@@ -4,7 +4,6 @@
  * bounded per shard, shards 4 at a time) until it has nothing left to do. Writes
  * test/bench/results/jobs.json. BENCH_EVENTS overrides the event count.
  */
-import { cpus } from 'node:os';
 import { runJob, type JobName } from '../../src/jobs/run.ts';
 import { S3Store } from '../../src/store/s3.ts';
 import { openInstance, type Instance } from '../support/instance.ts';
@@ -70,18 +69,13 @@ async function main(): Promise<void> {
     const rollup = await untilDone(inst, 'rollup', 'rows_in');
     const after = await counts(inst);
     console.log(`rollup: ${rollup.events_per_s} events/s (${rollup.rows} rows, ${rollup.runs} runs); rollup segments ${after.rollup_segments}`);
-    const result = {
-      benchmark: 'jobs',
-      date: new Date().toISOString(),
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
-      store: running.s3.via,
+    const result = writeResult('jobs', running.s3.via, {
       events: EVENTS,
       shards: 16,
       compaction,
       rollup,
       manifest: { before, after_compaction: afterCompaction, after_rollup: after },
-    };
-    writeResult('jobs', result);
+    });
     console.log(JSON.stringify(result, null, 2));
   } finally {
     store.destroy();

@@ -5,7 +5,6 @@
  * raw scan rate. Queries go through the Hono app in-process. Writes test/bench/results/query.json.
  * BENCH_EVENTS overrides the event count.
  */
-import { cpus } from 'node:os';
 import { S3Store } from '../../src/store/s3.ts';
 import { openInstance, type Instance } from '../support/instance.ts';
 import { writeResult } from './results.ts';
@@ -95,11 +94,7 @@ async function main(): Promise<void> {
     const scanMs = performance.now() - ts;
     const rowsPerS = Math.round(scan.rowsScanned / (scanMs / 1000));
 
-    const result = {
-      benchmark: 'query',
-      date: new Date().toISOString(),
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
-      store: running.s3.via,
+    const result = writeResult('query', running.s3.via, {
       data: { events: EVENTS, accounts: 10_000, days: 92, shards: 16, segments, ingest_seconds: round(ingestSeconds), ingest_events_per_s: Math.round(EVENTS / ingestSeconds) },
       monthly_total_ms: { cold_p50: round(pct(cold, 50)), cold_p95: round(pct(cold, 95)), warm_p50: round(pct(warm, 50)), warm_p95: round(pct(warm, 95)) },
       monthly_grouped_ms: { cold_p50: round(pct(coldGrouped, 50)), cold_p95: round(pct(coldGrouped, 95)), warm_p50: round(pct(warmGrouped, 50)), warm_p95: round(pct(warmGrouped, 95)) },
@@ -108,9 +103,8 @@ async function main(): Promise<void> {
       raw_scan: { rows: scan.rowsScanned, ms: round(scanMs), rows_per_s: rowsPerS },
       cache: warmInst.engine.cache.snapshot(),
       note: 'cold = a new instance (manifest and segment caches empty); warm = repeated on one instance; in-process Hono app.request',
-    };
+    });
     console.log(JSON.stringify(result, null, 2));
-    writeResult('query', result);
   } finally {
     store.destroy();
     await running.stop();
