@@ -52,11 +52,9 @@ export class DedupeIndex {
    * of its event hash, `p` the first word of its payload hash.
    */
   classify(e0: number, e1: number, e2: number, p: number, nowMs: number): Classification {
-    const slot = this.find(e0, e1, e2);
-    if (slot < 0) return 'new';
     const t = this.table;
-    const at = slot * WORDS;
-    if (!this.live(t[at + 4]!, nowMs)) return 'new';
+    const at = this.probe(e0, e1, e2) * WORDS;
+    if (t[at + 4] === 0 || !this.live(t[at + 4]!, nowMs)) return 'new';
     return t[at + 3] === p >>> 0 ? 'duplicate' : 'conflict';
   }
 
@@ -65,29 +63,17 @@ export class DedupeIndex {
     if (this.used + 1 > this.cap * MAX_LOAD) this.rebuild(ingestedAtMs, true);
     const t = this.table;
     const stamp = Math.floor(ingestedAtMs / 1000) + 1;
-    e0 >>>= 0;
-    e1 >>>= 0;
-    e2 >>>= 0;
-    let i = home(e0, this.cap);
-    for (;;) {
-      const at = i * WORDS;
-      if (t[at + 4] === 0) {
-        t[at] = e0;
-        t[at + 1] = e1;
-        t[at + 2] = e2;
-        t[at + 3] = p;
-        t[at + 4] = stamp;
-        this.used++;
-        return;
-      }
-      if (t[at] === e0 && t[at + 1] === e1 && t[at + 2] === e2) {
-        if (stamp >= t[at + 4]!) {
-          t[at + 3] = p;
-          t[at + 4] = stamp;
-        }
-        return;
-      }
-      if (++i === this.cap) i = 0;
+    const at = this.probe(e0, e1, e2) * WORDS;
+    if (t[at + 4] === 0) {
+      t[at] = e0 >>> 0;
+      t[at + 1] = e1 >>> 0;
+      t[at + 2] = e2 >>> 0;
+      t[at + 3] = p;
+      t[at + 4] = stamp;
+      this.used++;
+    } else if (stamp >= t[at + 4]!) {
+      t[at + 3] = p;
+      t[at + 4] = stamp;
     }
   }
 
@@ -106,7 +92,8 @@ export class DedupeIndex {
     return (stamp - 1) * 1000 >= nowMs - this.windowMs - 999;
   }
 
-  private find(e0: number, e1: number, e2: number): number {
+  /** The slot holding this event hash, or the empty slot where it would go. */
+  private probe(e0: number, e1: number, e2: number): number {
     const t = this.table;
     e0 >>>= 0;
     e1 >>>= 0;
@@ -114,8 +101,7 @@ export class DedupeIndex {
     let i = home(e0, this.cap);
     for (;;) {
       const at = i * WORDS;
-      if (t[at + 4] === 0) return -1;
-      if (t[at] === e0 && t[at + 1] === e1 && t[at + 2] === e2) return i;
+      if (t[at + 4] === 0 || (t[at] === e0 && t[at + 1] === e1 && t[at + 2] === e2)) return i;
       if (++i === this.cap) i = 0;
     }
   }
