@@ -60,11 +60,8 @@ export const RAW_VERSION = 1;
 /** Above this many distinct values a stats set is `null` ("any"), never truncated. */
 export const SET_CAP = 64;
 
-/** Column names in column-id order (the id is the index). */
-export const RAW_COLUMN_NAMES = [
-  'event_id',
-  'kind',
-  'correction_ref',
+/** The dictionary-coded id columns (see NULLABLE_ID_COLUMNS for which may be null). */
+export const ID_COLUMNS = [
   'account_id',
   'subscription_id',
   'product_id',
@@ -72,6 +69,17 @@ export const RAW_COLUMN_NAMES = [
   'model_id',
   'source',
   'unit',
+] as const;
+export type IdColumnName = (typeof ID_COLUMNS)[number];
+export const NULLABLE_ID_COLUMNS: ReadonlySet<IdColumnName> = new Set(['subscription_id', 'model_id']);
+
+/** Column names in column-id order (the id is the index). */
+export const RAW_COLUMN_NAMES = [
+  'event_id',
+  'kind',
+  'correction_ref',
+  // Column ids 3..9: the id columns, in ID_COLUMNS order (persisted: never reorder).
+  ...ID_COLUMNS,
   'timestamp_ms',
   'ingested_at_ms',
   'quantity',
@@ -84,19 +92,6 @@ export const RAW_COLUMN_IDS: readonly number[] = RAW_COLUMN_NAMES.map((_, i) => 
 export function rawColumnId(name: RawColumnName): number {
   return RAW_COLUMN_NAMES.indexOf(name);
 }
-
-/** The dictionary-coded id columns, and which of them may be null. */
-export const ID_COLUMNS = [
-  'account_id',
-  'subscription_id',
-  'product_id',
-  'meter_id',
-  'model_id',
-  'source',
-  'unit',
-] as const;
-export type IdColumnName = (typeof ID_COLUMNS)[number];
-export const NULLABLE_ID_COLUMNS: ReadonlySet<IdColumnName> = new Set(['subscription_id', 'model_id']);
 
 /** Kind codes in the `kind` column: the index in EVENT_KINDS. */
 export const KIND_USAGE = 0;
