@@ -58,13 +58,8 @@ export const ROLLUP_QUANTITY_MAX_BYTES = 37;
 /** Column names in column-id order (the id is the index). */
 export const ROLLUP_COLUMN_NAMES = [
   'kind',
-  'account_id',
-  'subscription_id',
-  'product_id',
-  'meter_id',
-  'model_id',
-  'source',
-  'unit',
+  // Column ids 1..7: the id columns, in ID_COLUMNS order (persisted: never reorder).
+  ...ID_COLUMNS,
   'timestamp_ms',
   'quantity',
   'dimensions',
