@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bucketOf } from '../../src/model/bucket.ts';
-import { crc32 } from '../../src/segment/crc32.ts';
 import {
   decodeRawSegment,
   decodeSegmentHashes,
@@ -10,6 +9,7 @@ import {
   SegmentCorruptError,
 } from '../../src/segment/raw.ts';
 import { eventArb, realisticEvents, ulidEventArb } from './arbitraries.ts';
+import { cutPoints, expectCorrupt, restamp } from './corruption-helpers.ts';
 
 const buckets = (a: string) => bucketOf(a, 64);
 
@@ -20,32 +20,7 @@ const samples = [
   encodeRawSegment(fc.sample(fc.array(ulidEventArb, { minLength: 30, maxLength: 30 }), { seed: 9, numRuns: 1 })[0]!, buckets),
 ];
 
-function expectCorrupt(f: () => unknown): void {
-  let thrown: unknown;
-  try {
-    f();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown).toBeInstanceOf(SegmentCorruptError);
-  expect((thrown as SegmentCorruptError).code).toBe('segment_corrupt');
-}
-
 const decodeAll = (b: Uint8Array) => rawColumnsToEvents(decodeRawSegment(b));
-
-/** Lengths to truncate to: the edges of every fixed field plus a spread through the body. */
-function cutPoints(len: number): number[] {
-  const pts = new Set([0, 1, 3, 4, 5, 8, 9, 10, 12, 16, 24, 32, len >> 1, len - 1, len - 3, len - 4, len - 5, len - 8, len - 9]);
-  for (let i = 1; i < 40; i++) pts.add(Math.floor((len * i) / 40));
-  return [...pts].filter((n) => n >= 0 && n < len);
-}
-
-/** Re-stamps the trailer CRC (so only the structural checks stand between us and bad data). */
-function restamp(b: Uint8Array, trailer: number): Uint8Array {
-  const view = new DataView(b.buffer, b.byteOffset, b.length);
-  view.setUint32(b.length - trailer, crc32(b, 0, b.length - trailer), true);
-  return b;
-}
 
 describe('raw segment corruption', () => {
   it('accepts the intact samples', () => {

@@ -23,6 +23,7 @@ import {
 import { ROLLUP_COLUMN_IDS, ROLLUP_END_MAGIC, ROLLUP_MAGIC, ROLLUP_VERSION, rollupColumnId } from '../../src/segment/rollup-format.ts';
 import { ByteWriter } from '../../src/segment/varint.ts';
 import { realisticEvents } from './arbitraries.ts';
+import { cutPoints, expectCorrupt, restamp } from './corruption-helpers.ts';
 
 const buckets = (a: string) => bucketOf(a, 64);
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -405,30 +406,7 @@ describe('rollup partial decode', () => {
 
 // ---------------------------------------------------------------- corruption
 
-function expectCorrupt(f: () => unknown): void {
-  let thrown: unknown;
-  try {
-    f();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown).toBeInstanceOf(SegmentCorruptError);
-  expect((thrown as SegmentCorruptError).code).toBe('segment_corrupt');
-}
-
 const decodeAll = (b: Uint8Array) => rollupColumnsToRows(decodeRollupSegment(b));
-
-function cutPoints(len: number): number[] {
-  const pts = new Set([0, 1, 3, 4, 5, 8, 9, 10, 12, 16, 24, 32, len >> 1, len - 1, len - 3, len - 4, len - 5, len - 8, len - 9]);
-  for (let i = 1; i < 40; i++) pts.add(Math.floor((len * i) / 40));
-  return [...pts].filter((n) => n >= 0 && n < len);
-}
-
-/** Re-stamps the trailer CRC (so only the structural checks stand between us and bad data). */
-function restamp(b: Uint8Array): Uint8Array {
-  new DataView(b.buffer, b.byteOffset, b.length).setUint32(b.length - 8, crc32(b, 0, b.length - 8), true);
-  return b;
-}
 
 /** A well-checksummed segment with one column body replaced (a buggy or hostile writer). */
 function withColumn(bytes: Uint8Array, name: RollupColumnName, body: (w: ByteWriter) => void, rows?: number): Uint8Array {
