@@ -3,7 +3,8 @@
  * honoured when it looks like one; otherwise one is generated. Logs carry no headers or bodies,
  * so secrets never reach them.
  */
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { Background } from '../lib/background.ts';
 import { routePath } from 'hono/route';
 import type { AppEnv } from './env.ts';
 import type { Metrics } from './metrics.ts';
@@ -32,11 +33,23 @@ export const silentLogger: Logger = { debug: () => undefined, info: () => undefi
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The request's own `waitUntil` where the runtime gives one (Workers); Hono throws elsewhere. */
+function requestWaitUntil(c: Context<AppEnv>): Background | undefined {
+  let ctx: { waitUntil(p: Promise<unknown>): void };
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    return undefined;
+  }
+  return (task) => ctx.waitUntil(task);
+}
+
 export function requestContext(logger: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const incoming = c.req.header('x-request-id');
     const id = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     c.set('requestId', id);
+    c.set('background', requestWaitUntil(c));
     const started = performance.now();
     await next();
     const ms = performance.now() - started;

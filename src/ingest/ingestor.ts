@@ -5,6 +5,7 @@
  * dedupe answers the shards that did commit as duplicates).
  */
 import { PayloadTooLargeError } from '../errors.ts';
+import { BackgroundTasks, type Background } from '../lib/background.ts';
 import type { Database } from '../manifest/database.ts';
 import { ShardPlacer } from '../model/bucket.ts';
 import { validateEvent } from '../model/validate.ts';
@@ -35,6 +36,8 @@ export class Ingestor {
   private readonly placer: ShardPlacer;
   /** Shared by every request: hashing runs synchronously inside `ingest`, never across an await. */
   private readonly hasher = new EventHasher();
+  /** Where commits' history copies go when the caller names no place of its own (Node, Lambda). */
+  private readonly background = new BackgroundTasks();
 
   constructor(db: Database, options: Partial<IngestOptions> = {}) {
     this.db = db;
@@ -59,7 +62,11 @@ export class Ingestor {
     return w;
   }
 
-  async ingest(rawEvents: readonly unknown[]): Promise<IngestResult> {
+  /**
+   * Ingests one batch. `background` takes the work left after the answer (history copies); on
+   * Workers it is the request's `waitUntil`, elsewhere this ingestor's own tracker (see `idle`).
+   */
+  async ingest(rawEvents: readonly unknown[], background: Background = this.background.add): Promise<IngestResult> {
     if (rawEvents.length > this.options.maxEventsPerBatch) {
       throw new PayloadTooLargeError(`events: ${rawEvents.length} events in one batch; at most ${this.options.maxEventsPerBatch} are allowed`, {
         details: { field: 'events', limit: this.options.maxEventsPerBatch },
@@ -86,7 +93,7 @@ export class Ingestor {
     }
 
     const groups = [...byShard.entries()];
-    const settled = await Promise.allSettled(groups.map(([shard, g]) => this.writer(shard).submit(g.pending)));
+    const settled = await Promise.allSettled(groups.map(([shard, g]) => this.writer(shard).submit(g.pending, background)));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
 
@@ -99,10 +106,10 @@ export class Ingestor {
     return result;
   }
 
-  /** Waits for every in-flight group commit and its history copy (graceful shutdown). */
+  /** Waits for every in-flight group commit and the history copies left to this ingestor. */
   async idle(): Promise<void> {
     await Promise.all([...this.writers.values()].map((w) => w.idle()));
-    await this.db.settleHistory();
+    await this.background.settle();
   }
 
   private count(r: IngestResult, o: Outcome, index: number, eventId: string): void {

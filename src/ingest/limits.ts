@@ -11,6 +11,11 @@ export interface IngestOptions {
   readonly groupCommitWindowMs: number;
   /** Parallel hashes fetches (ranged GETs) when warming the dedupe index. */
   readonly hashLoadConcurrency: number;
+  /**
+   * Whether concurrent requests share one segment and commit per shard (group commit). Workers
+   * turn it off: there one request must never settle another's promise; each commits alone.
+   */
+  readonly groupCommit: boolean;
 }
 
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
@@ -19,4 +24,5 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   dedupeWindowMs: 7 * 24 * 3600 * 1000,
   groupCommitWindowMs: 2,
   hashLoadConcurrency: 8,
+  groupCommit: true,
 };

@@ -4,6 +4,7 @@
  * outcomes. Events enter the dedupe index only after their commit succeeded; a failed or
  * unknown commit never deletes its segment objects (GC's job) and fails every submission in it.
  */
+import type { Background } from '../lib/background.ts';
 import { SKIP, type ManifestStore } from '../manifest/manifest-store.ts';
 import { rawSegmentEntry } from '../manifest/entries.ts';
 import { rawSegmentObject } from '../manifest/raw-objects.ts';
@@ -21,13 +22,12 @@ import { hashWords, samePayload, type PendingEvent } from './pending.ts';
 
 export type { PendingEvent } from './pending.ts';
 
-/** The history copy of an ingest commit is written after the events are acknowledged. */
-const BACKGROUND_HISTORY = { historyInBackground: true } as const;
-
 export type Outcome = 'accepted' | 'duplicate' | 'conflict' | 'period_closed';
 
 interface Submission {
   readonly events: readonly PendingEvent[];
+  /** Where the commit's history copy goes, after the answer. */
+  readonly background: Background;
   readonly resolve: (outcomes: Outcome[]) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -52,17 +52,22 @@ export class ShardWriter {
   private running: Promise<void> | undefined;
   /** Whether this shard's last commit lost a race to another writer (then flushes revalidate first). */
   private contended = false;
-  /** Commits this writer made and events they carried (for metrics and benchmarks). */
-  readonly stats = { commits: 0, events: 0, submissions: 0 };
+  /** Submissions, the flushes that served them, commits made and events they carried. */
+  readonly stats = { submissions: 0, flushes: 0, commits: 0, events: 0 };
 
   constructor(d: ShardWriterDeps) {
     this.d = d;
   }
 
-  /** Resolves with one outcome per event, in order, once the events' commit succeeded. */
-  submit(events: readonly PendingEvent[]): Promise<Outcome[]> {
+  /**
+   * Resolves with one outcome per event, in order, once the events' commit succeeded. Without
+   * group commit the caller's own flush does the work: nothing crosses from one caller to another.
+   */
+  submit(events: readonly PendingEvent[], background: Background): Promise<Outcome[]> {
+    this.stats.submissions++;
+    if (!this.d.options.groupCommit) return this.flush(events, background);
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, resolve, reject });
+      this.queue.push({ events, background, resolve, reject });
       this.running ??= this.drain().finally(() => {
         this.running = undefined;
       });
@@ -80,7 +85,10 @@ export class ShardWriter {
       const batch = this.queue;
       this.queue = [];
       try {
-        const outcomes = await this.flush(batch.flatMap((s) => s.events));
+        const outcomes = await this.flush(
+          batch.flatMap((s) => s.events),
+          batch[0]!.background,
+        );
         let at = 0;
         for (const s of batch) {
           s.resolve(outcomes.slice(at, at + s.events.length));
@@ -93,8 +101,9 @@ export class ShardWriter {
   }
 
   /** The transaction for one group: classify, write a segment, commit, then index. */
-  private async flush(all: readonly PendingEvent[]): Promise<Outcome[]> {
+  private async flush(all: readonly PendingEvent[], background: Background): Promise<Outcome[]> {
     const { index, manifest, deps } = this.d;
+    this.stats.flushes++;
     // Classify on the cached snapshot, then write the segment while revalidating: other
     // instances' commits are seen without a round trip on the critical path.
     const cached = await manifest.load();
@@ -141,7 +150,7 @@ export class ShardWriter {
       draft.segments.push(segment.entry);
       recordAdjustments(draft.periods, still.map((p) => p.event), deps.clock.now());
       return segment;
-    }, BACKGROUND_HISTORY);
+    }, { history: background });
     this.contended = result.attempts > 1;
     if (!result.committed) return outcomes;
 

@@ -10,12 +10,6 @@ export interface CommitPolicy {
   /** After 429 / 503 SlowDown: R2 admits about one write per second per key. */
   readonly throttledBaseDelayMs: number;
   readonly throttledMaxDelayMs: number;
-  /**
-   * Write the generation's history copy after returning instead of before (ingest: the copy is
-   * off the acknowledgment path). `settleHistory()` waits for such copies; everything in this
-   * store that reads history waits for them first.
-   */
-  readonly historyInBackground: boolean;
 }
 
 export const DEFAULT_COMMIT_POLICY: CommitPolicy = {
@@ -25,7 +19,6 @@ export const DEFAULT_COMMIT_POLICY: CommitPolicy = {
   maxDelayMs: 500,
   throttledBaseDelayMs: 250,
   throttledMaxDelayMs: 4_000,
-  historyInBackground: false,
 };
 
 export function backoffMs(attempt: number, throttled: boolean, p: CommitPolicy, random: () => number): number {

@@ -35,6 +35,8 @@ export interface OpenOptions {
   /** Run the conditional-write probe (default true). */
   readonly probe?: boolean;
   readonly commitPolicy?: Partial<CommitPolicy>;
+  /** Whether concurrent requests may share in-flight manifest loads (false on Workers). */
+  readonly shareLoads?: boolean;
 }
 
 export const DEFAULT_SHARDS = 16;
@@ -71,6 +73,7 @@ export class Database {
           deps: opts.deps,
           policy: opts.commitPolicy ?? {},
           writeGuard,
+          shareLoads: opts.shareLoads ?? true,
         }),
     );
   }
@@ -86,11 +89,6 @@ export class Database {
 
   shardOf(accountId: string): ManifestStore {
     return this.shards[shardOfAccount(accountId, this.layout)]!;
-  }
-
-  /** Waits for every shard's history copies still being written after an ingest answered. */
-  async settleHistory(): Promise<void> {
-    await Promise.all(this.shards.map((s) => s.settleHistory()));
   }
 
   /** Loads every shard's manifest (in parallel); a corrupt shard rejects with its error. */

@@ -14,6 +14,7 @@ import {
 } from '../errors.ts';
 import { AmbiguousWriteError, isRejectedWrite, PreconditionFailedError, TransientStoreError } from '../store/errors.ts';
 import type { ObjectStore } from '../store/types.ts';
+import type { Background } from '../lib/background.ts';
 import { newId, type Deps } from '../model/deps.ts';
 import { decodeManifest, encodeManifest } from './codec.ts';
 import type { ShardKeys } from './keys.ts';
@@ -72,6 +73,21 @@ export interface ManifestStoreOptions {
   readonly policy?: Partial<CommitPolicy>;
   /** Throws when writes are not allowed (e.g. the store failed the startup probe). */
   readonly writeGuard?: () => void;
+  /**
+   * Whether concurrent loads and revalidations share one GET (default true). Workers set it
+   * false: there a promise one request started must not be awaited by another.
+   */
+  readonly shareLoads?: boolean;
+}
+
+export interface CommitOptions {
+  /** Overrides this store's bounds for this call, in every step (attempts, read-backs, backoff). */
+  readonly policy?: Partial<CommitPolicy>;
+  /**
+   * Where the generation's history copy is written after the commit returns (ingest keeps it off
+   * the acknowledgment path). Without it the commit writes the copy before returning.
+   */
+  readonly history?: Background;
 }
 
 type PutOutcome = { kind: 'committed'; snapshot: Snapshot } | { kind: 'rejected'; snapshot: Snapshot; throttled: boolean };
@@ -88,7 +104,12 @@ export class ManifestStore {
   /** Set while the stored current.json is corrupt or of an unknown format: the shard is closed. */
   private failure: ManifestCorruptError | UnsupportedFormatError | undefined;
   private inflight: Promise<Snapshot> | undefined;
-  private readonly pendingHistory = new Set<Promise<void>>();
+  private readonly shareLoads: boolean;
+  /**
+   * Bodies of committed generations whose history copy is still being written in the background:
+   * readers of history find them here (data, not promises, so any request may read them).
+   */
+  private readonly pendingHistory = new Map<number, Uint8Array>();
 
   constructor(opts: ManifestStoreOptions) {
     this.store = opts.store;
@@ -97,6 +118,7 @@ export class ManifestStore {
     this.deps = opts.deps;
     this.policy = { ...DEFAULT_COMMIT_POLICY, ...opts.policy };
     this.writeGuard = opts.writeGuard ?? (() => undefined);
+    this.shareLoads = opts.shareLoads ?? true;
   }
 
   /** The cached snapshot, if any, without touching the store. */
@@ -116,9 +138,9 @@ export class ManifestStore {
     return this.singleFlight(async () => (await this.fetch(this.cached?.etag)) ?? this.fetchOrBootstrap());
   }
 
-  /** Commits `mutate` (see design.md); `policy` overrides this store's bounds for one call. */
-  async commit<T>(mutate: Mutation<T>, policy?: Partial<CommitPolicy>): Promise<CommitResult<T>> {
-    const bounds = policy === undefined ? this.policy : { ...this.policy, ...policy };
+  /** Commits `mutate` (see design.md). */
+  async commit<T>(mutate: Mutation<T>, opts: CommitOptions = {}): Promise<CommitResult<T>> {
+    const bounds = opts.policy === undefined ? this.policy : { ...this.policy, ...opts.policy };
     const started = this.deps.clock.now();
     let base = await this.load();
     for (let attempt = 1; ; attempt++) {
@@ -135,10 +157,10 @@ export class ManifestStore {
       draft.recent_commit_ids = [commitId, ...base.manifest.recent_commit_ids].slice(0, RECENT_COMMITS);
       draft.updated_at_ms = this.deps.clock.now();
       const body = encodeManifest(draft);
-      const outcome = await this.putResolved(body, draft, base, commitId, started);
+      const outcome = await this.putResolved(body, draft, base, commitId, started, bounds);
       if (outcome.kind === 'committed') {
         this.stats.commits++;
-        if (bounds.historyInBackground) this.inBackground(this.writeHistory(draft.generation, body));
+        if (opts.history !== undefined) opts.history(this.writeHistoryLater(draft.generation, body));
         else await this.writeHistory(draft.generation, body);
         return { committed: true, value: out as T, snapshot: outcome.snapshot, attempts: attempt };
       }
@@ -156,21 +178,9 @@ export class ManifestStore {
     }
   }
 
-  /** Waits for history copies this store is still writing in the background. */
-  async settleHistory(): Promise<void> {
-    while (this.pendingHistory.size > 0) await Promise.all([...this.pendingHistory]);
-  }
-
-  private inBackground(write: Promise<void>): void {
-    this.pendingHistory.add(write);
-    const done = () => void this.pendingHistory.delete(write);
-    write.then(done, done);
-  }
-
-  /** Generations with a history copy, ascending. */
+  /** Generations with a history copy (or one still being written by this instance), ascending. */
   async history(): Promise<number[]> {
-    await this.settleHistory();
-    const gens: number[] = [];
+    const gens: number[] = [...this.pendingHistory.keys()];
     let cursor: string | undefined;
     do {
       const page = await this.store.list(this.keys.historyPrefix, { cursor });
@@ -180,12 +190,13 @@ export class ManifestStore {
       }
       cursor = page.cursor;
     } while (cursor !== undefined);
-    return gens.sort((a, b) => a - b);
+    return [...new Set(gens)].sort((a, b) => a - b);
   }
 
   async readGeneration(generation: number): Promise<ShardManifest> {
-    await this.settleHistory();
     const key = this.keys.history(generation);
+    const pending = this.pendingHistory.get(generation);
+    if (pending !== undefined) return decodeManifest(pending, key);
     const res = await this.store.get(key);
     if (res === null || res.notModified) throw new NotFoundError(`shard ${this.shard} has no history copy of generation ${generation}`);
     return decodeManifest(res.body, key);
@@ -245,6 +256,7 @@ export class ManifestStore {
   }
 
   private singleFlight(fn: () => Promise<Snapshot>): Promise<Snapshot> {
+    if (!this.shareLoads) return fn();
     this.inflight ??= fn().finally(() => {
       this.inflight = undefined;
     });
@@ -304,7 +316,14 @@ export class ManifestStore {
    * PUTs one manifest body conditionally and resolves the outcome: committed (published), or
    * rejected with the fresh committed state (published too, it is committed state).
    */
-  private async putResolved(body: Uint8Array, draft: ShardManifest, base: Snapshot, commitId: string, started: number): Promise<PutOutcome> {
+  private async putResolved(
+    body: Uint8Array,
+    draft: ShardManifest,
+    base: Snapshot,
+    commitId: string,
+    started: number,
+    policy: CommitPolicy,
+  ): Promise<PutOutcome> {
     for (let tries = 1; ; tries++) {
       try {
         const { etag } = await this.store.put(this.keys.current, body, { ifMatch: base.etag, contentType: 'application/json' });
@@ -312,18 +331,18 @@ export class ManifestStore {
       } catch (err) {
         if (isRejectedWrite(err)) {
           // Usually a lost race; but a hidden retry of a PUT that landed also answers 412.
-          return this.decide(await this.readBack(commitId, started), base, commitId, false);
+          return this.decide(await this.readBack(commitId, started, policy), base, commitId, false);
         }
         if (!(err instanceof AmbiguousWriteError || err instanceof TransientStoreError)) throw err;
         this.stats.ambiguous++;
-        const fresh = await this.readBack(commitId, started);
+        const fresh = await this.readBack(commitId, started, policy);
         if (fresh.etag !== base.etag) return this.decide(fresh, base, commitId, err.throttled);
         // current.json did not move: our PUT has not landed, and If-Match keeps it from landing
         // once anything else commits. Sending the same body again is safe.
-        if (this.deps.clock.now() - started >= this.policy.maxDurationMs) {
+        if (this.deps.clock.now() - started >= policy.maxDurationMs) {
           throw new CommitOutcomeUnknownError(`shard ${this.shard}: the store kept failing; nothing was committed`, { cause: err, retryAfterSeconds: 2 });
         }
-        await this.deps.clock.sleep(backoffMs(tries, err.throttled, this.policy, this.deps.random));
+        await this.deps.clock.sleep(backoffMs(tries, err.throttled, policy, this.deps.random));
       }
     }
   }
@@ -337,10 +356,12 @@ export class ManifestStore {
     }
     // The recent list rolled over since our base: the history copy of base+1 decides (another
     // instance may still be writing it: then the outcome is unknown, and the client retries).
-    await this.settleHistory();
-    const res = await this.store.get(this.keys.history(base.manifest.generation + 1));
-    if (res !== null && !res.notModified) {
-      const m = decodeManifest(res.body, this.keys.history(base.manifest.generation + 1));
+    const next = base.manifest.generation + 1;
+    const pending = this.pendingHistory.get(next);
+    const res = pending === undefined ? await this.store.get(this.keys.history(next)) : null;
+    const body = pending ?? (res !== null && !res.notModified ? res.body : undefined);
+    if (body !== undefined) {
+      const m = decodeManifest(body, this.keys.history(next));
       return m.commit_id === commitId ? { kind: 'committed', snapshot: fresh } : { kind: 'rejected', snapshot: fresh, throttled };
     }
     throw new CommitOutcomeUnknownError(
@@ -350,7 +371,7 @@ export class ManifestStore {
   }
 
   /** Reads current.json back, retrying reads within the commit's time bound. */
-  private async readBack(commitId: string, started: number): Promise<Snapshot> {
+  private async readBack(commitId: string, started: number, policy: CommitPolicy): Promise<Snapshot> {
     for (let tries = 1; ; tries++) {
       try {
         const snap = await this.fetch();
@@ -358,14 +379,24 @@ export class ManifestStore {
         return snap;
       } catch (err) {
         if (!(err instanceof TransientStoreError)) throw err;
-        if (this.deps.clock.now() - started >= this.policy.maxDurationMs) {
+        if (this.deps.clock.now() - started >= policy.maxDurationMs) {
           throw new CommitOutcomeUnknownError(`shard ${this.shard}: cannot read back commit ${commitId}; its outcome is unknown`, {
             cause: err,
             retryAfterSeconds: 2,
           });
         }
-        await this.deps.clock.sleep(backoffMs(tries, err.throttled, this.policy, this.deps.random));
+        await this.deps.clock.sleep(backoffMs(tries, err.throttled, policy, this.deps.random));
       }
+    }
+  }
+
+  /** The history copy, written after the commit returned; readers find the body meanwhile. */
+  private async writeHistoryLater(generation: number, body: Uint8Array): Promise<void> {
+    this.pendingHistory.set(generation, body);
+    try {
+      await this.writeHistory(generation, body);
+    } finally {
+      this.pendingHistory.delete(generation);
     }
   }
 

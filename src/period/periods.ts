@@ -61,7 +61,7 @@ export class PeriodService {
     await shard.revalidate();
     let res;
     try {
-      res = await shard.commit((draft, ctx) => this.closeMutation(draft, ctx.base.manifest.generation, accountId, month, actor), { maxAttempts: 4 });
+      res = await shard.commit((draft, ctx) => this.closeMutation(draft, ctx.base.manifest.generation, accountId, month, actor), { policy: { maxAttempts: 4 } });
     } catch (err) {
       if (!(err instanceof ManifestContentionError)) throw err;
       await shard.commit((draft) => {

@@ -23,9 +23,11 @@ export interface QueryOptions {
   readonly prune: boolean;
   /** Segments fetched in parallel per query. */
   readonly fetchConcurrency: number;
+  /** Whether concurrent queries share one fetch of a segment (false on Workers: see SegmentCache). */
+  readonly shareFetches: boolean;
 }
 
-export const DEFAULT_QUERY_OPTIONS: QueryOptions = { cacheBytes: 256 * 1024 * 1024, prune: true, fetchConcurrency: 16 };
+export const DEFAULT_QUERY_OPTIONS: QueryOptions = { cacheBytes: 256 * 1024 * 1024, prune: true, fetchConcurrency: 16, shareFetches: true };
 
 export interface AggregateResult {
   /** Per shard read: the manifest generation the answer was computed from. */
@@ -43,7 +45,7 @@ export class QueryEngine {
   constructor(db: Database, options: Partial<QueryOptions> = {}) {
     this.db = db;
     this.options = { ...DEFAULT_QUERY_OPTIONS, ...options };
-    this.cache = new SegmentCache(db.store, this.options.cacheBytes);
+    this.cache = new SegmentCache(db.store, this.options.cacheBytes, this.options.shareFetches);
   }
 
   /** Fresh snapshots of the shards a spec touches. */

@@ -1,7 +1,9 @@
 /**
  * Per-instance cache of raw segments by id, bounded by bytes (object bytes + decoded columns).
- * Segments are immutable, so an entry never goes stale; concurrent queries share one fetch and
- * one decode. Columns are decoded on demand, so a total query never pays for event ids.
+ * Segments are immutable, so an entry never goes stale; concurrent queries share one fetch (unless
+ * `shareFetches` is off: on Workers a fetch one request started must not be awaited by another,
+ * so only fetched bytes are shared). Columns are decoded on demand, so a total query never pays
+ * for event ids.
  */
 import { fetchRawSegment } from '../manifest/raw-objects.ts';
 import type { DeepReadonly, RawSegmentEntry, RollupSegmentEntry } from '../manifest/schema.ts';
@@ -36,11 +38,13 @@ export class SegmentCache {
   private readonly entries = new Map<string, Entry>();
   private readonly fetching = new Map<string, Promise<Entry>>();
   private total = 0;
+  private readonly shareFetches: boolean;
   readonly stats = { hits: 0, misses: 0 };
 
-  constructor(store: ObjectStore, maxBytes = 256 * 1024 * 1024) {
+  constructor(store: ObjectStore, maxBytes = 256 * 1024 * 1024, shareFetches = true) {
     this.store = store;
     this.maxBytes = maxBytes;
+    this.shareFetches = shareFetches;
   }
 
   snapshot(): CacheStats {
@@ -88,19 +92,25 @@ export class SegmentCache {
   }
 
   private load(seg: CachedSegment): Promise<Entry> {
+    if (!this.shareFetches) return this.fetchEntry(seg);
     let p = this.fetching.get(seg.id);
     if (p === undefined) {
-      p = (async () => {
-        const body = await this.fetchBody(seg);
-        const entry: Entry = { bytes: body, columns: { rows: seg.rows }, size: body.byteLength };
-        this.entries.set(seg.id, entry);
-        this.total += entry.size;
-        this.evict();
-        return entry;
-      })().finally(() => this.fetching.delete(seg.id));
+      p = this.fetchEntry(seg).finally(() => this.fetching.delete(seg.id));
       this.fetching.set(seg.id, p);
     }
     return p;
+  }
+
+  private async fetchEntry(seg: CachedSegment): Promise<Entry> {
+    const body = await this.fetchBody(seg);
+    // Another request may have cached it meanwhile (without shared fetches): keep that one.
+    const cached = this.entries.get(seg.id);
+    if (cached !== undefined) return cached;
+    const entry: Entry = { bytes: body, columns: { rows: seg.rows }, size: body.byteLength };
+    this.entries.set(seg.id, entry);
+    this.total += entry.size;
+    this.evict();
+    return entry;
   }
 
   private evict(): void {

@@ -101,7 +101,7 @@ export async function handler(event: LambdaEvent, context?: LambdaContext): Prom
   const inst = await getInstance();
   const response = await inst.http(event, context);
   // Lambda freezes the container once the handler returns: finish ingest's history copies first.
-  await inst.services.db.settleHistory();
+  await inst.services.ingestor.idle();
   return response;
 }
 

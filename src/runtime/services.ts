@@ -41,6 +41,12 @@ export interface BuildOptions {
   readonly loopbackOnly: boolean;
   /** Serve /metrics without a key (Workers keep it behind admin; Node too unless told). */
   readonly publicMetrics?: boolean;
+  /**
+   * Whether concurrent requests may share in-flight work: group commit, single-flight manifest
+   * loads, shared segment fetches (default true). Workers set false: workerd cancels a request
+   * whose promise another request settles, so there requests share data (caches), never promises.
+   */
+  readonly crossRequestSharing?: boolean;
 }
 
 export async function buildServices(o: BuildOptions): Promise<Services> {
@@ -51,10 +57,11 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
     }
     o.logger.warn('no API keys configured: the API is open to anyone on this machine (loopback only)');
   }
-  const db = await Database.open({ store: o.store, prefix: o.config.prefix, deps: o.deps, create: o.config.newDatabase });
+  const sharing = o.crossRequestSharing ?? true;
+  const db = await Database.open({ store: o.store, prefix: o.config.prefix, deps: o.deps, create: o.config.newDatabase, shareLoads: sharing });
   if (!db.probe.ok) o.logger.error('the store ignores conditional writes: writes are refused', { problems: db.probe.problems });
-  const ingestor = new Ingestor(db, o.config.ingest);
-  const engine = new QueryEngine(db, { cacheBytes: o.config.query.cacheBytes });
+  const ingestor = new Ingestor(db, { ...o.config.ingest, groupCommit: sharing });
+  const engine = new QueryEngine(db, { cacheBytes: o.config.query.cacheBytes, shareFetches: sharing });
   const periods = new PeriodService(db, engine);
   const metrics = new Metrics();
   const app = createApp({

@@ -71,17 +71,17 @@ interface Instance {
   readonly logger: Logger;
 }
 
-let instance: Promise<Instance> | undefined;
+/**
+ * The isolate's services once built: data shared by every request. A request that finds none
+ * builds its own (concurrent first requests each do; the first finished is kept), because a
+ * start another request began is a promise this one must not await. A failed start is not kept.
+ */
+let instance: Instance | undefined;
 
-/** The isolate's services, built on first use. A failed start is not cached: the next event retries. */
-function getInstance(env: Env): Promise<Instance> {
-  if (instance === undefined) {
-    const started = start(env);
-    instance = started;
-    started.catch(() => {
-      if (instance === started) instance = undefined;
-    });
-  }
+async function getInstance(env: Env): Promise<Instance> {
+  if (instance !== undefined) return instance;
+  const built = await start(env);
+  instance ??= built;
   return instance;
 }
 
@@ -120,7 +120,15 @@ async function start(env: Env): Promise<Instance> {
     forcePathStyle: s3.forcePathStyle,
     requestTimeoutMs: s3.timeoutMs,
   });
-  const services = await buildServices({ config, store, deps: systemDeps(), logger, loopbackOnly: false, publicMetrics: false });
+  const services = await buildServices({
+    config,
+    store,
+    deps: systemDeps(),
+    logger,
+    loopbackOnly: false,
+    publicMetrics: false,
+    crossRequestSharing: false,
+  });
   logger.info('usageDb worker started', {
     store: 's3',
     bucket: s3.bucket,
@@ -186,10 +194,8 @@ export default {
       logStartFailure(err);
       return startFailureResponse(err);
     }
-    const response = await inst.services.app.fetch(request, env, ctx);
-    // Ingest commits write their history copies after answering: keep the isolate for them.
-    ctx.waitUntil(inst.services.db.settleHistory());
-    return response;
+    // Work a request leaves after its answer (history copies) goes to this request's waitUntil.
+    return inst.services.app.fetch(request, env, ctx);
   },
 
   scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): void {

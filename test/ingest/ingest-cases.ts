@@ -81,6 +81,25 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
       expectExactlyOnce(stored.map((e) => e.event_id), events.map((e) => e.event_id as string));
     }, 120_000);
 
+    it('without group commit (Workers), each request commits alone: concurrent requests on one instance still accept each event once', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { ingest: { groupCommit: false } });
+      const events = range(300).map((i) => usage(i, { account_id: `acct-${i % 7}` }));
+      // 12 requests of 50 events; every event is sent twice, by requests racing each other.
+      const ring = [...events, ...events];
+      const batches = range(12).map((b) => ring.slice(b * 25, b * 25 + 50));
+      const responses = await Promise.all(batches.map((b) => postBatch(a.app, b)));
+      for (const r of responses) expect(r.status).toBe(200);
+      expect(responses.reduce((s, r) => s + r.body.accepted, 0)).toBe(300);
+      expect(responses.reduce((s, r) => s + r.body.duplicates, 0)).toBe(300);
+      // One flush per request and shard: nothing was gathered across requests.
+      const writers = range(a.db.layout.shardCount).map((s) => a.ingestor.writer(s).stats);
+      const submissions = writers.reduce((s, w) => s + w.submissions, 0);
+      expect(submissions).toBeGreaterThanOrEqual(12);
+      expect(writers.reduce((s, w) => s + w.flushes, 0)).toBe(submissions);
+      expectExactlyOnce((await storedEvents(a.db)).map((e) => e.event_id), events.map((e) => e.event_id as string));
+    }, 120_000);
+
     it('a cold instance classifies a retry of an old batch as duplicates', async () => {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix);
@@ -113,6 +132,8 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
       for (const r of responses) expect(r.body).toMatchObject({ accepted: 1, duplicates: 0 });
       const w = a.ingestor.writer(shardOfAccount(account, a.db.layout));
       expect(w.stats.events).toBe(20);
+      expect(w.stats.submissions).toBe(20);
+      expect(w.stats.flushes).toBeLessThanOrEqual(3);
       expect(w.stats.commits).toBeLessThanOrEqual(3);
       const again = await Promise.all([postBatch(a.app, [usage(3, { account_id: account })]), postBatch(a.app, [usage(50, { account_id: account })])]);
       expect(again.map((r) => [r.body.accepted, r.body.duplicates])).toEqual([[0, 1], [1, 0]]);

@@ -1,7 +1,8 @@
 /**
- * Ingest commits write their history copy after answering (`historyInBackground`): the commit
- * returns before the copy lands, `settleHistory()` waits for it, and the readers of history in
- * the same store (listing, reading a generation, restore) wait for it themselves.
+ * Ingest commits write their history copy after answering (the caller's `history` background):
+ * the commit returns before the copy lands, the ingestor's `idle()` waits for it, and readers of
+ * history in the same store (listing, reading a generation) see the generation meanwhile from
+ * the body kept in memory, without waiting for anyone's promise.
  */
 import { describe, expect, it } from 'vitest';
 import { SKIP } from '../../src/manifest/manifest-store.ts';
@@ -10,7 +11,7 @@ import { withFaults } from '../../src/store/faulty.ts';
 import { openInstance, postBatch, usage } from '../support/instance.ts';
 
 describe('history copies written in the background', () => {
-  it('the commit answers before its history copy lands; settleHistory and history readers wait for it', async () => {
+  it('the commit answers before its history copy lands; idle() waits for it; history readers see it meanwhile', async () => {
     const store = new MemoryStore();
     let release: () => void = () => undefined;
     let held = 0;
@@ -30,14 +31,17 @@ describe('history copies written in the background', () => {
     // Answered, while the copy of the new generation is still held back.
     expect(held).toBe(1);
     expect(await store.head(inst.db.shards[0]!.keys.history(base + 1))).toBeNull();
-    let listed: number[] | undefined;
-    const listing = inst.db.shards[0]!.history().then((g) => (listed = g));
+    // The pending generation is listed and readable from memory before its copy lands.
+    expect(await inst.db.shards[0]!.history()).toContain(base + 1);
+    expect((await inst.db.shards[0]!.readGeneration(base + 1)).generation).toBe(base + 1);
+    let idle = false;
+    const settling = inst.ingestor.idle().then(() => (idle = true));
     await new Promise((r) => setTimeout(r, 20));
-    expect(listed).toBeUndefined(); // history() waits for the pending copy
+    expect(idle).toBe(false); // idle() waits for the held copy
     release();
-    await inst.db.settleHistory();
-    expect(await listing).toContain(base + 1);
+    await settling;
     expect(await store.head(inst.db.shards[0]!.keys.history(base + 1))).not.toBeNull();
+    expect(await inst.db.shards[0]!.history()).toContain(base + 1);
   });
 
   it('other commits (periods, jobs) still write their copy before returning', async () => {

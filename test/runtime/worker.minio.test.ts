@@ -5,119 +5,15 @@
  * the vars and secrets as string bindings. Never skipped: if wrangler or workerd cannot run, the
  * suite fails and says why, with their output.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { Miniflare as MiniflareType } from 'miniflare';
 import { uniquePrefix } from '../support/s3.ts';
+import { bundleWorker, callWorker, RuntimeOutput, scheduledTarget, startWorkerd } from '../support/workerd.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const WRANGLER_VERSION = '4.164.0';
-const MINIFLARE_VERSION = '4.20260730.0';
-
-/** Everything wrangler and workerd printed, shown when something fails. */
-let output = '';
-const record = (what: string, text: string) => {
-  const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
-  output = (output + plain.split('\n').filter((l) => l !== '').map((l) => `[${what}] ${l}\n`).join('')).slice(-40_000);
-};
-const withOutput = (message: string) => `${message}\n--- wrangler/workerd output ---\n${output || '(none)'}`;
-
-function packageDir(name: string, version: string): string {
-  try {
-    return dirname(createRequire(join(ROOT, 'package.json')).resolve(`${name}/package.json`));
-  } catch {
-    throw new Error(`${name} is not installed: the Worker test needs it (npm i -D ${name}@${version}); it is never skipped`);
-  }
-}
-
-/** `wrangler deploy --dry-run --outdir dir`: the bundle `wrangler deploy` would upload. */
-async function bundle(outdir: string): Promise<string> {
-  const dir = packageDir('wrangler', WRANGLER_VERSION);
-  const bin = join(dir, 'bin', 'wrangler.js');
-  const child = spawn(process.execPath, [bin, 'deploy', '--dry-run', '--outdir', outdir, '--config', join(ROOT, 'wrangler.toml')], {
-    cwd: ROOT,
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', FORCE_COLOR: '0', CI: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.on('data', (d: Buffer) => record('wrangler', d.toString()));
-  child.stderr.on('data', (d: Buffer) => record('wrangler', d.toString()));
-  const code = await new Promise<number | null>((res, rej) => {
-    child.once('error', rej);
-    child.once('exit', res);
-  });
-  if (code !== 0) throw new Error(withOutput(`wrangler deploy --dry-run (bundling src/runtime/worker.ts) exited with ${code}; wrangler ${WRANGLER_VERSION} needs Node >= 22.12, this is ${process.version}`));
-  return join(outdir, 'worker.js');
-}
-
-async function compatibilityDate(): Promise<string> {
-  const toml = await readFile(join(ROOT, 'wrangler.toml'), 'utf8');
-  const m = /^compatibility_date\s*=\s*"(\d{4}-\d{2}-\d{2})"/m.exec(toml);
-  if (m === null) throw new Error('wrangler.toml: no compatibility_date');
-  return m[1]!;
-}
-
-/** The bundle in workerd through miniflare's classic options, vars and secrets as string bindings. */
-async function startWorkerd(scriptPath: string, modulesRoot: string, bindings: Record<string, string>): Promise<MiniflareType> {
-  let Miniflare: typeof MiniflareType;
-  try {
-    packageDir('miniflare', MINIFLARE_VERSION);
-    ({ Miniflare } = await import('miniflare'));
-  } catch (err) {
-    throw new Error(withOutput(`miniflare ${MINIFLARE_VERSION} could not be loaded: ${(err as Error).message}`));
-  }
-  let mf: MiniflareType | undefined;
-  try {
-    mf = new Miniflare({
-      modules: true,
-      scriptPath,
-      // Module names are paths relative to this (default: the cwd, and a bundle outside it fails).
-      modulesRoot,
-      compatibilityDate: await compatibilityDate(),
-      compatibilityFlags: ['nodejs_compat'],
-      cf: false,
-      host: '127.0.0.1',
-      bindings,
-      handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
-        stdout.on('data', (d: Buffer) => record('workerd', d.toString()));
-        stderr.on('data', (d: Buffer) => record('workerd', d.toString()));
-      },
-    });
-    await mf.ready;
-    return mf;
-  } catch (err) {
-    await mf?.dispose().catch(() => undefined);
-    throw new Error(withOutput(`workerd (miniflare ${MINIFLARE_VERSION}) did not start: ${(err as Error).message}`));
-  }
-}
-
-/** The part of miniflare's Fetcher used here (its own types come from @cloudflare/workers-types). */
-interface ScheduledTarget {
-  scheduled(options: { cron?: string; scheduledTime?: Date }): Promise<{ outcome: string; noRetry: boolean }>;
-}
-
-async function scheduledTarget(mf: MiniflareType): Promise<ScheduledTarget> {
-  return (await mf.getWorker()) as unknown as ScheduledTarget;
-}
-
-/** Waits until the worker's JSON log lines (workerd's stdout arrives asynchronously) match. */
-async function logLines(match: (line: Record<string, unknown>) => boolean, count: number): Promise<Record<string, unknown>[]> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const lines = output
-      .split('\n')
-      .filter((l) => l.startsWith('[workerd] {'))
-      .map((l) => JSON.parse(l.slice('[workerd] '.length)) as Record<string, unknown>)
-      .filter(match);
-    if (lines.length >= count || Date.now() > deadline) return lines;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const output = new RuntimeOutput();
 
 const SECRET = `worker-test-${crypto.randomUUID()}`;
 const ACCOUNT = `acct-worker-${Date.now().toString(36)}`;
@@ -147,30 +43,15 @@ describe('Worker (workerd, wrangler bundle) against S3', () => {
   let outdir: string | undefined;
 
   const call = async (path: string, init: { method?: string; body?: unknown; auth?: boolean } = {}) => {
-    if (mf === undefined) throw new Error(withOutput('workerd is not running'));
-    const headers: Record<string, string> = {};
-    if (init.auth !== false) headers.authorization = `Bearer ${SECRET}`;
-    if (init.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await mf.dispatchFetch(`http://usagedb.test${path}`, {
-      method: init.method ?? 'GET',
-      headers,
-      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-    });
-    const text = await res.text();
-    let body: any;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = text;
-    }
-    return { status: res.status, body };
+    if (mf === undefined) throw new Error(output.explain('workerd is not running'));
+    return callWorker(mf, path, { ...init, ...(init.auth === false ? {} : { secret: SECRET }) });
   };
 
   beforeAll(async () => {
     const s3 = inject('s3');
     const started = Date.now();
     outdir = await mkdtemp(join(tmpdir(), 'usagedb-worker-'));
-    const scriptPath = await bundle(outdir);
+    const scriptPath = await bundleWorker(outdir, output);
     const bundledMs = Date.now() - started;
     mf = await startWorkerd(scriptPath, outdir, {
       USAGEDB_S3_ENDPOINT: s3.endpoint,
@@ -182,7 +63,7 @@ describe('Worker (workerd, wrangler bundle) against S3', () => {
       USAGEDB_SHARDS: '2',
       USAGEDB_BUCKETS: '8',
       USAGEDB_API_KEYS: `tester:${SECRET}:admin`,
-    });
+    }, output);
     console.log(`[worker test] bundled in ${bundledMs} ms, workerd ready in ${Date.now() - started} ms, S3: ${s3.via}`);
   }, 120_000);
 
@@ -192,7 +73,7 @@ describe('Worker (workerd, wrangler bundle) against S3', () => {
   });
 
   beforeEach(({ onTestFailed }) => {
-    onTestFailed(() => console.error(withOutput('[worker test] failed')));
+    onTestFailed(() => console.error(output.explain('[worker test] failed')));
   });
 
   it('GET /health answers 200 with the s3 store', async () => {
@@ -231,7 +112,7 @@ describe('Worker (workerd, wrangler bundle) against S3', () => {
   });
 
   it('refuses to serve without API keys (a Worker is public), and its cron run fails', async () => {
-    if (outdir === undefined) throw new Error(withOutput('no bundle'));
+    if (outdir === undefined) throw new Error(output.explain('no bundle'));
     const s3 = inject('s3');
     const open = await startWorkerd(join(outdir, 'worker.js'), outdir, {
       USAGEDB_S3_ENDPOINT: s3.endpoint,
@@ -239,7 +120,7 @@ describe('Worker (workerd, wrangler bundle) against S3', () => {
       USAGEDB_S3_ACCESS_KEY_ID: s3.accessKeyId,
       USAGEDB_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
       USAGEDB_PREFIX: uniquePrefix('worker-nokeys'),
-    });
+    }, output);
     try {
       const res = await open.dispatchFetch('http://usagedb.test/health');
       expect(res.status).toBe(500);
@@ -255,15 +136,15 @@ describe('Worker (workerd, wrangler bundle) against S3', () => {
   });
 
   it('runs the scheduled handler (an unlisted cron runs rollup, compact and gc)', async () => {
-    if (mf === undefined) throw new Error(withOutput('workerd is not running'));
+    if (mf === undefined) throw new Error(output.explain('workerd is not running'));
     const worker = await scheduledTarget(mf);
     const result = await worker.scheduled({ cron: '17 3 * * *', scheduledTime: new Date() });
     expect(result.outcome).toBe('ok');
-    const ran = await logLines((l) => l.msg === 'job finished' && l.cron === '17 3 * * *', 3);
+    const ran = await output.waitForLines((l) => l.msg === 'job finished' && l.cron === '17 3 * * *', 3);
     expect(ran.map((l) => l.job)).toEqual(['rollup', 'compact', 'gc']);
     const minute = await worker.scheduled({ cron: '*/1 * * * *', scheduledTime: new Date() });
     expect(minute.outcome).toBe('ok');
-    expect((await logLines((l) => l.msg === 'job finished' && l.cron === '*/1 * * * *', 1)).map((l) => l.job)).toEqual(['rollup']);
-    expect(await logLines((l) => l.level === 'error' && l.cron !== undefined, 0)).toEqual([]);
+    expect((await output.waitForLines((l) => l.msg === 'job finished' && l.cron === '*/1 * * * *', 1)).map((l) => l.job)).toEqual(['rollup']);
+    expect(await output.waitForLines((l) => l.level === 'error' && l.cron !== undefined, 0)).toEqual([]);
   });
 });

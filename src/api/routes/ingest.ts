@@ -23,7 +23,7 @@ export function ingestRoutes(app: Hono<AppEnv>, ingestor: Ingestor): void {
       const events = (body as { events?: unknown }).events;
       if (events === undefined) throw new ValidationError('events: is required', 'events');
       if (!Array.isArray(events)) throw new ValidationError('events: must be an array', 'events');
-      return c.json(await ingestor.ingest(events));
+      return c.json(await ingestor.ingest(events, c.get('background')));
     },
   );
 }
