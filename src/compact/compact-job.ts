@@ -2,19 +2,20 @@
  * Compaction of one shard (bounded): merges young raw segments (and small compacted ones, all
  * unrolled) into segments partitioned by (UTC day, bucket), sorted as raw segments are, with
  * exact duplicates removed (cold dedupe against every live segment) and conflicts recorded.
- * One commit replaces the inputs and records a replacement; inputs are deleted by GC after the
- * reader grace period. It never drops a row on the word of a segment that is no longer live.
+ * One commit (`replaceSegments`) replaces the inputs and records a replacement; inputs are
+ * deleted by GC after the reader grace period. It never drops a row on the word of a segment
+ * that is no longer live. Phases: choose inputs, load the cold-dedupe reference, dedupe, write
+ * the partitions, commit.
  */
-import { fetchRawHashes, fetchRawSegment, rawSegmentObject } from '../manifest/raw-objects.ts';
-import { rawSegmentEntry } from '../manifest/entries.ts';
 import type { ManifestStore } from '../manifest/manifest-store.ts';
-import { SKIP } from '../manifest/manifest-store.ts';
-import { MAX_CONFLICTS, type ConflictRecord, type DeepReadonly, type RawSegmentEntry } from '../manifest/schema.ts';
+import type { ConflictRecord, DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import { bucketOf } from '../model/bucket.ts';
 import { newId, type Deps } from '../model/deps.ts';
 import type { UsageEvent } from '../model/event.ts';
 import { eventHash } from '../model/hash.ts';
-import { decodeRawSegment, decodeSegmentHashes, encodeRawSegment, payloadHash, rawColumnsToEvents } from '../segment/raw.ts';
+import { DAY_MS } from '../model/time.ts';
+import { readRawEvents, readRawHashes, writeRawSegment } from '../objects/segment-objects.ts';
+import { payloadHash } from '../segment/raw.ts';
 import type { ObjectStore } from '../store/types.ts';
 
 export interface CompactOptions {
@@ -49,7 +50,7 @@ export interface CompactReport {
   readonly reason?: string;
 }
 
-const DAY = 86_400_000;
+const DAY = DAY_MS;
 
 /** The (UTC day, bucket) partition of a compacted segment. */
 const partitionOf = (s: DeepReadonly<RawSegmentEntry>) => `${Math.floor(s.min_ts / DAY)}:${s.buckets[0]}`;
@@ -91,16 +92,14 @@ export function chooseInputs(live: readonly DeepReadonly<RawSegmentEntry>[], opt
 }
 const hashKey = (h: Uint32Array, at = 0) => `${h[at]},${h[at + 1]},${h[at + 2]},${h[at + 3]}`;
 
-export async function compactShard(store: ObjectStore, shard: ManifestStore, deps: Deps, bucketCount: number, opts: CompactOptions = DEFAULT_COMPACT_OPTIONS): Promise<CompactReport> {
-  const snap = await shard.revalidate();
-  const live = snap.manifest.segments;
-  const inputs = chooseInputs(live, opts);
-  const rowsIn = inputs.reduce((n, s) => n + s.rows, 0);
-  const empty = { shard: shard.shard, committed: false, inputs: 0, outputs: 0, rows_in: 0, rows_out: 0, duplicates_removed: 0, conflicts_found: 0 };
-  if (inputs.length === 0) return { ...empty, reason: 'nothing to compact' };
+/** event hash → (payload hash → id of the live segment holding it): one id may carry several payloads. */
+type Reference = Map<string, Map<string, string>>;
 
-  // Cold dedupe reference: hashes of every other live segment (a duplicate has the same
-  // account and timestamp, so it can only be in a segment overlapping the same day and bucket).
+/**
+ * Cold dedupe reference: hashes of every other live segment a duplicate of an input row could be
+ * in (a duplicate has the same account and timestamp: same bucket, same day). Read by range.
+ */
+async function loadReference(store: ObjectStore, live: readonly DeepReadonly<RawSegmentEntry>[], inputs: readonly DeepReadonly<RawSegmentEntry>[]): Promise<Reference> {
   const inputIds = new Set(inputs.map((s) => s.id));
   const days = new Set<number>();
   const buckets = new Set<number>();
@@ -108,14 +107,13 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
     for (let d = Math.floor(s.min_ts / DAY); d <= Math.floor(s.max_ts / DAY); d++) days.add(d);
     s.buckets.forEach((b) => buckets.add(b));
   }
-  // event hash → (payload hash → segment): one id can carry several payloads (conflicts).
-  const reference = new Map<string, Map<string, string>>();
+  const reference: Reference = new Map();
   for (const s of live) {
     if (inputIds.has(s.id) || !s.buckets.some((b) => buckets.has(b))) continue;
     let overlaps = false;
     for (let d = Math.floor(s.min_ts / DAY); d <= Math.floor(s.max_ts / DAY) && !overlaps; d++) overlaps = days.has(d);
     if (!overlaps) continue;
-    const h = decodeSegmentHashes(await fetchRawHashes(store, s));
+    const h = await readRawHashes(store, s);
     for (let r = 0; r < h.count; r++) {
       const eh = hashKey(h.eventHashes, r * 4);
       let payloads = reference.get(eh);
@@ -123,10 +121,22 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
       payloads.set(hashKey(h.payloadHashes, r * 4), s.id);
     }
   }
+  return reference;
+}
 
-  // Read inputs, first-ingested first, and drop exact duplicates.
-  const events: UsageEvent[] = [];
-  for (const s of inputs) events.push(...rawColumnsToEvents(decodeRawSegment(await fetchRawSegment(store, s))));
+interface Deduped {
+  readonly kept: UsageEvent[];
+  readonly duplicates: number;
+  /** Live segments whose rows justified dropping a duplicate: the commit requires them still live. */
+  readonly justifiedBy: Set<string>;
+  readonly conflicts: Map<string, ConflictRecord>;
+}
+
+/**
+ * Drops exact duplicates (of a row in another live segment, or of an earlier-ingested row here)
+ * and records conflicts (same id, different payload: both were acknowledged, so both stay).
+ */
+function dedupe(events: UsageEvent[], reference: Reference, nowMs: number): Deduped {
   events.sort((a, b) => a.ingested_at_ms - b.ingested_at_ms);
   const seen = new Map<string, Set<string>>();
   const justifiedBy = new Set<string>();
@@ -140,14 +150,12 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
     const refSegment = ref?.get(ph);
     const prior = seen.get(eh);
     if (refSegment !== undefined || prior?.has(ph) === true) {
-      // An exact duplicate of a row kept elsewhere (another live segment, or earlier here).
       duplicates++;
       if (refSegment !== undefined) justifiedBy.add(refSegment);
       continue;
     }
     if (ref !== undefined || prior !== undefined) {
-      // Same id, different payload: both were acknowledged, so both stay; make it visible.
-      const c = conflicts.get(e.event_id) ?? { event_id: e.event_id, account_id: e.account_id, segments: [], found_at_ms: deps.clock.now() };
+      const c = conflicts.get(e.event_id) ?? { event_id: e.event_id, account_id: e.account_id, segments: [], found_at_ms: nowMs };
       for (const seg of ref?.values() ?? []) if (!c.segments.includes(seg)) c.segments.push(seg);
       conflicts.set(e.event_id, c);
     }
@@ -155,8 +163,18 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
     else prior.add(ph);
     kept.push(e);
   }
+  return { kept, duplicates, justifiedBy, conflicts };
+}
 
-  // Partition by (UTC day, bucket) and write the outputs.
+/** Writes the kept rows partitioned by (UTC day, bucket), large partitions split by rows. */
+async function writePartitions(
+  store: ObjectStore,
+  shard: ManifestStore,
+  deps: Deps,
+  bucketCount: number,
+  kept: readonly UsageEvent[],
+  rowsPerSegment: number,
+): Promise<RawSegmentEntry[]> {
   const partitions = new Map<string, UsageEvent[]>();
   for (const e of kept) {
     const k = `${Math.floor(e.timestamp_ms / DAY)}:${bucketOf(e.account_id, bucketCount)}`;
@@ -165,41 +183,40 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
     p.push(e);
   }
   const outputs: RawSegmentEntry[] = [];
-  const bytesPerRow = Math.max(1, inputs.reduce((s, x) => s + x.bytes, 0) / Math.max(1, rowsIn));
-  const rowsPerSegment = Math.max(1000, Math.floor(opts.targetBytes / bytesPerRow));
+  const opts = { bucketOf: (a: string) => bucketOf(a, bucketCount), compacted: true };
   for (const part of partitions.values()) {
     for (let at = 0; at < part.length; at += rowsPerSegment) {
-      const chunk = part.slice(at, at + rowsPerSegment);
-      const id = newId(deps);
-      const enc = encodeRawSegment(chunk, (a) => bucketOf(a, bucketCount));
-      const key = shard.keys.rawSegment(id);
-      await store.put(key, rawSegmentObject(enc.bytes, enc.hashes), { ifNoneMatch: '*' });
-      outputs.push(rawSegmentEntry({ id, key }, enc.stats, deps.clock.now(), true));
+      outputs.push(await writeRawSegment(store, shard.keys, deps, part.slice(at, at + rowsPerSegment), opts));
     }
   }
+  return outputs;
+}
 
-  const res = await shard.commit((draft) => {
-    // Preconditions, re-checked on every attempt: inputs still live and unrolled, and every
-    // segment whose rows justified dropping a duplicate still live.
-    const byId = new Map(draft.segments.map((s) => [s.id, s]));
-    for (const s of inputs) if (byId.get(s.id)?.rolled_by !== undefined || !byId.has(s.id)) return SKIP;
-    for (const id of justifiedBy) if (!byId.has(id)) return SKIP;
-    const now = deps.clock.now();
-    draft.segments = draft.segments.filter((s) => !inputIds.has(s.id));
-    draft.segments.push(...outputs);
-    draft.replacements.push({
-      id: newId(deps),
-      kind: 'raw',
-      inputs: inputs.map((s) => ({ id: s.id, key: s.key, ...(s.hashes_key === undefined ? {} : { hashes_key: s.hashes_key }) })),
-      outputs: outputs.map((o) => o.id),
-      committed_at_ms: now,
-      delete_after_ms: now + opts.graceMs,
-    });
-    const known = new Set(draft.conflicts.map((c) => c.event_id));
-    draft.conflicts.push(...[...conflicts.values()].filter((c) => !known.has(c.event_id)));
-    if (draft.conflicts.length > MAX_CONFLICTS) draft.conflicts.splice(0, draft.conflicts.length - MAX_CONFLICTS);
-    draft.watermarks.last_compaction_ms = now;
-    return true;
+export async function compactShard(store: ObjectStore, shard: ManifestStore, deps: Deps, bucketCount: number, opts: CompactOptions = DEFAULT_COMPACT_OPTIONS): Promise<CompactReport> {
+  const snap = await shard.revalidate();
+  const live = snap.manifest.segments;
+  const inputs = chooseInputs(live, opts);
+  const rowsIn = inputs.reduce((n, s) => n + s.rows, 0);
+  const empty = { shard: shard.shard, committed: false, inputs: 0, outputs: 0, rows_in: 0, rows_out: 0, duplicates_removed: 0, conflicts_found: 0 };
+  if (inputs.length === 0) return { ...empty, reason: 'nothing to compact' };
+
+  const reference = await loadReference(store, live, inputs);
+  const events: UsageEvent[] = [];
+  for (const s of inputs) events.push(...(await readRawEvents(store, s)));
+  const { kept, duplicates, justifiedBy, conflicts } = dedupe(events, reference, deps.clock.now());
+  const bytesPerRow = Math.max(1, inputs.reduce((s, x) => s + x.bytes, 0) / Math.max(1, rowsIn));
+  const outputs = await writePartitions(store, shard, deps, bucketCount, kept, Math.max(1000, Math.floor(opts.targetBytes / bytesPerRow)));
+
+  const now = deps.clock.now();
+  const res = await shard.commit({
+    op: 'replaceSegments',
+    replacement_id: newId(deps),
+    at_ms: now,
+    delete_after_ms: now + opts.graceMs,
+    inputs: inputs.map((s) => s.id),
+    outputs,
+    justified_by: [...justifiedBy],
+    conflicts: [...conflicts.values()],
   });
   return {
     shard: shard.shard,

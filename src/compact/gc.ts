@@ -1,12 +1,12 @@
 /**
- * Garbage collection of one shard (bounded): first a commit that expires replacement records
+ * Garbage collection of one shard (bounded): first a commit (`expireReplacements`) that expires replacement records
  * past their grace period, then deletion of objects under the shard that neither the current
  * manifest nor any retained history generation references and whose age — measured with the
  * store's LastModified, never the host clock — exceeds the safety age. It never deletes a
  * referenced object; a dry run lists what it would delete.
  */
 import { decodeManifest } from '../manifest/codec.ts';
-import { SKIP, type ManifestStore } from '../manifest/manifest-store.ts';
+import type { ManifestStore } from '../manifest/manifest-store.ts';
 import type { DeepReadonly, ShardManifest } from '../manifest/schema.ts';
 import { newId, type Deps } from '../model/deps.ts';
 import { listAll, type ObjectStore } from '../store/types.ts';
@@ -69,15 +69,8 @@ export async function storeNow(store: ObjectStore, scratchKey: string): Promise<
 export async function gcShard(store: ObjectStore, shard: ManifestStore, deps: Deps, scratchPrefix: string, opts: GcOptions = DEFAULT_GC_OPTIONS): Promise<GcReport> {
   let expired = 0;
   if (!opts.dryRun) {
-    const now = deps.clock.now();
-    const res = await shard.commit((draft) => {
-      const keep = draft.replacements.filter((r) => r.delete_after_ms > now);
-      if (keep.length === draft.replacements.length) return SKIP;
-      expired = draft.replacements.length - keep.length;
-      draft.replacements = keep;
-      return expired;
-    });
-    if (!res.committed) expired = 0;
+    const res = await shard.commit({ op: 'expireReplacements', now_ms: deps.clock.now() });
+    if (res.result?.status === 'applied') expired = res.result.value;
   }
   const snap = await shard.revalidate();
   const referenced = new Set<string>([shard.keys.current]);

@@ -3,7 +3,7 @@
  * (exactly the events queries count), pruned by the query planner, each fetched and decoded
  * once, one segment in memory at a time (plus one prefetched). Runtime-neutral.
  */
-import { fetchRawSegment } from '../manifest/raw-objects.ts';
+import { readRawSegmentBytes } from '../objects/segment-objects.ts';
 import type { Database } from '../manifest/database.ts';
 import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import { planRawSegments } from '../query/planner.ts';
@@ -67,7 +67,7 @@ export async function planExport(db: Database, filter: ExportFilter): Promise<Ex
 }
 
 async function fetchSegment(store: ObjectStore, seg: DeepReadonly<RawSegmentEntry>): Promise<Uint8Array> {
-  return fetchRawSegment(store, seg, '; if compaction replaced it during the export and GC collected it, run the export again');
+  return readRawSegmentBytes(store, seg, '; if compaction replaced it during the export and GC collected it, run the export again');
 }
 
 /** The rows of a decoded segment that pass the filter. */

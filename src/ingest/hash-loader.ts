@@ -4,8 +4,7 @@
  * segment loaded once its rows are in.
  */
 import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
-import { decodeSegmentHashes } from '../segment/raw.ts';
-import { fetchRawHashes } from '../manifest/raw-objects.ts';
+import { readRawHashes } from '../objects/segment-objects.ts';
 import type { ObjectStore } from '../store/types.ts';
 import type { DedupeIndex } from './dedupe-index.ts';
 
@@ -20,7 +19,7 @@ export async function loadSegmentHashes(
     while (next < segments.length) {
       const seg = segments[next++]!;
       if (index.loadedSegments.has(seg.id)) continue;
-      const h = decodeSegmentHashes(await fetchRawHashes(store, seg));
+      const h = await readRawHashes(store, seg);
       const e = h.eventHashes;
       const p = h.payloadHashes;
       for (let row = 0; row < h.count; row++) {

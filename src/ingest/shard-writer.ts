@@ -5,14 +5,13 @@
  * unknown commit never deletes its segment objects (GC's job) and fails every submission in it.
  */
 import type { Background } from '../lib/background.ts';
-import { SKIP, type ManifestStore } from '../manifest/manifest-store.ts';
-import { rawSegmentEntry } from '../manifest/entries.ts';
-import { rawSegmentObject } from '../manifest/raw-objects.ts';
+import { rawSegmentsAdded } from '../manifest/edits.ts';
+import type { ManifestStore } from '../manifest/manifest-store.ts';
 import type { DeepReadonly, RawSegmentEntry, ShardManifest } from '../manifest/schema.ts';
 import { bucketOf } from '../model/bucket.ts';
-import { newId, type Deps } from '../model/deps.ts';
-import { ClosedPeriods, recordAdjustments } from '../period/closed-periods.ts';
-import { encodeRawSegment } from '../segment/raw.ts';
+import type { Deps } from '../model/deps.ts';
+import { ClosedPeriods } from '../model/periods.ts';
+import { writeRawSegment } from '../objects/segment-objects.ts';
 import type { ObjectStore } from '../store/types.ts';
 import type { DedupeIndex } from './dedupe-index.ts';
 import { FirstSeen } from './first-seen.ts';
@@ -132,24 +131,21 @@ export class ShardWriter {
       // commit, the conditional PUT is refused and the commit re-runs on their state.
       segment = await this.writeSegment(candidates);
     }
-    const result = await manifest.commit(async (draft) => {
+    const result = await manifest.commit(async (base) => {
       // Other instances may have committed since our snapshot: learn their events, re-classify.
       // (The same generation — same commit id — holds the same segments and periods, and every
       // segment it lists is already in the index, so its classification stands.)
-      if (draft.commit_id !== classifiedOn) {
-        await this.loadMissing(draft);
-        outcomes = this.classify(all, draft);
-        classifiedOn = draft.commit_id;
+      if (base.manifest.commit_id !== classifiedOn) {
+        await this.loadMissing(base.manifest);
+        outcomes = this.classify(all, base.manifest);
+        classifiedOn = base.manifest.commit_id;
       }
       const still = all.filter((_, i) => outcomes[i] === 'accepted');
-      if (still.length === 0) return SKIP;
+      if (still.length === 0) return undefined;
       // The segment must hold exactly the events accepted now (not merely as many of them).
       if (!sameEvents(still, segment.events)) segment = await this.writeSegment(still);
       candidates = still;
-      if (draft.segments.some((s) => s.id === segment.entry.id)) return SKIP;
-      draft.segments.push(segment.entry);
-      recordAdjustments(draft.periods, still.map((p) => p.event), deps.clock.now());
-      return segment;
+      return rawSegmentsAdded([segment.entry], segment.events.map((p) => p.event), deps.clock.now());
     }, { history: background });
     this.contended = result.attempts > 1;
     if (!result.committed) return outcomes;
@@ -206,16 +202,14 @@ export class ShardWriter {
   /** Encodes and PUTs one segment object, hashes appended (create-only). */
   private async writeSegment(events: readonly PendingEvent[]): Promise<WrittenSegment> {
     const { store, manifest, deps, bucketCount } = this.d;
-    const id = newId(deps);
     // Ingest segments live until compaction rewrites them: favour encode speed (level 1).
-    const encoded = encodeRawSegment(
+    const entry = await writeRawSegment(
+      store,
+      manifest.keys,
+      deps,
       events.map((p) => p.event),
-      (account) => bucketOf(account, bucketCount),
-      { level: 1, hashes: hashWords(events) },
+      { bucketOf: (account) => bucketOf(account, bucketCount), level: 1, hashes: hashWords(events) },
     );
-    const key = manifest.keys.rawSegment(id);
-    await store.put(key, rawSegmentObject(encoded.bytes, encoded.hashes), { ifNoneMatch: '*' });
-    const entry = rawSegmentEntry({ id, key }, encoded.stats, deps.clock.now());
     return { entry, events };
   }
 }

@@ -1,68 +1,61 @@
 /**
- * One shard's manifest: load, revalidate and the commit protocol of design.md ("The manifest
- * commit"): clone the cached manifest, mutate the clone, PUT it with If-Match on the cached
- * ETag, and publish it to this instance's cache only after the PUT succeeded. A rejected PUT
- * refreshes and re-runs the mutation; an unknown outcome is decided by reading back the
- * commit id. It never publishes or deletes anything on a guess.
+ * One shard's manifest, the shard's single commit point (design: docs/manifest-commit.md). A
+ * commit applies named edits (edits.ts) to a clone of the committed manifest, stamps a new
+ * generation and commit id, and writes it through the conditional-write object: published only
+ * after the PUT succeeded, re-planned on a lost race, decided by read-back when the outcome is
+ * unknown. Every generation gets an immutable history copy; `restore` puts one back.
  */
-import {
-  CommitOutcomeUnknownError,
-  ManifestContentionError,
-  ManifestCorruptError,
-  NotFoundError,
-  UnsupportedFormatError,
-} from '../errors.ts';
-import { AmbiguousWriteError, isRejectedWrite, PreconditionFailedError, TransientStoreError } from '../store/errors.ts';
-import type { ObjectStore } from '../store/types.ts';
+import { CommitOutcomeUnknownError, ManifestContentionError, NotFoundError } from '../errors.ts';
 import type { Background } from '../lib/background.ts';
 import { newId, type Deps } from '../model/deps.ts';
+import { AmbiguousWriteError, isRejectedWrite, TransientStoreError } from '../store/errors.ts';
+import type { ObjectStore } from '../store/types.ts';
+import { DEFAULT_COMMIT_POLICY, type CommitPolicy } from './backoff.ts';
 import { decodeManifest, encodeManifest } from './codec.ts';
+import { ConditionalObject, type UpdateStats, type Versioned } from './conditional-object.ts';
+import { applyEdit, type EditResult, type ManifestEdit } from './edits.ts';
 import type { ShardKeys } from './keys.ts';
 import { emptyManifest, RECENT_COMMITS, type DeepReadonly, type ShardManifest } from './schema.ts';
-import { backoffMs, DEFAULT_COMMIT_POLICY, type CommitPolicy } from './backoff.ts';
 
 /** A committed manifest and the ETag it was stored under. Never mutate it: it is shared. */
-export interface Snapshot {
+export interface CommittedManifest {
   readonly manifest: DeepReadonly<ShardManifest>;
   readonly etag: string;
 }
 
-export const SKIP: unique symbol = Symbol('SKIP');
-const SKIPPED: unique symbol = Symbol('SKIPPED');
-export interface Skipped<T> {
-  readonly [SKIPPED]: true;
-  readonly value: T;
-}
-/** Return from a mutation to commit nothing and hand `value` back to the caller. */
-export function skip<T>(value: T): Skipped<T> {
-  return { [SKIPPED]: true, value };
-}
-function isSkipped(v: unknown): v is Skipped<unknown> {
-  return typeof v === 'object' && v !== null && SKIPPED in v;
-}
+/**
+ * Plans what to commit on the committed state it is given, on every attempt (after a lost race
+ * the state is newer): returns the edits to apply, or none to commit nothing. It may read and
+ * write objects (e.g. ingest re-classifies and rewrites its segment) but never touches the draft.
+ */
+export type Planner<P> = (base: CommittedManifest, attempt: number) => P | Promise<P>;
 
-export interface MutationContext {
-  /** 1 on the first run; the mutation must re-check its preconditions on every run. */
-  readonly attempt: number;
-  /** The committed state this attempt builds on. */
-  readonly base: Snapshot;
+export interface CommitOptions {
+  /** Overrides this store's bounds for this call, in every step (attempts, read-backs, backoff). */
+  readonly policy?: Partial<CommitPolicy>;
+  /**
+   * Where the generation's history copy is written after the commit returns (ingest keeps it off
+   * the acknowledgment path). Without it the commit writes the copy before returning.
+   */
+  readonly history?: Background;
 }
 
-export type Mutation<T> = (draft: ShardManifest, ctx: MutationContext) => T | Skipped<T> | typeof SKIP | Promise<T | Skipped<T> | typeof SKIP>;
+interface CommitBase {
+  /** Whether a new generation was written. */
+  readonly committed: boolean;
+  /** The committed state after the call (the base the plan was skipped on, when nothing was written). */
+  readonly state: CommittedManifest;
+  readonly attempts: number;
+}
 
-export type CommitResult<T> =
-  | { readonly committed: true; readonly value: T; readonly snapshot: Snapshot; readonly attempts: number }
-  | { readonly committed: false; readonly value: T | undefined; readonly snapshot: Snapshot; readonly attempts: number };
+export interface Commit<E extends ManifestEdit> extends CommitBase {
+  /** The edit's result; none when the planner planned nothing. */
+  readonly result: EditResult<E> | undefined;
+}
 
-/** Counters for metrics and benchmarks. */
-export interface CommitStats {
-  commits: number;
-  skipped: number;
-  /** Attempts that lost a race (412/409/404) and re-ran the mutation. */
-  conflicts: number;
-  /** PUTs whose outcome was unknown and was decided by reading back. */
-  ambiguous: number;
-  contentionErrors: number;
+export interface CommitAll<E extends ManifestEdit> extends CommitBase {
+  /** Each planned edit's result, in order. */
+  readonly results: EditResult<E>[];
 }
 
 export interface ManifestStoreOptions {
@@ -80,31 +73,16 @@ export interface ManifestStoreOptions {
   readonly shareLoads?: boolean;
 }
 
-export interface CommitOptions {
-  /** Overrides this store's bounds for this call, in every step (attempts, read-backs, backoff). */
-  readonly policy?: Partial<CommitPolicy>;
-  /**
-   * Where the generation's history copy is written after the commit returns (ingest keeps it off
-   * the acknowledgment path). Without it the commit writes the copy before returning.
-   */
-  readonly history?: Background;
-}
-
-type PutOutcome = { kind: 'committed'; snapshot: Snapshot } | { kind: 'rejected'; snapshot: Snapshot; throttled: boolean };
-
 export class ManifestStore {
   readonly shard: number;
   readonly keys: ShardKeys;
-  readonly stats: CommitStats = { commits: 0, skipped: 0, conflicts: 0, ambiguous: 0, contentionErrors: 0 };
   private readonly store: ObjectStore;
   private readonly deps: Deps;
   private readonly policy: CommitPolicy;
   private readonly writeGuard: () => void;
-  private cached: Snapshot | undefined;
-  /** Set while the stored current.json is corrupt or of an unknown format: the shard is closed. */
-  private failure: ManifestCorruptError | UnsupportedFormatError | undefined;
-  private inflight: Promise<Snapshot> | undefined;
-  private readonly shareLoads: boolean;
+  private readonly object: ConditionalObject<ShardManifest>;
+  /** One CommittedManifest per committed state, so a state keeps its identity across calls. */
+  private readonly views = new WeakMap<Versioned<ShardManifest>, CommittedManifest>();
   /**
    * Bodies of committed generations whose history copy is still being written in the background:
    * readers of history find them here (data, not promises, so any request may read them).
@@ -118,64 +96,88 @@ export class ManifestStore {
     this.deps = opts.deps;
     this.policy = { ...DEFAULT_COMMIT_POLICY, ...opts.policy };
     this.writeGuard = opts.writeGuard ?? (() => undefined);
-    this.shareLoads = opts.shareLoads ?? true;
+    const where = this.keys.current;
+    this.object = new ConditionalObject<ShardManifest>({
+      store: opts.store,
+      key: where,
+      deps: opts.deps,
+      policy: this.policy,
+      label: `shard ${opts.shard}`,
+      writeGuard: this.writeGuard,
+      shareLoads: opts.shareLoads ?? true,
+      codec: {
+        encode: encodeManifest,
+        decode: (bytes) => decodeManifest(bytes, where),
+        version: (m) => m.generation,
+        initial: () => emptyManifest(this.shard, newId(this.deps), this.deps.clock.now()),
+      },
+      landed: (fresh, base, token) => this.landed(fresh, base, token),
+      created: (m, body) => this.writeHistory(m.generation, body),
+    });
   }
 
-  /** The cached snapshot, if any, without touching the store. */
-  peek(): Snapshot | undefined {
-    return this.cached;
+  /** Commit counters (commits, skipped, lost races, unknown outcomes, contention errors). */
+  get stats(): Readonly<UpdateStats> {
+    return this.object.stats;
   }
 
-  /** The cached snapshot, loading (and bootstrapping) it on a cold start. */
-  async load(): Promise<Snapshot> {
-    if (this.cached !== undefined && this.failure === undefined) return this.cached;
-    return this.singleFlight(() => this.fetchOrBootstrap());
+  /** The cached state, if any, without touching the store. */
+  peek(): CommittedManifest | undefined {
+    const v = this.object.peek();
+    return v === undefined ? undefined : this.view(v);
+  }
+
+  /** The cached state, loading (and bootstrapping) it on a cold start. */
+  async load(): Promise<CommittedManifest> {
+    return this.view(await this.object.load());
   }
 
   /** Sees other instances' commits: a conditional GET that costs one small round trip (304). */
-  async revalidate(): Promise<Snapshot> {
-    if (this.cached === undefined) return this.load();
-    return this.singleFlight(async () => (await this.fetch(this.cached?.etag)) ?? this.fetchOrBootstrap());
+  async revalidate(): Promise<CommittedManifest> {
+    return this.view(await this.object.revalidate());
   }
 
-  /** Commits `mutate` (see design.md). */
-  async commit<T>(mutate: Mutation<T>, opts: CommitOptions = {}): Promise<CommitResult<T>> {
-    const bounds = opts.policy === undefined ? this.policy : { ...this.policy, ...opts.policy };
-    const started = this.deps.clock.now();
-    let base = await this.load();
-    for (let attempt = 1; ; attempt++) {
-      this.assertWritable();
-      const draft = structuredClone(base.manifest) as ShardManifest;
-      const out = await mutate(draft, { attempt, base });
-      if (out === SKIP || isSkipped(out)) {
-        this.stats.skipped++;
-        return { committed: false, value: out === SKIP ? undefined : ((out as Skipped<T>).value), snapshot: base, attempts: attempt };
-      }
+  /**
+   * Commits one edit (or what `plan` returns on each attempt; `undefined`: nothing to commit).
+   * A skipped edit commits nothing and says why in `results`.
+   */
+  async commit<E extends ManifestEdit>(edit: E | Planner<E | undefined>, opts: CommitOptions = {}): Promise<Commit<E>> {
+    const plan: Planner<readonly E[]> =
+      typeof edit === 'function'
+        ? async (base, attempt) => {
+            const e = await edit(base, attempt);
+            return e === undefined ? [] : [e];
+          }
+        : () => [edit];
+    const { results, ...res } = await this.commitAll(plan, opts);
+    return { ...res, result: results[0] };
+  }
+
+  /**
+   * Commits several edits in one generation: each is applied if its preconditions hold (in
+   * order, each on the draft the previous ones left) and reports its own result; nothing is
+   * written when none applied.
+   */
+  async commitAll<E extends ManifestEdit>(plan: readonly E[] | Planner<readonly E[]>, opts: CommitOptions = {}): Promise<CommitAll<E>> {
+    const policy = opts.policy === undefined ? this.policy : { ...this.policy, ...opts.policy };
+    const res = await this.object.update<EditResult<E>[]>(async (base, attempt) => {
+      const edits = typeof plan === 'function' ? await plan(this.view(base), attempt) : plan;
+      const draft = structuredClone(base.value) as ShardManifest;
+      const results: EditResult<E>[] = edits.map((e) => applyEdit(draft, e));
+      if (!results.some((r) => r.status === 'applied')) return { skip: results };
       const commitId = newId(this.deps);
-      draft.generation = base.manifest.generation + 1;
+      draft.generation = base.value.generation + 1;
       draft.commit_id = commitId;
-      draft.recent_commit_ids = [commitId, ...base.manifest.recent_commit_ids].slice(0, RECENT_COMMITS);
+      draft.recent_commit_ids = [commitId, ...base.value.recent_commit_ids].slice(0, RECENT_COMMITS);
       draft.updated_at_ms = this.deps.clock.now();
-      const body = encodeManifest(draft);
-      const outcome = await this.putResolved(body, draft, base, commitId, started, bounds);
-      if (outcome.kind === 'committed') {
-        this.stats.commits++;
-        if (opts.history !== undefined) opts.history(this.writeHistoryLater(draft.generation, body));
-        else await this.writeHistory(draft.generation, body);
-        return { committed: true, value: out as T, snapshot: outcome.snapshot, attempts: attempt };
-      }
-      this.stats.conflicts++;
-      base = outcome.snapshot;
-      const elapsed = this.deps.clock.now() - started;
-      if (attempt >= bounds.maxAttempts || elapsed >= bounds.maxDurationMs) {
-        this.stats.contentionErrors++;
-        throw new ManifestContentionError(
-          `shard ${this.shard}: commit lost ${attempt} races in ${elapsed} ms; retry later`,
-          { retryAfterSeconds: 1 },
-        );
-      }
-      await this.deps.clock.sleep(backoffMs(attempt, outcome.throttled, bounds, this.deps.random));
+      return { write: draft, token: commitId, result: results };
+    }, policy);
+    if (res.written !== undefined) {
+      const { value, body } = res.written;
+      if (opts.history !== undefined) opts.history(this.writeHistoryLater(value.generation, body));
+      else await this.writeHistory(value.generation, body);
     }
+    return { committed: res.committed, results: res.result, state: this.view(res.state), attempts: res.attempts };
   }
 
   /** Generations with a history copy (or one still being written by this instance), ascending. */
@@ -204,9 +206,10 @@ export class ManifestStore {
 
   /**
    * Puts history generation `generation` back as current, under a new, higher generation (caches
-   * never move backwards), through a conditional write on whatever current.json holds now.
+   * never move backwards), through a conditional write on whatever current.json holds now —
+   * readable or not, which is why this is not an edit: it works on a shard that refuses edits.
    */
-  async restore(generation: number): Promise<Snapshot> {
+  async restore(generation: number): Promise<CommittedManifest> {
     this.writeGuard();
     const source = await this.readGeneration(generation);
     const current = await this.store.get(this.keys.current);
@@ -220,7 +223,7 @@ export class ManifestStore {
       }
     }
     const gens = await this.history();
-    const top = Math.max(currentGen, this.cached?.manifest.generation ?? 0, gens[gens.length - 1] ?? 0);
+    const top = Math.max(currentGen, this.object.peek()?.value.generation ?? 0, gens[gens.length - 1] ?? 0);
     const commitId = newId(this.deps);
     const restored: ShardManifest = {
       ...source,
@@ -236,10 +239,9 @@ export class ManifestStore {
         currentBody === null
           ? await this.store.put(this.keys.current, body, { ifNoneMatch: '*', contentType: 'application/json' })
           : await this.store.put(this.keys.current, body, { ifMatch: currentBody.info.etag, contentType: 'application/json' });
-      this.failure = undefined;
-      const snap = this.publish(restored, etag);
+      const state = this.view(this.object.adopt(restored, etag));
       await this.writeHistory(restored.generation, body);
-      return snap;
+      return state;
     } catch (err) {
       if (isRejectedWrite(err)) {
         throw new ManifestContentionError(`shard ${this.shard}: current.json changed during restore; nothing was restored, try again`);
@@ -250,144 +252,27 @@ export class ManifestStore {
 
   // ---- internals ----
 
-  private assertWritable(): void {
-    if (this.failure !== undefined) throw this.failure;
-    this.writeGuard();
+  private view(v: Versioned<ShardManifest>): CommittedManifest {
+    let c = this.views.get(v);
+    if (c === undefined) this.views.set(v, (c = { manifest: v.value, etag: v.etag }));
+    return c;
   }
 
-  private singleFlight(fn: () => Promise<Snapshot>): Promise<Snapshot> {
-    if (!this.shareLoads) return fn();
-    this.inflight ??= fn().finally(() => {
-      this.inflight = undefined;
-    });
-    return this.inflight;
-  }
-
-  /** Publishes committed state; the cache never moves to an older generation. */
-  private publish(manifest: ShardManifest, etag: string): Snapshot {
-    const cur = this.cached;
-    if (cur !== undefined && cur.manifest.generation > manifest.generation) return cur;
-    if (cur !== undefined && cur.manifest.generation === manifest.generation && cur.etag === etag) return cur;
-    const snap: Snapshot = { manifest: deepFreeze(manifest), etag };
-    this.cached = snap;
-    return snap;
-  }
-
-  /** GETs current.json (conditionally when `ifNoneMatch` is given). `null` when it does not exist. */
-  private async fetch(ifNoneMatch?: string): Promise<Snapshot | null> {
-    const res = await this.store.get(this.keys.current, ifNoneMatch === undefined ? {} : { ifNoneMatch });
-    if (res === null) return null;
-    if (res.notModified) {
-      this.failure = undefined;
-      return this.cached ?? null;
-    }
-    let manifest: ShardManifest;
-    try {
-      manifest = decodeManifest(res.body, this.keys.current);
-    } catch (err) {
-      if (err instanceof ManifestCorruptError || err instanceof UnsupportedFormatError) this.failure = err;
-      throw err;
-    }
-    this.failure = undefined;
-    return this.publish(manifest, res.info.etag);
-  }
-
-  private async fetchOrBootstrap(): Promise<Snapshot> {
-    const found = await this.fetch();
-    if (found !== null) return found;
-    this.writeGuard();
-    const commitId = newId(this.deps);
-    const first = emptyManifest(this.shard, commitId, this.deps.clock.now());
-    const body = encodeManifest(first);
-    try {
-      const { etag } = await this.store.put(this.keys.current, body, { ifNoneMatch: '*', contentType: 'application/json' });
-      await this.writeHistory(first.generation, body);
-      return this.publish(first, etag);
-    } catch (err) {
-      // Another instance bootstrapped first, or our answer was lost: what is stored wins.
-      if (!(err instanceof PreconditionFailedError || err instanceof AmbiguousWriteError || err instanceof TransientStoreError)) throw err;
-      const now = await this.fetch();
-      if (now === null) throw new TransientStoreError(`shard ${this.shard}: could not create its first manifest`, { cause: err });
-      return now;
-    }
-  }
-
-  /**
-   * PUTs one manifest body conditionally and resolves the outcome: committed (published), or
-   * rejected with the fresh committed state (published too, it is committed state).
-   */
-  private async putResolved(
-    body: Uint8Array,
-    draft: ShardManifest,
-    base: Snapshot,
-    commitId: string,
-    started: number,
-    policy: CommitPolicy,
-  ): Promise<PutOutcome> {
-    for (let tries = 1; ; tries++) {
-      try {
-        const { etag } = await this.store.put(this.keys.current, body, { ifMatch: base.etag, contentType: 'application/json' });
-        return { kind: 'committed', snapshot: this.publish(draft, etag) };
-      } catch (err) {
-        if (isRejectedWrite(err)) {
-          // Usually a lost race; but a hidden retry of a PUT that landed also answers 412.
-          return this.decide(await this.readBack(commitId, started, policy), base, commitId, false);
-        }
-        if (!(err instanceof AmbiguousWriteError || err instanceof TransientStoreError)) throw err;
-        this.stats.ambiguous++;
-        const fresh = await this.readBack(commitId, started, policy);
-        if (fresh.etag !== base.etag) return this.decide(fresh, base, commitId, err.throttled);
-        // current.json did not move: our PUT has not landed, and If-Match keeps it from landing
-        // once anything else commits. Sending the same body again is safe.
-        if (this.deps.clock.now() - started >= policy.maxDurationMs) {
-          throw new CommitOutcomeUnknownError(`shard ${this.shard}: the store kept failing; nothing was committed`, { cause: err, retryAfterSeconds: 2 });
-        }
-        await this.deps.clock.sleep(backoffMs(tries, err.throttled, policy, this.deps.random));
-      }
-    }
-  }
-
-  /** Given fresh committed state after an unclear or rejected PUT: did our commit land? */
-  private async decide(fresh: Snapshot, base: Snapshot, commitId: string, throttled: boolean): Promise<PutOutcome> {
-    if (fresh.manifest.recent_commit_ids.includes(commitId)) return { kind: 'committed', snapshot: fresh };
-    if (fresh.manifest.generation <= base.manifest.generation + RECENT_COMMITS) {
-      // Had ours landed it would be generation base+1, still within the recent list.
-      return { kind: 'rejected', snapshot: fresh, throttled };
-    }
+  /** Given fresh committed state after an unclear or rejected PUT: did commit `commitId` land? */
+  private async landed(fresh: Versioned<ShardManifest>, base: Versioned<ShardManifest>, commitId: string): Promise<boolean> {
+    if (fresh.value.recent_commit_ids.includes(commitId)) return true;
+    // Had ours landed it would be generation base+1, still within the recent list.
+    if (fresh.value.generation <= base.value.generation + RECENT_COMMITS) return false;
     // The recent list rolled over since our base: the history copy of base+1 decides (another
     // instance may still be writing it: then the outcome is unknown, and the client retries).
-    const next = base.manifest.generation + 1;
+    const next = base.value.generation + 1;
     const pending = this.pendingHistory.get(next);
     const res = pending === undefined ? await this.store.get(this.keys.history(next)) : null;
     const body = pending ?? (res !== null && !res.notModified ? res.body : undefined);
-    if (body !== undefined) {
-      const m = decodeManifest(body, this.keys.history(next));
-      return m.commit_id === commitId ? { kind: 'committed', snapshot: fresh } : { kind: 'rejected', snapshot: fresh, throttled };
-    }
-    throw new CommitOutcomeUnknownError(
-      `shard ${this.shard}: cannot tell whether commit ${commitId} landed (history of generation ${base.manifest.generation + 1} is gone)`,
-      { retryAfterSeconds: 1 },
-    );
-  }
-
-  /** Reads current.json back, retrying reads within the commit's time bound. */
-  private async readBack(commitId: string, started: number, policy: CommitPolicy): Promise<Snapshot> {
-    for (let tries = 1; ; tries++) {
-      try {
-        const snap = await this.fetch();
-        if (snap === null) throw new ManifestCorruptError(`shard ${this.shard}: current.json disappeared; restore it from history`);
-        return snap;
-      } catch (err) {
-        if (!(err instanceof TransientStoreError)) throw err;
-        if (this.deps.clock.now() - started >= policy.maxDurationMs) {
-          throw new CommitOutcomeUnknownError(`shard ${this.shard}: cannot read back commit ${commitId}; its outcome is unknown`, {
-            cause: err,
-            retryAfterSeconds: 2,
-          });
-        }
-        await this.deps.clock.sleep(backoffMs(tries, err.throttled, policy, this.deps.random));
-      }
-    }
+    if (body !== undefined) return decodeManifest(body, this.keys.history(next)).commit_id === commitId;
+    throw new CommitOutcomeUnknownError(`shard ${this.shard}: cannot tell whether commit ${commitId} landed (history of generation ${next} is gone)`, {
+      retryAfterSeconds: 1,
+    });
   }
 
   /** The history copy, written after the commit returned; readers find the body meanwhile. */
@@ -412,12 +297,4 @@ export class ManifestStore {
       }
     }
   }
-}
-
-function deepFreeze<T>(value: T): DeepReadonly<T> {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value as DeepReadonly<T>;
 }

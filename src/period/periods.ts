@@ -1,18 +1,19 @@
 /**
  * Billing periods: close, reopen, read, list. A close is ONE commit on the account's shard: the
- * snapshot is computed inside the mutation from the generation G it builds on and committed with
- * If-Match on G's ETag, so an ingest that commits in between makes the close recompute, and any
+ * frozen totals are computed from the generation G it builds on and committed (`closePeriod`,
+ * which requires G) with If-Match on G's ETag, so an ingest that commits in between makes the close recompute, and any
  * ingest after it sees the period closed. There is no window in which an acknowledged Usage
  * event is neither in the snapshot nor rejected.
  */
 import type { Database } from '../manifest/database.ts';
-import { SKIP, skip } from '../manifest/manifest-store.ts';
-import type { DeepReadonly, PeriodEntry, ShardManifest } from '../manifest/schema.ts';
+import type { EditOf } from '../manifest/edits.ts';
+import type { CommittedManifest, Planner } from '../manifest/manifest-store.ts';
+import type { DeepReadonly, PeriodEntry } from '../manifest/schema.ts';
 import { newId } from '../model/deps.ts';
 import type { ResultLine } from '../query/aggregate.ts';
 import type { QueryEngine } from '../query/engine.ts';
 import { ManifestContentionError, NotFoundError } from '../errors.ts';
-import { parseMonth, type Month } from './month.ts';
+import { parseMonth, type Month } from '../model/periods.ts';
 
 export interface Actor {
   readonly name: string;
@@ -50,90 +51,65 @@ export class PeriodService {
 
   /**
    * Closes a period in one commit when it can. If that commit keeps losing races to ingest on
-   * the same shard (its mutation is slower than an ingest's), it first commits a cheap `closing`
-   * fence — from then on Usage for the period is refused — and then the snapshot commit, which
-   * can no longer be overtaken by Usage. Either way no acknowledged Usage event escapes.
+   * the same shard (computing the frozen totals is slower than an ingest), it first commits a
+   * cheap `closing` fence — from then on Usage for the period is refused — and then the close,
+   * which can no longer be overtaken by Usage. Either way no acknowledged Usage event escapes.
    */
   async close(accountId: string, period: string, actor: Actor): Promise<PeriodView & { already_closed: boolean }> {
     const month = parseMonth(period);
     const shard = this.db.shardOf(accountId);
-    // "Already closed" is decided without a write (SKIP), so decide it on fresh state.
+    // "Already closed" is decided without a write, so decide it on fresh state.
     await shard.revalidate();
+    const close: Planner<EditOf<'closePeriod'>> = (base) => this.planClose(base, accountId, month, actor);
     let res;
     try {
-      res = await shard.commit((draft, ctx) => this.closeMutation(draft, ctx.base.manifest.generation, accountId, month, actor), { policy: { maxAttempts: 4 } });
+      res = await shard.commit(close, { policy: { maxAttempts: 4 } });
     } catch (err) {
       if (!(err instanceof ManifestContentionError)) throw err;
-      await shard.commit((draft) => {
-        const entry = draft.periods.find((p) => p.account_id === accountId && p.month === month.name);
-        if (entry !== undefined && entry.state !== 'open') return SKIP;
-        const fenced = entry ?? { account_id: accountId, month: month.name, state: 'open' as const, adjustments: [], history: [] };
-        fenced.state = 'closing';
-        fenced.history.push({ action: 'fence', at_ms: this.db.deps.clock.now(), reason: actor.reason, actor: actor.name });
-        if (entry === undefined) draft.periods.push(fenced);
-        return true;
-      });
-      res = await shard.commit((draft, ctx) => this.closeMutation(draft, ctx.base.manifest.generation, accountId, month, actor));
+      await shard.commit({ op: 'fencePeriod', account_id: accountId, month: month.name, at_ms: this.db.deps.clock.now(), reason: actor.reason, actor: actor.name });
+      res = await shard.commit(close);
     }
-    const view = await this.viewOf(accountId, month, res.snapshot.manifest.periods);
-    return { ...view, already_closed: res.value === true };
+    const view = await this.viewOf(accountId, month, res.state.manifest.periods);
+    return { ...view, already_closed: res.result?.status === 'skipped' && res.result.reason === 'already_closed' };
   }
 
-  /** The close commit: snapshot from exactly the state it builds on (generation G). */
-  private async closeMutation(draft: ShardManifest, generation: number, accountId: string, month: Month, actor: Actor) {
+  /**
+   * The close edit for the state it builds on (generation G): frozen totals computed from exactly
+   * that state, written to an immutable object first. A close that is already there plans nothing
+   * new: the edit reports it as `already_closed` without writing the object.
+   */
+  private async planClose(base: CommittedManifest, accountId: string, month: Month, actor: Actor): Promise<EditOf<'closePeriod'>> {
+    const m = base.manifest;
     const shard = this.db.shardOf(accountId);
     const deps = this.db.deps;
-    const existing = draft.periods.find((p) => p.account_id === accountId && p.month === month.name);
-    if (existing?.state === 'closed') return skip(true);
-    const snap = await this.engine.snapshotFrom(draft.segments, accountId, month.from, month.to);
     const now = deps.clock.now();
+    const edit = { op: 'closePeriod' as const, account_id: accountId, month: month.name, based_on_generation: m.generation, at_ms: now, reason: actor.reason, actor: actor.name };
+    if (m.periods.some((p) => p.account_id === accountId && p.month === month.name && p.state === 'closed')) {
+      return { ...edit, frozen_key: '', quantity: '0', event_count: 0 };
+    }
+    const totals = await this.engine.snapshotFrom(m.segments, accountId, month.from, month.to);
     const key = shard.keys.periodSnapshot(newId(deps));
     const body: SnapshotObject = {
       account_id: accountId,
       period: month.name,
-      generation,
+      generation: m.generation,
       closed_at_ms: now,
-      quantity: snap.quantity.toString(),
-      event_count: snap.count,
-      lines: snap.lines,
-      source_segments: snap.sources,
+      quantity: totals.quantity.toString(),
+      event_count: totals.count,
+      lines: totals.lines,
+      source_segments: totals.sources,
     };
     await this.db.store.put(key, new TextEncoder().encode(JSON.stringify(body)), { ifNoneMatch: '*', contentType: 'application/json' });
-    const entry: PeriodEntry = existing ?? { account_id: accountId, month: month.name, state: 'open', adjustments: [], history: [] };
-    Object.assign(entry, {
-      state: 'closed',
-      closed_at_ms: now,
-      generation,
-      snapshot_key: key,
-      frozen_quantity: body.quantity,
-      frozen_event_count: body.event_count,
-      adjustments: [],
-    });
-    entry.history.push({ action: 'close', at_ms: now, reason: actor.reason, actor: actor.name });
-    if (existing === undefined) draft.periods.push(entry);
-    return false;
+    return { ...edit, frozen_key: key, quantity: body.quantity, event_count: body.event_count };
   }
 
   async reopen(accountId: string, period: string, actor: Actor): Promise<PeriodView & { reopened: boolean; message?: string }> {
     const month = parseMonth(period);
-    const deps = this.db.deps;
-    // "Not closed, nothing to reopen" is a SKIP: decide it on fresh state, not a stale cache.
-    await this.db.shardOf(accountId).revalidate();
-    const res = await this.db.shardOf(accountId).commit((draft) => {
-      const entry = draft.periods.find((p) => p.account_id === accountId && p.month === month.name);
-      if (entry === undefined || entry.state === 'open') return SKIP;
-      const now = deps.clock.now();
-      entry.state = 'open';
-      delete entry.closed_at_ms;
-      delete entry.generation;
-      delete entry.snapshot_key;
-      delete entry.frozen_quantity;
-      delete entry.frozen_event_count;
-      entry.adjustments = [];
-      entry.history.push({ action: 'reopen', at_ms: now, reason: actor.reason, actor: actor.name });
-      return true;
-    });
-    const view = await this.viewOf(accountId, month, res.snapshot.manifest.periods);
+    const shard = this.db.shardOf(accountId);
+    // "Not closed, nothing to reopen" commits nothing: decide it on fresh state, not a stale cache.
+    await shard.revalidate();
+    const res = await shard.commit({ op: 'reopenPeriod', account_id: accountId, month: month.name, at_ms: this.db.deps.clock.now(), reason: actor.reason, actor: actor.name });
+    const view = await this.viewOf(accountId, month, res.state.manifest.periods);
     return res.committed ? { ...view, reopened: true } : { ...view, reopened: false, message: 'the period is not closed; nothing to reopen' };
   }
 

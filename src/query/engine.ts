@@ -5,7 +5,7 @@
  * fan out over all shards in parallel. Until rollups exist every source reads raw segments.
  */
 import type { Database } from '../manifest/database.ts';
-import type { Snapshot } from '../manifest/manifest-store.ts';
+import type { CommittedManifest } from '../manifest/manifest-store.ts';
 import type { DeepReadonly, RawSegmentEntry, ShardManifest } from '../manifest/schema.ts';
 import type { RawColumns } from '../segment/raw-format.ts';
 import type { RollupColumnName } from '../segment/rollup-format.ts';
@@ -49,7 +49,7 @@ export class QueryEngine {
   }
 
   /** Fresh snapshots of the shards a spec touches. */
-  async snapshots(accountId: string | undefined): Promise<Map<number, Snapshot>> {
+  async snapshots(accountId: string | undefined): Promise<Map<number, CommittedManifest>> {
     const shards = accountId === undefined ? this.db.shards : [this.db.shardOf(accountId)];
     const snaps = await Promise.all(shards.map((s) => s.revalidate()));
     return new Map(shards.map((s, i) => [s.shard, snaps[i]!]));

@@ -5,9 +5,8 @@
  * so only fetched bytes are shared). Columns are decoded on demand, so a total query never pays
  * for event ids.
  */
-import { fetchRawSegment } from '../manifest/raw-objects.ts';
+import { readRawSegmentBytes, readRollupSegmentBytes } from '../objects/segment-objects.ts';
 import type { DeepReadonly, RawSegmentEntry, RollupSegmentEntry } from '../manifest/schema.ts';
-import { SegmentCorruptError } from '../segment/errors.ts';
 import type { RawColumnName, RawColumns } from '../segment/raw-format.ts';
 import { decodeRawSegment } from '../segment/raw.ts';
 import type { RollupColumnName, RollupColumns } from '../segment/rollup-format.ts';
@@ -85,10 +84,8 @@ export class SegmentCache {
 
   /** A raw segment's container (ranged past its appended hashes) or a rollup segment's object. */
   private async fetchBody(seg: CachedSegment): Promise<Uint8Array> {
-    if ('max_ingested' in seg) return fetchRawSegment(this.store, seg, ' though it is listed');
-    const res = await this.store.get(seg.key);
-    if (res === null || res.notModified) throw new SegmentCorruptError(`segment ${seg.id} is listed but its object ${seg.key} is missing`);
-    return res.body;
+    if ('max_ingested' in seg) return readRawSegmentBytes(this.store, seg, ' though it is listed');
+    return readRollupSegmentBytes(this.store, seg, ' though it is listed');
   }
 
   private load(seg: CachedSegment): Promise<Entry> {

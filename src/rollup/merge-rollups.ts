@@ -1,16 +1,14 @@
 /**
  * Rollup segments compacted among themselves: when a shard holds more than `maxRollups`, the
  * oldest are merged into one (sums merged row by row, provenance = the union of their inputs)
- * in one commit that also repoints the raw segments' `rolled_by`. Totals are unchanged by
+ * in one commit (`mergeRollups`) that also repoints the raw segments' `rolled_by`. Totals are unchanged by
  * construction; the replaced rollups stay readable for the grace period.
  */
-import { SKIP, type ManifestStore } from '../manifest/manifest-store.ts';
-import { rollupSegmentEntry } from '../manifest/entries.ts';
+import type { ManifestStore } from '../manifest/manifest-store.ts';
 import { bucketOf } from '../model/bucket.ts';
 import { newId, type Deps } from '../model/deps.ts';
-import { SegmentCorruptError } from '../segment/errors.ts';
-import { decodeRollupSegment, encodeRollupSegment, rollupColumnsToRows } from '../segment/rollup.ts';
-import type { RollupRow } from '../segment/rollup-format.ts';
+import { readRollupRows, writeRollupSegment } from '../objects/segment-objects.ts';
+import type { RollupRow } from '../segment/rollup.ts';
 import type { ObjectStore } from '../store/types.ts';
 import type { RollupOptions } from './rollup-job.ts';
 
@@ -34,34 +32,16 @@ export async function mergeRollups(store: ObjectStore, shard: ManifestStore, dep
   }
   if (inputs.length < 2) return { committed: false, inputs: 0, reason: 'rollups too large to merge in one run' };
   const merged: RollupRow[] = [];
-  for (const r of inputs) {
-    const res = await store.get(r.key);
-    if (res === null || res.notModified) throw new SegmentCorruptError(`rollup ${r.id} is missing (${r.key})`);
-    merged.push(...rollupColumnsToRows(decodeRollupSegment(res.body)));
-  }
-  const id = newId(deps);
-  const enc = encodeRollupSegment(merged, (a: string) => bucketOf(a, bucketCount));
-  const key = shard.keys.rollupSegment(id);
-  await store.put(key, enc.bytes, { ifNoneMatch: '*' });
-  const st = enc.stats;
-  const inputIds = new Set(inputs.map((r) => r.id));
-  const entry = rollupSegmentEntry({ id, key }, inputs.flatMap((r) => r.inputs), st, deps.clock.now());
-  const res = await shard.commit((draft) => {
-    const present = new Set(draft.rollups.map((r) => r.id));
-    for (const r of inputs) if (!present.has(r.id)) return SKIP;
-    const now = deps.clock.now();
-    draft.rollups = draft.rollups.filter((r) => !inputIds.has(r.id));
-    draft.rollups.push(entry);
-    for (const s of draft.segments) if (s.rolled_by !== undefined && inputIds.has(s.rolled_by)) s.rolled_by = id;
-    draft.replacements.push({
-      id: newId(deps),
-      kind: 'rollup',
-      inputs: inputs.map((r) => ({ id: r.id, key: r.key })),
-      outputs: [id],
-      committed_at_ms: now,
-      delete_after_ms: now + opts.graceMs,
-    });
-    return true;
+  for (const r of inputs) merged.push(...(await readRollupRows(store, r)));
+  const output = await writeRollupSegment(store, shard.keys, deps, merged, inputs.flatMap((r) => r.inputs), (a) => bucketOf(a, bucketCount));
+  const now = deps.clock.now();
+  const res = await shard.commit({
+    op: 'mergeRollups',
+    replacement_id: newId(deps),
+    at_ms: now,
+    delete_after_ms: now + opts.graceMs,
+    inputs: inputs.map((r) => r.id),
+    output,
   });
-  return res.committed ? { committed: true, inputs: inputs.length, rows_out: st.rows } : { committed: false, inputs: inputs.length, reason: 'rollups changed meanwhile' };
+  return res.committed ? { committed: true, inputs: inputs.length, rows_out: output.rows } : { committed: false, inputs: inputs.length, reason: 'rollups changed meanwhile' };
 }

@@ -1,22 +1,19 @@
 /**
  * The rollup job for one shard (bounded): takes compacted raw segments not rolled up yet,
  * aggregates them into hourly rows, writes ONE rollup segment naming its inputs, and in ONE
- * commit adds it and marks the inputs rolled. The commit that marks a segment rolled is the
+ * commit (`addRollup`) adds it and marks the inputs rolled. The commit that marks a segment rolled is the
  * commit that adds its rollup, so a raw segment can never be counted twice, and a late event is
  * rolled up whenever its segment is — totals never drift. Never by time watermark.
  */
-import { fetchRawSegment } from '../manifest/raw-objects.ts';
 import type { ManifestStore } from '../manifest/manifest-store.ts';
-import { SKIP } from '../manifest/manifest-store.ts';
-import { rollupSegmentEntry } from '../manifest/entries.ts';
 import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import { bucketOf } from '../model/bucket.ts';
-import { newId, type Deps } from '../model/deps.ts';
+import type { Deps } from '../model/deps.ts';
 import { dimensionsKey } from '../model/event.ts';
-import type { RawColumns } from '../segment/raw-format.ts';
-import { decodeRawSegment, rawQuantity, rowFields } from '../segment/raw.ts';
-import { encodeRollupSegment } from '../segment/rollup.ts';
-import type { RollupRow } from '../segment/rollup-format.ts';
+import { HOUR_MS } from '../model/time.ts';
+import { readRawColumns, writeRollupSegment } from '../objects/segment-objects.ts';
+import { rawQuantity, rowFields, type RawColumns } from '../segment/raw.ts';
+import type { RollupRow } from '../segment/rollup.ts';
 import type { ObjectStore } from '../store/types.ts';
 
 export interface RollupOptions {
@@ -40,7 +37,7 @@ export interface RollupReport {
   readonly reason?: string;
 }
 
-const HOUR = 3_600_000;
+const HOUR = HOUR_MS;
 
 /** Adds one raw segment's rows to hourly aggregates keyed by every group field and the hour. */
 export function addToRollup(into: Map<string, RollupRow>, c: RawColumns): void {
@@ -73,33 +70,16 @@ export async function rollupShard(store: ObjectStore, shard: ManifestStore, deps
   if (inputs.length === 0) return { shard: shard.shard, committed: false, inputs: 0, rows_in: 0, rows_out: 0, reason: 'nothing to roll up' };
 
   const rows = new Map<string, RollupRow>();
-  for (const s of inputs) {
-    addToRollup(rows, decodeRawSegment(await fetchRawSegment(store, s)));
-  }
-  const id = newId(deps);
-  const enc = encodeRollupSegment([...rows.values()], (a: string) => bucketOf(a, bucketCount));
-  const key = shard.keys.rollupSegment(id);
-  await store.put(key, enc.bytes, { ifNoneMatch: '*' });
-  const st = enc.stats;
-  const entry = rollupSegmentEntry({ id, key }, inputs.map((s) => s.id), st, deps.clock.now());
-  const res = await shard.commit((draft) => {
-    const byId = new Map(draft.segments.map((s) => [s.id, s]));
-    // Every input still live, compacted and not rolled by anyone else: otherwise do nothing.
-    for (const s of inputs) {
-      const cur = byId.get(s.id);
-      if (cur === undefined || cur.rolled_by !== undefined) return SKIP;
-    }
-    for (const s of inputs) byId.get(s.id)!.rolled_by = id;
-    draft.rollups.push(entry);
-    draft.watermarks.last_rollup_ms = deps.clock.now();
-    return true;
-  });
+  for (const s of inputs) addToRollup(rows, await readRawColumns(store, s));
+  const rollup = await writeRollupSegment(store, shard.keys, deps, [...rows.values()], inputs.map((s) => s.id), (a) => bucketOf(a, bucketCount));
+  // Applied only if every input is still live and not rolled by anyone else.
+  const res = await shard.commit({ op: 'addRollup', rollup, at_ms: deps.clock.now() });
   return {
     shard: shard.shard,
     committed: res.committed,
-    ...(res.committed ? { rollup_id: id } : { reason: 'inputs were rolled or replaced meanwhile; output left for GC' }),
+    ...(res.committed ? { rollup_id: rollup.id } : { reason: 'inputs were rolled or replaced meanwhile; output left for GC' }),
     inputs: inputs.length,
     rows_in: rowsIn,
-    rows_out: st.rows,
+    rows_out: rollup.rows,
   };
 }

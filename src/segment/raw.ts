@@ -7,12 +7,14 @@ export { encodeRawSegment, type EncodeRawOptions } from './raw-encode.ts';
 export { decodeRawSegment, rawColumnsToEvents, rawQuantity, rowFields, type DecodeRawOptions } from './raw-decode.ts';
 export { decodeSegmentHashes, encodeSegmentHashes, payloadHash, type SegmentHashes } from './hashes.ts';
 export { SegmentCorruptError } from './errors.ts';
+export { containerLength as segmentContainerLength, type DeflateLevel } from './container.ts';
 export {
   ID_COLUMNS,
   KIND_CORRECTION,
   KIND_RETRACTION,
   KIND_USAGE,
   RAW_COLUMN_NAMES,
+  RAW_MAGIC,
   SET_CAP,
   type DictColumn,
   type DimensionsColumn,

@@ -5,6 +5,7 @@
  */
 import { ShardKeys } from '../../src/manifest/keys.ts';
 import { ManifestStore } from '../../src/manifest/manifest-store.ts';
+import type { EditOf } from '../../src/manifest/edits.ts';
 import type { RawSegmentEntry } from '../../src/manifest/schema.ts';
 import { S3Store } from '../../src/store/s3.ts';
 import { realTimeDeps } from '../support/deps.ts';
@@ -37,6 +38,17 @@ function segment(i: number): RawSegmentEntry {
   };
 }
 
+const added = (segments: RawSegmentEntry[]): EditOf<'addRawSegments'> => ({ op: 'addRawSegments', segments, usage_months: [], adjustments: [], at_ms: 1 });
+
+/**
+ * One commit that swaps segment `from` for `to` and forgets the previous swap's replacement
+ * record, so that the manifest keeps its size from one commit to the next.
+ */
+const swapped = (from: string, to: RawSegmentEntry, n: number): EditOf<'expireReplacements' | 'replaceSegments'>[] => [
+  { op: 'expireReplacements', now_ms: n },
+  { op: 'replaceSegments', replacement_id: `swap-${n}`, at_ms: n, delete_after_ms: n, inputs: [from], outputs: [to], justified_by: [], conflicts: [] },
+];
+
 function s3Store(s3: S3Endpoint): S3Store {
   return new S3Store({ ...s3, forcePathStyle: true });
 }
@@ -50,19 +62,16 @@ const round = (x: number) => Math.round(x * 10) / 10;
 
 async function latencyBySize(s3: S3Endpoint, prefix: string, entries: number) {
   const ms = new ManifestStore({ store: s3Store(s3), keys: new ShardKeys(prefix, 0, 1), shard: 0, deps: realTimeDeps(entries) });
-  await ms.commit((d) => {
-    for (let i = 0; i < entries; i++) d.segments.push(segment(i));
-  });
+  await ms.commit(added(Array.from({ length: entries }, (_, i) => segment(i))));
   const manifestBytes = JSON.stringify(ms.peek()!.manifest).length;
   const times: number[] = [];
   const end = Date.now() + SECONDS * 1000;
   let next = entries;
   while (Date.now() < end || times.length < 10) {
     const t0 = performance.now();
-    await ms.commit((d) => {
-      d.segments.shift();
-      d.segments.push(segment(next++));
-    });
+    const oldest = ms.peek()!.manifest.segments[0]!.id;
+    await ms.commitAll(swapped(oldest, segment(next), next));
+    next++;
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
@@ -80,24 +89,25 @@ async function throughput(s3: S3Endpoint, prefix: string, committers: number, sh
       policy: { maxAttempts: 10_000, maxDurationMs: 60_000 },
     });
   });
-  await Promise.all(stores.map((s) => s.load()));
+  // Each committer owns one segment entry and swaps it for a new one on every commit.
+  let n = 1_000_000;
+  const own = stores.map(() => segment(n++));
+  await Promise.all(stores.map((ms, i) => ms.commit(added([own[i]!]))));
+  const setup = { commits: stores.length, conflicts: stores.reduce((s, m) => s + m.stats.conflicts, 0) };
   const started = performance.now();
   const end = Date.now() + SECONDS * 1000;
-  let n = 0;
   await Promise.all(
     stores.map(async (ms, i) => {
       while (Date.now() < end) {
-        const id = `c${i}-${n++}`;
-        await ms.commit((d) => {
-          d.watermarks[`bench_${i}`] = (d.watermarks[`bench_${i}`] ?? 0) + 1;
-          return id;
-        });
+        const next = segment(n++);
+        await ms.commitAll(swapped(own[i]!.id, next, n));
+        own[i] = next;
       }
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  const commits = stores.reduce((s, m) => s + m.stats.commits, 0);
-  const retries = stores.reduce((s, m) => s + m.stats.conflicts, 0);
+  const commits = stores.reduce((s, m) => s + m.stats.commits, 0) - setup.commits;
+  const retries = stores.reduce((s, m) => s + m.stats.conflicts, 0) - setup.conflicts;
   return { committers, shards, commits, retries, seconds: round(seconds), commits_per_s: round(commits / seconds), retries_per_commit: round(retries / Math.max(1, commits)) };
 }
 

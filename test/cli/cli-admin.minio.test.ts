@@ -5,10 +5,9 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bucketOf } from '../../src/model/bucket.ts';
-import { decodeRawSegment, rawColumnsToEvents } from '../../src/segment/raw.ts';
 import { decodeRollupSegment, encodeRollupSegment, rollupColumnsToRows } from '../../src/segment/rollup.ts';
 import { getBytes } from '../../src/store/types.ts';
-import { fetchRawSegment } from '../../src/manifest/raw-objects.ts';
+import { readRawEvents } from '../../src/objects/segment-objects.ts';
 import { buildDb, cli, sumOf, type Built } from './cli-support.ts';
 
 let b: Built;
@@ -94,7 +93,7 @@ describe('usagedb inspect-segment', () => {
     const seg = m.segments.find((s) => s.rows >= 3)!;
     const r = await cli(b.prefix, 'inspect-segment', seg.id, '--rows', '3', '--json');
     expect(r.code, r.stderr).toBe(0);
-    const rows = rawColumnsToEvents(decodeRawSegment(await fetchRawSegment(b.inst.db.store, seg)));
+    const rows = (await readRawEvents(b.inst.db.store, seg));
     expect(r.json).toMatchObject({ id: seg.id, kind: 'raw', shard: m.shard, generation: m.generation, key: seg.key, live: true, object: { exists: true, rows: seg.rows, bytes: seg.bytes } });
     expect(r.json.entry).toEqual({ ...seg });
     expect(r.json.sample_rows).toEqual(rows.slice(0, 3).map((e) => ({ ...e, quantity: e.quantity.toString() })));

@@ -11,7 +11,7 @@ import { DECIMAL38_MAX, exportSchema, ParquetExportWriter, QuantityOutOfRangeErr
 import { writeNdjson } from '../../src/export/ndjson.ts';
 import { matchingRows, planExport, readExport, type ExportBatch } from '../../src/export/source.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
-import { rollupOverlaps } from '../../src/rollup/rebuild.ts';
+import { rollupOverlaps } from '../../src/manifest/edits.ts';
 import { decodeRawSegment, encodeRawSegment } from '../../src/segment/raw.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { ObjectStore } from '../../src/store/types.ts';

@@ -11,6 +11,7 @@ import { AmbiguousWriteError, PreconditionFailedError, StoreRefusedError, Transi
 import { FaultPlan, withFaults } from '../../src/store/faulty.ts';
 import type { ObjectStore } from '../../src/store/types.ts';
 import { openInstance, postBatch, storedEvents, usage } from '../support/instance.ts';
+import { closedWithoutTotals } from '../support/fixtures.ts';
 
 export interface Backend {
   store: ObjectStore;
@@ -144,7 +145,7 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
       const a = await openInstance(store, prefix);
       const account = 'acct-closed';
       const shard = a.db.shardOf(account);
-      await shard.commit((d) => void d.periods.push({ account_id: account, month: '2026-01', state: 'closed', adjustments: [], history: [] }));
+      await shard.commit(closedWithoutTotals(account, '2026-01'));
       const jan = Date.UTC(2026, 0, 15);
       const feb = Date.UTC(2026, 1, 1);
       const r = await postBatch(a.app, [
@@ -171,7 +172,7 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
         }
         return undefined;
       }, async (ms) => {
-        await closer!.db.shardOf(account).commit((d) => void d.periods.push({ account_id: account, month: '2026-01', state: 'closed', adjustments: [], history: [] }));
+        await closer!.db.shardOf(account).commit(closedWithoutTotals(account, '2026-01'));
         await new Promise((r) => setTimeout(r, ms));
       });
       const a = await openInstance(slow, prefix);

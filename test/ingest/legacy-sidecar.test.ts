@@ -7,11 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { referencedKeys } from '../../src/compact/gc.ts';
 import { runJob } from '../../src/jobs/run.ts';
-import { rawSegmentEntry } from '../../src/manifest/entries.ts';
-import { SKIP } from '../../src/manifest/manifest-store.ts';
+import { rawSegmentsAdded } from '../../src/manifest/edits.ts';
 import { bucketOf, shardOfAccount } from '../../src/model/bucket.ts';
 import { validateEvent } from '../../src/model/validate.ts';
-import { encodeRawSegment } from '../../src/segment/raw.ts';
+import { splitRawSegmentObject, writeRawSegment } from '../../src/objects/segment-objects.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
 import { openInstance, postBatch, storedEvents, usage } from '../support/instance.ts';
@@ -29,16 +28,17 @@ describe('raw segments with a legacy hashes sidecar', () => {
     }) as UsageEvent[];
     const shard = writer.db.shards[shardOfAccount('acct-legacy', writer.db.layout)]!;
     // Written the old way: the segment and its hashes as two objects, the entry naming both.
-    const enc = encodeRawSegment(events, (a) => bucketOf(a, writer.db.info.bucket_count));
+    const written = await writeRawSegment(store, shard.keys, writer.db.deps, events, { bucketOf: (a) => bucketOf(a, writer.db.info.bucket_count) });
     const key = shard.keys.rawSegment('legacy-1');
     const hashesKey = `${key}.hashes`;
-    await store.put(key, enc.bytes, { ifNoneMatch: '*' });
-    await store.put(hashesKey, enc.hashes, { ifNoneMatch: '*' });
-    await shard.commit((draft) => {
-      if (draft.segments.some((s) => s.id === 'legacy-1')) return SKIP;
-      draft.segments.push({ ...rawSegmentEntry({ id: 'legacy-1', key }, enc.stats, now), hashes_key: hashesKey });
-      return true;
-    });
+    const whole = await store.get(written.key);
+    if (whole === null || whole.notModified) throw new Error('segment object missing');
+    const { segment, hashes } = splitRawSegmentObject(whole.body);
+    await store.put(key, segment, { ifNoneMatch: '*' });
+    await store.put(hashesKey, hashes, { ifNoneMatch: '*' });
+    await store.delete(written.key);
+    const legacy = { ...written, id: 'legacy-1', key, hashes_key: hashesKey };
+    expect((await shard.commit(rawSegmentsAdded([legacy], events, now))).committed).toBe(true);
 
     // A cold instance warms its dedupe index from the sidecar: a retry is all duplicates.
     const cold = await openInstance(store, 'legacy', { seed: 2 });

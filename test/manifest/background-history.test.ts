@@ -5,9 +5,9 @@
  * the body kept in memory, without waiting for anyone's promise.
  */
 import { describe, expect, it } from 'vitest';
-import { SKIP } from '../../src/manifest/manifest-store.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { withFaults } from '../../src/store/faulty.ts';
+import { closedWithoutTotals } from '../support/fixtures.ts';
 import { openInstance, postBatch, usage } from '../support/instance.ts';
 
 describe('history copies written in the background', () => {
@@ -48,12 +48,9 @@ describe('history copies written in the background', () => {
     const store = new MemoryStore();
     const inst = await openInstance(store, 'fg', { shards: 1, buckets: 1 });
     const shard = inst.db.shards[0]!;
-    const r = await shard.commit((d) => {
-      d.periods.push({ account_id: 'a', month: '2026-01', state: 'closed', adjustments: [], history: [] });
-      return true;
-    });
+    const r = await shard.commit(closedWithoutTotals('a', '2026-01'));
     expect(r.committed).toBe(true);
-    expect(await store.head(shard.keys.history(r.snapshot.manifest.generation))).not.toBeNull();
-    expect((await shard.commit(() => SKIP)).committed).toBe(false);
+    expect(await store.head(shard.keys.history(r.state.manifest.generation))).not.toBeNull();
+    expect((await shard.commit(() => undefined)).committed).toBe(false);
   });
 });

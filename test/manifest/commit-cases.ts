@@ -1,18 +1,19 @@
 /**
  * The manifest commit's guarantees, run against the memory store and MinIO: publish only after
- * a successful PUT, SKIP touches nothing, lost races re-run the mutation, unknown outcomes are
- * decided by read-back, many instances lose nothing, corrupt shards fail closed.
+ * a successful PUT, a skipped plan or edit touches nothing, lost races re-run the planner on the
+ * fresh state, unknown outcomes are decided by read-back, many instances lose nothing, corrupt
+ * shards fail closed.
  */
 import { describe, expect, it } from 'vitest';
 import { ManifestContentionError, ManifestCorruptError, UnsupportedFormatError } from '../../src/errors.ts';
 import { Database } from '../../src/manifest/database.ts';
 import { ShardKeys } from '../../src/manifest/keys.ts';
-import { ManifestStore, SKIP, skip } from '../../src/manifest/manifest-store.ts';
+import { ManifestStore } from '../../src/manifest/manifest-store.ts';
 import { AmbiguousWriteError, PreconditionFailedError, StoreRefusedError, TransientStoreError } from '../../src/store/errors.ts';
 import { FaultPlan, withFaults } from '../../src/store/faulty.ts';
 import type { ObjectStore } from '../../src/store/types.ts';
 import { realTimeDeps } from '../support/deps.ts';
-import { fakeSegment } from '../support/fixtures.ts';
+import { addSegments } from '../support/fixtures.ts';
 
 export interface Backend {
   store: ObjectStore;
@@ -37,16 +38,13 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       expect(a.manifest.generation).toBe(1);
     });
 
-    it('commits a mutation, publishes it with the ETag the PUT returned, and keeps a history copy', async () => {
+    it('commits an edit, publishes it with the ETag the PUT returned, and keeps a history copy', async () => {
       const { store, prefix } = await make();
       const ms = shardStore(store, prefix);
-      const res = await ms.commit((d) => {
-        d.segments.push(fakeSegment('s1'));
-        return 'done';
-      });
+      const res = await ms.commit(addSegments('s1'));
       expect(res.committed).toBe(true);
-      expect(res.value).toBe('done');
-      expect(res.snapshot.manifest.generation).toBe(2);
+      expect(res.result).toEqual({ status: 'applied', value: undefined });
+      expect(res.state.manifest.generation).toBe(2);
       const head = await store.head(ms.keys.current);
       expect(ms.peek()!.etag).toBe(head!.etag);
       expect(ids(ms)).toEqual(['s1']);
@@ -58,11 +56,11 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       const { store, prefix } = await make();
       const plan = new FaultPlan();
       const ms = shardStore(withFaults(store, plan.injector), prefix);
-      await ms.commit((d) => void d.segments.push(fakeSegment('kept')));
+      await ms.commit(addSegments('kept'));
       const before = ms.peek()!;
       const copy = structuredClone(before);
       plan.add('put', 'current.json', { type: 'fail', error: new StoreRefusedError('disk on fire') });
-      await expect(ms.commit((d) => void d.segments.push(fakeSegment('lost')))).rejects.toThrow('disk on fire');
+      await expect(ms.commit(addSegments('lost'))).rejects.toThrow('disk on fire');
       expect(ms.peek()).toBe(before);
       expect(ms.peek()).toEqual(copy);
       expect(ms.peek()!.manifest.generation).toBe(2);
@@ -71,22 +69,31 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       expect((await fresh.load()).manifest.segments.map((s) => s.id)).toEqual(['kept']);
     });
 
-    it('SKIP touches neither the store nor the cache, and can hand a value back', async () => {
+    it('a plan of nothing and a skipped edit touch neither the store nor the cache; the edit says why', async () => {
       const { store, prefix } = await make();
       const plan = new FaultPlan();
       const ms = shardStore(withFaults(store, plan.injector), prefix);
       const before = await ms.load();
       const callsBefore = plan.calls.length;
-      const r1 = await ms.commit((d) => {
-        d.segments.push(fakeSegment('never'));
-        return SKIP;
-      });
-      const r2 = await ms.commit(() => skip({ duplicates: 3 }));
-      expect(r1.committed).toBe(false);
-      expect(r2).toMatchObject({ committed: false, value: { duplicates: 3 } });
+      const r1 = await ms.commit(() => undefined);
+      const r2 = await ms.commit({ op: 'reopenPeriod', account_id: 'a', month: '2026-01', at_ms: 1, reason: 'r', actor: 't' });
+      expect(r1).toMatchObject({ committed: false, result: undefined });
+      expect(r2).toMatchObject({ committed: false, result: { status: 'skipped', reason: 'not_closed' } });
       expect(plan.calls.length).toBe(callsBefore);
       expect(ms.peek()).toBe(before);
       expect(ids(ms)).toEqual([]);
+    });
+
+    it('several edits in one generation: each applied or skipped on its own, in order', async () => {
+      const { store, prefix } = await make();
+      const ms = shardStore(store, prefix);
+      await ms.commit(addSegments('old'));
+      const res = await ms.commitAll([addSegments('new'), addSegments('old'), addSegments('newer')]);
+      expect(res.committed).toBe(true);
+      expect(res.results.map((r) => r.status)).toEqual(['applied', 'skipped', 'applied']);
+      expect(res.results[1]).toEqual({ status: 'skipped', reason: 'already_listed' });
+      expect(res.state.manifest.generation).toBe(3);
+      expect(ids(ms)).toEqual(['old', 'new', 'newer']);
     });
 
     it('publishes to the cache only after the PUT succeeded', async () => {
@@ -102,7 +109,7 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       });
       ms = shardStore(watched, prefix);
       await ms.load();
-      const pending = ms.commit((d) => void d.segments.push(fakeSegment('x')));
+      const pending = ms.commit(addSegments('x'));
       await new Promise((r) => setTimeout(r, 5));
       expect(ms.peek()!.manifest.generation).toBe(1);
       await pending;
@@ -118,11 +125,9 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
         instances.map(async (ms, i) => {
           for (let j = 0; j < 50; j++) {
             const id = `item-${i}-${j}`;
-            await ms.commit((d) => {
+            await ms.commit(() => {
               runs++;
-              if (d.segments.some((s) => s.id === id)) return SKIP; // re-validate on every attempt
-              d.segments.push(fakeSegment(id));
-              return id;
+              return addSegments(id); // its precondition is re-checked on every attempt
             });
           }
         }),
@@ -148,10 +153,9 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
         await ms.load();
         plan.add('put', 'current.json', { type: 'land-then-fail', error });
         let runs = 0;
-        const res = await ms.commit((d) => {
+        const res = await ms.commit(() => {
           runs++;
-          d.segments.push(fakeSegment('once'));
-          return runs;
+          return addSegments('once');
         });
         expect(res.committed).toBe(true);
         expect(runs).toBe(1);
@@ -170,26 +174,26 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       plan.add('put', 'current.json', { type: 'fail', error: new AmbiguousWriteError('reset') }, 2);
       plan.add('get', 'current.json', { type: 'fail', error: new TransientStoreError('503') }, 1);
       let runs = 0;
-      await ms.commit((d) => {
+      await ms.commit(() => {
         runs++;
-        d.segments.push(fakeSegment('retry'));
+        return addSegments('retry');
       });
       expect(runs).toBe(1);
       expect(ms.stats.ambiguous).toBe(2);
       expect((await shardStore(store, prefix, 6).load()).manifest.segments.map((s) => s.id)).toEqual(['retry']);
     });
 
-    it('a lost race refreshes and re-runs the mutation on the other instance\'s state', async () => {
+    it('a lost race refreshes and re-runs the planner on the other instance\'s state', async () => {
       const { store, prefix } = await make();
       const a = shardStore(store, prefix, 1);
       const b = shardStore(store, prefix, 2);
       await a.load();
       await b.load();
-      await a.commit((d) => void d.segments.push(fakeSegment('from-a')));
+      await a.commit(addSegments('from-a'));
       const seen: string[][] = [];
-      await b.commit((d) => {
-        seen.push(d.segments.map((s) => s.id));
-        d.segments.push(fakeSegment('from-b'));
+      await b.commit((base) => {
+        seen.push(base.manifest.segments.map((s) => s.id));
+        return addSegments('from-b');
       });
       expect(seen).toEqual([[], ['from-a']]);
       expect(ids(b)).toEqual(['from-a', 'from-b']);
@@ -204,7 +208,7 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       await a.load();
       const first = await b.load();
       expect(await b.revalidate()).toBe(first);
-      await a.commit((d) => void d.segments.push(fakeSegment('new')));
+      await a.commit(addSegments('new'));
       const seen = await b.revalidate();
       expect(seen.manifest.segments.map((s) => s.id)).toEqual(['new']);
       expect(plan.calls.filter((c) => c.op === 'get').every((c) => c.get?.ifNoneMatch !== undefined || c === plan.calls[0])).toBe(true);
@@ -222,7 +226,7 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       });
       await ms.load();
       plan.add('put', 'current.json', { type: 'fail', error: new PreconditionFailedError('lost') }, 100);
-      const err = await ms.commit((d) => void d.segments.push(fakeSegment('x'))).catch((e: unknown) => e);
+      const err = await ms.commit(addSegments('x')).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ManifestContentionError);
       expect((err as ManifestContentionError).code).toBe('manifest_contention');
       expect(ms.stats.conflicts).toBe(4);
@@ -236,7 +240,7 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       await Promise.all(
         [0, 1, 2, 3].map(async (shard) => {
           const writer = shard % 2 === 0 ? db1 : db2;
-          for (let j = 0; j < 10; j++) await writer.shards[shard]!.commit((d) => void d.segments.push(fakeSegment(`s${shard}-${j}`)));
+          for (let j = 0; j < 10; j++) await writer.shards[shard]!.commit(addSegments(`s${shard}-${j}`));
         }),
       );
       for (const db of [db1, db2]) for (const s of db.shards) expect(s.stats.conflicts).toBe(0);
@@ -247,8 +251,8 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       const { store, prefix } = await make();
       const db = await Database.open({ store, prefix, deps: realTimeDeps(1), create: { shardCount: 4, bucketCount: 16 } });
       const s0 = db.shards[0]!;
-      await s0.commit((d) => void d.segments.push(fakeSegment('a')));
-      await s0.commit((d) => void d.segments.push(fakeSegment('b')));
+      await s0.commit(addSegments('a'));
+      await s0.commit(addSegments('b'));
       await store.put(s0.keys.current, new TextEncoder().encode('{"format":1,"generation":"oops"'));
       const other = (await Database.open({ store, prefix, deps: realTimeDeps(2) })).shards[0]!;
       const e1 = await other.load().catch((e: unknown) => e);
@@ -256,15 +260,15 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       expect((e1 as ManifestCorruptError).code).toBe('manifest_corrupt');
       // The instance whose cache was fine learns of the corruption on revalidate and stops writing too.
       await expect(s0.revalidate()).rejects.toBeInstanceOf(ManifestCorruptError);
-      await expect(s0.commit((d) => void d.segments.push(fakeSegment('c')))).rejects.toBeInstanceOf(ManifestCorruptError);
-      await db.shards[1]!.commit((d) => void d.segments.push(fakeSegment('elsewhere')));
+      await expect(s0.commit(addSegments('c'))).rejects.toBeInstanceOf(ManifestCorruptError);
+      await db.shards[1]!.commit(addSegments('elsewhere'));
 
       const restored = await other.restore(2);
       expect(restored.manifest.segments.map((s) => s.id)).toEqual(['a']);
       expect(restored.manifest.generation).toBe(4);
       expect(restored.manifest.restored_from).toBe(2);
       await s0.revalidate();
-      await s0.commit((d) => void d.segments.push(fakeSegment('c')));
+      await s0.commit(addSegments('c'));
       expect(ids(s0)).toEqual(['a', 'c']);
       expect(s0.peek()!.manifest.generation).toBe(5);
     });
@@ -276,7 +280,7 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       await store.put(ms.keys.current, new TextEncoder().encode(JSON.stringify({ format: 99, generation: 7 })));
       const fresh = shardStore(store, prefix, 4);
       await expect(fresh.load()).rejects.toBeInstanceOf(UnsupportedFormatError);
-      await expect(fresh.commit(() => 'x')).rejects.toBeInstanceOf(UnsupportedFormatError);
+      await expect(fresh.commit(() => undefined)).rejects.toBeInstanceOf(UnsupportedFormatError);
     });
   });
 }

@@ -3,7 +3,7 @@ import { StoreUnsafeError } from '../../src/errors.ts';
 import { Database } from '../../src/manifest/database.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { realTimeDeps } from '../support/deps.ts';
-import { fakeSegment } from '../support/fixtures.ts';
+import { addSegments } from '../support/fixtures.ts';
 
 describe('startup probe', () => {
   it('accepts a store that honours preconditions', async () => {
@@ -25,7 +25,7 @@ describe('startup probe', () => {
   it('refuses writes (but serves reads) on an existing database whose store stopped honouring preconditions', async () => {
     const good = new MemoryStore();
     const db = await Database.open({ store: good, prefix: 'db', deps: realTimeDeps() });
-    await db.shards[0]!.commit((d) => void d.segments.push(fakeSegment('a')));
+    await db.shards[0]!.commit(addSegments('a'));
     // Same objects, now behind a store that ignores conditions.
     const bad = new MemoryStore({ enforcePreconditions: false });
     for (const k of good.keys()) {
@@ -35,6 +35,6 @@ describe('startup probe', () => {
     const db2 = await Database.open({ store: bad, prefix: 'db', deps: realTimeDeps() });
     expect(db2.probe.ok).toBe(false);
     expect((await db2.shards[0]!.load()).manifest.segments.map((s) => s.id)).toEqual(['a']);
-    await expect(db2.shards[0]!.commit((d) => void d.segments.push(fakeSegment('b')))).rejects.toBeInstanceOf(StoreUnsafeError);
+    await expect(db2.shards[0]!.commit(addSegments('b'))).rejects.toBeInstanceOf(StoreUnsafeError);
   });
 });

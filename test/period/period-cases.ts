@@ -4,9 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodeManifest } from '../../src/manifest/codec.ts';
-import { decodeRawSegment, rawColumnsToEvents } from '../../src/segment/raw.ts';
 import type { ObjectStore } from '../../src/store/types.ts';
-import { fetchRawSegment } from '../../src/manifest/raw-objects.ts';
+import { readRawEvents } from '../../src/objects/segment-objects.ts';
 import { openInstance, postBatch, usage, type Instance } from '../support/instance.ts';
 
 export interface Backend {
@@ -117,7 +116,7 @@ export function describePeriods(name: string, make: () => Promise<Backend>): voi
       let count = 0;
       for (const id of closed.source_segments as string[]) {
         const seg = manifest.segments.find((s) => s.id === id)!;
-        for (const e of rawColumnsToEvents(decodeRawSegment(await fetchRawSegment(store, seg)))) {
+        for (const e of (await readRawEvents(store, seg))) {
           if (e.account_id === 'acme' && e.timestamp_ms >= Date.UTC(2026, 0, 1) && e.timestamp_ms < Date.UTC(2026, 1, 1)) {
             total += e.quantity;
             count++;

@@ -1,4 +1,6 @@
 /** Small builders for manifest entries used by tests that only need "an item". */
+import type { EditOf } from '../../src/manifest/edits.ts';
+import type { Planner } from '../../src/manifest/manifest-store.ts';
 import type { RawSegmentEntry } from '../../src/manifest/schema.ts';
 
 export function fakeSegment(id: string): RawSegmentEntry {
@@ -43,3 +45,27 @@ export function usage(i: number, over: Record<string, unknown> = {}): Record<str
 }
 
 export const uniqueRun = () => `r${Date.now().toString(36)}${counter++}`;
+
+/** The ingest edit for fake segments: "add these items" to a manifest, in tests of the commit itself. */
+export function addSegments(...ids: string[]): EditOf<'addRawSegments'> {
+  return { op: 'addRawSegments', segments: ids.map(fakeSegment), usage_months: [], adjustments: [], at_ms: 1 };
+}
+
+/**
+ * Plans a close of (account, month) on whatever generation the commit builds on, with zero
+ * totals and no frozen object: for tests that need a period listed as closed and nothing more.
+ */
+export function closedWithoutTotals(accountId: string, month: string): Planner<EditOf<'closePeriod'>> {
+  return (base) => ({
+    op: 'closePeriod',
+    account_id: accountId,
+    month,
+    based_on_generation: base.manifest.generation,
+    frozen_key: `test/${accountId}-${month}.json`,
+    quantity: '0',
+    event_count: 0,
+    at_ms: 1,
+    reason: 'test',
+    actor: 'test',
+  });
+}

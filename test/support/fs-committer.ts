@@ -1,9 +1,9 @@
 /** Child process for the fs multi-process test: commits N unique items to shard 0 of a directory. */
 import { ShardKeys } from '../../src/manifest/keys.ts';
-import { ManifestStore, SKIP } from '../../src/manifest/manifest-store.ts';
+import { ManifestStore } from '../../src/manifest/manifest-store.ts';
 import { FsStore } from '../../src/store/fs.ts';
 import { realTimeDeps } from './deps.ts';
-import { fakeSegment } from './fixtures.ts';
+import { addSegments } from './fixtures.ts';
 
 const [root, name, count] = process.argv.slice(2) as [string, string, string];
 const ms = new ManifestStore({
@@ -15,9 +15,6 @@ const ms = new ManifestStore({
 });
 for (let i = 0; i < Number(count); i++) {
   const id = `${name}-${i}`;
-  await ms.commit((d) => {
-    if (d.segments.some((s) => s.id === id)) return SKIP;
-    d.segments.push(fakeSegment(id));
-  });
+  await ms.commit(addSegments(id));
 }
 process.stdout.write(JSON.stringify(ms.stats));

@@ -14,9 +14,8 @@ import type { CommitPolicy } from '../../src/manifest/backoff.ts';
 import { Database } from '../../src/manifest/database.ts';
 import { seededRandom, type Deps } from '../../src/model/deps.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
-import { decodeRawSegment, rawColumnsToEvents } from '../../src/segment/raw.ts';
 import type { ObjectStore } from '../../src/store/types.ts';
-import { fetchRawSegment } from '../../src/manifest/raw-objects.ts';
+import { readRawEvents } from '../../src/objects/segment-objects.ts';
 // Segment DEFLATE as production runtimes install it (services.ts does the same).
 import '../../src/runtime/native-deflate.ts';
 
@@ -85,7 +84,7 @@ export async function storedEvents(db: Database): Promise<UsageEvent[]> {
   for (const shard of db.shards) {
     const snap = await shard.revalidate();
     for (const seg of snap.manifest.segments) {
-      out.push(...rawColumnsToEvents(decodeRawSegment(await fetchRawSegment(db.store, seg))));
+      out.push(...(await readRawEvents(db.store, seg)));
     }
   }
   return out;

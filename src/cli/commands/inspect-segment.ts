@@ -6,7 +6,7 @@
 import { NotFoundError } from '../../errors.ts';
 import { rawColumnsToEvents, decodeRawSegment } from '../../segment/raw.ts';
 import { decodeRollupSegment, rollupColumnsToRows } from '../../segment/rollup.ts';
-import { splitRawSegmentObject } from '../../manifest/raw-objects.ts';
+import { splitRawSegmentObject } from '../../objects/segment-objects.ts';
 import { intFlag, noMorePositionals, type Command } from '../args.ts';
 import { CliUsageError, EXIT, iso, jsonReplacer, type Context } from '../context.ts';
 

@@ -1,0 +1,333 @@
+/**
+ * Every change to a shard manifest is one of these named edits: plain JSON data (it can travel
+ * to whoever sequences the shard), applied to a draft by `applyEdit`, which checks the edit's
+ * own preconditions against that draft and answers `applied` (with a value) or `skipped` (with
+ * a reason) — a skipped edit leaves the draft untouched. Nothing else mutates a manifest.
+ */
+import { z } from 'zod';
+import type { UsageEvent } from '../model/event.ts';
+import { monthOf } from '../model/periods.ts';
+import { HOUR_MS } from '../model/time.ts';
+import {
+  conflictRecord,
+  MAX_CONFLICTS,
+  pendingAdjustment,
+  rawSegmentEntry,
+  rollupSegmentEntry,
+  type PeriodEntry,
+  type ReplacementRecord,
+  type ShardManifest,
+} from './schema.ts';
+
+const int = z.number().int();
+const month = z.string().regex(/^\d{4}-\d{2}$/);
+/** Who did a period transition and why (the audit trail). */
+const transition = { at_ms: int, reason: z.string(), actor: z.string() };
+const replacement = { replacement_id: z.string().min(1), at_ms: int, delete_after_ms: int };
+
+/** Ingest: new raw segments; corrections into closed periods become pending adjustments. */
+export const addRawSegments = z.object({
+  op: z.literal('addRawSegments'),
+  segments: z.array(rawSegmentEntry).min(1),
+  /** (account, month) of the Usage events inside: refused if any such period is not open. */
+  usage_months: z.array(z.object({ account_id: z.string(), month })),
+  /** Every Correction/Retraction inside; recorded as pending where its period is closed. */
+  adjustments: z.array(pendingAdjustment.extend({ account_id: z.string(), month })),
+  at_ms: int,
+});
+
+/** Compaction: inputs replaced by outputs (inputs stay readable until `delete_after_ms`). */
+export const replaceSegments = z.object({
+  op: z.literal('replaceSegments'),
+  ...replacement,
+  inputs: z.array(z.string()).min(1),
+  outputs: z.array(rawSegmentEntry),
+  /** Segments whose rows justified dropping duplicates: they must still be live. */
+  justified_by: z.array(z.string()),
+  conflicts: z.array(conflictRecord),
+});
+
+/** Rollup: adds a rollup segment and marks its inputs rolled, in the same commit. */
+export const addRollup = z.object({ op: z.literal('addRollup'), rollup: rollupSegmentEntry, at_ms: int });
+
+/** Rollup merge: rollups replaced by one; raw segments' `rolled_by` repointed to it. */
+export const mergeRollups = z.object({
+  op: z.literal('mergeRollups'),
+  ...replacement,
+  inputs: z.array(z.string()).min(2),
+  output: rollupSegmentEntry,
+});
+
+/** rebuild-rollups: drops rollups overlapping [from, to) and unmarks their inputs. */
+export const dropRollups = z.object({ op: z.literal('dropRollups'), ...replacement, from: int, to: int });
+
+/** GC: forgets replacement records past their grace period. */
+export const expireReplacements = z.object({ op: z.literal('expireReplacements'), now_ms: int });
+
+/** A close that keeps losing races first fences the period: Usage is refused from then on. */
+export const fencePeriod = z.object({ op: z.literal('fencePeriod'), account_id: z.string(), month, ...transition });
+
+/** Freezes a period with totals computed from generation `based_on_generation`. */
+export const closePeriod = z.object({
+  op: z.literal('closePeriod'),
+  account_id: z.string(),
+  month,
+  based_on_generation: int,
+  /** The immutable object holding the frozen invoice lines. */
+  frozen_key: z.string(),
+  quantity: z.string(),
+  event_count: int.nonnegative(),
+  ...transition,
+});
+
+export const reopenPeriod = z.object({ op: z.literal('reopenPeriod'), account_id: z.string(), month, ...transition });
+
+export const manifestEdit = z.discriminatedUnion('op', [
+  addRawSegments,
+  replaceSegments,
+  addRollup,
+  mergeRollups,
+  dropRollups,
+  expireReplacements,
+  fencePeriod,
+  closePeriod,
+  reopenPeriod,
+]);
+export type ManifestEdit = z.infer<typeof manifestEdit>;
+export type EditOf<Op extends ManifestEdit['op']> = Extract<ManifestEdit, { op: Op }>;
+
+export interface DroppedRollups {
+  readonly dropped: string[];
+  readonly unmarked_segments: number;
+  readonly unmarked_rows: number;
+}
+
+/** What an applied edit hands back, per edit. */
+interface AppliedValues {
+  addRawSegments: undefined;
+  replaceSegments: undefined;
+  addRollup: undefined;
+  mergeRollups: undefined;
+  dropRollups: DroppedRollups;
+  expireReplacements: number;
+  fencePeriod: undefined;
+  closePeriod: undefined;
+  reopenPeriod: undefined;
+}
+
+export type SkipReason =
+  | 'already_listed'
+  | 'period_closed'
+  | 'inputs_changed'
+  | 'justification_gone'
+  | 'nothing_to_drop'
+  | 'nothing_expired'
+  | 'not_open'
+  | 'already_closed'
+  | 'stale'
+  | 'not_closed';
+
+export type EditResult<E extends ManifestEdit = ManifestEdit> =
+  | { readonly status: 'applied'; readonly value: AppliedValues[E['op']] }
+  | { readonly status: 'skipped'; readonly reason: SkipReason };
+
+const applied = <V>(value: V) => ({ status: 'applied' as const, value });
+const skipped = (reason: SkipReason) => ({ status: 'skipped' as const, reason });
+
+/** Applies one edit to `draft` if its preconditions hold there; otherwise leaves it untouched. */
+export function applyEdit<E extends ManifestEdit>(draft: ShardManifest, edit: E): EditResult<E> {
+  return APPLY[edit.op](draft, edit as never) as EditResult<E>;
+}
+
+type Appliers = { [Op in ManifestEdit['op']]: (d: ShardManifest, e: EditOf<Op>) => EditResult<EditOf<Op>> };
+
+const APPLY: Appliers = {
+  addRawSegments(d, e) {
+    const listed = new Set(d.segments.map((s) => s.id));
+    if (e.segments.some((s) => listed.has(s.id))) return skipped('already_listed');
+    const notOpen = new Map(d.periods.filter((p) => p.state !== 'open').map((p) => [`${p.account_id}\u0000${p.month}`, p]));
+    if (notOpen.size > 0 && e.usage_months.some((u) => notOpen.has(`${u.account_id}\u0000${u.month}`))) return skipped('period_closed');
+    d.segments.push(...e.segments);
+    if (notOpen.size === 0) return applied(undefined);
+    for (const { account_id, month: m, ...adjustment } of e.adjustments) {
+      const p = notOpen.get(`${account_id}\u0000${m}`);
+      if (p?.state === 'closed') p.adjustments.push({ ...adjustment, committed_at_ms: e.at_ms });
+    }
+    return applied(undefined);
+  },
+
+  replaceSegments(d, e) {
+    const byId = new Map(d.segments.map((s) => [s.id, s]));
+    if (e.inputs.some((id) => byId.get(id) === undefined || byId.get(id)!.rolled_by !== undefined)) return skipped('inputs_changed');
+    if (e.justified_by.some((id) => !byId.has(id))) return skipped('justification_gone');
+    const inputs = new Set(e.inputs);
+    const record: ReplacementRecord = {
+      id: e.replacement_id,
+      kind: 'raw',
+      inputs: e.inputs.map((id) => {
+        const s = byId.get(id)!;
+        return { id, key: s.key, ...(s.hashes_key === undefined ? {} : { hashes_key: s.hashes_key }) };
+      }),
+      outputs: e.outputs.map((o) => o.id),
+      committed_at_ms: e.at_ms,
+      delete_after_ms: e.delete_after_ms,
+    };
+    d.segments = d.segments.filter((s) => !inputs.has(s.id));
+    d.segments.push(...e.outputs);
+    d.replacements.push(record);
+    const known = new Set(d.conflicts.map((c) => c.event_id));
+    d.conflicts.push(...e.conflicts.filter((c) => !known.has(c.event_id)));
+    if (d.conflicts.length > MAX_CONFLICTS) d.conflicts.splice(0, d.conflicts.length - MAX_CONFLICTS);
+    d.watermarks.last_compaction_ms = e.at_ms;
+    return applied(undefined);
+  },
+
+  addRollup(d, e) {
+    const byId = new Map(d.segments.map((s) => [s.id, s]));
+    if (e.rollup.inputs.some((id) => byId.get(id) === undefined || byId.get(id)!.rolled_by !== undefined)) return skipped('inputs_changed');
+    for (const id of e.rollup.inputs) byId.get(id)!.rolled_by = e.rollup.id;
+    d.rollups.push(e.rollup);
+    d.watermarks.last_rollup_ms = e.at_ms;
+    return applied(undefined);
+  },
+
+  mergeRollups(d, e) {
+    const present = new Map(d.rollups.map((r) => [r.id, r]));
+    if (e.inputs.some((id) => !present.has(id))) return skipped('inputs_changed');
+    const inputs = new Set(e.inputs);
+    d.rollups = d.rollups.filter((r) => !inputs.has(r.id));
+    d.rollups.push(e.output);
+    for (const s of d.segments) if (s.rolled_by !== undefined && inputs.has(s.rolled_by)) s.rolled_by = e.output.id;
+    d.replacements.push({
+      id: e.replacement_id,
+      kind: 'rollup',
+      inputs: e.inputs.map((id) => ({ id, key: present.get(id)!.key })),
+      outputs: [e.output.id],
+      committed_at_ms: e.at_ms,
+      delete_after_ms: e.delete_after_ms,
+    });
+    return applied(undefined);
+  },
+
+  dropRollups(d, e) {
+    const gone = d.rollups.filter((r) => rollupOverlaps(r, e.from, e.to));
+    if (gone.length === 0) return skipped('nothing_to_drop');
+    const dropped = new Set(gone.map((r) => r.id));
+    let unmarked = 0;
+    let rows = 0;
+    for (const s of d.segments) {
+      if (s.rolled_by === undefined || !dropped.has(s.rolled_by)) continue;
+      delete s.rolled_by;
+      unmarked++;
+      rows += s.rows;
+    }
+    d.rollups = d.rollups.filter((r) => !dropped.has(r.id));
+    d.replacements.push({
+      id: e.replacement_id,
+      kind: 'rollup',
+      inputs: gone.map((r) => ({ id: r.id, key: r.key })),
+      outputs: [],
+      committed_at_ms: e.at_ms,
+      delete_after_ms: e.delete_after_ms,
+    });
+    d.watermarks.last_rollup_rebuild_ms = e.at_ms;
+    return applied({ dropped: [...dropped].sort(), unmarked_segments: unmarked, unmarked_rows: rows });
+  },
+
+  expireReplacements(d, e) {
+    const keep = d.replacements.filter((r) => r.delete_after_ms > e.now_ms);
+    if (keep.length === d.replacements.length) return skipped('nothing_expired');
+    const expired = d.replacements.length - keep.length;
+    d.replacements = keep;
+    return applied(expired);
+  },
+
+  fencePeriod(d, e) {
+    const entry = periodOf(d, e.account_id, e.month);
+    if (entry !== undefined && entry.state !== 'open') return skipped('not_open');
+    const fenced = entry ?? newPeriod(d, e.account_id, e.month);
+    fenced.state = 'closing';
+    fenced.history.push({ action: 'fence', at_ms: e.at_ms, reason: e.reason, actor: e.actor });
+    return applied(undefined);
+  },
+
+  closePeriod(d, e) {
+    const existing = periodOf(d, e.account_id, e.month);
+    if (existing?.state === 'closed') return skipped('already_closed');
+    // The frozen totals are exactly those of the generation this commit builds on.
+    if (d.generation !== e.based_on_generation) return skipped('stale');
+    const entry = existing ?? newPeriod(d, e.account_id, e.month);
+    Object.assign(entry, {
+      state: 'closed',
+      closed_at_ms: e.at_ms,
+      generation: e.based_on_generation,
+      snapshot_key: e.frozen_key,
+      frozen_quantity: e.quantity,
+      frozen_event_count: e.event_count,
+      adjustments: [],
+    });
+    entry.history.push({ action: 'close', at_ms: e.at_ms, reason: e.reason, actor: e.actor });
+    return applied(undefined);
+  },
+
+  reopenPeriod(d, e) {
+    const entry = periodOf(d, e.account_id, e.month);
+    if (entry === undefined || entry.state === 'open') return skipped('not_closed');
+    entry.state = 'open';
+    delete entry.closed_at_ms;
+    delete entry.generation;
+    delete entry.snapshot_key;
+    delete entry.frozen_quantity;
+    delete entry.frozen_event_count;
+    entry.adjustments = [];
+    entry.history.push({ action: 'reopen', at_ms: e.at_ms, reason: e.reason, actor: e.actor });
+    return applied(undefined);
+  },
+};
+
+/**
+ * The ingest edit for `segments` holding `events`: the (account, month) of its Usage events must
+ * be open, and its corrections become pending adjustments where their period is closed.
+ */
+export function rawSegmentsAdded(segments: EditOf<'addRawSegments'>['segments'], events: readonly UsageEvent[], atMs: number): EditOf<'addRawSegments'> {
+  const usage = new Map<string, { account_id: string; month: string }>();
+  const adjustments: EditOf<'addRawSegments'>['adjustments'] = [];
+  for (const e of events) {
+    const m = monthOf(e.timestamp_ms);
+    if (e.kind === 'Usage') {
+      usage.set(`${e.account_id}\u0000${m}`, { account_id: e.account_id, month: m });
+      continue;
+    }
+    adjustments.push({
+      account_id: e.account_id,
+      month: m,
+      event_id: e.event_id,
+      kind: e.kind,
+      quantity: e.quantity.toString(),
+      timestamp_ms: e.timestamp_ms,
+      product_id: e.product_id,
+      meter_id: e.meter_id,
+      model_id: e.model_id,
+      unit: e.unit,
+      original_event_id: e.correction_ref?.original_event_id ?? '',
+      reason: e.correction_ref?.reason ?? '',
+      committed_at_ms: atMs,
+    });
+  }
+  return { op: 'addRawSegments', segments, usage_months: [...usage.values()], adjustments, at_ms: atMs };
+}
+
+function periodOf(d: ShardManifest, accountId: string, m: string): PeriodEntry | undefined {
+  return d.periods.find((p) => p.account_id === accountId && p.month === m);
+}
+
+function newPeriod(d: ShardManifest, accountId: string, m: string): PeriodEntry {
+  const entry: PeriodEntry = { account_id: accountId, month: m, state: 'open', adjustments: [], history: [] };
+  d.periods.push(entry);
+  return entry;
+}
+
+/** Whether a rollup's hours [min_hour_ms, max_hour_ms + 1 h) overlap [from, to). */
+export function rollupOverlaps(r: { readonly min_hour_ms: number; readonly max_hour_ms: number }, from: number, to: number): boolean {
+  return r.min_hour_ms < to && r.max_hour_ms + HOUR_MS > from;
+}

@@ -1,0 +1,51 @@
+/**
+ * Billing periods are UTC calendar months written `YYYY-MM`: parsing them, the month of a
+ * timestamp, and which (account, month) periods are closed to Usage events. Ingest re-checks the
+ * closed set inside its commit, so a Usage event for a closed period is refused on the same
+ * manifest generation the close committed on.
+ */
+import { ValidationError } from '../errors.ts';
+
+export interface Month {
+  readonly name: string;
+  /** Half-open [from, to) in ms since the epoch. */
+  readonly from: number;
+  readonly to: number;
+}
+
+export function parseMonth(value: string | undefined, field = 'period'): Month {
+  const m = /^(\d{4})-(\d{2})$/.exec(value ?? '');
+  const month = Number(m?.[2]);
+  if (m === null || month < 1 || month > 12 || Number(m[1]) < 1970) {
+    throw new ValidationError(`${field}: "${String(value).slice(0, 20)}" is not a month; use YYYY-MM (e.g. 2026-01)`, field);
+  }
+  const year = Number(m[1]);
+  return { name: `${m[1]}-${m[2]}`, from: Date.UTC(year, month - 1, 1), to: Date.UTC(year, month, 1) };
+}
+
+/** The UTC month (`YYYY-MM`) a timestamp falls in. */
+export function monthOf(timestampMs: number): string {
+  const d = new Date(timestampMs);
+  return `${d.getUTCFullYear().toString().padStart(4, '0')}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+/** What ClosedPeriods needs of a period record. */
+export interface PeriodState {
+  readonly account_id: string;
+  readonly month: string;
+  readonly state: 'open' | 'closing' | 'closed';
+}
+
+/** The (account, month) periods that refuse Usage events: closed, or fenced (`closing`). */
+export class ClosedPeriods {
+  private readonly closed: Set<string>;
+
+  constructor(periods: readonly PeriodState[]) {
+    // A `closing` period refuses Usage too: the close that fenced it is about to freeze it.
+    this.closed = new Set(periods.filter((p) => p.state !== 'open').map((p) => `${p.account_id}\u0000${p.month}`));
+  }
+
+  isClosed(accountId: string, timestampMs: number): boolean {
+    return this.closed.size > 0 && this.closed.has(`${accountId}\u0000${monthOf(timestampMs)}`);
+  }
+}

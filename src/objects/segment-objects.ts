@@ -1,0 +1,174 @@
+/**
+ * The one module that owns segment objects: events or rollup rows → encoded bytes → create-only
+ * PUT → the manifest entry describing them, and an entry → ranged GETs of its columns or hashes.
+ * A raw segment is ONE object: the segment container, then its hashes block appended (what the
+ * dedupe index and compaction read), so one PUT writes both; the container is bytes
+ * [0, entry.bytes), the hashes [entry.bytes, end). Entries written before that (`hashes_key`)
+ * keep their hashes in a sidecar object and are read from there. Segment objects are immutable.
+ */
+import type { ShardKeys } from '../manifest/keys.ts';
+import type { DeepReadonly, RawSegmentEntry, RollupSegmentEntry } from '../manifest/schema.ts';
+import { newId, type Deps } from '../model/deps.ts';
+import type { UsageEvent } from '../model/event.ts';
+import {
+  decodeRawSegment,
+  decodeSegmentHashes,
+  encodeRawSegment,
+  rawColumnsToEvents,
+  RAW_MAGIC,
+  SegmentCorruptError,
+  segmentContainerLength,
+  type DeflateLevel,
+  type RawColumnName,
+  type RawColumns,
+  type RawSegmentStats,
+  type SegmentHashes,
+} from '../segment/raw.ts';
+import { decodeRollupSegment, encodeRollupSegment, rollupColumnsToRows, type RollupColumnName, type RollupColumns, type RollupRow, type RollupSegmentStats } from '../segment/rollup.ts';
+import type { ObjectStore } from '../store/types.ts';
+
+type RawRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'hashes_key'>;
+type RollupRef = Pick<DeepReadonly<RollupSegmentEntry>, 'id' | 'key'>;
+
+export interface WriteRawOptions {
+  readonly bucketOf: (accountId: string) => number;
+  /** DEFLATE level of the columns: ingest favours speed (1); compaction the default. */
+  readonly level?: DeflateLevel;
+  /** Hashes the caller already computed (8 words per event, as EventHasher writes them). */
+  readonly hashes?: Uint32Array;
+  /** Written by compaction: deduplicated, one (UTC day, bucket) partition. */
+  readonly compacted?: boolean;
+}
+
+/** Encodes `events` into one raw segment object, PUTs it create-only, and describes it. */
+export async function writeRawSegment(store: ObjectStore, keys: ShardKeys, deps: Deps, events: readonly UsageEvent[], opts: WriteRawOptions): Promise<RawSegmentEntry> {
+  const id = newId(deps);
+  const encoded = encodeRawSegment(events, opts.bucketOf, {
+    ...(opts.level === undefined ? {} : { level: opts.level }),
+    ...(opts.hashes === undefined ? {} : { hashes: opts.hashes }),
+  });
+  const key = keys.rawSegment(id);
+  await store.put(key, concat(encoded.bytes, encoded.hashes), { ifNoneMatch: '*' });
+  return rawEntry(id, key, encoded.stats, deps.clock.now(), opts.compacted === true);
+}
+
+/** Encodes rollup rows into one rollup segment aggregating raw segments `inputs`, PUTs and describes it. */
+export async function writeRollupSegment(
+  store: ObjectStore,
+  keys: ShardKeys,
+  deps: Deps,
+  rows: readonly RollupRow[],
+  inputs: readonly string[],
+  bucketOf: (accountId: string) => number,
+): Promise<RollupSegmentEntry> {
+  const id = newId(deps);
+  const encoded = encodeRollupSegment(rows, bucketOf);
+  const key = keys.rollupSegment(id);
+  await store.put(key, encoded.bytes, { ifNoneMatch: '*' });
+  return rollupEntry(id, key, inputs, encoded.stats, deps.clock.now());
+}
+
+/** The raw segment container (without the appended hashes): one ranged GET. */
+export async function readRawSegmentBytes(store: ObjectStore, seg: RawRef, hint = ''): Promise<Uint8Array> {
+  const res = await store.get(seg.key, seg.hashes_key === undefined ? { range: { offset: 0, length: seg.bytes } } : {});
+  if (res === null || res.notModified) throw missing(seg, 'the object', seg.key, hint);
+  return res.body;
+}
+
+/** Decoded columns of a raw segment (all, or only `columns`). */
+export async function readRawColumns(store: ObjectStore, seg: RawRef, columns?: readonly RawColumnName[]): Promise<RawColumns> {
+  return decodeRawSegment(await readRawSegmentBytes(store, seg), columns === undefined ? {} : { columns: [...columns] });
+}
+
+/** Every event of a raw segment, in segment order. */
+export async function readRawEvents(store: ObjectStore, seg: RawRef): Promise<UsageEvent[]> {
+  return rawColumnsToEvents(decodeRawSegment(await readRawSegmentBytes(store, seg)));
+}
+
+/** The segment's hashes block (appended to its object, or its legacy sidecar), decoded. */
+export async function readRawHashes(store: ObjectStore, seg: RawRef): Promise<SegmentHashes> {
+  const key = seg.hashes_key ?? seg.key;
+  const res = await store.get(key, seg.hashes_key === undefined ? { range: { offset: seg.bytes } } : {});
+  if (res === null || res.notModified) throw missing(seg, 'hashes', key, '; dedupe cannot be trusted for this shard');
+  return decodeSegmentHashes(res.body);
+}
+
+/** A rollup segment object's bytes. */
+export async function readRollupSegmentBytes(store: ObjectStore, seg: RollupRef, hint = ''): Promise<Uint8Array> {
+  const res = await store.get(seg.key);
+  if (res === null || res.notModified) throw missing(seg, 'the object', seg.key, hint);
+  return res.body;
+}
+
+export async function readRollupColumns(store: ObjectStore, seg: RollupRef, columns?: readonly RollupColumnName[]): Promise<RollupColumns> {
+  return decodeRollupSegment(await readRollupSegmentBytes(store, seg), columns === undefined ? {} : { columns: [...columns] });
+}
+
+export async function readRollupRows(store: ObjectStore, seg: RollupRef): Promise<RollupRow[]> {
+  return rollupColumnsToRows(decodeRollupSegment(await readRollupSegmentBytes(store, seg)));
+}
+
+/**
+ * A whole raw segment object split into its container and appended hashes (empty for objects
+ * written with a sidecar), for readers without the manifest entry (inspecting a replaced segment).
+ */
+export function splitRawSegmentObject(object: Uint8Array): { segment: Uint8Array; hashes: Uint8Array } {
+  const n = Math.min(segmentContainerLength(object, RAW_MAGIC), object.length);
+  return { segment: object.subarray(0, n), hashes: object.subarray(n) };
+}
+
+function rawEntry(id: string, key: string, s: RawSegmentStats, createdAtMs: number, compacted: boolean): RawSegmentEntry {
+  return {
+    id,
+    key,
+    rows: s.rows,
+    bytes: s.bytes,
+    min_ts: s.min_ts,
+    max_ts: s.max_ts,
+    min_ingested: s.min_ingested,
+    max_ingested: s.max_ingested,
+    buckets: s.buckets,
+    min_account: s.min_account,
+    max_account: s.max_account,
+    products: s.products,
+    meters: s.meters,
+    models: s.models,
+    quantity_sum: s.quantity_sum,
+    checksum: s.checksum,
+    ...(compacted ? { compacted: true } : {}),
+    created_at_ms: createdAtMs,
+  };
+}
+
+function rollupEntry(id: string, key: string, inputs: readonly string[], s: RollupSegmentStats, createdAtMs: number): RollupSegmentEntry {
+  return {
+    id,
+    key,
+    inputs: [...inputs],
+    rows: s.rows,
+    bytes: s.bytes,
+    min_hour_ms: s.min_hour_ms,
+    max_hour_ms: s.max_hour_ms,
+    buckets: s.buckets,
+    min_account: s.min_account,
+    max_account: s.max_account,
+    quantity_sum: s.quantity_sum,
+    event_count: s.event_count,
+    products: s.products,
+    meters: s.meters,
+    models: s.models,
+    checksum: s.checksum,
+    created_at_ms: createdAtMs,
+  };
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a, 0);
+  out.set(b, a.byteLength);
+  return out;
+}
+
+function missing(seg: { readonly id: string }, what: string, key: string, hint = ''): SegmentCorruptError {
+  return new SegmentCorruptError(`${what} of segment ${seg.id} (${key}) is missing${hint}`);
+}
