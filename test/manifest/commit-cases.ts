@@ -5,7 +5,7 @@
  * shards fail closed.
  */
 import { describe, expect, it } from 'vitest';
-import { ManifestContentionError, ManifestCorruptError, UnsupportedFormatError } from '../../src/errors.ts';
+import { CommitOutcomeUnknownError, ManifestContentionError, ManifestCorruptError, UnsupportedFormatError } from '../../src/errors.ts';
 import { Database } from '../../src/manifest/database.ts';
 import { ShardKeys } from '../../src/manifest/keys.ts';
 import { ManifestStore } from '../../src/manifest/manifest-store.ts';
@@ -230,6 +230,20 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       expect(err).toBeInstanceOf(ManifestContentionError);
       expect((err as ManifestContentionError).code).toBe('manifest_contention');
       expect(ms.stats.conflicts).toBe(4);
+    });
+
+    it('a per-call policy bounds every step of that commit, read-backs included', async () => {
+      const { store, prefix } = await make();
+      const plan = new FaultPlan();
+      const ms = shardStore(withFaults(store, plan.injector), prefix); // its own bound: 120 s
+      await ms.load();
+      plan.add('put', 'current.json', { type: 'fail', error: new AmbiguousWriteError('reset') }, 10_000);
+      plan.add('get', 'current.json', { type: 'fail', error: new TransientStoreError('503') }, 10_000);
+      const started = Date.now();
+      const err = await ms.commit(addSegments('x'), { policy: { maxDurationMs: 300, baseDelayMs: 1, maxDelayMs: 20 } }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CommitOutcomeUnknownError);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(ms.peek()!.manifest.segments).toEqual([]);
     });
 
     it('commits to different shards do not conflict', async () => {
