@@ -40,8 +40,6 @@ export interface AppOptions {
   readonly jobOptions?: JobOptions;
   /** Milliseconds /health waits for the store. */
   readonly healthTimeoutMs?: number;
-  /** Extra routes (admin jobs, docs) registered by other modules. */
-  readonly extend?: (app: Hono<AppEnv>) => void;
 }
 
 export function createApp(opts: AppOptions): Hono<AppEnv> {
@@ -94,7 +92,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   });
 
   app.get('/metrics', (c) =>
-    c.text(metrics.render({ shards: db.shards, cache: opts.engine.cache.snapshot() }), 200, { 'Content-Type': 'text/plain; version=0.0.4' }),
+    c.text(metrics.render({ shards: db.shards, cache: opts.engine.cache.stats() }), 200, { 'Content-Type': 'text/plain; version=0.0.4' }),
   );
 
   ingestRoutes(app, opts.ingestor);
@@ -102,7 +100,6 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   periodRoutes(app, opts.periods);
   queryRoutes(app, opts.engine, { maxPageSize: 1000, defaultPageSize: 100, maxRangeMs: DEFAULT_MAX_RANGE_MS, ...opts.queryLimits });
   docsRoutes(app);
-  opts.extend?.(app);
   return app;
 }
 

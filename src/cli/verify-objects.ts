@@ -157,11 +157,11 @@ export async function checkRollup(store: ObjectStore, shard: number, e: DeepRead
   return out;
 }
 
-/** A closed period's invoice snapshot object must exist. */
-export async function checkPeriodSnapshot(store: ObjectStore, shard: number, p: DeepReadonly<PeriodEntry>): Promise<Problem[]> {
+/** A closed period's frozen invoice lines object must exist. */
+export async function checkFrozenPeriod(store: ObjectStore, shard: number, p: DeepReadonly<PeriodEntry>): Promise<Problem[]> {
   if (p.snapshot_key === undefined) {
     return p.state === 'closed' ? [{ shard, kind: 'period', id: `${p.account_id}/${p.month}`, message: 'closed without a snapshot_key' }] : [];
   }
   const info = await store.head(p.snapshot_key);
-  return info === null ? [{ shard, kind: 'period', id: `${p.account_id}/${p.month}`, message: `snapshot ${p.snapshot_key} is missing` }] : [];
+  return info === null ? [{ shard, kind: 'period', id: `${p.account_id}/${p.month}`, message: `frozen lines object ${p.snapshot_key} is missing` }] : [];
 }

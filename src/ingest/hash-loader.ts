@@ -3,6 +3,7 @@
  * (or its legacy sidecar), never the segment columns, a bounded number at a time, and marks each
  * segment loaded once its rows are in.
  */
+import { forEachLimit } from '../lib/pool.ts';
 import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import { readRawHashes } from '../objects/segment-objects.ts';
 import type { ObjectStore } from '../store/types.ts';
@@ -14,11 +15,8 @@ export async function loadSegmentHashes(
   segments: readonly DeepReadonly<RawSegmentEntry>[],
   concurrency: number,
 ): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < segments.length) {
-      const seg = segments[next++]!;
-      if (index.loadedSegments.has(seg.id)) continue;
+  await forEachLimit(segments, concurrency, async (seg) => {
+      if (index.loadedSegments.has(seg.id)) return;
       const h = await readRawHashes(store, seg);
       const e = h.eventHashes;
       const p = h.payloadHashes;
@@ -27,7 +25,5 @@ export async function loadSegmentHashes(
         index.insert(e[w]!, e[w + 1]!, e[w + 2]!, p[w]!, h.ingestedAt[row]!);
       }
       index.loadedSegments.add(seg.id);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, segments.length) }, worker));
+  });
 }

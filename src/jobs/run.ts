@@ -7,6 +7,7 @@
  */
 import { compactShard, DEFAULT_COMPACT_OPTIONS, type CompactOptions } from '../compact/compact-job.ts';
 import { DEFAULT_GC_OPTIONS, gcScratch, gcShard, type GcOptions } from '../compact/gc.ts';
+import { forEachLimit } from '../lib/pool.ts';
 import type { Database } from '../manifest/database.ts';
 import { scratchPrefix } from '../manifest/keys.ts';
 import { mergeRollups } from '../rollup/merge-rollups.ts';
@@ -37,10 +38,8 @@ export async function runJob(db: Database, job: JobName, opts: JobOptions = {}):
   const scratch = scratchPrefix(db.prefix);
   const gcOpts: GcOptions = { ...DEFAULT_GC_OPTIONS, ...opts.gc, dryRun: opts.dryRun ?? false };
   const results: Record<string, unknown>[] = new Array(db.shards.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < db.shards.length) {
-      const shard = db.shards[next++]!;
+  // A failing shard is reported in its slot; it never stops the others.
+  await forEachLimit(db.shards, opts.concurrency ?? 4, async (shard) => {
       try {
         switch (job) {
           case 'compact':
@@ -59,9 +58,7 @@ export async function runJob(db: Database, job: JobName, opts: JobOptions = {}):
       } catch (err) {
         results[shard.shard] = { shard: shard.shard, error: err instanceof Error ? err.message : String(err) };
       }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 4, db.shards.length) }, worker));
+  });
   if (job === 'gc') results.push({ scratch_deleted: await gcScratch(store, scratch, deps, gcOpts) });
   return { job, shards: db.shards.length, failed: results.filter((r) => r !== undefined && 'error' in r).length, results };
 }

@@ -90,11 +90,6 @@ export class Database {
   shardOf(accountId: string): ManifestStore {
     return this.shards[shardOfAccount(accountId, this.layout)]!;
   }
-
-  /** Loads every shard's manifest (in parallel); a corrupt shard rejects with its error. */
-  async loadAll(): Promise<void> {
-    await Promise.all(this.shards.map((s) => s.load()));
-  }
 }
 
 async function loadOrCreateInfo(opts: OpenOptions, probe: ProbeReport): Promise<DbInfo> {

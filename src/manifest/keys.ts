@@ -26,7 +26,7 @@ export class ShardKeys {
   rawSegment(id: string): string {
     return `${this.dir}/segments/raw/${id}.useg`;
   }
-  periodSnapshot(id: string): string {
+  frozenPeriod(id: string): string {
     return `${this.dir}/periods/${id}.json`;
   }
   rollupSegment(id: string): string {

@@ -36,16 +36,6 @@ export interface UsageEvent {
 export const I128_MIN = -(1n << 127n);
 export const I128_MAX = (1n << 127n) - 1n;
 
-/** The canonical dimension map: keys sorted, so key order never changes a hash. */
-export function canonicalDimensions(dims: Readonly<Record<string, string>>): Record<string, string> {
-  const keys = Object.keys(dims);
-  if (keys.length <= 1) return { ...dims };
-  keys.sort();
-  const out: Record<string, string> = {};
-  for (const k of keys) out[k] = dims[k]!;
-  return out;
-}
-
 /** One string per distinct dimension map (dictionary key in segments, group key in queries). */
 export function dimensionsKey(dims: Readonly<Record<string, string>>): string {
   return JSON.stringify(dims);

@@ -3,7 +3,7 @@
  * frozen totals are computed from the generation G it builds on and committed (`closePeriod`,
  * which requires G) with If-Match on G's ETag, so an ingest that commits in between makes the close recompute, and any
  * ingest after it sees the period closed. There is no window in which an acknowledged Usage
- * event is neither in the snapshot nor rejected.
+ * event is neither in the frozen totals nor rejected.
  */
 import type { Database } from '../manifest/database.ts';
 import type { EditOf } from '../manifest/edits.ts';
@@ -12,6 +12,7 @@ import type { DeepReadonly, PeriodEntry } from '../manifest/schema.ts';
 import { newId } from '../model/deps.ts';
 import type { ResultLine } from '../query/aggregate.ts';
 import type { QueryEngine } from '../query/engine.ts';
+import { periodTotals } from './period-totals.ts';
 import { ManifestContentionError, NotFoundError } from '../errors.ts';
 import { parseMonth, type Month } from '../model/periods.ts';
 
@@ -20,7 +21,8 @@ export interface Actor {
   readonly reason: string;
 }
 
-interface SnapshotObject {
+/** The immutable object a close writes: the frozen invoice lines and where they came from. */
+interface FrozenPeriod {
   readonly account_id: string;
   readonly period: string;
   readonly generation: number;
@@ -87,9 +89,9 @@ export class PeriodService {
     if (m.periods.some((p) => p.account_id === accountId && p.month === month.name && p.state === 'closed')) {
       return { ...edit, frozen_key: '', quantity: '0', event_count: 0 };
     }
-    const totals = await this.engine.snapshotFrom(m.segments, accountId, month.from, month.to);
-    const key = shard.keys.periodSnapshot(newId(deps));
-    const body: SnapshotObject = {
+    const totals = await periodTotals(this.engine, m.segments, accountId, month.from, month.to);
+    const key = shard.keys.frozenPeriod(newId(deps));
+    const body: FrozenPeriod = {
       account_id: accountId,
       period: month.name,
       generation: m.generation,
@@ -141,11 +143,11 @@ export class PeriodService {
     return { account_id: accountId, periods };
   }
 
-  /** Reads the frozen snapshot object of a closed period. */
-  async snapshotObject(key: string): Promise<SnapshotObject> {
+  /** Reads the frozen invoice lines object of a closed period. */
+  async frozenLines(key: string): Promise<FrozenPeriod> {
     const res = await this.db.store.get(key);
-    if (res === null || res.notModified) throw new NotFoundError(`snapshot ${key} is missing`);
-    return JSON.parse(new TextDecoder().decode(res.body)) as SnapshotObject;
+    if (res === null || res.notModified) throw new NotFoundError(`the frozen lines of this period (${key}) are missing`);
+    return JSON.parse(new TextDecoder().decode(res.body)) as FrozenPeriod;
   }
 
   private async viewOf(accountId: string, month: Month, periods: readonly DeepReadonly<PeriodEntry>[]): Promise<PeriodView> {
@@ -167,7 +169,7 @@ export class PeriodService {
       const quantity = line === undefined ? '0' : String(line.quantity);
       return { account_id: accountId, period: month.name, state: entry?.state ?? 'open', live: { quantity, event_count: Number(line?.count ?? 0) }, net_total: quantity, history };
     }
-    const snap = await this.snapshotObject(entry.snapshot_key!);
+    const snap = await this.frozenLines(entry.snapshot_key!);
     const adjustments = sumAdjustments(entry);
     return {
       account_id: accountId,

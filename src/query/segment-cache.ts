@@ -38,7 +38,7 @@ export class SegmentCache {
   private readonly fetching = new Map<string, Promise<Entry>>();
   private total = 0;
   private readonly shareFetches: boolean;
-  readonly stats = { hits: 0, misses: 0 };
+  private readonly counts = { hits: 0, misses: 0 };
 
   constructor(store: ObjectStore, maxBytes = 256 * 1024 * 1024, shareFetches = true) {
     this.store = store;
@@ -46,8 +46,8 @@ export class SegmentCache {
     this.shareFetches = shareFetches;
   }
 
-  snapshot(): CacheStats {
-    return { ...this.stats, bytes: this.total, entries: this.entries.size };
+  stats(): CacheStats {
+    return { ...this.counts, bytes: this.total, entries: this.entries.size };
   }
 
   /** The raw segment's columns, with at least `needed` decoded. */
@@ -63,11 +63,11 @@ export class SegmentCache {
   private async get(seg: CachedSegment, needed: readonly string[], decode: Decoder): Promise<Entry['columns']> {
     let entry = this.entries.get(seg.id);
     if (entry !== undefined) {
-      this.stats.hits++;
+      this.counts.hits++;
       this.entries.delete(seg.id); // LRU: move to the newest end
       this.entries.set(seg.id, entry);
     } else {
-      this.stats.misses++;
+      this.counts.misses++;
       entry = await this.load(seg);
     }
     const missing = needed.filter((c) => entry.columns[c] === undefined);

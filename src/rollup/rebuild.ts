@@ -5,6 +5,7 @@
  * so `auto` totals are unchanged at every moment; the dropped objects stay readable for a grace
  * period (a replacement record with no outputs) and GC deletes them afterwards.
  */
+import { forEachLimit } from '../lib/pool.ts';
 import type { Database } from '../manifest/database.ts';
 import { applyEdit, type EditOf, type EditResult } from '../manifest/edits.ts';
 import type { ManifestStore } from '../manifest/manifest-store.ts';
@@ -70,14 +71,9 @@ export async function rebuildShardRollups(shard: ManifestStore, deps: Deps, opts
 export async function rebuildRollups(db: Database, opts: RebuildOptions, concurrency = 4): Promise<RebuildReport> {
   if (!(opts.from < opts.to)) throw new RangeError('rebuild-rollups: from must be before to');
   const shards: RebuildShardReport[] = new Array(db.shards.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < db.shards.length) {
-      const shard = db.shards[next++]!;
-      shards[shard.shard] = await rebuildShardRollups(shard, db.deps, opts);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, db.shards.length) }, worker));
+  await forEachLimit(db.shards, concurrency, async (shard) => {
+    shards[shard.shard] = await rebuildShardRollups(shard, db.deps, opts);
+  });
   return {
     from: opts.from,
     to: opts.to,

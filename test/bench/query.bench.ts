@@ -101,7 +101,7 @@ async function main(): Promise<void> {
       audit_page_ms: { warm_p50: round(pct(audit, 50)), warm_p95: round(pct(audit, 95)) },
       top100_accounts_month_ms: { cold: round(topCold), warm_p50: round(pct(topWarm, 50)) },
       raw_scan: { rows: scan.rowsScanned, ms: round(scanMs), rows_per_s: rowsPerS },
-      cache: warmInst.engine.cache.snapshot(),
+      cache: warmInst.engine.cache.stats(),
       note: 'cold = a new instance (manifest and segment caches empty); warm = repeated on one instance; in-process Hono app.request',
     });
     console.log(JSON.stringify(result, null, 2));

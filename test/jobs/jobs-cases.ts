@@ -12,6 +12,7 @@ import type { QuerySpec } from '../../src/query/spec.ts';
 import { listAll, type ObjectStore } from '../../src/store/types.ts';
 import { openInstance, postBatch, type Instance } from '../support/instance.ts';
 import { generate, MONTHS, reference, type RefEvent } from '../query/reference.ts';
+import { verify } from '../../src/query/verify.ts';
 
 export interface Backend {
   store: ObjectStore;
@@ -42,7 +43,7 @@ async function expectMatchesReference(inst: Instance, accepted: RefEvent[], acco
     const to = TO - 3 * 86_400_000 - 999;
     const cut = reference(accepted, { account, from, to }).get('[]') ?? [0n, 0];
     expect(await total(inst, account, 'auto', from, to), `${label} cut ${account}`).toEqual(cut);
-    const v = await inst.engine.verify(account, FROM, TO);
+    const v = await verify(inst.engine, account, FROM, TO);
     expect(v.matches, `${label} verify ${account}`).toBe(true);
     expect(v.drift).toBe('0');
   }
@@ -143,7 +144,7 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       await runJob(a.db, 'compact', FAST);
       await runJob(a.db, 'rollup', FAST);
       expect(await total(a, 'acme', 'rollup')).toEqual([35n, 3]);
-      expect((await a.engine.verify('acme', FROM, TO)).matches).toBe(true);
+      expect((await verify(a.engine, 'acme', FROM, TO)).matches).toBe(true);
     });
 
     it('duplicates that reached storage past the dedupe window are removed by compaction before rollup; conflicts are listed', async () => {

@@ -8,6 +8,8 @@ import type { z } from 'zod';
 import { ValidationError } from '../../errors.ts';
 import { decodeCursor } from '../../query/audit.ts';
 import type { QueryEngine } from '../../query/engine.ts';
+import { explain } from '../../query/explain.ts';
+import { verify } from '../../query/verify.ts';
 import { parseFilter, parseGroupBy, parseSource } from '../../query/params.ts';
 import type { Filter, Metric, OrderBy, QuerySpec } from '../../query/spec.ts';
 import { parseSql } from '../../query/sql.ts';
@@ -120,7 +122,7 @@ export function queryRoutes(app: Hono<AppEnv>, engine: QueryEngine, limits: Quer
     const account_id = accountParam(c);
     const q = onlyParams(c, ['from', 'to']);
     const range = parseRange(q.from, q.to, limits.maxRangeMs);
-    const e = await engine.explain(account_id, range.from, range.to);
+    const e = await explain(engine, account_id, range.from, range.to);
     return c.json({ account_id, from: isoString(range.from), to: isoString(range.to), ...e });
   });
 
@@ -128,7 +130,7 @@ export function queryRoutes(app: Hono<AppEnv>, engine: QueryEngine, limits: Quer
     const account_id = accountParam(c);
     const q = onlyParams(c, ['from', 'to']);
     const range = parseRange(q.from, q.to, limits.maxRangeMs);
-    const v = await engine.verify(account_id, range.from, range.to);
+    const v = await verify(engine, account_id, range.from, range.to);
     return c.json({ account_id, from: isoString(range.from), to: isoString(range.to), ...v });
   });
 

@@ -3,12 +3,12 @@
  * manifest and its invariants; --deep also reads and verifies every object the manifests
  * reference. Exit 1 when anything is wrong, naming each problem.
  */
-import { forEachLimit } from '../../query/engine.ts';
+import { forEachLimit } from '../../lib/pool.ts';
 import type { Database } from '../../manifest/database.ts';
 import type { DeepReadonly, ShardManifest } from '../../manifest/schema.ts';
 import { intFlag, noMorePositionals, type Command } from '../args.ts';
 import { EXIT, iso, table, type Context } from '../context.ts';
-import { checkHashes, checkManifest, checkPeriodSnapshot, checkRawSegment, checkRollup, type Problem } from '../verify-objects.ts';
+import { checkHashes, checkManifest, checkFrozenPeriod, checkRawSegment, checkRollup, type Problem } from '../verify-objects.ts';
 
 export interface ShardSummary {
   readonly shard: number;
@@ -98,7 +98,7 @@ export const checkCommand: Command = {
       for (const { shard, m } of manifests) {
         for (const e of m.segments) work.push(() => checkRawSegment(db.store, shard, e), () => checkHashes(db.store, shard, e));
         for (const r of m.rollups) work.push(() => checkRollup(db.store, shard, r));
-        for (const p of m.periods) work.push(() => checkPeriodSnapshot(db.store, shard, p));
+        for (const p of m.periods) work.push(() => checkFrozenPeriod(db.store, shard, p));
       }
       const bar = ctx.progress('check --deep', work.length);
       await forEachLimit(work, concurrency, async (w) => {

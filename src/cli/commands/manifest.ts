@@ -7,7 +7,7 @@ import { intArg, intFlag, noMorePositionals, stringFlag, type Command } from '..
 import { CliUsageError, EXIT, iso, table, type Context } from '../context.ts';
 import type { Database } from '../../manifest/database.ts';
 import type { ManifestStore } from '../../manifest/manifest-store.ts';
-import { forEachLimit } from '../../query/engine.ts';
+import { forEachLimit } from '../../lib/pool.ts';
 
 function shardOf(db: Database, values: Record<string, string | boolean | undefined>): ManifestStore {
   if (stringFlag(values, 'shard') === undefined) throw new CliUsageError('--shard is required');

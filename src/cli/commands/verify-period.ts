@@ -4,6 +4,7 @@
  * exits 1 when they differ (non-zero drift or a different event count is a bug).
  */
 import { QueryEngine } from '../../query/engine.ts';
+import { verify } from '../../query/verify.ts';
 import { noMorePositionals, rangeFlags, requireFlag, type Command } from '../args.ts';
 import { EXIT, iso, type Context } from '../context.ts';
 
@@ -21,7 +22,7 @@ export const verifyPeriodCommand: Command = {
     const { from, to } = rangeFlags(args.values, true);
     const db = await ctx.open({ probe: false });
     const engine = new QueryEngine(db, { cacheBytes: 64 * 1024 * 1024 });
-    const v = await engine.verify(account, from!, to!);
+    const v = await verify(engine, account, from!, to!);
     const shard = db.shardOf(account).shard;
     ctx.emit({ account_id: account, from: iso(from), to: iso(to), shard, ...v }, () =>
       [
