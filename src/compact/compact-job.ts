@@ -17,6 +17,7 @@ import { DAY_MS } from '../model/time.ts';
 import { readRawEvents, readRawHashes, writeRawSegment } from '../objects/segment-objects.ts';
 import { payloadHash } from '../segment/raw.ts';
 import type { ObjectStore } from '../store/types.ts';
+import { MINUTE_MS } from '../model/time.ts';
 
 export interface CompactOptions {
   /** Compacted segments smaller than this are merged again with their partition. */
@@ -35,7 +36,7 @@ export const DEFAULT_COMPACT_OPTIONS: CompactOptions = {
   targetBytes: 16 * 1024 * 1024,
   maxInputSegments: 64,
   maxInputRows: 500_000,
-  graceMs: 15 * 60_000,
+  graceMs: 15 * MINUTE_MS,
 };
 
 export interface CompactReport {
@@ -50,10 +51,8 @@ export interface CompactReport {
   readonly reason?: string;
 }
 
-const DAY = DAY_MS;
-
 /** The (UTC day, bucket) partition of a compacted segment. */
-const partitionOf = (s: DeepReadonly<RawSegmentEntry>) => `${Math.floor(s.min_ts / DAY)}:${s.buckets[0]}`;
+const partitionOf = (s: DeepReadonly<RawSegmentEntry>) => `${Math.floor(s.min_ts / DAY_MS)}:${s.buckets[0]}`;
 
 /**
  * Inputs of one run: young (not yet compacted) segments, oldest first, plus small compacted
@@ -80,7 +79,7 @@ export function chooseInputs(live: readonly DeepReadonly<RawSegmentEntry>[], opt
   for (const s of young) {
     if (!take(s)) break;
     // Small compacted segments of the partitions this young segment touches merge with it.
-    for (let d = Math.floor(s.min_ts / DAY); d <= Math.floor(s.max_ts / DAY); d++) {
+    for (let d = Math.floor(s.min_ts / DAY_MS); d <= Math.floor(s.max_ts / DAY_MS); d++) {
       for (const b of s.buckets) for (const small of smallByPartition.get(`${d}:${b}`) ?? []) take(small);
     }
   }
@@ -104,14 +103,14 @@ async function loadReference(store: ObjectStore, live: readonly DeepReadonly<Raw
   const days = new Set<number>();
   const buckets = new Set<number>();
   for (const s of inputs) {
-    for (let d = Math.floor(s.min_ts / DAY); d <= Math.floor(s.max_ts / DAY); d++) days.add(d);
+    for (let d = Math.floor(s.min_ts / DAY_MS); d <= Math.floor(s.max_ts / DAY_MS); d++) days.add(d);
     s.buckets.forEach((b) => buckets.add(b));
   }
   const reference: Reference = new Map();
   for (const s of live) {
     if (inputIds.has(s.id) || !s.buckets.some((b) => buckets.has(b))) continue;
     let overlaps = false;
-    for (let d = Math.floor(s.min_ts / DAY); d <= Math.floor(s.max_ts / DAY) && !overlaps; d++) overlaps = days.has(d);
+    for (let d = Math.floor(s.min_ts / DAY_MS); d <= Math.floor(s.max_ts / DAY_MS) && !overlaps; d++) overlaps = days.has(d);
     if (!overlaps) continue;
     const h = await readRawHashes(store, s);
     for (let r = 0; r < h.count; r++) {
@@ -177,7 +176,7 @@ async function writePartitions(
 ): Promise<RawSegmentEntry[]> {
   const partitions = new Map<string, UsageEvent[]>();
   for (const e of kept) {
-    const k = `${Math.floor(e.timestamp_ms / DAY)}:${bucketOf(e.account_id, bucketCount)}`;
+    const k = `${Math.floor(e.timestamp_ms / DAY_MS)}:${bucketOf(e.account_id, bucketCount)}`;
     let p = partitions.get(k);
     if (p === undefined) partitions.set(k, (p = []));
     p.push(e);

@@ -10,6 +10,7 @@ import type { ManifestStore } from '../manifest/manifest-store.ts';
 import type { DeepReadonly, ShardManifest } from '../manifest/schema.ts';
 import { newId, type Deps } from '../model/deps.ts';
 import { listAll, type ObjectStore } from '../store/types.ts';
+import { HOUR_MS } from '../model/time.ts';
 
 export interface GcOptions {
   /** Unreferenced objects younger than this are kept (in-flight ingests, closes, compactions). */
@@ -20,7 +21,7 @@ export interface GcOptions {
   readonly dryRun: boolean;
 }
 
-export const DEFAULT_GC_OPTIONS: GcOptions = { safetyAgeMs: 3_600_000, historyKeep: 50, maxDeletes: 1000, dryRun: false };
+export const DEFAULT_GC_OPTIONS: GcOptions = { safetyAgeMs: HOUR_MS, historyKeep: 50, maxDeletes: 1000, dryRun: false };
 
 export interface GcReport {
   readonly shard: number;

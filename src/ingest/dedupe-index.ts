@@ -8,6 +8,7 @@
  * [t] = ingested second + 1 (0 marks an empty slot). A false "duplicate" needs a 96-bit event-hash
  * collision and a 32-bit payload-hash collision at once; a 96-bit collision alone shows as a conflict.
  */
+import { DAY_MS } from '../model/time.ts';
 
 export type Classification = 'new' | 'duplicate' | 'conflict';
 
@@ -32,7 +33,7 @@ export class DedupeIndex {
   /** The window in milliseconds (default 7 days). */
   readonly windowMs: number;
 
-  constructor(windowMs: number = 7 * 24 * 3600 * 1000, initialCapacity = 1 << 12) {
+  constructor(windowMs: number = 7 * DAY_MS, initialCapacity = 1 << 12) {
     this.windowMs = windowMs;
     this.cap = Math.max(16, Math.ceil(initialCapacity));
     this.table = new Uint32Array(this.cap * WORDS);

@@ -1,4 +1,5 @@
 /** Ingest limits and tuning, with the defaults the README documents. */
+import { DAY_MS } from '../model/time.ts';
 
 export interface IngestOptions {
   /** Largest request body accepted by POST /v1/usage/batch (413 above). */
@@ -21,7 +22,7 @@ export interface IngestOptions {
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   maxBodyBytes: 8 * 1024 * 1024,
   maxEventsPerBatch: 10_000,
-  dedupeWindowMs: 7 * 24 * 3600 * 1000,
+  dedupeWindowMs: 7 * DAY_MS,
   groupCommitWindowMs: 2,
   hashLoadConcurrency: 8,
   groupCommit: true,

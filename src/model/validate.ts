@@ -5,6 +5,7 @@
  * the zod schema of the same wire shape for docs, and a test keeps the two in agreement.
  */
 import { EVENT_KINDS, I128_MAX, I128_MIN, type CorrectionRef, type EventKind, type UsageEvent } from './event.ts';
+import { DAY_MS, HOUR_MS } from './time.ts';
 
 export interface EventLimits {
   /** Characters in any id (event_id, account_id, subscription_id, product_id, meter_id, model_id, source, unit). */
@@ -23,7 +24,7 @@ export const DEFAULT_EVENT_LIMITS: EventLimits = {
   maxDimensionKeyLength: 64,
   maxDimensionValueLength: 256,
   maxReasonLength: 1024,
-  maxFutureSkewMs: 24 * 3600 * 1000,
+  maxFutureSkewMs: DAY_MS,
 };
 
 export type Validated = { readonly ok: true; readonly event: UsageEvent } | { readonly ok: false; readonly field: string; readonly reason: string };
@@ -170,7 +171,7 @@ export function validateEvent(raw: unknown, ingestedAtMs: number, limits: EventL
     if (typeof ts !== 'number' || !Number.isSafeInteger(ts)) fail('timestamp_ms', 'must be an integer number of milliseconds since the epoch');
     if (ts <= 0) fail('timestamp_ms', 'must be positive');
     if (ts > ingestedAtMs + limits.maxFutureSkewMs) {
-      fail('timestamp_ms', `is more than ${limits.maxFutureSkewMs / 3_600_000} hours in the future`);
+      fail('timestamp_ms', `is more than ${limits.maxFutureSkewMs / HOUR_MS} hours in the future`);
     }
     const quantity = parseQuantity(o.quantity);
     const dimensions = parseDimensions(o.dimensions, limits);

@@ -7,6 +7,7 @@
 import type { DeepReadonly, RawSegmentEntry, RollupSegmentEntry, ShardManifest } from '../manifest/schema.ts';
 import { bucketOf } from '../model/bucket.ts';
 import type { Filter, QuerySpec } from './spec.ts';
+import { HOUR_MS } from '../model/time.ts';
 
 export interface PlanOptions {
   readonly bucketCount: number;
@@ -38,10 +39,9 @@ export function planRawSegments(all: readonly DeepReadonly<RawSegmentEntry>[], s
 }
 
 export function planRollups(all: readonly DeepReadonly<RollupSegmentEntry>[], spec: QuerySpec, opts: PlanOptions): DeepReadonly<RollupSegmentEntry>[] {
-  return all.filter((s) => keep({ ...s, min: s.min_hour_ms, max: s.max_hour_ms + 3_599_999 }, spec, opts));
+  return all.filter((s) => keep({ ...s, min: s.min_hour_ms, max: s.max_hour_ms + HOUR_MS - 1 }, spec, opts));
 }
 
-const HOUR = 3_600_000;
 
 export interface SourcePlan {
   /** Raw segments read for the whole range (unrolled ones; every one for source=raw). */
@@ -61,10 +61,10 @@ export interface SourcePlan {
  */
 export function planSources(m: DeepReadonly<ShardManifest>, spec: QuerySpec, opts: PlanOptions): SourcePlan {
   if (spec.source === 'raw') return { raw: planRawSegments(m.segments, spec, opts).segments, rolledRaw: [], edges: [], rollups: [], rollupWindow: undefined };
-  const fullFrom = Math.ceil(spec.from / HOUR) * HOUR;
-  const fullTo = Math.floor(spec.to / HOUR) * HOUR;
+  const fullFrom = Math.ceil(spec.from / HOUR_MS) * HOUR_MS;
+  const fullTo = Math.floor(spec.to / HOUR_MS) * HOUR_MS;
   if (spec.source === 'rollup') {
-    const window = { from: fullFrom, to: Math.ceil(spec.to / HOUR) * HOUR };
+    const window = { from: fullFrom, to: Math.ceil(spec.to / HOUR_MS) * HOUR_MS };
     return { raw: [], rolledRaw: [], edges: [], rollups: planRollups(m.rollups, { ...spec, ...window }, opts), rollupWindow: window };
   }
   const raw = planRawSegments(m.segments, spec, opts).segments;

@@ -1,5 +1,6 @@
 /** UTC hour/day/month buckets over a query range: row timestamp → bucket index → ISO label. */
 import type { TimeBucket } from './spec.ts';
+import { DAY_MS, HOUR_MS } from '../model/time.ts';
 
 export interface Bucketer {
   readonly count: number;
@@ -7,7 +8,7 @@ export interface Bucketer {
   label(i: number): string;
 }
 
-const FIXED: Record<'hour' | 'day', number> = { hour: 3_600_000, day: 86_400_000 };
+const FIXED: Record<'hour' | 'day', number> = { hour: HOUR_MS, day: DAY_MS };
 
 export function timeBucketer(bucket: TimeBucket, from: number, to: number): Bucketer {
   if (bucket !== 'month') {

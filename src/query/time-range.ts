@@ -3,6 +3,7 @@
  * A bad timestamp, from >= to, or a range over the limit is a 400 naming the parameter.
  */
 import { ValidationError } from '../errors.ts';
+import { DAY_MS } from '../model/time.ts';
 
 // RFC 3339: date, 'T' or space, time with optional fraction, and Z or an offset. A bare date is
 // accepted too (midnight UTC), as users type `from=2026-01-01`.
@@ -27,7 +28,7 @@ export interface TimeRange {
 }
 
 /** Maximum span of one query (documented in the README). */
-export const DEFAULT_MAX_RANGE_MS = 400 * 86_400_000;
+export const DEFAULT_MAX_RANGE_MS = 400 * DAY_MS;
 
 export function parseRange(from: string | undefined, to: string | undefined, maxRangeMs = DEFAULT_MAX_RANGE_MS): TimeRange {
   const f = parseTimestamp(from, 'from');
@@ -37,7 +38,7 @@ export function parseRange(from: string | undefined, to: string | undefined, max
 
 export function checkRange(from: number, to: number, maxRangeMs = DEFAULT_MAX_RANGE_MS): TimeRange {
   if (from >= to) throw new ValidationError('from: must be before to (the range is [from, to))', 'from');
-  if (to - from > maxRangeMs) throw new ValidationError(`to: the range is longer than ${Math.round(maxRangeMs / 86_400_000)} days`, 'to');
+  if (to - from > maxRangeMs) throw new ValidationError(`to: the range is longer than ${Math.round(maxRangeMs / DAY_MS)} days`, 'to');
   return { from, to };
 }
 

@@ -11,6 +11,7 @@ import { applyEdit, type EditOf, type EditResult } from '../manifest/edits.ts';
 import type { ManifestStore } from '../manifest/manifest-store.ts';
 import type { ShardManifest } from '../manifest/schema.ts';
 import { newId, type Deps } from '../model/deps.ts';
+import { MINUTE_MS } from '../model/time.ts';
 
 export interface RebuildOptions {
   /** Half-open [from, to) in ms since the epoch (UTC). */
@@ -22,7 +23,7 @@ export interface RebuildOptions {
   readonly dryRun?: boolean;
 }
 
-export const DEFAULT_REBUILD_GRACE_MS = 15 * 60_000;
+export const DEFAULT_REBUILD_GRACE_MS = 15 * MINUTE_MS;
 
 export interface RebuildShardReport {
   readonly shard: number;

@@ -10,7 +10,7 @@ import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import { bucketOf } from '../model/bucket.ts';
 import type { Deps } from '../model/deps.ts';
 import { dimensionsKey } from '../model/event.ts';
-import { HOUR_MS } from '../model/time.ts';
+import { HOUR_MS, MINUTE_MS } from '../model/time.ts';
 import { readRawColumns, writeRollupSegment } from '../objects/segment-objects.ts';
 import { rawQuantity, rowFields, type RawColumns } from '../segment/raw.ts';
 import type { RollupRow } from '../segment/rollup.ts';
@@ -25,7 +25,7 @@ export interface RollupOptions {
   readonly graceMs: number;
 }
 
-export const DEFAULT_ROLLUP_OPTIONS: RollupOptions = { maxInputSegments: 64, maxInputRows: 1_000_000, maxRollups: 16, graceMs: 15 * 60_000 };
+export const DEFAULT_ROLLUP_OPTIONS: RollupOptions = { maxInputSegments: 64, maxInputRows: 1_000_000, maxRollups: 16, graceMs: 15 * MINUTE_MS };
 
 export interface RollupReport {
   readonly shard: number;
@@ -37,13 +37,12 @@ export interface RollupReport {
   readonly reason?: string;
 }
 
-const HOUR = HOUR_MS;
 
 /** Adds one raw segment's rows to hourly aggregates keyed by every group field and the hour. */
 export function addToRollup(into: Map<string, RollupRow>, c: RawColumns): void {
   for (let r = 0; r < c.rows; r++) {
     const ts = c.timestamp_ms![r]!;
-    const row = { ...rowFields(c, r), hour_ms: Math.floor(ts / HOUR) * HOUR };
+    const row = { ...rowFields(c, r), hour_ms: Math.floor(ts / HOUR_MS) * HOUR_MS };
     const key = JSON.stringify([row.account_id, row.subscription_id, row.product_id, row.meter_id, row.model_id, row.source, row.unit, row.kind, dimensionsKey(row.dimensions), row.hour_ms]);
     const q = rawQuantity(c, r);
     const cur = into.get(key);

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ValidationError } from '../errors.ts';
 import type { JobOptions } from '../jobs/run.ts';
+import { DAY_MS, HOUR_MS } from '../model/time.ts';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -121,12 +122,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     port: e.PORT,
     apiKeys: e.USAGEDB_API_KEYS,
     ingest: {
-      dedupeWindowMs: e.USAGEDB_DEDUPE_WINDOW_HOURS * 3_600_000,
+      dedupeWindowMs: e.USAGEDB_DEDUPE_WINDOW_HOURS * HOUR_MS,
       groupCommitWindowMs: e.USAGEDB_GROUP_COMMIT_MS,
       maxBodyBytes: e.USAGEDB_MAX_BODY_BYTES,
       maxEventsPerBatch: e.USAGEDB_MAX_BATCH_EVENTS,
     },
-    query: { cacheBytes: e.USAGEDB_SEGMENT_CACHE_MB * 1024 * 1024, maxRangeMs: e.USAGEDB_MAX_QUERY_DAYS * 86_400_000, maxPageSize: e.USAGEDB_MAX_PAGE_SIZE },
+    query: { cacheBytes: e.USAGEDB_SEGMENT_CACHE_MB * 1024 * 1024, maxRangeMs: e.USAGEDB_MAX_QUERY_DAYS * DAY_MS, maxPageSize: e.USAGEDB_MAX_PAGE_SIZE },
     corsOrigins: (e.USAGEDB_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),
     jobs: {
       enabled: e.USAGEDB_JOBS,

@@ -48,7 +48,7 @@ export const ROLLUP_MAGIC = 'URSG';
 export const ROLLUP_END_MAGIC = 'GSRU';
 export const ROLLUP_VERSION = 1;
 
-export const HOUR_MS = 3_600_000;
+export { HOUR_MS } from '../model/time.ts';
 
 /** Quantity sums must satisfy |q| < ROLLUP_QUANTITY_LIMIT (2^256); the encoder refuses others. */
 export const ROLLUP_QUANTITY_LIMIT = 1n << 256n;
