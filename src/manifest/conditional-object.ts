@@ -73,6 +73,11 @@ export interface ConditionalObjectOptions<T> {
   readonly shareLoads?: boolean;
   /** Called after this writer created the object (the owner keeps its history copy, say). */
   readonly created?: (value: T, body: Uint8Array) => Promise<void>;
+  /**
+   * Asked before creating a missing object: an error when it must not be created (it existed
+   * once and vanished); the object then fails closed with that error.
+   */
+  readonly refuseCreate?: () => Promise<ManifestCorruptError | undefined>;
 }
 
 type PutOutcome<T> = { kind: 'committed'; state: Versioned<T> } | { kind: 'rejected'; state: Versioned<T>; throttled: boolean };
@@ -196,6 +201,13 @@ export class ConditionalObject<T> {
     const found = await this.fetch();
     if (found !== null) return found;
     this.o.writeGuard?.();
+    const refusal = await this.o.refuseCreate?.();
+    if (refusal !== undefined) {
+      // Another writer may have just created it (it writes the object before its history).
+      const now = await this.fetch();
+      if (now !== null) return now;
+      throw (this.failure = refusal);
+    }
     const first = this.o.codec.initial();
     const body = this.o.codec.encode(first);
     try {
@@ -245,7 +257,7 @@ export class ConditionalObject<T> {
     for (let tries = 1; ; tries++) {
       try {
         const state = await this.fetch();
-        if (state === null) throw new ManifestCorruptError(`${this.o.label}: ${this.key} disappeared; restore it from history`);
+        if (state === null) throw (this.failure = new ManifestCorruptError(`${this.o.label}: ${this.key} disappeared; restore it from history`));
         return state;
       } catch (err) {
         if (!(err instanceof TransientStoreError)) throw err;

@@ -5,7 +5,7 @@
  * after the PUT succeeded, re-planned on a lost race, decided by read-back when the outcome is
  * unknown. Every generation gets an immutable history copy; `restore` puts one back.
  */
-import { CommitOutcomeUnknownError, ManifestContentionError, NotFoundError } from '../errors.ts';
+import { CommitOutcomeUnknownError, ManifestContentionError, ManifestCorruptError, NotFoundError } from '../errors.ts';
 import type { Background } from '../lib/background.ts';
 import { newId, type Deps } from '../model/deps.ts';
 import { AmbiguousWriteError, isRejectedWrite, TransientStoreError } from '../store/errors.ts';
@@ -113,6 +113,13 @@ export class ManifestStore {
       },
       landed: (fresh, base, token) => this.landed(fresh, base, token),
       created: (m, body) => this.writeHistory(m.generation, body),
+      // A shard with history but no current.json lost its commit point: starting it over empty
+      // would drop every acknowledged event from every total. It fails closed until restored.
+      refuseCreate: async () => {
+        const page = await this.store.list(this.keys.historyPrefix, { limit: 1 });
+        if (page.items.length === 0) return undefined;
+        return new ManifestCorruptError(`shard ${this.shard}: current.json is missing but the shard has history; restore a generation (usagedb manifest restore)`);
+      },
     });
   }
 

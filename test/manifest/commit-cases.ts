@@ -287,6 +287,23 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       expect(s0.peek()!.manifest.generation).toBe(5);
     });
 
+    it('a shard whose current.json vanished fails closed instead of starting over empty; restore reopens it', async () => {
+      const { store, prefix } = await make();
+      const ms = shardStore(store, prefix);
+      await ms.commit(addSegments('acknowledged'));
+      await store.delete(ms.keys.current);
+      const cold = shardStore(store, prefix, 7);
+      await expect(cold.load()).rejects.toBeInstanceOf(ManifestCorruptError);
+      await expect(cold.commit(addSegments('more'))).rejects.toBeInstanceOf(ManifestCorruptError);
+      // The instance that had it cached learns it on its next write (If-Match on a missing key).
+      await expect(ms.commit(addSegments('more'))).rejects.toBeInstanceOf(ManifestCorruptError);
+      expect(await store.head(ms.keys.current)).toBeNull();
+      const restored = await cold.restore(2);
+      expect(restored.manifest.segments.map((s) => s.id)).toEqual(['acknowledged']);
+      await cold.commit(addSegments('more'));
+      expect(ids(cold)).toEqual(['acknowledged', 'more']);
+    });
+
     it('a manifest of a newer format is refused, not rewritten', async () => {
       const { store, prefix } = await make();
       const ms = shardStore(store, prefix);
