@@ -48,7 +48,7 @@ export class Metrics {
     for (const [k, v] of this.requests) out.push(`usagedb_http_requests_total{${k}} ${v}`);
     family('usagedb_http_request_duration_seconds', 'histogram', 'HTTP request latency.');
     for (const [k, h] of this.latency) {
-      BUCKETS_MS.forEach((b, i) => out.push(`usagedb_http_request_duration_seconds_bucket{${k},le="${b / 1000}"} ${h.counts[i]}`));
+      for (const [i, b] of BUCKETS_MS.entries()) out.push(`usagedb_http_request_duration_seconds_bucket{${k},le="${b / 1000}"} ${h.counts[i]}`);
       out.push(`usagedb_http_request_duration_seconds_bucket{${k},le="+Inf"} ${h.count}`);
       out.push(`usagedb_http_request_duration_seconds_sum{${k}} ${h.sum}`, `usagedb_http_request_duration_seconds_count{${k}} ${h.count}`);
     }

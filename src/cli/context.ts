@@ -16,7 +16,7 @@ import { Progress } from './progress.ts';
 
 /** A writable text stream (process.stdout / stderr, or a test buffer). */
 export interface CliStream {
-  write(chunk: string | Uint8Array): boolean | void;
+  write(chunk: string | Uint8Array): unknown;
   readonly isTTY?: boolean | undefined;
   once?(event: 'drain', listener: () => void): unknown;
 }

@@ -4,7 +4,7 @@
  * Each finding names the shard, the object and what differs.
  */
 import type { DeepReadonly, PeriodEntry, RawSegmentEntry, RollupSegmentEntry, ShardManifest } from '../manifest/schema.ts';
-import { crc32Hex } from '../segment/crc32.ts';
+import { crc32Hex } from '../segment/raw.ts';
 import { decodeRawSegment, decodeSegmentHashes, rawQuantity } from '../segment/raw.ts';
 import { decodeRollupSegment, rollupQuantity } from '../segment/rollup.ts';
 import type { ByteRange, ObjectStore } from '../store/types.ts';
@@ -61,7 +61,7 @@ export async function checkRawSegment(store: ObjectStore, shard: number, e: Deep
   // The container only: hashes appended to the object are checked by checkHashes.
   const bytes = await fetch(store, e.key, e.hashes_key === undefined ? { offset: 0, length: e.bytes } : undefined);
   if (bytes === null) return [{ shard, kind: 'raw', id: e.id, message: `object ${e.key} is missing` }];
-  let cols;
+  let cols: ReturnType<typeof decodeRawSegment>;
   try {
     cols = decodeRawSegment(bytes);
   } catch (err) {
@@ -127,7 +127,7 @@ export async function checkHashes(store: ObjectStore, shard: number, e: DeepRead
 export async function checkRollup(store: ObjectStore, shard: number, e: DeepReadonly<RollupSegmentEntry>): Promise<Problem[]> {
   const bytes = await fetch(store, e.key);
   if (bytes === null) return [{ shard, kind: 'rollup', id: e.id, message: `object ${e.key} is missing` }];
-  let cols;
+  let cols: ReturnType<typeof decodeRollupSegment>;
   try {
     cols = decodeRollupSegment(bytes);
   } catch (err) {

@@ -104,7 +104,7 @@ async function loadReference(store: ObjectStore, live: readonly DeepReadonly<Raw
   const buckets = new Set<number>();
   for (const s of inputs) {
     for (let d = Math.floor(s.min_ts / DAY_MS); d <= Math.floor(s.max_ts / DAY_MS); d++) days.add(d);
-    s.buckets.forEach((b) => buckets.add(b));
+    for (const b of s.buckets) buckets.add(b);
   }
   const reference: Reference = new Map();
   for (const s of live) {

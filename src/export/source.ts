@@ -9,7 +9,7 @@ import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import { planRawSegments } from '../query/planner.ts';
 import type { QuerySpec } from '../query/spec.ts';
 import { SegmentCorruptError } from '../segment/errors.ts';
-import type { RawColumns } from '../segment/raw-format.ts';
+import type { RawColumns } from '../segment/raw.ts';
 import { decodeRawSegment } from '../segment/raw.ts';
 import type { ObjectStore } from '../store/types.ts';
 

@@ -9,7 +9,7 @@ import { BackgroundTasks, type Background } from '../lib/background.ts';
 import type { Database } from '../manifest/database.ts';
 import { ShardPlacer } from '../model/bucket.ts';
 import { validateEvent } from '../model/validate.ts';
-import { EventHasher } from '../segment/hashes.ts';
+import { EventHasher } from '../segment/raw.ts';
 import { DedupeIndex } from './dedupe-index.ts';
 import { DEFAULT_INGEST_OPTIONS, type IngestOptions } from './limits.ts';
 import { ShardWriter, type Outcome, type PendingEvent } from './shard-writer.ts';
@@ -100,7 +100,7 @@ export class Ingestor {
     settled.forEach((s, gi) => {
       const outcomes = (s as PromiseFulfilledResult<Outcome[]>).value;
       const g = groups[gi]![1];
-      outcomes.forEach((o, j) => this.count(result, o, g.positions[j]!, g.pending[j]!.event.event_id));
+      for (const [j, o] of outcomes.entries()) this.count(result, o, g.positions[j]!, g.pending[j]!.event.event_id);
     });
     result.errors.sort((a, b) => a.index - b.index);
     return result;

@@ -7,7 +7,7 @@
  */
 import type { Database } from '../manifest/database.ts';
 import type { EditOf } from '../manifest/edits.ts';
-import type { CommittedManifest, Planner } from '../manifest/manifest-store.ts';
+import type { Commit, CommittedManifest, Planner } from '../manifest/manifest-store.ts';
 import type { DeepReadonly, PeriodEntry } from '../manifest/schema.ts';
 import { newId } from '../model/deps.ts';
 import type { ResultLine } from '../query/aggregate.ts';
@@ -63,7 +63,7 @@ export class PeriodService {
     // "Already closed" is decided without a write, so decide it on fresh state.
     await shard.revalidate();
     const close: Planner<EditOf<'closePeriod'>> = (base) => this.planClose(base, accountId, month, actor);
-    let res;
+    let res: Commit<EditOf<'closePeriod'>>;
     try {
       res = await shard.commit(close, { policy: { maxAttempts: 4 } });
     } catch (err) {

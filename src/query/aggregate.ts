@@ -4,7 +4,7 @@
  * in a Number kept below 2^53 and spill into a BigInt; large ones go to the BigInt directly.
  */
 import { EVENT_KINDS } from '../model/event.ts';
-import type { RawColumnName, RawColumns } from '../segment/raw-format.ts';
+import type { RawColumnName, RawColumns } from '../segment/raw.ts';
 import { groupKeyName, type Column, type GroupKey, type QuerySpec } from './spec.ts';
 import { timeBucketer } from './time-buckets.ts';
 
@@ -149,7 +149,7 @@ export class Aggregator {
     this.rowsScanned += hi - lo;
     for (const [key, a] of local) {
       const values: (string | null)[] = new Array(coders.length);
-      if (typeof key === 'string') key.split(',').forEach((c, i) => (values[i] = coders[i]!.value(Number(c))));
+      if (typeof key === 'string') for (const [i, c] of key.split(',').entries()) values[i] = coders[i]!.value(Number(c));
       else {
         let k = key;
         for (let i = coders.length - 1; i >= 0; i--) {
@@ -205,7 +205,7 @@ export class Aggregator {
     const limited = this.spec.limit === undefined ? accs : accs.slice(0, this.spec.limit);
     return limited.map((a) => {
       const line: ResultLine = {};
-      names.forEach((n, i) => (line[n] = a.values[i]!));
+      for (const [i, n] of names.entries()) line[n] = a.values[i]!;
       if (withSum) line.quantity = a.sum.value().toString();
       if (withCount) line.count = a.count;
       if (a.unit !== null && a.unit !== undefined && !names.includes('unit')) line.unit = a.unit;
@@ -228,19 +228,19 @@ export class Aggregator {
       return { radix: b.count, code: (r) => b.index(ts[r]!), value: (c) => b.label(c) };
     }
     const dims = cols.dimensions!;
-    const valueOf: (string | null)[] = [];
+    const valueAt: (string | null)[] = [];
     const codeOf = new Map<string | null, number>();
     const entryCode = dims.dict.map((m) => {
       const v = m[g.key] ?? null;
       let c = codeOf.get(v);
       if (c === undefined) {
-        c = valueOf.length;
+        c = valueAt.length;
         codeOf.set(v, c);
-        valueOf.push(v);
+        valueAt.push(v);
       }
       return c;
     });
-    return { radix: Math.max(1, valueOf.length), code: (r) => entryCode[dims.codes[r]!]!, value: (c) => valueOf[c] ?? null };
+    return { radix: Math.max(1, valueAt.length), code: (r) => entryCode[dims.codes[r]!]!, value: (c) => valueAt[c] ?? null };
   }
 
   /** A row predicate for the spec's filters, or undefined when there are none. */
@@ -255,13 +255,13 @@ export class Aggregator {
       } else if (f.type === 'column') {
         const col = cols[f.column as Exclude<Column, 'kind'>]!;
         const ok = new Uint8Array(col.dict.length);
-        col.dict.forEach((v, i) => (ok[i] = v !== null && wanted.has(v) ? 1 : 0));
+        for (const [i, v] of col.dict.entries()) ok[i] = v !== null && wanted.has(v) ? 1 : 0;
         const codes = col.codes;
         checks.push((r) => ok[codes[r]!] === 1);
       } else {
         const dims = cols.dimensions!;
         const ok = new Uint8Array(dims.dict.length);
-        dims.dict.forEach((m, i) => (ok[i] = m[f.key] !== undefined && wanted.has(m[f.key]!) ? 1 : 0));
+        for (const [i, m] of dims.dict.entries()) ok[i] = m[f.key] !== undefined && wanted.has(m[f.key]!) ? 1 : 0;
         const codes = dims.codes;
         checks.push((r) => ok[codes[r]!] === 1);
       }

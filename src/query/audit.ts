@@ -6,7 +6,7 @@
 import { ValidationError } from '../errors.ts';
 import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import type { UsageEvent } from '../model/event.ts';
-import type { RawColumns } from '../segment/raw-format.ts';
+import type { RawColumns } from '../segment/raw.ts';
 import { rawQuantity, rowFields } from '../segment/raw.ts';
 import type { Filter } from './spec.ts';
 

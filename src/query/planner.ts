@@ -83,7 +83,6 @@ function keep(s: Prunable, spec: QuerySpec, opts: PlanOptions): boolean {
   if (opts.prune === false) return true;
   const bucket = spec.accountId === undefined ? undefined : bucketOf(spec.accountId, opts.bucketCount);
   const setFilters = spec.filters.filter((f): f is Extract<Filter, { type: 'column' }> => f.type === 'column' && f.column in SET_FILTERED);
-  {
     if (s.max < spec.from || s.min >= spec.to) return false;
     if (spec.accountId !== undefined) {
       if (bucket !== undefined && !s.buckets.includes(bucket)) return false;
@@ -95,5 +94,4 @@ function keep(s: Prunable, spec: QuerySpec, opts: PlanOptions): boolean {
       if (!f.values.some((v) => set.includes(v))) return false;
     }
     return true;
-  }
 }

@@ -7,9 +7,9 @@
  */
 import { readRawSegmentBytes, readRollupSegmentBytes } from '../objects/segment-objects.ts';
 import type { DeepReadonly, RawSegmentEntry, RollupSegmentEntry } from '../manifest/schema.ts';
-import type { RawColumnName, RawColumns } from '../segment/raw-format.ts';
+import type { RawColumnName, RawColumns } from '../segment/raw.ts';
 import { decodeRawSegment } from '../segment/raw.ts';
-import type { RollupColumnName, RollupColumns } from '../segment/rollup-format.ts';
+import type { RollupColumnName, RollupColumns } from '../segment/rollup.ts';
 import { decodeRollupSegment } from '../segment/rollup.ts';
 import type { ObjectStore } from '../store/types.ts';
 

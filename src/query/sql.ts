@@ -188,7 +188,7 @@ class Parser {
       while (this.eatPunct(','));
       if (!this.eatPunct(')')) fail(`IN: expected , or ) but found ${describeToken(this.peek())}`);
     } else {
-      return fail(`${ref.text}: expected = or IN, found ${describeToken(op)}`);
+      fail(`${ref.text}: expected = or IN, found ${describeToken(op)}`);
     }
     addFilter(w, ref.key, values);
   }

@@ -6,7 +6,7 @@ import type { CorrectionRef } from '../model/event.ts';
 import { SegmentCorruptError } from './errors.ts';
 import type { DictColumn, DimensionsColumn } from './raw-format.ts';
 import { readStringBlock, writeStringBlock } from './strings.ts';
-import { ByteReader, ByteWriter } from './varint.ts';
+import { type ByteReader, ByteWriter } from './varint.ts';
 
 function corrupt(msg: string): SegmentCorruptError {
   return new SegmentCorruptError(`raw segment: ${msg}`);

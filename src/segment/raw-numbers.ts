@@ -194,7 +194,7 @@ export function writeQuantities(w: ByteWriter, q: readonly bigint[], qn: Float64
       while (z >= 0x80) { buf[p++] = (z & 0x7f) | 0x80; z >>>= 7; }
       buf[p++] = z;
       w.pos = p;
-    } else if (v === v) {
+    } else if (!Number.isNaN(v)) {
       w.zigzag(v);
     } else {
       const b = q[row]!;

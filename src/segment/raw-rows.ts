@@ -208,7 +208,7 @@ export function collectRows(events: readonly UsageEvent[]): Rows {
     dims.add(i, rawDims.canonical[rc]!);
   }
   for (const it of [acct, product, meter, source, unit]) if (it.hasNull) throw new TypeError('a required id is null');
-  ids.forEach((it, c) => it.finish(ID_COLUMNS[c]!));
+  for (const [c, it] of ids.entries()) it.finish(ID_COLUMNS[c]!);
   dims.finish('dimensions');
   return { n, eventIds, ids, dims, rawDimsCodes, rawDimsJson: rawDims.json, kinds, ts, ing, quantities, qn, refs };
 }

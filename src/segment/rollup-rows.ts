@@ -100,7 +100,7 @@ export function sortAndMergeRollupRows(rows: readonly RollupRow[]): MergedRollup
     last[i] = safeInt(row.last_event_ms, i, 'last_event_ms');
     if (first[i]! > last[i]!) throw new RangeError(`rollup row ${i}: first_event_ms is after last_event_ms`);
   }
-  ids.forEach((it, c) => it.finish(ROLLUP_ID_COLUMNS[c]!));
+  for (const [c, it] of ids.entries()) it.finish(ROLLUP_ID_COLUMNS[c]!);
   dims.finish('dimensions');
 
   const [A, S, P, M, D, Src, U] = ids.map((it) => it.codes) as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];

@@ -7,6 +7,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { ObjectNotFoundError, PreconditionFailedError, TransientStoreError } from './errors.ts';
 import type { GetOptions, GetResult, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './types.ts';
@@ -233,7 +234,7 @@ async function syncDir(path: string): Promise<void> {
 }
 
 async function walk(dir: string, keyPrefix: string, out: string[]): Promise<void> {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {

@@ -24,7 +24,6 @@ export class Workload {
   private readonly random: () => number;
   private readonly cdf: Float64Array;
   private readonly opts: WorkloadOptions;
-  private seq = 0;
 
   constructor(opts: Partial<WorkloadOptions> = {}) {
     this.opts = { accounts: 10_000, seed: 42, startMs: Date.UTC(2026, 7, 1), spanMs: 90 * 86_400_000, ...opts };
@@ -56,7 +55,6 @@ export class Workload {
     const dims: Record<string, string> = { region: REGIONS[Math.floor(r() * REGIONS.length)]! };
     if (r() < 0.7) dims.tier = TIERS[Math.floor(r() * TIERS.length)]!;
     if (r() < 0.3) dims.api_key = `key_${Math.floor(r() * 50)}`;
-    this.seq++;
     return {
       event_id: ulid(ts, r),
       account_id: this.account(),

@@ -133,7 +133,10 @@ describe('export and rebuild helpers', () => {
     const inst = await openInstance(store, 'db2', { shards: 2, buckets: 4 });
     for (let k = 0; k < 4; k++) await postBatch(inst.app, Array.from({ length: 10 }, (_, i) => usage(k * 10 + i)));
     const gets: string[] = [];
-    const counting: ObjectStore = { kind: 'memory', get: (key, o) => (gets.push(key), store.get(key, o)), put: store.put.bind(store), head: store.head.bind(store), delete: store.delete.bind(store), list: store.list.bind(store) };
+    const counting: ObjectStore = { kind: 'memory', get: (key, o) => {
+        gets.push(key);
+        return store.get(key, o);
+      }, put: store.put.bind(store), head: store.head.bind(store), delete: store.delete.bind(store), list: store.list.bind(store) };
     const all = await planExport(inst.db, {});
     const lines: string[] = [];
     const res = await writeNdjson(readExport(counting, all), async (t) => void lines.push(t));

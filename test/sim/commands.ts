@@ -8,7 +8,7 @@ import { expect } from 'vitest';
 import { runJob, type JobName } from '../../src/jobs/run.ts';
 import { shardOfAccount } from '../../src/model/bucket.ts';
 import { postBatch } from '../support/instance.ts';
-import { keyOf, Model, monthOf, type WireEvent } from './model.ts';
+import { keyOf, type Model, monthOf, type WireEvent } from './model.ts';
 import { FAULT_KINDS, type FaultKind, type World } from './world.ts';
 
 type Cmd = fc.AsyncCommand<Model, World, false>;
