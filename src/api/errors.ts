@@ -3,7 +3,7 @@
  * code. Unknown errors are 500 with a generic message; stacks and causes never leave the server.
  */
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { isUsageDbError, type UsageDbError } from '../errors.ts';
+import { isUsageDbError, ValidationError, type UsageDbError } from '../errors.ts';
 
 export interface ErrorBody {
   readonly error: { readonly code: string; readonly message: string; readonly details?: unknown };
@@ -60,4 +60,16 @@ function bodyOf(err: UsageDbError): ErrorBody {
 
 export function errorBody(code: string, message: string, details?: unknown): ErrorBody {
   return details === undefined ? { error: { code, message } } : { error: { code, message, details } };
+}
+
+/**
+ * The answer of an instance that could not start (Workers build it on the first request): a
+ * configuration mistake is `misconfigured` (its message names the variable, never a secret); a
+ * store that did not answer is a retryable 503; anything else stays in the logs.
+ */
+export function startFailure(err: unknown): HttpError {
+  const retry = { 'Retry-After': '5' };
+  if (err instanceof ValidationError) return { status: 500, body: errorBody('misconfigured', err.message), headers: {}, fault: true };
+  if (isUsageDbError(err)) return { status: 503, body: errorBody('store_unavailable', `usageDb could not open its database: ${err.message}`), headers: retry, fault: true };
+  return { status: 503, body: errorBody('unavailable', 'usageDb could not start; see the logs'), headers: retry, fault: true };
 }

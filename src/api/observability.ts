@@ -19,6 +19,7 @@ export interface Logger {
 }
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+export type LogLevel = keyof typeof LEVELS;
 
 /** JSON-lines logger writing through `write` (stdout on Node, console on Workers). */
 export function jsonLogger(write: (line: string, level: keyof typeof LEVELS) => void, min: keyof typeof LEVELS = 'info', now: () => number = Date.now): Logger {

@@ -11,6 +11,8 @@ import { Database } from '../manifest/database.ts';
 import { dbInfoKey } from '../manifest/keys.ts';
 import type { Deps } from '../model/deps.ts';
 import type { ObjectStore } from '../store/types.ts';
+import { FsStore } from '../store/fs.ts';
+import { resolve } from 'node:path';
 import { ValidationError } from '../errors.ts';
 import { Progress } from './progress.ts';
 
@@ -91,7 +93,7 @@ export class Context {
   }
 
   store(): ObjectStore {
-    this.storeInstance ??= this.io.store ?? storeFromConfig(this.config().store);
+    this.storeInstance ??= this.io.store ?? storeFromConfig(this.config().store, (dir) => new FsStore({ root: resolve(dir) }));
     return this.storeInstance;
   }
 

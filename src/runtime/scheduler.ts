@@ -3,37 +3,29 @@
  * run of a job at a time on this instance (other instances may run the same job: the manifest
  * commit resolves it). Stopped on shutdown; off with USAGEDB_JOBS=false.
  */
-import type { Metrics } from '../api/metrics.ts';
 import type { Logger } from '../api/observability.ts';
-import { runJob, type JobName, type JobOptions } from '../jobs/run.ts';
-import type { Database } from '../manifest/database.ts';
+import type { JobName } from '../jobs/run.ts';
+import { runJobsLogged } from './jobs.ts';
+import type { Services } from './services.ts';
 
 export interface Scheduler {
   stop(): Promise<void>;
 }
 
-export function startScheduler(db: Database, intervals: Record<JobName, number>, logger: Logger, metrics: Metrics, options: JobOptions = {}): Scheduler {
-  const running = new Map<JobName, Promise<void>>();
+export function startScheduler(services: Services, intervals: Record<JobName, number>, logger: Logger): Scheduler {
+  const running = new Map<JobName, Promise<unknown>>();
   const timers = (Object.entries(intervals) as [JobName, number][]).map(([job, every]) =>
     setInterval(() => {
       if (running.has(job)) return;
-      const started = Date.now();
-      const run = runJob(db, job, options)
-        .then((r) => {
-          metrics.observeJob(job, r.failed === 0 ? 'ok' : 'error');
-          logger.info('job run', { job, ms: Date.now() - started, failed_shards: r.failed });
-        })
-        .catch((err: unknown) => {
-          metrics.observeJob(job, 'error');
-          logger.error('job failed', { job, error: err instanceof Error ? err.message : String(err) });
-        })
-        .finally(() => running.delete(job));
-      running.set(job, run);
+      running.set(
+        job,
+        runJobsLogged(services, [job], logger, { trigger: 'interval' }).finally(() => running.delete(job)),
+      );
     }, every),
   );
   return {
     async stop() {
-      timers.forEach(clearInterval);
+      for (const t of timers) clearInterval(t);
       await Promise.all(running.values());
     },
   };

@@ -9,12 +9,15 @@ import { parseApiKeys, type ApiKey } from '../api/auth.ts';
 import type { AppEnv } from '../api/env.ts';
 import type { Logger } from '../api/observability.ts';
 import { Metrics } from '../api/metrics.ts';
+import { ValidationError } from '../errors.ts';
 import { Ingestor } from '../ingest/ingestor.ts';
+import type { IngestOptions } from '../ingest/limits.ts';
+import type { CommitPolicy } from '../manifest/backoff.ts';
 import type { JobOptions } from '../jobs/run.ts';
 import { Database } from '../manifest/database.ts';
 import type { Deps } from '../model/deps.ts';
 import { PeriodService } from '../period/periods.ts';
-import { QueryEngine } from '../query/engine.ts';
+import { QueryEngine, type QueryOptions } from '../query/engine.ts';
 import type { ObjectStore } from '../store/types.ts';
 import type { Config } from './config.ts';
 // Native zlib for segment columns on every runtime that builds services (Node, Lambda, Workers).
@@ -47,21 +50,37 @@ export interface BuildOptions {
    * whose promise another request settles, so there requests share data (caches), never promises.
    */
   readonly crossRequestSharing?: boolean;
+  /** Settings the environment does not carry (tests, benchmarks): merged over the configuration. */
+  readonly tuning?: {
+    readonly ingest?: Partial<IngestOptions>;
+    readonly query?: Partial<QueryOptions>;
+    readonly commitPolicy?: Partial<CommitPolicy>;
+  };
 }
 
 export async function buildServices(o: BuildOptions): Promise<Services> {
   const keys = await parseApiKeys(o.config.apiKeys);
   if (keys.length === 0) {
     if (!o.loopbackOnly) {
-      throw new Error('USAGEDB_API_KEYS: no API keys are configured and the server is reachable from other machines; set keys (see README) or bind to 127.0.0.1');
+      throw new ValidationError(
+        'configuration: USAGEDB_API_KEYS: no API keys are configured and the server is reachable from other machines; set keys (see README) or bind to 127.0.0.1',
+        'USAGEDB_API_KEYS',
+      );
     }
     o.logger.warn('no API keys configured: the API is open to anyone on this machine (loopback only)');
   }
   const sharing = o.crossRequestSharing ?? true;
-  const db = await Database.open({ store: o.store, prefix: o.config.prefix, deps: o.deps, create: o.config.newDatabase, shareLoads: sharing });
+  const db = await Database.open({
+    store: o.store,
+    prefix: o.config.prefix,
+    deps: o.deps,
+    create: o.config.newDatabase,
+    shareLoads: sharing,
+    ...(o.tuning?.commitPolicy === undefined ? {} : { commitPolicy: o.tuning.commitPolicy }),
+  });
   if (!db.probe.ok) o.logger.error('the store ignores conditional writes: writes are refused', { problems: db.probe.problems });
-  const ingestor = new Ingestor(db, { ...o.config.ingest, groupCommit: sharing });
-  const engine = new QueryEngine(db, { cacheBytes: o.config.query.cacheBytes, shareFetches: sharing });
+  const ingestor = new Ingestor(db, { ...o.config.ingest, groupCommit: sharing, ...o.tuning?.ingest });
+  const engine = new QueryEngine(db, { cacheBytes: o.config.query.cacheBytes, shareFetches: sharing, ...o.tuning?.query });
   const periods = new PeriodService(db, engine);
   const metrics = new Metrics();
   const app = createApp({

@@ -1,18 +1,24 @@
 /**
- * Builds the ObjectStore a StoreConfig names (fs, memory or s3). Shared by the Node server and
- * the admin CLI; Node-only because the fs driver is. It has no side effects at import.
+ * Builds the ObjectStore a StoreConfig names. Safe to bundle for Workers: it imports no
+ * runtime-specific driver; entry points with a local disk (Node, Lambda, the CLI) pass the fs
+ * driver's factory, and without one the fs store is refused with a clear error.
  */
-import { resolve } from 'node:path';
-import { FsStore } from '../store/fs.ts';
+import { ValidationError } from '../errors.ts';
 import { MemoryStore } from '../store/memory.ts';
 import { S3Store } from '../store/s3.ts';
 import type { ObjectStore } from '../store/types.ts';
 import type { StoreConfig } from './config.ts';
 
-export function storeFromConfig(cfg: StoreConfig): ObjectStore {
+/** Builds the fs store of a directory; only runtimes with a local disk have one. */
+export type FsStoreFactory = (dataDir: string) => ObjectStore;
+
+export function storeFromConfig(cfg: StoreConfig, fsStore?: FsStoreFactory): ObjectStore {
   switch (cfg.kind) {
     case 'fs':
-      return new FsStore({ root: resolve(cfg.dataDir) });
+      if (fsStore === undefined) {
+        throw new ValidationError('configuration: USAGEDB_STORE: fs needs a local disk, which this runtime does not have; use s3', 'USAGEDB_STORE');
+      }
+      return fsStore(cfg.dataDir);
     case 'memory':
       return new MemoryStore();
     case 's3':
@@ -32,7 +38,7 @@ export function storeFromConfig(cfg: StoreConfig): ObjectStore {
 export function describeStore(cfg: StoreConfig): string {
   switch (cfg.kind) {
     case 'fs':
-      return `fs:${resolve(cfg.dataDir)}`;
+      return `fs:${cfg.dataDir}`;
     case 'memory':
       return 'memory';
     case 's3':

@@ -63,7 +63,12 @@ describe('usagedb executable', () => {
         else await new Promise((r) => setTimeout(r, 50));
       }
       expect(url, out).toBeDefined();
-      const health = await fetch(`${url}/health`);
+      // It listens first and answers 503 until the store has answered; then 200.
+      let health = await fetch(`${url}/health`);
+      for (let i = 0; i < 100 && health.status === 503; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        health = await fetch(`${url}/health`);
+      }
       expect(health.status).toBe(200);
       expect(((await health.json()) as { database: { db_id: string } }).database.db_id).toBe(inst.db.info.db_id);
     } finally {

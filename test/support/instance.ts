@@ -1,23 +1,23 @@
 /**
  * An "app instance" for tests: its own Database handle, ingestor and Hono app over a shared
- * store, i.e. its own caches and dedupe index, as a separate server or Worker isolate would have.
+ * store, i.e. its own caches and dedupe index, as a separate server or Worker isolate would have,
+ * wired by the same buildServices the servers use.
  */
 import type { Hono } from 'hono';
 import type { AppEnv } from '../../src/api/env.ts';
-import { createApp } from '../../src/api/app.ts';
-import { parseApiKeys } from '../../src/api/auth.ts';
-import { Ingestor } from '../../src/ingest/ingestor.ts';
-import { PeriodService } from '../../src/period/periods.ts';
-import { QueryEngine, type QueryOptions } from '../../src/query/engine.ts';
+import { silentLogger } from '../../src/api/observability.ts';
+import type { Ingestor } from '../../src/ingest/ingestor.ts';
+import type { PeriodService } from '../../src/period/periods.ts';
+import type { QueryEngine, QueryOptions } from '../../src/query/engine.ts';
+import { loadConfig } from '../../src/runtime/config.ts';
+import { buildServices } from '../../src/runtime/services.ts';
 import type { IngestOptions } from '../../src/ingest/limits.ts';
 import type { CommitPolicy } from '../../src/manifest/backoff.ts';
-import { Database } from '../../src/manifest/database.ts';
+import type { Database } from '../../src/manifest/database.ts';
 import { seededRandom, type Deps } from '../../src/model/deps.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
 import type { ObjectStore } from '../../src/store/types.ts';
 import { readRawEvents } from '../../src/objects/segment-objects.ts';
-// Segment DEFLATE as production runtimes install it (services.ts does the same).
-import '../../src/runtime/native-deflate.ts';
 
 /** Real sleeps, but a clock the test can move (dedupe window, period boundaries). */
 export class TestClock {
@@ -55,18 +55,23 @@ export async function openInstance(
 ): Promise<Instance> {
   const clock = opts.clock ?? new TestClock();
   const deps: Deps = { clock, random: seededRandom(opts.seed ?? 1) };
-  const db = await Database.open({
-    store,
-    prefix,
-    deps,
-    create: { shardCount: opts.shards ?? 4, bucketCount: opts.buckets ?? 16 },
-    commitPolicy: { maxAttempts: 500, maxDurationMs: 120_000, ...opts.commitPolicy },
+  // The production wiring (services.ts), on the test's store, clock and tuning.
+  const config = loadConfig({
+    USAGEDB_STORE: 'memory',
+    USAGEDB_PREFIX: prefix,
+    USAGEDB_SHARDS: String(opts.shards ?? 4),
+    USAGEDB_BUCKETS: String(opts.buckets ?? 16),
+    ...(opts.keys === undefined ? {} : { USAGEDB_API_KEYS: opts.keys }),
   });
-  const ingestor = new Ingestor(db, opts.ingest ?? {});
-  const engine = new QueryEngine(db, opts.query ?? {});
-  const periods = new PeriodService(db, engine);
-  const keys = await parseApiKeys(opts.keys);
-  return { db, ingestor, engine, periods, app: createApp({ db, ingestor, engine, periods, keys }), clock };
+  const s = await buildServices({
+    config,
+    store,
+    deps,
+    logger: silentLogger,
+    loopbackOnly: true,
+    tuning: { commitPolicy: { maxAttempts: 500, maxDurationMs: 120_000, ...opts.commitPolicy }, ...(opts.ingest === undefined ? {} : { ingest: opts.ingest }), ...(opts.query === undefined ? {} : { query: opts.query }) },
+  });
+  return { db: s.db, ingestor: s.ingestor, engine: s.engine, periods: s.periods, app: s.app, clock };
 }
 
 export async function postBatch(app: Hono<AppEnv>, events: unknown): Promise<{ status: number; body: any }> {

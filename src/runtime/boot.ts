@@ -1,0 +1,75 @@
+/**
+ * The one boot path of every entry point: configuration → store → services, with what differs
+ * per runtime passed in (how to log, whether there is a local disk, whether requests may share
+ * work). Node, Workers and Lambda entries are adapters around it.
+ */
+import { jsonLogger, type Logger, type LogLevel } from '../api/observability.ts';
+import { loadConfig, type Config } from './config.ts';
+import { storeFromConfig, type FsStoreFactory } from './store-from-config.ts';
+import { buildServices, type Services } from './services.ts';
+import { systemDeps } from './system.ts';
+
+export interface RuntimeTraits {
+  /** Name for the start log line (`usageDb <name> started`). */
+  readonly name: string;
+  readonly write: (line: string, level: LogLevel) => void;
+  /** The fs driver, where there is a local disk. */
+  readonly fsStore?: FsStoreFactory;
+  /** Whether the API is reachable only from this machine (an open API is allowed only then). */
+  readonly loopbackOnly: boolean;
+  /** False on Workers: requests share data, never promises (see services.ts). */
+  readonly crossRequestSharing: boolean;
+  /** Runtime-specific checks of the configuration (throw a ValidationError naming the variable). */
+  readonly checkConfig?: (config: Config) => void;
+}
+
+export interface Instance {
+  readonly services: Services;
+  readonly config: Config;
+  readonly logger: Logger;
+}
+
+/** Parses the configuration (throws a ValidationError naming the variable) with the runtime's checks. */
+export function configure(env: Readonly<Record<string, string | undefined>>, rt: RuntimeTraits): Config {
+  const config = loadConfig(env);
+  rt.checkConfig?.(config);
+  return config;
+}
+
+export async function boot(config: Config, rt: RuntimeTraits): Promise<Instance> {
+  const logger = jsonLogger(rt.write, config.logLevel);
+  const store = storeFromConfig(config.store, rt.fsStore);
+  const services = await buildServices({
+    config,
+    store,
+    deps: systemDeps(),
+    logger,
+    loopbackOnly: rt.loopbackOnly,
+    crossRequestSharing: rt.crossRequestSharing,
+  });
+  const s = config.store;
+  logger.info(`usageDb ${rt.name} started`, {
+    store: s.kind,
+    ...(s.kind === 'fs' ? { data_dir: s.dataDir } : {}),
+    ...(s.kind === 's3' ? { bucket: s.bucket, endpoint: s.endpoint ?? 'aws' } : {}),
+    prefix: config.prefix,
+    db_id: services.db.info.db_id,
+    api_keys: services.keys.map((k) => k.name),
+  });
+  return { services, config, logger };
+}
+
+/**
+ * Builds something once per process or isolate and keeps it as data: concurrent first callers
+ * each build (on Workers one request must not await another's promise), the first finished is
+ * kept; a failed build is not kept, so the next call retries.
+ */
+export function once<A extends unknown[], T>(build: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+  let built: T | undefined;
+  return async (...args) => {
+    if (built !== undefined) return built;
+    const b = await build(...args);
+    built ??= b;
+    return built;
+  };
+}
