@@ -1,7 +1,7 @@
 /**
  * The Hono app, the same on every runtime: built from the services, it knows no runtime.
  * Middleware order: request id + access log + metrics, CORS, auth (scopes), then routes; errors
- * go through `toHttpError` only.
+ * go through `src/api/errors.ts` only.
  */
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
@@ -14,7 +14,7 @@ import type { QueryEngine } from '../query/engine.ts';
 import { DEFAULT_MAX_RANGE_MS } from '../query/time-range.ts';
 import { authMiddleware, type ApiKey } from './auth.ts';
 import type { AppEnv } from './env.ts';
-import { errorBody, toHttpError } from './errors.ts';
+import { errorBody, logFieldsOf, toHttpError } from './errors.ts';
 import { Metrics } from './metrics.ts';
 import { requestContext, silentLogger, type Logger } from './observability.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -52,15 +52,8 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
 
   app.onError((err, c) => {
     const http = toHttpError(err);
-    if (http.fault) {
-      logger.error('request failed', {
-        request_id: c.get('requestId'),
-        method: c.req.method,
-        path: c.req.path,
-        code: http.body.error.code,
-        error: err instanceof Error ? err.message : String(err),
-      });
-    }
+    // Only server faults are logged, with what the answer left out (keys, causes).
+    if (http.kind !== 'user') logger.error('request failed', { request_id: c.get('requestId'), method: c.req.method, path: c.req.path, ...logFieldsOf(err, http) });
     return c.json(http.body, http.status, http.headers);
   });
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));

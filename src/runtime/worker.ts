@@ -13,9 +13,9 @@
  * inside `ctx.waitUntil`; the expression → job table is CRON_JOBS below (every minute: rollup,
  * every five minutes: compact, hourly: gc; an expression not in the table runs all three).
  */
-import { errorBody } from '../api/errors.ts';
+import { startFailure } from '../api/errors.ts';
 import { jsonLogger, type Logger } from '../api/observability.ts';
-import { isUsageDbError, ValidationError } from '../errors.ts';
+import { ValidationError } from '../errors.ts';
 import { JOB_NAMES, runJob, type JobName } from '../jobs/run.ts';
 import { S3Store } from '../store/s3.ts';
 import { loadConfig, type Config } from './config.ts';
@@ -147,11 +147,10 @@ function logStartFailure(err: unknown): void {
 }
 
 function startFailureResponse(err: unknown): Response {
-  // Configuration mistakes and store errors carry messages meant to be shown (no secrets);
-  // anything else stays in the logs.
-  if (err instanceof ValidationError) return Response.json(errorBody('misconfigured', err.message), { status: 500 });
-  if (isUsageDbError(err)) return Response.json(errorBody('store_unavailable', `usageDb could not open its database: ${err.message}`), { status: 503, headers: { 'Retry-After': '5' } });
-  return Response.json(errorBody('unavailable', 'usageDb could not start; see the Worker logs'), { status: 503, headers: { 'Retry-After': '5' } });
+  // A configuration message is shown (it names the variable, never a secret); any other error
+  // maps by its kind, with its details left to the log line logStartFailure wrote.
+  const http = startFailure(err);
+  return Response.json(http.body, { status: http.status, headers: http.headers });
 }
 
 async function runScheduled(cron: string, env: Env): Promise<void> {
