@@ -6,7 +6,7 @@
  * the log with the request id (`logFieldsOf`). Stacks never leave the server.
  */
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { isUsageDbError, UserError, ValidationError, type ErrorKind, type UsageDbError } from '../errors.ts';
+import { isUsageDbError, RequestAbortedError, UserError, ValidationError, type ErrorKind, type UsageDbError } from '../errors.ts';
 import type { LogFields } from './observability.ts';
 
 /**
@@ -116,6 +116,37 @@ export function logFieldsOf(err: unknown, http: HttpError): LogFields {
   if (causes.length > 0) fields.cause = causes.join(' <- ');
   if (!isUsageDbError(err) && err.stack !== undefined) fields.stack = err.stack;
   return fields;
+}
+
+/** What the runtime knows of the request's connection when a handler failed. */
+export interface ConnectionState {
+  /** The connection closed before the answer was sent (the request's abort signal fired). */
+  readonly clientGone: boolean;
+  /** The HTTP parser's error on the connection, where the runtime exposes it (Node: `HPE_*`). */
+  readonly parserErrorCode?: string | undefined;
+}
+
+/**
+ * Reading a body fails when the client goes away mid-request or sends chunked framing the HTTP
+ * parser refuses (Node answers that 400 itself and closes the connection; the handler sees the
+ * same "aborted" ECONNRESET). Neither is a server fault: a refused framing is `invalid_request`
+ * 400, anything else on a broken connection `client_closed_request` 499. Typed errors stay as
+ * they are: a store fault while the client waits is still a fault.
+ */
+export function connectionErrorOf(err: unknown, conn: ConnectionState): unknown {
+  if (isUsageDbError(err) || !(conn.clientGone || isIncomingAborted(err))) return err;
+  const parser = conn.parserErrorCode;
+  // EOF in the middle of a body is a client that went away, not a malformed one.
+  if (parser !== undefined && parser.startsWith('HPE_') && parser !== 'HPE_INVALID_EOF_STATE') {
+    return new ValidationError(`body: malformed HTTP framing (${parser})`, 'body');
+  }
+  return new RequestAbortedError('the client closed the connection before the request was answered', { cause: err });
+}
+
+/** Node's error for a request body whose connection closed (`IncomingMessage` "aborted"). */
+function isIncomingAborted(err: unknown): boolean {
+  const code = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined;
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE';
 }
 
 /**
