@@ -135,6 +135,17 @@ describe('errors with a kind', () => {
     expect([...made.keys()].filter((c) => !(PUBLIC_ERROR_CODES as readonly string[]).includes(c))).toEqual([]);
   });
 
+  it('answers a start failure the same way: a configuration message as misconfigured, a store error without its key', () => {
+    const config = startFailure(new ValidationError('configuration: USAGEDB_API_KEYS: a Worker is public, so API keys are required', 'USAGEDB_API_KEYS'));
+    expect([config.status, config.body.error.code, config.body.error.message]).toEqual([500, 'misconfigured', 'configuration: USAGEDB_API_KEYS: a Worker is public, so API keys are required']);
+    const corrupt = startFailure(new coreErrors.ManifestCorruptError('round1/db.json is unreadable; the database cannot be opened'));
+    expect([corrupt.status, corrupt.body.error.code]).toEqual([500, 'manifest_corrupt']);
+    expect(corrupt.body.error.message).not.toContain('db.json');
+    const down = startFailure(new TransientStoreError('store unavailable reading round1/db.json (503)'));
+    expect([down.status, down.body.error.code, down.headers]).toEqual([503, 'store_unavailable', { 'Retry-After': '1' }]);
+    expect(down.body.error.message).not.toContain('round1');
+  });
+
   it('gives the OpenAPI error schema the same closed set as an enum', () => {
     const doc = buildOpenApi() as { components: { schemas: { ErrorBody: { properties: { error: { properties: { code: { enum: string[] } } } } } } } };
     expect(doc.components.schemas.ErrorBody.properties.error.properties.code.enum).toEqual([...PUBLIC_ERROR_CODES]);
