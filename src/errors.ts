@@ -1,15 +1,29 @@
 /**
- * The typed error hierarchy shared by every layer. Each error has a stable `code`;
- * `src/api/errors.ts` is the only place that maps codes to HTTP. Messages never carry
- * secrets or stack traces: they are shown to API callers as they are.
+ * The typed error hierarchy shared by every layer. Each error has a stable `code` and a `kind`
+ * that says whose fault it is and what retrying does; `src/api/errors.ts` maps the kind (and a
+ * user error's own status) to HTTP, `src/cli/cli.ts` to exit codes. Only a user error's message is
+ * meant for the caller; every other message may name object keys and stays in the logs.
  */
 
 export interface ErrorDetails {
   readonly [key: string]: unknown;
 }
 
+/**
+ * - `user`: the caller's mistake (bad input, no key, not found, too large, went away); retrying
+ *   the same request fails the same way. 4xx with the status the error declares.
+ * - `retryable`: nothing happened (contention, store unavailable or throttled); retry after
+ *   Retry-After. 503.
+ * - `outcome_unknown`: a write may or may not have landed; retry the same request, which is
+ *   idempotent. 503.
+ * - `fatal`: a server-side fault retrying will not fix soon (corrupt manifest or segment, newer
+ *   format, unsafe store, store refusing credentials or bucket); an operator must act. 500.
+ */
+export type ErrorKind = 'user' | 'retryable' | 'outcome_unknown' | 'fatal';
+
 export abstract class UsageDbError extends Error {
   abstract readonly code: string;
+  abstract readonly kind: ErrorKind;
   /** Seconds a caller should wait before retrying, when retrying makes sense. */
   readonly retryAfterSeconds: number | undefined;
   readonly details: ErrorDetails | undefined;
@@ -22,11 +36,19 @@ export abstract class UsageDbError extends Error {
   }
 }
 
+/** 4xx statuses a user error may declare; 499 is nginx's "client closed request". */
+export type UserErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 499;
+
 /** The caller can fix it (bad input, unknown route, limits). Never reported as a fault. */
-export abstract class UserError extends UsageDbError {}
+export abstract class UserError extends UsageDbError {
+  readonly kind = 'user';
+  /** The HTTP status of this mistake; every other kind's status follows from the kind. */
+  abstract readonly status: UserErrorStatus;
+}
 
 export class ValidationError extends UserError {
   readonly code = 'invalid_request';
+  readonly status = 400;
   readonly field: string | undefined;
   constructor(message: string, field?: string, details?: ErrorDetails) {
     super(message, { details: field === undefined ? details : { field, ...details } });
@@ -36,20 +58,43 @@ export class ValidationError extends UserError {
 
 export class NotFoundError extends UserError {
   readonly code = 'not_found';
+  readonly status = 404;
 }
 
 export class PayloadTooLargeError extends UserError {
   readonly code = 'payload_too_large';
+  readonly status = 413;
+}
+
+export class UnauthorizedError extends UserError {
+  readonly code = 'unauthorized';
+  readonly status = 401;
+}
+
+export class ForbiddenError extends UserError {
+  readonly code = 'forbidden';
+  readonly status = 403;
+}
+
+/**
+ * The client closed the connection before its request body arrived: nobody reads the answer,
+ * nothing was done, and it is not a server fault (logged at info, counted as 499).
+ */
+export class RequestAbortedError extends UserError {
+  readonly code = 'client_closed_request';
+  readonly status = 499;
 }
 
 /** The manifest of a shard is unreadable or fails its schema: the shard refuses writes. */
 export class ManifestCorruptError extends UsageDbError {
   readonly code = 'manifest_corrupt';
+  readonly kind = 'fatal';
 }
 
 /** Too many lost races or too much throttling for one commit within its bounds. */
 export class ManifestContentionError extends UsageDbError {
   readonly code = 'manifest_contention';
+  readonly kind = 'retryable';
 }
 
 /**
@@ -58,26 +103,21 @@ export class ManifestContentionError extends UsageDbError {
  */
 export class CommitOutcomeUnknownError extends UsageDbError {
   readonly code = 'commit_outcome_unknown';
+  readonly kind = 'outcome_unknown';
 }
 
 /** The configured store does not honour conditional writes, so commits would be unsafe. */
 export class StoreUnsafeError extends UsageDbError {
   readonly code = 'store_unsafe';
+  readonly kind = 'fatal';
 }
 
 /** A manifest written by a newer version of usageDb: committing it would drop what we do not know. */
 export class UnsupportedFormatError extends UsageDbError {
   readonly code = 'unsupported_format';
+  readonly kind = 'fatal';
 }
 
 export function isUsageDbError(err: unknown): err is UsageDbError {
   return err instanceof UsageDbError;
-}
-
-export class UnauthorizedError extends UserError {
-  readonly code = 'unauthorized';
-}
-
-export class ForbiddenError extends UserError {
-  readonly code = 'forbidden';
 }

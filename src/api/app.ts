@@ -1,10 +1,12 @@
 /**
  * The Hono app, the same on every runtime: built from the services, it knows no runtime.
  * Middleware order: request id + access log + metrics, CORS, auth (scopes), then routes; errors
- * go through `toHttpError` only.
+ * go through `src/api/errors.ts` only (a broken client connection first becomes the client's
+ * error there, so it never counts as a 5xx).
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
+import { RequestAbortedError } from '../errors.ts';
 import type { Ingestor } from '../ingest/ingestor.ts';
 import type { JobOptions } from '../jobs/run.ts';
 import type { Database } from '../manifest/database.ts';
@@ -14,7 +16,7 @@ import type { QueryEngine } from '../query/engine.ts';
 import { DEFAULT_MAX_RANGE_MS } from '../query/time-range.ts';
 import { authMiddleware, type ApiKey } from './auth.ts';
 import type { AppEnv } from './env.ts';
-import { errorBody, toHttpError } from './errors.ts';
+import { connectionErrorOf, errorBody, logFieldsOf, toHttpError, type ConnectionState } from './errors.ts';
 import { Metrics } from './metrics.ts';
 import { requestContext, silentLogger, type Logger } from './observability.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -49,16 +51,12 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.onError((err, c) => {
-    const http = toHttpError(err);
-    if (http.fault) {
-      logger.error('request failed', {
-        request_id: c.get('requestId'),
-        method: c.req.method,
-        path: c.req.path,
-        code: http.body.error.code,
-        error: err instanceof Error ? err.message : String(err),
-      });
-    }
+    const failure = connectionErrorOf(err, connectionOf(c));
+    const http = toHttpError(failure);
+    const fields = { request_id: c.get('requestId'), method: c.req.method, path: c.req.path, ...logFieldsOf(failure, http) };
+    // Only server faults are errors; a client that went away is worth a line, a bad request is not.
+    if (http.kind !== 'user') logger.error('request failed', fields);
+    else if (failure instanceof RequestAbortedError) logger.info('request aborted by the client', fields);
     return c.json(http.body, http.status, http.headers);
   });
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
@@ -101,6 +99,16 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   queryRoutes(app, opts.engine, { maxPageSize: 1000, defaultPageSize: 100, maxRangeMs: DEFAULT_MAX_RANGE_MS, ...opts.queryLimits });
   docsRoutes(app);
   return app;
+}
+
+/**
+ * The state of a failed request's connection: its abort signal (every runtime) and, on Node, the
+ * HTTP parser's error on the socket (@hono/node-server passes the IncomingMessage as `env`).
+ */
+function connectionOf(c: Context<AppEnv>): ConnectionState {
+  const env = c.env as { incoming?: { socket?: { errored?: { code?: unknown } | null } } } | undefined;
+  const parserCode = env?.incoming?.socket?.errored?.code;
+  return { clientGone: c.req.raw.signal?.aborted === true, parserErrorCode: typeof parserCode === 'string' ? parserCode : undefined };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { usageEventInput } from '../model/event-schema.ts';
 import { encodeCursor } from '../query/audit.ts';
 import { scopeFor, type Scope } from './auth.ts';
+import { SERVER_MESSAGES } from './errors.ts';
 import * as S from './schemas.ts';
 
 export type JsonObject = Record<string, unknown>;
@@ -141,7 +142,7 @@ const METRICS_TEXT = [
 // Operations
 
 type Method = 'get' | 'post';
-type ErrorStatus = 400 | 401 | 403 | 404 | 413 | 502 | 503;
+type ErrorStatus = 400 | 401 | 403 | 404 | 413 | 500 | 503;
 
 interface Example {
   readonly summary: string;
@@ -176,7 +177,7 @@ interface OpSpec {
   readonly extra?: Readonly<Record<string, { readonly description: string; readonly content: Readonly<Record<string, Media>> }>>;
   /** Error statuses with route-specific examples (an empty object: the generic example). */
   readonly errors: Partial<Record<ErrorStatus, Readonly<Record<string, Example>>>>;
-  /** Reads or writes the object store (adds 502 and 503). */
+  /** Reads or writes the object store (adds 500 and 503). */
   readonly store: boolean;
   readonly securityNote?: string;
 }
@@ -206,14 +207,15 @@ const ERROR_TEXT: Record<ErrorStatus, { description: string; example: Example }>
     description: 'payload_too_large: the body or the number of events is over the limit.',
     example: { summary: 'Body over the limit', value: err('payload_too_large', 'body: larger than 8388608 bytes', { field: 'body', limit: 8_388_608 }) },
   },
-  502: {
-    description: 'store_refused: the object store refused the request. Retry later.',
-    example: { summary: 'Store refused', value: err('store_refused', 'the object store refused the request') },
+  500: {
+    description:
+      'A server fault retrying will not fix soon (manifest_corrupt, segment_corrupt, unsupported_format, store_unsafe, store_refused, internal): an operator must act. The message is generic; the server log has the details under the X-Request-Id.',
+    example: { summary: 'Store refused', value: err('store_refused', SERVER_MESSAGES.store_refused) },
   },
   503: {
     description:
       'The object store is unavailable, or a commit lost too many races or has an unknown outcome (manifest_contention, commit_outcome_unknown, store_unavailable, ...). Nothing of a failed write is acknowledged: retry the same request after Retry-After seconds.',
-    example: { summary: 'Commit contention', value: err('manifest_contention', 'shard 3: the commit lost 64 races in a row; retry') },
+    example: { summary: 'Commit contention', value: err('manifest_contention', SERVER_MESSAGES.manifest_contention) },
   },
 };
 
@@ -322,7 +324,7 @@ const OPERATIONS: readonly OpSpec[] = [
     tag: 'ingest',
     summary: 'Ingest a batch of usage events',
     description:
-      'Validates every event, deduplicates on event_id (7 days on the server clock) and answers only after the commits that list the accepted events succeeded. Same event_id + same payload: duplicate; different payload: conflict. A Usage event in a closed period is rejected (period_closed); send a Correction instead. On 502/503 nothing of the failed shards is acknowledged: retry the same batch.',
+      'Validates every event, deduplicates on event_id (7 days on the server clock) and answers only after the commits that list the accepted events succeeded. Same event_id + same payload: duplicate; different payload: conflict. A Usage event in a closed period is rejected (period_closed); send a Correction instead. On 500/503 nothing of the failed shards is acknowledged: retry the same batch.',
     body: {
       required: true,
       description: '`{"events": [...]}`: at most 10,000 events and 8 MiB.',
@@ -836,7 +838,7 @@ function operation(op: OpSpec): JsonObject {
   const scope: Scope | null = scopeFor(op.method.toUpperCase(), op.path);
   const responses: JsonObject = { '200': { description: op.ok.description, content: mediaObject(op.ok.content) } };
   for (const [status, r] of Object.entries(op.extra ?? {})) responses[status] = { description: r.description, content: mediaObject(r.content) };
-  const errors: Partial<Record<ErrorStatus, Readonly<Record<string, Example>>>> = { ...op.errors, ...(op.store ? { 502: {}, 503: {} } : {}) };
+  const errors: Partial<Record<ErrorStatus, Readonly<Record<string, Example>>>> = { ...op.errors, ...(op.store ? { 500: {}, 503: {} } : {}) };
   for (const status of Object.keys(errors).map(Number).sort((a, b) => a - b) as ErrorStatus[]) {
     if (responses[String(status)] === undefined) responses[String(status)] = errorResponse(status, errors[status]!);
   }

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { decimalString, pendingAdjustment, periodTransition } from '../manifest/schema.ts';
 import { usageBatchInput, usageEventInput } from '../model/event-schema.ts';
+import { PUBLIC_ERROR_CODES } from './errors.ts';
 import { ACCOUNT_ID } from './params.ts';
 
 const count = z.number().int().nonnegative();
@@ -23,13 +24,13 @@ export const errorBody = z
   .object({
     error: z.object({
       code: z
-        .string()
+        .enum(PUBLIC_ERROR_CODES)
         .describe(
-          'Stable machine-readable code: invalid_request (400), unauthorized (401), forbidden (403), not_found (404), payload_too_large (413), ' +
-            'internal (500), store_refused (502), manifest_contention, commit_outcome_unknown, store_unavailable, ambiguous_write, precondition_failed, ' +
-            'conditional_conflict, object_not_found, manifest_corrupt, unsupported_format, store_unsafe (503).',
+          'Stable machine-readable code, one of a closed set (the README error table says what to do for each): 4xx for the caller to fix; ' +
+            '503 with Retry-After to retry (manifest_contention, store_unavailable, commit_outcome_unknown: retry the same request, it is idempotent); ' +
+            '500 for a server fault an operator must fix (manifest_corrupt, segment_corrupt, unsupported_format, store_unsafe, store_refused, internal).',
         ),
-      message: z.string().describe('Human-readable; starts with the name of the offending field or parameter when there is one.'),
+      message: z.string().describe('Human-readable; for a 4xx it starts with the name of the offending field or parameter when there is one; for a 5xx it is generic (the details are in the server log under X-Request-Id).'),
       details: z
         .record(z.string(), z.unknown())
         .optional()

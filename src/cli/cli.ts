@@ -1,10 +1,10 @@
 /**
  * `runCli(argv, io)`: dispatches `usagedb <command> [flags]` and maps every outcome to the
- * documented exit codes: 0 ok; 1 problems found (check, verify-period), a missing segment or
- * generation, or a failed job/export; 2 usage error; 3 store or configuration error.
+ * documented exit codes (README error table): 0 ok; 1 problems found (check, verify-period), a
+ * missing segment or generation, or a failed job/export; 2 usage error; 3 store, configuration or
+ * damaged-database error. A typed error's exit code follows from its kind (`exitCodeOf`).
  */
-import { ManifestContentionError, ManifestCorruptError, CommitOutcomeUnknownError, NotFoundError, StoreUnsafeError, UnsupportedFormatError, ValidationError } from '../errors.ts';
-import { StoreError } from '../store/errors.ts';
+import { isUsageDbError, NotFoundError, ValidationError, type ErrorKind } from '../errors.ts';
 import { COMMON_HELP, parse, type Command } from './args.ts';
 import { checkCommand } from './commands/check.ts';
 import { exportNdjsonCommand, exportParquetCommand } from './commands/export.ts';
@@ -42,27 +42,24 @@ export function usage(): string {
     COMMON_HELP,
     '',
     'Exit codes: 0 ok; 1 problems found (check, verify-period) or the operation failed;',
-    '2 usage error; 3 store or configuration error. `usagedb <command> --help` for a command.',
+    '2 usage error; 3 store, configuration or damaged-database error. `usagedb <command> --help` for a command.',
   ].join('\n');
 }
 
-/** The exit code an error maps to (1 when it is neither usage nor store/configuration). */
+const KIND_EXIT = { user: EXIT.problems, retryable: EXIT.store, outcome_unknown: EXIT.store, fatal: EXIT.store } as const satisfies Record<ErrorKind, number>;
+
+/**
+ * The exit code an error maps to, from its kind: the caller's mistake (`user`: not found, invalid
+ * input) is 1 like any failed operation; the store or the database being unavailable, contended,
+ * of unknown outcome or damaged (`retryable`, `outcome_unknown`, `fatal`) is 3, as is a bad
+ * configuration (a USAGEDB_* variable); a bad command line is 2; anything untyped 1.
+ */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CliUsageError) return EXIT.usage;
   if (err instanceof CliConfigError) return EXIT.store;
-  if (
-    err instanceof StoreError ||
-    err instanceof StoreUnsafeError ||
-    err instanceof ManifestCorruptError ||
-    err instanceof ManifestContentionError ||
-    err instanceof CommitOutcomeUnknownError ||
-    err instanceof UnsupportedFormatError
-  ) {
-    return EXIT.store;
-  }
   if (err instanceof ValidationError && err.field?.startsWith('USAGEDB_')) return EXIT.store;
-  if (err instanceof NotFoundError) return EXIT.problems;
-  return EXIT.problems;
+  if (!isUsageDbError(err)) return EXIT.problems;
+  return KIND_EXIT[err.kind];
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {

@@ -1,6 +1,7 @@
 /**
  * Configuration from environment variables, validated by zod; every runtime uses it. A bad or
- * missing value fails at start with a message naming the variable. Defaults are the README table.
+ * missing value fails at start with a message naming the variable, never quoting a secret's value
+ * (SECRET_VARIABLES). Defaults are the README table.
  */
 import { z } from 'zod';
 import { ValidationError } from '../errors.ts';
@@ -17,8 +18,9 @@ const envSchema = z.object({
   USAGEDB_S3_ENDPOINT: z.url().optional(),
   USAGEDB_S3_REGION: z.string().min(1).default('auto'),
   USAGEDB_S3_BUCKET: z.string().min(3).max(63).optional(),
-  USAGEDB_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
-  USAGEDB_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  // A pasted line break in a credential would only show later as a refused signature.
+  USAGEDB_S3_ACCESS_KEY_ID: z.string().regex(/^\S+$/).optional(),
+  USAGEDB_S3_SECRET_ACCESS_KEY: z.string().regex(/^\S+$/).optional(),
   USAGEDB_S3_FORCE_PATH_STYLE: bool.optional(),
   USAGEDB_S3_TIMEOUT_MS: int(100, 300_000).default(15_000),
   USAGEDB_SHARDS: int(1, 1024).default(16),
@@ -46,6 +48,9 @@ const envSchema = z.object({
   USAGEDB_COMPACT_GRACE_S: int(0, 7 * 86_400).default(900),
   USAGEDB_GC_SAFETY_AGE_S: int(60, 30 * 86_400).default(3600),
 });
+
+/** Variables holding secrets: no configuration message ever echoes their values. */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['USAGEDB_S3_ACCESS_KEY_ID', 'USAGEDB_S3_SECRET_ACCESS_KEY', 'USAGEDB_API_KEYS']);
 
 export type StoreConfig =
   | { readonly kind: 'fs'; readonly dataDir: string }
@@ -89,7 +94,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
-    throw new ValidationError(`configuration: ${name}: ${issue.message}`, name);
+    // A validator's message may quote the value; a secret's is never shown, not even in part.
+    const message = SECRET_VARIABLES.has(name) ? 'must be one word without spaces or line breaks (the value is not shown)' : issue.message;
+    throw new ValidationError(`configuration: ${name}: ${message}`, name);
   }
   const e = parsed.data;
   const kind = e.USAGEDB_STORE ?? (e.USAGEDB_S3_BUCKET !== undefined ? 's3' : 'fs');

@@ -6,4 +6,5 @@ import { UsageDbError } from '../errors.ts';
 
 export class SegmentCorruptError extends UsageDbError {
   readonly code = 'segment_corrupt';
+  readonly kind = 'fatal';
 }

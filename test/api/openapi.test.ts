@@ -171,7 +171,7 @@ describe('the OpenAPI document', () => {
         expect(responses['401'], `${where}: 401`).toBeDefined();
         expect(responses['403'], `${where}: 403`).toBeDefined();
       }
-      for (const status of ['400', '401', '403', '404', '413', '502', '503']) {
+      for (const status of ['400', '401', '403', '404', '413', '500', '503']) {
         const r = obj(responses[status]);
         if (r.content === undefined || path === '/health') continue;
         expect(obj(obj(r.content)['application/json']).schema, `${where}: ${status} uses ErrorBody`).toEqual({ $ref: '#/components/schemas/ErrorBody' });

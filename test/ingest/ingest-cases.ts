@@ -258,7 +258,8 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
         const victimKey = new ShardKeys(prefix, victim, a.db.info.shard_count).current;
         plan.add('put', (k) => k === victimKey, { type: 'fail', error: new StoreRefusedError('shard down') });
         const first = await postBatch(a.app, events);
-        expect(first.status).toBe(502);
+        expect(first.status).toBe(500); // store_refused is fatal: an operator must act
+        expect(first.body.error.code).toBe('store_refused');
         plan.clear();
         const retry = await postBatch(a.app, events);
         const inVictim = events.filter((e) => shardOfAccount(e.account_id as string, a.db.layout) === victim).length;
