@@ -269,10 +269,6 @@ const PERIOD_ACTION_BODY = {
 const PERIOD_400 = {
   badPeriod: { summary: 'Not a month', value: err('invalid_request', 'period: "2026-13" is not a month; use YYYY-MM (e.g. 2026-01)', { field: 'period' }) },
 };
-const PERIOD_404 = {
-  snapshot: { summary: 'Snapshot object missing', value: err('not_found', 'snapshot shards/03/periods/01KD7ZK3Q8XW0M2V9T4N6B8C1D.json is missing') },
-};
-
 const SQL_EXAMPLE =
   "SELECT meter_id, SUM(quantity), COUNT(*) FROM usage_events WHERE account_id = 'acct_42' AND timestamp_ms >= " +
   `${FROM_MS} AND timestamp_ms < ${TO_MS} GROUP BY meter_id ORDER BY SUM(quantity) DESC LIMIT 10`;
@@ -624,7 +620,7 @@ const OPERATIONS: readonly OpSpec[] = [
     params: [accountParam, periodParam],
     body: PERIOD_ACTION_BODY,
     ok: { description: 'The closed period.', content: json(ref('PeriodCloseResult'), { closed: { summary: 'Closed', value: { ...CLOSED_VIEW, already_closed: false } } }) },
-    errors: { 400: PERIOD_400, 401: {}, 403: {}, 404: PERIOD_404 },
+    errors: { 400: PERIOD_400, 401: {}, 403: {} },
     store: true,
   },
   {
@@ -646,7 +642,7 @@ const OPERATIONS: readonly OpSpec[] = [
         },
       }),
     },
-    errors: { 400: PERIOD_400, 401: {}, 403: {}, 404: PERIOD_404 },
+    errors: { 400: PERIOD_400, 401: {}, 403: {} },
     store: true,
   },
   {
@@ -661,7 +657,7 @@ const OPERATIONS: readonly OpSpec[] = [
       description: 'The period.',
       content: json(ref('PeriodView'), { closed: { summary: 'A closed period', value: CLOSED_VIEW }, open: { summary: 'An open period', value: { ...OPEN_VIEW, history: [] } } }),
     },
-    errors: { 400: PERIOD_400, 401: {}, 403: {}, 404: PERIOD_404 },
+    errors: { 400: PERIOD_400, 401: {}, 403: {} },
     store: true,
   },
   {

@@ -13,7 +13,8 @@ import { newId } from '../model/deps.ts';
 import type { ResultLine } from '../query/aggregate.ts';
 import type { QueryEngine } from '../query/engine.ts';
 import { periodTotals } from './period-totals.ts';
-import { ManifestContentionError, NotFoundError } from '../errors.ts';
+import { ManifestContentionError } from '../errors.ts';
+import { SegmentCorruptError } from '../segment/errors.ts';
 import { parseMonth, type Month } from '../model/periods.ts';
 
 export interface Actor {
@@ -146,7 +147,7 @@ export class PeriodService {
   /** Reads the frozen invoice lines object of a closed period. */
   async frozenLines(key: string): Promise<FrozenPeriod> {
     const res = await this.db.store.get(key);
-    if (res === null || res.notModified) throw new NotFoundError(`the frozen lines of this period (${key}) are missing`);
+    if (res === null || res.notModified) throw new SegmentCorruptError(`the frozen lines object of a closed period (${key}) is missing`);
     return JSON.parse(new TextDecoder().decode(res.body)) as FrozenPeriod;
   }
 
