@@ -4,7 +4,6 @@
  * that meet real server faults — a lost answer after the commit, a 503 with Retry-After whose
  * commit landed, a 502 — each ending with every event stored exactly once.
  */
-import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ForbiddenError,
@@ -21,6 +20,7 @@ import { ShardKeys } from '../../src/manifest/keys.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { openInstance, storedEvents, type Instance } from '../support/instance.ts';
 import { recordingSleep } from './fake-server.ts';
+import { listen } from './listen.ts';
 import { JAN, routeTour, workload } from './live-cases.ts';
 
 const inProcess = (inst: Instance, over: Partial<UsageDbClientOptions> = {}) =>
@@ -33,15 +33,6 @@ async function rejection(p: Promise<unknown>): Promise<UsageDbError> {
     return err as UsageDbError;
   }
   throw new Error('expected a rejection');
-}
-
-/** Serves `inst` on 127.0.0.1 on a free port. */
-export async function listen(inst: Instance): Promise<{ url: string; close: () => Promise<void> }> {
-  let server!: ServerType;
-  const port = await new Promise<number>((resolve) => {
-    server = serve({ fetch: inst.app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => resolve(info.port));
-  });
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 function expectOnce(stored: readonly { event_id: string }[], ids: readonly string[]): void {
