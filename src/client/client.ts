@@ -6,7 +6,7 @@
 import { prepareEvent, type UsageEventInput } from './batching.ts';
 import { InvalidArgumentError, UnexpectedResponseError } from './errors.ts';
 import { send, type CallOptions, type FetchLike, type HttpConfig } from './http.ts';
-import { ingestPrepared, type IngestReport } from './ingest.ts';
+import { emptyReport, ingestPrepared, type IngestReport } from './ingest.ts';
 import { DEFAULT_RETRY, defaultSleep, retryPolicy, type RetryPolicy, type Sleep } from './retry.ts';
 import { fillPath, ROUTES, type OperationId, type ResponseOf } from './routes.ts';
 import { Tracker, type TrackerOptions } from './tracker.ts';
@@ -109,13 +109,15 @@ export class UsageDbClient {
   }
 
   /** Sends what `track()` buffered; rejects if any of it was not stored. */
-  flush(): Promise<IngestReport> {
-    return this.getTracker().flush();
+  async flush(): Promise<IngestReport> {
+    return this.tracker === undefined ? emptyReport() : this.tracker.flush();
   }
 
-  /** Flushes the `track()` buffer and stops it (tracking afterwards throws). */
+  /** Flushes the `track()` buffer and stops it (tracking afterwards throws TrackerClosedError). */
   close(): Promise<IngestReport> {
-    return this.getTracker().close();
+    // Never tracked: a closed tracker without an exit hook, so track() after close() still throws.
+    this.tracker ??= this.createTracker({ ...this.trackerOptions, flushOnExit: false });
+    return this.tracker.close();
   }
 
   /** Events `track()` holds that the server has not acknowledged yet. */

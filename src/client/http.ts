@@ -4,7 +4,7 @@
  * fetch, Request, AbortController and setTimeout, so it runs on Node, Workers, Deno and browsers.
  */
 import { AbortError, errorFromAnswer, NetworkError, TimeoutError, UnexpectedResponseError, type UsageDbError } from './errors.ts';
-import { abortError, parseRetryAfter, withRetry, type RetryPolicy, type Sleep } from './retry.ts';
+import { abortError, parseRetryAfter, retryPolicy, withRetry, type RetryPolicy, type Sleep } from './retry.ts';
 
 /** `globalThis.fetch`, or e.g. `(req) => app.fetch(req)` for an in-process Hono app. */
 export type FetchLike = (request: Request) => Promise<Response> | Response;
@@ -57,7 +57,7 @@ export interface HttpAnswer<T> {
 
 /** Sends `req`, retrying per the policy; the answer says how many attempts it took. */
 export async function send<T>(config: HttpConfig, req: HttpRequest, opts: CallOptions = {}): Promise<HttpAnswer<T>> {
-  const policy = opts.retry === false ? { ...config.retry, attempts: 1 } : { ...config.retry, ...opts.retry };
+  const policy = opts.retry === false ? { ...config.retry, attempts: 1 } : retryPolicy(opts.retry, config.retry);
   const id = opts.requestId ?? config.newRequestId();
   let attempts = 0;
   const answer = await withRetry(

@@ -30,6 +30,10 @@ export interface IngestReport {
   readonly outcomes: readonly EventOutcome[];
 }
 
+export function emptyReport(): IngestReport {
+  return { accepted: 0, duplicates: 0, conflicts: 0, rejected: 0, acceptedOnEarlierAttempt: 0, batches: 0, attempts: 0, outcomes: [] };
+}
+
 /** Sends `events` (already prepared) and maps every answer back to the caller's positions. */
 export async function ingestPrepared(config: HttpConfig, events: readonly PreparedEvent[], limits: BatchLimits, opts: CallOptions = {}): Promise<IngestReport> {
   const { batches, oversized } = splitBatches(events, limits);

@@ -5,7 +5,7 @@
  */
 import { prepareEvent, type PreparedEvent, type UsageEventInput } from './batching.ts';
 import { BufferFullError, EventsRejectedError, TrackerClosedError, UsageDbError } from './errors.ts';
-import type { EventOutcome, IngestReport } from './ingest.ts';
+import { emptyReport, type EventOutcome, type IngestReport } from './ingest.ts';
 
 export interface TrackerOptions {
   /** Flush once this many events are buffered (default 500). */
@@ -143,13 +143,13 @@ export class Tracker {
     }
   }
 
+  /** Hands `err` to onError (a non-UsageDbError, i.e. a bug, wrapped so it is not lost) and returns it. */
   private report(err: unknown): unknown {
-    if (err instanceof UsageDbError) {
-      try {
-        this.onError(err);
-      } catch {
-        // A throwing onError must not break the tracker.
-      }
+    const typed = err instanceof UsageDbError ? err : new UsageDbError({ code: 'client_error', message: `flush failed: ${err instanceof Error ? err.message : String(err)}`, cause: err });
+    try {
+      this.onError(typed);
+    } catch {
+      // A throwing onError must not break the tracker.
     }
     return err;
   }
@@ -177,10 +177,6 @@ export class Tracker {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
-}
-
-function emptyReport(): IngestReport {
-  return { accepted: 0, duplicates: 0, conflicts: 0, rejected: 0, acceptedOnEarlierAttempt: 0, batches: 0, attempts: 0, outcomes: [] };
 }
 
 function positive(n: number, name: string): number {

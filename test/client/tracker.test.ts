@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BufferFullError, EventsRejectedError, isUlid, TrackerClosedError, UnavailableError, UsageDbClient, type TrackerOptions, type UsageDbError } from '../../src/client/index.ts';
+import { Tracker } from '../../src/client/tracker.ts';
 import { errorAnswer, ev, FakeIngestServer } from './fake-server.ts';
 
 /** Lets pending I/O-free promise chains (fake fetch, body reads) run; timers stay fake. */
@@ -172,5 +173,25 @@ describe('track()', () => {
     expect((await a).accepted).toBe(1);
     expect((await b).accepted).toBe(1);
     expect(server.requests.map((r) => r.events.map((e) => e.quantity))).toEqual([[2], [3]]);
+  });
+
+  it('client.flush() without track() sends nothing; close() without track() still refuses later track()', async () => {
+    const { server, c } = setup();
+    expect(await c.flush()).toMatchObject({ accepted: 0, batches: 0 });
+    expect(await c.close()).toMatchObject({ accepted: 0, batches: 0 });
+    expect(() => c.track(ev(1))).toThrow(TrackerClosedError);
+    expect(server.seen).toEqual([]);
+  });
+
+  it('a failure that is not a UsageDbError (a bug) still reaches onError, and the events stay', async () => {
+    const seen: UsageDbError[] = [];
+    const t = new Tracker(
+      { send: async () => Promise.reject(new TypeError('boom')), mintId: () => 'id', now: () => 1 },
+      { flushOnExit: false, onError: (e) => seen.push(e) },
+    );
+    t.track(ev(1));
+    await expect(t.flush()).rejects.toThrow('boom');
+    expect(seen.map((e) => [e.code, e.message])).toEqual([['client_error', 'flush failed: boom']]);
+    expect(t.pending).toBe(1);
   });
 });
