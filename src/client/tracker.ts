@@ -129,18 +129,28 @@ export class Tracker {
       try {
         report = await this.deps.send(batch);
       } catch (err) {
-        const left = err instanceof UsageDbError && err.ingest !== undefined ? err.ingest.unacknowledged.map((u) => batch[u.index]!) : batch;
+        const progress = err instanceof UsageDbError ? err.ingest : undefined;
+        const left = progress === undefined ? batch : progress.unacknowledged.map((u) => batch[u.index]!);
         this.buffer = [...left, ...this.buffer];
         this.bufferBytes = this.buffer.reduce((n, p) => n + p.bytes, 0);
+        // Batches acknowledged before the failure may hold refused events: report those too.
+        const refusedBefore = progress === undefined ? undefined : this.refused(progress.report, batch);
+        if (refusedBefore !== undefined) this.report(refusedBefore);
         throw this.report(err);
       }
-      const refused: EventOutcome[] = report.outcomes.filter((o) => NOT_STORED.has(o.status));
-      if (refused.length > 0) throw this.report(new EventsRejectedError(refused, report, refused.map((o) => batch[o.index]!.event)));
+      const refused = this.refused(report, batch);
+      if (refused !== undefined) throw this.report(refused);
       return report;
     } finally {
       this.inFlight = 0;
       if (this.buffer.length > 0) this.armTimer();
     }
+  }
+
+  /** The events of `report` the server did not store (conflict, rejected), as one error. */
+  private refused(report: IngestReport, batch: readonly PreparedEvent[]): EventsRejectedError | undefined {
+    const outcomes: EventOutcome[] = report.outcomes.filter((o) => NOT_STORED.has(o.status));
+    return outcomes.length === 0 ? undefined : new EventsRejectedError(outcomes, report, outcomes.map((o) => batch[o.index]!.event));
   }
 
   /** Hands `err` to onError (a non-UsageDbError, i.e. a bug, wrapped so it is not lost) and returns it. */

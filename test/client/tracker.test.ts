@@ -194,4 +194,18 @@ describe('track()', () => {
     expect(seen.map((e) => [e.code, e.message])).toEqual([['client_error', 'flush failed: boom']]);
     expect(t.pending).toBe(1);
   });
+
+  it('a flush failing part-way still reports events refused by the batches before the failure', async () => {
+    const { server, errors, c } = setup();
+    const tracker = c.createTracker({ flushEvents: 2000, flushIntervalMs: 60_000, flushOnExit: false, onError: (e) => errors.push(e) });
+    server.invalid.set('refused', 'unit: is required');
+    server.faults.push(undefined, { type: 'answer', response: () => errorAnswer(400, 'invalid_request', 'body: nope') });
+    // The client's default maxBatchEvents is 1000: make two batches.
+    for (let i = 0; i < 1500; i++) tracker.track({ ...ev(i), ...(i === 3 ? { event_id: 'refused' } : {}) });
+    const err = await tracker.flush().catch((e: UsageDbError) => e);
+    expect(err).toMatchObject({ code: 'invalid_request' });
+    expect(errors.map((e) => e.code)).toEqual(['events_rejected', 'invalid_request']);
+    expect((errors[0] as EventsRejectedError).outcomes.map((o) => o.event_id)).toEqual(['refused']);
+    expect(tracker.pending).toBe(500);
+  });
 });
