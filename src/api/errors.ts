@@ -137,7 +137,7 @@ export function connectionErrorOf(err: unknown, conn: ConnectionState): unknown 
   if (isUsageDbError(err) || !(conn.clientGone || isIncomingAborted(err))) return err;
   const parser = conn.parserErrorCode;
   // EOF in the middle of a body is a client that went away, not a malformed one.
-  if (parser !== undefined && parser.startsWith('HPE_') && parser !== 'HPE_INVALID_EOF_STATE') {
+  if (parser?.startsWith('HPE_') && parser !== 'HPE_INVALID_EOF_STATE') {
     return new ValidationError(`body: malformed HTTP framing (${parser})`, 'body');
   }
   return new RequestAbortedError('the client closed the connection before the request was answered', { cause: err });

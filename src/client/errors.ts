@@ -4,7 +4,7 @@
  * Retry-After; plus the client's own failures (network, timeout, abort, tracker buffer).
  */
 import type { EventOutcome, IngestReport } from './ingest.ts';
-import type { UsageEvent } from './types.ts';
+import type { ErrorCode, UsageEvent } from './types.ts';
 
 export interface ErrorInit {
   readonly code: string;
@@ -116,27 +116,24 @@ export class EventsRejectedError extends UsageDbError {
 
 type ErrorClass = new (init: ErrorInit) => UsageDbError;
 
-/** The server's codes (src/api/errors.ts, src/runtime/worker.ts) → class. */
-export const ERROR_CLASSES_BY_CODE: Readonly<Record<string, ErrorClass>> = {
+/** The server's public codes (its PUBLIC_ERROR_CODES) → class: 4xx are the caller's, 503 retryable, 500 fatal. */
+export const ERROR_CLASSES_BY_CODE: Readonly<Record<ErrorCode, ErrorClass>> = {
   invalid_request: BadRequestError,
   unauthorized: UnauthorizedError,
   forbidden: ForbiddenError,
   not_found: NotFoundError,
   payload_too_large: PayloadTooLargeError,
-  internal: ServerError,
-  segment_corrupt: ServerError,
-  misconfigured: ServerError,
-  store_refused: BadGatewayError,
+  client_closed_request: BadRequestError,
   manifest_contention: UnavailableError,
-  commit_outcome_unknown: UnavailableError,
   store_unavailable: UnavailableError,
-  ambiguous_write: UnavailableError,
-  precondition_failed: UnavailableError,
-  conditional_conflict: UnavailableError,
-  object_not_found: UnavailableError,
-  manifest_corrupt: UnavailableError,
-  unsupported_format: UnavailableError,
-  store_unsafe: UnavailableError,
+  commit_outcome_unknown: UnavailableError,
+  manifest_corrupt: ServerError,
+  segment_corrupt: ServerError,
+  unsupported_format: ServerError,
+  store_unsafe: ServerError,
+  store_refused: ServerError,
+  internal: ServerError,
+  misconfigured: ServerError,
 };
 
 const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
@@ -162,7 +159,7 @@ export function errorFromAnswer(status: number, body: unknown, requestId: string
   const e = errorFields(body);
   const init: ErrorInit = { code: e?.code ?? `http_${status}`, message: e?.message ?? `HTTP ${status}`, status, details: e?.details, requestId, retryAfterMs };
   const byStatus = BY_STATUS[status] ?? (status >= 500 ? ServerError : BadRequestError);
-  const byCode = e !== undefined && Object.hasOwn(ERROR_CLASSES_BY_CODE, e.code) ? ERROR_CLASSES_BY_CODE[e.code] : undefined;
+  const byCode = e !== undefined && Object.hasOwn(ERROR_CLASSES_BY_CODE, e.code) ? ERROR_CLASSES_BY_CODE[e.code as ErrorCode] : undefined;
   const err = new (byCode ?? byStatus)(init);
   // A 429/502/503/504 stays retryable whatever its code says (a proxy may reuse codes).
   return RETRYABLE_STATUSES.has(status) && !err.retryable ? new byStatus(init) : err;

@@ -16,9 +16,28 @@ export type JobName = 'rollup' | 'compact' | 'gc';
 // Errors and system
 
 /** Every non-2xx answer (except /health's 503, which is a `Health`). */
+/** Every code the server answers with (its README error table lists them). */
+export type ErrorCode =
+  | 'invalid_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'payload_too_large'
+  | 'client_closed_request'
+  | 'manifest_contention'
+  | 'store_unavailable'
+  | 'commit_outcome_unknown'
+  | 'manifest_corrupt'
+  | 'segment_corrupt'
+  | 'unsupported_format'
+  | 'store_unsafe'
+  | 'store_refused'
+  | 'internal'
+  | 'misconfigured';
+
 export interface ErrorBody {
   readonly error: {
-    readonly code: string;
+    readonly code: ErrorCode;
     readonly message: string;
     readonly details?: { readonly [key: string]: unknown };
   };

@@ -9,6 +9,7 @@ import {
   ForbiddenError,
   NetworkError,
   PayloadTooLargeError,
+  ServerError,
   UnauthorizedError,
   UsageDbClient,
   type UsageDbClientOptions,
@@ -114,7 +115,7 @@ describe('client against the app in-process', () => {
     expectOnce(await storedEvents(cold.db), w.events.map((e) => e.event_id!));
   });
 
-  it('502 store_refused on one shard: retried, the committed shards answer duplicate, stored once', async () => {
+  it('500 store_refused on one shard is not retried; the error lists what was not acknowledged, and sending that again stores everything once', async () => {
     const store = new MemoryStore();
     const plan = new FaultPlan();
     const inst = await openInstance(withFaults(store, plan.injector), 'client-502');
@@ -124,12 +125,17 @@ describe('client against the app in-process', () => {
     const s = recordingSleep();
     const c = inProcess(inst, { sleep: s.sleep });
     const w = workload(60, 'refused');
-    const report = await c.ingest(w.events.map((e, i) => ({ ...e, account_id: `acct-${i % 12}` })));
+    const events = w.events.map((e, i) => ({ ...e, account_id: `acct-${i % 12}` }));
+    const err = (await c.ingest(events).catch((e: unknown) => e)) as ServerError & { ingest: { unacknowledged: { event: (typeof events)[number] }[] } };
     expect(plan.fired.length).toBe(1);
-    expect(s.waits.length).toBe(1);
-    expect(report.accepted).toBe(60);
-    expect(report.acceptedOnEarlierAttempt).toBeGreaterThan(0);
-    expect(report.acceptedOnEarlierAttempt).toBeLessThan(60);
+    expect(s.waits.length).toBe(0);
+    expect(err).toBeInstanceOf(ServerError);
+    expect(err).toMatchObject({ code: 'store_refused', status: 500, retryable: false });
+    const left = err.ingest.unacknowledged.map((u) => u.event);
+    expect(left.map((e) => e.event_id).sort()).toEqual(events.map((e) => e.event_id).sort());
+    // The operator fixed the store: sending the unacknowledged events again stores each once.
+    const report = await c.ingest(left);
+    expect(report.accepted + report.duplicates).toBe(60);
     expectOnce(await storedEvents(inst.db), w.events.map((e) => e.event_id!));
   });
 });

@@ -29,17 +29,13 @@ describe('errorFromAnswer', () => {
     [500, 'internal', ServerError, false],
     [500, 'segment_corrupt', ServerError, false],
     [500, 'misconfigured', ServerError, false],
-    [502, 'store_refused', BadGatewayError, true],
+    [500, 'store_refused', ServerError, false],
+    [500, 'manifest_corrupt', ServerError, false],
+    [500, 'unsupported_format', ServerError, false],
+    [500, 'store_unsafe', ServerError, false],
     [503, 'manifest_contention', UnavailableError, true],
     [503, 'commit_outcome_unknown', UnavailableError, true],
     [503, 'store_unavailable', UnavailableError, true],
-    [503, 'ambiguous_write', UnavailableError, true],
-    [503, 'precondition_failed', UnavailableError, true],
-    [503, 'conditional_conflict', UnavailableError, true],
-    [503, 'object_not_found', UnavailableError, true],
-    [503, 'manifest_corrupt', UnavailableError, true],
-    [503, 'unsupported_format', UnavailableError, true],
-    [503, 'store_unsafe', UnavailableError, true],
   ] as const)('%i %s → %s', (status, code, Class, retryable) => {
     const err = errorFromAnswer(status, body(code, 'from: is required', { field: 'from' }), 'req-1', status === 503 ? 1000 : undefined);
     expect(err).toBeInstanceOf(Class);
@@ -57,6 +53,8 @@ describe('errorFromAnswer', () => {
     expect(errorFromAnswer(501, null, undefined, undefined)).toBeInstanceOf(ServerError);
     // A retryable status stays retryable even if a proxy reuses a non-retryable code.
     expect(errorFromAnswer(503, body('invalid_request'), undefined, undefined)).toBeInstanceOf(UnavailableError);
+    expect(errorFromAnswer(502, body('store_refused'), undefined, undefined)).toMatchObject({ retryable: true });
+    expect(errorFromAnswer(502, body('store_refused'), undefined, undefined)).toBeInstanceOf(BadGatewayError);
     // Inherited property names are not codes.
     expect(errorFromAnswer(400, body('constructor'), undefined, undefined)).toBeInstanceOf(BadRequestError);
     expect(errorFromAnswer(400, body('__proto__'), undefined, undefined)).toBeInstanceOf(BadRequestError);

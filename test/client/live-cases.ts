@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 import { buildOpenApi } from '../../src/api/openapi.ts';
-import { BadRequestError, UsageDbClient, type ResultLine, type UsageDbError, type UsageEventInput } from '../../src/client/index.ts';
+import { BadRequestError, type UsageDbClient, type ResultLine, type UsageDbError, type UsageEventInput } from '../../src/client/index.ts';
 
 export const JAN = Date.UTC(2026, 0, 1);
 export const ACCOUNTS = ['acme', 'globex', 'initech'] as const;

@@ -43,7 +43,13 @@ describe('ulid', () => {
     const second = next();
     expect(ulidTime(second)).toBe(1001);
     expect(second > first).toBe(true);
-    const carry = ulidFactory({ randomBytes: (b) => (b.fill(0), (b[15] = 31)), now: () => 5 });
+    const carry = ulidFactory({
+      randomBytes: (b) => {
+        b.fill(0);
+        b[15] = 31;
+      },
+      now: () => 5,
+    });
     expect(carry().slice(10)).toBe('000000000000000Z');
     expect(carry().slice(10)).toBe('0000000000000010');
   });
