@@ -10,6 +10,7 @@ import { usageEventInput } from '../model/event-schema.ts';
 import { encodeCursor } from '../query/audit.ts';
 import { scopeFor, type Scope } from './auth.ts';
 import * as S from './schemas.ts';
+import { CONSOLE_COMPONENTS, CONSOLE_OPERATIONS } from '../console/openapi-ops.ts';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -40,6 +41,7 @@ const COMPONENTS = {
   Verification: S.verification,
   JobReport: S.jobReport,
   ConflictList: S.conflictList,
+  ...CONSOLE_COMPONENTS,
 } satisfies Record<string, z.ZodType>;
 
 const ref = (name: keyof typeof COMPONENTS): JsonObject => ({ $ref: `#/components/schemas/${name}` });
@@ -162,7 +164,7 @@ interface ParamSpec {
   readonly example?: unknown;
 }
 
-interface OpSpec {
+export interface OpSpec {
   readonly method: Method;
   readonly path: string;
   readonly operationId: string;
@@ -812,6 +814,7 @@ const OPERATIONS: readonly OpSpec[] = [
     errors: {},
     store: false,
   },
+  ...CONSOLE_OPERATIONS,
 ];
 
 function mediaObject(content: Readonly<Record<string, Media>>): JsonObject {
