@@ -5,7 +5,9 @@
 import type { Hono } from 'hono';
 import type { AppEnv } from '../api/env.ts';
 import { consoleApiRoutes, type ConsoleApiDeps } from './api-routes.ts';
+import { consolePageRoutes } from './routes.ts';
 
 export function consoleRoutes(app: Hono<AppEnv>, deps: ConsoleApiDeps): void {
   consoleApiRoutes(app, deps);
+  consolePageRoutes(app);
 }

@@ -1,9 +1,10 @@
 /**
- * The OpenAPI operations of the console's routes (whoami, the status twin of /metrics and the
- * event-rows lookup), appended to the document by `src/api/openapi.ts` so the
+ * The OpenAPI operations of the console's routes (the page, its assets, whoami, the status twin
+ * of /metrics and the event-rows lookup), appended to the document by `src/api/openapi.ts` so the
  * served-route test covers them like every other route. Schemas come from `schemas.ts`.
  */
 import type { OpSpec } from '../api/openapi.ts';
+import { CONSOLE_ASSETS } from './assets.generated.ts';
 import { adminStatus, eventRows, whoamiResponse } from './schemas.ts';
 
 export const CONSOLE_COMPONENTS = { Whoami: whoamiResponse, AdminStatus: adminStatus, EventRows: eventRows };
@@ -16,6 +17,7 @@ const text = (summary: string, value: string) => ({ schema: { type: 'string' }, 
 
 const NOW = Date.UTC(2026, 1, 1, 12);
 const isoAt = (ms: number) => new Date(ms).toISOString();
+const jsAsset = CONSOLE_ASSETS.find((a) => a.name.endsWith('.js'))!;
 
 const SHARD = {
   shard: 0,
@@ -134,5 +136,45 @@ export const CONSOLE_OPERATIONS: readonly OpSpec[] = [
       404: { missing: { summary: 'Not stored', value: err('not_found', 'event_id: "evt_9999" is not stored for this account') } },
     },
     store: true,
+  },
+  {
+    method: 'get',
+    path: '/console',
+    operationId: 'console',
+    tag: 'docs',
+    summary: 'The web console (single-page app)',
+    description:
+      'Charts and tables of usage, periods, conflicts, jobs and the database status, for people who would rather look than query. The page and its assets are public (they hold no data); the console asks for an API key and hides what its scopes cannot do. Served with a strict Content-Security-Policy and an ETag (If-None-Match answers 304).',
+    ok: { description: 'The page.', content: { 'text/html': text('The start of the page', '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>usageDb console</title>') } },
+    errors: {},
+    store: false,
+  },
+  {
+    method: 'get',
+    path: '/console/assets/{name}',
+    operationId: 'consoleAsset',
+    tag: 'docs',
+    summary: "The console's script and stylesheet",
+    description:
+      'Content-hashed names (`app.<hash>.js`, `app.<hash>.css`) embedded in the server at build time, so they are cached for a year as immutable; the page names the current ones.',
+    params: [
+      {
+        name: 'name',
+        in: 'path',
+        required: true,
+        description: 'An asset name from the console page.',
+        schema: { type: 'string', pattern: '^app\\.[0-9a-f]{12}\\.(js|css)$' },
+        example: jsAsset.name,
+      },
+    ],
+    ok: {
+      description: 'The asset.',
+      content: { 'text/javascript': text('The bundle', '/* the console bundle */'), 'text/css': text('The stylesheet', ':root{color-scheme:light}') },
+    },
+    errors: {
+      400: { badName: { summary: 'Not an asset name', value: err('invalid_request', 'name: not a console asset name (app.<hash>.js or app.<hash>.css)', { field: 'name' }) } },
+      404: { stale: { summary: 'An asset of another build', value: err('not_found', 'name: no console asset "app.000000000000.js" in this build; reload /console') } },
+    },
+    store: false,
   },
 ];
