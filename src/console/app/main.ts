@@ -130,7 +130,7 @@ function signIn(message?: string, error?: string): void {
     try {
       const w = await get<Whoami>('v1/whoami', { key });
       storeKey(key);
-      start(w);
+      start(w, true);
       announce(`Signed in as ${w.name}.`);
     } catch (e) {
       err.hidden = false;
@@ -143,11 +143,12 @@ function signIn(message?: string, error?: string): void {
   input.focus();
 }
 
-function start(w: Whoami): void {
+/** `focus`: move the focus to the page heading (after sign-in; not on a fresh load, where Tab must start at the skip link). */
+function start(w: Whoami, focus: boolean): void {
   session = sessionOf(w);
   renderWho(w);
   if (parseHash(location.hash) === null) history.replaceState(null, '', href([defaultSection()]));
-  void route(true);
+  void route(focus);
 }
 
 async function boot(): Promise<void> {
@@ -159,7 +160,7 @@ async function boot(): Promise<void> {
     signIn(undefined, 'The server no longer accepts this key. Paste a key to continue.');
   });
   try {
-    start(await get<Whoami>('v1/whoami', { key: storedKey() }));
+    start(await get<Whoami>('v1/whoami', { key: storedKey() }), false);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       storeKey(null);
