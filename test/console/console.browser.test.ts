@@ -174,9 +174,9 @@ describe('the console in Chromium', () => {
       // The stacked chart (a labelled image) and its data table agree with the API's per-day lines.
       const canvas = page.locator('figure.chart canvas[role=img]');
       await canvas.waitFor();
-      expect(await canvas.getAttribute('aria-label')).toMatch(/usage of acme by meter per day, \d+ days, 3 series/);
+      expect(await canvas.getAttribute('aria-label')).toMatch(/usage of acme in tokens by meter per day, \d+ days, 2 series/);
       const perDay = await api('GET', `${base}/usage?from=${RANGE.from}&to=${RANGE.to}&group_by=meter_id,day`);
-      const dayOne = perDay.lines.filter((l: any) => l.day.startsWith(RANGE.from));
+      const dayOne = perDay.lines.filter((l: any) => l.day.startsWith(RANGE.from) && l.unit === 'tokens');
       await page.getByText('Chart data as a table').click();
       const firstRow = await page.locator('details.chart-data tbody tr').first().locator('td').allInnerTexts();
       expect(firstRow.map(noCommas).sort()).toEqual(dayOne.map((l: any) => l.quantity).sort());
@@ -370,7 +370,7 @@ describe('the console in Chromium', () => {
       const n = dry.results.reduce((s: number, r: any) => s + (r.deleted ?? 0), 0);
       expect(n).toBeGreaterThan(0); // at least the orphaned segment the fixture left
       expect(dry.results.flatMap((r: any) => r.keys ?? []).some((k: string) => k.includes('01ORPHANED'))).toBe(true);
-      const run = page.getByRole('button', { name: `Run GC and delete ${n} objects…` });
+      const run = page.getByRole('button', { name: `Run GC and delete ${n} object${n === 1 ? '' : 's'}…` });
       await run.waitFor();
       await shot(page, 'jobs-gc-dry-run');
       await run.click();

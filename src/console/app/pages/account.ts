@@ -32,11 +32,17 @@ function buckets(range: Range, per: 'day' | 'hour'): number[] {
   return out;
 }
 
-function chartData(lines: readonly ResultLine[], key: string, per: 'day' | 'hour', range: Range): { labels: string[]; series: Series[]; unit: string } {
+/** The units of the lines, largest total first (quantities of different units never share a chart). */
+function unitsOf(lines: readonly ResultLine[]): string[] {
+  const totals = new Map<string, bigint>();
+  for (const l of lines) totals.set(String(l.unit), (totals.get(String(l.unit)) ?? 0n) + BigInt(l.quantity ?? '0'));
+  return [...totals].sort((a, b) => (b[1] > a[1] ? 1 : b[1] < a[1] ? -1 : a[0] < b[0] ? -1 : 1)).map(([u]) => u);
+}
+
+function chartData(lines: readonly ResultLine[], key: string, per: 'day' | 'hour', range: Range): { labels: string[]; series: Series[] } {
   const starts = buckets(range, per);
   const index = new Map(starts.map((t, i) => [t, i]));
   const byKey = new Map<string, (string | null)[]>();
-  const units = new Set<string>();
   for (const l of lines) {
     const name = l[key] === null || l[key] === undefined ? '(none)' : String(l[key]);
     const i = index.get(Date.parse(String(l[per])));
@@ -44,7 +50,6 @@ function chartData(lines: readonly ResultLine[], key: string, per: 'day' | 'hour
     let values = byKey.get(name);
     if (values === undefined) byKey.set(name, (values = starts.map(() => null)));
     values[i] = (BigInt(values[i] ?? '0') + BigInt(l.quantity ?? '0')).toString();
-    units.add(l.unit ?? '(mixed)');
   }
   const totals = [...byKey].map(([name, v]) => ({ name, v, total: BigInt(sumDecimals(v)) })).sort((a, b) => (b.total > a.total ? 1 : b.total < a.total ? -1 : a.name < b.name ? -1 : 1));
   const kept = totals.slice(0, MAX_SERIES);
@@ -52,7 +57,7 @@ function chartData(lines: readonly ResultLine[], key: string, per: 'day' | 'hour
   const series: Series[] = kept.map((s) => ({ label: s.name, exact: s.v }));
   if (rest.length > 0) series.push({ label: `${rest.length} others`, exact: starts.map((_, i) => sumDecimals(rest.map((s) => s.v[i] ?? '0'))) });
   const labels = starts.map((t) => (per === 'day' ? utc(t).slice(0, 10) : utc(t, false).slice(5, 16)));
-  return { labels, series, unit: units.size === 1 ? [...units][0]! : '' };
+  return { labels, series };
 }
 
 function usageSection(ctx: PageContext, accountId: string, range: Range): HTMLElement {
@@ -60,29 +65,42 @@ function usageSection(ctx: PageContext, accountId: string, range: Range): HTMLEl
   const stack = STACKS.some(([k]) => k === route.params.get('stack')) ? route.params.get('stack')! : 'meter_id';
   const hoursInRange = (parseDay(range.to)! - parseDay(range.from)!) / HOUR;
   const per = route.params.get('per') === 'hour' && hoursInRange <= MAX_HOURS ? 'hour' : 'day';
+  const wantedUnit = route.params.get('unit');
   const stackSelect = select('stack', STACKS, stack);
   const perSelect = select('per', [['day', 'Day'], ...(hoursInRange <= MAX_HOURS ? [['hour', 'Hour'] as const] : [])], per);
-  const form = h('form', { class: 'inline-form', 'aria-label': 'Chart options' }, field('Stack by', stackSelect), field('Per', perSelect), h('button', { type: 'submit', class: 'secondary' }, 'Show'));
+  const unitHolder = h('span', { class: 'contents' });
+  let unitSelect: HTMLSelectElement | null = null;
+  const form = h('form', { class: 'inline-form', 'aria-label': 'Chart options' }, field('Stack by', stackSelect), field('Per', perSelect), unitHolder, h('button', { type: 'submit', class: 'secondary' }, 'Show'));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    location.hash = withParams(route, { stack: stackSelect.value === 'meter_id' ? null : stackSelect.value, per: perSelect.value === 'day' ? null : perSelect.value });
+    location.hash = withParams(route, {
+      stack: stackSelect.value === 'meter_id' ? null : stackSelect.value,
+      per: perSelect.value === 'day' ? null : perSelect.value,
+      unit: unitSelect?.value ?? null,
+    });
   });
   const holder = h('div', null, spinner('the chart'));
   const label = STACKS.find(([k]) => k === stack)![1].toLowerCase();
   void (async () => {
     try {
-      const u = await get<UsageAnswer>(accountPath(accountId, 'usage') + query({ from: range.from, to: range.to, group_by: `${stack},${per}` }));
+      const u = await get<UsageAnswer>(accountPath(accountId, 'usage') + query({ from: range.from, to: range.to, group_by: `${stack},unit,${per}` }));
       if (!ctx.alive()) return;
-      const d = chartData(u.lines, stack, per, range);
-      if (d.series.length === 0) {
+      const units = unitsOf(u.lines);
+      const unit = units.includes(wantedUnit ?? '') ? wantedUnit! : units[0];
+      if (unit === undefined) {
         clear(holder, h('p', { class: 'empty' }, 'No usage in this range.'));
         return;
       }
+      if (units.length > 1) {
+        unitSelect = select('unit', units.map((x) => [x, x] as const), unit);
+        clear(unitHolder, field('Unit', unitSelect));
+      }
+      const d = chartData(u.lines.filter((l) => String(l.unit) === unit), stack, per, range);
       const chart: ChartHandle = stackedBars(
-        `Stacked bar chart: usage of ${accountId} by ${label} per ${per}, ${d.labels.length} ${per}s, ${d.series.length} series (${d.series.map((s) => s.label).join(', ')}).`,
+        `Stacked bar chart: usage of ${accountId} in ${unit} by ${label} per ${per}, ${d.labels.length} ${per}s, ${d.series.length} series (${d.series.map((s) => s.label).join(', ')}).`,
         d.labels,
         d.series,
-        d.unit,
+        unit,
       );
       ctx.onLeave(() => chart.destroy());
       clear(holder, chart.element);

@@ -80,6 +80,8 @@ function bodyForm(op: ResolveOperation): { controls: HTMLElement[]; value: () =>
 }
 
 const FIELDS: readonly (keyof AuditRow)[] = ['kind', 'product_id', 'meter_id', 'model_id', 'source', 'unit', 'subscription_id', 'timestamp_ms', 'quantity', 'dimensions', 'correction_ref', 'ingested_at_ms', 'segment_id'];
+/** Where and when a row was stored: expected to differ, not part of the payload. */
+const STORAGE: ReadonlySet<keyof AuditRow> = new Set(['ingested_at_ms', 'segment_id']);
 
 function show(v: unknown): string {
   return v === null || v === undefined ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v);
@@ -100,7 +102,7 @@ function sideBySide(rows: readonly AuditRow[]): HTMLElement {
         'tbody',
         null,
         ...FIELDS.map((f) => {
-          const d = differs(f);
+          const d = !STORAGE.has(f) && differs(f);
           return h(
             'tr',
             { class: d ? 'diff' : null },

@@ -11,7 +11,7 @@ import { actionButton, badge, confirmDialog, section, table } from '../widgets.t
 
 type Result = JobReport['results'][number];
 
-const SKIP = new Set(['shard', 'committed', 'reason', 'error', 'keys']);
+const SKIP = new Set(['shard', 'committed', 'reason', 'error', 'keys', 'dry_run']);
 
 function detailsOf(r: Result): string {
   return Object.entries(r)
@@ -83,7 +83,7 @@ export async function jobsPage(ctx: PageContext): Promise<void> {
     const dry = await run('gc', true);
     if (dry === null || !ctx.alive()) return;
     const n = deletions(dry);
-    const confirm = actionButton(n === 0 ? 'Run GC (nothing to delete)…' : `Run GC and delete ${n} objects…`, async () => {
+    const confirm = actionButton(n === 0 ? 'Run GC (nothing to delete)…' : `Run GC and delete ${n} object${n === 1 ? '' : 's'}…`, async () => {
       const ok = await confirmDialog({
         title: 'Run garbage collection?',
         body: h('p', null, `The dry run found ${n} unreferenced objects older than the safety age. GC deletes them (objects that became unreferenced since the dry run may be deleted too) and expires replacement records past their grace period.`),
