@@ -6,6 +6,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
+import { consoleRoutes } from './console/index.ts';
 import { RequestAbortedError } from '../errors.ts';
 import type { Ingestor } from '../ingest/ingestor.ts';
 import type { JobOptions } from '../jobs/run.ts';
@@ -98,6 +99,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   periodRoutes(app, opts.periods);
   queryRoutes(app, opts.engine, { maxPageSize: 1000, defaultPageSize: 100, maxRangeMs: DEFAULT_MAX_RANGE_MS, ...opts.queryLimits });
   docsRoutes(app);
+  consoleRoutes(app, { db, engine: opts.engine, metrics, keys: opts.keys ?? [] });
   return app;
 }
 

@@ -68,11 +68,24 @@ function equalConstantTime(a: Uint8Array, b: Uint8Array): boolean {
 /** The scope a request needs, or null for a public route. */
 export function scopeFor(method: string, path: string, publicMetrics = false): Scope | null {
   if (path === '/health' || path === '/openapi.json' || path === '/docs') return null;
+  // The console's static page and assets hold no data; /v1/whoami checks the key it is sent itself.
+  if (path === '/console' || path.startsWith('/console/') || path === '/v1/whoami') return null;
   if (path === '/metrics') return publicMetrics ? null : 'admin';
   if (method === 'POST' && path === '/v1/usage/batch') return 'ingest';
   if (path.startsWith('/v1/admin/')) return 'admin';
   if (method === 'POST' && /^\/v1\/accounts\/[^/]+\/periods\/[^/]+\/(close|reopen)$/.test(path)) return 'admin';
   return 'read';
+}
+
+/** The key an Authorization header presents; 401 when there is none or it is unknown. */
+export async function identify(keys: readonly ApiKey[], header: string | undefined): Promise<ApiKey> {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  if (m === null) throw new UnauthorizedError('authorization: send "Authorization: Bearer <api key>"');
+  const digest = await sha256(m[1]!);
+  let found: ApiKey | undefined;
+  for (const k of keys) if (equalConstantTime(k.digest, digest) && found === undefined) found = k;
+  if (found === undefined) throw new UnauthorizedError('authorization: unknown API key');
+  return found;
 }
 
 export function authMiddleware(keys: readonly ApiKey[], publicMetrics = false): MiddlewareHandler<AppEnv> {
@@ -83,13 +96,7 @@ export function authMiddleware(keys: readonly ApiKey[], publicMetrics = false): 
     }
     const scope = scopeFor(c.req.method, c.req.path, publicMetrics);
     if (scope === null) return next();
-    const header = c.req.header('authorization') ?? '';
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (m === null) throw new UnauthorizedError('authorization: send "Authorization: Bearer <api key>"');
-    const digest = await sha256(m[1]!);
-    let found: ApiKey | undefined;
-    for (const k of keys) if (equalConstantTime(k.digest, digest) && found === undefined) found = k;
-    if (found === undefined) throw new UnauthorizedError('authorization: unknown API key');
+    const found = await identify(keys, c.req.header('authorization'));
     if (!found.scopes.has(scope) && !found.scopes.has('admin')) {
       throw new ForbiddenError(`authorization: the key "${found.name}" lacks the "${scope}" scope this route needs`);
     }

@@ -22,6 +22,7 @@ export class Metrics {
   private readonly requests = new Map<string, number>();
   private readonly latency = new Map<string, Histogram>();
   private readonly jobs = new Map<string, number>();
+  private readonly jobLastRun = new Map<string, number>();
 
   observeRequest(method: string, route: string, status: number, ms: number): void {
     const k = `method="${esc(method)}",route="${esc(route)}",status="${status}"`;
@@ -36,9 +37,10 @@ export class Metrics {
     h.count++;
   }
 
-  observeJob(job: string, outcome: 'ok' | 'error'): void {
+  observeJob(job: string, outcome: 'ok' | 'error', atMs: number = Date.now()): void {
     const k = `job="${esc(job)}",outcome="${outcome}"`;
     this.jobs.set(k, (this.jobs.get(k) ?? 0) + 1);
+    this.jobLastRun.set(k, atMs);
   }
 
   render(src: ScrapeSources): string {
@@ -68,6 +70,8 @@ export class Metrics {
     out.push(`usagedb_segment_cache_bytes ${src.cache.bytes}`);
     family('usagedb_job_runs_total', 'counter', 'Background job runs by outcome.');
     for (const [k, v] of this.jobs) out.push(`usagedb_job_runs_total{${k}} ${v}`);
+    family('usagedb_job_last_run_timestamp_seconds', 'gauge', 'When a job run by this instance last ended, by outcome (GC keeps no watermark in the manifest).');
+    for (const [k, v] of this.jobLastRun) out.push(`usagedb_job_last_run_timestamp_seconds{${k}} ${v / 1000}`);
     return `${out.join('\n')}\n`;
   }
 }

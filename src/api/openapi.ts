@@ -11,6 +11,7 @@ import { encodeCursor } from '../query/audit.ts';
 import { scopeFor, type Scope } from './auth.ts';
 import { SERVER_MESSAGES } from './errors.ts';
 import * as S from './schemas.ts';
+import { CONSOLE_COMPONENTS, CONSOLE_OPERATIONS } from './console/openapi-ops.ts';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -41,6 +42,7 @@ const COMPONENTS = {
   Verification: S.verification,
   JobReport: S.jobReport,
   ConflictList: S.conflictList,
+  ...CONSOLE_COMPONENTS,
 } satisfies Record<string, z.ZodType>;
 
 const ref = (name: keyof typeof COMPONENTS): JsonObject => ({ $ref: `#/components/schemas/${name}` });
@@ -163,7 +165,7 @@ interface ParamSpec {
   readonly example?: unknown;
 }
 
-interface OpSpec {
+export interface OpSpec {
   readonly method: Method;
   readonly path: string;
   readonly operationId: string;
@@ -810,6 +812,7 @@ const OPERATIONS: readonly OpSpec[] = [
     errors: {},
     store: false,
   },
+  ...CONSOLE_OPERATIONS,
 ];
 
 function mediaObject(content: Readonly<Record<string, Media>>): JsonObject {

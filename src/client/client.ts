@@ -14,8 +14,10 @@ import type {
   AccountEventsQuery,
   AccountUsage,
   AccountUsageQuery,
+  AdminStatus,
   AuditRow,
   ConflictList,
+  EventRows,
   EventsPage,
   Explanation,
   Health,
@@ -30,6 +32,7 @@ import type {
   RangeQuery,
   TimeInput,
   Verification,
+  Whoami,
 } from './types.ts';
 import { ulid } from './ulid.ts';
 
@@ -223,6 +226,31 @@ export class UsageDbClient {
   /** GET /v1/admin/conflicts. */
   conflicts(opts?: CallOptions): Promise<ConflictList> {
     return this.call('listConflicts', {}, undefined, undefined, opts);
+  }
+
+  /** GET /v1/admin/status: every shard's manifest summary and this instance's counters. */
+  adminStatus(opts?: CallOptions): Promise<AdminStatus> {
+    return this.call('adminStatus', {}, undefined, undefined, opts);
+  }
+
+  /** GET /v1/whoami: the name and scopes of the key this client sends. */
+  whoami(opts?: CallOptions): Promise<Whoami> {
+    return this.call('whoami', {}, undefined, undefined, opts);
+  }
+
+  /** GET /v1/accounts/{a}/usage/events/{event_id}: every stored row of one event id (two or more: a conflict). */
+  eventRows(accountId: string, eventId: string, opts?: CallOptions): Promise<EventRows> {
+    return this.call('accountEventRows', { account_id: accountId, event_id: eventId }, undefined, undefined, opts);
+  }
+
+  /** GET /console: the web console's page (HTML). */
+  console(opts?: CallOptions): Promise<string> {
+    return this.call('console', {}, undefined, undefined, opts);
+  }
+
+  /** GET /console/assets/{name}: one of the console's script or style assets. */
+  consoleAsset(name: string, opts?: CallOptions): Promise<string> {
+    return this.call('consoleAsset', { name }, undefined, undefined, opts);
   }
 
   /** GET /health; a degraded store answers 503 with the same shape, returned (not thrown). */

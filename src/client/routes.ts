@@ -34,6 +34,11 @@ export const ROUTES = {
   listPeriods: { method: 'GET', path: '/v1/accounts/{account_id}/periods', response: 'PeriodList' },
   runJob: { method: 'POST', path: '/v1/admin/jobs/{job}', query: 'RunJobQuery', response: 'JobReport' },
   listConflicts: { method: 'GET', path: '/v1/admin/conflicts', response: 'ConflictList' },
+  whoami: { method: 'GET', path: '/v1/whoami', response: 'Whoami' },
+  adminStatus: { method: 'GET', path: '/v1/admin/status', response: 'AdminStatus' },
+  accountEventRows: { method: 'GET', path: '/v1/accounts/{account_id}/usage/events/{event_id}', response: 'EventRows' },
+  console: { method: 'GET', path: '/console', response: 'text' },
+  consoleAsset: { method: 'GET', path: '/console/assets/{name}', response: 'text' },
   openapi: { method: 'GET', path: '/openapi.json', response: 'json' },
   docs: { method: 'GET', path: '/docs', response: 'text' },
 } as const satisfies Record<string, RouteSpec>;

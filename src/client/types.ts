@@ -311,6 +311,69 @@ export interface ConflictList {
   }[];
 }
 
+export interface Whoami {
+  readonly name: string;
+  readonly scopes: readonly ('ingest' | 'read' | 'admin')[];
+  readonly open: boolean;
+}
+
+interface ShardStatus {
+  readonly shard: number;
+  readonly generation: number;
+  readonly updated_at: string;
+  readonly raw_segments: number;
+  readonly uncompacted_segments: number;
+  readonly unrolled_segments: number;
+  readonly raw_rows: number;
+  readonly rollup_segments: number;
+  readonly replacements: number;
+  readonly periods_closed: number;
+  readonly conflicts: number;
+  readonly manifest_bytes: number;
+  readonly last_compaction_at: string | null;
+  readonly last_rollup_at: string | null;
+  readonly commits: number;
+  readonly commit_retries: number;
+  readonly contention_errors: number;
+  readonly ambiguous_writes: number;
+}
+
+export interface AdminStatus {
+  readonly now: string;
+  readonly now_ms: number;
+  readonly database: { readonly db_id: string; readonly shards: number; readonly buckets: number; readonly store: string };
+  readonly totals: {
+    readonly generation: number;
+    readonly raw_segments: number;
+    readonly uncompacted_segments: number;
+    readonly unrolled_segments: number;
+    readonly raw_rows: number;
+    readonly rollup_segments: number;
+    readonly replacements: number;
+    readonly periods_closed: number;
+    readonly conflicts: number;
+    readonly manifest_bytes: number;
+    readonly commits: number;
+    readonly commit_retries: number;
+    readonly contention_errors: number;
+    readonly ambiguous_writes: number;
+    readonly last_compaction_at: string | null;
+    readonly last_rollup_at: string | null;
+  };
+  /** A shard whose manifest could not be read carries only its number and the error. */
+  readonly shards: readonly (ShardStatus | { readonly shard: number; readonly error: string })[];
+  readonly requests: readonly { readonly method: string; readonly route: string; readonly status: number; readonly count: number }[];
+  readonly cache: { readonly hits: number; readonly misses: number; readonly bytes: number; readonly entries: number; readonly hit_rate: number | null };
+  readonly jobs: readonly { readonly job: string; readonly outcome: string; readonly runs: number; readonly last_run_at: string | null }[];
+}
+
+export interface EventRows {
+  readonly account_id: string;
+  readonly event_id: string;
+  readonly generation: number;
+  readonly rows: readonly AuditRow[];
+}
+
 /** Every OpenAPI component schema by its name in `#/components/schemas`. */
 export interface Schemas {
   ErrorBody: ErrorBody;
@@ -334,6 +397,9 @@ export interface Schemas {
   Verification: Verification;
   JobReport: JobReport;
   ConflictList: ConflictList;
+  Whoami: Whoami;
+  AdminStatus: AdminStatus;
+  EventRows: EventRows;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ const ROUTES: Route[] = [
   ['POST', '/v1/accounts/acct-1/periods/2026-01/close', { reason: 'test' }, 'admin'],
   ['POST', '/v1/accounts/acct-1/periods/2026-01/reopen', { reason: 'test' }, 'admin'],
   ['GET', '/metrics', undefined, 'admin'],
+  ['GET', '/v1/admin/status', undefined, 'admin'],
 ];
 
 async function call(method: string, path: string, body: unknown, secret?: string) {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { Miniflare as MiniflareType } from 'miniflare';
 import { uniquePrefix } from '../support/s3.ts';
+import { CONSOLE_ASSETS, CONSOLE_PAGE } from '../../src/console/assets.generated.ts';
 import { bundleWorker, callWorker, RuntimeOutput, scheduledTarget, startWorkerd } from '../support/workerd.ts';
 
 const output = new RuntimeOutput();
@@ -87,6 +88,12 @@ describe('Worker (workerd, wrangler bundle) against S3', () => {
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('unauthorized');
     expect((await call('/v1/usage/batch', { method: 'POST', body: { events: EVENTS }, auth: false })).status).toBe(401);
+  });
+
+  it('serves the embedded console without a key (no filesystem in workerd) and whoami with one', async () => {
+    expect(await call('/console', { auth: false })).toEqual({ status: 200, body: CONSOLE_PAGE.body });
+    for (const a of CONSOLE_ASSETS) expect(await call(`/console/assets/${a.name}`, { auth: false })).toEqual({ status: 200, body: a.body });
+    expect((await call('/v1/whoami')).body).toEqual({ name: 'tester', scopes: ['ingest', 'read', 'admin'], open: false });
   });
 
   it('ingests a batch, then dedupes the same batch', async () => {
