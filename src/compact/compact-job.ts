@@ -12,10 +12,9 @@ import type { ConflictRecord, DeepReadonly, RawSegmentEntry } from '../manifest/
 import { bucketOf } from '../model/bucket.ts';
 import { newId, type Deps } from '../model/deps.ts';
 import type { UsageEvent } from '../model/event.ts';
-import { eventHash } from '../model/hash.ts';
 import { DAY_MS } from '../model/time.ts';
 import { readRawEvents, readRawHashes, writeRawSegment } from '../objects/segment-objects.ts';
-import { payloadHash } from '../segment/raw.ts';
+import { eventKey, payloadHash } from '../segment/raw.ts';
 import type { ObjectStore } from '../store/types.ts';
 import { MINUTE_MS } from '../model/time.ts';
 
@@ -89,9 +88,12 @@ export function chooseInputs(live: readonly DeepReadonly<RawSegmentEntry>[], opt
   }
   return chosen;
 }
-const hashKey = (h: Uint32Array, at = 0) => `${h[at]},${h[at + 1]},${h[at + 2]},${h[at + 3]}`;
+/** The 96-bit event key of (account_id, event_id) at word `at`, as a map key. */
+const keyOf = (k: Uint32Array, at = 0) => `${k[at]},${k[at + 1]},${k[at + 2]}`;
+/** 64 bits of a payload hash at word `at`, as a map key. */
+const payloadOf = (p: Uint32Array, at = 0) => `${p[at]},${p[at + 1]}`;
 
-/** event hash → (payload hash → id of the live segment holding it): one id may carry several payloads. */
+/** event key → (payload → id of the live segment holding it): one key may carry several payloads. */
 type Reference = Map<string, Map<string, string>>;
 
 /**
@@ -114,10 +116,10 @@ async function loadReference(store: ObjectStore, live: readonly DeepReadonly<Raw
     if (!overlaps) continue;
     const h = await readRawHashes(store, s);
     for (let r = 0; r < h.count; r++) {
-      const eh = hashKey(h.eventHashes, r * 4);
+      const eh = keyOf(h.keys, r * 3);
       let payloads = reference.get(eh);
       if (payloads === undefined) reference.set(eh, (payloads = new Map()));
-      payloads.set(hashKey(h.payloadHashes, r * 4), s.id);
+      payloads.set(payloadOf(h.payloads, r * 2), s.id);
     }
   }
   return reference;
@@ -142,9 +144,11 @@ function dedupe(events: UsageEvent[], reference: Reference, nowMs: number): Dedu
   const conflicts = new Map<string, ConflictRecord>();
   const kept: UsageEvent[] = [];
   let duplicates = 0;
+  const key = new Uint32Array(4);
+  const payload = new Uint32Array(4);
   for (const e of events) {
-    const eh = hashKey(eventHash(e.event_id));
-    const ph = hashKey(payloadHash(e));
+    const eh = keyOf(eventKey(e.account_id, e.event_id, key));
+    const ph = payloadOf(payloadHash(e, payload));
     const ref = reference.get(eh);
     const refSegment = ref?.get(ph);
     const prior = seen.get(eh);
@@ -154,9 +158,9 @@ function dedupe(events: UsageEvent[], reference: Reference, nowMs: number): Dedu
       continue;
     }
     if (ref !== undefined || prior !== undefined) {
-      const c = conflicts.get(e.event_id) ?? { event_id: e.event_id, account_id: e.account_id, segments: [], found_at_ms: nowMs };
+      const c = conflicts.get(eh) ?? { event_id: e.event_id, account_id: e.account_id, segments: [], found_at_ms: nowMs };
       for (const seg of ref?.values() ?? []) if (!c.segments.includes(seg)) c.segments.push(seg);
-      conflicts.set(e.event_id, c);
+      conflicts.set(eh, c);
     }
     if (prior === undefined) seen.set(eh, new Set([ph]));
     else prior.add(ph);

@@ -18,11 +18,11 @@ export async function loadSegmentHashes(
   await forEachLimit(segments, concurrency, async (seg) => {
       if (index.loadedSegments.has(seg.id)) return;
       const h = await readRawHashes(store, seg);
-      const e = h.eventHashes;
-      const p = h.payloadHashes;
+      const k = h.keys;
+      const p = h.payloads;
       for (let row = 0; row < h.count; row++) {
-        const w = row * 4;
-        index.insert(e[w]!, e[w + 1]!, e[w + 2]!, p[w]!, h.ingestedAt[row]!);
+        const w = row * 3;
+        index.insert(k[w]!, k[w + 1]!, k[w + 2]!, p[row * 2]!, h.ingestedSec[row]! * 1000);
       }
       index.loadedSegments.add(seg.id);
   });

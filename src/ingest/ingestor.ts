@@ -9,7 +9,7 @@ import { BackgroundTasks, type Background } from '../lib/background.ts';
 import type { Database } from '../manifest/database.ts';
 import { ShardPlacer } from '../model/bucket.ts';
 import { validateEvent } from '../model/validate.ts';
-import { EventHasher } from '../segment/raw.ts';
+import { EventHasher, HASH_WORDS } from '../segment/raw.ts';
 import { DedupeIndex } from './dedupe-index.ts';
 import { DEFAULT_INGEST_OPTIONS, type IngestOptions } from './limits.ts';
 import { ShardWriter, type Outcome, type PendingEvent } from './shard-writer.ts';
@@ -75,7 +75,7 @@ export class Ingestor {
     const now = this.db.deps.clock.now();
     const result: IngestResult = { accepted: 0, duplicates: 0, conflicts: 0, rejected: 0, errors: [] };
     const byShard = new Map<number, { pending: PendingEvent[]; positions: number[] }>();
-    const hashes = new Uint32Array(rawEvents.length * 8);
+    const hashes = new Uint32Array(rawEvents.length * HASH_WORDS);
     for (let i = 0; i < rawEvents.length; i++) {
       const raw = rawEvents[i];
       const v = validateEvent(raw, now);
@@ -87,8 +87,8 @@ export class Ingestor {
       const shard = this.placer.shardOf(v.event.account_id);
       let group = byShard.get(shard);
       if (group === undefined) byShard.set(shard, (group = { pending: [], positions: [] }));
-      this.hasher.hashInto(v.event, hashes, i * 8);
-      group.pending.push({ event: v.event, hashes, at: i * 8 });
+      this.hasher.hashInto(v.event, hashes, i * HASH_WORDS);
+      group.pending.push({ event: v.event, hashes, at: i * HASH_WORDS });
       group.positions.push(i);
     }
 

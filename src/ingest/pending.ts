@@ -1,11 +1,13 @@
 /** One validated event on its way into a segment, with the hashes ingest computed for it once. */
 import type { UsageEvent } from '../model/event.ts';
+import { HASH_WORDS } from '../segment/raw.ts';
 
 export interface PendingEvent {
   readonly event: UsageEvent;
   /**
-   * Words [at, at + 4) are the 128-bit event hash, [at + 4, at + 8) the payload hash (the
-   * hashes block's layout, see segment/hashes.ts); the array is shared by the events of one request.
+   * Words [at, at + 4) are the event key of (account_id, event_id), [at + 4, at + 8) the payload
+   * hash, [at + 8] the id hash (HASH_WORDS, see segment/hashes.ts); the array is shared by the
+   * events of one request.
    */
   readonly hashes: Uint32Array;
   readonly at: number;
@@ -17,15 +19,12 @@ export function samePayload(a: PendingEvent, b: PendingEvent): boolean {
   return x[i] === y[j] && x[i + 1] === y[j + 1] && x[i + 2] === y[j + 2] && x[i + 3] === y[j + 3];
 }
 
-/** The 8 hash words of each event, contiguous, in order (what the segment encoder takes). */
+/** The HASH_WORDS hash words of each event, contiguous, in order (what the segment encoder takes). */
 export function hashWords(events: readonly PendingEvent[]): Uint32Array {
-  const out = new Uint32Array(events.length * 8);
+  const out = new Uint32Array(events.length * HASH_WORDS);
   for (let i = 0; i < events.length; i++) {
     const p = events[i]!;
-    const h = p.hashes;
-    const a = p.at;
-    const o = i * 8;
-    for (let k = 0; k < 8; k++) out[o + k] = h[a + k]!;
+    out.set(p.hashes.subarray(p.at, p.at + HASH_WORDS), i * HASH_WORDS);
   }
   return out;
 }

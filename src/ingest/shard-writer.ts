@@ -182,9 +182,13 @@ export class ShardWriter {
         out[i] = known;
         continue;
       }
-      const first = seen.firstOf(i);
+      const first = seen.claimedBy(i);
       if (first >= 0) out[i] = samePayload(all[first]!, p) ? 'duplicate' : 'conflict';
-      else out[i] = e.kind === 'Usage' && closed.isClosed(e.account_id, e.timestamp_ms) ? 'period_closed' : 'accepted';
+      else if (e.kind === 'Usage' && closed.isClosed(e.account_id, e.timestamp_ms)) out[i] = 'period_closed';
+      else {
+        out[i] = 'accepted';
+        seen.claim(i);
+      }
     }
     return out;
   }

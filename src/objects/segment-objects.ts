@@ -14,6 +14,9 @@ import {
   decodeRawSegment,
   decodeSegmentHashes,
   encodeRawSegment,
+  eventKey,
+  ingestedSecond,
+  isVersion1,
   rawColumnsToEvents,
   RAW_MAGIC,
   SegmentCorruptError,
@@ -23,6 +26,7 @@ import {
   type RawColumns,
   type RawSegmentStats,
   type SegmentHashes,
+  type SegmentHashesV1,
 } from '../segment/raw.ts';
 import { decodeRollupSegment, encodeRollupSegment, rollupColumnsToRows, type RollupColumnName, type RollupColumns, type RollupRow, type RollupSegmentStats } from '../segment/rollup.ts';
 import type { ObjectStore } from '../store/types.ts';
@@ -85,12 +89,38 @@ export async function readRawEvents(store: ObjectStore, seg: RawRef): Promise<Us
   return rawColumnsToEvents(decodeRawSegment(await readRawSegmentBytes(store, seg)));
 }
 
-/** The segment's hashes block (appended to its object, or its legacy sidecar), decoded. */
+/**
+ * The segment's hashes (appended to its object, or its legacy sidecar), decoded. A version 1
+ * block keys rows by event_id alone: its keys are recomputed from the segment's columns (one
+ * more read, for segments written before the key became (account_id, event_id)).
+ */
 export async function readRawHashes(store: ObjectStore, seg: RawRef): Promise<SegmentHashes> {
   const key = seg.hashes_key ?? seg.key;
   const res = await store.get(key, seg.hashes_key === undefined ? { range: { offset: seg.bytes } } : {});
   if (res === null || res.notModified) throw missing(seg, 'hashes', key, '; dedupe cannot be trusted for this shard');
-  return decodeSegmentHashes(res.body);
+  const h = decodeSegmentHashes(res.body);
+  return isVersion1(h) ? upgradeHashes(h, await readRawColumns(store, seg, ['account_id', 'event_id'])) : h;
+}
+
+/** A version 1 block in version 2 form: keys and id hashes from the rows, payloads as stored. */
+function upgradeHashes(h: SegmentHashesV1, cols: RawColumns): SegmentHashes {
+  if (cols.rows !== h.count) throw new SegmentCorruptError(`segment hashes: ${h.count} rows, the segment has ${cols.rows}`);
+  const keys = new Uint32Array(h.count * 3);
+  const payloads = new Uint32Array(h.count * 2);
+  const ids = new Uint32Array(h.count);
+  const ingestedSec = new Uint32Array(h.count);
+  const words = new Uint32Array(4);
+  const accounts = cols.account_id!;
+  for (let r = 0; r < h.count; r++) {
+    const eventId = cols.event_id![r]!;
+    eventKey(accounts.dict[accounts.codes[r]!]!, eventId, words);
+    keys.set(words.subarray(0, 3), r * 3);
+    ids[r] = h.eventHashes[r * 4]!; // version 1's event hash is the hash of event_id alone
+    payloads[r * 2] = h.payloadHashes[r * 4]!;
+    payloads[r * 2 + 1] = h.payloadHashes[r * 4 + 1]!;
+    ingestedSec[r] = ingestedSecond(h.ingestedAt[r]!);
+  }
+  return { count: h.count, keys, payloads, ids, ingestedSec };
 }
 
 /** A rollup segment object's bytes. */

@@ -1,15 +1,22 @@
 /**
- * The hashes block of a raw segment (appended to its object — a sidecar object of its own in
- * segments written before — and what the dedupe index and compaction load instead of the
- * segment) and `payloadHash`, which ingest must use so its hashes equal the ones persisted here.
- * Both hashes are persisted: never change how they are computed or laid out; a change is a new
- * version.
+ * The hashes block of a raw segment (appended to its object; a sidecar object in segments
+ * written long ago): what the dedupe index and compaction load instead of the segment, plus the
+ * hashes ingest computes once per event. The hashes are persisted: never change how they are
+ * computed or laid out; a change is a new version (both versions decode).
  *
- * Layout (little-endian):
- *   "UHSH" magic (4) | u8 version = 1 | 3 zero bytes | u32 row count | 4 zero bytes
- *   per row, in the segment's row order (40 bytes): event_hash 4 x u32 (eventHash(event_id)),
- *     payload_hash 4 x u32 (murmur3x86_128 of UTF-8 canonicalPayload(e)), ingested_at_ms f64
+ * Version 2 (written now), little-endian, rows sorted by event key (k0, k1, k2):
+ *   "UHSH" magic (4) | u8 version = 2 | 3 zero bytes | u32 row count | 4 zero bytes
+ *   per row (28 bytes): event key 3 x u32 = 96 bits of murmur3x86_128(account_id NUL event_id)
+ *     (the idempotency key is (account_id, event_id): ids and accounts never hold NUL) |
+ *     payload 2 x u32 = 64 bits of murmur3x86_128(canonicalPayload(e)) | id u32 = 32 bits of
+ *     murmur3x86_128(event_id) alone (finds one id reused under two accounts) | u32 ingested
+ *     second (ingested_at_ms / 1000, floored; saturates in 2106 — only the dedupe window reads it)
  *   u32 CRC-32 of every byte before it
+ * The arithmetic of these widths is in docs/dedupe.md.
+ *
+ * Version 1 (read only), rows in segment order (40 bytes): event hash 4 x u32 of event_id alone,
+ * payload hash 4 x u32, ingested_at_ms f64. Its event hash is not scoped by account, so readers
+ * recompute keys from the segment's columns (objects/segment-objects.ts).
  */
 import { canonicalPayload, type UsageEvent } from '../model/event.ts';
 import { murmur3x86_128 } from '../model/hash.ts';
@@ -19,18 +26,38 @@ import { HashScratch, murmurScratch } from './murmur.ts';
 import { PayloadEncoder, type PayloadParts } from './payload.ts';
 
 export const HASHES_MAGIC = 'UHSH';
-export const HASHES_VERSION = 1;
+export const HASHES_VERSION = 2;
 const HEADER = 16;
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const ROW = 40;
+const ROW_V1 = 40;
+const ROW = 28;
 
+/**
+ * Words per event of what ingest hashes once (`EventHasher`): [0, 4) the scoped event key (128
+ * bits; 96 persisted), [4, 8) the payload hash (128 bits; 64 persisted), [8] the id hash (32 bits).
+ */
+export const HASH_WORDS = 9;
+
+/** A decoded version 2 block: the form every reader of hashes works with. */
 export interface SegmentHashes {
-  count: number;
-  /** 4 words per row (row i at [4i, 4i+4)). */
-  eventHashes: Uint32Array;
+  readonly count: number;
+  /** 3 words per row: the 96-bit event key of (account_id, event_id). Sorted when from a block. */
+  readonly keys: Uint32Array;
+  /** 2 words per row: 64 bits of the payload hash. */
+  readonly payloads: Uint32Array;
+  /** 1 word per row: 32 bits of the hash of event_id alone. */
+  readonly ids: Uint32Array;
+  /** The second each row was ingested (ingested_at_ms / 1000, floored). */
+  readonly ingestedSec: Uint32Array;
+}
+
+/** A decoded version 1 block (rows in segment order; event hashes of event_id alone). */
+export interface SegmentHashesV1 {
+  readonly count: number;
   /** 4 words per row. */
-  payloadHashes: Uint32Array;
-  ingestedAt: Float64Array;
+  readonly eventHashes: Uint32Array;
+  /** 4 words per row. */
+  readonly payloadHashes: Uint32Array;
+  readonly ingestedAt: Float64Array;
 }
 
 const utf8 = new TextEncoder();
@@ -51,26 +78,52 @@ export function payloadHash(e: UsageEvent, out: Uint32Array = new Uint32Array(4)
   return murmur3x86_128(scratch.utf8(canonicalPayload(e)), 0, out);
 }
 
-/**
- * Event and payload hashes of single events, as the hashes block stores them (8 words: event hash,
- * payload hash), through reused scratch buffers: what ingest computes once per event and hands
- * to the segment encoder. Not reentrant: one per caller that hashes synchronously.
- */
-export class EventHasher {
-  private readonly pe = new PayloadEncoder();
-  private readonly ids = new HashScratch();
+/** Event key and id hash of (account_id, event_id), as the hashes block stores them. */
+class KeyHasher {
+  private readonly s = new HashScratch();
   private readonly h = new Uint32Array(4);
 
-  /** Writes the 8 words of `e` to `out[at, at + 8)`. */
-  hashInto(e: UsageEvent, out: Uint32Array, at: number): void {
+  /** Writes the 128-bit key of (account, id) to out[at, at + 4) and the id hash to out[idAt]. */
+  hash(accountId: string, eventId: string, out: Uint32Array, at: number, idAt: number): void {
+    const s = this.s;
     const h = this.h;
-    const id = e.event_id;
-    this.ids.ensure(id.length * 3);
-    murmurScratch(this.ids, utf8.encodeInto(id, this.ids.bytes).written, h);
+    s.ensure((accountId.length + eventId.length) * 3 + 1);
+    const idLen = utf8.encodeInto(eventId, s.bytes).written;
+    murmurScratch(s, idLen, h);
+    out[idAt] = h[0]!;
+    const accLen = utf8.encodeInto(accountId, s.bytes).written;
+    s.bytes[accLen] = 0;
+    const total = accLen + 1 + utf8.encodeInto(eventId, s.bytes.subarray(accLen + 1)).written;
+    murmurScratch(s, total, h);
     out[at] = h[0]!;
     out[at + 1] = h[1]!;
     out[at + 2] = h[2]!;
     out[at + 3] = h[3]!;
+  }
+}
+
+/** The event key of (account_id, event_id), 4 words (the block keeps the first 3). */
+export function eventKey(accountId: string, eventId: string, out: Uint32Array = new Uint32Array(4)): Uint32Array {
+  const words = new Uint32Array(HASH_WORDS);
+  new KeyHasher().hash(accountId, eventId, words, 0, 8);
+  out.set(words.subarray(0, 4));
+  return out;
+}
+
+/**
+ * Event keys, payload and id hashes of single events (HASH_WORDS words each), through reused
+ * scratch buffers: what ingest computes once per event and hands to the segment encoder. Not
+ * reentrant: one per caller that hashes synchronously.
+ */
+export class EventHasher {
+  private readonly pe = new PayloadEncoder();
+  private readonly keys = new KeyHasher();
+  private readonly h = new Uint32Array(4);
+
+  /** Writes the HASH_WORDS words of `e` to `out[at, at + HASH_WORDS)`. */
+  hashInto(e: UsageEvent, out: Uint32Array, at: number): void {
+    this.keys.hash(e.account_id, e.event_id, out, at, at + 8);
+    const h = this.h;
     this.pe.hash(e, h);
     out[at + 4] = h[0]!;
     out[at + 5] = h[1]!;
@@ -79,28 +132,22 @@ export class EventHasher {
   }
 }
 
-/** Hashes of every input row, in input order: 8 words per row (event hash, payload hash). */
+/** HASH_WORDS words per row, in input order. */
 function hashRows(events: readonly UsageEvent[], parts: PayloadParts | undefined): Uint32Array {
   const n = events.length;
-  const words = new Uint32Array(n * 8);
+  const words = new Uint32Array(n * HASH_WORDS);
   if (parts === undefined) {
     const hasher = new EventHasher();
-    for (let i = 0; i < n; i++) hasher.hashInto(events[i]!, words, i * 8);
+    for (let i = 0; i < n; i++) hasher.hashInto(events[i]!, words, i * HASH_WORDS);
     return words;
   }
   const h = new Uint32Array(4);
   const pe = new PayloadEncoder();
-  const ids = new HashScratch();
+  const keys = new KeyHasher();
   for (let i = 0; i < n; i++) {
     const e = events[i]!;
-    const w = i * 8;
-    const id = e.event_id;
-    ids.ensure(id.length * 3);
-    murmurScratch(ids, utf8.encodeInto(id, ids.bytes).written, h);
-    words[w] = h[0]!;
-    words[w + 1] = h[1]!;
-    words[w + 2] = h[2]!;
-    words[w + 3] = h[3]!;
+    const w = i * HASH_WORDS;
+    keys.hash(e.account_id, e.event_id, words, w, w + 8);
     pe.hashWithParts(e, i, parts, h);
     words[w + 4] = h[0]!;
     words[w + 5] = h[1]!;
@@ -110,96 +157,119 @@ function hashRows(events: readonly UsageEvent[], parts: PayloadParts | undefined
   return words;
 }
 
+/** Row order by event key (k0, k1, k2), unsigned. */
+function sortedByKey(words: Uint32Array, n: number): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => {
+    const x = a * HASH_WORDS;
+    const y = b * HASH_WORDS;
+    return words[x]! - words[y]! || words[x + 1]! - words[y + 1]! || words[x + 2]! - words[y + 2]!;
+  });
+  return order;
+}
+
 /**
- * The hashes block for `events` taken in `order` (a permutation of all rows; default: as given).
- * `parts` (values the segment encoder already interned, by input row) and `ingestedAt` (by
- * input row) only make it faster; `precomputed` (8 words per input row, as `EventHasher` writes
- * them) skips hashing altogether.
+ * The hashes block (version 2) of `events`. `parts` (values the segment encoder already
+ * interned, by input row) and `ingestedAt` (by input row) only make it faster; `precomputed`
+ * (HASH_WORDS words per input row, as `EventHasher` writes them) skips hashing altogether.
  */
-export function encodeSegmentHashes(
-  events: readonly UsageEvent[],
-  order?: ArrayLike<number>,
-  parts?: PayloadParts,
-  ingestedAt?: Float64Array,
-  precomputed?: Uint32Array,
-): Uint8Array {
+export function encodeSegmentHashes(events: readonly UsageEvent[], parts?: PayloadParts, ingestedAt?: Float64Array, precomputed?: Uint32Array): Uint8Array {
   const n = events.length;
-  if (order !== undefined && order.length !== n) throw new RangeError('order must list every row');
-  if (precomputed !== undefined && precomputed.length !== n * 8) throw new RangeError('precomputed hashes must hold 8 words per row');
-  // Hash in input order (memory order of the events), then lay rows out in segment order.
+  if (precomputed !== undefined && precomputed.length !== n * HASH_WORDS) throw new RangeError(`precomputed hashes must hold ${HASH_WORDS} words per row`);
   const words = precomputed ?? hashRows(events, parts);
+  const order = sortedByKey(words, n);
   const out = new Uint8Array(HEADER + n * ROW + 4);
   const view = new DataView(out.buffer);
   for (let i = 0; i < 4; i++) out[i] = HASHES_MAGIC.charCodeAt(i);
   out[4] = HASHES_VERSION;
   view.setUint32(8, n, true);
   let at = HEADER;
-  if (LITTLE_ENDIAN) {
-    // Fresh buffer, header 16 and rows 40 bytes: every u32 and f64 is aligned.
-    const u32 = new Uint32Array(out.buffer, 0, (HEADER + n * ROW) / 4);
-    const f64 = new Float64Array(out.buffer, 0, (HEADER + n * ROW) / 8);
-    for (let i = 0; i < n; i++) {
-      const row = order === undefined ? i : order[i]!;
-      const w = row * 8;
-      const a = at / 4;
-      u32[a] = words[w]!;
-      u32[a + 1] = words[w + 1]!;
-      u32[a + 2] = words[w + 2]!;
-      u32[a + 3] = words[w + 3]!;
-      u32[a + 4] = words[w + 4]!;
-      u32[a + 5] = words[w + 5]!;
-      u32[a + 6] = words[w + 6]!;
-      u32[a + 7] = words[w + 7]!;
-      f64[(at + 32) / 8] = ingestedAt === undefined ? events[row]!.ingested_at_ms : ingestedAt[row]!;
-      at += ROW;
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const row = order === undefined ? i : order[i]!;
-      const w = row * 8;
-      for (let k = 0; k < 8; k++) view.setUint32(at + k * 4, words[w + k]!, true);
-      view.setFloat64(at + 32, events[row]!.ingested_at_ms, true);
-      at += ROW;
-    }
+  for (let i = 0; i < n; i++) {
+    const row = order[i]!;
+    const w = row * HASH_WORDS;
+    view.setUint32(at, words[w]!, true);
+    view.setUint32(at + 4, words[w + 1]!, true);
+    view.setUint32(at + 8, words[w + 2]!, true);
+    view.setUint32(at + 12, words[w + 4]!, true);
+    view.setUint32(at + 16, words[w + 5]!, true);
+    view.setUint32(at + 20, words[w + 8]!, true);
+    view.setUint32(at + 24, ingestedSecond(ingestedAt === undefined ? events[row]!.ingested_at_ms : ingestedAt[row]!), true);
+    at += ROW;
   }
   view.setUint32(at, crc32(out, 0, at), true);
   return out;
+}
+
+/** The second stored for an ingestion time: u32 seconds, saturating in the year 2106. */
+export function ingestedSecond(ms: number): number {
+  return Math.min(0xffffffff, Math.max(0, Math.floor(ms / 1000)));
 }
 
 function corrupt(msg: string): SegmentCorruptError {
   return new SegmentCorruptError(`segment hashes: ${msg}`);
 }
 
-/** Decodes and verifies (magic, checksum, version, length) a hashes block. */
-export function decodeSegmentHashes(bytes: Uint8Array): SegmentHashes {
+/** Decodes and verifies (magic, checksum, version, length, order) a hashes block of either version. */
+export function decodeSegmentHashes(bytes: Uint8Array): SegmentHashes | SegmentHashesV1 {
   if (!(bytes instanceof Uint8Array)) throw corrupt('not a byte array');
   const len = bytes.length;
   if (len < HEADER + 4) throw corrupt(`too short (${len} bytes)`);
   for (let i = 0; i < 4; i++) if (bytes[i] !== HASHES_MAGIC.charCodeAt(i)) throw corrupt('bad magic');
   const view = new DataView(bytes.buffer, bytes.byteOffset, len);
   if (view.getUint32(len - 4, true) !== crc32(bytes, 0, len - 4)) throw corrupt('checksum mismatch');
-  if (bytes[4] !== HASHES_VERSION) throw corrupt(`unsupported version ${bytes[4]}`);
+  const version = bytes[4];
+  if (version !== 1 && version !== 2) throw corrupt(`unsupported version ${version}`);
   if (bytes[5] !== 0 || bytes[6] !== 0 || bytes[7] !== 0 || view.getUint32(12, true) !== 0) throw corrupt('reserved bytes set');
   const count = view.getUint32(8, true);
-  if (len !== HEADER + count * ROW + 4) throw corrupt(`length ${len} does not match ${count} rows`);
+  const row = version === 1 ? ROW_V1 : ROW;
+  if (len !== HEADER + count * row + 4) throw corrupt(`length ${len} does not match ${count} rows`);
+  return version === 1 ? decodeV1(view, count) : decodeV2(view, count);
+}
+
+function decodeV2(view: DataView, count: number): SegmentHashes {
+  const keys = new Uint32Array(count * 3);
+  const payloads = new Uint32Array(count * 2);
+  const ids = new Uint32Array(count);
+  const ingestedSec = new Uint32Array(count);
+  let at = HEADER;
+  for (let i = 0; i < count; i++) {
+    const k = i * 3;
+    keys[k] = view.getUint32(at, true);
+    keys[k + 1] = view.getUint32(at + 4, true);
+    keys[k + 2] = view.getUint32(at + 8, true);
+    payloads[i * 2] = view.getUint32(at + 12, true);
+    payloads[i * 2 + 1] = view.getUint32(at + 16, true);
+    ids[i] = view.getUint32(at + 20, true);
+    ingestedSec[i] = view.getUint32(at + 24, true);
+    if (k > 0 && compareKeys(keys, k - 3, k) > 0) throw corrupt(`row ${i}: rows are not sorted by event key`);
+    at += ROW;
+  }
+  return { count, keys, payloads, ids, ingestedSec };
+}
+
+function decodeV1(view: DataView, count: number): SegmentHashesV1 {
   const eventHashes = new Uint32Array(count * 4);
   const payloadHashes = new Uint32Array(count * 4);
   const ingestedAt = new Float64Array(count);
   let at = HEADER;
   for (let i = 0; i < count; i++) {
     const w = i * 4;
-    eventHashes[w] = view.getUint32(at, true);
-    eventHashes[w + 1] = view.getUint32(at + 4, true);
-    eventHashes[w + 2] = view.getUint32(at + 8, true);
-    eventHashes[w + 3] = view.getUint32(at + 12, true);
-    payloadHashes[w] = view.getUint32(at + 16, true);
-    payloadHashes[w + 1] = view.getUint32(at + 20, true);
-    payloadHashes[w + 2] = view.getUint32(at + 24, true);
-    payloadHashes[w + 3] = view.getUint32(at + 28, true);
+    for (let k = 0; k < 4; k++) eventHashes[w + k] = view.getUint32(at + k * 4, true);
+    for (let k = 0; k < 4; k++) payloadHashes[w + k] = view.getUint32(at + 16 + k * 4, true);
     const t = view.getFloat64(at + 32, true);
     if (!Number.isSafeInteger(t)) throw corrupt(`row ${i}: ingested_at_ms is not an integer`);
     ingestedAt[i] = t;
-    at += ROW;
+    at += ROW_V1;
   }
   return { count, eventHashes, payloadHashes, ingestedAt };
+}
+
+/** Orders two 3-word keys of `keys` at word offsets a and b (unsigned). */
+function compareKeys(keys: Uint32Array, a: number, b: number): number {
+  return keys[a]! - keys[b]! || keys[a + 1]! - keys[b + 1]! || keys[a + 2]! - keys[b + 2]!;
+}
+
+export function isVersion1(h: SegmentHashes | SegmentHashesV1): h is SegmentHashesV1 {
+  return 'eventHashes' in h;
 }

@@ -19,7 +19,7 @@ import { writeStringBlock } from './strings.ts';
 export interface EncodeRawOptions {
   /** Deflate level per column, 0 (store) to 9; default 5 (6 is ~1% smaller and ~1.5x slower to deflate). */
   readonly level?: DeflateLevel;
-  /** Hashes the caller already computed: 8 words per input row, as `EventHasher` writes them. */
+  /** Hashes the caller already computed: HASH_WORDS words per input row, as `EventHasher` writes them. */
   readonly hashes?: Uint32Array;
 }
 
@@ -115,7 +115,7 @@ export function encodeRawSegment(
   };
   const hashes =
     opts.hashes === undefined
-      ? encodeSegmentHashes(events, order, payloadParts(rows), rows.ing)
-      : encodeSegmentHashes(events, order, undefined, rows.ing, opts.hashes);
+      ? encodeSegmentHashes(events, payloadParts(rows), rows.ing)
+      : encodeSegmentHashes(events, undefined, rows.ing, opts.hashes);
   return { bytes, hashes, stats };
 }

@@ -5,7 +5,18 @@
  */
 export { encodeRawSegment, type EncodeRawOptions } from './raw-encode.ts';
 export { decodeRawSegment, rawColumnsToEvents, rawQuantity, rowFields, type DecodeRawOptions } from './raw-decode.ts';
-export { decodeSegmentHashes, encodeSegmentHashes, EventHasher, payloadHash, type SegmentHashes } from './hashes.ts';
+export {
+  decodeSegmentHashes,
+  encodeSegmentHashes,
+  EventHasher,
+  eventKey,
+  HASH_WORDS,
+  ingestedSecond,
+  isVersion1,
+  payloadHash,
+  type SegmentHashes,
+  type SegmentHashesV1,
+} from './hashes.ts';
 export { crc32Hex } from './crc32.ts';
 export { SegmentCorruptError } from './errors.ts';
 export { containerLength as segmentContainerLength, type DeflateLevel } from './container.ts';

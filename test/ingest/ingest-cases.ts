@@ -140,6 +140,36 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
       expect(again.map((r) => [r.body.accepted, r.body.duplicates])).toEqual([[0, 1], [1, 0]]);
     });
 
+    it('the idempotency key is (account_id, event_id): one id under six accounts is six events, on any shard layout', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix);
+      const events = range(6).map((i) => usage(0, { event_id: 'shared', account_id: `tenant-${i}`, quantity: 10 + i }));
+      const first = await postBatch(a.app, events);
+      expect(first.body).toMatchObject({ accepted: 6, duplicates: 0, conflicts: 0, errors: [] });
+      // A retry is six duplicates, on this instance and on a cold one.
+      expect((await postBatch(a.app, events)).body).toMatchObject({ accepted: 0, duplicates: 6, conflicts: 0 });
+      const cold = await openInstance(store, prefix, { seed: 3 });
+      expect((await postBatch(cold.app, events)).body).toMatchObject({ accepted: 0, duplicates: 6, conflicts: 0 });
+      // The same id with another payload under one of them is a conflict for that account only.
+      const changed = await postBatch(cold.app, [{ ...events[2]!, quantity: 999 }, usage(0, { event_id: 'shared', account_id: 'tenant-new' })]);
+      expect(changed.body).toMatchObject({ accepted: 1, conflicts: 1, errors: [{ index: 0, event_id: 'shared' }] });
+      expect((await storedEvents(a.db)).filter((e) => e.event_id === 'shared').map((e) => e.account_id).sort()).toEqual([...range(6).map((i) => `tenant-${i}`), 'tenant-new'].sort());
+    });
+
+    it('an event that will not be committed claims no id: [Usage x refused (period closed), Correction x] accepts the correction', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix);
+      const account = 'acct-claim';
+      await a.db.shardOf(account).commit(closedWithoutTotals(account, '2026-01'));
+      const jan = Date.UTC(2026, 0, 15);
+      const r = await postBatch(a.app, [
+        usage(1, { account_id: account, timestamp_ms: jan, event_id: 'x' }),
+        usage(1, { account_id: account, timestamp_ms: jan, event_id: 'x', kind: 'Correction', quantity: -5, correction_ref: { original_event_id: 'evt-0', reason: 'refund' } }),
+      ]);
+      expect(r.body).toMatchObject({ accepted: 1, rejected: 1, conflicts: 0 });
+      expect(r.body.errors).toEqual([{ index: 0, event_id: 'x', reason: expect.stringContaining('period_closed') }]);
+    });
+
     it('rejects Usage in a period the manifest lists as closed; corrections are accepted', async () => {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix);

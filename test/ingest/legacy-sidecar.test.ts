@@ -13,7 +13,9 @@ import { validateEvent } from '../../src/model/validate.ts';
 import { splitRawSegmentObject, writeRawSegment } from '../../src/objects/segment-objects.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
-import { openInstance, postBatch, storedEvents, usage } from '../support/instance.ts';
+import { openInstance, postBatch, storedEvents, TestClock, usage } from '../support/instance.ts';
+import { GOLDEN_ULID_EVENTS, hexBytes, ULID_HASHES, ULID_SEGMENT } from '../segment/golden-events.ts';
+import { encodeRawSegment } from '../../src/segment/raw.ts';
 
 describe('raw segments with a legacy hashes sidecar', () => {
   it('dedupe, queries, compaction and GC handle them', async () => {
@@ -75,5 +77,33 @@ describe('raw segments with a legacy hashes sidecar', () => {
     await runJob(cold.db, 'gc', { gc: { safetyAgeMs: 0, historyKeep: 1 } });
     expect(await store.head(key)).toBeNull();
     expect(await store.head(hashesKey)).toBeNull();
+  });
+
+  it('a version 1 hashes block (event hash of event_id alone) still dedupes: keys come from the segment\'s columns', async () => {
+    const store = new MemoryStore();
+    const writer = await openInstance(store, 'v1', { shards: 1, buckets: 4 });
+    // Bytes written by an earlier version: the golden segment with its version 1 hashes appended.
+    const segment = hexBytes(ULID_SEGMENT);
+    const stats = encodeRawSegment(GOLDEN_ULID_EVENTS, (a) => bucketOf(a, 4)).stats;
+    const shard = writer.db.shards[0]!;
+    const key = shard.keys.rawSegment('v1-segment');
+    const object = new Uint8Array(segment.length + ULID_HASHES.length / 2);
+    object.set(segment, 0);
+    object.set(hexBytes(ULID_HASHES), segment.length);
+    await store.put(key, object, { ifNoneMatch: '*' });
+    const entry = { ...stats, bytes: segment.length, id: 'v1-segment', key, created_at_ms: 1 };
+    expect((await shard.commit(rawSegmentsAdded([entry], GOLDEN_ULID_EVENTS, 1))).committed).toBe(true);
+
+    // A cold instance, within the window of those events' ingestion, sees a retry as duplicates.
+    const clock = new TestClock();
+    clock.offsetMs = Math.max(...GOLDEN_ULID_EVENTS.map((e) => e.ingested_at_ms)) + 3_600_000 - Date.now();
+    const cold = await openInstance(store, 'v1', { clock, seed: 4 });
+    const wire = GOLDEN_ULID_EVENTS.map(({ ingested_at_ms: _, quantity, ...e }) => ({ ...e, quantity: quantity.toString() }));
+    // (The golden Retraction has no correction_ref: the codec stores it, ingest validation refuses it.)
+    const retry = await postBatch(cold.app, wire);
+    expect(retry.body).toMatchObject({ accepted: 0, duplicates: 4, conflicts: 0, rejected: 1, errors: [{ event_id: 'custom-id-ü' }] });
+    // The same ids under another account are other events.
+    const moved = await postBatch(cold.app, wire.map((e) => ({ ...e, account_id: 'cus_Gamma' })));
+    expect(moved.body).toMatchObject({ accepted: 4, duplicates: 0, conflicts: 0, rejected: 1 });
   });
 });

@@ -108,8 +108,8 @@ describe('hashes sidecar corruption', () => {
     const h = samples[0]!.hashes;
     const edit = (i: number, v: number) => { const c = h.slice(); c[i] = v; return c; };
     expectCorrupt(() => decodeSegmentHashes(edit(0, 0)));
-    for (const v of [0, 2]) expect(() => decodeSegmentHashes(restamp(edit(4, v), 4))).toThrow(SegmentCorruptError);
-    expect(() => decodeSegmentHashes(restamp(edit(4, 2), 4))).toThrow(/version/);
+    for (const v of [0, 3]) expect(() => decodeSegmentHashes(restamp(edit(4, v), 4))).toThrow(SegmentCorruptError);
+    expect(() => decodeSegmentHashes(restamp(edit(4, 3), 4))).toThrow(/version/);
     expect(() => decodeSegmentHashes(restamp(edit(8, h[8]! + 1), 4))).toThrow(/length/);
     expectCorrupt(() => decodeSegmentHashes(new Uint8Array(3)));
   });

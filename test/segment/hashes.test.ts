@@ -5,17 +5,20 @@ import { canonicalPayload, type UsageEvent } from '../../src/model/event.ts';
 import { eventHash, hashString128, hex128, murmur3x86_128 } from '../../src/model/hash.ts';
 import { HashScratch, murmurScratch } from '../../src/segment/murmur.ts';
 import { PayloadEncoder } from '../../src/segment/payload.ts';
+import { crc32 } from '../../src/segment/crc32.ts';
 import {
-  decodeRawSegment,
   decodeSegmentHashes,
   encodeRawSegment,
   encodeSegmentHashes,
+  EventHasher,
+  eventKey,
+  HASH_WORDS,
+  isVersion1,
   payloadHash,
 } from '../../src/segment/raw.ts';
-import { eventArb, realisticEvents, segmentOrder, ulidEventArb } from './arbitraries.ts';
+import { eventArb, realisticEvents, ulidEventArb } from './arbitraries.ts';
 
 const buckets = (a: string) => bucketOf(a, 64);
-const words = (a: Uint32Array, i: number) => Array.from(a.subarray(i * 4, i * 4 + 4));
 
 const golden: UsageEvent = {
   event_id: '01JZ8Q3V6W9X2Y4Z5A7B8C9D0E',
@@ -76,23 +79,39 @@ describe('word-reading murmur twin', () => {
   });
 });
 
-describe('hashes sidecar', () => {
+describe('hashes block (version 2)', () => {
+  /** Each row as "key|payload|id|second", from what an independent computation expects. */
+  const expected = (events: readonly UsageEvent[]) =>
+    events
+      .map((e) => {
+        const key = eventKey(e.account_id, e.event_id);
+        const payload = payloadHash(e);
+        return `${key[0]},${key[1]},${key[2]}|${payload[0]},${payload[1]}|${eventHash(e.event_id)[0]}|${Math.min(2 ** 32 - 1, Math.floor(e.ingested_at_ms / 1000))}`;
+      })
+      .sort();
+
+  const decoded = (bytes: Uint8Array) => {
+    const h = decodeSegmentHashes(bytes);
+    if (isVersion1(h)) throw new Error('written as version 1');
+    const rows = Array.from({ length: h.count }, (_, i) => `${h.keys[i * 3]},${h.keys[i * 3 + 1]},${h.keys[i * 3 + 2]}|${h.payloads[i * 2]},${h.payloads[i * 2 + 1]}|${h.ids[i]}|${h.ingestedSec[i]}`);
+    return { h, rows };
+  };
+
   const check = (events: readonly UsageEvent[]) => {
     const enc = encodeRawSegment(events, buckets);
-    const h = decodeSegmentHashes(enc.hashes);
-    const cols = decodeRawSegment(enc.bytes, { columns: ['event_id', 'ingested_at_ms'] });
-    const sorted = segmentOrder(events);
+    const { h, rows } = decoded(enc.hashes);
     expect(h.count).toBe(events.length);
-    for (let i = 0; i < events.length; i++) {
-      expect(cols.event_id![i]).toBe(sorted[i]!.event_id);
-      expect(words(h.eventHashes, i)).toEqual(Array.from(eventHash(cols.event_id![i]!)));
-      expect(words(h.payloadHashes, i)).toEqual(Array.from(payloadHash(sorted[i]!)));
-      expect(h.ingestedAt[i]).toBe(cols.ingested_at_ms![i]);
+    expect([...rows].sort()).toEqual(expected(events));
+    // Sorted by event key (unsigned words), so a reader can search it.
+    for (let i = 1; i < h.count; i++) {
+      const a = [h.keys[i * 3 - 3]!, h.keys[i * 3 - 2]!, h.keys[i * 3 - 1]!];
+      const b = [h.keys[i * 3]!, h.keys[i * 3 + 1]!, h.keys[i * 3 + 2]!];
+      expect(a[0]! < b[0]! || (a[0] === b[0] && (a[1]! < b[1]! || (a[1] === b[1] && a[2]! <= b[2]!)))).toBe(true);
     }
     return enc;
   };
 
-  it('matches hashes computed directly, in decodeRawSegment row order (property)', () => {
+  it('holds every row\'s key, payload, id hash and second, sorted by key (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(eventArb, ulidEventArb), { maxLength: 30 }), (events) => {
         check(events);
@@ -101,15 +120,39 @@ describe('hashes sidecar', () => {
     );
   });
 
-  it('matches on a realistic batch, and the standalone encoder agrees', () => {
+  it('matches on a realistic batch; the standalone encoder and ingest\'s precomputed hashes agree', () => {
     const events = realisticEvents(2000, 5);
     const enc = check(events);
-    const order = segmentOrder(events).map((e) => events.indexOf(e));
-    expect(encodeSegmentHashes(events, order)).toEqual(enc.hashes);
+    expect(encodeSegmentHashes(events)).toEqual(enc.hashes);
+    const words = new Uint32Array(events.length * HASH_WORDS);
+    const hasher = new EventHasher();
+    events.forEach((e, i) => {
+      hasher.hashInto(e, words, i * HASH_WORDS);
+    });
+    expect(encodeRawSegment(events, buckets, { hashes: words }).hashes).toEqual(enc.hashes);
   });
 
-  it('encodes an empty segment', () => {
-    const h = decodeSegmentHashes(encodeRawSegment([], buckets).hashes);
-    expect(h.count).toBe(0);
+  it('keys on (account_id, event_id): one id under two accounts has two keys and one id hash', () => {
+    const a = eventKey('acct-a', 'evt-1');
+    const b = eventKey('acct-b', 'evt-1');
+    expect(hex128(a)).not.toBe(hex128(b));
+    // NUL separates the two: "ab" + "c" is not "a" + "bc".
+    expect(hex128(eventKey('ab', 'c'))).not.toBe(hex128(eventKey('a', 'bc')));
+    expect(hex128(eventKey('acct', 'e'))).toBe(hex128(hashString128('acct\u0000e')));
+    const { h } = decoded(encodeRawSegment([{ ...golden, account_id: 'acct-a', event_id: 'evt-1' }, { ...golden, account_id: 'acct-b', event_id: 'evt-1' }], buckets).hashes);
+    expect(h.ids[0]).toBe(h.ids[1]);
+    expect(h.ids[0]).toBe(eventHash('evt-1')[0]);
+  });
+
+  it('encodes an empty segment, and refuses rows out of key order', () => {
+    const empty = encodeRawSegment([], buckets).hashes;
+    expect(decodeSegmentHashes(empty).count).toBe(0);
+    const two = encodeRawSegment(realisticEvents(2, 9), buckets).hashes;
+    const swapped = two.slice();
+    swapped.copyWithin(16, 16 + 28, 16 + 56); // row 1 over row 0: unsorted (and equal rows)
+    swapped.set(two.subarray(16, 16 + 28), 16 + 28);
+    const view = new DataView(swapped.buffer);
+    view.setUint32(swapped.length - 4, crc32(swapped, 0, swapped.length - 4), true);
+    expect(() => decodeSegmentHashes(swapped)).toThrow(/not sorted/);
   });
 });
