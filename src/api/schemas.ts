@@ -259,7 +259,13 @@ export const queryAnswer = z
 // Billing periods
 
 export const periodActionRequest = z
-  .object({ reason: z.string().max(1024).nullable().optional().describe('Kept in the period history.') })
+  .object({
+    reason: z.string().max(1024).nullable().optional().describe('Kept in the period history.'),
+    force: z
+      .boolean()
+      .optional()
+      .describe('Close a period that has not ended yet (its Usage events are refused from then on); needs a reason. Ignored by reopen.'),
+  })
   .describe('Optional body of close and reopen; an empty body is fine.');
 
 const historyEntry = periodTransition.extend({ at: isoTimestamp }).describe('One close, fence or reopen.');

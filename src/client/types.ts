@@ -215,6 +215,8 @@ export interface QueryAnswer {
 
 export interface PeriodAction {
   readonly reason?: string | null;
+  /** Close a period that has not ended yet (needs a reason). */
+  readonly force?: boolean;
 }
 
 export interface PeriodTransition {

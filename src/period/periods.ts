@@ -13,13 +13,15 @@ import { newId } from '../model/deps.ts';
 import type { ResultLine } from '../query/aggregate.ts';
 import type { QueryEngine } from '../query/engine.ts';
 import { periodTotals } from './period-totals.ts';
-import { ManifestContentionError } from '../errors.ts';
+import { ManifestContentionError, ValidationError } from '../errors.ts';
 import { SegmentCorruptError } from '../segment/errors.ts';
 import { parseMonth, type Month } from '../model/periods.ts';
 
 export interface Actor {
   readonly name: string;
   readonly reason: string;
+  /** Close a period that has not ended yet (needs a reason). */
+  readonly force?: boolean;
 }
 
 /** The immutable object a close writes: the frozen invoice lines and where they came from. */
@@ -60,6 +62,16 @@ export class PeriodService {
    */
   async close(accountId: string, period: string, actor: Actor): Promise<PeriodView & { already_closed: boolean }> {
     const month = parseMonth(period);
+    if (month.to > this.db.deps.clock.now()) {
+      // Closing early refuses every Usage event of the rest of the month: only on purpose.
+      if (actor.force !== true) {
+        throw new ValidationError(
+          `period: ${month.name} has not ended yet (it ends ${new Date(month.to).toISOString()}); closing it now refuses its Usage events until then — send {"force": true, "reason": "..."} to close it anyway`,
+          'period',
+        );
+      }
+      if (actor.reason.trim() === '') throw new ValidationError('reason: required to close a period that has not ended (force)', 'reason');
+    }
     const shard = this.db.shardOf(accountId);
     // "Already closed" is decided without a write, so decide it on fresh state.
     await shard.revalidate();

@@ -65,7 +65,10 @@ export class QueryEngine {
       return this.plan(snap.manifest, spec);
     });
     const segmentsRead = await this.run(plans, spec, agg);
-    return { generations, lines: agg.lines(), segmentsRead, rowsScanned: agg.rowsScanned };
+    const lines = agg.lines();
+    // An ungrouped total is one line even over nothing: a billing client never special-cases empty.
+    if (spec.groupBy.length === 0 && lines.length === 0 && spec.limit !== 0) lines.push(zeroLine(spec));
+    return { generations, lines, segmentsRead, rowsScanned: agg.rowsScanned };
   }
 
   /** The sources a spec reads in one shard's manifest. */
@@ -125,6 +128,11 @@ export class QueryEngine {
   async forEachSegment(segments: readonly DeepReadonly<RawSegmentEntry>[], columns: readonly RawColumnName[], fn: (seg: DeepReadonly<RawSegmentEntry>, cols: RawColumns) => void): Promise<void> {
     await forEachLimit(segments, this.options.fetchConcurrency, async (seg) => fn(seg, await this.cache.columns(seg, columns)));
   }
+}
+
+/** The line of an ungrouped total over no events: zero of each requested metric. */
+function zeroLine(spec: QuerySpec): ResultLine {
+  return { ...(spec.metrics.includes('sum') ? { quantity: '0' } : {}), ...(spec.metrics.includes('count') ? { count: 0 } : {}) };
 }
 
 /** An account's raw totals over [from, to): the spec explain, verify and period totals start from. */

@@ -102,6 +102,25 @@ export function describePeriods(name: string, make: () => Promise<Backend>): voi
       expect((await call(a, 'POST', '/v1/accounts/acme/periods/2026-01/close', '[]')).status).toBe(400);
     });
 
+    it('a period that has not ended is closed only on purpose: force with a reason', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix);
+      const thisMonth = new Date(a.clock.now()).toISOString().slice(0, 7);
+      for (const period of [thisMonth, '9999-12']) {
+        const refused = await call(a, 'POST', `/v1/accounts/acme/periods/${period}/close`, { reason: 'early' });
+        expect(refused.status).toBe(400);
+        expect(refused.body.error).toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/^period: .* has not ended/) });
+        expect((await call(a, 'GET', `/v1/accounts/acme/periods/${period}`)).body.state).toBe('open');
+      }
+      expect((await call(a, 'POST', '/v1/accounts/acme/periods/9999-12/close', { force: true })).body.error.message).toMatch(/^reason:/);
+      expect((await call(a, 'POST', '/v1/accounts/acme/periods/9999-12/close', { force: 'yes', reason: 'x' })).body.error.message).toMatch(/^force:/);
+      const forced = await call(a, 'POST', `/v1/accounts/acme/periods/${thisMonth}/close`, { force: true, reason: 'account terminated' });
+      expect(forced.status).toBe(200);
+      expect(forced.body).toMatchObject({ state: 'closed', history: [{ action: 'close', reason: 'account terminated' }] });
+      // An ended period needs no force.
+      expect((await call(a, 'POST', '/v1/accounts/acme/periods/2026-01/close')).status).toBe(200);
+    });
+
     it('a snapshot\'s generation and source segments recompute its total from history', async () => {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix);

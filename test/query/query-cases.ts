@@ -185,10 +185,28 @@ export function describeQueries(name: string, make: () => Promise<Backend>, seed
         expect(r.body.segments.reduce((s: number, x: { rows: number }) => s + x.rows, 0)).toBe(total[1]);
       });
 
+      it('an ungrouped total over nothing is one zero line (usage, JSON and SQL); grouped, no lines', async () => {
+        const range = `from=${iso(MONTHS[0]!)}&to=${iso(MONTHS[3]!)}`;
+        expect((await get(b, `/v1/accounts/nobody/usage?${range}`)).body.lines).toEqual([{ quantity: '0', count: 0 }]);
+        expect((await get(b, `/v1/accounts/nobody/usage?${range}&group_by=meter_id`)).body.lines).toEqual([]);
+        const json = await b.app.request('/v1/query/json', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ account_id: 'nobody', from: iso(MONTHS[0]!), to: iso(MONTHS[3]!), metrics: ['count'] }),
+        });
+        expect(((await json.json()) as { lines: unknown }).lines).toEqual([{ count: 0 }]);
+        const sql = await b.app.request('/v1/query/sql', {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain' },
+          body: `SELECT SUM(quantity) FROM usage_events WHERE account_id = 'nobody' AND timestamp_ms >= ${MONTHS[0]} AND timestamp_ms < ${MONTHS[3]}`,
+        });
+        expect(((await sql.json()) as { lines: unknown }).lines).toEqual([{ quantity: '0' }]);
+      });
+
       it('read-your-writes on an instance; another instance sees the commit on its next request', async () => {
         const account = 'acct-fresh';
         const path = `/v1/accounts/${account}/usage?from=${iso(MONTHS[0]!)}&to=${iso(MONTHS[3]!)}`;
-        expect((await get(b, path)).body.lines).toEqual([]);
+        expect((await get(b, path)).body.lines).toEqual([{ quantity: '0', count: 0 }]);
         await postBatch(a.app, [{ ...events[0]!, event_id: `fresh-${seed}`, account_id: account, quantity: 7, timestamp_ms: MONTHS[1]! }]);
         expect((await get(a, path)).body.lines[0]).toMatchObject({ quantity: '7', count: 1 });
         expect((await get(b, path)).body.lines[0]).toMatchObject({ quantity: '7', count: 1 });

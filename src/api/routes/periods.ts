@@ -5,9 +5,10 @@ import type { PeriodService } from '../../period/periods.ts';
 import type { AppEnv } from '../env.ts';
 import { accountParam } from '../params.ts';
 
-async function actorOf(c: Context<AppEnv>): Promise<{ name: string; reason: string }> {
+async function actorOf(c: Context<AppEnv>): Promise<{ name: string; reason: string; force: boolean }> {
   const text = await c.req.text();
   let reason = '';
+  let force = false;
   if (text.trim() !== '') {
     let body: unknown;
     try {
@@ -22,8 +23,11 @@ async function actorOf(c: Context<AppEnv>): Promise<{ name: string; reason: stri
       if (r.length > 1024) throw new ValidationError('reason: longer than 1024 characters', 'reason');
       reason = r;
     }
+    const f = (body as { force?: unknown }).force;
+    if (f !== undefined && typeof f !== 'boolean') throw new ValidationError('force: must be true or false', 'force');
+    force = f === true;
   }
-  return { name: c.get('actor') ?? 'anonymous', reason };
+  return { name: c.get('actor') ?? 'anonymous', reason, force };
 }
 
 export function periodRoutes(app: Hono<AppEnv>, periods: PeriodService): void {
