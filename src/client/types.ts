@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'client_closed_request'
   | 'manifest_contention'
+  | 'period_closing'
   | 'store_unavailable'
   | 'commit_outcome_unknown'
   | 'manifest_corrupt'

@@ -21,7 +21,8 @@ import { hashWords, samePayload, type PendingEvent } from './pending.ts';
 
 export type { PendingEvent } from './pending.ts';
 
-export type Outcome = 'accepted' | 'duplicate' | 'conflict' | 'period_closed';
+/** `period_closing`: a correction for a fenced period; not committed, the request must retry. */
+export type Outcome = 'accepted' | 'duplicate' | 'conflict' | 'period_closed' | 'period_closing';
 
 interface Submission {
   readonly events: readonly PendingEvent[];
@@ -185,6 +186,7 @@ export class ShardWriter {
       const first = seen.claimedBy(i);
       if (first >= 0) out[i] = samePayload(all[first]!, p) ? 'duplicate' : 'conflict';
       else if (e.kind === 'Usage' && closed.isClosed(e.account_id, e.timestamp_ms)) out[i] = 'period_closed';
+      else if (e.kind !== 'Usage' && closed.isFenced(e.account_id, e.timestamp_ms)) out[i] = 'period_closing';
       else {
         out[i] = 'accepted';
         seen.claim(i);

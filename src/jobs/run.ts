@@ -10,6 +10,8 @@ import { DEFAULT_GC_OPTIONS, gcScratch, gcShard, type GcOptions } from '../compa
 import { forEachLimit } from '../lib/pool.ts';
 import type { Database } from '../manifest/database.ts';
 import { scratchPrefix } from '../manifest/keys.ts';
+import { PeriodService } from '../period/periods.ts';
+import { QueryEngine } from '../query/engine.ts';
 import { mergeRollups } from '../rollup/merge-rollups.ts';
 import { DEFAULT_ROLLUP_OPTIONS, rollupShard, type RollupOptions } from '../rollup/rollup-job.ts';
 
@@ -32,6 +34,13 @@ export interface JobReport {
   readonly results: readonly Record<string, unknown>[];
 }
 
+/** Closes the periods of a shard whose close was fenced and not finished (none: no reads at all). */
+async function finishFencedPeriods(db: Database, shard: number): Promise<number> {
+  const m = (await db.shards[shard]!.revalidate()).manifest;
+  if (!m.periods.some((p) => p.state === 'closing')) return 0;
+  return new PeriodService(db, new QueryEngine(db)).finishShard(shard);
+}
+
 export async function runJob(db: Database, job: JobName, opts: JobOptions = {}): Promise<JobReport> {
   const { store, deps } = db;
   const buckets = db.info.bucket_count;
@@ -48,7 +57,7 @@ export async function runJob(db: Database, job: JobName, opts: JobOptions = {}):
           case 'rollup': {
             const rolled = await rollupShard(store, shard, deps, buckets, { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup });
             const merged = await mergeRollups(store, shard, deps, buckets, { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup });
-            results[shard.shard] = { ...rolled, merge: merged };
+            results[shard.shard] = { ...rolled, merge: merged, periods_finished: await finishFencedPeriods(db, shard.shard) };
             break;
           }
           case 'gc':

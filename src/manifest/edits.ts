@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { UsageEvent } from '../model/event.ts';
-import { monthOf } from '../model/periods.ts';
+import { monthOf, parseMonth } from '../model/periods.ts';
 import { HOUR_MS } from '../model/time.ts';
 import {
   conflictRecord,
@@ -67,11 +67,21 @@ export const expireReplacements = z.object({ op: z.literal('expireReplacements')
 /** A close that keeps losing races first fences the period: Usage is refused from then on. */
 export const fencePeriod = z.object({ op: z.literal('fencePeriod'), account_id: z.string(), month, ...transition });
 
-/** Freezes a period with totals computed from generation `based_on_generation`. */
+/**
+ * Freezes a period with totals computed from the raw segments `inputs`: exactly those of the
+ * draft that may hold rows of (account, month) — see `closeInputs`. Any other set (an ingest of
+ * the account-month, a compaction of them) makes it stale; commits that touch nothing of the
+ * account-month (other accounts, other months) do not.
+ */
 export const closePeriod = z.object({
   op: z.literal('closePeriod'),
   account_id: z.string(),
   month,
+  /** The account's bucket (what segment entries list). */
+  bucket: int.nonnegative(),
+  /** Sorted ids of the raw segments the totals were computed from. */
+  inputs: z.array(z.string()),
+  /** The manifest generation they were listed in (kept with the frozen period). */
   based_on_generation: int,
   /** The immutable object holding the frozen invoice lines. */
   frozen_key: z.string(),
@@ -125,7 +135,8 @@ export type SkipReason =
   | 'not_open'
   | 'already_closed'
   | 'stale'
-  | 'not_closed';
+  | 'not_closed'
+  | 'period_closing';
 
 export type EditResult<E extends ManifestEdit = ManifestEdit> =
   | { readonly status: 'applied'; readonly value: AppliedValues[E['op']] }
@@ -147,6 +158,8 @@ const APPLY: Appliers = {
     if (e.segments.some((s) => listed.has(s.id))) return skipped('already_listed');
     const notOpen = new Map(d.periods.filter((p) => p.state !== 'open').map((p) => [`${p.account_id}\u0000${p.month}`, p]));
     if (notOpen.size > 0 && e.usage_months.some((u) => notOpen.has(`${u.account_id}\u0000${u.month}`))) return skipped('period_closed');
+    // A fenced period's inputs stay as they are until its close: corrections wait for it.
+    if (notOpen.size > 0 && e.adjustments.some((a) => notOpen.get(`${a.account_id}\u0000${a.month}`)?.state === 'closing')) return skipped('period_closing');
     d.segments.push(...e.segments);
     if (notOpen.size === 0) return applied(undefined);
     for (const { account_id, month: m, ...adjustment } of e.adjustments) {
@@ -254,8 +267,9 @@ const APPLY: Appliers = {
   closePeriod(d, e) {
     const existing = periodOf(d, e.account_id, e.month);
     if (existing?.state === 'closed') return skipped('already_closed');
-    // The frozen totals are exactly those of the generation this commit builds on.
-    if (d.generation !== e.based_on_generation) return skipped('stale');
+    // The frozen totals hold for this draft exactly when it lists the same possible inputs.
+    const m = parseMonth(e.month);
+    if (!sameIds(closeInputs(d.segments, e.account_id, e.bucket, m.from, m.to), e.inputs)) return skipped('stale');
     const entry = existing ?? newPeriod(d, e.account_id, e.month);
     Object.assign(entry, {
       state: 'closed',
@@ -315,6 +329,31 @@ export function rawSegmentsAdded(segments: EditOf<'addRawSegments'>['segments'],
     });
   }
   return { op: 'addRawSegments', segments, usage_months: [...usage.values()], adjustments, at_ms: atMs };
+}
+
+/** What a raw segment entry says of where its rows are. */
+interface SegmentBounds {
+  readonly id: string;
+  readonly min_ts: number;
+  readonly max_ts: number;
+  readonly min_account: string;
+  readonly max_account: string;
+  readonly buckets: readonly number[];
+}
+
+/**
+ * Sorted ids of the raw segments that may hold rows of `accountId` in [from, to) by what their
+ * entries say (time range, account range, bucket): a superset of those that do.
+ */
+export function closeInputs(segments: readonly SegmentBounds[], accountId: string, bucket: number, from: number, to: number): string[] {
+  return segments
+    .filter((s) => s.min_ts < to && s.max_ts >= from && s.min_account <= accountId && accountId <= s.max_account && s.buckets.includes(bucket))
+    .map((s) => s.id)
+    .sort();
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
 }
 
 function periodOf(d: ShardManifest, accountId: string, m: string): PeriodEntry | undefined {
