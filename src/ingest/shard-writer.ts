@@ -195,11 +195,14 @@ export class ShardWriter {
     return out;
   }
 
-  /** Loads the hashes of listed segments this index has not seen (within the window). */
+  /**
+   * Loads the hashes of listed segments this index has not seen (within the window) —
+   * quarantined copies too: they were acknowledged, so a retry of one is a duplicate.
+   */
   private async loadMissing(manifest: DeepReadonly<ShardManifest>): Promise<void> {
     const { index, store, deps, options } = this.d;
     const horizon = deps.clock.now() - index.windowMs;
-    const missing = manifest.segments.filter((s) => !index.loadedSegments.has(s.id));
+    const missing = [...manifest.segments, ...manifest.quarantine].filter((s) => !index.loadedSegments.has(s.id));
     const wanted = missing.filter((s) => s.max_ingested >= horizon);
     for (const s of missing) if (s.max_ingested < horizon) index.loadedSegments.add(s.id);
     await loadSegmentHashes(store, index, wanted, options.hashLoadConcurrency);

@@ -14,6 +14,7 @@ import {
   pendingAdjustment,
   rawSegmentEntry,
   rollupSegmentEntry,
+  type ConflictRecord,
   type PeriodEntry,
   type ReplacementRecord,
   type ShardManifest,
@@ -42,10 +43,31 @@ export const replaceSegments = z.object({
   ...replacement,
   inputs: z.array(z.string()).min(1),
   outputs: z.array(rawSegmentEntry),
-  /** Segments whose rows justified dropping duplicates: they must still be live. */
+  /** Segments whose rows justified dropping duplicates or quarantining: they must still be live. */
   justified_by: z.array(z.string()),
   conflicts: z.array(conflictRecord),
+  /** Segments of quarantined copies (out of every total), named by `conflicts`. */
+  quarantine: z.array(rawSegmentEntry).optional(),
 });
+
+/**
+ * An admin's decision on a quarantined conflict: keep the first copy (the quarantined one stays
+ * out), or both (it is back, as a distinct event), or the second (it is back, and a Retraction
+ * cancels the first). Whatever comes back is in `segment`, added by an addRawSegments edit of
+ * the same (atomic) commit.
+ */
+export const resolveConflict = z.object({
+  op: z.literal('resolveConflict'),
+  conflict_id: z.string(),
+  keep: z.enum(['first', 'second', 'both']),
+  segment: z.string().optional(),
+  at_ms: int,
+  actor: z.string(),
+  reason: z.string(),
+});
+
+/** Conflicts found by a check outside compaction (ids reused across accounts). */
+export const addConflicts = z.object({ op: z.literal('addConflicts'), conflicts: z.array(conflictRecord).min(1) });
 
 /** Rollup: adds a rollup segment and marks its inputs rolled, in the same commit. */
 export const addRollup = z.object({ op: z.literal('addRollup'), rollup: rollupSegmentEntry, at_ms: int });
@@ -95,6 +117,8 @@ export const reopenPeriod = z.object({ op: z.literal('reopenPeriod'), account_id
 export const manifestEdit = z.discriminatedUnion('op', [
   addRawSegments,
   replaceSegments,
+  resolveConflict,
+  addConflicts,
   addRollup,
   mergeRollups,
   dropRollups,
@@ -116,6 +140,8 @@ export interface DroppedRollups {
 interface AppliedValues {
   addRawSegments: undefined;
   replaceSegments: undefined;
+  resolveConflict: undefined;
+  addConflicts: number;
   addRollup: undefined;
   mergeRollups: undefined;
   dropRollups: DroppedRollups;
@@ -136,7 +162,9 @@ export type SkipReason =
   | 'already_closed'
   | 'stale'
   | 'not_closed'
-  | 'period_closing';
+  | 'period_closing'
+  | 'not_quarantined'
+  | 'nothing_new';
 
 export type EditResult<E extends ManifestEdit = ManifestEdit> =
   | { readonly status: 'applied'; readonly value: AppliedValues[E['op']] }
@@ -172,7 +200,8 @@ const APPLY: Appliers = {
   replaceSegments(d, e) {
     const byId = new Map(d.segments.map((s) => [s.id, s]));
     if (e.inputs.some((id) => byId.get(id) === undefined || byId.get(id)!.rolled_by !== undefined)) return skipped('inputs_changed');
-    if (e.justified_by.some((id) => !byId.has(id))) return skipped('justification_gone');
+    const quarantined = new Set(d.quarantine.map((s) => s.id));
+    if (e.justified_by.some((id) => !byId.has(id) && !quarantined.has(id))) return skipped('justification_gone');
     const inputs = new Set(e.inputs);
     const record: ReplacementRecord = {
       id: e.replacement_id,
@@ -188,11 +217,27 @@ const APPLY: Appliers = {
     d.segments = d.segments.filter((s) => !inputs.has(s.id));
     d.segments.push(...e.outputs);
     d.replacements.push(record);
-    const known = new Set(d.conflicts.map((c) => c.event_id));
-    d.conflicts.push(...e.conflicts.filter((c) => !known.has(c.event_id)));
-    if (d.conflicts.length > MAX_CONFLICTS) d.conflicts.splice(0, d.conflicts.length - MAX_CONFLICTS);
+    d.quarantine.push(...(e.quarantine ?? []));
+    recordConflicts(d, e.conflicts);
     d.watermarks.last_compaction_ms = e.at_ms;
     return applied(undefined);
+  },
+
+  resolveConflict(d, e) {
+    const c = d.conflicts.find((x) => x.id === e.conflict_id);
+    if (c === undefined || c.status !== 'quarantined') return skipped('not_quarantined');
+    c.status = 'resolved';
+    c.resolution = { keep: e.keep, at_ms: e.at_ms, actor: e.actor, reason: e.reason, ...(e.segment === undefined ? {} : { segment: e.segment }) };
+    // A quarantine segment no unresolved conflict needs any more leaves the manifest (GC collects it).
+    const needed = new Set(d.conflicts.filter((x) => x.status === 'quarantined' && x.quarantined !== undefined).map((x) => x.quarantined!.segment));
+    d.quarantine = d.quarantine.filter((s) => needed.has(s.id));
+    return applied(undefined);
+  },
+
+  addConflicts(d, e) {
+    const before = d.conflicts.length;
+    recordConflicts(d, e.conflicts);
+    return d.conflicts.length === before ? skipped('nothing_new') : applied(d.conflicts.length - before);
   },
 
   addRollup(d, e) {
@@ -298,6 +343,19 @@ const APPLY: Appliers = {
     return applied(undefined);
   },
 };
+
+/** Adds conflict records not known yet (same kind, account and id), trimming old settled ones. */
+function recordConflicts(d: ShardManifest, conflicts: readonly ConflictRecord[]): void {
+  const keyOf = (c: ConflictRecord) => `${c.kind ?? 'payload'}\u0000${c.account_id}\u0000${c.event_id}\u0000${c.other_account_id ?? ''}`;
+  const known = new Set(d.conflicts.map(keyOf));
+  for (const c of conflicts) {
+    if (known.has(keyOf(c))) continue;
+    d.conflicts.push(c);
+    known.add(keyOf(c));
+  }
+  let excess = d.conflicts.length - MAX_CONFLICTS;
+  if (excess > 0) d.conflicts = d.conflicts.filter((c) => c.status === 'quarantined' || excess-- <= 0);
+}
 
 /**
  * The ingest edit for `segments` holding `events`: the (account, month) of its Usage events must

@@ -1,10 +1,13 @@
-/** Admin routes (admin scope): run a background job now, list conflicts compaction found. */
+/** Admin routes (admin scope): run a background job now, list the conflicts compaction found, resolve one. */
 import type { Hono } from 'hono';
+import { listConflicts, resolveConflict } from '../../compact/conflicts.ts';
 import { ValidationError } from '../../errors.ts';
 import { JOB_NAMES, runJob, type JobName, type JobOptions } from '../../jobs/run.ts';
 import type { Database } from '../../manifest/database.ts';
 import type { AppEnv } from '../env.ts';
+import { readJson } from '../json.ts';
 import type { Metrics } from '../metrics.ts';
+import { conflictResolveRequest } from '../schemas.ts';
 
 export function adminRoutes(app: Hono<AppEnv>, db: Database, metrics: Metrics, jobOptions: JobOptions): void {
   app.post('/v1/admin/jobs/:job', async (c) => {
@@ -23,9 +26,15 @@ export function adminRoutes(app: Hono<AppEnv>, db: Database, metrics: Metrics, j
     }
   });
 
-  app.get('/v1/admin/conflicts', async (c) => {
-    const snaps = await Promise.all(db.shards.map((s) => s.revalidate()));
-    const conflicts = snaps.flatMap((s) => s.manifest.conflicts.map((x) => ({ ...x, shard: s.manifest.shard, found_at: new Date(x.found_at_ms).toISOString() })));
-    return c.json({ conflicts });
+  app.get('/v1/admin/conflicts', async (c) => c.json({ conflicts: await listConflicts(db) }));
+
+  app.post('/v1/admin/conflicts/:id/resolve', async (c) => {
+    const body = conflictResolveRequest.safeParse(await readJson(c.req.raw));
+    if (!body.success) {
+      const issue = body.error.issues[0]!;
+      const field = issue.path.length > 0 ? issue.path.join('.') : ((issue as { keys?: string[] }).keys?.join(', ') ?? 'body');
+      throw new ValidationError(`${field}: ${issue.message}`, field);
+    }
+    return c.json(await resolveConflict(db, c.req.param('id'), body.data.keep, c.get('actor') ?? 'anonymous', body.data.reason));
   });
 }
