@@ -69,6 +69,9 @@ export const resolveConflict = z.object({
 /** Conflicts found by a check outside compaction (ids reused across accounts). */
 export const addConflicts = z.object({ op: z.literal('addConflicts'), conflicts: z.array(conflictRecord).min(1) });
 
+/** Moves a named high-water mark forward (never back); watermarks never decide totals. */
+export const setWatermark = z.object({ op: z.literal('setWatermark'), name: z.string().min(1), at_ms: int });
+
 /** Rollup: adds a rollup segment and marks its inputs rolled, in the same commit. */
 export const addRollup = z.object({ op: z.literal('addRollup'), rollup: rollupSegmentEntry, at_ms: int });
 
@@ -119,6 +122,7 @@ export const manifestEdit = z.discriminatedUnion('op', [
   replaceSegments,
   resolveConflict,
   addConflicts,
+  setWatermark,
   addRollup,
   mergeRollups,
   dropRollups,
@@ -142,6 +146,7 @@ interface AppliedValues {
   replaceSegments: undefined;
   resolveConflict: undefined;
   addConflicts: number;
+  setWatermark: undefined;
   addRollup: undefined;
   mergeRollups: undefined;
   dropRollups: DroppedRollups;
@@ -164,7 +169,8 @@ export type SkipReason =
   | 'not_closed'
   | 'period_closing'
   | 'not_quarantined'
-  | 'nothing_new';
+  | 'nothing_new'
+  | 'not_newer';
 
 export type EditResult<E extends ManifestEdit = ManifestEdit> =
   | { readonly status: 'applied'; readonly value: AppliedValues[E['op']] }
@@ -231,6 +237,12 @@ const APPLY: Appliers = {
     // A quarantine segment no unresolved conflict needs any more leaves the manifest (GC collects it).
     const needed = new Set(d.conflicts.filter((x) => x.status === 'quarantined' && x.quarantined !== undefined).map((x) => x.quarantined!.segment));
     d.quarantine = d.quarantine.filter((s) => needed.has(s.id));
+    return applied(undefined);
+  },
+
+  setWatermark(d, e) {
+    if ((d.watermarks[e.name] ?? Number.NEGATIVE_INFINITY) >= e.at_ms) return skipped('not_newer');
+    d.watermarks[e.name] = e.at_ms;
     return applied(undefined);
   },
 

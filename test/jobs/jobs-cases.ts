@@ -13,6 +13,7 @@ import { listAll, type ObjectStore } from '../../src/store/types.ts';
 import { openInstance, postBatch, type Instance } from '../support/instance.ts';
 import { generate, MONTHS, reference, type RefEvent } from '../query/reference.ts';
 import { verify } from '../../src/query/verify.ts';
+import { shardOfAccount } from '../../src/model/bucket.ts';
 
 export interface Backend {
   store: ObjectStore;
@@ -229,6 +230,31 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       expect((await list()).every((c) => c.status === 'resolved')).toBe(true);
       const usage = await a.app.request('/v1/accounts/acme/usage?from=2026-09-01&to=2026-10-01');
       expect(await usage.json()).toMatchObject({ quarantined_events: 0 });
+    });
+
+    it('one event_id under several accounts is several events, and the gc run reports the reuse in every shard it touches', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { shards: 4, buckets: 16 });
+      const ts = Date.UTC(2026, 8, 3, 9);
+      const ev = (account: string, q: number) => ({ event_id: 'reused-id', account_id: account, product_id: 'p', meter_id: 'm', source: 'api', unit: 'u', timestamp_ms: ts, quantity: q });
+      const accounts = ['tenant-a', 'tenant-b', 'tenant-c', 'tenant-d', 'tenant-e', 'tenant-f'];
+      expect((await postBatch(a.app, accounts.map((acct, i) => ev(acct, i + 1)))).body).toMatchObject({ accepted: 6, conflicts: 0 });
+      await postBatch(a.app, [{ ...ev('tenant-a', 1), event_id: 'unique-1' }]);
+      await runJob(a.db, 'compact', FAST);
+      const gc = await runJob(a.db, 'gc', FAST);
+      const summary = gc.results[gc.results.length - 1] as { id_reuse: { reuses_found: number; new_segments: number } };
+      // Every ordered pair of the six accounts: 30 records, each in its account's shard.
+      expect(summary.id_reuse.reuses_found).toBe(30);
+      const { conflicts } = (await (await a.app.request('/v1/admin/conflicts')).json()) as { conflicts: { kind: string; account_id: string; other_account_id: string; event_id: string; status: string; shard: number }[] };
+      const reuse = conflicts.filter((c) => c.kind === 'id_reuse');
+      expect(reuse).toHaveLength(30);
+      expect(reuse.every((c) => c.event_id === 'reused-id' && c.status === 'reported' && c.account_id !== c.other_account_id)).toBe(true);
+      for (const c of reuse) expect(c.shard).toBe(shardOfAccount(c.account_id, a.db.layout));
+      expect(new Set(reuse.map((c) => `${c.account_id}>${c.other_account_id}`)).size).toBe(30);
+      // Both events are counted; a second run finds nothing new (its watermark moved).
+      for (const [i, acct] of accounts.entries()) expect((await total(a, acct, 'raw'))[0]).toBe(BigInt(i + 1) + (acct === 'tenant-a' ? 1n : 0n));
+      const again = await runJob(a.db, 'gc', FAST);
+      expect((again.results[again.results.length - 1] as { id_reuse: { reuses_found: number; new_segments: number } }).id_reuse).toMatchObject({ new_segments: 0, reuses_found: 0 });
     });
 
     it('a query planned before a compaction commit still reads the replaced segments during the grace period', async () => {
