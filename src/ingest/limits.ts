@@ -23,7 +23,8 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   maxBodyBytes: 8 * 1024 * 1024,
   maxEventsPerBatch: 10_000,
   dedupeWindowMs: 7 * DAY_MS,
-  groupCommitWindowMs: 2,
+  // Never idle-wait: a flush starts at once and everything arriving meanwhile joins the next one.
+  groupCommitWindowMs: 0,
   hashLoadConcurrency: 8,
   groupCommit: true,
 };

@@ -3,6 +3,10 @@
  * to whoever sequences the shard), applied to a draft by `applyEdit`, which checks the edit's
  * own preconditions against that draft and answers `applied` (with a value) or `skipped` (with
  * a reason) — a skipped edit leaves the draft untouched. Nothing else mutates a manifest.
+ *
+ * A draft (`draftOf`) shares every entry with the committed manifest it comes from (they are
+ * frozen): edits replace the arrays and entries they change instead of mutating them, so a
+ * commit costs what it changes plus one shallow copy of the lists, not a deep clone.
  */
 import { z } from 'zod';
 import type { UsageEvent } from '../model/event.ts';
@@ -15,6 +19,7 @@ import {
   rawSegmentEntry,
   rollupSegmentEntry,
   type ConflictRecord,
+  type DeepReadonly,
   type PeriodEntry,
   type ReplacementRecord,
   type ShardManifest,
@@ -197,8 +202,9 @@ const APPLY: Appliers = {
     d.segments.push(...e.segments);
     if (notOpen.size === 0) return applied(undefined);
     for (const { account_id, month: m, ...adjustment } of e.adjustments) {
-      const p = notOpen.get(`${account_id}\u0000${m}`);
-      if (p?.state === 'closed') p.adjustments.push({ ...adjustment, committed_at_ms: e.at_ms });
+      if (notOpen.get(`${account_id}\u0000${m}`)?.state !== 'closed') continue;
+      const p = mutablePeriod(d, account_id, m)!;
+      p.adjustments.push({ ...adjustment, committed_at_ms: e.at_ms });
     }
     return applied(undefined);
   },
@@ -230,10 +236,14 @@ const APPLY: Appliers = {
   },
 
   resolveConflict(d, e) {
-    const c = d.conflicts.find((x) => x.id === e.conflict_id);
+    const at = d.conflicts.findIndex((x) => x.id === e.conflict_id);
+    const c = d.conflicts[at];
     if (c === undefined || c.status !== 'quarantined') return skipped('not_quarantined');
-    c.status = 'resolved';
-    c.resolution = { keep: e.keep, at_ms: e.at_ms, actor: e.actor, reason: e.reason, ...(e.segment === undefined ? {} : { segment: e.segment }) };
+    d.conflicts[at] = {
+      ...c,
+      status: 'resolved',
+      resolution: { keep: e.keep, at_ms: e.at_ms, actor: e.actor, reason: e.reason, ...(e.segment === undefined ? {} : { segment: e.segment }) },
+    };
     // A quarantine segment no unresolved conflict needs any more leaves the manifest (GC collects it).
     const needed = new Set(d.conflicts.filter((x) => x.status === 'quarantined' && x.quarantined !== undefined).map((x) => x.quarantined!.segment));
     d.quarantine = d.quarantine.filter((s) => needed.has(s.id));
@@ -255,7 +265,8 @@ const APPLY: Appliers = {
   addRollup(d, e) {
     const byId = new Map(d.segments.map((s) => [s.id, s]));
     if (e.rollup.inputs.some((id) => byId.get(id) === undefined || byId.get(id)!.rolled_by !== undefined)) return skipped('inputs_changed');
-    for (const id of e.rollup.inputs) byId.get(id)!.rolled_by = e.rollup.id;
+    const inputs = new Set(e.rollup.inputs);
+    d.segments = d.segments.map((s) => (inputs.has(s.id) ? { ...s, rolled_by: e.rollup.id } : s));
     d.rollups.push(e.rollup);
     d.watermarks.last_rollup_ms = e.at_ms;
     return applied(undefined);
@@ -267,7 +278,7 @@ const APPLY: Appliers = {
     const inputs = new Set(e.inputs);
     d.rollups = d.rollups.filter((r) => !inputs.has(r.id));
     d.rollups.push(e.output);
-    for (const s of d.segments) if (s.rolled_by !== undefined && inputs.has(s.rolled_by)) s.rolled_by = e.output.id;
+    d.segments = d.segments.map((s) => (s.rolled_by !== undefined && inputs.has(s.rolled_by) ? { ...s, rolled_by: e.output.id } : s));
     d.replacements.push({
       id: e.replacement_id,
       kind: 'rollup',
@@ -285,12 +296,13 @@ const APPLY: Appliers = {
     const dropped = new Set(gone.map((r) => r.id));
     let unmarked = 0;
     let rows = 0;
-    for (const s of d.segments) {
-      if (s.rolled_by === undefined || !dropped.has(s.rolled_by)) continue;
-      delete s.rolled_by;
+    d.segments = d.segments.map((s) => {
+      if (s.rolled_by === undefined || !dropped.has(s.rolled_by)) return s;
+      const { rolled_by: _, ...unrolled } = s;
       unmarked++;
       rows += s.rows;
-    }
+      return unrolled;
+    });
     d.rollups = d.rollups.filter((r) => !dropped.has(r.id));
     d.replacements.push({
       id: e.replacement_id,
@@ -315,7 +327,7 @@ const APPLY: Appliers = {
   fencePeriod(d, e) {
     const entry = periodOf(d, e.account_id, e.month);
     if (entry !== undefined && entry.state !== 'open') return skipped('not_open');
-    const fenced = entry ?? newPeriod(d, e.account_id, e.month);
+    const fenced = mutablePeriod(d, e.account_id, e.month) ?? newPeriod(d, e.account_id, e.month);
     fenced.state = 'closing';
     fenced.history.push({ action: 'fence', at_ms: e.at_ms, reason: e.reason, actor: e.actor });
     return applied(undefined);
@@ -327,7 +339,7 @@ const APPLY: Appliers = {
     // The frozen totals hold for this draft exactly when it lists the same possible inputs.
     const m = parseMonth(e.month);
     if (!sameIds(closeInputs(d.segments, e.account_id, e.bucket, m.from, m.to), e.inputs)) return skipped('stale');
-    const entry = existing ?? newPeriod(d, e.account_id, e.month);
+    const entry = mutablePeriod(d, e.account_id, e.month) ?? newPeriod(d, e.account_id, e.month);
     Object.assign(entry, {
       state: 'closed',
       closed_at_ms: e.at_ms,
@@ -342,8 +354,8 @@ const APPLY: Appliers = {
   },
 
   reopenPeriod(d, e) {
-    const entry = periodOf(d, e.account_id, e.month);
-    if (entry === undefined || entry.state === 'open') return skipped('not_closed');
+    if (periodOf(d, e.account_id, e.month)?.state !== 'closed' && periodOf(d, e.account_id, e.month)?.state !== 'closing') return skipped('not_closed');
+    const entry = mutablePeriod(d, e.account_id, e.month)!;
     entry.state = 'open';
     delete entry.closed_at_ms;
     delete entry.generation;
@@ -424,6 +436,34 @@ export function closeInputs(segments: readonly SegmentBounds[], accountId: strin
 
 function sameIds(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((id, i) => id === b[i]);
+}
+
+/**
+ * A draft of a committed manifest for edits to work on: the lists are copies, their entries
+ * are shared (frozen). Entries an edit changes are replaced by changed copies.
+ */
+export function draftOf(m: DeepReadonly<ShardManifest>): ShardManifest {
+  const x = m as ShardManifest;
+  return {
+    ...x,
+    recent_commit_ids: [...x.recent_commit_ids],
+    segments: [...x.segments],
+    rollups: [...x.rollups],
+    replacements: [...x.replacements],
+    periods: [...x.periods],
+    conflicts: [...x.conflicts],
+    quarantine: [...x.quarantine],
+    watermarks: { ...x.watermarks },
+  };
+}
+
+/** The period entry as a copy this draft owns (replacing the shared one), or undefined. */
+function mutablePeriod(d: ShardManifest, accountId: string, m: string): PeriodEntry | undefined {
+  const at = d.periods.findIndex((p) => p.account_id === accountId && p.month === m);
+  if (at < 0) return undefined;
+  const copy = structuredClone(d.periods[at]!);
+  d.periods[at] = copy;
+  return copy;
 }
 
 function periodOf(d: ShardManifest, accountId: string, m: string): PeriodEntry | undefined {

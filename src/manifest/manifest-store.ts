@@ -11,9 +11,9 @@ import { newId, type Deps } from '../model/deps.ts';
 import { AmbiguousWriteError, isRejectedWrite, TransientStoreError } from '../store/errors.ts';
 import type { ObjectStore } from '../store/types.ts';
 import { DEFAULT_COMMIT_POLICY, type CommitPolicy } from './backoff.ts';
-import { decodeManifest, encodeManifest } from './codec.ts';
+import { decodeManifest, encodeDraft, encodeManifest } from './codec.ts';
 import { ConditionalObject, type UpdateStats, type Versioned } from './conditional-object.ts';
-import { applyEdit, type EditResult, type ManifestEdit } from './edits.ts';
+import { applyEdit, draftOf, manifestEdit, type EditResult, type ManifestEdit } from './edits.ts';
 import type { ShardKeys } from './keys.ts';
 import { emptyManifest, RECENT_COMMITS, type DeepReadonly, type ShardManifest } from './schema.ts';
 
@@ -108,7 +108,9 @@ export class ManifestStore {
       writeGuard: this.writeGuard,
       shareLoads: opts.shareLoads ?? true,
       codec: {
-        encode: encodeManifest,
+        // Commits apply checked edits to a decoded manifest (see checkEdit); bootstrap and
+        // restore validate the whole manifest themselves.
+        encode: encodeDraft,
         decode: (bytes) => decodeManifest(bytes, where),
         version: (m) => m.generation,
         initial: () => emptyManifest(this.shard, newId(this.deps), this.deps.clock.now()),
@@ -171,7 +173,8 @@ export class ManifestStore {
     const policy = opts.policy === undefined ? this.policy : { ...this.policy, ...opts.policy };
     const res = await this.object.update<EditResult<E>[]>(async (base, attempt) => {
       const edits = typeof plan === 'function' ? await plan(this.view(base), attempt) : plan;
-      const draft = structuredClone(base.value) as ShardManifest;
+      for (const e of edits) checkEdit(e);
+      const draft = draftOf(base.value);
       const results: EditResult<E>[] = edits.map((e) => applyEdit(draft, e));
       if (!results.some((r) => r.status === 'applied')) return { skip: results };
       if (opts.atomic === true && results.some((r) => r.status === 'skipped')) return { skip: results };
@@ -306,5 +309,14 @@ export class ManifestStore {
         if (!(err instanceof AmbiguousWriteError || err instanceof TransientStoreError)) return;
       }
     }
+  }
+}
+
+/** Refuses an edit that is not what the wire schema allows: a bug, and it must never reach the store. */
+function checkEdit(e: ManifestEdit): void {
+  const checked = manifestEdit.safeParse(e);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new Error(`refusing to commit an invalid ${e.op} edit: ${issue?.path.join('.')}: ${issue?.message}`);
   }
 }

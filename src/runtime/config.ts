@@ -23,13 +23,13 @@ const envSchema = z.object({
   USAGEDB_S3_SECRET_ACCESS_KEY: z.string().regex(/^\S+$/).optional(),
   USAGEDB_S3_FORCE_PATH_STYLE: bool.optional(),
   USAGEDB_S3_TIMEOUT_MS: int(100, 300_000).default(15_000),
-  USAGEDB_SHARDS: int(1, 1024).default(16),
+  USAGEDB_SHARDS: int(1, 1024).optional(),
   USAGEDB_BUCKETS: int(1, 65536).default(64),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(8787),
   USAGEDB_API_KEYS: z.string().optional(),
   USAGEDB_DEDUPE_WINDOW_HOURS: int(1, 24 * 90).default(168),
-  USAGEDB_GROUP_COMMIT_MS: int(0, 1000).default(2),
+  USAGEDB_GROUP_COMMIT_MS: int(0, 1000).default(0),
   USAGEDB_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(8 * 1024 * 1024),
   USAGEDB_MAX_BATCH_EVENTS: int(1, 100_000).default(10_000),
   USAGEDB_SEGMENT_CACHE_MB: int(1, 64 * 1024).default(256),
@@ -88,6 +88,17 @@ export interface Config {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
+/**
+ * Shards of a new database when USAGEDB_SHARDS is not set, by how many writes per second one key
+ * of the store takes: a local directory or memory takes as many as the disk does (1 shard: every
+ * commit carries the most events); S3 and MinIO many (4); R2 about one (16, so that a fleet can
+ * commit 16 times a second). An existing database keeps the count in its db.json.
+ */
+export function defaultShards(store: StoreConfig): number {
+  if (store.kind !== 's3') return 1;
+  return store.endpoint?.includes('r2.cloudflarestorage.com') === true ? 16 : 4;
+}
+
 /** Parses the environment; throws a ValidationError naming the first bad variable. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
   const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')));
@@ -120,11 +131,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   } else {
     store = kind === 'fs' ? { kind, dataDir: e.USAGEDB_DATA_DIR } : { kind };
   }
-  if (e.USAGEDB_BUCKETS < e.USAGEDB_SHARDS) throw new ValidationError('configuration: USAGEDB_BUCKETS: must be at least USAGEDB_SHARDS', 'USAGEDB_BUCKETS');
+  const shards = e.USAGEDB_SHARDS ?? defaultShards(store);
+  if (e.USAGEDB_BUCKETS < shards) throw new ValidationError('configuration: USAGEDB_BUCKETS: must be at least USAGEDB_SHARDS', 'USAGEDB_BUCKETS');
   return {
     store,
     prefix: e.USAGEDB_PREFIX,
-    newDatabase: { shardCount: e.USAGEDB_SHARDS, bucketCount: e.USAGEDB_BUCKETS },
+    newDatabase: { shardCount: shards, bucketCount: e.USAGEDB_BUCKETS },
     host: e.HOST,
     port: e.PORT,
     apiKeys: e.USAGEDB_API_KEYS,

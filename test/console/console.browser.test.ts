@@ -340,6 +340,8 @@ describe('the console in Chromium', () => {
       await shot(page, 'conflicts-resolve-dialog', false);
       await dialog.getByRole('button', { name: 'Resolve' }).click();
       await dialog.waitFor({ state: 'detached' });
+      // The dialog closes first; the console then sends the decision and re-renders the list.
+      await page.getByText(`Conflict on ${CLASH.event} resolved.`).waitFor({ state: 'attached' });
       const after = await api('GET', '/v1/admin/conflicts');
       const clash = after.conflicts.find((c: any) => c.event_id === CLASH.event);
       expect(clash).toMatchObject({ status: 'resolved', resolution: { keep: 'first', actor: 'ops', reason: 'the retry carried a wrong model' } });

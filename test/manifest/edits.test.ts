@@ -4,7 +4,7 @@
  * the code builds and refuses what it should not).
  */
 import { describe, expect, it } from 'vitest';
-import { applyEdit, closeInputs, manifestEdit, rawSegmentsAdded, type EditOf, type ManifestEdit } from '../../src/manifest/edits.ts';
+import { applyEdit, closeInputs, draftOf, manifestEdit, rawSegmentsAdded, type EditOf, type ManifestEdit } from '../../src/manifest/edits.ts';
 import { emptyManifest, type RollupSegmentEntry, type ShardManifest } from '../../src/manifest/schema.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
 import { fakeSegment } from '../support/fixtures.ts';
@@ -52,10 +52,25 @@ const event = (over: Partial<UsageEvent>): UsageEvent =>
 const closedJan = (): ShardManifest =>
   manifest({ periods: [{ account_id: 'acct', month: '2026-01', state: 'closed', adjustments: [], history: [] }] });
 
-/** Applies and checks that a skipped edit left the draft exactly as it was. */
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/**
+ * Applies and checks that a skipped edit left the draft exactly as it was — and that the edit
+ * works on a copy-on-write draft of a frozen manifest (as commits apply it) with the same outcome.
+ */
 function apply(draft: ShardManifest, edit: ManifestEdit) {
   const before = structuredClone(draft);
+  const cow = draftOf(deepFreeze(structuredClone(draft)));
+  const cowResult = applyEdit(cow, structuredClone(edit));
   const result = applyEdit(draft, edit);
+  expect(cowResult).toEqual(result);
+  expect(JSON.parse(JSON.stringify(cow))).toEqual(JSON.parse(JSON.stringify(draft)));
   if (result.status === 'skipped') expect(draft).toEqual(before);
   // Every edit built here survives the wire: JSON and back through the schema.
   expect(manifestEdit.parse(JSON.parse(JSON.stringify(edit)))).toEqual(edit);

@@ -6,8 +6,17 @@ describe('configuration from the environment', () => {
     const c = loadConfig({});
     expect(c.store).toEqual({ kind: 'fs', dataDir: './data' });
     expect([c.host, c.port, c.prefix]).toEqual(['127.0.0.1', 8787, 'usagedb']);
-    expect(c.newDatabase).toEqual({ shardCount: 16, bucketCount: 64 });
+    expect(c.newDatabase).toEqual({ shardCount: 1, bucketCount: 64 });
     expect(c.ingest.dedupeWindowMs).toBe(7 * 86_400_000);
+  });
+
+  it('a new database has as many shards as its store needs: 1 on a directory, 4 on S3 or MinIO, 16 on R2; USAGEDB_SHARDS wins', () => {
+    const s3 = { USAGEDB_S3_BUCKET: 'usage', USAGEDB_S3_ACCESS_KEY_ID: 'a', USAGEDB_S3_SECRET_ACCESS_KEY: 'b' };
+    expect(loadConfig({ USAGEDB_STORE: 'memory' }).newDatabase.shardCount).toBe(1);
+    expect(loadConfig({ ...s3, USAGEDB_S3_ENDPOINT: 'http://127.0.0.1:9000' }).newDatabase.shardCount).toBe(4);
+    expect(loadConfig(s3).newDatabase.shardCount).toBe(4);
+    expect(loadConfig({ ...s3, USAGEDB_S3_ENDPOINT: 'https://0123abcd.r2.cloudflarestorage.com' }).newDatabase.shardCount).toBe(16);
+    expect(loadConfig({ ...s3, USAGEDB_SHARDS: '8' }).newDatabase.shardCount).toBe(8);
   });
 
   it('chooses s3 when a bucket is given, path-style when an endpoint is given', () => {
