@@ -230,13 +230,16 @@ describe('an answer before the body arrived closes the connection (node-server)'
     c.destroy();
   });
 
-  it('a normal keep-alive request on a fresh connection works, twice on the same socket', async () => {
+  it('a normal keep-alive request on a fresh connection works, twice on the same socket (POST and GET)', async () => {
     const c = await Conn.open();
     for (let i = 0; i < 2; i++) {
       c.write(complete('/v1/query/json', jsonQuery));
       const a = await c.answer();
       expect(a.status).toBe(200);
       expect(a.headers.get('connection')).toBe('keep-alive');
+      c.write('GET /health HTTP/1.1\r\nHost: usagedb.test\r\nConnection: keep-alive\r\n\r\n');
+      const h = await c.answer();
+      expect([h.status, h.headers.get('connection')]).toEqual([200, 'keep-alive']);
     }
     c.destroy();
   });
