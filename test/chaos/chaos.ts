@@ -183,11 +183,11 @@ async function runRound(o: ChaosOptions, round: number, minio: MinioProcess, buc
   for (const s of servers) s.start();
   await Promise.all(servers.map((s) => s.waitHealthy()));
 
-  const state = new RoundState(rng, t0);
+  const state = new RoundState(seed, t0);
   const chaosEnd = Date.now() + o.seconds * 1000;
   const controller = runSchedule(o, rng, servers, minio, state, chaosEnd);
-  const workers = Array.from({ length: o.concurrency }, (_, w) => worker(w, servers, state, chaosEnd));
-  const admin = adminLoop(servers, state, chaosEnd, rng);
+  const workers = Array.from({ length: o.concurrency }, () => worker(servers, state, chaosEnd));
+  const admin = adminLoop(servers, state, chaosEnd, state.rng);
   await controller; // every entity is running again when it returns
   await Promise.all([...workers, admin]);
   const chaosSeconds = (Date.now() - t0) / 1000;
@@ -262,8 +262,12 @@ class RoundState {
   connectionErrors = 0;
   serverKills = 0;
 
-  constructor(rng: () => number, t0: number) {
-    this.rng = rng;
+  readonly seed: number;
+
+  constructor(seed: number, t0: number) {
+    this.seed = seed;
+    // Choices that follow timing anyway (which server, when to run an admin job).
+    this.rng = seededRandom(seed ^ 0x5bd1e995);
     this.tsBase = t0 - 2 * DAY;
   }
 
@@ -289,10 +293,14 @@ class RoundState {
     this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
   }
 
-  /** A deterministic batch: 1-40 new events, sometimes with copies of acknowledged ones. */
-  makeBatch(worker: number): { id: string; events: WireEvent[]; body: string } {
-    const rng = this.rng;
+  /**
+   * Batch number b of the round: 1-40 new events drawn from a generator seeded by (round seed, b),
+   * so its content does not depend on timing; sometimes followed by copies of acknowledged events
+   * (which ones depends on what was acknowledged by then).
+   */
+  makeBatch(): { id: string; events: WireEvent[]; body: string } {
     const b = this.nextBatch++;
+    const rng = seededRandom((Math.imul(this.seed, 0x9e3779b1) + b) >>> 0);
     const n = 1 + Math.floor(rng() * 40);
     const events: WireEvent[] = [];
     for (let i = 0; i < n; i++) {
@@ -308,7 +316,7 @@ class RoundState {
         unit: 'tokens',
         timestamp_ms: this.tsBase + Math.floor(rng() * 2 * DAY),
         quantity: rng() < 0.5 ? String(q) : q,
-        dimensions: { region: rng() < 0.5 ? 'eu' : 'us', worker: String(worker) },
+        dimensions: { region: rng() < 0.5 ? 'eu' : 'us', batch: String(b) },
       });
     }
     if (this.ackedList.length > 0 && rng() < 0.1) {
@@ -421,10 +429,10 @@ async function request(s: ServerProcess, state: RoundState, method: string, path
   }
 }
 
-async function worker(w: number, servers: readonly ServerProcess[], state: RoundState, chaosEnd: number): Promise<void> {
+async function worker(servers: readonly ServerProcess[], state: RoundState, chaosEnd: number): Promise<void> {
   const hardEnd = chaosEnd + DRAIN_TIMEOUT_MS;
   while (Date.now() < chaosEnd) {
-    const batch = state.makeBatch(w);
+    const batch = state.makeBatch();
     const fresh = new Set(batch.events.filter((e) => !state.acked.has(e.event_id)).map((e) => e.event_id));
     for (let attempt = 0; ; attempt++) {
       if (Date.now() > hardEnd) {
