@@ -98,6 +98,15 @@ export class ManifestContentionError extends UsageDbError {
 }
 
 /**
+ * A Correction or Retraction for a period whose close is in progress (fenced): it would change
+ * the totals being frozen, so it waits; once closed, it becomes a pending adjustment.
+ */
+export class PeriodClosingError extends UsageDbError {
+  readonly code = 'period_closing';
+  readonly kind = 'retryable';
+}
+
+/**
  * A commit whose PUT may or may not have landed, and reading back could not decide.
  * Nothing was published or deleted; the caller must retry the whole operation (idempotently).
  */

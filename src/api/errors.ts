@@ -24,6 +24,7 @@ export const PUBLIC_ERROR_CODES = [
   'client_closed_request',
   // retryable and outcome_unknown: 503 + Retry-After
   'manifest_contention',
+  'period_closing',
   'store_unavailable',
   'commit_outcome_unknown',
   // fatal: 500
@@ -44,6 +45,8 @@ type ServerCode = Exclude<PublicErrorCode, UserCode | 'misconfigured'>;
 /** What a client is told for a server-side error: nothing of the error's own message or cause. */
 export const SERVER_MESSAGES: Readonly<Record<ServerCode, string>> = {
   manifest_contention: 'the shard is busy with concurrent commits and this one gave up; nothing was committed; retry after Retry-After seconds',
+  period_closing:
+    'a correction or retraction of this request falls in a billing period whose close is in progress; retry the same request after Retry-After seconds (it then becomes a pending adjustment)',
   store_unavailable: 'the object store did not answer; retry after Retry-After seconds',
   commit_outcome_unknown: 'the commit may or may not have landed; retry the same request after Retry-After seconds (a retry is idempotent)',
   manifest_corrupt: 'a shard manifest is unreadable, so the shard refuses requests until an operator restores it',

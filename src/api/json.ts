@@ -49,7 +49,8 @@ export function parseStrict<S extends z.ZodType>(schema: S, raw: unknown, what =
   if (!isJsonObject(raw)) throw new ValidationError(`body: must be ${what}`, 'body');
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
+  // An unknown field first: it is usually the typo behind the other issues (`keap` → `keep` missing).
+  const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0]!;
   const prefix = issue.path.map(String).join('.');
   if (issue.code === 'unrecognized_keys') {
     const names = issue.keys.map((k) => (prefix === '' ? k : `${prefix}.${k}`));

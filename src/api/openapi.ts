@@ -42,6 +42,9 @@ const COMPONENTS = {
   Verification: S.verification,
   JobReport: S.jobReport,
   ConflictList: S.conflictList,
+  Conflict: S.conflict,
+  ConflictResolve: S.conflictResolveRequest,
+  ConflictResolution: S.conflictResolution,
   ...CONSOLE_COMPONENTS,
 } satisfies Record<string, z.ZodType>;
 
@@ -411,6 +414,7 @@ const OPERATIONS: readonly OpSpec[] = [
             source: 'auto',
             generation: 3,
             lines: [{ meter_id: 'tokens.output', day: FROM_ISO, quantity: '1250', count: 1, unit: 'tokens' }],
+            quarantined_events: 0,
           },
         },
       }),
@@ -764,7 +768,7 @@ const OPERATIONS: readonly OpSpec[] = [
     tag: 'admin',
     summary: 'List stored event conflicts',
     description:
-      'Events whose event_id was stored twice with different payloads (possible only across the dedupe window or a lost dedupe index), as compaction found them. Both rows are kept and counted; resolve them with a Correction or Retraction.',
+      'Conflicts compaction found in storage: the same (account_id, event_id) stored with different payloads (possible only across the dedupe window) — the later copy is quarantined, out of every total, until resolved — and one event_id used under two accounts (two events, reported).',
     ok: {
       description: 'The conflicts of every shard.',
       content: json(ref('ConflictList'), {
@@ -773,11 +777,17 @@ const OPERATIONS: readonly OpSpec[] = [
           value: {
             conflicts: [
               {
+                id: '01KD81000000000000000000CD',
+                kind: 'payload',
+                status: 'quarantined',
                 event_id: 'evt_0001',
                 account_id: ACCOUNT,
                 segments: ['01KD7ZK3Q8XW0M2V9T4N6B8C1D', '01KD80000000000000000000AB'],
                 found_at_ms: TO_MS,
                 found_at: TO_ISO,
+                timestamp_ms: FROM_MS,
+                kept: { segment: '01KD7ZK3Q8XW0M2V9T4N6B8C1D', payload: '9f1c0a7e5b2d4c31', quantity: '1250', ingested_at_ms: FROM_MS + 1000 },
+                quarantined: { segment: '01KD80000000000000000000AB', payload: '03ab77e1c0d9f2b4', quantity: '1300', ingested_at_ms: TO_MS - 1000 },
                 shard: 3,
               },
             ],
@@ -787,6 +797,47 @@ const OPERATIONS: readonly OpSpec[] = [
       }),
     },
     errors: { 401: {}, 403: {} },
+    store: true,
+  },
+  {
+    method: 'post',
+    path: '/v1/admin/conflicts/{id}/resolve',
+    operationId: 'resolveConflict',
+    tag: 'admin',
+    summary: 'Resolve a quarantined conflict',
+    description:
+      'An admin decision on a quarantined conflict, committed with an audit record (who, when, why): keep first (the quarantined copy stays out of every total), keep both (it comes back as a distinct event) or keep second (it comes back and a Retraction cancels the first copy, a pending adjustment if its period is closed). Bringing a Usage copy back into a closed period is refused: reopen it first. Resolving a resolved conflict changes nothing (already_resolved: true).',
+    params: [{ name: 'id', in: 'path', required: true, description: 'The conflict id from GET /v1/admin/conflicts.', schema: { type: 'string', minLength: 1 }, example: '01KD81000000000000000000CD' }],
+    body: {
+      required: true,
+      description: '`{"keep": "first" | "second" | "both", "reason": "..."}`.',
+      content: json(ref('ConflictResolve'), { keepFirst: { summary: 'Keep the first copy', value: { keep: 'first', reason: 'client retried with a bad payload' } } }),
+    },
+    ok: {
+      description: 'The conflict after the decision.',
+      content: json(ref('ConflictResolution'), {
+        keptFirst: {
+          summary: 'First copy kept',
+          value: {
+            conflict: {
+              id: '01KD81000000000000000000CD',
+              kind: 'payload',
+              status: 'resolved',
+              event_id: 'evt_0001',
+              account_id: ACCOUNT,
+              segments: ['01KD7ZK3Q8XW0M2V9T4N6B8C1D', '01KD80000000000000000000AB'],
+              found_at_ms: TO_MS,
+              found_at: TO_ISO,
+              timestamp_ms: FROM_MS,
+              resolution: { keep: 'first', at_ms: TO_MS + 60_000, actor: 'ops', reason: 'client retried with a bad payload' },
+              shard: 3,
+            },
+            already_resolved: false,
+          },
+        },
+      }),
+    },
+    errors: { 400: UNKNOWN_FIELD('keap', 'keep, reason'), 401: {}, 403: {}, 404: {}, 413: REQUEST_413 },
     store: true,
   },
   {

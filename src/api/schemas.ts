@@ -132,6 +132,9 @@ export const usageResponse = z
     source: sourceName,
     generation: z.number().int().nonnegative().describe("Manifest generation of the account's shard the answer was computed from."),
     lines: z.array(resultLine),
+    quarantined_events: count.describe(
+      'Events of the range held out of the totals: later copies of conflicting events, quarantined until an admin resolves them (GET /v1/admin/conflicts).',
+    ),
   })
   .describe("An account's usage over [from, to), grouped.");
 
@@ -350,17 +353,54 @@ export const jobReport = z
   })
   .describe('What a background job run did.');
 
-export const conflictList = z
+const conflictCopy = z
   .object({
-    conflicts: z.array(
-      z.object({
-        event_id: z.string(),
-        account_id: z.string(),
-        segments: z.array(z.string()).describe('Segments holding the differing payloads (both rows are kept).'),
-        found_at_ms: z.number().int(),
-        found_at: isoTimestamp,
-        shard: count,
-      }),
-    ),
+    segment: z.string().describe('Where the copy was when found (empty for a copy compaction was rewriting then).'),
+    payload: z.string().describe('64 bits of its payload hash, hex.'),
+    quantity: quantity.optional(),
+    ingested_at_ms: z.number().int(),
   })
-  .describe('Same event_id with different payloads found in storage by compaction, over every shard.');
+  .describe('One stored copy of the event.');
+
+export const conflict = z
+  .object({
+    id: z.string().optional().describe('Stable id (what resolve takes); absent on records written before quarantine existed.'),
+    kind: z.enum(['payload', 'id_reuse']).optional().describe('payload: same (account_id, event_id), another payload; id_reuse: one event_id under two accounts (two events).'),
+    status: z
+      .enum(['reported', 'quarantined', 'resolved'])
+      .optional()
+      .describe('quarantined: the later copy is out of every total until resolved; reported: both copies counted; resolved: an admin decided.'),
+    event_id: z.string(),
+    account_id: z.string(),
+    other_account_id: z.string().optional().describe('id_reuse: the other account with the same event_id.'),
+    segments: z.array(z.string()).describe('Segments holding the copies.'),
+    found_at_ms: z.number().int(),
+    found_at: isoTimestamp,
+    timestamp_ms: z.number().int().optional(),
+    kept: conflictCopy.optional().describe('The first-ingested copy, in the totals.'),
+    quarantined: conflictCopy.optional().describe('The later copy, out of the totals while quarantined.'),
+    resolution: z
+      .object({ keep: z.enum(['first', 'second', 'both']), at_ms: z.number().int(), actor: z.string(), reason: z.string(), segment: z.string().optional() })
+      .optional()
+      .describe('Who decided what, when and why; `segment` holds what came back into the totals.'),
+    shard: count,
+  })
+  .describe('A conflict found in storage.');
+
+export const conflictList = z
+  .object({ conflicts: z.array(conflict) })
+  .describe('Conflicts found in storage by compaction (and ids reused across accounts), over every shard.');
+
+export const conflictResolveRequest = z
+  .object({
+    keep: z
+      .enum(['first', 'second', 'both'])
+      .describe('first: the quarantined copy stays out; both: it comes back as a distinct event; second: it comes back and a Retraction cancels the first copy.'),
+    reason: z.string().min(1).max(1024).describe('Kept in the audit record.'),
+  })
+  .strict()
+  .describe('An admin decision on a quarantined conflict.');
+
+export const conflictResolution = z
+  .object({ conflict, already_resolved: z.boolean().describe('It was resolved before; nothing changed now.') })
+  .describe('The conflict after the decision.');

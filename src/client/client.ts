@@ -17,6 +17,8 @@ import type {
   AdminStatus,
   AuditRow,
   ConflictList,
+  ConflictResolution,
+  ConflictResolve,
   EventRows,
   EventsPage,
   Explanation,
@@ -226,6 +228,11 @@ export class UsageDbClient {
   /** GET /v1/admin/conflicts. */
   conflicts(opts?: CallOptions): Promise<ConflictList> {
     return this.call('listConflicts', {}, undefined, undefined, opts);
+  }
+
+  /** POST /v1/admin/conflicts/{id}/resolve: keep first, second or both copies of a quarantined conflict. */
+  resolveConflict(id: string, decision: ConflictResolve, opts?: CallOptions): Promise<ConflictResolution> {
+    return this.call('resolveConflict', { id }, undefined, decision, opts);
   }
 
   /** GET /v1/admin/status: every shard's manifest summary and this instance's counters. */

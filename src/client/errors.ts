@@ -125,6 +125,7 @@ export const ERROR_CLASSES_BY_CODE: Readonly<Record<ErrorCode, ErrorClass>> = {
   payload_too_large: PayloadTooLargeError,
   client_closed_request: BadRequestError,
   manifest_contention: UnavailableError,
+  period_closing: UnavailableError,
   store_unavailable: UnavailableError,
   commit_outcome_unknown: UnavailableError,
   manifest_corrupt: ServerError,

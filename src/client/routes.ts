@@ -34,6 +34,7 @@ export const ROUTES = {
   listPeriods: { method: 'GET', path: '/v1/accounts/{account_id}/periods', response: 'PeriodList' },
   runJob: { method: 'POST', path: '/v1/admin/jobs/{job}', query: 'RunJobQuery', response: 'JobReport' },
   listConflicts: { method: 'GET', path: '/v1/admin/conflicts', response: 'ConflictList' },
+  resolveConflict: { method: 'POST', path: '/v1/admin/conflicts/{id}/resolve', body: 'ConflictResolve', response: 'ConflictResolution' },
   whoami: { method: 'GET', path: '/v1/whoami', response: 'Whoami' },
   adminStatus: { method: 'GET', path: '/v1/admin/status', response: 'AdminStatus' },
   accountEventRows: { method: 'GET', path: '/v1/accounts/{account_id}/usage/events/{event_id}', response: 'EventRows' },

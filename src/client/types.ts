@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'client_closed_request'
   | 'manifest_contention'
+  | 'period_closing'
   | 'store_unavailable'
   | 'commit_outcome_unknown'
   | 'manifest_corrupt'
@@ -125,6 +126,8 @@ export interface AccountUsage {
   readonly source: Source;
   readonly generation: number;
   readonly lines: readonly ResultLine[];
+  /** Events of the range held out of the totals until a conflict is resolved. */
+  readonly quarantined_events: number;
 }
 
 export interface EventsPage {
@@ -302,15 +305,42 @@ export interface JobReport {
   }[];
 }
 
+interface ConflictCopy {
+  readonly segment: string;
+  readonly payload: string;
+  readonly quantity?: string;
+  readonly ingested_at_ms: number;
+}
+
+export interface Conflict {
+  readonly id?: string;
+  readonly kind?: 'payload' | 'id_reuse';
+  readonly status?: 'reported' | 'quarantined' | 'resolved';
+  readonly event_id: string;
+  readonly account_id: string;
+  readonly other_account_id?: string;
+  readonly segments: readonly string[];
+  readonly found_at_ms: number;
+  readonly found_at: IsoTimestamp;
+  readonly timestamp_ms?: number;
+  readonly kept?: ConflictCopy;
+  readonly quarantined?: ConflictCopy;
+  readonly resolution?: { readonly keep: 'first' | 'second' | 'both'; readonly at_ms: number; readonly actor: string; readonly reason: string; readonly segment?: string };
+  readonly shard: number;
+}
+
 export interface ConflictList {
-  readonly conflicts: readonly {
-    readonly event_id: string;
-    readonly account_id: string;
-    readonly segments: readonly string[];
-    readonly found_at_ms: number;
-    readonly found_at: IsoTimestamp;
-    readonly shard: number;
-  }[];
+  readonly conflicts: readonly Conflict[];
+}
+
+export interface ConflictResolve {
+  readonly keep: 'first' | 'second' | 'both';
+  readonly reason: string;
+}
+
+export interface ConflictResolution {
+  readonly conflict: Conflict;
+  readonly already_resolved: boolean;
 }
 
 export interface Whoami {
@@ -373,7 +403,7 @@ export interface EventRows {
   readonly account_id: string;
   readonly event_id: string;
   readonly generation: number;
-  readonly rows: readonly AuditRow[];
+  readonly rows: readonly (AuditRow & { readonly quarantined: boolean })[];
 }
 
 /** Every OpenAPI component schema by its name in `#/components/schemas`. */
@@ -399,6 +429,9 @@ export interface Schemas {
   Verification: Verification;
   JobReport: JobReport;
   ConflictList: ConflictList;
+  Conflict: Conflict;
+  ConflictResolve: ConflictResolve;
+  ConflictResolution: ConflictResolution;
   Whoami: Whoami;
   AdminStatus: AdminStatus;
   EventRows: EventRows;

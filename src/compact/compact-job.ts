@@ -1,20 +1,21 @@
 /**
  * Compaction of one shard (bounded): merges young raw segments (and small compacted ones, all
  * unrolled) into segments partitioned by (UTC day, bucket), sorted as raw segments are, with
- * exact duplicates removed (cold dedupe against every live segment) and conflicts recorded.
+ * exact duplicates removed and later copies of conflicting events quarantined (cold dedupe
+ * against every live segment, cold-dedupe.ts).
  * One commit (`replaceSegments`) replaces the inputs and records a replacement; inputs are
  * deleted by GC after the reader grace period. It never drops a row on the word of a segment
  * that is no longer live. Phases: choose inputs, load the cold-dedupe reference, dedupe, write
  * the partitions, commit.
  */
 import type { ManifestStore } from '../manifest/manifest-store.ts';
-import type { ConflictRecord, DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
+import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import { bucketOf } from '../model/bucket.ts';
 import { newId, type Deps } from '../model/deps.ts';
 import type { UsageEvent } from '../model/event.ts';
 import { DAY_MS } from '../model/time.ts';
-import { readRawEvents, readRawHashes, writeRawSegment } from '../objects/segment-objects.ts';
-import { eventKey, payloadHash } from '../segment/raw.ts';
+import { readRawEvents, writeRawSegment } from '../objects/segment-objects.ts';
+import { allowedPairs, dedupe, loadReference } from './cold-dedupe.ts';
 import type { ObjectStore } from '../store/types.ts';
 import { MINUTE_MS } from '../model/time.ts';
 
@@ -47,6 +48,8 @@ export interface CompactReport {
   readonly rows_out: number;
   readonly duplicates_removed: number;
   readonly conflicts_found: number;
+  /** Later copies of conflicting events moved out of the totals. */
+  readonly quarantined: number;
   readonly reason?: string;
 }
 
@@ -88,87 +91,6 @@ export function chooseInputs(live: readonly DeepReadonly<RawSegmentEntry>[], opt
   }
   return chosen;
 }
-/** The 96-bit event key of (account_id, event_id) at word `at`, as a map key. */
-const keyOf = (k: Uint32Array, at = 0) => `${k[at]},${k[at + 1]},${k[at + 2]}`;
-/** 64 bits of a payload hash at word `at`, as a map key. */
-const payloadOf = (p: Uint32Array, at = 0) => `${p[at]},${p[at + 1]}`;
-
-/** event key → (payload → id of the live segment holding it): one key may carry several payloads. */
-type Reference = Map<string, Map<string, string>>;
-
-/**
- * Cold dedupe reference: hashes of every other live segment a duplicate of an input row could be
- * in (a duplicate has the same account and timestamp: same bucket, same day). Read by range.
- */
-async function loadReference(store: ObjectStore, live: readonly DeepReadonly<RawSegmentEntry>[], inputs: readonly DeepReadonly<RawSegmentEntry>[]): Promise<Reference> {
-  const inputIds = new Set(inputs.map((s) => s.id));
-  const days = new Set<number>();
-  const buckets = new Set<number>();
-  for (const s of inputs) {
-    for (let d = Math.floor(s.min_ts / DAY_MS); d <= Math.floor(s.max_ts / DAY_MS); d++) days.add(d);
-    for (const b of s.buckets) buckets.add(b);
-  }
-  const reference: Reference = new Map();
-  for (const s of live) {
-    if (inputIds.has(s.id) || !s.buckets.some((b) => buckets.has(b))) continue;
-    let overlaps = false;
-    for (let d = Math.floor(s.min_ts / DAY_MS); d <= Math.floor(s.max_ts / DAY_MS) && !overlaps; d++) overlaps = days.has(d);
-    if (!overlaps) continue;
-    const h = await readRawHashes(store, s);
-    for (let r = 0; r < h.count; r++) {
-      const eh = keyOf(h.keys, r * 3);
-      let payloads = reference.get(eh);
-      if (payloads === undefined) reference.set(eh, (payloads = new Map()));
-      payloads.set(payloadOf(h.payloads, r * 2), s.id);
-    }
-  }
-  return reference;
-}
-
-interface Deduped {
-  readonly kept: UsageEvent[];
-  readonly duplicates: number;
-  /** Live segments whose rows justified dropping a duplicate: the commit requires them still live. */
-  readonly justifiedBy: Set<string>;
-  readonly conflicts: Map<string, ConflictRecord>;
-}
-
-/**
- * Drops exact duplicates (of a row in another live segment, or of an earlier-ingested row here)
- * and records conflicts (same id, different payload: both were acknowledged, so both stay).
- */
-function dedupe(events: UsageEvent[], reference: Reference, nowMs: number): Deduped {
-  events.sort((a, b) => a.ingested_at_ms - b.ingested_at_ms);
-  const seen = new Map<string, Set<string>>();
-  const justifiedBy = new Set<string>();
-  const conflicts = new Map<string, ConflictRecord>();
-  const kept: UsageEvent[] = [];
-  let duplicates = 0;
-  const key = new Uint32Array(4);
-  const payload = new Uint32Array(4);
-  for (const e of events) {
-    const eh = keyOf(eventKey(e.account_id, e.event_id, key));
-    const ph = payloadOf(payloadHash(e, payload));
-    const ref = reference.get(eh);
-    const refSegment = ref?.get(ph);
-    const prior = seen.get(eh);
-    if (refSegment !== undefined || prior?.has(ph) === true) {
-      duplicates++;
-      if (refSegment !== undefined) justifiedBy.add(refSegment);
-      continue;
-    }
-    if (ref !== undefined || prior !== undefined) {
-      const c = conflicts.get(eh) ?? { event_id: e.event_id, account_id: e.account_id, segments: [], found_at_ms: nowMs };
-      for (const seg of ref?.values() ?? []) if (!c.segments.includes(seg)) c.segments.push(seg);
-      conflicts.set(eh, c);
-    }
-    if (prior === undefined) seen.set(eh, new Set([ph]));
-    else prior.add(ph);
-    kept.push(e);
-  }
-  return { kept, duplicates, justifiedBy, conflicts };
-}
-
 /** Writes the kept rows partitioned by (UTC day, bucket), large partitions split by rows. */
 async function writePartitions(
   store: ObjectStore,
@@ -200,15 +122,25 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
   const live = snap.manifest.segments;
   const inputs = chooseInputs(live, opts);
   const rowsIn = inputs.reduce((n, s) => n + s.rows, 0);
-  const empty = { shard: shard.shard, committed: false, inputs: 0, outputs: 0, rows_in: 0, rows_out: 0, duplicates_removed: 0, conflicts_found: 0 };
+  const empty = { shard: shard.shard, committed: false, inputs: 0, outputs: 0, rows_in: 0, rows_out: 0, duplicates_removed: 0, conflicts_found: 0, quarantined: 0 };
   if (inputs.length === 0) return { ...empty, reason: 'nothing to compact' };
 
-  const reference = await loadReference(store, live, inputs);
+  // Quarantined copies take part too: a retry of one is a duplicate, not a new conflict.
+  const reference = await loadReference(store, live, inputs, snap.manifest.quarantine);
   const events: UsageEvent[] = [];
   for (const s of inputs) events.push(...(await readRawEvents(store, s)));
-  const { kept, duplicates, justifiedBy, conflicts } = dedupe(events, reference, deps.clock.now());
+  const d = dedupe(events, reference, allowedPairs(snap.manifest.conflicts), () => newId(deps), deps.clock.now());
   const bytesPerRow = Math.max(1, inputs.reduce((s, x) => s + x.bytes, 0) / Math.max(1, rowsIn));
-  const outputs = await writePartitions(store, shard, deps, bucketCount, kept, Math.max(1000, Math.floor(opts.targetBytes / bytesPerRow)));
+  const outputs = await writePartitions(store, shard, deps, bucketCount, d.kept, Math.max(1000, Math.floor(opts.targetBytes / bytesPerRow)));
+  // Quarantined copies go to a segment of their own, which no query, rollup or compaction reads.
+  const quarantine =
+    d.quarantined.length === 0
+      ? []
+      : [await writeRawSegment(store, shard.keys, deps, d.quarantined.map((q) => q.event), { bucketOf: (a: string) => bucketOf(a, bucketCount) })];
+  const conflicts = [
+    ...d.quarantined.map((q) => ({ ...q.record, segments: [...q.record.segments, quarantine[0]!.id], quarantined: { ...q.record.quarantined!, segment: quarantine[0]!.id } })),
+    ...d.reported,
+  ];
 
   const now = deps.clock.now();
   const res = await shard.commit({
@@ -218,8 +150,9 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
     delete_after_ms: now + opts.graceMs,
     inputs: inputs.map((s) => s.id),
     outputs,
-    justified_by: [...justifiedBy],
-    conflicts: [...conflicts.values()],
+    justified_by: [...d.justifiedBy],
+    conflicts,
+    quarantine,
   });
   return {
     shard: shard.shard,
@@ -227,9 +160,10 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
     inputs: inputs.length,
     outputs: outputs.length,
     rows_in: rowsIn,
-    rows_out: kept.length,
-    duplicates_removed: duplicates,
-    conflicts_found: conflicts.size,
+    rows_out: d.kept.length,
+    duplicates_removed: d.duplicates,
+    conflicts_found: conflicts.length,
+    quarantined: d.quarantined.length,
     ...(res.committed ? {} : { reason: 'inputs changed meanwhile; outputs left for GC, next run retries' }),
   };
 }

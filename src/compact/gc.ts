@@ -41,6 +41,7 @@ export function referencedKeys(m: DeepReadonly<ShardManifest>, into: Set<string>
     if (s.hashes_key !== undefined) into.add(s.hashes_key);
   }
   for (const r of m.rollups) into.add(r.key);
+  for (const q of m.quarantine ?? []) into.add(q.key);
   for (const rep of m.replacements) {
     for (const i of rep.inputs) {
       into.add(i.key);

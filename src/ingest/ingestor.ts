@@ -4,7 +4,7 @@
  * every touched shard committed; if any failed, the whole call fails (the client retries, and
  * dedupe answers the shards that did commit as duplicates).
  */
-import { PayloadTooLargeError } from '../errors.ts';
+import { PayloadTooLargeError, PeriodClosingError } from '../errors.ts';
 import { BackgroundTasks, type Background } from '../lib/background.ts';
 import type { Database } from '../manifest/database.ts';
 import { ShardPlacer } from '../model/bucket.ts';
@@ -97,6 +97,10 @@ export class Ingestor {
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
 
+    const closing = settled.find((s) => (s as PromiseFulfilledResult<Outcome[]>).value.includes('period_closing'));
+    if (closing !== undefined) {
+      throw new PeriodClosingError('a correction of this request falls in a billing period whose close is in progress; retry', { retryAfterSeconds: 2 });
+    }
     settled.forEach((s, gi) => {
       const outcomes = (s as PromiseFulfilledResult<Outcome[]>).value;
       const g = groups[gi]![1];
@@ -124,6 +128,8 @@ export class Ingestor {
         r.conflicts++;
         r.errors.push({ index, event_id: eventId, reason: 'conflict: this event_id was already ingested with a different payload' });
         return;
+      case 'period_closing':
+        return; // never answered: the request fails as a whole before counting
       case 'period_closed':
         r.rejected++;
         r.errors.push({ index, event_id: eventId, reason: 'period_closed: the billing period of this Usage event is closed; send a Correction instead' });

@@ -21,7 +21,8 @@ import { hashWords, samePayload, type PendingEvent } from './pending.ts';
 
 export type { PendingEvent } from './pending.ts';
 
-export type Outcome = 'accepted' | 'duplicate' | 'conflict' | 'period_closed';
+/** `period_closing`: a correction for a fenced period; not committed, the request must retry. */
+export type Outcome = 'accepted' | 'duplicate' | 'conflict' | 'period_closed' | 'period_closing';
 
 interface Submission {
   readonly events: readonly PendingEvent[];
@@ -185,6 +186,7 @@ export class ShardWriter {
       const first = seen.claimedBy(i);
       if (first >= 0) out[i] = samePayload(all[first]!, p) ? 'duplicate' : 'conflict';
       else if (e.kind === 'Usage' && closed.isClosed(e.account_id, e.timestamp_ms)) out[i] = 'period_closed';
+      else if (e.kind !== 'Usage' && closed.isFenced(e.account_id, e.timestamp_ms)) out[i] = 'period_closing';
       else {
         out[i] = 'accepted';
         seen.claim(i);
@@ -193,11 +195,14 @@ export class ShardWriter {
     return out;
   }
 
-  /** Loads the hashes of listed segments this index has not seen (within the window). */
+  /**
+   * Loads the hashes of listed segments this index has not seen (within the window) —
+   * quarantined copies too: they were acknowledged, so a retry of one is a duplicate.
+   */
   private async loadMissing(manifest: DeepReadonly<ShardManifest>): Promise<void> {
     const { index, store, deps, options } = this.d;
     const horizon = deps.clock.now() - index.windowMs;
-    const missing = manifest.segments.filter((s) => !index.loadedSegments.has(s.id));
+    const missing = [...manifest.segments, ...manifest.quarantine].filter((s) => !index.loadedSegments.has(s.id));
     const wanted = missing.filter((s) => s.max_ingested >= horizon);
     for (const s of missing) if (s.max_ingested < horizon) index.loadedSegments.add(s.id);
     await loadSegmentHashes(store, index, wanted, options.hashLoadConcurrency);

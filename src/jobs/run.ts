@@ -7,9 +7,13 @@
  */
 import { compactShard, DEFAULT_COMPACT_OPTIONS, type CompactOptions } from '../compact/compact-job.ts';
 import { DEFAULT_GC_OPTIONS, gcScratch, gcShard, type GcOptions } from '../compact/gc.ts';
+import { checkIdReuse, type IdReuseOptions } from '../compact/id-reuse.ts';
 import { forEachLimit } from '../lib/pool.ts';
+import { DAY_MS } from '../model/time.ts';
 import type { Database } from '../manifest/database.ts';
 import { scratchPrefix } from '../manifest/keys.ts';
+import { PeriodService } from '../period/periods.ts';
+import { QueryEngine } from '../query/engine.ts';
 import { mergeRollups } from '../rollup/merge-rollups.ts';
 import { DEFAULT_ROLLUP_OPTIONS, rollupShard, type RollupOptions } from '../rollup/rollup-job.ts';
 
@@ -21,6 +25,8 @@ export interface JobOptions {
   readonly compact?: Partial<CompactOptions>;
   readonly rollup?: Partial<RollupOptions>;
   readonly gc?: Partial<GcOptions>;
+  /** The check for event ids reused across accounts (run with gc). */
+  readonly idReuse?: Partial<IdReuseOptions>;
   /** Shards processed at once (default 4). */
   readonly concurrency?: number;
 }
@@ -31,6 +37,15 @@ export interface JobReport {
   readonly failed: number;
   readonly results: readonly Record<string, unknown>[];
 }
+
+/** Closes the periods of a shard whose close was fenced and not finished (none: no reads at all). */
+async function finishFencedPeriods(db: Database, shard: number): Promise<number> {
+  const m = (await db.shards[shard]!.revalidate()).manifest;
+  if (!m.periods.some((p) => p.state === 'closing')) return 0;
+  return new PeriodService(db, new QueryEngine(db)).finishShard(shard);
+}
+
+const DEFAULT_ID_REUSE_OPTIONS: IdReuseOptions = { windowMs: 7 * DAY_MS, maxSegments: 2000 };
 
 export async function runJob(db: Database, job: JobName, opts: JobOptions = {}): Promise<JobReport> {
   const { store, deps } = db;
@@ -48,7 +63,7 @@ export async function runJob(db: Database, job: JobName, opts: JobOptions = {}):
           case 'rollup': {
             const rolled = await rollupShard(store, shard, deps, buckets, { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup });
             const merged = await mergeRollups(store, shard, deps, buckets, { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup });
-            results[shard.shard] = { ...rolled, merge: merged };
+            results[shard.shard] = { ...rolled, merge: merged, periods_finished: await finishFencedPeriods(db, shard.shard) };
             break;
           }
           case 'gc':
@@ -59,6 +74,9 @@ export async function runJob(db: Database, job: JobName, opts: JobOptions = {}):
         results[shard.shard] = { shard: shard.shard, error: err instanceof Error ? err.message : String(err) };
       }
   });
-  if (job === 'gc') results.push({ scratch_deleted: await gcScratch(store, scratch, deps, gcOpts) });
+  if (job === 'gc') {
+    const idReuse = gcOpts.dryRun ? undefined : await checkIdReuse(db, { ...DEFAULT_ID_REUSE_OPTIONS, ...opts.idReuse });
+    results.push({ scratch_deleted: await gcScratch(store, scratch, deps, gcOpts), ...(idReuse === undefined ? {} : { id_reuse: idReuse }) });
+  }
   return { job, shards: db.shards.length, failed: results.filter((r) => r !== undefined && 'error' in r).length, results };
 }

@@ -80,6 +80,9 @@ export interface ConditionalObjectOptions<T> {
   readonly refuseCreate?: () => Promise<ManifestCorruptError | undefined>;
 }
 
+/** Pauses at least this long make the next attempt re-read the object first. */
+const REVALIDATE_AFTER_MS = 2;
+
 type PutOutcome<T> = { kind: 'committed'; state: Versioned<T> } | { kind: 'rejected'; state: Versioned<T>; throttled: boolean };
 
 export class ConditionalObject<T> {
@@ -147,7 +150,13 @@ export class ConditionalObject<T> {
         this.stats.contentionErrors++;
         throw new ManifestContentionError(`${this.o.label}: commit lost ${attempt} races in ${elapsed} ms; retry later`, { retryAfterSeconds: 1 });
       }
-      await this.o.deps.clock.sleep(backoffMs(attempt, outcome.throttled, policy, this.o.deps.random));
+      const pause = backoffMs(attempt, outcome.throttled, policy, this.o.deps.random);
+      if (pause > 0) {
+        await this.o.deps.clock.sleep(pause);
+        // What was read back before the pause is likely stale after it on a busy object: planning
+        // on it would lose again. A conditional GET (304 when nothing moved) is cheaper than that.
+        if (pause >= REVALIDATE_AFTER_MS) base = await this.revalidate();
+      }
     }
   }
 

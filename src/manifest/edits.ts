@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { UsageEvent } from '../model/event.ts';
-import { monthOf } from '../model/periods.ts';
+import { monthOf, parseMonth } from '../model/periods.ts';
 import { HOUR_MS } from '../model/time.ts';
 import {
   conflictRecord,
@@ -14,6 +14,7 @@ import {
   pendingAdjustment,
   rawSegmentEntry,
   rollupSegmentEntry,
+  type ConflictRecord,
   type PeriodEntry,
   type ReplacementRecord,
   type ShardManifest,
@@ -42,10 +43,34 @@ export const replaceSegments = z.object({
   ...replacement,
   inputs: z.array(z.string()).min(1),
   outputs: z.array(rawSegmentEntry),
-  /** Segments whose rows justified dropping duplicates: they must still be live. */
+  /** Segments whose rows justified dropping duplicates or quarantining: they must still be live. */
   justified_by: z.array(z.string()),
   conflicts: z.array(conflictRecord),
+  /** Segments of quarantined copies (out of every total), named by `conflicts`. */
+  quarantine: z.array(rawSegmentEntry).optional(),
 });
+
+/**
+ * An admin's decision on a quarantined conflict: keep the first copy (the quarantined one stays
+ * out), or both (it is back, as a distinct event), or the second (it is back, and a Retraction
+ * cancels the first). Whatever comes back is in `segment`, added by an addRawSegments edit of
+ * the same (atomic) commit.
+ */
+export const resolveConflict = z.object({
+  op: z.literal('resolveConflict'),
+  conflict_id: z.string(),
+  keep: z.enum(['first', 'second', 'both']),
+  segment: z.string().optional(),
+  at_ms: int,
+  actor: z.string(),
+  reason: z.string(),
+});
+
+/** Conflicts found by a check outside compaction (ids reused across accounts). */
+export const addConflicts = z.object({ op: z.literal('addConflicts'), conflicts: z.array(conflictRecord).min(1) });
+
+/** Moves a named high-water mark forward (never back); watermarks never decide totals. */
+export const setWatermark = z.object({ op: z.literal('setWatermark'), name: z.string().min(1), at_ms: int });
 
 /** Rollup: adds a rollup segment and marks its inputs rolled, in the same commit. */
 export const addRollup = z.object({ op: z.literal('addRollup'), rollup: rollupSegmentEntry, at_ms: int });
@@ -67,11 +92,21 @@ export const expireReplacements = z.object({ op: z.literal('expireReplacements')
 /** A close that keeps losing races first fences the period: Usage is refused from then on. */
 export const fencePeriod = z.object({ op: z.literal('fencePeriod'), account_id: z.string(), month, ...transition });
 
-/** Freezes a period with totals computed from generation `based_on_generation`. */
+/**
+ * Freezes a period with totals computed from the raw segments `inputs`: exactly those of the
+ * draft that may hold rows of (account, month) — see `closeInputs`. Any other set (an ingest of
+ * the account-month, a compaction of them) makes it stale; commits that touch nothing of the
+ * account-month (other accounts, other months) do not.
+ */
 export const closePeriod = z.object({
   op: z.literal('closePeriod'),
   account_id: z.string(),
   month,
+  /** The account's bucket (what segment entries list). */
+  bucket: int.nonnegative(),
+  /** Sorted ids of the raw segments the totals were computed from. */
+  inputs: z.array(z.string()),
+  /** The manifest generation they were listed in (kept with the frozen period). */
   based_on_generation: int,
   /** The immutable object holding the frozen invoice lines. */
   frozen_key: z.string(),
@@ -85,6 +120,9 @@ export const reopenPeriod = z.object({ op: z.literal('reopenPeriod'), account_id
 export const manifestEdit = z.discriminatedUnion('op', [
   addRawSegments,
   replaceSegments,
+  resolveConflict,
+  addConflicts,
+  setWatermark,
   addRollup,
   mergeRollups,
   dropRollups,
@@ -106,6 +144,9 @@ export interface DroppedRollups {
 interface AppliedValues {
   addRawSegments: undefined;
   replaceSegments: undefined;
+  resolveConflict: undefined;
+  addConflicts: number;
+  setWatermark: undefined;
   addRollup: undefined;
   mergeRollups: undefined;
   dropRollups: DroppedRollups;
@@ -125,7 +166,11 @@ export type SkipReason =
   | 'not_open'
   | 'already_closed'
   | 'stale'
-  | 'not_closed';
+  | 'not_closed'
+  | 'period_closing'
+  | 'not_quarantined'
+  | 'nothing_new'
+  | 'not_newer';
 
 export type EditResult<E extends ManifestEdit = ManifestEdit> =
   | { readonly status: 'applied'; readonly value: AppliedValues[E['op']] }
@@ -147,6 +192,8 @@ const APPLY: Appliers = {
     if (e.segments.some((s) => listed.has(s.id))) return skipped('already_listed');
     const notOpen = new Map(d.periods.filter((p) => p.state !== 'open').map((p) => [`${p.account_id}\u0000${p.month}`, p]));
     if (notOpen.size > 0 && e.usage_months.some((u) => notOpen.has(`${u.account_id}\u0000${u.month}`))) return skipped('period_closed');
+    // A fenced period's inputs stay as they are until its close: corrections wait for it.
+    if (notOpen.size > 0 && e.adjustments.some((a) => notOpen.get(`${a.account_id}\u0000${a.month}`)?.state === 'closing')) return skipped('period_closing');
     d.segments.push(...e.segments);
     if (notOpen.size === 0) return applied(undefined);
     for (const { account_id, month: m, ...adjustment } of e.adjustments) {
@@ -159,7 +206,8 @@ const APPLY: Appliers = {
   replaceSegments(d, e) {
     const byId = new Map(d.segments.map((s) => [s.id, s]));
     if (e.inputs.some((id) => byId.get(id) === undefined || byId.get(id)!.rolled_by !== undefined)) return skipped('inputs_changed');
-    if (e.justified_by.some((id) => !byId.has(id))) return skipped('justification_gone');
+    const quarantined = new Set(d.quarantine.map((s) => s.id));
+    if (e.justified_by.some((id) => !byId.has(id) && !quarantined.has(id))) return skipped('justification_gone');
     const inputs = new Set(e.inputs);
     const record: ReplacementRecord = {
       id: e.replacement_id,
@@ -175,11 +223,33 @@ const APPLY: Appliers = {
     d.segments = d.segments.filter((s) => !inputs.has(s.id));
     d.segments.push(...e.outputs);
     d.replacements.push(record);
-    const known = new Set(d.conflicts.map((c) => c.event_id));
-    d.conflicts.push(...e.conflicts.filter((c) => !known.has(c.event_id)));
-    if (d.conflicts.length > MAX_CONFLICTS) d.conflicts.splice(0, d.conflicts.length - MAX_CONFLICTS);
+    d.quarantine.push(...(e.quarantine ?? []));
+    recordConflicts(d, e.conflicts);
     d.watermarks.last_compaction_ms = e.at_ms;
     return applied(undefined);
+  },
+
+  resolveConflict(d, e) {
+    const c = d.conflicts.find((x) => x.id === e.conflict_id);
+    if (c === undefined || c.status !== 'quarantined') return skipped('not_quarantined');
+    c.status = 'resolved';
+    c.resolution = { keep: e.keep, at_ms: e.at_ms, actor: e.actor, reason: e.reason, ...(e.segment === undefined ? {} : { segment: e.segment }) };
+    // A quarantine segment no unresolved conflict needs any more leaves the manifest (GC collects it).
+    const needed = new Set(d.conflicts.filter((x) => x.status === 'quarantined' && x.quarantined !== undefined).map((x) => x.quarantined!.segment));
+    d.quarantine = d.quarantine.filter((s) => needed.has(s.id));
+    return applied(undefined);
+  },
+
+  setWatermark(d, e) {
+    if ((d.watermarks[e.name] ?? Number.NEGATIVE_INFINITY) >= e.at_ms) return skipped('not_newer');
+    d.watermarks[e.name] = e.at_ms;
+    return applied(undefined);
+  },
+
+  addConflicts(d, e) {
+    const before = d.conflicts.length;
+    recordConflicts(d, e.conflicts);
+    return d.conflicts.length === before ? skipped('nothing_new') : applied(d.conflicts.length - before);
   },
 
   addRollup(d, e) {
@@ -254,8 +324,9 @@ const APPLY: Appliers = {
   closePeriod(d, e) {
     const existing = periodOf(d, e.account_id, e.month);
     if (existing?.state === 'closed') return skipped('already_closed');
-    // The frozen totals are exactly those of the generation this commit builds on.
-    if (d.generation !== e.based_on_generation) return skipped('stale');
+    // The frozen totals hold for this draft exactly when it lists the same possible inputs.
+    const m = parseMonth(e.month);
+    if (!sameIds(closeInputs(d.segments, e.account_id, e.bucket, m.from, m.to), e.inputs)) return skipped('stale');
     const entry = existing ?? newPeriod(d, e.account_id, e.month);
     Object.assign(entry, {
       state: 'closed',
@@ -284,6 +355,19 @@ const APPLY: Appliers = {
     return applied(undefined);
   },
 };
+
+/** Adds conflict records not known yet (same kind, account and id), trimming old settled ones. */
+function recordConflicts(d: ShardManifest, conflicts: readonly ConflictRecord[]): void {
+  const keyOf = (c: ConflictRecord) => `${c.kind ?? 'payload'}\u0000${c.account_id}\u0000${c.event_id}\u0000${c.other_account_id ?? ''}`;
+  const known = new Set(d.conflicts.map(keyOf));
+  for (const c of conflicts) {
+    if (known.has(keyOf(c))) continue;
+    d.conflicts.push(c);
+    known.add(keyOf(c));
+  }
+  let excess = d.conflicts.length - MAX_CONFLICTS;
+  if (excess > 0) d.conflicts = d.conflicts.filter((c) => c.status === 'quarantined' || excess-- <= 0);
+}
 
 /**
  * The ingest edit for `segments` holding `events`: the (account, month) of its Usage events must
@@ -315,6 +399,31 @@ export function rawSegmentsAdded(segments: EditOf<'addRawSegments'>['segments'],
     });
   }
   return { op: 'addRawSegments', segments, usage_months: [...usage.values()], adjustments, at_ms: atMs };
+}
+
+/** What a raw segment entry says of where its rows are. */
+interface SegmentBounds {
+  readonly id: string;
+  readonly min_ts: number;
+  readonly max_ts: number;
+  readonly min_account: string;
+  readonly max_account: string;
+  readonly buckets: readonly number[];
+}
+
+/**
+ * Sorted ids of the raw segments that may hold rows of `accountId` in [from, to) by what their
+ * entries say (time range, account range, bucket): a superset of those that do.
+ */
+export function closeInputs(segments: readonly SegmentBounds[], accountId: string, bucket: number, from: number, to: number): string[] {
+  return segments
+    .filter((s) => s.min_ts < to && s.max_ts >= from && s.min_account <= accountId && accountId <= s.max_account && s.buckets.includes(bucket))
+    .map((s) => s.id)
+    .sort();
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
 }
 
 function periodOf(d: ShardManifest, accountId: string, m: string): PeriodEntry | undefined {

@@ -38,6 +38,8 @@ export interface CommitOptions {
    * the acknowledgment path). Without it the commit writes the copy before returning.
    */
   readonly history?: Background;
+  /** commitAll: all edits or none (a skipped edit skips the whole commit). */
+  readonly atomic?: boolean;
 }
 
 interface CommitBase {
@@ -172,6 +174,7 @@ export class ManifestStore {
       const draft = structuredClone(base.value) as ShardManifest;
       const results: EditResult<E>[] = edits.map((e) => applyEdit(draft, e));
       if (!results.some((r) => r.status === 'applied')) return { skip: results };
+      if (opts.atomic === true && results.some((r) => r.status === 'skipped')) return { skip: results };
       const commitId = newId(this.deps);
       draft.generation = base.value.generation + 1;
       draft.commit_id = commitId;

@@ -127,17 +127,50 @@ export const periodEntry = z.object({
 });
 export type PeriodEntry = z.infer<typeof periodEntry>;
 
-/** Same event_id, different payload, found in storage by compaction (both rows are kept). */
+/** One stored copy of a conflicting event: where it is and which payload (64-bit hash, hex). */
+const conflictCopy = z.object({
+  /** Where it was when found ('' for a copy compaction was rewriting at the time). */
+  segment: z.string(),
+  payload: z.string(),
+  /** Known when compaction read the row itself. */
+  quantity: decimalString.optional(),
+  ingested_at_ms: int,
+});
+
+/**
+ * Found in storage by compaction, past ingest's dedupe window:
+ * - `payload`: the same (account_id, event_id) with another payload. The first-ingested copy
+ *   stays; the later one is `quarantined` (moved to a quarantine segment, out of every total)
+ *   until an admin resolves it. When the later copy sits where compaction cannot move it, both
+ *   stay counted and the record is `reported`.
+ * - `id_reuse`: one event_id under two accounts: two events, both counted, reported.
+ * Records written before quarantine existed have neither `id` nor `status` (read: reported).
+ */
 export const conflictRecord = z.object({
+  id: z.string().optional(),
+  kind: z.enum(['payload', 'id_reuse']).optional(),
+  status: z.enum(['reported', 'quarantined', 'resolved']).optional(),
   event_id: z.string(),
   account_id: z.string(),
+  /** id_reuse: the other account that used the same event_id (possibly in another shard). */
+  other_account_id: z.string().optional(),
   segments: z.array(z.string()),
   found_at_ms: int,
+  /** When the event happened (both copies share it, or the first copy's for payload conflicts). */
+  timestamp_ms: int.optional(),
+  kept: conflictCopy.optional(),
+  quarantined: conflictCopy.optional(),
+  resolution: z
+    .object({ keep: z.enum(['first', 'second', 'both']), at_ms: int, actor: z.string(), reason: z.string(), segment: z.string().optional() })
+    .optional(),
 });
 export type ConflictRecord = z.infer<typeof conflictRecord>;
 
-/** How many conflict records a shard keeps (newest last). */
-export const MAX_CONFLICTS = 1000;
+/**
+ * How many conflict records a shard keeps (newest last). Reported and resolved ones are trimmed
+ * oldest first; quarantined ones never are (they say why rows are out of the totals).
+ */
+export const MAX_CONFLICTS = 10_000;
 
 export const shardManifest = z.object({
   format: z.literal(MANIFEST_FORMAT),
@@ -154,6 +187,8 @@ export const shardManifest = z.object({
   replacements: z.array(replacementRecord),
   periods: z.array(periodEntry),
   conflicts: z.array(conflictRecord).max(MAX_CONFLICTS).default([]),
+  /** Segments holding quarantined copies: out of every total (never planned, rolled or compacted). */
+  quarantine: z.array(rawSegmentEntry).default([]),
   /** Named high-water marks (e.g. last compaction time); never the source of truth for totals. */
   watermarks: z.record(z.string(), int),
 });
@@ -179,6 +214,7 @@ export function emptyManifest(shard: number, commitId: string, nowMs: number): S
     replacements: [],
     periods: [],
     conflicts: [],
+    quarantine: [],
     watermarks: {},
   };
 }

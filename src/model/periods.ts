@@ -39,13 +39,21 @@ export interface PeriodState {
 /** The (account, month) periods that refuse Usage events: closed, or fenced (`closing`). */
 export class ClosedPeriods {
   private readonly closed: Set<string>;
+  private readonly fenced: Set<string>;
 
   constructor(periods: readonly PeriodState[]) {
     // A `closing` period refuses Usage too: the close that fenced it is about to freeze it.
     this.closed = new Set(periods.filter((p) => p.state !== 'open').map((p) => `${p.account_id}\u0000${p.month}`));
+    this.fenced = new Set(periods.filter((p) => p.state === 'closing').map((p) => `${p.account_id}\u0000${p.month}`));
   }
 
+  /** Closed or fenced: Usage events are refused. */
   isClosed(accountId: string, timestampMs: number): boolean {
     return this.closed.size > 0 && this.closed.has(`${accountId}\u0000${monthOf(timestampMs)}`);
+  }
+
+  /** Fenced (`closing`): its close is in progress; corrections wait for it. */
+  isFenced(accountId: string, timestampMs: number): boolean {
+    return this.fenced.size > 0 && this.fenced.has(`${accountId}\u0000${monthOf(timestampMs)}`);
   }
 }

@@ -6,13 +6,14 @@
  * event is neither in the frozen totals nor rejected.
  */
 import type { Database } from '../manifest/database.ts';
-import type { EditOf } from '../manifest/edits.ts';
-import type { Commit, CommittedManifest, Planner } from '../manifest/manifest-store.ts';
+import { closeInputs, type EditOf } from '../manifest/edits.ts';
+import type { Commit, Planner } from '../manifest/manifest-store.ts';
 import type { DeepReadonly, PeriodEntry } from '../manifest/schema.ts';
+import { bucketOf } from '../model/bucket.ts';
 import { newId } from '../model/deps.ts';
 import type { ResultLine } from '../query/aggregate.ts';
 import type { QueryEngine } from '../query/engine.ts';
-import { periodTotals } from './period-totals.ts';
+import { PeriodTotalizer } from './period-totals.ts';
 import { ManifestContentionError, ValidationError } from '../errors.ts';
 import { SegmentCorruptError } from '../segment/errors.ts';
 import { parseMonth, type Month } from '../model/periods.ts';
@@ -55,10 +56,13 @@ export class PeriodService {
   }
 
   /**
-   * Closes a period in one commit when it can. If that commit keeps losing races to ingest on
-   * the same shard (computing the frozen totals is slower than an ingest), it first commits a
-   * cheap `closing` fence — from then on Usage for the period is refused — and then the close,
-   * which can no longer be overtaken by Usage. Either way no acknowledged Usage event escapes.
+   * Closes a period: one commit when it can. Its frozen totals hold as long as the raw segments
+   * that may hold rows of the account-month stay the same (`closePeriod`'s precondition), so
+   * commits of other accounts and other months never make it recompute, and a retry after a lost
+   * race reuses the totals it computed. If it still keeps losing (the account-month itself is
+   * busy), it commits a cheap `closing` fence — Usage for the period refused, corrections told to
+   * retry — after which the inputs only change by compaction, and finishes. A fenced period is
+   * finished by whoever comes next (this close, another, a read, the rollup job): never stuck.
    */
   async close(accountId: string, period: string, actor: Actor): Promise<PeriodView & { already_closed: boolean }> {
     const month = parseMonth(period);
@@ -75,47 +79,98 @@ export class PeriodService {
     const shard = this.db.shardOf(accountId);
     // "Already closed" is decided without a write, so decide it on fresh state.
     await shard.revalidate();
-    const close: Planner<EditOf<'closePeriod'>> = (base) => this.planClose(base, accountId, month, actor);
+    const close = this.closer(accountId, month, actor);
     let res: Commit<EditOf<'closePeriod'>>;
     try {
-      res = await shard.commit(close, { policy: { maxAttempts: 4 } });
+      res = await shard.commit(close, { policy: { maxAttempts: 8 } });
     } catch (err) {
       if (!(err instanceof ManifestContentionError)) throw err;
       await shard.commit({ op: 'fencePeriod', account_id: accountId, month: month.name, at_ms: this.db.deps.clock.now(), reason: actor.reason, actor: actor.name });
-      res = await shard.commit(close);
+      res = await this.finishFenced(accountId, month, close);
     }
     const view = await this.viewOf(accountId, month, res.state.manifest.periods);
     return { ...view, already_closed: res.result?.status === 'skipped' && res.result.reason === 'already_closed' };
   }
 
   /**
-   * The close edit for the state it builds on (generation G): frozen totals computed from exactly
-   * that state, written to an immutable object first. A close that is already there plans nothing
-   * new: the edit reports it as `already_closed` without writing the object.
+   * Finishes a fenced (`closing`) period, with the actor and reason of its fence. Safe from any
+   * instance at any time: it is an ordinary close of a period whose inputs no longer grow.
+   * Answers whether the period is closed now.
    */
-  private async planClose(base: CommittedManifest, accountId: string, month: Month, actor: Actor): Promise<EditOf<'closePeriod'>> {
-    const m = base.manifest;
+  async finish(accountId: string, month: Month): Promise<boolean> {
+    const snap = await this.db.shardOf(accountId).revalidate();
+    const entry = snap.manifest.periods.find((p) => p.account_id === accountId && p.month === month.name);
+    if (entry?.state !== 'closing') return entry?.state === 'closed';
+    const fence = [...entry.history].reverse().find((h) => h.action === 'fence');
+    const res = await this.finishFenced(accountId, month, this.closer(accountId, month, { name: fence?.actor ?? 'system', reason: fence?.reason ?? '' }));
+    return res.result?.status === 'applied' || (res.result?.status === 'skipped' && res.result.reason === 'already_closed');
+  }
+
+  /** Finishes every fenced period of a shard (the rollup job calls this); returns how many. */
+  async finishShard(shard: number): Promise<number> {
+    const snap = await this.db.shards[shard]!.revalidate();
+    let done = 0;
+    for (const p of snap.manifest.periods) if (p.state === 'closing' && (await this.finish(p.account_id, parseMonth(p.month)))) done++;
+    return done;
+  }
+
+  private async finishFenced(accountId: string, month: Month, close: Planner<EditOf<'closePeriod'>>): Promise<Commit<EditOf<'closePeriod'>>> {
+    try {
+      return await this.db.shardOf(accountId).commit(close, { policy: { maxAttempts: 16, maxDurationMs: 20_000 } });
+    } catch (err) {
+      if (!(err instanceof ManifestContentionError)) throw err;
+      throw new ManifestContentionError(
+        `period ${month.name} of this account is fenced (Usage refused) but its close kept losing races; the next close, read of the period or rollup job finishes it — retry`,
+        { retryAfterSeconds: 2, cause: err },
+      );
+    }
+  }
+
+  /**
+   * A planner of the close edit: totals computed from the raw segments that may hold rows of the
+   * account-month in the state it builds on, written to an immutable object — and reused as they
+   * are when a later attempt finds the same inputs. An already closed period plans an edit that
+   * reports `already_closed`, without writing anything.
+   */
+  private closer(accountId: string, month: Month, actor: Actor): Planner<EditOf<'closePeriod'>> {
     const shard = this.db.shardOf(accountId);
     const deps = this.db.deps;
-    const now = deps.clock.now();
-    const edit = { op: 'closePeriod' as const, account_id: accountId, month: month.name, based_on_generation: m.generation, at_ms: now, reason: actor.reason, actor: actor.name };
-    if (m.periods.some((p) => p.account_id === accountId && p.month === month.name && p.state === 'closed')) {
-      return { ...edit, frozen_key: '', quantity: '0', event_count: 0 };
-    }
-    const totals = await periodTotals(this.engine, m.segments, accountId, month.from, month.to);
-    const key = shard.keys.frozenPeriod(newId(deps));
-    const body: FrozenPeriod = {
-      account_id: accountId,
-      period: month.name,
-      generation: m.generation,
-      closed_at_ms: now,
-      quantity: totals.quantity.toString(),
-      event_count: totals.count,
-      lines: totals.lines,
-      source_segments: totals.sources,
+    const bucket = bucketOf(accountId, this.db.info.bucket_count);
+    const totalizer = new PeriodTotalizer(this.engine, accountId, month.from, month.to);
+    let frozen: { inputs: string[]; key: string; quantity: string; count: number; generation: number; content: string } | undefined;
+    return async (base) => {
+      const m = base.manifest;
+      const inputs = closeInputs(m.segments, accountId, bucket, month.from, month.to);
+      const now = deps.clock.now();
+      const edit = { op: 'closePeriod' as const, account_id: accountId, month: month.name, bucket, inputs, at_ms: now, reason: actor.reason, actor: actor.name };
+      if (m.periods.some((p) => p.account_id === accountId && p.month === month.name && p.state === 'closed')) {
+        return { ...edit, based_on_generation: m.generation, frozen_key: '', quantity: '0', event_count: 0 };
+      }
+      if (frozen === undefined || frozen.inputs.join('\u0000') !== inputs.join('\u0000')) {
+        const ids = new Set(inputs);
+        const totals = await totalizer.totals(m.segments.filter((s) => ids.has(s.id)));
+        // New inputs with no rows of the account-month (other accounts' segments) change nothing:
+        // the object already written still holds.
+        const content = JSON.stringify([totals.lines, totals.sources]);
+        if (frozen?.content === content) frozen = { ...frozen, inputs };
+        else {
+          const key = shard.keys.frozenPeriod(newId(deps));
+          const body: FrozenPeriod = {
+            account_id: accountId,
+            period: month.name,
+            generation: m.generation,
+            closed_at_ms: now,
+            quantity: totals.quantity.toString(),
+            event_count: totals.count,
+            lines: totals.lines,
+            source_segments: totals.sources,
+          };
+          await this.db.store.put(key, new TextEncoder().encode(JSON.stringify(body)), { ifNoneMatch: '*', contentType: 'application/json' });
+          frozen = { inputs, key, quantity: body.quantity, count: body.event_count, generation: m.generation, content };
+        }
+      }
+      return { ...edit, based_on_generation: frozen.generation, frozen_key: frozen.key, quantity: frozen.quantity, event_count: frozen.count };
     };
-    await this.db.store.put(key, new TextEncoder().encode(JSON.stringify(body)), { ifNoneMatch: '*', contentType: 'application/json' });
-    return { ...edit, frozen_key: key, quantity: body.quantity, event_count: body.event_count };
   }
 
   async reopen(accountId: string, period: string, actor: Actor): Promise<PeriodView & { reopened: boolean; message?: string }> {
@@ -128,9 +183,16 @@ export class PeriodService {
     return res.committed ? { ...view, reopened: true } : { ...view, reopened: false, message: 'the period is not closed; nothing to reopen' };
   }
 
+  /** A period as it is; a fenced one is finished first (when it cannot be now, it reads as closing). */
   async get(accountId: string, period: string): Promise<PeriodView> {
     const month = parseMonth(period);
-    const snap = await this.db.shardOf(accountId).revalidate();
+    let snap = await this.db.shardOf(accountId).revalidate();
+    if (snap.manifest.periods.some((p) => p.account_id === accountId && p.month === month.name && p.state === 'closing')) {
+      await this.finish(accountId, month).catch((err: unknown) => {
+        if (!(err instanceof ManifestContentionError)) throw err;
+      });
+      snap = await this.db.shardOf(accountId).revalidate();
+    }
     return this.viewOf(accountId, month, snap.manifest.periods);
   }
 

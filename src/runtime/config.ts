@@ -150,6 +150,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
         compact: { maxInputSegments: e.USAGEDB_COMPACT_MAX_SEGMENTS, graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000 },
         rollup: { maxInputSegments: e.USAGEDB_ROLLUP_MAX_SEGMENTS, graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000 },
         gc: { maxDeletes: e.USAGEDB_GC_MAX_DELETES, safetyAgeMs: e.USAGEDB_GC_SAFETY_AGE_S * 1000 },
+        idReuse: { windowMs: e.USAGEDB_DEDUPE_WINDOW_HOURS * HOUR_MS },
       },
     },
     logLevel: e.USAGEDB_LOG_LEVEL,

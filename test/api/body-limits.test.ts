@@ -29,7 +29,7 @@ beforeAll(async () => {
 /** Every route of the app that takes a body (POST), with a concrete path. */
 function postRoutes(): string[] {
   const paths = inst.app.routes.filter((r) => r.method === 'POST').map((r) => r.path);
-  return [...new Set(paths)].map((p) => p.replace(':account_id', 'acct-1').replace(':period', '2026-01').replace(':job', 'gc'));
+  return [...new Set(paths)].map((p) => p.replace(':account_id', 'acct-1').replace(':period', '2026-01').replace(':job', 'gc').replace(':id', 'c1'));
 }
 
 /** A body source of `total` bytes that counts what the server pulled from it. */
@@ -51,6 +51,7 @@ describe('every route has a body limit (in process)', () => {
     expect(postRoutes().sort()).toEqual([
       '/v1/accounts/acct-1/periods/2026-01/close',
       '/v1/accounts/acct-1/periods/2026-01/reopen',
+      '/v1/admin/conflicts/c1/resolve',
       '/v1/admin/jobs/gc',
       '/v1/query/json',
       '/v1/query/sql',

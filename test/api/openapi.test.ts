@@ -249,6 +249,11 @@ describe('example requests replayed against the app', () => {
 
   it('answers every example request with 200 and a body matching the documented schema', async () => {
     const fresh = await appWithDocs();
+    // The resolve example names a quarantined conflict of the example account: plant one.
+    await fresh.db.shardOf('acct_42').commit({
+      op: 'addConflicts',
+      conflicts: [{ id: '01KD81000000000000000000CD', kind: 'payload', status: 'quarantined', event_id: 'evt_0001', account_id: 'acct_42', segments: [], found_at_ms: 1 }],
+    });
     const compile = schemaValidator(doc);
     const ops = operations(doc).sort((a, b) => order(a) - order(b));
     let replayed = 0;

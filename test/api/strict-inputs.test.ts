@@ -45,6 +45,8 @@ const refused: [string, string, string, string | object | undefined, RegExp][] =
   ['a misspelt events field', 'POST', '/v1/usage/batch', { event: [usage(91)] }, /^event: unknown field/],
   ['a job option sent as a body', 'POST', '/v1/admin/jobs/gc', { dry_run: true }, /^dry_run: unknown field/],
   ['a job body that is not an object', 'POST', '/v1/admin/jobs/compact', '[]', /^body: this route takes no body/],
+  ['a misspelt field in a conflict resolution', 'POST', '/v1/admin/conflicts/01KD81000000000000000000CD/resolve', { keap: 'first', reason: 'typo' }, /^keap: unknown field; known fields: keep, reason$/],
+  ['a conflict resolution that is not an object', 'POST', '/v1/admin/conflicts/01KD81000000000000000000CD/resolve', '"first"', /^body: must be a JSON object/],
   ['a misspelt job query parameter', 'POST', '/v1/admin/jobs/gc?dryrun=true', undefined, /^dryrun: unknown query parameter; allowed: dry_run$/],
   ['a query parameter on a period close', 'POST', `${period}/close?force=true`, undefined, /^force: unknown query parameter/],
   ['a repeated group_by', 'GET', `/v1/accounts/acc_r/usage?from=2026-01-01&to=2026-02-01&group_by=meter_id&group_by=model_id`, undefined, /^group_by: given more than once/],

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, shot, type Browser, type Watched } from './browser.ts';
-import { CLASH, CLOSED, HUGE, HUGE_ACCOUNT, KEYS, PERIOD, RANGE, RICH, startServer, withResolveRoute, type Served } from './fixture.ts';
+import { CLASH, CLOSED, HUGE, HUGE_ACCOUNT, KEYS, PERIOD, RANGE, RICH, startServer, type Served } from './fixture.ts';
 
 const T = 90_000;
 const range = `from=${RANGE.from}&to=${RANGE.to}`;
@@ -315,17 +315,16 @@ describe('the console in Chromium', () => {
   );
 
   it(
-    'Conflicts: both payloads side by side; resolve appears only once the server offers the route',
+    'Conflicts: both payloads side by side (the quarantined one marked); resolve keeps the first copy with an audit record',
     async () => {
       const page = await open(KEYS.admin);
       await visit(page, '#/conflicts', '[data-testid=conflicts] li');
-      expect(await page.getByTestId('resolve-note').isVisible()).toBe(true);
-      expect(await page.getByRole('button', { name: 'Resolve…' }).count()).toBe(0);
+      expect(await page.getByTestId('resolve-note').count()).toBe(0);
       await page.getByRole('button', { name: 'Compare payloads' }).click();
       const compare = page.getByTestId('payloads');
       await compare.waitFor();
       const rows = await api('GET', `/v1/accounts/${CLASH.account}/usage/events/${CLASH.event}`);
-      expect(rows.rows.length).toBe(2);
+      expect(rows.rows.map((r: any) => r.quarantined)).toEqual([false, true]);
       const quantity = compare.locator('tbody tr').filter({ has: page.locator('th', { hasText: /^quantity/ }) });
       expect(await quantity.locator('td').allInnerTexts()).toEqual(rows.rows.map((r: any) => r.quantity));
       expect(await quantity.getAttribute('class')).toBe('diff');
@@ -334,25 +333,16 @@ describe('the console in Chromium', () => {
       expect(await source.getAttribute('class')).toBeNull();
       await shot(page, 'conflicts');
 
-      // The same data behind a server whose OpenAPI document has the resolve route.
-      const later = await withResolveRoute(server);
-      try {
-        const next = await open(KEYS.admin, undefined, later.url);
-        await visit(next, '#/conflicts', '[data-testid=conflicts] li');
-        expect(await next.getByTestId('resolve-note').count()).toBe(0);
-        await next.getByRole('button', { name: 'Resolve…' }).click();
-        const dialog = next.getByRole('dialog');
-        await dialog.getByLabel(/^keep/).selectOption('second');
-        await dialog.getByLabel(/^reason/).fill('the retry carried the corrected model');
-        await shot(next, 'conflicts-resolve-dialog', false);
-        await dialog.getByRole('button', { name: 'Resolve' }).click();
-        await dialog.waitFor({ state: 'detached' });
-        await next.locator('[data-testid=conflicts] li').first().waitFor();
-        expect(later.calls).toEqual([{ id: CLASH.event, body: { keep: 'second', reason: 'the retry carried the corrected model' } }]);
-        await next.close();
-      } finally {
-        await later.close();
-      }
+      await page.getByRole('button', { name: 'Resolve…' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByLabel(/^keep/).selectOption('first');
+      await dialog.getByLabel(/^reason/).fill('the retry carried a wrong model');
+      await shot(page, 'conflicts-resolve-dialog', false);
+      await dialog.getByRole('button', { name: 'Resolve' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      const after = await api('GET', '/v1/admin/conflicts');
+      const clash = after.conflicts.find((c: any) => c.event_id === CLASH.event);
+      expect(clash).toMatchObject({ status: 'resolved', resolution: { keep: 'first', actor: 'ops', reason: 'the retry carried a wrong model' } });
     },
     T,
   );

@@ -7,7 +7,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import { createApp } from '../../src/api/app.ts';
 import { parseApiKeys } from '../../src/api/auth.ts';
 import { Metrics } from '../../src/api/metrics.ts';
@@ -145,46 +145,6 @@ async function seed(url: string, clock: TestClock): Promise<void> {
   await api(url, 'POST', '/v1/admin/jobs/rollup');
   // Something not compacted yet, as on a live server.
   await ingest(url, [event('acme-late', RICH, MONTH_START + 19 * DAY + 20 * 3_600_000, 4321, { meter_id: 'tokens.input' })]);
-}
-
-/**
- * The same server as another engineer's future version would be: the OpenAPI document offers
- * POST /v1/admin/conflicts/{id}/resolve, which records what it was sent.
- */
-export async function withResolveRoute(inner: Served): Promise<{ url: string; calls: { id: string; body: unknown }[]; close(): Promise<void> }> {
-  const calls: { id: string; body: unknown }[] = [];
-  const outer = new Hono();
-  outer.get('/openapi.json', async () => {
-    const doc = (await (await inner.app.request('/openapi.json')).json()) as { paths: Record<string, unknown> };
-    doc.paths['/v1/admin/conflicts/{id}/resolve'] = {
-      post: {
-        operationId: 'resolveConflict',
-        summary: 'Resolve a conflict',
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['keep'],
-                properties: { keep: { type: 'string', enum: ['first', 'second'], description: 'the payload that counts' }, reason: { type: 'string' } },
-              },
-            },
-          },
-        },
-        responses: { '200': { description: 'Resolved.' } },
-        security: [{ bearer: ['admin'] }],
-      },
-    };
-    return Response.json(doc);
-  });
-  outer.post('/v1/admin/conflicts/:id/resolve', async (c) => {
-    calls.push({ id: c.req.param('id'), body: await c.req.json() });
-    return c.json({ resolved: true });
-  });
-  outer.all('*', (c) => inner.app.fetch(c.req.raw));
-  const { url, server } = await listen(outer);
-  return { url, calls, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

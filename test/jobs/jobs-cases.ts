@@ -13,6 +13,7 @@ import { listAll, type ObjectStore } from '../../src/store/types.ts';
 import { openInstance, postBatch, type Instance } from '../support/instance.ts';
 import { generate, MONTHS, reference, type RefEvent } from '../query/reference.ts';
 import { verify } from '../../src/query/verify.ts';
+import { shardOfAccount } from '../../src/model/bucket.ts';
 
 export interface Backend {
   store: ObjectStore;
@@ -147,26 +148,113 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       expect((await verify(a.engine, 'acme', FROM, TO)).matches).toBe(true);
     });
 
-    it('duplicates that reached storage past the dedupe window are removed by compaction before rollup; conflicts are listed', async () => {
+    it('past the dedupe window: a duplicate is removed by compaction, a conflicting later copy is quarantined out of every total', async () => {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix, { ingest: { dedupeWindowMs: 60_000 } });
       const ts = Date.UTC(2026, 8, 3, 9);
       const ev = (id: string, q: number) => ({ event_id: id, account_id: 'acme', product_id: 'p', meter_id: 'm', source: 'api', unit: 'u', timestamp_ms: ts, quantity: q });
       await postBatch(a.app, [ev('dup', 7), ev('clash', 1)]);
       await runJob(a.db, 'compact', FAST);
-      a.clock.advance(120_000); // past the window: the same events are accepted again
+      a.clock.advance(120_000); // past the window: the same ids are accepted again
       const again = await postBatch(a.app, [ev('dup', 7), ev('clash', 2)]);
       expect(again.body.accepted).toBe(2);
       expect(await total(a, 'acme', 'raw')).toEqual([17n, 4]);
       const report = await runJob(a.db, 'compact', FAST);
       expect(report.results.reduce((s, r) => s + Number(r.duplicates_removed ?? 0), 0)).toBe(1);
+      expect(report.results.reduce((s, r) => s + Number(r.quarantined ?? 0), 0)).toBe(1);
       await runJob(a.db, 'rollup', FAST);
-      // The cold duplicate is gone everywhere; the conflict's two rows both stay (both were acknowledged).
-      expect(await total(a, 'acme', 'raw')).toEqual([10n, 3]);
-      expect(await total(a, 'acme', 'rollup')).toEqual([10n, 3]);
+      // The duplicate is gone; the first copy of the conflict stays, the later one is out of every total.
+      expect(await total(a, 'acme', 'raw')).toEqual([8n, 2]);
+      expect(await total(a, 'acme', 'rollup')).toEqual([8n, 2]);
+      expect(await total(a, 'acme', 'auto')).toEqual([8n, 2]);
+      // Totals never change silently: the usage answer says how many events the range holds out.
+      const usage = await a.app.request('/v1/accounts/acme/usage?from=2026-09-01&to=2026-10-01');
+      expect(await usage.json()).toMatchObject({ lines: [{ quantity: '8', count: 2 }], quarantined_events: 1 });
       const res = await a.app.request('/v1/admin/conflicts');
-      const body = (await res.json()) as { conflicts: { event_id: string; account_id: string }[] };
-      expect(body.conflicts).toEqual([expect.objectContaining({ event_id: 'clash', account_id: 'acme' })]);
+      const body = (await res.json()) as { conflicts: Record<string, any>[] };
+      expect(body.conflicts).toEqual([
+        expect.objectContaining({
+          event_id: 'clash',
+          account_id: 'acme',
+          status: 'quarantined',
+          kind: 'payload',
+          timestamp_ms: ts,
+          kept: expect.objectContaining({ quantity: '1' }),
+          quarantined: expect.objectContaining({ quantity: '2' }),
+        }),
+      ]);
+      // A period closed now freezes the first copy only; an export would too (it reads what queries read).
+      const closed = await a.app.request('/v1/accounts/acme/periods/2026-09/close', { method: 'POST' });
+      expect(await closed.json()).toMatchObject({ frozen: { quantity: '8', event_count: 2 } });
+    });
+
+    it('resolving a quarantined conflict: keep first, keep both, keep second — each a commit with an audit record', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { ingest: { dedupeWindowMs: 60_000 } });
+      const ts = Date.UTC(2026, 8, 3, 9);
+      const ev = (id: string, q: number) => ({ event_id: id, account_id: 'acme', product_id: 'p', meter_id: 'm', source: 'api', unit: 'u', timestamp_ms: ts, quantity: q });
+      await postBatch(a.app, [ev('k1', 10), ev('k2', 20), ev('k3', 30)]);
+      await runJob(a.db, 'compact', FAST);
+      a.clock.advance(120_000);
+      await postBatch(a.app, [ev('k1', 11), ev('k2', 22), ev('k3', 33)]);
+      await runJob(a.db, 'compact', FAST);
+      expect(await total(a, 'acme', 'raw')).toEqual([60n, 3]);
+      const list = async () => ((await (await a.app.request('/v1/admin/conflicts')).json()) as { conflicts: { id: string; event_id: string; status: string; resolution?: unknown }[] }).conflicts;
+      const idOf = async (eventId: string) => (await list()).find((c) => c.event_id === eventId)!.id;
+      const resolve = (id: string, keep: string, reason = 'checked with the customer') =>
+        a.app.request(`/v1/admin/conflicts/${id}/resolve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keep, reason }) });
+
+      const first = await resolve(await idOf('k1'), 'first');
+      expect(first.status).toBe(200);
+      expect(await first.json()).toMatchObject({ already_resolved: false, conflict: { status: 'resolved', resolution: { keep: 'first', actor: 'anonymous', reason: 'checked with the customer' } } });
+      expect(await total(a, 'acme', 'raw')).toEqual([60n, 3]);
+      const both = await resolve(await idOf('k2'), 'both');
+      expect(await both.json()).toMatchObject({ conflict: { status: 'resolved', resolution: { keep: 'both' } } });
+      expect(await total(a, 'acme', 'raw')).toEqual([82n, 4]);
+      const second = await resolve(await idOf('k3'), 'second');
+      expect(await second.json()).toMatchObject({ conflict: { status: 'resolved', resolution: { keep: 'second' } } });
+      // The second copy (33) is back and a Retraction (-30) cancels the first: 82 + 33 - 30.
+      expect(await total(a, 'acme', 'raw')).toEqual([85n, 6]);
+      // Resolving again changes nothing; a bad decision or an unknown id is refused by name.
+      expect(await (await resolve(await idOf('k3'), 'both')).json()).toMatchObject({ already_resolved: true, conflict: { resolution: { keep: 'second' } } });
+      expect((await resolve(await idOf('k3'), 'neither')).status).toBe(400);
+      expect((await resolve('no-such-conflict', 'first')).status).toBe(404);
+      expect((await resolve(await idOf('k3'), 'first', '')).status).toBe(400);
+      // What was decided survives compaction and rollup: the pairs are two events now, nothing re-quarantined.
+      for (let i = 0; i < 2; i++) {
+        await runJob(a.db, 'compact', FAST);
+        await runJob(a.db, 'rollup', FAST);
+      }
+      expect(await total(a, 'acme', 'auto')).toEqual([85n, 6]);
+      expect(await total(a, 'acme', 'rollup')).toEqual([85n, 6]);
+      expect((await list()).every((c) => c.status === 'resolved')).toBe(true);
+      const usage = await a.app.request('/v1/accounts/acme/usage?from=2026-09-01&to=2026-10-01');
+      expect(await usage.json()).toMatchObject({ quarantined_events: 0 });
+    });
+
+    it('one event_id under several accounts is several events, and the gc run reports the reuse in every shard it touches', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { shards: 4, buckets: 16 });
+      const ts = Date.UTC(2026, 8, 3, 9);
+      const ev = (account: string, q: number) => ({ event_id: 'reused-id', account_id: account, product_id: 'p', meter_id: 'm', source: 'api', unit: 'u', timestamp_ms: ts, quantity: q });
+      const accounts = ['tenant-a', 'tenant-b', 'tenant-c', 'tenant-d', 'tenant-e', 'tenant-f'];
+      expect((await postBatch(a.app, accounts.map((acct, i) => ev(acct, i + 1)))).body).toMatchObject({ accepted: 6, conflicts: 0 });
+      await postBatch(a.app, [{ ...ev('tenant-a', 1), event_id: 'unique-1' }]);
+      await runJob(a.db, 'compact', FAST);
+      const gc = await runJob(a.db, 'gc', FAST);
+      const summary = gc.results[gc.results.length - 1] as { id_reuse: { reuses_found: number; new_segments: number } };
+      // Every ordered pair of the six accounts: 30 records, each in its account's shard.
+      expect(summary.id_reuse.reuses_found).toBe(30);
+      const { conflicts } = (await (await a.app.request('/v1/admin/conflicts')).json()) as { conflicts: { kind: string; account_id: string; other_account_id: string; event_id: string; status: string; shard: number }[] };
+      const reuse = conflicts.filter((c) => c.kind === 'id_reuse');
+      expect(reuse).toHaveLength(30);
+      expect(reuse.every((c) => c.event_id === 'reused-id' && c.status === 'reported' && c.account_id !== c.other_account_id)).toBe(true);
+      for (const c of reuse) expect(c.shard).toBe(shardOfAccount(c.account_id, a.db.layout));
+      expect(new Set(reuse.map((c) => `${c.account_id}>${c.other_account_id}`)).size).toBe(30);
+      // Both events are counted; a second run finds nothing new (its watermark moved).
+      for (const [i, acct] of accounts.entries()) expect((await total(a, acct, 'raw'))[0]).toBe(BigInt(i + 1) + (acct === 'tenant-a' ? 1n : 0n));
+      const again = await runJob(a.db, 'gc', FAST);
+      expect((again.results[again.results.length - 1] as { id_reuse: { reuses_found: number; new_segments: number } }).id_reuse).toMatchObject({ new_segments: 0, reuses_found: 0 });
     });
 
     it('a query planned before a compaction commit still reads the replaced segments during the grace period', async () => {

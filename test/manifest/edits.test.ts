@@ -4,7 +4,7 @@
  * the code builds and refuses what it should not).
  */
 import { describe, expect, it } from 'vitest';
-import { applyEdit, manifestEdit, rawSegmentsAdded, type EditOf, type ManifestEdit } from '../../src/manifest/edits.ts';
+import { applyEdit, closeInputs, manifestEdit, rawSegmentsAdded, type EditOf, type ManifestEdit } from '../../src/manifest/edits.ts';
 import { emptyManifest, type RollupSegmentEntry, type ShardManifest } from '../../src/manifest/schema.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
 import { fakeSegment } from '../support/fixtures.ts';
@@ -155,19 +155,23 @@ describe('manifest edits', () => {
     expect(d.replacements.map((r) => r.id)).toEqual(['young']);
   });
 
-  it('periods: fence, close from the generation it was computed on, close twice, reopen', () => {
+  it('periods: fence, close from the inputs it was computed on, close twice, reopen', () => {
     const who = { at_ms: 7, reason: 'invoice', actor: 'ops' };
-    const d = manifest({ generation: 5 });
-    const close: EditOf<'closePeriod'> = { op: 'closePeriod', account_id: 'acct', month: '2026-01', based_on_generation: 4, frozen_key: 'f', quantity: '12', event_count: 3, ...who };
+    const jan = (id: string, over: Partial<ReturnType<typeof fakeSegment>> = {}) => ({ ...fakeSegment(id), min_ts: Date.UTC(2026, 0, 3), max_ts: Date.UTC(2026, 0, 4), min_account: 'acct', max_account: 'acct', buckets: [2], ...over });
+    // Its inputs: segments that may hold rows of acct in January in bucket 2; not the others.
+    const d = manifest({ generation: 5, segments: [jan('in'), jan('feb', { min_ts: Date.UTC(2026, 1, 1), max_ts: Date.UTC(2026, 1, 2) }), jan('other-bucket', { buckets: [3] }), jan('other-accounts', { min_account: 'b', max_account: 'c' })] });
+    expect(closeInputs(d.segments, 'acct', 2, Date.UTC(2026, 0, 1), Date.UTC(2026, 1, 1))).toEqual(['in']);
+    const close: EditOf<'closePeriod'> = { op: 'closePeriod', account_id: 'acct', month: '2026-01', bucket: 2, inputs: [], based_on_generation: 4, frozen_key: 'f', quantity: '12', event_count: 3, ...who };
     expect(apply(d, close)).toEqual({ status: 'skipped', reason: 'stale' });
+    expect(apply(d, { ...close, inputs: ['in', 'feb'] })).toEqual({ status: 'skipped', reason: 'stale' });
     expect(apply(d, { op: 'reopenPeriod', account_id: 'acct', month: '2026-01', ...who })).toEqual({ status: 'skipped', reason: 'not_closed' });
     expect(apply(d, { op: 'fencePeriod', account_id: 'acct', month: '2026-01', ...who }).status).toBe('applied');
     expect(d.periods[0]!.state).toBe('closing');
     expect(apply(d, { op: 'fencePeriod', account_id: 'acct', month: '2026-01', ...who })).toEqual({ status: 'skipped', reason: 'not_open' });
-    expect(apply(d, { ...close, based_on_generation: 5 }).status).toBe('applied');
-    expect(d.periods[0]).toMatchObject({ state: 'closed', generation: 5, snapshot_key: 'f', frozen_quantity: '12', frozen_event_count: 3 });
+    expect(apply(d, { ...close, inputs: ['in'] }).status).toBe('applied');
+    expect(d.periods[0]).toMatchObject({ state: 'closed', generation: 4, snapshot_key: 'f', frozen_quantity: '12', frozen_event_count: 3 });
     expect(d.periods[0]!.history.map((h) => h.action)).toEqual(['fence', 'close']);
-    expect(apply(d, { ...close, based_on_generation: 5 })).toEqual({ status: 'skipped', reason: 'already_closed' });
+    expect(apply(d, { ...close, inputs: ['in'] })).toEqual({ status: 'skipped', reason: 'already_closed' });
     expect(apply(d, { op: 'reopenPeriod', account_id: 'acct', month: '2026-01', ...who }).status).toBe('applied');
     expect(d.periods[0]).toEqual({ account_id: 'acct', month: '2026-01', state: 'open', adjustments: [], history: expect.any(Array) });
   });

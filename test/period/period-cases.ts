@@ -188,5 +188,74 @@ export function describePeriods(name: string, make: () => Promise<Backend>): voi
       const page = await call(closer, 'GET', `/v1/accounts/racer/usage?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z`);
       expect(page.body.lines[0]).toMatchObject({ quantity: sum.toString(), count: acked.size });
     }, 120_000);
+
+    it('a fenced period is never stuck: a read, the next close or the rollup job finishes it; corrections wait for it', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix);
+      await postBatch(a.app, [ev(1, 'fenced', JAN, { quantity: 100 }), ev(2, 'fenced2', JAN, { quantity: 7 }), ev(3, 'fenced3', JAN, { quantity: 9 })]);
+      // A close that fenced and then lost every race (or whose instance died) leaves `closing`.
+      const fence = (account: string) => a.db.shardOf(account).commit({ op: 'fencePeriod', account_id: account, month: '2026-01', at_ms: 1, reason: 'fenced close', actor: 'ops' });
+      for (const acct of ['fenced', 'fenced2', 'fenced3']) expect((await fence(acct)).committed).toBe(true);
+      // While fenced: Usage refused; a correction is told to retry (nothing of the request is acknowledged).
+      const usageNow = await postBatch(a.app, [ev(4, 'fenced', JAN)]);
+      expect(usageNow.body).toMatchObject({ accepted: 0, rejected: 1 });
+      const fix = correction(5, 'fenced', JAN, -10);
+      const waits = await postBatch(a.app, [fix]);
+      expect(waits.status).toBe(503);
+      expect(waits.body.error.code).toBe('period_closing');
+
+      // A read of the period finishes it, with the fence's actor and reason.
+      const read = await call(a, 'GET', '/v1/accounts/fenced/periods/2026-01');
+      expect(read.body).toMatchObject({ state: 'closed', frozen: { quantity: '100', event_count: 1 } });
+      expect(read.body.history.map((h: { action: string; reason: string }) => [h.action, h.reason])).toEqual([['fence', 'fenced close'], ['close', 'fenced close']]);
+      // The next close finishes it too.
+      expect((await call(a, 'POST', '/v1/accounts/fenced2/periods/2026-01/close', { reason: 'again' })).body).toMatchObject({ state: 'closed', frozen: { quantity: '7' } });
+      // And the rollup job, with no one asking.
+      const report = await a.app.request('/v1/admin/jobs/rollup', { method: 'POST' });
+      expect(((await report.json()) as { results: { periods_finished?: number }[] }).results.reduce((n, r) => n + (r.periods_finished ?? 0), 0)).toBe(1);
+      expect((await a.db.shardOf('fenced3').revalidate()).manifest.periods.find((p) => p.account_id === 'fenced3')?.state).toBe('closed');
+
+      // Once closed, the same correction is accepted as a pending adjustment.
+      expect((await postBatch(a.app, [fix])).body).toMatchObject({ accepted: 1 });
+      expect((await call(a, 'GET', '/v1/accounts/fenced/periods/2026-01')).body).toMatchObject({ adjustments_quantity: '-10', net_total: '90' });
+    });
+
+    it('a close on a shard under continuous ingest finishes in bounded time; two closers agree; nothing acknowledged escapes', async () => {
+      const { store, prefix } = await make();
+      const opts = { shards: 1, buckets: 1 } as const;
+      const writers = await Promise.all([1, 2, 3].map((s) => openInstance(store, prefix, { seed: s, ...opts })));
+      const closers = await Promise.all([8, 9].map((s) => openInstance(store, prefix, { seed: s, ...opts })));
+      const acked = new Map<string, number>();
+      let n = 0;
+      let stop = false;
+      // Ingest into the closing account-month and into others on the same (only) shard, non-stop.
+      const pump = async (inst: Instance) => {
+        while (!stop) {
+          const batch = Array.from({ length: 8 }, () => {
+            const i = n++;
+            return ev(i, i % 2 === 0 ? 'busy' : `other-${i % 7}`, i % 3 === 0 ? FEB : JAN + (i % 1000) * 1000, { quantity: 1 + (i % 13) });
+          });
+          const r = await postBatch(inst.app, batch);
+          if (r.status !== 200) continue;
+          const refused = new Set(r.body.errors.map((e: { index: number }) => e.index));
+          batch.forEach((e, i) => {
+            if (!refused.has(i) && e.account_id === 'busy' && (e.timestamp_ms as number) < FEB) acked.set(e.event_id as string, e.quantity as number);
+          });
+        }
+      };
+      const pumps = writers.map(pump);
+      await new Promise((r) => setTimeout(r, 200));
+      const started = Date.now();
+      const closes = await Promise.all(closers.map((c) => call(c, 'POST', '/v1/accounts/busy/periods/2026-01/close', { reason: 'month end' })));
+      const took = Date.now() - started;
+      await new Promise((r) => setTimeout(r, 100));
+      stop = true;
+      await Promise.all(pumps);
+      for (const c of closes) expect(c.status, JSON.stringify(c.body)).toBe(200);
+      expect(took).toBeLessThan(60_000);
+      expect(closes.map((c) => c.body.already_closed).sort()).toEqual([false, true]);
+      const sum = [...acked.values()].reduce((s, q) => s + BigInt(q), 0n);
+      for (const c of closes) expect(c.body.frozen).toMatchObject({ quantity: sum.toString(), event_count: acked.size });
+    }, 120_000);
   });
 }

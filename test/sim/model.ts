@@ -27,6 +27,11 @@ export interface Stored {
   firstAckedAt: number;
   /** Copies were collapsed by compaction: instances may measure the window from either time. */
   collapsed: boolean;
+  /**
+   * Another payload of the same (account, event_id) was stored before this one (accepted past
+   * the window): compaction quarantines this later copy, out of every total.
+   */
+  quarantinable: boolean;
 }
 
 export const WINDOW_MS = 2 * 86_400_000;
@@ -67,7 +72,10 @@ export class Model {
   accept(e: WireEvent, now: number): void {
     const k = keyOf(e);
     const s = this.stored.get(k);
-    if (s === undefined) this.stored.set(k, { event: e, copies: 1, ackedAt: now, firstAckedAt: now, collapsed: false });
+    if (s === undefined) {
+      const earlier = [...this.stored.values()].some((o) => o.event.event_id === e.event_id && o.event.account_id === e.account_id);
+      this.stored.set(k, { event: e, copies: 1, ackedAt: now, firstAckedAt: now, collapsed: false, quarantinable: earlier });
+    }
     else {
       s.copies++;
       s.ackedAt = now;
@@ -75,20 +83,25 @@ export class Model {
     this.byId.set(e.event_id, k);
   }
 
-  /** Exact totals of an account: [quantity once, count once, whether any copy exists]. */
-  totals(account: string, filter: (e: WireEvent) => boolean = () => true): { quantity: bigint; count: number; copies: number; withCopies: bigint } {
+  /**
+   * Exact totals of an account: quantity and count of every stored event once, the rows with
+   * copies, and how many events may be quarantined (out of the totals after a compaction).
+   */
+  totals(account: string, filter: (e: WireEvent) => boolean = () => true): { quantity: bigint; count: number; copies: number; withCopies: bigint; optional: number } {
     let quantity = 0n;
     let withCopies = 0n;
     let count = 0;
     let copies = 0;
+    let optional = 0;
     for (const s of this.stored.values()) {
       if (s.event.account_id !== account || !filter(s.event)) continue;
       quantity += BigInt(s.event.quantity);
       withCopies += BigInt(s.event.quantity) * BigInt(s.copies);
       count++;
       copies += s.copies;
+      if (s.quarantinable) optional++;
     }
-    return { quantity, count, copies, withCopies };
+    return { quantity, count, copies, withCopies, optional };
   }
 
   accounts(): string[] {

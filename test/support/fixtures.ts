@@ -1,5 +1,6 @@
 /** Small builders for manifest entries used by tests that only need "an item". */
-import type { EditOf } from '../../src/manifest/edits.ts';
+import { closeInputs, type EditOf } from '../../src/manifest/edits.ts';
+import { parseMonth } from '../../src/model/periods.ts';
 import type { Planner } from '../../src/manifest/manifest-store.ts';
 import type { RawSegmentEntry } from '../../src/manifest/schema.ts';
 
@@ -56,10 +57,14 @@ export function addSegments(...ids: string[]): EditOf<'addRawSegments'> {
  * totals and no frozen object: for tests that need a period listed as closed and nothing more.
  */
 export function closedWithoutTotals(accountId: string, month: string): Planner<EditOf<'closePeriod'>> {
+  // Any bucket is consistent: the edit checks its inputs with the bucket it carries.
+  const m = parseMonth(month);
   return (base) => ({
     op: 'closePeriod',
     account_id: accountId,
     month,
+    bucket: 0,
+    inputs: closeInputs(base.manifest.segments, accountId, 0, m.from, m.to),
     based_on_generation: base.manifest.generation,
     frozen_key: `test/${accountId}-${month}.json`,
     quantity: '0',

@@ -58,13 +58,15 @@ export function consoleApiRoutes(app: Hono<AppEnv>, deps: ConsoleApiDeps): void 
       orderBy: [],
       limit: undefined,
     };
+    // Quarantined copies too (they live in the shard's quarantine segments, out of every total).
     const plan = planRawSegments(snap.manifest.segments, spec, { bucketCount: db.info.bucket_count });
-    const rows: AuditRow[] = [];
-    for (const seg of plan.segments) {
+    const quarantine = new Set(snap.manifest.quarantine.map((s) => s.id));
+    const rows: (AuditRow & { quarantined: boolean })[] = [];
+    for (const seg of [...plan.segments, ...snap.manifest.quarantine]) {
       const cols = await engine.cache.columns(seg, RAW_COLUMN_NAMES);
       if (!cols.event_id!.includes(event_id)) continue;
       for (const row of auditRows(seg, cols, { accountId: account_id, from: spec.from, to: spec.to, filters: [], cursor: undefined })) {
-        if (row.event_id === event_id) rows.push(row);
+        if (row.event_id === event_id) rows.push({ ...row, quarantined: quarantine.has(seg.id) });
       }
     }
     if (rows.length === 0) throw new NotFoundError(`event_id: "${event_id.slice(0, 64)}" is not stored for this account`);

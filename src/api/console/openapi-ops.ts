@@ -128,7 +128,7 @@ export const CONSOLE_OPERATIONS: readonly OpSpec[] = [
         example: 'evt_0001',
       },
     ],
-    ok: { description: 'The rows, first ingested first.', content: json(ref('EventRows'), { one: { summary: 'One stored row', value: { account_id: 'acct_42', event_id: 'evt_0001', generation: 3, rows: [ROW] } } }) },
+    ok: { description: 'The rows, first ingested first.', content: json(ref('EventRows'), { one: { summary: 'One stored row', value: { account_id: 'acct_42', event_id: 'evt_0001', generation: 3, rows: [{ ...ROW, quarantined: false }] } } }) },
     errors: {
       400: { badAccount: { summary: 'Bad account id', value: err('invalid_request', 'account_id: must be 1-256 characters without control characters', { field: 'account_id' }) } },
       401: {},

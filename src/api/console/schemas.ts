@@ -87,7 +87,9 @@ export const eventRows = z
     account_id: z.string(),
     event_id: z.string(),
     generation: count.describe("Manifest generation of the account's shard the rows were read from."),
-    rows: z.array(auditRow).describe('Every stored row with this event_id: one normally, two or more for a conflict (different payloads, both kept).'),
+    rows: z
+      .array(auditRow.extend({ quarantined: z.boolean().describe('A later copy of a conflict, held out of every total until resolved.') }))
+      .describe('Every stored row with this event_id: one normally, two or more for a conflict (different payloads); quarantined copies included.'),
   })
   .describe('The stored rows of one event id of an account.');
 

@@ -1,12 +1,14 @@
-/** Admin routes (admin scope): run a background job now, list conflicts compaction found. */
+/** Admin routes (admin scope): run a background job now, list the conflicts compaction found, resolve one. */
 import type { Context, Hono } from 'hono';
+import { listConflicts, resolveConflict } from '../../compact/conflicts.ts';
 import { ValidationError } from '../../errors.ts';
 import { JOB_NAMES, runJob, type JobName, type JobOptions } from '../../jobs/run.ts';
 import type { Database } from '../../manifest/database.ts';
 import type { AppEnv } from '../env.ts';
-import { isJsonObject, parseJsonText, rejectUnknownFields } from '../json.ts';
+import { isJsonObject, parseJsonText, parseStrict, readJson, rejectUnknownFields } from '../json.ts';
 import type { Metrics } from '../metrics.ts';
 import { onlyParams } from '../params.ts';
+import { conflictResolveRequest } from '../schemas.ts';
 
 /**
  * The job route takes its options as query parameters; a body is refused unless empty (or `{}`),
@@ -40,8 +42,12 @@ export function adminRoutes(app: Hono<AppEnv>, db: Database, metrics: Metrics, j
 
   app.get('/v1/admin/conflicts', async (c) => {
     onlyParams(c, []);
-    const snaps = await Promise.all(db.shards.map((s) => s.revalidate()));
-    const conflicts = snaps.flatMap((s) => s.manifest.conflicts.map((x) => ({ ...x, shard: s.manifest.shard, found_at: new Date(x.found_at_ms).toISOString() })));
-    return c.json({ conflicts });
+    return c.json({ conflicts: await listConflicts(db) });
+  });
+
+  app.post('/v1/admin/conflicts/:id/resolve', async (c) => {
+    onlyParams(c, []);
+    const body = parseStrict(conflictResolveRequest, await readJson(c.req.raw), 'a JSON object {"keep": "first"|"second"|"both", "reason": "..."}');
+    return c.json(await resolveConflict(db, c.req.param('id'), body.keep, c.get('actor') ?? 'anonymous', body.reason));
   });
 }

@@ -121,7 +121,7 @@ export async function conflictsPage(ctx: PageContext): Promise<void> {
   const intro = h(
     'p',
     { class: 'hint' },
-    'Events whose event_id was stored twice with different payloads (possible only past the dedupe window or after a lost dedupe index), as compaction found them. Both rows are kept and counted.',
+    'Events stored twice with different payloads (possible only past the dedupe window), as compaction found them: the first copy counts, the later one is quarantined — out of every total — until you resolve it. Also ids used under two accounts (two events, both counted).',
   );
   const body = h('div', { class: 'stack' }, spinner('the conflicts'));
   clear(root, head, intro, body);
