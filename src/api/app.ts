@@ -1,6 +1,7 @@
 /**
  * The Hono app, the same on every runtime: built from the services, it knows no runtime.
- * Middleware order: request id + access log + metrics, CORS, auth (scopes), then routes; errors
+ * Middleware order: `Connection: close` when the body was not read (Node), request id + access
+ * log + metrics, CORS, auth (scopes), body limit (413), then routes; errors
  * go through `src/api/errors.ts` only (a broken client connection first becomes the client's
  * error there, so it never counts as a 5xx).
  */
@@ -16,6 +17,7 @@ import type { PeriodService } from '../period/periods.ts';
 import type { QueryEngine } from '../query/engine.ts';
 import { DEFAULT_MAX_RANGE_MS } from '../query/time-range.ts';
 import { authMiddleware, type ApiKey } from './auth.ts';
+import { bodyLimits, closeWhenBodyUnread, DEFAULT_MAX_REQUEST_BYTES } from './body-limit.ts';
 import type { AppEnv } from './env.ts';
 import { connectionErrorOf, errorBody, logFieldsOf, toHttpError, type ConnectionState } from './errors.ts';
 import { Metrics } from './metrics.ts';
@@ -43,6 +45,8 @@ export interface AppOptions {
   readonly jobOptions?: JobOptions;
   /** Milliseconds /health waits for the store. */
   readonly healthTimeoutMs?: number;
+  /** Body limit of every route but ingest (USAGEDB_MAX_REQUEST_BYTES; ingest has the ingestor's). */
+  readonly maxRequestBytes?: number;
 }
 
 export function createApp(opts: AppOptions): Hono<AppEnv> {
@@ -62,11 +66,14 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   });
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
 
+  app.use('*', closeWhenBodyUnread());
   app.use('*', requestContext(logger, metrics));
   if (opts.corsOrigins !== undefined && opts.corsOrigins.length > 0) {
     app.use('*', cors({ origin: [...opts.corsOrigins], allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'], exposeHeaders: ['X-Request-Id', 'Retry-After'] }));
   }
   app.use('*', authMiddleware(opts.keys ?? [], opts.publicMetrics ?? false));
+  // After auth: a caller without a key gets its 401 before any byte of its body is read.
+  app.use('*', bodyLimits({ ingestBytes: opts.ingestor.options.maxBodyBytes, requestBytes: opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES }));
 
   app.get('/health', async (c) => {
     const started = db.deps.clock.now();

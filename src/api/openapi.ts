@@ -209,8 +209,9 @@ const ERROR_TEXT: Record<ErrorStatus, { description: string; example: Example }>
     example: { summary: 'Not found', value: err('not_found', 'no route for GET /v1/nope') },
   },
   413: {
-    description: 'payload_too_large: the body or the number of events is over the limit.',
-    example: { summary: 'Body over the limit', value: err('payload_too_large', 'body: larger than 8388608 bytes', { field: 'body', limit: 8_388_608 }) },
+    description:
+      'payload_too_large: the body is over the limit of its route (ingest USAGEDB_MAX_BODY_BYTES, 8 MiB; every other route USAGEDB_MAX_REQUEST_BYTES, 64 KiB), or the batch has too many events. Sent before the body was read when the Content-Length says so; on Node an answer given before the body arrived carries Connection: close.',
+    example: { summary: 'Body over the limit', value: err('payload_too_large', 'body: larger than 8388608 bytes, the limit of this route', { field: 'body', limit: 8_388_608 }) },
   },
   500: {
     description:
@@ -225,6 +226,12 @@ const ERROR_TEXT: Record<ErrorStatus, { description: string; example: Example }>
 };
 
 const json = (schema: JsonObject, examples: Record<string, Example>): Record<string, Media> => ({ 'application/json': { schema, examples } });
+
+/** The 413 of every route but ingest (USAGEDB_MAX_REQUEST_BYTES). */
+const REQUEST_413 = { body: { summary: 'Body over 64 KiB', value: err('payload_too_large', 'body: larger than 65536 bytes, the limit of this route', { field: 'body', limit: 65_536 }) } };
+const UNKNOWN_FIELD = (field: string, known: string) => ({
+  unknownField: { summary: 'Unknown field', value: err('invalid_request', `${field}: unknown field; known fields: ${known}`, { field, unknown_fields: [field] }) },
+});
 
 const accountParam: ParamSpec = {
   name: 'account_id',
@@ -570,9 +577,13 @@ const OPERATIONS: readonly OpSpec[] = [
       }),
     },
     errors: {
-      400: { badGroup: { summary: 'Unknown group key', value: err('invalid_request', 'group_by: cannot group by "quantity"', { field: 'group_by' }) } },
+      400: {
+        badGroup: { summary: 'Unknown group key', value: err('invalid_request', 'group_by: cannot group by "quantity"', { field: 'group_by' }) },
+        ...UNKNOWN_FIELD('acount_id', 'source, account_id, from, to, group_by, filters, metrics, order_by, limit'),
+      },
       401: {},
       403: {},
+      413: REQUEST_413,
     },
     store: true,
   },
@@ -612,6 +623,7 @@ const OPERATIONS: readonly OpSpec[] = [
       },
       401: {},
       403: {},
+      413: REQUEST_413,
     },
     store: true,
   },
@@ -626,7 +638,7 @@ const OPERATIONS: readonly OpSpec[] = [
     params: [accountParam, periodParam],
     body: PERIOD_ACTION_BODY,
     ok: { description: 'The closed period.', content: json(ref('PeriodCloseResult'), { closed: { summary: 'Closed', value: { ...CLOSED_VIEW, already_closed: false } } }) },
-    errors: { 400: PERIOD_400, 401: {}, 403: {} },
+    errors: { 400: PERIOD_400, 401: {}, 403: {}, 413: REQUEST_413 },
     store: true,
   },
   {
@@ -648,7 +660,7 @@ const OPERATIONS: readonly OpSpec[] = [
         },
       }),
     },
-    errors: { 400: PERIOD_400, 401: {}, 403: {} },
+    errors: { 400: PERIOD_400, 401: {}, 403: {}, 413: REQUEST_413 },
     store: true,
   },
   {
@@ -741,9 +753,11 @@ const OPERATIONS: readonly OpSpec[] = [
       400: {
         badJob: { summary: 'Unknown job', value: err('invalid_request', 'job: must be one of rollup, compact, gc', { field: 'job' }) },
         dryRun: { summary: 'dry_run on another job', value: err('invalid_request', 'dry_run: only gc has a dry run', { field: 'dry_run' }) },
+        bodyOption: { summary: 'An option sent as a body', value: err('invalid_request', 'dry_run: unknown field; known fields: none', { field: 'dry_run', unknown_fields: ['dry_run'] }) },
       },
       401: {},
       403: {},
+      413: REQUEST_413,
     },
     store: true,
   },
@@ -823,7 +837,7 @@ const OPERATIONS: readonly OpSpec[] = [
         },
       }),
     },
-    errors: { 400: {}, 401: {}, 403: {}, 404: {} },
+    errors: { 400: UNKNOWN_FIELD('keap', 'keep, reason'), 401: {}, 403: {}, 404: {}, 413: REQUEST_413 },
     store: true,
   },
   {

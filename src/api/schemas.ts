@@ -66,10 +66,11 @@ export const usageBatchRequest = usageBatchInput
     events: z
       .array(usageEventInput)
       .describe(
-        'Usage events (at most 10,000 per batch by default; the whole body at most 8 MiB). An invalid event does not fail the request: it is counted in `rejected` and listed in `errors`.',
+        'Usage events (at most 10,000 per batch by default; the whole body at most 8 MiB). An invalid event does not fail the request: it is counted in `rejected` and listed in `errors` (an unknown event field too).',
       ),
   })
-  .describe('POST /v1/usage/batch body.');
+  .strict()
+  .describe('POST /v1/usage/batch body; a top-level field other than events is a 400.');
 
 export const ingestResult = z
   .object({
@@ -209,7 +210,7 @@ export const verification = z
  * the route checks the values further (timestamps, group keys, filters, metrics) with 400s.
  */
 export const jsonQueryRequest = z
-  .object({
+  .strictObject({
     source: z.enum(['auto', 'raw', 'rollup']).optional().describe('Defaults to auto.'),
     account_id: z.string().regex(ACCOUNT_ID).optional().describe('One account (reads one shard); omitted: every account.'),
     from: z.string().describe('Start (inclusive), RFC 3339 or YYYY-MM-DD.'),
@@ -227,17 +228,17 @@ export const jsonQueryRequest = z
       .array(
         z.union([
           z.string().describe('"<key> [asc|desc]"'),
-          z.object({ key: z.string().optional(), metric: z.string().optional(), direction: z.enum(['asc', 'desc']).optional() }),
+          z.strictObject({ key: z.string().optional(), metric: z.string().optional(), direction: z.enum(['asc', 'desc']).optional() }),
         ]),
       )
       .optional()
       .describe('Metrics (sum, count) or group keys of this query.'),
     limit: z.number().int().positive().optional().describe('At most this many lines.'),
   })
-  .describe('A structured aggregate query.');
+  .describe('A structured aggregate query. Unknown fields are refused (400 naming them).');
 
 export const sqlQueryRequest = z
-  .object({
+  .strictObject({
     sql: z
       .string()
       .max(10_000)
@@ -245,7 +246,7 @@ export const sqlQueryRequest = z
         'One SELECT over usage_events: SUM(quantity) and/or COUNT(*), group columns; WHERE with AND of `col = \'v\'`, `col IN (...)` and a required timestamp_ms range (ms since the epoch); GROUP BY, ORDER BY, LIMIT.',
       ),
   })
-  .describe('POST /v1/query/sql body (or send the SQL itself as text/plain or application/sql).');
+  .describe('POST /v1/query/sql body (or send the SQL itself as text/plain or application/sql). Unknown fields are refused.');
 
 export const queryAnswer = z
   .object({
@@ -262,14 +263,14 @@ export const queryAnswer = z
 // Billing periods
 
 export const periodActionRequest = z
-  .object({
+  .strictObject({
     reason: z.string().max(1024).nullable().optional().describe('Kept in the period history.'),
     force: z
       .boolean()
       .optional()
       .describe('Close a period that has not ended yet (its Usage events are refused from then on); needs a reason. Ignored by reopen.'),
   })
-  .describe('Optional body of close and reopen; an empty body is fine.');
+  .describe('Optional body of close and reopen; an empty body is fine; unknown fields are refused.');
 
 const historyEntry = periodTransition.extend({ at: isoTimestamp }).describe('One close, fence or reopen.');
 

@@ -1,7 +1,8 @@
 /**
  * The wire shape of an incoming usage event as a zod schema: the documentation and OpenAPI
  * source. The ingest hot path uses the equivalent hand-written `validateEvent`; a test keeps
- * both accepting and refusing the same inputs.
+ * both accepting and refusing the same inputs. Strict like the validator: an unknown field
+ * (in the event or its correction_ref) rejects the event.
  */
 import { z } from 'zod';
 import { DEFAULT_EVENT_LIMITS as L } from './validate.ts';
@@ -14,11 +15,11 @@ const dimensionMap = z.record(
 );
 
 export const usageEventInput = z
-  .object({
+  .strictObject({
     event_id: id.describe('Idempotency key: same id + same payload = duplicate; different payload = conflict.'),
     kind: z.enum(['Usage', 'Correction', 'Retraction']).nullish().describe('Defaults to Usage.'),
     correction_ref: z
-      .object({ original_event_id: id, reason: z.string().max(L.maxReasonLength).regex(/^[^\u0000]*$/).nullish() })
+      .strictObject({ original_event_id: id, reason: z.string().max(L.maxReasonLength).regex(/^[^\u0000]*$/).nullish() })
       .nullish()
       .describe('Required for Correction and Retraction; not allowed on Usage.'),
     account_id: id,
@@ -33,7 +34,7 @@ export const usageEventInput = z
       .union([z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER), z.string().regex(/^[+-]?[0-9]{1,40}$/)])
       .describe('Signed 128-bit integer: a JSON integer within ±2^53-1 or a decimal string.'),
     dimensions: z
-      .union([dimensionMap.refine((m) => Object.keys(m).length <= L.maxDimensions, `at most ${L.maxDimensions} keys`), z.object({ inner: dimensionMap })])
+      .union([dimensionMap.refine((m) => Object.keys(m).length <= L.maxDimensions, `at most ${L.maxDimensions} keys`), z.strictObject({ inner: dimensionMap })])
       .nullish(),
     ingested_at_ms: z.number().optional().describe('Ignored: the server stamps it.'),
   })

@@ -126,6 +126,35 @@ function parseDimensions(v: unknown, limits: EventLimits): Record<string, string
   return out;
 }
 
+/**
+ * The fields an event may carry: a field outside them (a typo such as `quantitiy`, or a field of
+ * another system) rejects that event with a reason naming it, rather than being ignored.
+ * `ingested_at_ms` is accepted and ignored (the reference's events carry it; the server stamps it).
+ */
+const EVENT_FIELDS: ReadonlySet<string> = new Set([
+  'event_id',
+  'kind',
+  'correction_ref',
+  'account_id',
+  'subscription_id',
+  'product_id',
+  'meter_id',
+  'model_id',
+  'source',
+  'unit',
+  'timestamp_ms',
+  'quantity',
+  'dimensions',
+  'ingested_at_ms',
+]);
+const CORRECTION_REF_FIELDS: ReadonlySet<string> = new Set(['original_event_id', 'reason']);
+
+function rejectUnknown(o: object, known: ReadonlySet<string>, prefix: string): void {
+  // Own keys only; JSON.parse makes `__proto__` an own key, so it is refused like any other.
+  const keys = Object.keys(o);
+  for (let i = 0; i < keys.length; i++) if (!known.has(keys[i]!)) fail(`${prefix}${keys[i]!.slice(0, 64)}`, 'unknown field');
+}
+
 function parseKind(v: unknown): EventKind {
   if (v === undefined || v === null) return 'Usage';
   if (typeof v === 'string' && (EVENT_KINDS as readonly string[]).includes(v)) return v as EventKind;
@@ -140,6 +169,7 @@ function parseCorrectionRef(v: unknown, kind: EventKind, limits: EventLimits): C
   if (v === undefined || v === null) fail('correction_ref', `is required for ${kind} events`);
   if (typeof v !== 'object' || Array.isArray(v)) fail('correction_ref', `must be an object, got ${typeName(v)}`);
   const o = v as Record<string, unknown>;
+  rejectUnknown(o, CORRECTION_REF_FIELDS, 'correction_ref.');
   const original = o.original_event_id;
   if (original === undefined || original === null) fail('correction_ref.original_event_id', 'is required');
   const reason = o.reason ?? '';
@@ -155,6 +185,7 @@ export function validateEvent(raw: unknown, ingestedAtMs: number, limits: EventL
   try {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('event', `must be a JSON object, got ${typeName(raw)}`);
     const o = raw as Record<string, unknown>;
+    rejectUnknown(o, EVENT_FIELDS, '');
     const max = limits.maxIdLength;
     const event_id = requiredId(o, 'event_id', max);
     const kind = parseKind(o.kind);

@@ -5,7 +5,7 @@
  */
 import { EVENT_KINDS } from '../model/event.ts';
 import type { RawColumnName, RawColumns } from '../segment/raw.ts';
-import { groupKeyName, type Column, type GroupKey, type QuerySpec } from './spec.ts';
+import { dimensionValue, groupKeyName, type Column, type GroupKey, type QuerySpec } from './spec.ts';
 import { timeBucketer } from './time-buckets.ts';
 
 const SPILL = 2 ** 52;
@@ -204,7 +204,8 @@ export class Aggregator {
     });
     const limited = this.spec.limit === undefined ? accs : accs.slice(0, this.spec.limit);
     return limited.map((a) => {
-      const line: ResultLine = {};
+      // Null prototype: a line is a plain record of its group keys and metrics, nothing inherited.
+      const line: ResultLine = Object.create(null);
       for (const [i, n] of names.entries()) line[n] = a.values[i]!;
       if (withSum) line.quantity = a.sum.value().toString();
       if (withCount) line.count = a.count;
@@ -231,7 +232,7 @@ export class Aggregator {
     const valueAt: (string | null)[] = [];
     const codeOf = new Map<string | null, number>();
     const entryCode = dims.dict.map((m) => {
-      const v = m[g.key] ?? null;
+      const v = dimensionValue(m, g.key);
       let c = codeOf.get(v);
       if (c === undefined) {
         c = valueAt.length;
@@ -261,7 +262,10 @@ export class Aggregator {
       } else {
         const dims = cols.dimensions!;
         const ok = new Uint8Array(dims.dict.length);
-        for (const [i, m] of dims.dict.entries()) ok[i] = m[f.key] !== undefined && wanted.has(m[f.key]!) ? 1 : 0;
+        for (const [i, m] of dims.dict.entries()) {
+          const v = dimensionValue(m, f.key);
+          ok[i] = v !== null && wanted.has(v) ? 1 : 0;
+        }
         const codes = dims.codes;
         checks.push((r) => ok[codes[r]!] === 1);
       }

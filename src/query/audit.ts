@@ -8,7 +8,7 @@ import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import type { UsageEvent } from '../model/event.ts';
 import type { RawColumns } from '../segment/raw.ts';
 import { rawQuantity, rowFields } from '../segment/raw.ts';
-import type { Filter } from './spec.ts';
+import { dimensionValue, type Filter } from './spec.ts';
 
 /** An event as the audit API shows it: quantity as a decimal string, and the segment it is in. */
 export type AuditRow = Omit<UsageEvent, 'quantity'> & { readonly quantity: string; readonly segment_id: string };
@@ -73,7 +73,7 @@ export function auditRows(
 
 function matches(row: AuditRow, filters: readonly Filter[]): boolean {
   for (const f of filters) {
-    const v = f.type === 'column' ? row[f.column] : row.dimensions[f.key];
+    const v = f.type === 'column' ? row[f.column] : dimensionValue(row.dimensions, f.key);
     if (v === null || v === undefined || !f.values.includes(v)) return false;
   }
   return true;

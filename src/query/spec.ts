@@ -48,3 +48,14 @@ export interface QuerySpec {
 export function groupKeyName(k: GroupKey): string {
   return k.type === 'column' ? k.column : k.type === 'time' ? k.bucket : `dim:${k.key}`;
 }
+
+/**
+ * The value of dimension `key` in a decoded dimensions map, or null: an own property only, so a
+ * key named like an Object property (`toString`, `constructor`, `__proto__`, `valueOf`,
+ * `hasOwnProperty`) is an ordinary key — absent unless the event has it — never the inherited one.
+ */
+export function dimensionValue(m: Readonly<Record<string, string>>, key: string): string | null {
+  if (!Object.hasOwn(m, key)) return null;
+  const v = m[key];
+  return typeof v === 'string' ? v : null;
+}

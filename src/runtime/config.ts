@@ -32,6 +32,7 @@ const envSchema = z.object({
   USAGEDB_GROUP_COMMIT_MS: int(0, 1000).default(0),
   USAGEDB_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(8 * 1024 * 1024),
   USAGEDB_MAX_BATCH_EVENTS: int(1, 100_000).default(10_000),
+  USAGEDB_MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default(64 * 1024),
   USAGEDB_SEGMENT_CACHE_MB: int(1, 64 * 1024).default(256),
   USAGEDB_MAX_QUERY_DAYS: int(1, 3660).default(400),
   USAGEDB_MAX_PAGE_SIZE: int(1, 100_000).default(1000),
@@ -76,6 +77,8 @@ export interface Config {
   readonly apiKeys: string | undefined;
   readonly ingest: { readonly dedupeWindowMs: number; readonly groupCommitWindowMs: number; readonly maxBodyBytes: number; readonly maxEventsPerBatch: number };
   readonly query: { readonly cacheBytes: number; readonly maxRangeMs: number; readonly maxPageSize: number };
+  /** Body limit of every route but ingest (queries, periods, admin); ingest has `ingest.maxBodyBytes`. */
+  readonly maxRequestBytes: number;
   readonly corsOrigins: readonly string[];
   readonly jobs: {
     readonly enabled: boolean;
@@ -147,6 +150,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxEventsPerBatch: e.USAGEDB_MAX_BATCH_EVENTS,
     },
     query: { cacheBytes: e.USAGEDB_SEGMENT_CACHE_MB * 1024 * 1024, maxRangeMs: e.USAGEDB_MAX_QUERY_DAYS * DAY_MS, maxPageSize: e.USAGEDB_MAX_PAGE_SIZE },
+    maxRequestBytes: e.USAGEDB_MAX_REQUEST_BYTES,
     corsOrigins: (e.USAGEDB_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),
     jobs: {
       enabled: e.USAGEDB_JOBS,

@@ -94,6 +94,7 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
     corsOrigins: o.config.corsOrigins,
     publicMetrics: o.publicMetrics ?? false,
     queryLimits: { maxPageSize: o.config.query.maxPageSize, maxRangeMs: o.config.query.maxRangeMs },
+    maxRequestBytes: o.config.maxRequestBytes,
     jobOptions: o.config.jobs.options,
   });
   return { db, ingestor, engine, periods, metrics, app, keys, jobOptions: o.config.jobs.options };

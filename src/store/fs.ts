@@ -4,6 +4,11 @@
  * every write holds a per-key lock file created with O_EXCL, so `ifMatch` / `ifNoneMatch` stay
  * atomic even when several processes share the directory. The ETag is the MD5 of the content,
  * as on S3. A lock left by a crashed process is broken after `staleLockMs`.
+ *
+ * A process that dies between creating its temp file and renaming it leaves the temp file behind
+ * (often 0 bytes: it died before writing). Nothing ever references a temp file, so on first use
+ * the store removes those older than `tempSafetyAgeMs` (10 minutes): far longer than any write
+ * takes, so a temp file another live process is still writing is never touched.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
@@ -20,7 +25,12 @@ export interface FsStoreOptions {
   readonly fsync?: boolean;
   readonly staleLockMs?: number;
   readonly lockTimeoutMs?: number;
+  /** Temp files older than this (by mtime) are leftovers of crashed writes, removed on first use. */
+  readonly tempSafetyAgeMs?: number;
 }
+
+/** Default age after which a temp file is a crash leftover. */
+export const DEFAULT_TEMP_SAFETY_AGE_MS = 10 * 60_000;
 
 interface EtagMemo {
   readonly ino: bigint;
@@ -39,8 +49,11 @@ export class FsStore implements ObjectStore {
   private readonly fsync: boolean;
   private readonly staleLockMs: number;
   private readonly lockTimeoutMs: number;
+  private readonly tempSafetyAgeMs: number;
   private readonly etags = new Map<string, EtagMemo>();
   private ready: Promise<void> | undefined;
+  /** Temp files removed at start (leftovers of crashed writes); set once the first operation ran. */
+  staleTempFilesRemoved = 0;
 
   constructor(opts: FsStoreOptions) {
     this.objectsDir = join(opts.root, 'objects');
@@ -49,6 +62,7 @@ export class FsStore implements ObjectStore {
     this.fsync = opts.fsync ?? true;
     this.staleLockMs = opts.staleLockMs ?? 30_000;
     this.lockTimeoutMs = opts.lockTimeoutMs ?? 10_000;
+    this.tempSafetyAgeMs = opts.tempSafetyAgeMs ?? DEFAULT_TEMP_SAFETY_AGE_MS;
   }
 
   private init(): Promise<void> {
@@ -56,8 +70,36 @@ export class FsStore implements ObjectStore {
       mkdir(this.objectsDir, { recursive: true }),
       mkdir(this.tmpDir, { recursive: true }),
       mkdir(this.locksDir, { recursive: true }),
-    ]).then(() => undefined);
+    ]).then(async () => {
+      this.staleTempFilesRemoved = await this.removeStaleTempFiles();
+    });
     return this.ready;
+  }
+
+  /**
+   * Deletes files in the temp directory whose mtime is older than the safety age; answers how many.
+   * Best effort: a file another process removes first, or one that cannot be read, is skipped.
+   */
+  async removeStaleTempFiles(nowMs: number = Date.now()): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.tmpDir);
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const path = join(this.tmpDir, name);
+      const st = await stat(path).catch(() => null);
+      if (st === null || !st.isFile() || nowMs - st.mtimeMs <= this.tempSafetyAgeMs) continue;
+      try {
+        await unlink(path);
+        removed++;
+      } catch {
+        // gone already (another process cleaning up), or not ours to remove
+      }
+    }
+    return removed;
   }
 
   private pathOf(key: string): string {

@@ -46,8 +46,11 @@ describe('the zod wire schema and the hand-written validator agree', () => {
     fc.boolean(),
     fc.constant([]),
     fc.constant({}),
+    fc.constant({ original_event_id: 'o', reason: 'r', note: 'unknown field' }),
+    fc.constant({ inner: { region: 'eu' } }),
+    fc.constant({ inner: { region: 'eu' }, other: 'x' }),
   );
-  const mutation = fc.record({ field: fc.constantFrom('event_id', 'account_id', 'subscription_id', 'product_id', 'meter_id', 'model_id', 'source', 'unit', 'timestamp_ms', 'quantity', 'kind', 'dimensions', 'correction_ref'), value });
+  const mutation = fc.record({ field: fc.constantFrom('event_id', 'account_id', 'subscription_id', 'product_id', 'meter_id', 'model_id', 'source', 'unit', 'timestamp_ms', 'quantity', 'kind', 'dimensions', 'correction_ref', 'quantitiy', 'constructor'), value });
 
   it('accept and refuse the same events', () => {
     fc.assert(

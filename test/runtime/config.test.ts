@@ -8,6 +8,11 @@ describe('configuration from the environment', () => {
     expect([c.host, c.port, c.prefix]).toEqual(['127.0.0.1', 8787, 'usagedb']);
     expect(c.newDatabase).toEqual({ shardCount: 1, bucketCount: 64 });
     expect(c.ingest.dedupeWindowMs).toBe(7 * 86_400_000);
+    expect([c.ingest.maxBodyBytes, c.maxRequestBytes]).toEqual([8 * 1024 * 1024, 64 * 1024]);
+  });
+
+  it('USAGEDB_MAX_REQUEST_BYTES sets the body limit of every route but ingest', () => {
+    expect(loadConfig({ USAGEDB_MAX_REQUEST_BYTES: '1048576' }).maxRequestBytes).toBe(1_048_576);
   });
 
   it('a new database has as many shards as its store needs: 1 on a directory, 4 on S3 or MinIO, 16 on R2; USAGEDB_SHARDS wins', () => {
@@ -37,6 +42,8 @@ describe('configuration from the environment', () => {
     [{ USAGEDB_DEDUPE_WINDOW_HOURS: '-1' }, 'USAGEDB_DEDUPE_WINDOW_HOURS'],
     [{ USAGEDB_JOBS: 'maybe' }, 'USAGEDB_JOBS'],
     [{ USAGEDB_LOG_LEVEL: 'loud' }, 'USAGEDB_LOG_LEVEL'],
+    [{ USAGEDB_MAX_REQUEST_BYTES: '100' }, 'USAGEDB_MAX_REQUEST_BYTES'],
+    [{ USAGEDB_MAX_REQUEST_BYTES: 'lots' }, 'USAGEDB_MAX_REQUEST_BYTES'],
   ];
   for (const [env, name] of bad) {
     it(`names ${name} when it is wrong (${JSON.stringify(env)})`, () => {

@@ -3,6 +3,7 @@
  *   1. an endpoint given in env: USAGEDB_TEST_S3_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY, _BUCKET, _REGION);
  *   2. testcontainers MinIO, where a Docker engine answers;
  *   3. a `minio` server binary (USAGEDB_MINIO_BIN, PATH, or $GOPATH/bin) on 127.0.0.1, free port, temp dir;
+ *      (`MinioProcess` starts one on a fixed data directory and port that can be killed and restarted);
  *   4. moto's S3 server (`moto_server`, moto[server] >= 5.1.5), only where MinIO could not be installed;
  *   5. otherwise a loud failure saying what to install. Never a silent skip.
  */
@@ -102,7 +103,7 @@ export function findMinioBinary(): string | undefined {
   return candidates.find((p): p is string => p !== undefined && p !== '' && existsSync(p));
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -169,33 +170,95 @@ async function startMoto(bin: string, bucket: string, dockerWhyNot: string): Pro
 
 async function startBinary(bin: string, bucket: string, dockerWhyNot: string): Promise<RunningS3> {
   const dir = await mkdtemp(join(tmpdir(), 'usagedb-minio-'));
-  const port = await freePort();
-  const consolePort = await freePort();
-  const child: ChildProcess = spawn(
-    bin,
-    ['server', join(dir, 'data'), '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
-    {
-      env: { ...process.env, MINIO_ROOT_USER: USER, MINIO_ROOT_PASSWORD: PASSWORD, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const endpoint = `http://127.0.0.1:${port}`;
-  await waitReady(`${endpoint}/minio/health/ready`, child, () => stderr, 'minio');
-  const s3: S3Endpoint = {
-    endpoint,
-    region: 'us-east-1',
-    accessKeyId: USER,
-    secretAccessKey: PASSWORD,
-    bucket,
-    via: `minio binary ${bin} on ${endpoint} (no Docker: ${dockerWhyNot})`,
-  };
+  const minio = new MinioProcess({ bin, dataDir: join(dir, 'data'), port: await freePort(), consolePort: await freePort() });
+  await minio.start();
+  const s3: S3Endpoint = { ...minio.endpointFor(bucket), via: `minio binary ${bin} on ${minio.endpoint} (no Docker: ${dockerWhyNot})` };
   await ensureBucket(s3);
-  return { s3, stop: stopper(child, dir) };
+  return {
+    s3,
+    stop: async () => {
+      await minio.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
-async function ensureBucket(s3: S3Endpoint): Promise<void> {
+export interface MinioProcessOptions {
+  /** The minio server binary (default: `findMinioBinary()`). */
+  readonly bin?: string | undefined;
+  /** Data directory, kept across restarts. */
+  readonly dataDir: string;
+  /** S3 port, kept across restarts (default: a free port chosen once). */
+  readonly port?: number | undefined;
+  readonly consolePort?: number | undefined;
+}
+
+/**
+ * A MinIO server process the caller controls: started on a fixed data directory and port, so it
+ * can be SIGKILLed and started again on the same data (the chaos run does this). `start` waits
+ * until MinIO reports ready.
+ */
+export class MinioProcess {
+  readonly bin: string;
+  readonly dataDir: string;
+  private port: number | undefined;
+  private consolePort: number | undefined;
+  private child: ChildProcess | undefined;
+  private stderr = '';
+
+  constructor(opts: MinioProcessOptions) {
+    const bin = opts.bin ?? findMinioBinary();
+    if (bin === undefined) throw new Error(`no minio binary: set USAGEDB_MINIO_BIN or \`go install ${MINIO_MODULE}\``);
+    this.bin = bin;
+    this.dataDir = opts.dataDir;
+    this.port = opts.port;
+    this.consolePort = opts.consolePort;
+  }
+
+  get endpoint(): string {
+    if (this.port === undefined) throw new Error('MinIO has not been started yet');
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Whether the process is running (it may still be starting). */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** The endpoint with this server's credentials, for `bucket`. */
+  endpointFor(bucket: string): Omit<S3Endpoint, 'via'> {
+    return { endpoint: this.endpoint, region: 'us-east-1', accessKeyId: USER, secretAccessKey: PASSWORD, bucket };
+  }
+
+  async start(): Promise<void> {
+    if (this.running) throw new Error('MinIO is already running');
+    this.port ??= await freePort();
+    this.consolePort ??= await freePort();
+    this.stderr = '';
+    const child = spawn(this.bin, ['server', this.dataDir, '--address', `127.0.0.1:${this.port}`, '--console-address', `127.0.0.1:${this.consolePort}`, '--quiet'], {
+      env: { ...process.env, MINIO_ROOT_USER: USER, MINIO_ROOT_PASSWORD: PASSWORD, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
+    this.child = child;
+    await waitReady(`${this.endpoint}/minio/health/ready`, child, () => this.stderr, 'minio');
+  }
+
+  /** Sends `signal` (SIGKILL: a crash) and waits until the process is gone. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (child === undefined || !this.running) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill('SIGTERM');
+  }
+}
+
+export async function ensureBucket(s3: S3Endpoint | Omit<S3Endpoint, 'via'>): Promise<void> {
   const client = new S3Client({
     endpoint: s3.endpoint,
     region: s3.region,

@@ -3,7 +3,7 @@
  * its input into a QuerySpec (400 naming the bad parameter), runs it on the QueryEngine and
  * answers quantities as decimal strings.
  */
-import type { Context, Hono } from 'hono';
+import type { Hono } from 'hono';
 import type { z } from 'zod';
 import { ValidationError } from '../../errors.ts';
 import { decodeCursor } from '../../query/audit.ts';
@@ -16,9 +16,12 @@ import type { Filter, Metric, OrderBy, QuerySpec } from '../../query/spec.ts';
 import { parseSql } from '../../query/sql.ts';
 import { checkRange, isoString, parseRange } from '../../query/time-range.ts';
 import type { AppEnv } from '../env.ts';
-import { readJson } from '../json.ts';
-import { accountParam } from '../params.ts';
+import { isJsonObject, parseStrict, readJson, rejectUnknownFields } from '../json.ts';
+import { accountParam, onlyParams } from '../params.ts';
 import { jsonQueryRequest } from '../schemas.ts';
+
+/** The SQL text limit of `sqlQueryRequest` (JSON or text/plain alike). */
+const SQL_MAX_CHARS = 10_000;
 
 export interface QueryRouteLimits {
   readonly maxPageSize: number;
@@ -27,26 +30,23 @@ export interface QueryRouteLimits {
 }
 
 
-/** Refuses query parameters the route does not know (a typo must not silently widen a query). */
-function onlyParams(c: Context, allowed: readonly string[]): Record<string, string> {
-  const q = c.req.query();
-  for (const name of Object.keys(q)) {
-    if (!allowed.includes(name)) throw new ValidationError(`${name}: unknown query parameter; allowed: ${allowed.join(', ')}`, name);
-  }
-  return q;
-}
-
-function columnFilters(q: Record<string, string>, names: readonly string[]): Filter[] {
+function columnFilters(q: Readonly<Record<string, string>>, names: readonly string[]): Filter[] {
   return names.filter((n) => q[n] !== undefined && q[n] !== '').map((n) => parseFilter(n, q[n]!.includes(',') ? q[n]!.split(',') : q[n], n));
 }
 
-const METRIC_NAMES: Record<string, Metric> = { sum: 'sum', 'sum(quantity)': 'sum', count: 'count', 'count(*)': 'count' };
+// A Map, not an object literal: `metrics: ["constructor"]` must be an unknown metric, not Object.
+const METRIC_NAMES: ReadonlyMap<string, Metric> = new Map([
+  ['sum', 'sum'],
+  ['sum(quantity)', 'sum'],
+  ['count', 'count'],
+  ['count(*)', 'count'],
+]);
 
 function parseMetrics(raw: readonly string[] | undefined): Metric[] {
   if (raw === undefined || raw.length === 0) return ['sum', 'count'];
   const out: Metric[] = [];
   for (const m of raw) {
-    const metric = METRIC_NAMES[m.toLowerCase().replace(/\s+/g, '')];
+    const metric = METRIC_NAMES.get(m.toLowerCase().replace(/\s+/g, ''));
     if (metric === undefined) throw new ValidationError(`metrics: unknown metric "${m.slice(0, 32)}"; use sum or count`, 'metrics');
     if (!out.includes(metric)) out.push(metric);
   }
@@ -68,7 +68,7 @@ function parseOrderBy(raw: z.infer<typeof jsonQueryRequest>['order_by'], names: 
       key = o.key ?? o.metric ?? '';
       desc = o.direction === 'desc';
     }
-    const metric = METRIC_NAMES[key.toLowerCase()];
+    const metric = METRIC_NAMES.get(key.toLowerCase());
     if (metric !== undefined) return { key: metric, desc };
     if (!names.includes(key)) throw new ValidationError(`order_by: "${key.slice(0, 40)}" is neither a metric nor a group key of this query`, 'order_by');
     return { key, desc };
@@ -137,13 +137,8 @@ export function queryRoutes(app: Hono<AppEnv>, engine: QueryEngine, limits: Quer
   });
 
   app.post('/v1/query/json', async (c) => {
-    const parsed = jsonQueryRequest.safeParse(await readJson(c.req.raw));
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const field = issue.path.join('.') || 'body';
-      throw new ValidationError(`${field}: ${issue.message}`, field);
-    }
-    const b = parsed.data;
+    const raw = await readJson(c.req.raw);
+    const b = parseStrict(jsonQueryRequest, raw);
     const range = parseRange(b.from, b.to, limits.maxRangeMs);
     const groupBy = parseGroupBy(b.group_by);
     const names = groupBy.map((g) => (g.type === 'column' ? g.column : g.type === 'time' ? g.bucket : `dim:${g.key}`));
@@ -151,7 +146,8 @@ export function queryRoutes(app: Hono<AppEnv>, engine: QueryEngine, limits: Quer
       accountId: b.account_id,
       ...range,
       groupBy,
-      filters: Object.entries(b.filters ?? {}).map(([k, v]) => parseFilter(k, v)),
+      // From the parsed JSON itself: zod's record drops a `__proto__` key, which must be refused instead.
+      filters: Object.entries((raw as { filters?: Record<string, unknown> }).filters ?? {}).map(([k, v]) => parseFilter(k, v)),
       metrics: parseMetrics(b.metrics),
       source: parseSource(b.source),
       orderBy: parseOrderBy(b.order_by, names),
@@ -164,8 +160,13 @@ export function queryRoutes(app: Hono<AppEnv>, engine: QueryEngine, limits: Quer
     const type = c.req.header('content-type') ?? '';
     let sql: unknown;
     if (type.startsWith('text/plain') || type.startsWith('application/sql')) sql = await c.req.text();
-    else sql = ((await readJson(c.req.raw)) as { sql?: unknown } | null)?.sql;
+    else {
+      const body = await readJson(c.req.raw);
+      if (isJsonObject(body)) rejectUnknownFields(body, ['sql']);
+      sql = isJsonObject(body) ? body.sql : undefined;
+    }
     if (typeof sql !== 'string') throw new ValidationError('sql: is required (a JSON body {"sql": "SELECT ..."} or a text/plain body)', 'sql');
+    if (sql.length > SQL_MAX_CHARS) throw new ValidationError(`sql: longer than ${SQL_MAX_CHARS} characters`, 'sql');
     const spec = parseSql(sql);
     checkRange(spec.from, spec.to, limits.maxRangeMs);
     return c.json(await answer(engine, spec));

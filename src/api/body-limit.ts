@@ -1,0 +1,68 @@
+/**
+ * Request body bounds (issue 16 items 9 and 10). Every route has a body limit: the ingest route
+ * USAGEDB_MAX_BODY_BYTES (8 MiB), every other route USAGEDB_MAX_REQUEST_BYTES (64 KiB; queries,
+ * period close/reopen, admin). A body over its limit is answered 413 `payload_too_large` naming
+ * the field (`body`) and the limit, without reading it: a Content-Length above the limit is refused
+ * from the header alone, and a chunked body is read only until it passes the limit.
+ *
+ * An answer sent while the request body is still arriving (an early 413, a 401 before the body
+ * was read) leaves bytes on the connection that the server will not parse as a next request:
+ * @hono/node-server drains them for a while and then destroys the socket. So on Node such an answer
+ * carries `Connection: close`, and a client never reuses a socket the server is about to close.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppEnv } from './env.ts';
+import { errorBody } from './errors.ts';
+
+/** USAGEDB_MAX_REQUEST_BYTES default: the body limit of every route but ingest. */
+export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024;
+
+/** The routes (by method and path) whose body limit is not the default one. */
+export const INGEST_ROUTE = { method: 'POST', path: '/v1/usage/batch' } as const;
+
+export interface BodyLimits {
+  /** POST /v1/usage/batch. */
+  readonly ingestBytes: number;
+  /** Every other route. */
+  readonly requestBytes: number;
+}
+
+function limitOf(max: number): MiddlewareHandler<AppEnv> {
+  return bodyLimit({
+    maxSize: max,
+    onError: (c) => c.json(errorBody('payload_too_large', `body: larger than ${max} bytes, the limit of this route`, { field: 'body', limit: max }), 413),
+  });
+}
+
+/** One middleware for the whole app: the ingest limit on the ingest route, the request limit elsewhere. */
+export function bodyLimits(limits: BodyLimits): MiddlewareHandler<AppEnv> {
+  const ingest = limitOf(limits.ingestBytes);
+  const other = limitOf(limits.requestBytes);
+  return (c, next) => (c.req.method === INGEST_ROUTE.method && c.req.path === INGEST_ROUTE.path ? ingest(c, next) : other(c, next));
+}
+
+/** What @hono/node-server passes as `env`: the Node request, whose `complete` says the body arrived. */
+interface NodeEnv {
+  readonly incoming?: { readonly complete?: boolean };
+}
+
+/**
+ * On Node: `Connection: close` on any answer given before the request (body included) was
+ * received in full. Other runtimes own their connections and pass no `incoming`.
+ */
+export function closeWhenBodyUnread(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await next();
+    const incoming = (c.env as NodeEnv | undefined)?.incoming;
+    if (incoming === undefined || incoming.complete !== false) return;
+    try {
+      c.res.headers.set('Connection', 'close');
+    } catch {
+      // Immutable headers (a Response passed through): copy it.
+      const res = new Response(c.res.body, c.res);
+      res.headers.set('Connection', 'close');
+      c.res = res;
+    }
+  };
+}
