@@ -29,6 +29,17 @@ export interface IngestResult {
   errors: IngestError[];
 }
 
+/** What takes a shard's pending events and answers their outcomes once committed. */
+export interface ShardSubmitter {
+  submit(events: readonly PendingEvent[], background: Background): Promise<Outcome[]>;
+}
+
+/**
+ * Where each shard's events go when this instance does not write them itself: a shard's
+ * sequencer (a Durable Object on Workers) that writes and commits for every instance.
+ */
+export type RemoteShards = (shard: number) => ShardSubmitter;
+
 export class Ingestor {
   readonly options: IngestOptions;
   private readonly db: Database;
@@ -38,9 +49,11 @@ export class Ingestor {
   private readonly hasher = new EventHasher();
   /** Where commits' history copies go when the caller names no place of its own (Node, Lambda). */
   private readonly background = new BackgroundTasks();
+  private readonly remote: RemoteShards | undefined;
 
-  constructor(db: Database, options: Partial<IngestOptions> = {}) {
+  constructor(db: Database, options: Partial<IngestOptions> = {}, remote?: RemoteShards) {
     this.db = db;
+    this.remote = remote;
     this.placer = new ShardPlacer(db.layout);
     this.options = { ...DEFAULT_INGEST_OPTIONS, ...options };
   }
@@ -93,7 +106,7 @@ export class Ingestor {
     }
 
     const groups = [...byShard.entries()];
-    const settled = await Promise.allSettled(groups.map(([shard, g]) => this.writer(shard).submit(g.pending, background)));
+    const settled = await Promise.allSettled(groups.map(([shard, g]) => (this.remote?.(shard) ?? this.writer(shard)).submit(g.pending, background)));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
 

@@ -17,6 +17,11 @@ export interface IngestOptions {
    * turn it off: there one request must never settle another's promise; each commits alone.
    */
   readonly groupCommit: boolean;
+  /**
+   * Least time between the starts of two commits of one shard writer (0: none). A shard's
+   * sequencer on R2 commits about once a second: R2 takes about one write a second per key.
+   */
+  readonly commitIntervalMs: number;
 }
 
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
@@ -27,4 +32,5 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   groupCommitWindowMs: 0,
   hashLoadConcurrency: 8,
   groupCommit: true,
+  commitIntervalMs: 0,
 };

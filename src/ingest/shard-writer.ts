@@ -5,8 +5,8 @@
  * unknown commit never deletes its segment objects (GC's job) and fails every submission in it.
  */
 import type { Background } from '../lib/background.ts';
-import { rawSegmentsAdded } from '../manifest/edits.ts';
-import type { ManifestStore } from '../manifest/manifest-store.ts';
+import { rawSegmentsAdded, type ManifestEdit } from '../manifest/edits.ts';
+import type { CommitAll, ManifestStore } from '../manifest/manifest-store.ts';
 import type { DeepReadonly, RawSegmentEntry, ShardManifest } from '../manifest/schema.ts';
 import { bucketOf } from '../model/bucket.ts';
 import type { Deps } from '../model/deps.ts';
@@ -32,6 +32,13 @@ interface Submission {
   readonly reject: (err: unknown) => void;
 }
 
+/** Edits of another writer of this shard (a job) committed in turn with the ingest flushes. */
+interface EditsItem {
+  readonly edits: readonly ManifestEdit[];
+  readonly resolve: (res: CommitAll<ManifestEdit>) => void;
+  readonly reject: (err: unknown) => void;
+}
+
 interface WrittenSegment {
   readonly entry: RawSegmentEntry;
   readonly events: readonly PendingEvent[];
@@ -49,7 +56,10 @@ export interface ShardWriterDeps {
 export class ShardWriter {
   private readonly d: ShardWriterDeps;
   private queue: Submission[] = [];
+  private edits: EditsItem[] = [];
   private running: Promise<void> | undefined;
+  /** When the last commit of this writer started (commits are paced by commitIntervalMs). */
+  private lastCommitAt = Number.NEGATIVE_INFINITY;
   /** Whether this shard's last commit lost a race to another writer (then flushes revalidate first). */
   private contended = false;
   /** Submissions, the flushes that served them, commits made and events they carried. */
@@ -68,10 +78,32 @@ export class ShardWriter {
     if (!this.d.options.groupCommit) return this.flush(events, background);
     return new Promise((resolve, reject) => {
       this.queue.push({ events, background, resolve, reject });
-      this.running ??= this.drain().finally(() => {
-        this.running = undefined;
-      });
+      this.kick();
     });
+  }
+
+  /**
+   * Commits other edits of this shard (a job's, sent to the shard's sequencer) in turn with the
+   * ingest flushes, under the same pacing: one writer of the key, one commit at a time.
+   */
+  commitEdits(edits: readonly ManifestEdit[]): Promise<CommitAll<ManifestEdit>> {
+    return new Promise((resolve, reject) => {
+      this.edits.push({ edits, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Waits until the next commit may start (a store that takes ~1 write a second per key: R2). */
+  private async pace(): Promise<void> {
+    const wait = this.lastCommitAt + this.d.options.commitIntervalMs - this.d.deps.clock.now();
+    if (wait > 0) await this.d.deps.clock.sleep(wait);
+    this.lastCommitAt = this.d.deps.clock.now();
   }
 
   /** Waits until everything submitted so far is committed or failed (graceful shutdown). */
@@ -81,7 +113,14 @@ export class ShardWriter {
 
   private async drain(): Promise<void> {
     if (this.d.options.groupCommitWindowMs > 0) await this.d.deps.clock.sleep(this.d.options.groupCommitWindowMs);
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 || this.edits.length > 0) {
+      for (const item of this.edits.splice(0)) {
+        await this.pace();
+        await this.d.manifest.commitAll(item.edits).then(item.resolve, item.reject);
+      }
+      if (this.queue.length === 0) continue;
+      await this.pace();
+      // Everything that arrived while waiting for the pace joins this flush.
       const batch = this.queue;
       this.queue = [];
       try {

@@ -12,7 +12,8 @@ import { shardOfAccount, type Layout } from '../model/bucket.ts';
 import { newId, type Deps } from '../model/deps.ts';
 import type { CommitPolicy } from './backoff.ts';
 import { dbInfoKey, scratchPrefix, ShardKeys } from './keys.ts';
-import { ManifestStore } from './manifest-store.ts';
+import type { ManifestEdit } from './edits.ts';
+import { ManifestStore, type CommitAll } from './manifest-store.ts';
 
 export const DB_FORMAT = 1;
 
@@ -37,6 +38,8 @@ export interface OpenOptions {
   readonly commitPolicy?: Partial<CommitPolicy>;
   /** Whether concurrent requests may share in-flight manifest loads (false on Workers). */
   readonly shareLoads?: boolean;
+  /** Each shard's sequencer, if one serializes the shard's commits (see ManifestStore). */
+  readonly sequencer?: (shard: number, edits: readonly ManifestEdit[]) => Promise<CommitAll<ManifestEdit>>;
 }
 
 export const DEFAULT_SHARDS = 16;
@@ -74,6 +77,7 @@ export class Database {
           policy: opts.commitPolicy ?? {},
           writeGuard,
           shareLoads: opts.shareLoads ?? true,
+          ...(opts.sequencer === undefined ? {} : { sequencer: (edits: readonly ManifestEdit[]) => opts.sequencer!(shard, edits) }),
         }),
     );
   }

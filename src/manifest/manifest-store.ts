@@ -73,6 +73,12 @@ export interface ManifestStoreOptions {
    * false: there a promise one request started must not be awaited by another.
    */
   readonly shareLoads?: boolean;
+  /**
+   * The shard's sequencer, when another writer serializes this shard's commits for every
+   * instance (a Durable Object on Workers): edits given as data are sent there; planners (ingest,
+   * a close) still commit here — the conditional write keeps both correct.
+   */
+  readonly sequencer?: (edits: readonly ManifestEdit[]) => Promise<CommitAll<ManifestEdit>>;
 }
 
 export class ManifestStore {
@@ -90,8 +96,10 @@ export class ManifestStore {
    * readers of history find them here (data, not promises, so any request may read them).
    */
   private readonly pendingHistory = new Map<number, Uint8Array>();
+  private readonly sequencer: ManifestStoreOptions['sequencer'];
 
   constructor(opts: ManifestStoreOptions) {
+    this.sequencer = opts.sequencer;
     this.store = opts.store;
     this.keys = opts.keys;
     this.shard = opts.shard;
@@ -153,13 +161,13 @@ export class ManifestStore {
    * A skipped edit commits nothing and says why in `results`.
    */
   async commit<E extends ManifestEdit>(edit: E | Planner<E | undefined>, opts: CommitOptions = {}): Promise<Commit<E>> {
-    const plan: Planner<readonly E[]> =
+    const plan: readonly E[] | Planner<readonly E[]> =
       typeof edit === 'function'
         ? async (base, attempt) => {
             const e = await edit(base, attempt);
             return e === undefined ? [] : [e];
           }
-        : () => [edit];
+        : [edit];
     const { results, ...res } = await this.commitAll(plan, opts);
     return { ...res, result: results[0] };
   }
@@ -170,6 +178,12 @@ export class ManifestStore {
    * written when none applied.
    */
   async commitAll<E extends ManifestEdit>(plan: readonly E[] | Planner<readonly E[]>, opts: CommitOptions = {}): Promise<CommitAll<E>> {
+    if (this.sequencer !== undefined && typeof plan !== 'function' && opts.atomic !== true) {
+      const res = await this.sequencer(plan);
+      // What the sequencer committed is committed state: this instance's cache learns it.
+      this.object.adopt(res.state.manifest as ShardManifest, res.state.etag);
+      return res as CommitAll<E>;
+    }
     const policy = opts.policy === undefined ? this.policy : { ...this.policy, ...opts.policy };
     const res = await this.object.update<EditResult<E>[]>(async (base, attempt) => {
       const edits = typeof plan === 'function' ? await plan(this.view(base), attempt) : plan;
