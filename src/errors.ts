@@ -130,3 +130,41 @@ export class UnsupportedFormatError extends UsageDbError {
 export function isUsageDbError(err: unknown): err is UsageDbError {
   return err instanceof UsageDbError;
 }
+
+/** An error as data, for answers that cross an RPC boundary (a shard's sequencer) without its class. */
+export interface ErrorWire {
+  readonly code: string;
+  readonly kind: ErrorKind;
+  readonly message: string;
+  readonly retryAfterSeconds?: number;
+  readonly details?: ErrorDetails;
+}
+
+export function errorToWire(err: unknown): ErrorWire {
+  if (!isUsageDbError(err)) return { code: 'internal', kind: 'fatal', message: err instanceof Error ? err.message : String(err) };
+  return {
+    code: err.code,
+    kind: err.kind,
+    message: err.message,
+    ...(err.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: err.retryAfterSeconds }),
+    ...(err.details === undefined ? {} : { details: err.details }),
+  };
+}
+
+/**
+ * An error another instance answered (a shard's sequencer): its code and kind as sent. A `user`
+ * kind there is this side's fault (it sent what the other side refused), so it counts as fatal.
+ */
+export class ForwardedError extends UsageDbError {
+  readonly code: string;
+  readonly kind: Exclude<ErrorKind, 'user'>;
+  constructor(w: ErrorWire, opts: { cause?: unknown } = {}) {
+    super(w.message, {
+      ...opts,
+      ...(w.details === undefined ? {} : { details: w.details }),
+      ...(w.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: w.retryAfterSeconds }),
+    });
+    this.code = w.code;
+    this.kind = w.kind === 'user' ? 'fatal' : w.kind;
+  }
+}

@@ -18,8 +18,9 @@ export interface IngestOptions {
    */
   readonly groupCommit: boolean;
   /**
-   * Least time between the starts of two commits of one shard writer (0: none). A shard's
-   * sequencer on R2 commits about once a second: R2 takes about one write a second per key.
+   * Least time from one commit of a shard writer returning to its next starting (0: none), so
+   * two manifest writes are always further apart than this. A shard's sequencer on R2 commits
+   * about once a second: R2 takes about one write a second per key.
    */
   readonly commitIntervalMs: number;
 }

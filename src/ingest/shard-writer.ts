@@ -58,8 +58,11 @@ export class ShardWriter {
   private queue: Submission[] = [];
   private edits: EditsItem[] = [];
   private running: Promise<void> | undefined;
-  /** When the last commit of this writer started (commits are paced by commitIntervalMs). */
-  private lastCommitAt = Number.NEGATIVE_INFINITY;
+  /**
+   * When this writer's last commit returned: the next starts commitIntervalMs later, so two
+   * manifest PUTs are always further apart than the interval, whatever the segment writes take.
+   */
+  private lastCommitEnd = Number.NEGATIVE_INFINITY;
   /** Whether this shard's last commit lost a race to another writer (then flushes revalidate first). */
   private contended = false;
   /** Submissions, the flushes that served them, commits made and events they carried. */
@@ -101,9 +104,8 @@ export class ShardWriter {
 
   /** Waits until the next commit may start (a store that takes ~1 write a second per key: R2). */
   private async pace(): Promise<void> {
-    const wait = this.lastCommitAt + this.d.options.commitIntervalMs - this.d.deps.clock.now();
+    const wait = this.lastCommitEnd + this.d.options.commitIntervalMs - this.d.deps.clock.now();
     if (wait > 0) await this.d.deps.clock.sleep(wait);
-    this.lastCommitAt = this.d.deps.clock.now();
   }
 
   /** Waits until everything submitted so far is committed or failed (graceful shutdown). */
@@ -117,6 +119,7 @@ export class ShardWriter {
       for (const item of this.edits.splice(0)) {
         await this.pace();
         await this.d.manifest.commitAll(item.edits).then(item.resolve, item.reject);
+        this.lastCommitEnd = this.d.deps.clock.now();
       }
       if (this.queue.length === 0) continue;
       await this.pace();
@@ -136,6 +139,7 @@ export class ShardWriter {
       } catch (err) {
         for (const s of batch) s.reject(err);
       }
+      this.lastCommitEnd = this.d.deps.clock.now();
     }
   }
 

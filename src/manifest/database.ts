@@ -12,8 +12,7 @@ import { shardOfAccount, type Layout } from '../model/bucket.ts';
 import { newId, type Deps } from '../model/deps.ts';
 import type { CommitPolicy } from './backoff.ts';
 import { dbInfoKey, scratchPrefix, ShardKeys } from './keys.ts';
-import type { ManifestEdit } from './edits.ts';
-import { ManifestStore, type CommitAll } from './manifest-store.ts';
+import { ManifestStore, type Sequencer } from './manifest-store.ts';
 
 export const DB_FORMAT = 1;
 
@@ -39,7 +38,7 @@ export interface OpenOptions {
   /** Whether concurrent requests may share in-flight manifest loads (false on Workers). */
   readonly shareLoads?: boolean;
   /** Each shard's sequencer, if one serializes the shard's commits (see ManifestStore). */
-  readonly sequencer?: (shard: number, edits: readonly ManifestEdit[]) => Promise<CommitAll<ManifestEdit>>;
+  readonly sequencer?: (shard: number) => Sequencer;
 }
 
 export const DEFAULT_SHARDS = 16;
@@ -77,7 +76,7 @@ export class Database {
           policy: opts.commitPolicy ?? {},
           writeGuard,
           shareLoads: opts.shareLoads ?? true,
-          ...(opts.sequencer === undefined ? {} : { sequencer: (edits: readonly ManifestEdit[]) => opts.sequencer!(shard, edits) }),
+          ...(opts.sequencer === undefined ? {} : { sequencer: opts.sequencer(shard) }),
         }),
     );
   }

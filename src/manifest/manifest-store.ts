@@ -78,8 +78,21 @@ export interface ManifestStoreOptions {
    * instance (a Durable Object on Workers): edits given as data are sent there; planners (ingest,
    * a close) still commit here — the conditional write keeps both correct.
    */
-  readonly sequencer?: (edits: readonly ManifestEdit[]) => Promise<CommitAll<ManifestEdit>>;
+  readonly sequencer?: Sequencer;
 }
+
+/** What a shard's sequencer answers for edits it committed: data, since it crosses an RPC boundary. */
+export interface SequencedCommit {
+  readonly committed: boolean;
+  readonly attempts: number;
+  readonly results: EditResult<ManifestEdit>[];
+  /** The sequencer's committed state after the call. */
+  readonly manifest: DeepReadonly<ShardManifest>;
+  readonly etag: string;
+}
+
+/** Commits edits given as data at the shard's sequencer. */
+export type Sequencer = (edits: readonly ManifestEdit[]) => Promise<SequencedCommit>;
 
 export class ManifestStore {
   readonly shard: number;
@@ -181,8 +194,8 @@ export class ManifestStore {
     if (this.sequencer !== undefined && typeof plan !== 'function' && opts.atomic !== true) {
       const res = await this.sequencer(plan);
       // What the sequencer committed is committed state: this instance's cache learns it.
-      this.object.adopt(res.state.manifest as ShardManifest, res.state.etag);
-      return res as CommitAll<E>;
+      const state = this.view(this.object.adopt(res.manifest as ShardManifest, res.etag));
+      return { committed: res.committed, attempts: res.attempts, results: res.results as EditResult<E>[], state };
     }
     const policy = opts.policy === undefined ? this.policy : { ...this.policy, ...opts.policy };
     const res = await this.object.update<EditResult<E>[]>(async (base, attempt) => {
