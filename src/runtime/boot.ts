@@ -6,7 +6,7 @@
 import { jsonLogger, type Logger, type LogLevel } from '../api/observability.ts';
 import { loadConfig, type Config } from './config.ts';
 import { storeFromConfig, type FsStoreFactory } from './store-from-config.ts';
-import { buildServices, type Services } from './services.ts';
+import { buildServices, type BuildOptions, type Services } from './services.ts';
 import { systemDeps } from './system.ts';
 
 export interface RuntimeTraits {
@@ -36,7 +36,8 @@ export function configure(env: Readonly<Record<string, string | undefined>>, rt:
   return config;
 }
 
-export async function boot(config: Config, rt: RuntimeTraits): Promise<Instance> {
+/** `extra`: what the environment's strings cannot carry (a Worker's sequencer binding, tuning). */
+export async function boot(config: Config, rt: RuntimeTraits, extra: Pick<BuildOptions, 'sequencers' | 'tuning'> = {}): Promise<Instance> {
   const logger = jsonLogger(rt.write, config.logLevel);
   const store = storeFromConfig(config.store, rt.fsStore);
   const services = await buildServices({
@@ -46,6 +47,7 @@ export async function boot(config: Config, rt: RuntimeTraits): Promise<Instance>
     logger,
     loopbackOnly: rt.loopbackOnly,
     crossRequestSharing: rt.crossRequestSharing,
+    ...extra,
   });
   const s = config.store;
   logger.info(`usageDb ${rt.name} started`, {

@@ -30,6 +30,7 @@ const envSchema = z.object({
   USAGEDB_API_KEYS: z.string().optional(),
   USAGEDB_DEDUPE_WINDOW_HOURS: int(1, 24 * 90).default(168),
   USAGEDB_GROUP_COMMIT_MS: int(0, 1000).default(0),
+  USAGEDB_SEQUENCER_INTERVAL_MS: int(0, 60_000).default(1000),
   USAGEDB_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(8 * 1024 * 1024),
   USAGEDB_MAX_BATCH_EVENTS: int(1, 100_000).default(10_000),
   USAGEDB_MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default(64 * 1024),
@@ -79,6 +80,8 @@ export interface Config {
   readonly query: { readonly cacheBytes: number; readonly maxRangeMs: number; readonly maxPageSize: number };
   /** Body limit of every route but ingest (queries, periods, admin); ingest has `ingest.maxBodyBytes`. */
   readonly maxRequestBytes: number;
+  /** Workers with the sequencer binding: least time between two commits of one shard's sequencer. */
+  readonly sequencerIntervalMs: number;
   readonly corsOrigins: readonly string[];
   readonly jobs: {
     readonly enabled: boolean;
@@ -151,6 +154,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     },
     query: { cacheBytes: e.USAGEDB_SEGMENT_CACHE_MB * 1024 * 1024, maxRangeMs: e.USAGEDB_MAX_QUERY_DAYS * DAY_MS, maxPageSize: e.USAGEDB_MAX_PAGE_SIZE },
     maxRequestBytes: e.USAGEDB_MAX_REQUEST_BYTES,
+    sequencerIntervalMs: e.USAGEDB_SEQUENCER_INTERVAL_MS,
     corsOrigins: (e.USAGEDB_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),
     jobs: {
       enabled: e.USAGEDB_JOBS,

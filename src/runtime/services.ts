@@ -10,11 +10,12 @@ import type { AppEnv } from '../api/env.ts';
 import type { Logger } from '../api/observability.ts';
 import { Metrics } from '../api/metrics.ts';
 import { ValidationError } from '../errors.ts';
-import { Ingestor } from '../ingest/ingestor.ts';
+import { Ingestor, type RemoteShards } from '../ingest/ingestor.ts';
 import type { IngestOptions } from '../ingest/limits.ts';
 import type { CommitPolicy } from '../manifest/backoff.ts';
 import type { JobOptions } from '../jobs/run.ts';
 import { Database } from '../manifest/database.ts';
+import type { Sequencer } from '../manifest/manifest-store.ts';
 import type { Deps } from '../model/deps.ts';
 import { PeriodService } from '../period/periods.ts';
 import { QueryEngine, type QueryOptions } from '../query/engine.ts';
@@ -50,6 +51,12 @@ export interface BuildOptions {
    * whose promise another request settles, so there requests share data (caches), never promises.
    */
   readonly crossRequestSharing?: boolean;
+  /**
+   * Each shard's sequencer, when one writes and commits the shard for every instance (a Durable
+   * Object per shard on Workers): ingest sends each shard's events there, and commits given as
+   * data (jobs' edits) go there too. Without it this instance writes and commits itself.
+   */
+  readonly sequencers?: { readonly ingest: RemoteShards; readonly edits: (shard: number) => Sequencer };
   /** Settings the environment does not carry (tests, benchmarks): merged over the configuration. */
   readonly tuning?: {
     readonly ingest?: Partial<IngestOptions>;
@@ -76,10 +83,11 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
     deps: o.deps,
     create: o.config.newDatabase,
     shareLoads: sharing,
+    ...(o.sequencers === undefined ? {} : { sequencer: o.sequencers.edits }),
     ...(o.tuning?.commitPolicy === undefined ? {} : { commitPolicy: o.tuning.commitPolicy }),
   });
   if (!db.probe.ok) o.logger.error('the store ignores conditional writes: writes are refused', { problems: db.probe.problems });
-  const ingestor = new Ingestor(db, { ...o.config.ingest, groupCommit: sharing, ...o.tuning?.ingest });
+  const ingestor = new Ingestor(db, { ...o.config.ingest, groupCommit: sharing, ...o.tuning?.ingest }, o.sequencers?.ingest);
   const engine = new QueryEngine(db, { cacheBytes: o.config.query.cacheBytes, shareFetches: sharing, ...o.tuning?.query });
   const periods = new PeriodService(db, engine);
   const metrics = new Metrics();

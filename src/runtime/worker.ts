@@ -5,18 +5,22 @@
  * isolate data; requests never share promises (workerd cancels a request whose promise another
  * settles), and each request's work after its answer goes to its own `ctx.waitUntil`. A Worker is
  * public, so API keys are required. Cron triggers run the jobs of CRON_JOBS.
+ *
+ * With the USAGEDB_SEQUENCER binding (wrangler.toml), ingest and jobs' edits go to each shard's
+ * sequencer (a Durable Object, sequencer.ts) that commits the shard at the store's pace for every
+ * isolate; queries and period closes still read and commit here, conditionally.
  */
 import { startFailure } from '../api/errors.ts';
-import { ValidationError } from '../errors.ts';
 import { JOB_NAMES, type JobName } from '../jobs/run.ts';
-import { boot, configure, once, type Instance, type RuntimeTraits } from './boot.ts';
-import type { Config } from './config.ts';
+import { boot, once, type Instance } from './boot.ts';
 import { runJobsLogged } from './jobs.ts';
+import { isSequencerNamespace, sequencersOf } from './sequencer-client.ts';
+import { configFromEnv, logStartFailure, SEQUENCER_BINDING, workerTraits, type Env } from './worker-env.ts';
 
-/** Vars and secrets. Every usageDb setting is a string; other bindings are ignored. */
-export interface Env {
-  readonly [name: string]: unknown;
-}
+// The main module exports only handlers and classes (workerd refuses other values).
+export type { Env } from './worker-env.ts';
+/** The shard sequencers' Durable Object class (wrangler.toml: `[[durable_objects.bindings]]`). */
+export { ShardSequencer } from './sequencer.ts';
 
 // Local versions of the Workers runtime types (@cloudflare/workers-types redeclares Request,
 // Response and fetch, which clashes with @types/node in this project's one tsconfig).
@@ -43,32 +47,13 @@ export function jobsForCron(cron: string): readonly JobName[] {
   return CRON_JOBS[cron.trim().replace(/\s+/g, ' ')] ?? JOB_NAMES;
 }
 
-const worker: RuntimeTraits = {
-  name: 'worker',
-  write: (line) => console.log(line),
-  loopbackOnly: false,
-  crossRequestSharing: false,
-  checkConfig(config: Config) {
-    if (config.store.kind !== 's3') throw new ValidationError('configuration: USAGEDB_STORE: only s3 (R2 or any S3-compatible store) is available on Workers', 'USAGEDB_STORE');
-    if (config.store.endpoint?.includes('<ACCOUNT_ID>') === true) {
-      throw new ValidationError('configuration: USAGEDB_S3_ENDPOINT: still the placeholder from wrangler.toml; put your account id in https://<ACCOUNT_ID>.r2.cloudflarestorage.com (or override it in .dev.vars)', 'USAGEDB_S3_ENDPOINT');
-    }
-    if (config.apiKeys === undefined || config.apiKeys.trim() === '') {
-      throw new ValidationError('configuration: USAGEDB_API_KEYS: a Worker is public, so API keys are required; set them with `wrangler secret put USAGEDB_API_KEYS` (see README)', 'USAGEDB_API_KEYS');
-    }
-  },
-};
+const worker = workerTraits('worker', false);
 
 const instance = once((env: Env) => {
-  const vars: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) if (typeof value === 'string') vars[name] = value;
-  // s3 unless told otherwise: then loadConfig insists on USAGEDB_S3_BUCKET with its own message.
-  return boot(configure({ USAGEDB_STORE: 's3', ...vars }, worker), worker);
+  const config = configFromEnv(env, worker);
+  const ns = env[SEQUENCER_BINDING];
+  return boot(config, worker, isSequencerNamespace(ns) ? { sequencers: sequencersOf(ns, config.prefix) } : {});
 });
-
-function logStartFailure(err: unknown): void {
-  console.log(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'failed to start', error: err instanceof Error ? err.message : String(err) }));
-}
 
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {

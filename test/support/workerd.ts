@@ -88,8 +88,18 @@ async function compatibilityDate(): Promise<string> {
   return m[1]!;
 }
 
-/** The bundle in workerd through miniflare's classic options, vars and secrets as string bindings. */
-export async function startWorkerd(scriptPath: string, modulesRoot: string, bindings: Record<string, string>, output: RuntimeOutput): Promise<MiniflareType> {
+/**
+ * The bundle in workerd through miniflare's classic options, vars and secrets as string bindings.
+ * `sequencer`: bind the shard sequencers' Durable Object class as wrangler.toml does (without it
+ * the Worker commits from each request: the direct path).
+ */
+export async function startWorkerd(
+  scriptPath: string,
+  modulesRoot: string,
+  bindings: Record<string, string>,
+  output: RuntimeOutput,
+  opts: { sequencer?: boolean } = {},
+): Promise<MiniflareType> {
   let Miniflare: typeof MiniflareType;
   try {
     packageDir('miniflare', MINIFLARE_VERSION);
@@ -109,6 +119,7 @@ export async function startWorkerd(scriptPath: string, modulesRoot: string, bind
       cf: false,
       host: '127.0.0.1',
       bindings,
+      ...(opts.sequencer === true ? { durableObjects: { USAGEDB_SEQUENCER: { className: 'ShardSequencer', useSQLite: true } } } : {}),
       handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
         stdout.on('data', (d: Buffer) => output.record('workerd', d.toString()));
         stderr.on('data', (d: Buffer) => output.record('workerd', d.toString()));

@@ -1,0 +1,48 @@
+/**
+ * What the Worker and its shard sequencers (Durable Objects) share: the environment's shape, the
+ * runtime traits, and the configuration read from vars and secrets.
+ */
+import { ValidationError } from '../errors.ts';
+import { configure, type RuntimeTraits } from './boot.ts';
+import type { Config } from './config.ts';
+
+/** Vars, secrets and bindings. Every usageDb setting is a string; other bindings are read by name. */
+export interface Env {
+  readonly [name: string]: unknown;
+}
+
+/**
+ * The binding that makes each shard's Durable Object write and commit the shard for every isolate
+ * (see sequencer.ts); without it each request commits on its own (the direct path).
+ */
+export const SEQUENCER_BINDING = 'USAGEDB_SEQUENCER';
+
+export function workerTraits(name: string, crossRequestSharing: boolean): RuntimeTraits {
+  return {
+    name,
+    write: (line) => console.log(line),
+    loopbackOnly: false,
+    crossRequestSharing,
+    checkConfig(config: Config) {
+      if (config.store.kind !== 's3') throw new ValidationError('configuration: USAGEDB_STORE: only s3 (R2 or any S3-compatible store) is available on Workers', 'USAGEDB_STORE');
+      if (config.store.endpoint?.includes('<ACCOUNT_ID>') === true) {
+        throw new ValidationError('configuration: USAGEDB_S3_ENDPOINT: still the placeholder from wrangler.toml; put your account id in https://<ACCOUNT_ID>.r2.cloudflarestorage.com (or override it in .dev.vars)', 'USAGEDB_S3_ENDPOINT');
+      }
+      if (config.apiKeys === undefined || config.apiKeys.trim() === '') {
+        throw new ValidationError('configuration: USAGEDB_API_KEYS: a Worker is public, so API keys are required; set them with `wrangler secret put USAGEDB_API_KEYS` (see README)', 'USAGEDB_API_KEYS');
+      }
+    },
+  };
+}
+
+/** The configuration from the environment's strings; s3 unless told otherwise. */
+export function configFromEnv(env: Env, rt: RuntimeTraits): Config {
+  const vars: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (typeof value === 'string') vars[name] = value;
+  // s3 unless told otherwise: then loadConfig insists on USAGEDB_S3_BUCKET with its own message.
+  return configure({ USAGEDB_STORE: 's3', ...vars }, rt);
+}
+
+export function logStartFailure(err: unknown): void {
+  console.log(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'failed to start', error: err instanceof Error ? err.message : String(err) }));
+}
