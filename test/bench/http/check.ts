@@ -1,0 +1,94 @@
+/**
+ * After a run: totals of sampled account-months against the workload's truth (over HTTP, like a
+ * billing client), and our servers' commit counters from GET /metrics (admin scope).
+ */
+import type { AccountMonth } from './workload.ts';
+
+export interface TotalsCheck {
+  readonly checked: number;
+  readonly matched: number;
+  readonly mismatches: readonly { account_id: string; month: string; expected: string; got: string; expected_count: number; got_count: number | null }[];
+  readonly errors: number;
+  readonly first_error?: string;
+}
+
+function monthRange(month: string): { from: string; to: string } {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+  return { from: iso(Date.UTC(y, m - 1, 1)), to: iso(Date.UTC(y, m, 1)) };
+}
+
+interface UsageLine {
+  readonly quantity?: string | number;
+  readonly count?: number;
+}
+
+/**
+ * Sums every line of GET /v1/accounts/{a}/usage?from&to over the month. Ours counts exactly by
+ * default (source=auto); the reference is asked for `source=raw` (its rollup source counts rows).
+ */
+export async function checkTotals(url: string, headers: Record<string, string>, sample: readonly AccountMonth[], system: 'ours' | 'reference'): Promise<TotalsCheck> {
+  let matched = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const mismatches: TotalsCheck['mismatches'][number][] = [];
+  for (const am of sample) {
+    const { from, to } = monthRange(am.month);
+    const q = new URLSearchParams({ from, to, ...(system === 'reference' ? { source: 'raw' } : {}) });
+    try {
+      const res = await fetch(`${url}/v1/accounts/${encodeURIComponent(am.account_id)}/usage?${q}`, { headers, signal: AbortSignal.timeout(60_000) });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${res.status} ${text.slice(0, 300)}`);
+      const lines = (JSON.parse(text) as { lines?: UsageLine[] }).lines ?? [];
+      const quantity = lines.reduce((s, l) => s + BigInt(l.quantity ?? 0), 0n);
+      // The reference's lines may omit counts; compare them only where given.
+      const counts = lines.every((l) => typeof l.count === 'number') ? lines.reduce((s, l) => s + (l.count ?? 0), 0) : null;
+      if (quantity === am.quantity && (counts === null || counts === am.count)) matched++;
+      else mismatches.push({ account_id: am.account_id, month: am.month, expected: am.quantity.toString(), got: quantity.toString(), expected_count: am.count, got_count: counts });
+    } catch (err) {
+      errors++;
+      firstError ??= (err as Error).message;
+    }
+  }
+  return { checked: sample.length, matched, mismatches: mismatches.slice(0, 5), errors, ...(firstError === undefined ? {} : { first_error: firstError }) };
+}
+
+export interface CommitCounters {
+  commits: number;
+  /** Commit attempts that lost a race (usagedb_manifest_commit_retries_total). */
+  lost_races: number;
+  contention_errors: number;
+  ambiguous_writes: number;
+}
+
+const COUNTERS: Readonly<Record<string, keyof CommitCounters>> = {
+  usagedb_manifest_commits_total: 'commits',
+  usagedb_manifest_commit_retries_total: 'lost_races',
+  usagedb_manifest_contention_errors_total: 'contention_errors',
+  usagedb_manifest_ambiguous_writes_total: 'ambiguous_writes',
+};
+
+export const zeroCounters = (): CommitCounters => ({ commits: 0, lost_races: 0, contention_errors: 0, ambiguous_writes: 0 });
+
+/** Sums the per-shard commit counters of one server's Prometheus text. */
+export async function scrapeCommits(url: string, headers: Record<string, string>): Promise<CommitCounters> {
+  const res = await fetch(`${url}/metrics`, { headers, signal: AbortSignal.timeout(30_000) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`GET /metrics: ${res.status} ${text.slice(0, 300)}`);
+  const out = zeroCounters();
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)\{[^}]*\} ([0-9.e+]+)$/.exec(line);
+    const key = m === null ? undefined : COUNTERS[m[1]!];
+    if (key !== undefined) out[key] += Number(m![2]);
+  }
+  return out;
+}
+
+export function diffCounters(after: CommitCounters, before: CommitCounters): CommitCounters {
+  return {
+    commits: after.commits - before.commits,
+    lost_races: after.lost_races - before.lost_races,
+    contention_errors: after.contention_errors - before.contention_errors,
+    ambiguous_writes: after.ambiguous_writes - before.ambiguous_writes,
+  };
+}
