@@ -43,7 +43,7 @@ export function freePort(): Promise<number> {
 }
 
 export function tempDir(what: string): string {
-  return mkdtempSync(join(tmpdir(), `usagedb-bench-${what}-`));
+  return mkdtempSync(join(tmpdir(), `usagedb-bench-http-${what}-`));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -32,6 +32,8 @@ export interface Summary {
   /** Every run: accepted (run + retry pass) == distinct events, no conflicts or rejections. */
   readonly exact: boolean;
   readonly totals_matched: number;
+  /** Matched on the first read after each run (lower than totals_matched: a read-your-writes gap). */
+  readonly totals_matched_first_read: number;
   readonly totals_checked: number;
   readonly commits?: number;
   readonly lost_races_per_commit?: number;
@@ -78,6 +80,7 @@ export function summarize(records: readonly RunRecord[]): Summary[] {
       ...(firstError === undefined ? {} : { first_error: firstError }),
       exact: ok.length === runs.length && ok.every((r) => r.exact?.ok === true),
       totals_matched: sum((r) => r.totals?.matched),
+      totals_matched_first_read: sum((r) => r.totals?.matched_first_read),
       totals_checked: sum((r) => r.totals?.checked),
       ...(withCommits.length === 0
         ? {}
@@ -97,7 +100,10 @@ export function summarize(records: readonly RunRecord[]): Summary[] {
 const int = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '—' : Math.round(n).toLocaleString('en-US'));
 const ms = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '—' : `${n >= 100 ? Math.round(n) : n.toFixed(1)} ms`);
 const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : '—');
-const checks = (s: Summary | undefined) => (s === undefined ? '—' : `${s.exact ? 'exact' : 'NOT EXACT'}, ${s.totals_matched}/${s.totals_checked}`);
+const checks = (s: Summary | undefined) =>
+  s === undefined
+    ? '—'
+    : `${s.exact ? 'exact' : 'NOT EXACT'}, ${s.totals_matched}/${s.totals_checked}${s.totals_matched_first_read < s.totals_matched ? ` (first read ${s.totals_matched_first_read})` : ''}`;
 
 function markdown(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const align = header.map((h, i) => (i === 0 ? '---' : '---:'));
