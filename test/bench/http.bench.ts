@@ -72,8 +72,13 @@ function line(r: RunRecord): string {
   }
   if (r.commits !== undefined) parts.push(`commits ${r.commits.commits} lost ${r.commits.lost_races} (${r.commits.lost_races_per_commit}/commit) ${r.commits.events_per_commit} ev/commit`);
   parts.push(`exact ${r.exact?.ok === true ? 'yes' : `NO (${r.exact?.accepted} accepted of ${r.exact?.unique})`}`);
-  parts.push(`totals ${r.totals?.matched}/${r.totals?.checked}${r.totals?.errors ? ` (${r.totals.errors} errors: ${r.totals.first_error})` : ''}`);
+  const t = r.totals;
+  if (t !== undefined) {
+    const late = t.settled_after_s === undefined ? '' : ` (first read ${t.matched_first_read}/${t.checked}, ${t.settled_after_s === null ? 'never settled' : `settled after ${t.settled_after_s} s`})`;
+    parts.push(`totals ${t.matched}/${t.checked}${late}${t.errors ? ` (${t.errors} errors: ${t.first_error})` : ''}`);
+  }
   if (r.worker_log !== undefined) parts.push(`worker log ${JSON.stringify(r.worker_log)}`);
+  if (r.notes !== undefined) parts.push(`NOTE: ${r.notes.join('; ')}`);
   if (r.phases_s !== undefined) parts.push(`phases ${Object.entries(r.phases_s).map(([k, v]) => `${k} ${v}s`).join(' ')}`);
   return `${what}  ${parts.join(' | ')}`;
 }
@@ -104,6 +109,7 @@ async function main(): Promise<void> {
     seed: o.seed,
     sample: o.sample,
     logLevel: o.logLevel,
+    cpuProfDir: o.cpuProfDir,
     minio: s3?.s3,
     referenceBin: o.referenceBin,
   };

@@ -18,6 +18,7 @@ export interface Options {
   readonly processes: readonly number[];
   readonly sample: number;
   readonly logLevel: string;
+  readonly cpuProfDir: string | undefined;
   readonly referenceBin: string | undefined;
 }
 
@@ -31,6 +32,7 @@ export const HELP = `npm run bench:http -- [flags]
   --processes 1,2,4                  server processes of the multi group (default 1,2,4)
   --sample N                         account-months checked per scenario (default 24)
   --log-level L                      our servers' USAGEDB_LOG_LEVEL (default warn: no access log)
+  --cpu-prof DIR                     V8 CPU profiles of our server processes into DIR (node --cpu-prof)
 
 Env: USAGEDB_REFERENCE_BIN=path of the Rust reference (../shared/tools/build-reference.sh prints it).`;
 
@@ -60,6 +62,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   let processes = [1, 2, 4];
   let sample = 24;
   let logLevel = 'warn';
+  let cpuProfDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i];
@@ -96,6 +99,10 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       case '--log-level':
         logLevel = value() ?? 'warn';
         break;
+      case '--cpu-prof':
+        cpuProfDir = value();
+        if (cpuProfDir === undefined || cpuProfDir === '') throw new Error('--cpu-prof: expected a directory');
+        break;
       default:
         throw new Error(`unknown flag ${flag}\n\n${HELP}`);
     }
@@ -106,5 +113,5 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
     if (only?.has('ref') === true) throw new Error('--only ref: set USAGEDB_REFERENCE_BIN to the reference binary (../shared/tools/build-reference.sh prints its path)');
     groups.delete('ref');
   }
-  return { only: groups, shapes, events, reps, seed, processes, sample, logLevel, referenceBin };
+  return { only: groups, shapes, events, reps, seed, processes, sample, logLevel, cpuProfDir, referenceBin };
 }

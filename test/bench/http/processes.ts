@@ -132,6 +132,8 @@ export interface OursOptions {
   readonly apiKeys: string;
   readonly logLevel: string;
   readonly name: string;
+  /** Write a V8 CPU profile of the server here (node --cpu-prof), for finding where the time goes. */
+  readonly cpuProfDir?: string | undefined;
 }
 
 /** `node src/runtime/node.ts` on a free loopback port, jobs off, this scenario's prefix. */
@@ -159,7 +161,8 @@ export async function startOurs(o: OursOptions): Promise<Running> {
     USAGEDB_LOG_LEVEL: o.logLevel,
     ...store,
   };
-  const p = launch(process.execPath, [join(ROOT, 'src/runtime/node.ts')], env);
+  const prof = o.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${o.name.replace(/[^\w.-]/g, '_')}-${Date.now()}.cpuprofile`];
+  const p = launch(process.execPath, [...prof, join(ROOT, 'src/runtime/node.ts')], env);
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/health`, p, o.name, 60_000);
   return running(o.name, url, p, () => stopGroup(p, 15_000));

@@ -44,6 +44,7 @@ export interface Summary {
   readonly retry_failed: number;
   readonly worker_log?: Record<string, number>;
   readonly errors: readonly string[];
+  readonly notes: readonly string[];
 }
 
 const keyOf = (r: RunRecord) => `${r.table}|${r.system}|${r.processes}|${r.batch}x${r.concurrency}`;
@@ -93,6 +94,7 @@ export function summarize(records: readonly RunRecord[]): Summary[] {
       retry_failed: sum((r) => (r.retry === undefined ? 0 : r.retry.still_failed + r.retry.not_retried)),
       ...(first.system === 'worker' ? { worker_log: workerLog } : {}),
       errors: runs.flatMap((r) => (r.error === undefined ? [] : [r.error.split('\n')[0]!])),
+      notes: [...new Set(runs.flatMap((r) => (r.notes ?? []).map((n) => `rep ${r.rep}: ${n}`)))],
     };
   });
 }
@@ -222,6 +224,7 @@ export function tables(summaries: readonly Summary[]): string {
       ),
     );
   }
+  for (const s of summaries) for (const n of s.notes) out.push('', `${s.system} ${s.batch}x${s.concurrency}, ${n}`);
   const failures = summaries.filter((s) => s.errors.length > 0);
   for (const s of failures) out.push('', `${s.system} ${s.processes}p ${s.batch}x${s.concurrency}: ${s.errors.length} run(s) failed: ${s.errors[0]}`);
   return out.join('\n');

@@ -28,6 +28,7 @@ export interface Context {
   readonly seed: number;
   readonly sample: number;
   readonly logLevel: string;
+  readonly cpuProfDir: string | undefined;
   readonly minio: S3Target | undefined;
   readonly referenceBin: string | undefined;
 }
@@ -58,6 +59,8 @@ export interface RunRecord {
   readonly worker_log?: Record<string, number>;
   /** Wall time of each phase: start, drive, retry, check (totals + metrics), stop. */
   readonly phases_s?: Record<string, number>;
+  /** What else may have weighed on this run. */
+  readonly notes?: readonly string[];
   readonly error?: string;
 }
 
@@ -148,7 +151,7 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
       const dir = tempDir('fs');
       dirs.push(dir);
       for (let i = 0; i < plan.processes; i++) {
-        servers.push(await startOurs({ store: { kind: 'fs', dataDir: dir }, prefix, apiKeys, logLevel: ctx.logLevel, name: `ours-fs#${i}` }));
+        servers.push(await startOurs({ store: { kind: 'fs', dataDir: dir }, prefix, apiKeys, logLevel: ctx.logLevel, name: `ours-fs#${i}`, cpuProfDir: ctx.cpuProfDir }));
       }
     } else {
       if (ctx.minio === undefined) throw new Error('no MinIO endpoint');
@@ -156,7 +159,7 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
         servers.push(await startWorker({ s3: ctx.minio, prefix, apiKeys, logLevel: ctx.logLevel, watch: WORKER_WATCH }));
       } else {
         for (let i = 0; i < plan.processes; i++) {
-          servers.push(await startOurs({ store: { kind: 's3', ...ctx.minio }, prefix, apiKeys, logLevel: ctx.logLevel, name: `ours-minio#${i}` }));
+          servers.push(await startOurs({ store: { kind: 's3', ...ctx.minio }, prefix, apiKeys, logLevel: ctx.logLevel, name: `ours-minio#${i}`, cpuProfDir: ctx.cpuProfDir }));
         }
       }
     }
@@ -167,6 +170,12 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
     phase('start');
     const result = await drive(urls, headers, list, plan.shape.concurrency);
     phase('drive');
+    const notes: string[] = [];
+    if (isRef && (phases.start ?? 0) + (phases.drive ?? 0) > 30) {
+      notes.push(
+        'the run outlasted the reference\'s 30 s rollup tick: after a memtable flush its rollup worker catches up hour by hour over the three months of timestamps (tens of thousands of rollup files, a busy core, stalled reads)',
+      );
+    }
     const { failed_batches, ...measured } = result;
     const retried = failed_batches.length > 0 ? await retryFailed(urls, headers, list, failed_batches) : undefined;
     const retry = retried && { ...retried, stored_despite_error: retried.still_failed + retried.not_retried === 0 ? onlyInFailed(workload, failed_batches) - retried.answers.accepted : null };
@@ -214,6 +223,7 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
       ...(commits === undefined ? {} : { commits }),
       ...log,
       phases_s: phases,
+      ...(notes.length === 0 ? {} : { notes }),
     };
   } catch (err) {
     return { ...base, error: (err as Error).message.slice(0, 4000), ...(await workerLog()) };
