@@ -71,7 +71,11 @@ function line(r: RunRecord): string {
     parts.push(`retry pass: acc ${t.answers.accepted} dup ${t.answers.duplicates}, stored despite error ${t.stored_despite_error ?? 'unknown'}${failing}`);
   }
   if (r.commits !== undefined) parts.push(`commits ${r.commits.commits} lost ${r.commits.lost_races} (${r.commits.lost_races_per_commit}/commit) ${r.commits.events_per_commit} ev/commit`);
-  parts.push(`exact ${r.exact?.ok === true ? 'yes' : `NO (${r.exact?.accepted} accepted of ${r.exact?.unique})`}`);
+  const x = r.exact;
+  if (x !== undefined) {
+    const stored = x.stored === undefined ? '' : x.stored.error !== undefined ? `, stored: ${x.stored.error}` : `, stored ${x.stored.count} of ${x.unique}`;
+    parts.push(`exact ${x.ok ? 'yes' : 'NO'} (accepted ${x.accepted} of ${x.unique}${stored})`);
+  }
   const t = r.totals;
   if (t !== undefined) {
     const late = t.settled_after_s === undefined ? '' : ` (first read ${t.matched_first_read}/${t.checked}, ${t.settled_after_s === null ? 'never settled' : `settled after ${t.settled_after_s} s`})`;

@@ -88,6 +88,33 @@ async function readTotals(url: string, headers: Record<string, string>, sample: 
   return { checked: sample.length, matched, mismatches: mismatches.slice(0, 5), errors, ...(firstError === undefined ? {} : { first_error: firstError }) };
 }
 
+export interface StoredTotal {
+  readonly count: number;
+  readonly quantity: string;
+  /** count == distinct events sent and quantity == their sum: nothing lost, nothing counted twice. */
+  readonly exact: boolean;
+  readonly error?: string;
+}
+
+/**
+ * The whole database in one query (ours: POST /v1/query/json without account_id, exact source):
+ * every event stored once, whatever the answers said.
+ */
+export async function storedTotal(url: string, headers: Record<string, string>, fromMs: number, toMs: number, unique: number, quantity: bigint): Promise<StoredTotal> {
+  try {
+    const body = JSON.stringify({ from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(), metrics: ['sum', 'count'] });
+    const res = await fetch(`${url}/v1/query/json`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(60_000) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${res.status} ${text.slice(0, 300)}`);
+    const lines = (JSON.parse(text) as { lines?: UsageLine[] }).lines ?? [];
+    const q = lines.reduce((s, l) => s + BigInt(l.quantity ?? 0), 0n);
+    const count = lines.reduce((s, l) => s + (l.count ?? 0), 0);
+    return { count, quantity: q.toString(), exact: count === unique && q === quantity };
+  } catch (err) {
+    return { count: -1, quantity: '', exact: false, error: (err as Error).message };
+  }
+}
+
 export interface CommitCounters {
   commits: number;
   /** Commit attempts that lost a race (usagedb_manifest_commit_retries_total). */

@@ -42,6 +42,10 @@ export interface Summary {
   readonly stored_despite_error: number | null;
   /** Failed batches that still failed (or were given up on) in the retry pass. */
   readonly retry_failed: number;
+  /** Summed over the repetitions: distinct events sent, answered `accepted`, found in the database. */
+  readonly unique_events: number;
+  readonly accepted: number;
+  readonly stored: number | null;
   readonly worker_log?: Record<string, number>;
   readonly errors: readonly string[];
   readonly notes: readonly string[];
@@ -92,6 +96,9 @@ export function summarize(records: readonly RunRecord[]): Summary[] {
           }),
       stored_despite_error: runs.some((r) => r.retry !== undefined && r.retry.stored_despite_error === null) ? null : sum((r) => r.retry?.stored_despite_error ?? 0),
       retry_failed: sum((r) => (r.retry === undefined ? 0 : r.retry.still_failed + r.retry.not_retried)),
+      unique_events: sum((r) => r.unique_events),
+      accepted: sum((r) => r.exact?.accepted),
+      stored: runs.every((r) => r.exact?.stored !== undefined && r.exact.stored.error === undefined) ? sum((r) => r.exact?.stored?.count) : null,
       ...(first.system === 'worker' ? { worker_log: workerLog } : {}),
       errors: runs.flatMap((r) => (r.error === undefined ? [] : [r.error.split('\n')[0]!])),
       notes: [...new Set(runs.flatMap((r) => (r.notes ?? []).map((n) => `rep ${r.rep}: ${n}`)))],
@@ -183,7 +190,7 @@ export function tables(summaries: readonly Summary[]): string {
       '',
       'Several server processes on one MinIO bucket (requests round-robin):',
       markdown(
-        ['processes', 'batch x clients', 'events/s', 'vs 1 process', 'p50', 'p99', 'commits', 'lost races per commit', 'events per commit', '503s (contention)', 'HTTP errors', 'exact, totals'],
+        ['processes', 'batch x clients', 'events/s', 'vs 1 process', 'p50', 'p99', 'commits', 'lost races per commit', 'events per commit', '503s (contention)', 'HTTP errors', 'events stored by failed requests', 'exact, totals'],
         multi.map((s) => [
           String(s.processes),
           `${s.batch} x ${s.concurrency}`,
@@ -196,6 +203,7 @@ export function tables(summaries: readonly Summary[]): string {
           int(s.events_per_commit),
           `${s.status_503} (${s.contention_503})`,
           String(s.http_errors),
+          s.stored_despite_error === null ? 'unknown' : String(s.stored_despite_error),
           checks(s),
         ]),
       ),
@@ -207,7 +215,7 @@ export function tables(summaries: readonly Summary[]): string {
       '',
       'Worker in workerd (wrangler dev) on MinIO:',
       markdown(
-        ['batch x clients', 'requests', 'failed', 'by status', 'events/s (answered 200)', 'p50', 'stored though answered an error', 'still failing when re-sent one at a time', '"different request context" lines', 'exact after retrying failures, totals', 'first error'],
+        ['batch x clients', 'requests', 'failed', 'by status', 'events/s (answered 200)', 'p50', 'failed again when re-sent one at a time (or given up)', 'distinct events: sent / accepted / stored', '"different request context" lines', 'exact, totals', 'first error'],
         worker.map((s) => [
           `${s.batch} x ${s.concurrency}`,
           String(s.requests),
@@ -215,8 +223,8 @@ export function tables(summaries: readonly Summary[]): string {
           Object.entries(s.by_status).map(([k, v]) => `${k === '0' ? 'network' : k}: ${v}`).join(', '),
           int(s.events_per_s),
           ms(s.p50_ms),
-          s.stored_despite_error === null ? 'unknown' : int(s.stored_despite_error),
           String(s.retry_failed),
+          `${int(s.unique_events)} / ${int(s.accepted)} / ${s.stored === null ? '—' : int(s.stored)}`,
           String(s.worker_log?.['different request context'] ?? '—'),
           checks(s),
           (s.first_error ?? s.errors[0] ?? '').replace(/\s+/g, ' ').replace(/\|/g, '\\|').slice(0, 160),

@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Shape } from './args.ts';
-import { checkTotals, diffCounters, scrapeCommits, zeroCounters, type CommitCounters, type TotalsCheck } from './check.ts';
+import { checkTotals, diffCounters, scrapeCommits, storedTotal, zeroCounters, type CommitCounters, type StoredTotal, type TotalsCheck } from './check.ts';
 import { drive, retryFailed, type Answer, type Batch, type DriveResult, type RetryResult } from './driver.ts';
 import { startOurs, startReference, startWorker, tempDir, type Running, type S3Target } from './processes.ts';
 import { bodies, generateWorkload, sampleAccountMonths, type AccountMonth, type Workload } from './workload.ts';
@@ -51,8 +51,13 @@ export interface RunRecord {
    * carried that the retry pass found stored already (known only when every retry succeeded).
    */
   readonly retry?: RetryResult & { readonly stored_despite_error: number | null };
-  /** accepted over the run and the retry pass == distinct events sent. */
-  readonly exact?: { readonly accepted: number; readonly unique: number; readonly ok: boolean; readonly answers: Answer };
+  /**
+   * `ok`: no conflicts or rejections, every failed batch re-sent successfully, and (ours) the whole
+   * database holds each distinct event once (`stored`); the reference, without an all-accounts
+   * query, is held to accepted == distinct events. `accepted` equals `unique` only when no request
+   * failed: a failed request may have stored some of its events (`retry.stored_despite_error`).
+   */
+  readonly exact?: { readonly accepted: number; readonly unique: number; readonly ok: boolean; readonly answers: Answer; readonly stored?: StoredTotal };
   readonly totals?: TotalsCheck;
   /** Ours: commit counters over the run, summed over processes, from GET /metrics. */
   readonly commits?: CommitCounters & { readonly lost_races_per_commit: number; readonly events_per_commit: number };
@@ -188,7 +193,16 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
       answers.conflicts += retry.answers.conflicts;
       answers.rejected += retry.answers.rejected;
     }
-    const exact = { accepted: answers.accepted, unique: workload.unique, ok: answers.accepted === workload.unique && answers.conflicts === 0 && answers.rejected === 0, answers };
+    const stored = isRef ? undefined : await storedTotal(urls[0]!, headers, workload.fromMs, workload.spec.endMs, workload.unique, workload.totalQuantity);
+    const acknowledgedOnce = answers.accepted === workload.unique;
+    const retriesDone = retry === undefined || retry.still_failed + retry.not_retried === 0;
+    const ok =
+      answers.conflicts === 0 &&
+      answers.rejected === 0 &&
+      retriesDone &&
+      (stored === undefined ? acknowledgedOnce : stored.exact) &&
+      (failed_batches.length > 0 || acknowledgedOnce);
+    const exact = { accepted: answers.accepted, unique: workload.unique, ok, answers, ...(stored === undefined ? {} : { stored }) };
     // Read through another process than the first when there are several (cross-instance reads).
     // Re-reads look for a read-your-writes gap; pointless when events were lost or never acknowledged.
     const totals = await checkTotals(urls[urls.length - 1]!, headers, sample, isRef ? 'reference' : 'ours', exact.ok ? 10 : 0);

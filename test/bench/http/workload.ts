@@ -56,6 +56,8 @@ export interface Workload {
   readonly retries: number;
   readonly fromMs: number;
   readonly truth: ReadonlyMap<string, AccountMonth>;
+  /** Sum of the quantities of the distinct events. */
+  readonly totalQuantity: bigint;
 }
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every platform. */
@@ -195,13 +197,15 @@ export function generateWorkload(input: Pick<WorkloadSpec, 'events' | 'batch'> &
   }
 
   const truth = new Map<string, AccountMonth>();
+  let totalQuantity = 0n;
   for (const e of fresh) {
+    totalQuantity += BigInt(e.quantity);
     const month = monthOf(e.timestamp_ms);
     const key = `${e.account_id}|${month}`;
     const t = truth.get(key);
     truth.set(key, { account_id: e.account_id, month, quantity: (t?.quantity ?? 0n) + BigInt(e.quantity), count: (t?.count ?? 0) + 1 });
   }
-  return { spec, batches, sent: spec.events, unique: fresh.length, retries, fromMs, truth };
+  return { spec, batches, sent: spec.events, unique: fresh.length, retries, fromMs, truth, totalQuantity };
 }
 
 /** Account-months to check: the `heavy` with most events, then `random` others (seeded). */
