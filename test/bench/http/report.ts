@@ -115,7 +115,7 @@ const checks = (s: Summary | undefined) =>
     : `${s.exact ? 'exact' : 'NOT EXACT'}, ${s.totals_matched}/${s.totals_checked}${s.totals_matched_first_read < s.totals_matched ? ` (first read ${s.totals_matched_first_read})` : ''}`;
 
 function markdown(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const align = header.map((h, i) => (i === 0 ? '---' : '---:'));
+  const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
   return [header, align, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
