@@ -7,7 +7,8 @@
  *           order for each shape, every repetition (interleaved), medians and ratios reported;
  *   multi   1, 2 and 4 of our processes on one MinIO bucket at 100 x 8, round-robin, with
  *           commits and lost races scraped from each process's /metrics;
- *   worker  the Worker in workerd (`wrangler dev`) on MinIO at 100 x 8 and 1,000 x 8.
+ *   worker  the Worker in workerd (`wrangler dev`) on MinIO at 100 x 8 and 1,000 x 8, without
+ *           (worker-direct) and with (worker) the shard sequencers' Durable Object binding.
  *
  * Every scenario starts fresh processes on a fresh database (temp directory or MinIO prefix),
  * re-sends failed batches afterwards like a client, then checks that accepted == distinct events
@@ -15,7 +16,7 @@
  * test/bench/results/http.json. `--help` lists the flags.
  */
 import { startTestS3, type RunningS3 } from '../support/minio.ts';
-import { HELP, parseArgs, parseShape, type Options, type Shape } from './http/args.ts';
+import { GROUPS, HELP, parseArgs, parseShape, type Options, type Shape } from './http/args.ts';
 import { ratios, summarize, tables } from './http/report.ts';
 import { runScenario, type Context, type Plan, type RunRecord } from './http/scenario.ts';
 import { writeResult } from './results.ts';
@@ -49,7 +50,9 @@ function plans(o: Options): Plan[][] {
     }
   }
   if (o.only.has('worker')) {
-    for (const shape of shapes(WORKER_SHAPES)) rep.push({ system: 'worker', processes: 1, shape, events: events(shape, 'worker'), table: 'worker' });
+    for (const shape of shapes(WORKER_SHAPES)) {
+      for (const system of ['worker-direct', 'worker'] as const) rep.push({ system, processes: 1, shape, events: events(shape, 'worker'), table: 'worker' });
+    }
   }
   return Array.from({ length: o.reps }, () => rep);
 }
@@ -102,7 +105,7 @@ async function main(): Promise<void> {
     return;
   }
   const schedule = plans(o);
-  const needsMinio = schedule.some((rep) => rep.some((p) => p.system === 'ours-minio' || p.system === 'worker'));
+  const needsMinio = schedule.some((rep) => rep.some((p) => p.system === 'ours-minio' || p.system === 'worker' || p.system === 'worker-direct'));
   let s3: RunningS3 | undefined;
   if (needsMinio) {
     s3 = await startTestS3('usagedb-bench-http');
@@ -133,7 +136,9 @@ async function main(): Promise<void> {
   }
   const summaries = summarize(records);
   console.log(`\n${tables(summaries)}\n`);
-  const out = writeResult('http', [o.only.has('fs') ? 'fs' : undefined, s3?.s3.via].filter((x) => x !== undefined).join(' + '), {
+  // A partial run (--only) gets its own file, so it never overwrites the full run's figures.
+  const name = GROUPS.every((g) => o.only.has(g) || (g === 'ref' && o.referenceBin === undefined)) ? 'http' : `http-${[...o.only].sort().join('-')}`;
+  const out = writeResult(name, [o.only.has('fs') ? 'fs' : undefined, s3?.s3.via].filter((x) => x !== undefined).join(' + '), {
     note: 'real server processes over HTTP (keep-alive fetch); fresh database per scenario; medians over repetitions; ratios are ours / reference',
     config: {
       reps: o.reps,

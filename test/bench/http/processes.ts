@@ -5,7 +5,7 @@
  * kept (a tail for error messages, plus counts of lines matching given patterns).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -206,6 +206,23 @@ export interface WorkerOptions {
   readonly logLevel: string;
   /** Substrings of wrangler/workerd output lines to count. */
   readonly watch: readonly string[];
+  /** With the shard sequencers' Durable Object binding (wrangler.toml as is), or without. */
+  readonly sequencer: boolean;
+  readonly vars: Readonly<Record<string, string>>;
+}
+
+/**
+ * wrangler.toml without the Durable Object blocks (the direct path), written beside it (paths in
+ * it are relative to its directory); the caller removes it.
+ */
+function directConfig(): string {
+  const toml = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
+    .replace(/^\[\[durable_objects\.bindings\]\][\s\S]*?(?=^\[\[migrations\]\])/m, '')
+    .replace(/^\[\[migrations\]\][\s\S]*?(?=^#|^\[)/m, '');
+  if (toml.includes('durable_objects') || toml.includes('[[migrations]]')) throw new Error('wrangler.toml: could not remove the Durable Object blocks for the direct path');
+  const path = join(ROOT, `.wrangler-bench-direct-${process.pid}.toml`);
+  writeFileSync(path, toml);
+  return path;
 }
 
 /** Our Worker in workerd via `wrangler dev` (what `npm run dev:worker` runs) with this run's vars and secrets. */
@@ -223,6 +240,7 @@ export async function startWorker(o: WorkerOptions): Promise<Running> {
     USAGEDB_API_KEYS: o.apiKeys,
     USAGEDB_JOBS: 'false',
     USAGEDB_LOG_LEVEL: o.logLevel,
+    ...o.vars,
   };
   const envFile = join(persist, 'bench.env');
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}="${v}"\n`).join(''), { mode: 0o600 });
@@ -242,6 +260,8 @@ export async function startWorker(o: WorkerOptions): Promise<Running> {
     '--env-file',
     envFile,
   ];
+  const config = o.sequencer ? undefined : directConfig();
+  if (config !== undefined) args.push('--config', config);
   const env = {
     ...process.env,
     CLOUDFLARE_CF_FETCH_ENABLED: 'false',
@@ -256,10 +276,12 @@ export async function startWorker(o: WorkerOptions): Promise<Running> {
     await waitHttp(`${url}/health`, p, 'wrangler dev', 120_000);
   } catch (err) {
     rmSync(persist, { recursive: true, force: true });
+    if (config !== undefined) rmSync(config, { force: true });
     throw err;
   }
   return running('worker', url, p, async () => {
     await stopGroup(p, 10_000);
     rmSync(persist, { recursive: true, force: true });
+    if (config !== undefined) rmSync(config, { force: true });
   });
 }

@@ -99,7 +99,7 @@ export function summarize(records: readonly RunRecord[]): Summary[] {
       unique_events: sum((r) => r.unique_events),
       accepted: sum((r) => r.exact?.accepted),
       stored: runs.every((r) => r.exact?.stored !== undefined && r.exact.stored.error === undefined) ? sum((r) => r.exact?.stored?.count) : null,
-      ...(first.system === 'worker' ? { worker_log: workerLog } : {}),
+      ...(first.system === 'worker' || first.system === 'worker-direct' ? { worker_log: workerLog } : {}),
       errors: runs.flatMap((r) => (r.error === undefined ? [] : [r.error.split('\n')[0]!])),
       notes: [...new Set(runs.flatMap((r) => (r.notes ?? []).map((n) => `rep ${r.rep}: ${n}`)))],
     };
@@ -215,8 +215,9 @@ export function tables(summaries: readonly Summary[]): string {
       '',
       'Worker in workerd (wrangler dev) on MinIO:',
       markdown(
-        ['batch x clients', 'requests', 'failed', 'by status', 'events/s (answered 200)', 'p50', 'failed again when re-sent one at a time (or given up)', 'distinct events: sent / accepted / stored', '"different request context" lines', 'exact, totals', 'first error'],
+        ['path', 'batch x clients', 'requests', 'failed', 'by status', 'events/s (answered 200)', 'p50', 'failed again when re-sent one at a time (or given up)', 'distinct events: sent / accepted / stored', '"different request context" lines', 'exact, totals', 'first error'],
         worker.map((s) => [
+          s.system === 'worker' ? 'sequencers' : 'direct',
           `${s.batch} x ${s.concurrency}`,
           String(s.requests),
           String(s.http_errors),

@@ -11,7 +11,8 @@ import { drive, retryFailed, type Answer, type Batch, type DriveResult, type Ret
 import { startOurs, startReference, startWorker, tempDir, type Running, type S3Target } from './processes.ts';
 import { bodies, generateWorkload, sampleAccountMonths, type AccountMonth, type Workload } from './workload.ts';
 
-export type System = 'reference' | 'ours-fs' | 'ours-minio' | 'worker';
+/** `worker`: with the shard sequencers (wrangler.toml as is); `worker-direct`: without the binding. */
+export type System = 'reference' | 'ours-fs' | 'ours-minio' | 'worker' | 'worker-direct';
 
 export interface Plan {
   readonly system: System;
@@ -31,6 +32,8 @@ export interface Context {
   readonly cpuProfDir: string | undefined;
   readonly minio: S3Target | undefined;
   readonly referenceBin: string | undefined;
+  /** Extra vars of the Worker runs (e.g. the simulated per-key write limit). */
+  readonly workerVars?: Readonly<Record<string, string>>;
 }
 
 /** Substrings counted in wrangler/workerd output (issue 19). */
@@ -110,6 +113,7 @@ const randomSecret = () => Array.from(crypto.getRandomValues(new Uint8Array(16))
 
 export async function runScenario(ctx: Context, plan: Plan, rep: number): Promise<RunRecord> {
   const isRef = plan.system === 'reference';
+  const isWorker = plan.system === 'worker' || plan.system === 'worker-direct';
   const { workload, sample, list } = prepare(ctx, plan, isRef ? 'reference' : 'ours');
   const base = {
     rep,
@@ -135,7 +139,7 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
     })());
   // workerd's warnings arrive asynchronously: count them once it has stopped.
   const workerLog = async () => {
-    if (plan.system !== 'worker' || servers[0] === undefined) return {};
+    if (!isWorker || servers[0] === undefined) return {};
     await stopAll();
     return { worker_log: servers[0].matches() };
   };
@@ -160,8 +164,10 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
       }
     } else {
       if (ctx.minio === undefined) throw new Error('no MinIO endpoint');
-      if (plan.system === 'worker') {
-        servers.push(await startWorker({ s3: ctx.minio, prefix, apiKeys, logLevel: ctx.logLevel, watch: WORKER_WATCH }));
+      if (isWorker) {
+        servers.push(
+          await startWorker({ s3: ctx.minio, prefix, apiKeys, logLevel: ctx.logLevel, watch: WORKER_WATCH, sequencer: plan.system === 'worker', vars: ctx.workerVars ?? {} }),
+        );
       } else {
         for (let i = 0; i < plan.processes; i++) {
           servers.push(await startOurs({ store: { kind: 's3', ...ctx.minio }, prefix, apiKeys, logLevel: ctx.logLevel, name: `ours-minio#${i}`, cpuProfDir: ctx.cpuProfDir }));
@@ -169,7 +175,7 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
       }
     }
     const urls = servers.map((s) => s.url);
-    const scrape = !isRef && plan.system !== 'worker';
+    const scrape = !isRef && !isWorker;
     const before = scrape ? await Promise.all(urls.map((u) => scrapeCommits(u, headers))) : [];
 
     phase('start');
