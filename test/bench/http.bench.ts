@@ -117,6 +117,7 @@ async function main(): Promise<void> {
     sample: o.sample,
     logLevel: o.logLevel,
     cpuProfDir: o.cpuProfDir,
+    serverEnv: o.serverEnv,
     minio: s3?.s3,
     referenceBin: o.referenceBin,
   };

@@ -19,6 +19,8 @@ export interface Options {
   readonly sample: number;
   readonly logLevel: string;
   readonly cpuProfDir: string | undefined;
+  /** Extra environment of our servers (Node and Worker), e.g. USAGEDB_SHARDS=1. */
+  readonly serverEnv: Readonly<Record<string, string>>;
   readonly referenceBin: string | undefined;
 }
 
@@ -33,6 +35,7 @@ export const HELP = `npm run bench:http -- [flags]
   --sample N                         account-months checked per scenario (default 24)
   --log-level L                      our servers' USAGEDB_LOG_LEVEL (default warn: no access log)
   --cpu-prof DIR                     V8 CPU profiles of our server processes into DIR (node --cpu-prof)
+  --server-env K=V,K=V               extra environment of our servers, Node and Worker (e.g. USAGEDB_SHARDS=1)
 
 Env: USAGEDB_REFERENCE_BIN=path of the Rust reference (../shared/tools/build-reference.sh prints it).`;
 
@@ -63,6 +66,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   let sample = 24;
   let logLevel = 'warn';
   let cpuProfDir: string | undefined;
+  const serverEnv: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i];
@@ -99,6 +103,13 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       case '--log-level':
         logLevel = value() ?? 'warn';
         break;
+      case '--server-env':
+        for (const kv of list(value(), 'server-env')) {
+          const eq = kv.indexOf('=');
+          if (eq < 1) throw new Error(`--server-env: "${kv}" is not NAME=value`);
+          serverEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
+        }
+        break;
       case '--cpu-prof':
         cpuProfDir = value();
         if (cpuProfDir === undefined || cpuProfDir === '') throw new Error('--cpu-prof: expected a directory');
@@ -113,5 +124,5 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
     if (only?.has('ref') === true) throw new Error('--only ref: set USAGEDB_REFERENCE_BIN to the reference binary (../shared/tools/build-reference.sh prints its path)');
     groups.delete('ref');
   }
-  return { only: groups, shapes, events, reps, seed, processes, sample, logLevel, cpuProfDir, referenceBin };
+  return { only: groups, shapes, events, reps, seed, processes, sample, logLevel, cpuProfDir, serverEnv, referenceBin };
 }

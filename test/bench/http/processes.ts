@@ -134,6 +134,8 @@ export interface OursOptions {
   readonly name: string;
   /** Write a V8 CPU profile of the server here (node --cpu-prof), for finding where the time goes. */
   readonly cpuProfDir?: string | undefined;
+  /** Extra environment (--server-env). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** `node src/runtime/node.ts` on a free loopback port, jobs off, this scenario's prefix. */
@@ -160,6 +162,7 @@ export async function startOurs(o: OursOptions): Promise<Running> {
     USAGEDB_API_KEYS: o.apiKeys,
     USAGEDB_LOG_LEVEL: o.logLevel,
     ...store,
+    ...o.env,
   };
   const prof = o.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${o.name.replace(/[^\w.-]/g, '_')}-${Date.now()}.cpuprofile`];
   const p = launch(process.execPath, [...prof, join(ROOT, 'src/runtime/node.ts')], env);

@@ -65,7 +65,7 @@ export function summarize(records: readonly RunRecord[]): Summary[] {
     const withCommits = ok.filter((r) => r.commits !== undefined);
     const workerLog: Record<string, number> = {};
     for (const r of runs) for (const [k, v] of Object.entries(r.worker_log ?? {})) workerLog[k] = (workerLog[k] ?? 0) + v;
-    const firstError = ok.find((r) => r.drive!.first_error !== undefined)?.drive!.first_error;
+    const firstError = ok.map((r) => r.drive?.first_error).find((e) => e !== undefined);
     return {
       table: first.table,
       system: first.system,

@@ -30,10 +30,9 @@ export interface Context {
   readonly sample: number;
   readonly logLevel: string;
   readonly cpuProfDir: string | undefined;
+  readonly serverEnv: Readonly<Record<string, string>>;
   readonly minio: S3Target | undefined;
   readonly referenceBin: string | undefined;
-  /** Extra vars of the Worker runs (e.g. the simulated per-key write limit). */
-  readonly workerVars?: Readonly<Record<string, string>>;
 }
 
 /** Substrings counted in wrangler/workerd output (issue 19). */
@@ -160,17 +159,17 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
       const dir = tempDir('fs');
       dirs.push(dir);
       for (let i = 0; i < plan.processes; i++) {
-        servers.push(await startOurs({ store: { kind: 'fs', dataDir: dir }, prefix, apiKeys, logLevel: ctx.logLevel, name: `ours-fs#${i}`, cpuProfDir: ctx.cpuProfDir }));
+        servers.push(await startOurs({ store: { kind: 'fs', dataDir: dir }, prefix, apiKeys, logLevel: ctx.logLevel, name: `ours-fs#${i}`, cpuProfDir: ctx.cpuProfDir, env: ctx.serverEnv }));
       }
     } else {
       if (ctx.minio === undefined) throw new Error('no MinIO endpoint');
       if (isWorker) {
         servers.push(
-          await startWorker({ s3: ctx.minio, prefix, apiKeys, logLevel: ctx.logLevel, watch: WORKER_WATCH, sequencer: plan.system === 'worker', vars: ctx.workerVars ?? {} }),
+          await startWorker({ s3: ctx.minio, prefix, apiKeys, logLevel: ctx.logLevel, watch: WORKER_WATCH, sequencer: plan.system === 'worker', vars: ctx.serverEnv }),
         );
       } else {
         for (let i = 0; i < plan.processes; i++) {
-          servers.push(await startOurs({ store: { kind: 's3', ...ctx.minio }, prefix, apiKeys, logLevel: ctx.logLevel, name: `ours-minio#${i}`, cpuProfDir: ctx.cpuProfDir }));
+          servers.push(await startOurs({ store: { kind: 's3', ...ctx.minio }, prefix, apiKeys, logLevel: ctx.logLevel, name: `ours-minio#${i}`, cpuProfDir: ctx.cpuProfDir, env: ctx.serverEnv }));
         }
       }
     }
