@@ -6,7 +6,10 @@
 
 function show(value: unknown): string {
   try {
-    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `Uint8Array(${v.byteLength})` : v)) ?? String(value);
+    return (
+      JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `Uint8Array(${v.byteLength})` : v)) ??
+      String(value)
+    );
   } catch {
     return String(value);
   }
@@ -59,7 +62,8 @@ export const check = {
   /** Awaits `promise` and fails unless it rejected with an instance of `type`. */
   async rejectsWith(promise: Promise<unknown>, type: abstract new (...args: never[]) => unknown, what?: string): Promise<unknown> {
     const err = await check.rejects(promise, what);
-    if (!(err instanceof type)) fail(`expected a ${type.name}, rejected with ${err instanceof Error ? `${err.constructor.name}: ${err.message}` : show(err)}`, what);
+    if (!(err instanceof type))
+      fail(`expected a ${type.name}, rejected with ${err instanceof Error ? `${err.constructor.name}: ${err.message}` : show(err)}`, what);
     return err;
   },
 };

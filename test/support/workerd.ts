@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Miniflare as MiniflareType } from 'miniflare';
@@ -61,10 +61,15 @@ function packageDir(name: string, version: string): string {
   }
 }
 
-/** `wrangler deploy --dry-run --outdir dir`: the bundle `wrangler deploy` would upload. Returns the script path. */
-export async function bundleWorker(outdir: string, output: RuntimeOutput): Promise<string> {
+/**
+ * `wrangler deploy --dry-run --outdir dir`: the bundle `wrangler deploy` would upload. Returns the
+ * script path. `entry` (relative to the repository) bundles another entry point with the same
+ * wrangler.toml (alias, nodejs_compat), e.g. a test Worker.
+ */
+export async function bundleWorker(outdir: string, output: RuntimeOutput, entry?: string): Promise<string> {
   const bin = join(packageDir('wrangler', WRANGLER_VERSION), 'bin', 'wrangler.js');
-  const child = spawn(process.execPath, [bin, 'deploy', '--dry-run', '--outdir', outdir, '--config', join(ROOT, 'wrangler.toml')], {
+  const args = [bin, 'deploy', ...(entry === undefined ? [] : [entry]), '--dry-run', '--outdir', outdir, '--config', join(ROOT, 'wrangler.toml')];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', FORCE_COLOR: '0', CI: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,9 +81,10 @@ export async function bundleWorker(outdir: string, output: RuntimeOutput): Promi
     child.once('exit', res);
   });
   if (code !== 0) {
-    throw new Error(output.explain(`wrangler deploy --dry-run (bundling src/runtime/worker.ts) exited with ${code}; wrangler ${WRANGLER_VERSION} needs Node >= 22.12, this is ${process.version}`));
+    throw new Error(output.explain(`wrangler deploy --dry-run (bundling ${entry ?? 'src/runtime/worker.ts'}) exited with ${code}; wrangler ${WRANGLER_VERSION} needs Node >= 22.12, this is ${process.version}`));
   }
-  return join(outdir, 'worker.js');
+  // wrangler names the bundle after its entry: worker.ts → worker.js, x.worker.ts → x.worker.js.
+  return join(outdir, basename(entry ?? 'src/runtime/worker.ts').replace(/\.ts$/, '.js'));
 }
 
 async function compatibilityDate(): Promise<string> {
@@ -88,8 +94,19 @@ async function compatibilityDate(): Promise<string> {
   return m[1]!;
 }
 
+/** Other bindings than strings: R2 buckets (binding name → bucket name), simulated in memory by miniflare. */
+export interface ExtraBindings {
+  readonly r2Buckets?: Readonly<Record<string, string>>;
+}
+
 /** The bundle in workerd through miniflare's classic options, vars and secrets as string bindings. */
-export async function startWorkerd(scriptPath: string, modulesRoot: string, bindings: Record<string, string>, output: RuntimeOutput): Promise<MiniflareType> {
+export async function startWorkerd(
+  scriptPath: string,
+  modulesRoot: string,
+  bindings: Record<string, string>,
+  output: RuntimeOutput,
+  extra: ExtraBindings = {},
+): Promise<MiniflareType> {
   let Miniflare: typeof MiniflareType;
   try {
     packageDir('miniflare', MINIFLARE_VERSION);
@@ -109,6 +126,7 @@ export async function startWorkerd(scriptPath: string, modulesRoot: string, bind
       cf: false,
       host: '127.0.0.1',
       bindings,
+      ...(extra.r2Buckets === undefined ? {} : { r2Buckets: { ...extra.r2Buckets } }),
       handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
         stdout.on('data', (d: Buffer) => output.record('workerd', d.toString()));
         stderr.on('data', (d: Buffer) => output.record('workerd', d.toString()));
