@@ -1,6 +1,7 @@
 /**
  * Cloudflare Workers entry (`wrangler.toml`: main = "src/runtime/worker.ts"): the shared boot
- * path over the S3 driver pointed at R2 (or any S3-compatible store), configured by `[vars]` and
+ * path over the S3 driver pointed at R2 (or any S3-compatible store), or with USAGEDB_STORE=r2
+ * over the native R2 bucket binding USAGEDB_R2 (`[[r2_buckets]]`), configured by `[vars]` and
  * secrets exactly like Node's environment. Services are built on the first request and kept as
  * isolate data; requests never share promises (workerd cancels a request whose promise another
  * settles), and each request's work after its answer goes to its own `ctx.waitUntil`. A Worker is
@@ -9,11 +10,13 @@
 import { startFailure } from '../api/errors.ts';
 import { ValidationError } from '../errors.ts';
 import { JOB_NAMES, type JobName } from '../jobs/run.ts';
+import { isR2Bucket } from '../store/r2-binding.ts';
 import { boot, configure, once, type Instance, type RuntimeTraits } from './boot.ts';
 import type { Config } from './config.ts';
 import { runJobsLogged } from './jobs.ts';
+import { R2_BINDING_NAME } from './store-from-config.ts';
 
-/** Vars and secrets. Every usageDb setting is a string; other bindings are ignored. */
+/** Vars and secrets (every usageDb setting is a string), and the R2 bucket binding USAGEDB_R2. */
 export interface Env {
   readonly [name: string]: unknown;
 }
@@ -49,8 +52,10 @@ const worker: RuntimeTraits = {
   loopbackOnly: false,
   crossRequestSharing: false,
   checkConfig(config: Config) {
-    if (config.store.kind !== 's3') throw new ValidationError('configuration: USAGEDB_STORE: only s3 (R2 or any S3-compatible store) is available on Workers', 'USAGEDB_STORE');
-    if (config.store.endpoint?.includes('<ACCOUNT_ID>') === true) {
+    if (config.store.kind !== 's3' && config.store.kind !== 'r2') {
+      throw new ValidationError('configuration: USAGEDB_STORE: only s3 (R2 or any S3-compatible store) and r2 (the R2 bucket binding) are available on Workers', 'USAGEDB_STORE');
+    }
+    if (config.store.kind === 's3' && config.store.endpoint?.includes('<ACCOUNT_ID>') === true) {
       throw new ValidationError('configuration: USAGEDB_S3_ENDPOINT: still the placeholder from wrangler.toml; put your account id in https://<ACCOUNT_ID>.r2.cloudflarestorage.com (or override it in .dev.vars)', 'USAGEDB_S3_ENDPOINT');
     }
     if (config.apiKeys === undefined || config.apiKeys.trim() === '') {
@@ -59,11 +64,31 @@ const worker: RuntimeTraits = {
   },
 };
 
+/** The Worker's traits with what its `env` binds: the R2 bucket, when there is one. */
+function traitsOf(env: Env): RuntimeTraits {
+  const bound = env[R2_BINDING_NAME];
+  const r2Bucket = isR2Bucket(bound) ? bound : undefined;
+  return {
+    ...worker,
+    ...(r2Bucket === undefined ? {} : { r2Bucket }),
+    checkConfig(config: Config) {
+      worker.checkConfig?.(config);
+      if (config.store.kind === 'r2' && r2Bucket === undefined) {
+        throw new ValidationError(
+          `configuration: USAGEDB_STORE: r2 needs the R2 bucket binding ${R2_BINDING_NAME}, which this Worker does not have; add [[r2_buckets]] binding = "${R2_BINDING_NAME}" with your bucket_name to wrangler.toml (see README)`,
+          'USAGEDB_STORE',
+        );
+      }
+    },
+  };
+}
+
 const instance = once((env: Env) => {
   const vars: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) if (typeof value === 'string') vars[name] = value;
+  const traits = traitsOf(env);
   // s3 unless told otherwise: then loadConfig insists on USAGEDB_S3_BUCKET with its own message.
-  return boot(configure({ USAGEDB_STORE: 's3', ...vars }, worker), worker);
+  return boot(configure({ USAGEDB_STORE: 's3', ...vars }, traits), traits);
 });
 
 function logStartFailure(err: unknown): void {
