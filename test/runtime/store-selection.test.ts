@@ -6,6 +6,9 @@
  * worker-r2.test.ts.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.ts';
@@ -14,6 +17,7 @@ import { loadConfig } from '../../src/runtime/config.ts';
 import { describeStore, storeFromConfig } from '../../src/runtime/store-from-config.ts';
 import { AmbiguousWriteError } from '../../src/store/errors.ts';
 import type { KeyWriteLimitedStore } from '../../src/store/key-write-limit.ts';
+import { usage } from '../support/fixtures.ts';
 
 const enc = new TextEncoder();
 const nodeLike = { name: 'node', write: () => undefined, loopbackOnly: true, crossRequestSharing: true } as const;
@@ -103,6 +107,63 @@ describe('USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS', () => {
     expect(cfg.store).toMatchObject({ kind: 's3', simulatedKeyWriteLimit: { intervalMs: 1000, keys: undefined } });
     expect((storeFromConfig(cfg.store) as KeyWriteLimitedStore).keyWriteLimit.intervalMs).toBe(1000);
   });
+
+  it('the Node server runs on a limited store: it says so at start, and back-to-back commits of one shard still answer 200', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../../src/runtime/node.ts')], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: String(port),
+        USAGEDB_DATA_DIR: mkdtempSync(join(tmpdir(), 'usagedb-limited-')),
+        USAGEDB_SHARDS: '1',
+        USAGEDB_BUCKETS: '1',
+        USAGEDB_JOBS: 'false',
+        USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS: '400',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      for (let i = 0; ; i++) {
+        if (i > 300) throw new Error(`server did not start: ${out}`);
+        const ok = await fetch(`${base}/health`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ok) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      for (let i = 1; i <= 3; i++) {
+        const res = await fetch(`${base}/v1/usage/batch`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ events: [usage(i)] }),
+        });
+        expect(res.status, out).toBe(200);
+        expect(await res.json()).toMatchObject({ accepted: 1 });
+      }
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(Number(/usagedb_manifest_ambiguous_writes_total\{shard="0"\} (\d+)/.exec(metrics)?.[1] ?? 0), metrics).toBeGreaterThan(0);
+      const warn = out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => typeof l.msg === 'string' && l.msg.startsWith('simulating R2 per-key write limit'));
+      expect(warn, out).toMatchObject({ level: 'warn', interval_ms: 400, keys: ['*'] });
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  }, 60_000);
 
   const bad: [Record<string, string>, string][] = [
     [{ USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS: '0' }, 'USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS'],
