@@ -23,10 +23,9 @@ import { boot, once, type Instance } from './boot.ts';
 import type { SequencerAnswer, SequencerRpc } from './sequencer-client.ts';
 import { configFromEnv, logStartFailure, workerTraits, type Env } from './worker-env.ts';
 
-const traits = workerTraits('sequencer', true);
-
 export class ShardSequencer extends DurableObject<Env> implements SequencerRpc {
   private readonly instance = once(async (env: Env): Promise<Instance> => {
+    const traits = workerTraits('sequencer', true, env);
     const config = configFromEnv(env, traits);
     return boot(config, traits, { tuning: { ingest: { commitIntervalMs: config.sequencerIntervalMs } } });
   });

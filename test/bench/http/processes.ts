@@ -5,10 +5,11 @@
  * kept (a tail for error messages, plus counts of lines matching given patterns).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { wranglerConfigWithoutSequencer } from '../../support/workerd.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 
@@ -214,20 +215,6 @@ export interface WorkerOptions {
   readonly vars: Readonly<Record<string, string>>;
 }
 
-/**
- * wrangler.toml without the Durable Object blocks (the direct path), written beside it (paths in
- * it are relative to its directory); the caller removes it.
- */
-function directConfig(): string {
-  const toml = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
-    .replace(/^\[\[durable_objects\.bindings\]\][\s\S]*?(?=^\[\[migrations\]\])/m, '')
-    .replace(/^\[\[migrations\]\][\s\S]*?(?=^#|^\[)/m, '');
-  if (toml.includes('durable_objects') || toml.includes('[[migrations]]')) throw new Error('wrangler.toml: could not remove the Durable Object blocks for the direct path');
-  const path = join(ROOT, `.wrangler-bench-direct-${process.pid}.toml`);
-  writeFileSync(path, toml);
-  return path;
-}
-
 /** Our Worker in workerd via `wrangler dev` (what `npm run dev:worker` runs) with this run's vars and secrets. */
 export async function startWorker(o: WorkerOptions): Promise<Running> {
   const port = await freePort();
@@ -263,7 +250,7 @@ export async function startWorker(o: WorkerOptions): Promise<Running> {
     '--env-file',
     envFile,
   ];
-  const config = o.sequencer ? undefined : directConfig();
+  const config = o.sequencer ? undefined : wranglerConfigWithoutSequencer();
   if (config !== undefined) args.push('--config', config);
   const env = {
     ...process.env,
