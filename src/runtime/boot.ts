@@ -41,7 +41,7 @@ export function configure(env: Readonly<Record<string, string | undefined>>, rt:
 }
 
 /** `extra`: what the environment's strings cannot carry (a Worker's sequencer binding, tuning). */
-export async function boot(config: Config, rt: RuntimeTraits, extra: Pick<BuildOptions, 'sequencers' | 'tuning'> = {}): Promise<Instance> {
+export async function boot(config: Config, rt: RuntimeTraits, extra: Pick<BuildOptions, 'sequencers' | 'tuning' | 'probe'> = {}): Promise<Instance> {
   const logger = jsonLogger(rt.write, config.logLevel);
   const store = storeFromConfig(config.store, rt.fsStore, rt.r2Bucket);
   const services = await buildServices({

@@ -138,7 +138,7 @@ async function main(): Promise<void> {
   const summaries = summarize(records);
   console.log(`\n${tables(summaries)}\n`);
   // A partial run (--only) gets its own file, so it never overwrites the full run's figures.
-  const name = GROUPS.every((g) => o.only.has(g) || (g === 'ref' && o.referenceBin === undefined)) ? 'http' : `http-${[...o.only].sort().join('-')}`;
+  const name = o.out ?? (GROUPS.every((g) => o.only.has(g) || (g === 'ref' && o.referenceBin === undefined)) ? 'http' : `http-${[...o.only].sort().join('-')}`);
   const out = writeResult(name, [o.only.has('fs') ? 'fs' : undefined, s3?.s3.via].filter((x) => x !== undefined).join(' + '), {
     note: 'real server processes over HTTP (keep-alive fetch); fresh database per scenario; medians over repetitions; ratios are ours / reference',
     config: {
@@ -148,6 +148,7 @@ async function main(): Promise<void> {
       processes: o.processes,
       sample_account_months: o.sample,
       log_level: o.logLevel,
+      server_env: o.serverEnv,
       reference: o.referenceBin ?? null,
       workload: { accounts: 10_000, zipf_s: 1.1, meters: 10, models: 100, retry_rate: 0.02, months: 3 },
       minutes: Math.round((Date.now() - started) / 6000) / 10,
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
     summaries,
     runs: records,
   });
-  console.log(`wrote test/bench/results/http.json (${out.date})`);
+  console.log(`wrote test/bench/results/${name}.json (${out.date})`);
 }
 
 await main();
