@@ -51,7 +51,7 @@ function plans(o: Options): Plan[][] {
   }
   if (o.only.has('worker')) {
     for (const shape of shapes(WORKER_SHAPES)) {
-      for (const system of ['worker-direct', 'worker'] as const) rep.push({ system, processes: 1, shape, events: events(shape, 'worker'), table: 'worker' });
+      for (const system of o.workerPaths.map((p) => (p === 'direct' ? 'worker-direct' : 'worker'))) rep.push({ system, processes: 1, shape, events: events(shape, 'worker'), table: 'worker' });
     }
   }
   return Array.from({ length: o.reps }, () => rep);

@@ -22,6 +22,8 @@ export interface Options {
   /** Extra environment of our servers (Node and Worker), e.g. USAGEDB_SHARDS=1. */
   readonly serverEnv: Readonly<Record<string, string>>;
   readonly referenceBin: string | undefined;
+  /** Worker group: which paths run (direct: without the sequencers' binding; sequencers: with it). */
+  readonly workerPaths: readonly ('direct' | 'sequencers')[];
   /** Results file name (test/bench/results/<out>.json); undefined: http, or http-<groups> for a partial run. */
   readonly out: string | undefined;
 }
@@ -38,6 +40,7 @@ export const HELP = `npm run bench:http -- [flags]
   --log-level L                      our servers' USAGEDB_LOG_LEVEL (default warn: no access log)
   --cpu-prof DIR                     V8 CPU profiles of our server processes into DIR (node --cpu-prof)
   --server-env K=V,K=V               extra environment of our servers, Node and Worker (e.g. USAGEDB_SHARDS=1)
+  --worker-paths direct,sequencers   Worker group: which paths run (default both)
   --out NAME                         results file test/bench/results/NAME.json (default: http, or
                                      http-<groups> for a partial run)
 
@@ -72,6 +75,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   let cpuProfDir: string | undefined;
   const serverEnv: Record<string, string> = {};
   let out: string | undefined;
+  let workerPaths: ('direct' | 'sequencers')[] = ['direct', 'sequencers'];
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i];
@@ -115,6 +119,12 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
           serverEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
         }
         break;
+      case '--worker-paths':
+        workerPaths = list(value(), 'worker-paths').map((p) => {
+          if (p !== 'direct' && p !== 'sequencers') throw new Error(`--worker-paths: unknown path "${p}"; paths: direct, sequencers`);
+          return p;
+        });
+        break;
       case '--out':
         out = value();
         if (out === undefined || !/^[\w.-]+$/.test(out)) throw new Error('--out: expected a file name (letters, digits, - . _)');
@@ -133,5 +143,5 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
     if (only?.has('ref') === true) throw new Error('--only ref: set USAGEDB_REFERENCE_BIN to the reference binary (../shared/tools/build-reference.sh prints its path)');
     groups.delete('ref');
   }
-  return { only: groups, shapes, events, reps, seed, processes, sample, logLevel, cpuProfDir, serverEnv, referenceBin, out };
+  return { only: groups, shapes, events, reps, seed, processes, sample, logLevel, cpuProfDir, serverEnv, referenceBin, out, workerPaths };
 }

@@ -23,6 +23,8 @@ export interface Summary {
   readonly events_per_s: number;
   readonly p50_ms: number;
   readonly p99_ms: number;
+  /** p99 without each client's first request (cold processes, isolates, Durable Objects). */
+  readonly p99_warm_ms: number;
   readonly requests: number;
   readonly http_errors: number;
   readonly status_503: number;
@@ -77,6 +79,7 @@ export function summarize(records: readonly RunRecord[]): Summary[] {
       events_per_s: Math.round(median(ok.map((r) => r.drive!.events_per_s))),
       p50_ms: median(ok.map((r) => r.drive!.p50_ms)),
       p99_ms: median(ok.map((r) => r.drive!.p99_ms)),
+      p99_warm_ms: median(ok.map((r) => r.drive!.p99_warm_ms ?? Number.NaN)),
       requests: sum((r) => r.drive?.requests),
       http_errors: sum((r) => r.drive?.http_errors),
       status_503: sum((r) => r.drive?.status_503),
@@ -215,7 +218,7 @@ export function tables(summaries: readonly Summary[]): string {
       '',
       'Worker in workerd (wrangler dev) on MinIO:',
       markdown(
-        ['path', 'batch x clients', 'requests', 'failed', 'by status', 'events/s (answered 200)', 'p50', 'failed again when re-sent one at a time (or given up)', 'distinct events: sent / accepted / stored', '"different request context" lines', 'exact, totals', 'first error'],
+        ['path', 'batch x clients', 'requests', 'failed', 'by status', 'events/s (answered 200)', 'p50', 'p99', 'p99 without first requests', 'failed again when re-sent one at a time (or given up)', 'distinct events: sent / accepted / stored', '"different request context" lines', 'exact, totals', 'first error'],
         worker.map((s) => [
           s.system === 'worker' ? 'sequencers' : 'direct',
           `${s.batch} x ${s.concurrency}`,
@@ -224,6 +227,8 @@ export function tables(summaries: readonly Summary[]): string {
           Object.entries(s.by_status).map(([k, v]) => `${k === '0' ? 'network' : k}: ${v}`).join(', '),
           int(s.events_per_s),
           ms(s.p50_ms),
+          ms(s.p99_ms),
+          ms(s.p99_warm_ms),
           String(s.retry_failed),
           `${int(s.unique_events)} / ${int(s.accepted)} / ${s.stored === null ? '—' : int(s.stored)}`,
           String(s.worker_log?.['different request context'] ?? '—'),
