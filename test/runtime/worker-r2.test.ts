@@ -12,26 +12,14 @@ import { join } from 'node:path';
 import type { Miniflare as MiniflareType } from 'miniflare';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bundleWorker, callWorker, RuntimeOutput, scheduledTarget, startWorkerd } from '../support/workerd.ts';
+import { wireEvent } from '../support/wire-event.ts';
 
 const output = new RuntimeOutput();
 const SECRET = `worker-r2-${crypto.randomUUID()}`;
 const ACCOUNT = `acct-r2-${Date.now().toString(36)}`;
 const JAN = Date.UTC(2026, 0, 10);
 
-function event(i: number, quantity: number | string, account = ACCOUNT): Record<string, unknown> {
-  return {
-    event_id: `${account}-evt-${i}`,
-    account_id: account,
-    product_id: 'chat',
-    meter_id: 'tokens.input',
-    model_id: 'model-a',
-    source: 'api',
-    unit: 'tokens',
-    timestamp_ms: JAN + i * 60_000,
-    quantity,
-    dimensions: { region: 'eu' },
-  };
-}
+const event = (i: number, quantity: number | string, account = ACCOUNT) => wireEvent({ id: `${account}-evt-${i}`, account, at: JAN + i * 60_000, quantity });
 
 // One of them beyond 2^53, sent as a decimal string: the sum must come back exact.
 const EVENTS = [event(1, 1200), event(2, '9007199254740993'), event(3, 35)];

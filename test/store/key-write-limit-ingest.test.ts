@@ -13,6 +13,7 @@ import { DEFAULT_COMMIT_POLICY } from '../../src/manifest/backoff.ts';
 import { withKeyWriteLimit } from '../../src/store/key-write-limit.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { openInstance, storedEvents, type Instance } from '../support/instance.ts';
+import { type WireEvent, wireEvent } from '../support/wire-event.ts';
 
 const INSTANCES = 4;
 const CLIENTS_PER_INSTANCE = 3;
@@ -30,21 +31,11 @@ interface Sent {
 
 const clientsTotal = INSTANCES * CLIENTS_PER_INSTANCE;
 
-function own(client: number, batch: number, i: number): Record<string, unknown> & Sent {
+function own(client: number, batch: number, i: number): WireEvent & Sent {
   const n = (client * BATCHES_PER_CLIENT + batch) * PER_BATCH + i;
-  return {
-    event_id: `lim-${client}-${batch}-${i}`,
-    account_id: `acct-${n % 9}`,
-    product_id: 'chat',
-    meter_id: n % 2 === 0 ? 'tokens.input' : 'tokens.output',
-    model_id: `model-${n % 3}`,
-    source: 'api',
-    unit: 'tokens',
-    timestamp_ms: JAN + n * 7_000,
-    // Some beyond 2^53, as decimal strings: sums must stay exact.
-    quantity: n % 10 === 0 ? (2n ** 60n + BigInt(n)).toString() : String(1 + (n % 1000)),
-    dimensions: { region: n % 2 === 0 ? 'eu' : 'us' },
-  };
+  // Some beyond 2^53, as decimal strings: sums must stay exact.
+  const quantity = n % 10 === 0 ? (2n ** 60n + BigInt(n)).toString() : String(1 + (n % 1000));
+  return { ...wireEvent({ id: `lim-${client}-${batch}-${i}`, account: `acct-${n % 9}`, at: JAN + n * 7_000, quantity, varied: { n, models: 3 } }), quantity };
 }
 
 /** A client's batch: its own events, and the first SHARED of the next client's same batch (cross-instance duplicates). */

@@ -9,6 +9,7 @@
 import type { Miniflare as MiniflareType } from 'miniflare';
 import { expect } from 'vitest';
 import { callWorker, type RuntimeOutput, scheduledTarget } from './workerd.ts';
+import { type WireEvent, wireEvent } from './wire-event.ts';
 
 export const REQUESTS = 16;
 const PER_REQUEST = 100;
@@ -21,20 +22,9 @@ interface Sent {
   readonly quantity: number;
 }
 
-function event(run: string, r: number, i: number): Record<string, unknown> & Sent {
+function event(run: string, r: number, i: number): WireEvent & Sent {
   const n = r * PER_REQUEST + i;
-  return {
-    event_id: `conc-${run}-${n}`,
-    account_id: `acct-${run}-${n % ACCOUNTS}`,
-    product_id: 'chat',
-    meter_id: n % 2 === 0 ? 'tokens.input' : 'tokens.output',
-    model_id: `model-${n % 5}`,
-    source: 'api',
-    unit: 'tokens',
-    timestamp_ms: MARCH + n * 61_000,
-    quantity: 1 + (n % 997),
-    dimensions: { region: n % 3 === 0 ? 'eu' : 'us' },
-  };
+  return { ...wireEvent({ id: `conc-${run}-${n}`, account: `acct-${run}-${n % ACCOUNTS}`, at: MARCH + n * 61_000, quantity: 1 + (n % 997), varied: { n, models: 5 } }), quantity: 1 + (n % 997) };
 }
 
 /**
