@@ -63,7 +63,6 @@ function parseArgs(argv: readonly string[]): Args {
     if (s !== 'fs' && s !== 'minio' && s !== 'memory') throw new Error(`--store: fs, minio or memory, got ${s}`);
     return s as StoreKind;
   });
-  const shards = flags.get('shards');
   return {
     sizes,
     stores,
@@ -74,7 +73,7 @@ function parseArgs(argv: readonly string[]): Args {
       accounts: num('accounts', 10_000),
       batch: num('batch', 10_000),
       jobsEveryDays: num('jobs-every-days', 7),
-      shards: shards === undefined ? undefined : num('shards', 1),
+      shards: num('shards', 16),
       smallCommits: num('small-commits', quick ? 10 : 50),
       smallCommitEvents: num('small-commit-events', 10),
       coldSamples: Math.min(14, num('cold-samples', quick ? 3 : 10)),
@@ -106,6 +105,11 @@ async function main(): Promise<void> {
   log(`bench:scale sizes ${args.sizes.map((s) => s.label).join(',')}, ${o.eventsPerDay} events/day, ${o.accounts} accounts, stores ${args.stores.join(',')}, dedupe window ${DEFAULT_INGEST_OPTIONS.dedupeWindowMs / DAY_MS} d`);
   let running: RunningS3 | undefined;
   const minio = async () => (running ??= await startTestS3('usagedb-bench'));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      void (running?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+    });
+  }
   const gz = new Map<string, GzipTally>();
   const results: SizeResult[] = [];
   const baselines: Record<string, unknown> = {};

@@ -13,6 +13,7 @@ import { DEFAULT_INGEST_OPTIONS } from '../../../src/ingest/limits.ts';
 import type { DeepReadonly, ShardManifest } from '../../../src/manifest/schema.ts';
 import { seededRandom } from '../../../src/model/deps.ts';
 import { loadConfig } from '../../../src/runtime/config.ts';
+import type { JobName } from '../../../src/jobs/run.ts';
 import { runJobsLogged } from '../../../src/runtime/jobs.ts';
 import { buildServices, type Services } from '../../../src/runtime/services.ts';
 import { listAll, type ObjectStore } from '../../../src/store/types.ts';
@@ -124,10 +125,10 @@ function seedFor(days: number, day: number, batch: number): number {
 /** Milliseconds spent in each job, over the whole build. */
 export const jobMs: Record<string, number> = {};
 
-async function jobsTick(services: Services): Promise<{ committed: number; failed: string[] }> {
+async function runJobs(services: Services, jobs: readonly JobName[]): Promise<{ committed: number; failed: string[] }> {
   let committed = 0;
   const failed: string[] = [];
-  for (const job of ['compact', 'rollup', 'gc'] as const) {
+  for (const job of jobs) {
     const t0 = performance.now();
     const run = await runJobsLogged(services, [job], silentLogger, { trigger: 'bench:scale' });
     jobMs[job] = (jobMs[job] ?? 0) + performance.now() - t0;
@@ -140,13 +141,22 @@ async function jobsTick(services: Services): Promise<{ committed: number; failed
   return { committed, failed };
 }
 
-/** Job runs until a run commits nothing (at most 30); failures counted by message. */
+/**
+ * One pass of the scheduler's jobs: compaction and rollup until a run commits nothing (at most
+ * 30 runs), then one GC run (its interval is the longest); failures counted by message.
+ */
 async function untilQuiet(services: Services, errors: Map<string, number>): Promise<number> {
-  for (let runs = 1; ; runs++) {
-    const tick = await jobsTick(services);
-    for (const f of tick.failed) errors.set(f, (errors.get(f) ?? 0) + 1);
-    if (tick.committed === 0 || runs >= 30) return runs;
+  const count = (failed: readonly string[]) => {
+    for (const f of failed) errors.set(f, (errors.get(f) ?? 0) + 1);
+  };
+  let runs = 1;
+  for (; ; runs++) {
+    const tick = await runJobs(services, ['compact', 'rollup']);
+    count(tick.failed);
+    if (tick.committed === 0 || runs >= 30) break;
   }
+  count((await runJobs(services, ['gc'])).failed);
+  return runs;
 }
 
 export interface BuildOutcome {
