@@ -1,16 +1,23 @@
 /**
  * `npm run bench:scale`: costs as history grows (issue 15 item 1). For each size (days of
- * history at a fixed event rate, 10,000 accounts) and store, builds a database in simulated time
- * — library ingest in large batches, compaction / rollup / GC through the scheduler's entry
- * (`runJobsLogged`) once per simulated day with the clock injected — then measures: manifest bytes
- * per shard, commit p50/p99 of a small ingest, a fresh server process's first ingest and RSS,
- * dedupe memory per event in the window (RSS delta against an empty database: the code exposes
- * no byte count), cold/warm monthly account totals over HTTP, segment and object counts, and
- * stored bytes per event against gzip'd NDJSON. Prints a table and the goals of issue 15,
- * writes test/bench/results/scale.json (or --out). No asserts: numbers.
+ * history at a fixed event rate, 10,000 Zipf accounts, test/bench/workload.ts) and store, builds
+ * a database in simulated time ending at the real time of the build — library ingest in batches
+ * of 10,000 with the clock at each batch's end; compaction and rollup until quiet, then GC,
+ * through the scheduler's entry (`runJobsLogged`) every 7 simulated days, with the clock
+ * injected and a store view whose LastModified is simulated time so GC's safety age passes —
+ * then measures: manifest bytes per shard, commit p50/p99 of a small (10-event) library ingest,
+ * a fresh server process's startup, first and second 1,000-event HTTP ingest and RSS
+ * (/proc/<pid>/status), dedupe memory per event in the window (RSS delta against an empty
+ * database: the code exposes no byte count), monthly account totals over HTTP cold (one fresh
+ * process per query) and warm, checked against the workload's truth, segment and object counts,
+ * and all stored bytes per event (listed by prefix, by kind) against gzip'd NDJSON. Prints a
+ * table and issue 15's goals as numbers, writes test/bench/results/scale.json (or --out). No
+ * asserts. Defaults: 16 shards (R2's default, as bench:jobs and bench:query use).
  *
  *   npm run bench:scale -- [--sizes 1d,30d,365d] [--events-per-day 13700] [--store fs,minio]
- *                          [--shards N] [--jobs-every-days 7] [--quick] [--out FILE]
+ *       [--shards 16] [--jobs-every-days 7] [--cold-samples 10] [--quick] [--out FILE]
+ *   --quick: sizes 1d,3d, 2,000 events/day, fs only, fewer samples (a smoke run).
+ *   --store memory: no server process (in-process app; RSS and process figures n/a).
  */
 import '../../src/runtime/native-deflate.ts';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

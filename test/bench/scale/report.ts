@@ -99,7 +99,7 @@ export function printTable(results: readonly SizeResult[]): void {
       const k = (x: string) => ((r.stored_by_kind[x]?.bytes ?? 0) / Math.max(1, r.events)).toFixed(2);
       return `${k('raw_data')} / ${k('raw_hashes')} / ${k('manifest_current')} / ${k('manifest_history')}`;
     }],
-    ['  rollups / unreferenced raw', (r) => `${((r.stored_by_kind.rollup?.bytes ?? 0) / Math.max(1, r.events)).toFixed(2)} / ${((r.stored_by_kind.raw_unreferenced?.bytes ?? 0) / Math.max(1, r.events)).toFixed(2)}`],
+    ['  rollups / raw not in current manifest', (r) => `${((r.stored_by_kind.rollup?.bytes ?? 0) / Math.max(1, r.events)).toFixed(2)} / ${((r.stored_by_kind.raw_unreferenced?.bytes ?? 0) / Math.max(1, r.events)).toFixed(2)}`],
     ['gzip NDJSON bytes / event', (r) => String(r.gzip_ndjson_bytes_per_event)],
     ['stored / gzip', (r) => String(r.stored_vs_gzip)],
     ['older than window: bytes/event, / gzip', (r) => `${r.older_than_window.bytes_per_event ?? 'n/a'}, ${r.older_than_window.vs_gzip ?? 'n/a'}`],
