@@ -184,6 +184,7 @@ async function main(): Promise<void> {
             job_runs: b.jobTicks,
             catch_up_runs: b.catchUpRuns,
             job_errors: b.jobErrors,
+            ingest_retries: b.ingestRetries,
             manifest_bytes_per_shard: stored.manifest_bytes_per_shard,
             commit_ms: { n: commits.length, events_per_commit: o.smallCommitEvents, p50: round(pct(commits, 50)), p99: round(pct(commits, 99)) },
             fresh_process: fi.figures,

@@ -11,6 +11,7 @@ export interface SizeResult {
   readonly job_runs: number;
   readonly catch_up_runs: number;
   readonly job_errors: Record<string, number>;
+  readonly ingest_retries: Record<string, number>;
   readonly manifest_bytes_per_shard: { max: number; mean: number; shards: number };
   readonly commit_ms: { n: number; events_per_commit: number; p50: number; p99: number };
   readonly fresh_process: FirstIngest;

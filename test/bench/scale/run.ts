@@ -159,6 +159,26 @@ async function untilQuiet(services: Services, errors: Map<string, number>): Prom
   return runs;
 }
 
+/**
+ * A client's retry: a batch whose write failed retryably or with an unknown outcome (e.g. a
+ * MinIO socket timeout under load) is sent again; dedupe makes that exact (the second answer
+ * counts the first attempt's events as duplicates). Retries are counted by message.
+ */
+async function ingestRetrying(services: Services, events: readonly WireEvent[], retries: Map<string, number>): Promise<{ accepted: number; duplicates: number }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const r = await services.ingestor.ingest(events);
+      return { accepted: r.accepted, duplicates: r.duplicates };
+    } catch (err) {
+      const kind = (err as { kind?: unknown }).kind;
+      if (attempt >= 5 || (kind !== 'retryable' && kind !== 'outcome_unknown')) throw err;
+      const msg = `${String(kind)}: ${(err as Error).message.replace(/[0-9A-Z]{26}/g, '<id>')}`;
+      retries.set(msg, (retries.get(msg) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+    }
+  }
+}
+
 export interface BuildOutcome {
   readonly services: Services;
   readonly clock: SimClock;
@@ -172,6 +192,8 @@ export interface BuildOutcome {
   readonly catchUpRuns: number;
   /** Job failures the scheduler would have logged (message: count); the build goes on, as the scheduler does. */
   readonly jobErrors: Record<string, number>;
+  /** Batches sent again after a retryable or unknown-outcome failure, by message. */
+  readonly ingestRetries: Record<string, number>;
 }
 
 export async function build(target: StoreTarget, size: SizeSpec, o: RunOptions, gz: GzipTally | undefined): Promise<BuildOutcome> {
@@ -188,6 +210,7 @@ export async function build(target: StoreTarget, size: SizeSpec, o: RunOptions, 
   let ticks = 0;
   for (const k of Object.keys(jobMs)) delete jobMs[k];
   const errors = new Map<string, number>();
+  const retries = new Map<string, number>();
   const batches = Math.max(1, Math.ceil(o.eventsPerDay / o.batch));
   for (let day = 0; day < size.days; day++) {
     const dayStart = startMs + day * DAY_MS;
@@ -198,9 +221,9 @@ export async function build(target: StoreTarget, size: SizeSpec, o: RunOptions, 
       const events = new Workload({ accounts: o.accounts, seed: seedFor(size.days, day, b), startMs: bStart, spanMs: span }).events(n);
       clock.set(bStart + span);
       const t0 = performance.now();
-      const r = await services.ingestor.ingest(events);
+      const r = await ingestRetrying(services, events, retries);
       ingestMs += performance.now() - t0;
-      if (r.accepted !== n) throw new Error(`day ${day} batch ${b}: accepted ${r.accepted} of ${n}: ${JSON.stringify(r).slice(0, 500)}`);
+      if (r.accepted + r.duplicates !== n) throw new Error(`day ${day} batch ${b}: accepted ${r.accepted} of ${n}: ${JSON.stringify(r).slice(0, 500)}`);
       truth.add(events, clock.now());
       if (gz !== undefined) {
         gz.events += n;
@@ -243,6 +266,7 @@ export async function build(target: StoreTarget, size: SizeSpec, o: RunOptions, 
     jobTicks: ticks,
     catchUpRuns,
     jobErrors: Object.fromEntries(errors),
+    ingestRetries: Object.fromEntries(retries),
   };
 }
 
@@ -328,7 +352,7 @@ export async function smallCommits(b: BuildOutcome, o: RunOptions): Promise<numb
     const now = b.clock.now();
     const events = new Workload({ accounts: o.accounts, seed: 900_000 + i, startMs: now - MINUTE_MS, spanMs: MINUTE_MS }).events(o.smallCommitEvents);
     const t0 = performance.now();
-    const r = await b.services.ingestor.ingest(events);
+    const r = await ingestRetrying(b.services, events, new Map());
     out.push(performance.now() - t0);
     if (r.accepted !== events.length) throw new Error(`small ingest accepted ${r.accepted} of ${events.length}`);
     b.truth.add(events, b.clock.now());
