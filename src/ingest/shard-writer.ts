@@ -11,8 +11,9 @@ import type { DeepReadonly, RawSegmentEntry, ShardManifest } from '../manifest/s
 import { bucketOf } from '../model/bucket.ts';
 import type { Deps } from '../model/deps.ts';
 import { ClosedPeriods } from '../model/periods.ts';
-import { writeRawSegment } from '../objects/segment-objects.ts';
+import { hasKeyFilter, writeRawSegment } from '../objects/segment-objects.ts';
 import type { ObjectStore } from '../store/types.ts';
+import { ColdFilters, type ColdAnswer, type ColdProbe } from './cold-filters.ts';
 import type { DedupeIndex } from './dedupe-index.ts';
 import { FirstSeen } from './first-seen.ts';
 import { loadSegmentHashes } from './hash-loader.ts';
@@ -51,10 +52,14 @@ export interface ShardWriterDeps {
   readonly deps: Deps;
   readonly bucketCount: number;
   readonly options: IngestOptions;
+  /** Key filters of compacted segments (the older part of the window); one per shard. */
+  readonly cold?: ColdFilters;
 }
 
 export class ShardWriter {
   private readonly d: ShardWriterDeps;
+  /** The older part of the dedupe window: filters of compacted segments, confirmed by ranged reads. */
+  readonly cold: ColdFilters;
   private queue: Submission[] = [];
   private edits: EditsItem[] = [];
   private running: Promise<void> | undefined;
@@ -72,6 +77,7 @@ export class ShardWriter {
 
   constructor(d: ShardWriterDeps) {
     this.d = d;
+    this.cold = d.cold ?? new ColdFilters({ maxFilterBytes: 32 * 1024 * 1024, maxPages: 256, concurrency: d.options.hashLoadConcurrency });
   }
 
   /**
@@ -162,7 +168,7 @@ export class ShardWriter {
     // instances' commits are seen without a round trip on the critical path.
     const cached = await manifest.load();
     await this.loadMissing(cached.manifest);
-    let outcomes = this.classify(all, cached.manifest);
+    let outcomes = this.classify(all, cached.manifest, await this.coldCheck(all, cached.manifest));
     // What `outcomes` were computed on: re-classifying the same generation would repeat them.
     let classifiedOn = cached.manifest.commit_id;
     let candidates = all.filter((_, i) => outcomes[i] === 'accepted');
@@ -172,7 +178,7 @@ export class ShardWriter {
       // elsewhere). Answering without a commit is only right if fresh state agrees.
       const fresh = await manifest.revalidate();
       await this.loadMissing(fresh.manifest);
-      outcomes = this.classify(all, fresh.manifest);
+      outcomes = this.classify(all, fresh.manifest, await this.coldCheck(all, fresh.manifest));
       classifiedOn = fresh.manifest.commit_id;
       candidates = all.filter((_, i) => outcomes[i] === 'accepted');
       if (candidates.length === 0) return outcomes;
@@ -192,7 +198,7 @@ export class ShardWriter {
       // segment it lists is already in the index, so its classification stands.)
       if (base.manifest.commit_id !== classifiedOn) {
         await this.loadMissing(base.manifest);
-        outcomes = this.classify(all, base.manifest);
+        outcomes = this.classify(all, base.manifest, await this.coldCheck(all, base.manifest));
         classifiedOn = base.manifest.commit_id;
       }
       const still = all.filter((_, i) => outcomes[i] === 'accepted');
@@ -221,7 +227,7 @@ export class ShardWriter {
    * Outcome per event against the dedupe index (committed state only) and against earlier events
    * of the same group; `period_closed` for Usage events in a period the manifest lists as closed.
    */
-  private classify(all: readonly PendingEvent[], manifest: DeepReadonly<ShardManifest>): Outcome[] {
+  private classify(all: readonly PendingEvent[], manifest: DeepReadonly<ShardManifest>, cold: readonly ColdAnswer[]): Outcome[] {
     const { index, deps } = this.d;
     const now = deps.clock.now();
     const closed = new ClosedPeriods(manifest.periods);
@@ -232,7 +238,8 @@ export class ShardWriter {
       const e = p.event;
       const h = p.hashes;
       const a = p.at;
-      const known = index.classify(h[a]!, h[a + 1]!, h[a + 2]!, h[a + 4]!, now);
+      const exact = index.classify(h[a]!, h[a + 1]!, h[a + 2]!, h[a + 4]!, now);
+      const known = exact === 'new' ? cold[i]! : exact;
       if (known !== 'new') {
         out[i] = known;
         continue;
@@ -250,6 +257,29 @@ export class ShardWriter {
   }
 
   /**
+   * Answers, for events the exact index does not know, from the key filters of compacted segments
+   * (confirmed by ranged reads of their sorted hashes): 'new' for every other event.
+   */
+  private async coldCheck(all: readonly PendingEvent[], manifest: DeepReadonly<ShardManifest>): Promise<ColdAnswer[]> {
+    const { index, store, deps, bucketCount } = this.d;
+    const now = deps.clock.now();
+    const probes: ColdProbe[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < all.length; i++) {
+      const p = all[i]!;
+      const h = p.hashes;
+      const a = p.at;
+      if (index.classify(h[a]!, h[a + 1]!, h[a + 2]!, h[a + 4]!, now) !== 'new') continue;
+      probes.push({ k0: h[a]!, k1: h[a + 1]!, k2: h[a + 2]!, p0: h[a + 4]!, p1: h[a + 5]!, bucket: bucketOf(p.event.account_id, bucketCount) });
+      at.push(i);
+    }
+    const out = new Array<ColdAnswer>(all.length).fill('new');
+    const answers = await this.cold.lookup(store, manifest.segments, probes, now, index.windowMs);
+    for (let j = 0; j < at.length; j++) out[at[j]!] = answers[j]!;
+    return out;
+  }
+
+  /**
    * Loads the hashes of listed segments this index has not seen (within the window) —
    * quarantined copies too: they were acknowledged, so a retry of one is a duplicate.
    */
@@ -257,8 +287,9 @@ export class ShardWriter {
     const { index, store, deps, options } = this.d;
     const horizon = deps.clock.now() - index.windowMs;
     const missing = [...manifest.segments, ...manifest.quarantine].filter((s) => !index.loadedSegments.has(s.id));
-    const wanted = missing.filter((s) => s.max_ingested >= horizon);
-    for (const s of missing) if (s.max_ingested < horizon) index.loadedSegments.add(s.id);
+    // Segments with a key filter are answered by `coldCheck`, never loaded into the exact index.
+    const wanted = missing.filter((s) => s.max_ingested >= horizon && !hasKeyFilter(s));
+    for (const s of missing) if (s.max_ingested < horizon || hasKeyFilter(s)) index.loadedSegments.add(s.id);
     await loadSegmentHashes(store, index, wanted, options.hashLoadConcurrency);
   }
 
