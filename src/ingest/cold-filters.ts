@@ -45,7 +45,8 @@ export class ColdFilters {
   readonly stats = { filterLoads: 0, pageReads: 0, falsePositives: 0 };
 
   private readonly opts: ColdFilterOptions;
-  private readonly loadFilter: FilterLoader;
+  /** How filter blocks are read (replaceable: tests inject a filter that always says maybe). */
+  loadFilter: FilterLoader;
 
   constructor(opts: ColdFilterOptions = DEFAULT_COLD_FILTER_OPTIONS, loadFilter: FilterLoader = readKeyFilter) {
     this.opts = opts;

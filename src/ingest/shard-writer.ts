@@ -75,6 +75,11 @@ export class ShardWriter {
   /** Submissions, the flushes that served them, commits made and events they carried. */
   readonly stats = { submissions: 0, flushes: 0, commits: 0, events: 0 };
 
+  /** This shard's exact dedupe index (the recent part of the window). */
+  get index(): DedupeIndex {
+    return this.d.index;
+  }
+
   constructor(d: ShardWriterDeps) {
     this.d = d;
     this.cold = d.cold ?? new ColdFilters({ maxFilterBytes: 32 * 1024 * 1024, maxPages: 256, concurrency: d.options.hashLoadConcurrency });
