@@ -72,6 +72,13 @@ export class ShardWriter {
   private paceWarm = false;
   /** Whether this shard's last commit lost a race to another writer (then flushes revalidate first). */
   private contended = false;
+  /**
+   * Own commits not yet seen in a loaded manifest (its generation below theirs): their events
+   * must stay in the exact index whatever the manifests seen so far say.
+   */
+  private ownPending: { readonly generation: number; readonly minIngestedMs: number }[] = [];
+  /** The generation the index's floor was last set from (older manifests never raise it). */
+  private floorGeneration = 0;
   /** Submissions, the flushes that served them, commits made and events they carried. */
   readonly stats = { submissions: 0, flushes: 0, commits: 0, events: 0 };
 
@@ -216,6 +223,10 @@ export class ShardWriter {
     this.contended = result.attempts > 1;
     if (!result.committed) return outcomes;
 
+    let minIngested = Number.POSITIVE_INFINITY;
+    for (const p of candidates) minIngested = Math.min(minIngested, p.event.ingested_at_ms);
+    this.ownPending.push({ generation: result.state.manifest.generation, minIngestedMs: minIngested });
+    index.lowerFloor(minIngested);
     for (const p of candidates) {
       const h = p.hashes;
       const a = p.at;
@@ -291,11 +302,30 @@ export class ShardWriter {
   private async loadMissing(manifest: DeepReadonly<ShardManifest>): Promise<void> {
     const { index, store, deps, options } = this.d;
     const horizon = deps.clock.now() - index.windowMs;
+    // The floor this manifest allows (see below). Lower than the index's on a newer generation
+    // (a restored manifest lists unfiltered segments again): reload what the floor dropped.
+    this.ownPending = this.ownPending.filter((o) => o.generation > manifest.generation);
+    let floor = Number.POSITIVE_INFINITY;
+    for (const s of manifest.segments) if (!hasKeyFilter(s)) floor = Math.min(floor, s.min_ingested);
+    for (const s of manifest.quarantine) floor = Math.min(floor, s.min_ingested);
+    for (const o of this.ownPending) floor = Math.min(floor, o.minIngestedMs);
+    if (manifest.generation >= this.floorGeneration && floor < index.floor) {
+      for (const s of [...manifest.segments, ...manifest.quarantine]) if (!hasKeyFilter(s) && s.min_ingested < index.floor) index.loadedSegments.delete(s.id);
+      index.lowerFloor(floor);
+    }
     const missing = [...manifest.segments, ...manifest.quarantine].filter((s) => !index.loadedSegments.has(s.id));
     // Segments with a key filter are answered by `coldCheck`, never loaded into the exact index.
     const wanted = missing.filter((s) => s.max_ingested >= horizon && !hasKeyFilter(s));
     for (const s of missing) if (s.max_ingested < horizon || hasKeyFilter(s)) index.loadedSegments.add(s.id);
     await loadSegmentHashes(store, index, wanted, options.hashLoadConcurrency);
+    // Every committed event ingested before the floor is in a key-filtered segment of this
+    // manifest (and of any later one: compaction only turns unfiltered segments into filtered
+    // ones; its quarantine segments count above), so the exact index may drop it. Own commits
+    // newer than the manifest stay.
+    if (manifest.generation >= this.floorGeneration) {
+      this.floorGeneration = manifest.generation;
+      index.setFloor(floor, deps.clock.now());
+    }
   }
 
   /** Encodes and PUTs one segment object, hashes appended (create-only). */

@@ -116,6 +116,24 @@ describe('dedupe of compacted segments through key filters', () => {
     expect(writers(tight).every((w) => w.cold.bytes <= 4096 || w.cold.size === 1)).toBe(true);
   });
 
+  it('a warm instance drops exact entries once compaction put them in filtered segments, and still answers them exactly', async () => {
+    const store = new MemoryStore();
+    const clock = new TestClock();
+    const a = await openInstance(store, 'db', { clock, ingest: WINDOW });
+    for (let at = 0; at < 20_000; at += 1000) await postBatch(a.app, many(1000, at));
+    expect(held(a).entries).toBe(20_000);
+    const jobs = await openInstance(store, 'db', { clock, ingest: WINDOW, seed: 8 });
+    await compactAll(jobs);
+    expect((await postBatch(a.app, many(500, 50_000))).body.accepted).toBe(500);
+    expect(held(a).entries).toBeLessThanOrEqual(500 + 1000);
+    let dups = 0;
+    for (let at = 0; at < 20_000; at += 5000) dups += (await postBatch(a.app, many(5000, at))).body.duplicates;
+    expect(dups).toBe(20_000);
+    expect((await postBatch(a.app, many(501, 50_000))).body).toMatchObject({ accepted: 1, duplicates: 500 });
+    const stored = await storedEvents(a.db);
+    expect(stored.length).toBe(20_501);
+  });
+
   it('several instances, one compacting meanwhile: retries are stored once', async () => {
     const { store, clock, a } = await setup(2000);
     const b = await openInstance(store, 'db', { clock, ingest: WINDOW, seed: 2 });
