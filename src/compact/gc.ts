@@ -79,6 +79,8 @@ export async function gcShard(store: ObjectStore, shard: ManifestStore, deps: De
     if (referenced.has(obj.key)) continue;
     if (now - obj.lastModified.getTime() < opts.safetyAgeMs) continue;
     if (obj.key.startsWith(shard.keys.historyPrefix)) {
+      // Written since the listing above (a commit after our snapshot): in the window by definition.
+      if ((shard.keys.historyEntry(obj.key)?.generation ?? 0) >= retained.from) continue;
       if (history.length < opts.maxDeletes) history.push(obj.key);
     } else {
       data.push(obj.key);

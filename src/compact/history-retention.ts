@@ -13,6 +13,8 @@ import type { DeepReadonly, ShardManifest } from '../manifest/schema.ts';
 import type { Deps } from '../model/deps.ts';
 
 export interface HistoryRetention {
+  /** The window's oldest generation: history of it or any later generation is never deleted. */
+  readonly from: number;
   /** History objects to keep: the window's and the chain its oldest generation needs. */
   readonly history: Set<string>;
   /** Objects the window's generations reference besides the current manifest's. */
@@ -88,7 +90,7 @@ export async function historyRetention(
     }
     g = t;
   }
-  return { history, referenced, unrestorable: unrestorable.sort((a, b) => a - b) };
+  return { from: lo, history, referenced, unrestorable: unrestorable.sort((a, b) => a - b) };
 }
 
 /** A generation's record; for one not listed yet, a few short waits while it may be in flight. */

@@ -222,7 +222,7 @@ export class ManifestStore {
     const started = this.deps.clock.now();
     if (this.object.peek() !== undefined && started - this.confirmedAtMs > MAX_BASE_AGE_MS) await this.revalidate();
     // What the attempt that was written applied, for its history record.
-    let written: Omit<CommittedGeneration, 'value' | 'body'> | undefined;
+    let written: (Omit<CommittedGeneration, 'value' | 'body'> & { draft: ShardManifest }) | undefined;
     const res = await this.object.update<EditResult<E>[]>(async (base, attempt) => {
       const planned = typeof plan === 'function' ? await plan(this.view(base), attempt) : plan;
       // The parsed copies are applied: exactly what the history record will hold and a replay apply.
@@ -233,12 +233,13 @@ export class ManifestStore {
       if (opts.atomic === true && results.some((r) => r.status === 'skipped')) return { skip: results };
       const commitId = newId(this.deps);
       stampCommit(draft, base.value, commitId, this.deps.clock.now());
-      written = { base: base.value, edits: edits.filter((_, i) => results[i]!.status === 'applied') };
+      written = { base: base.value, edits: edits.filter((_, i) => results[i]!.status === 'applied'), draft };
       return { write: draft, token: commitId, result: results };
     }, policy);
     if (res.committed || res.attempts > 1) this.confirmedAtMs = started;
-    if (res.written !== undefined && written !== undefined) {
-      const generation: CommittedGeneration = { ...written, value: res.written.value, body: res.written.body };
+    // The attempt that was written is the last one that planned a write (a rejected one re-plans).
+    if (res.written !== undefined && written !== undefined && written.draft === res.written.value) {
+      const generation: CommittedGeneration = { base: written.base, edits: written.edits, value: res.written.value, body: res.written.body };
       if (opts.history !== undefined) opts.history(this.historyLog.writeLater(generation));
       else await this.historyLog.write(generation);
     }

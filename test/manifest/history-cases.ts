@@ -19,7 +19,7 @@ import { withFaults } from '../../src/store/faulty.ts';
 import { StoreRefusedError } from '../../src/store/errors.ts';
 import { listAll, type ObjectStore } from '../../src/store/types.ts';
 import { realTimeDeps } from '../support/deps.ts';
-import { addSegments, fakeSegment } from '../support/fixtures.ts';
+import { addSegments, closedWithoutTotals, fakeSegment } from '../support/fixtures.ts';
 import { openInstance, postBatch, usage } from '../support/instance.ts';
 
 export interface Backend {
@@ -213,6 +213,26 @@ export function describeHistory(name: string, make: () => Promise<Backend>): voi
       const rebuilt = await insts[3]!.readGenerations(gens);
       for (const g of gens) expect(rebuilt.get(g)).toEqual(byGen.get(g));
     }, 60_000);
+
+    it('GC deletes history outside the window except the chain its oldest generation and closed periods\' snapshots need', async () => {
+      const { store, prefix } = await make();
+      const ms = shardStore(store, prefix, 1, { every: 8 });
+      await ms.load();
+      for (let i = 2; i <= 30; i++) {
+        if (i === 11) expect((await ms.commit(closedWithoutTotals('acct', '2026-01'))).committed).toBe(true);
+        else expect((await ms.commit(addSegments(`s-${i}`))).committed).toBe(true);
+      }
+      const snapshotGen = ms.peek()!.manifest.periods[0]!.generation!;
+      expect(snapshotGen).toBe(10);
+      const report = await gcShard(store, ms, realTimeDeps(2), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep: 5, maxDeletes: 1000, dryRun: false });
+      // Window 26..30; its chain 24 (full copy), 25; the snapshot's 10 down to 8 (full copy).
+      const kept = [ms.keys.history(8), ms.keys.history(24), ...[8, 9, 10, 24, 25, 26, 27, 28, 29, 30].map((g) => ms.keys.historyRecord(g))];
+      expect(await historyKeys(store, ms)).toEqual(kept.sort());
+      expect(report.deleted).toBe(21); // 1.json, 16.json, records 2..7 and 11..23
+      expect(await ms.history()).toEqual([8, 9, 10, 24, 25, 26, 27, 28, 29, 30]);
+      for (const g of [8, 9, 10, 24, 25, 26, 27, 28, 29, 30]) expect((await ms.readGeneration(g)).generation).toBe(g);
+      await expect(ms.readGeneration(23)).rejects.toThrow(NotFoundError);
+    });
 
     it('a record that does not replay to what was committed is refused, never restored', async () => {
       const { store, prefix } = await make();
