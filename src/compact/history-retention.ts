@@ -25,6 +25,8 @@ export interface HistoryRetention {
 
 /** Pauses while the newest generations' records may still be in flight (written after an answer). */
 const IN_FLIGHT_WAITS_MS = [50, 250, 1000];
+/** How far below current a record not listed may still be in flight: waited for. */
+const IN_FLIGHT_GENERATIONS = 4;
 /** Whole generations rebuilt to get past missing records, per run (each costs up to a chain of GETs). */
 const MAX_REBUILDS = 4;
 
@@ -65,7 +67,8 @@ export async function historyRetention(
   // Invariant: `referenced` ∪ current's keys ⊇ the keys of every generation in [g, current].
   let g = current.generation;
   while (g > lo) {
-    const rec = await recordOf(shard, g, index, waits, deps);
+    // Only the newest generations' records can still be in flight (written after an answer).
+    const rec = await recordOf(shard, g, index, g > current.generation - IN_FLIGHT_GENERATIONS ? waits : [], deps);
     if (rec !== null) {
       for (const k of rec.released) referenced.add(k);
       g--;

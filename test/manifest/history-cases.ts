@@ -127,9 +127,14 @@ export function describeHistory(name: string, make: () => Promise<Backend>): voi
       const { store: rec, committed } = recording(store);
       const old = shardStore(rec, prefix, 1);
       await old.load();
-      for (let i = 0; i < 6; i++) expect((await old.commit(addOwnSegments(old, `old-${i}`))).committed).toBe(true);
+      // Generations 2..4 add old-0..old-2; 5 replaces old-0 (by nothing); 6 expires that record; 7 adds old-3.
+      for (let i = 0; i < 3; i++) expect((await old.commit(addOwnSegments(old, `old-${i}`))).committed).toBe(true);
+      await old.commit({ op: 'replaceSegments', replacement_id: 'r1', at_ms: 1, delete_after_ms: 1, inputs: ['old-0'], outputs: [], justified_by: [], conflicts: [] });
+      await old.commit({ op: 'expireReplacements', now_ms: 2 });
+      await old.commit(addOwnSegments(old, 'old-3'));
       // What the previous release left: a full copy of every generation, no records.
       const byGen = committed.get(old.keys.current)!;
+      expect(byGen.size).toBe(7);
       for (const k of await historyKeys(store, old)) await store.delete(k);
       const enc = new TextEncoder();
       for (const [g, m] of byGen) await store.put(old.keys.history(g), enc.encode(JSON.stringify(m)), { ifNoneMatch: '*' });
@@ -141,25 +146,26 @@ export function describeHistory(name: string, make: () => Promise<Backend>): voi
       // The first new generation replays on the last old full copy.
       expect((await ms.historyRecord(8))?.base_commit_id).toBe(byGen.get(7)!.commit_id);
       expect(await ms.historyRecord(7)).toBeNull();
-      // GC's window reaches into the old copies: their objects and copies are kept.
+      // Every object any generation names exists, and one orphan.
       for (const m of byGen.values()) for (const k of referencedKeys(m, new Set())) await store.put(k, enc.encode('x'));
-      // and one orphan, which GC deletes
-      await store.put(ms.keys.rawSegment('orphan'), enc.encode('x'));
-      await ms.commit({ op: 'replaceSegments', replacement_id: 'r1', at_ms: 1, delete_after_ms: 1, inputs: ['old-0', 'old-1'], outputs: [], justified_by: [], conflicts: [] });
-      const report = await gcShard(rec, ms, realTimeDeps(3), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep: 12, maxDeletes: 1000, dryRun: false });
-      const current = (await ms.revalidate()).manifest;
-      // The window, current−11 .. current: 5 .. 16 (16 is GC's expire commit, 15 the replacement).
-      expect(current.generation).toBe(16);
-      expect(current.segments.some((s) => s.id === 'old-0')).toBe(false);
-      for (let g = 5; g <= 16; g++) {
+      const orphan = ms.keys.rawSegment('orphan');
+      await store.put(orphan, enc.encode('x'));
+      const gc = (historyKeep: number) => gcShard(rec, ms, realTimeDeps(3), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep, maxDeletes: 1000, dryRun: false });
+      // Window 5..14: old-0 is named only by generation 5, an old full copy (no record says what 6 released).
+      const report = await gc(10);
+      expect((await ms.revalidate()).manifest.generation).toBe(14);
+      expect(report.keys.filter((k) => !k.includes('/history/'))).toEqual([orphan]);
+      for (let g = 5; g <= 14; g++) {
         const m = await ms.readGeneration(g);
         for (const k of referencedKeys(m, new Set())) expect(await store.head(k), `${k} of generation ${g}`).not.toBeNull();
       }
-      // old-0 and old-1 left the current manifest but generations 5..14 list them.
-      expect(report.keys.filter((k) => !k.includes('/history/'))).toEqual([ms.keys.rawSegment('orphan')]);
-      // Generations 1..4 are out of the window and not on its chain (5 is an old full copy).
-      for (let g = 1; g <= 4; g++) expect(await store.head(ms.keys.history(g))).toBeNull();
+      // Generations 1..4 are out of the window and not on its chain (5 is a full copy).
+      expect(await ms.history()).toEqual(Array.from({ length: 10 }, (_, i) => i + 5));
       await expect(ms.readGeneration(2)).rejects.toThrow(NotFoundError);
+      // Window 6..14: nothing names old-0 any more.
+      const second = await gc(9);
+      expect(second.keys.filter((k) => !k.includes('/history/'))).toEqual([ms.keys.rawSegment('old-0'), `${ms.keys.rawSegment('old-0')}.hashes`].sort());
+      expect(await ms.history()).toEqual(Array.from({ length: 9 }, (_, i) => i + 6));
     }, 60_000);
 
     it('a committer that dies between its manifest PUT and its history leaves the generations after it restorable', async () => {
