@@ -4,6 +4,7 @@
  * Each finding names the shard, the object and what differs.
  */
 import type { DeepReadonly, PeriodEntry, RawSegmentEntry, RollupSegmentEntry, ShardManifest } from '../manifest/schema.ts';
+import { hasKeyFilter, hashesLength, readKeyFilter } from '../objects/segment-objects.ts';
 import { crc32Hex } from '../segment/raw.ts';
 import { decodeRawSegment, decodeSegmentHashes, rawQuantity } from '../segment/raw.ts';
 import { decodeRollupSegment, rollupQuantity } from '../segment/rollup.ts';
@@ -101,13 +102,15 @@ export async function checkRawSegment(store: ObjectStore, shard: number, e: Deep
 
 /**
  * Reads a segment's hashes (appended to its object, or a legacy sidecar), verifies them by
- * decoding (checksum) and compares the row count.
+ * decoding (checksum) and compares the row count; a compacted segment's key filter after them
+ * is read and checked too.
  */
 export async function checkHashes(store: ObjectStore, shard: number, e: DeepReadonly<RawSegmentEntry>): Promise<Problem[]> {
   const where = e.hashes_key === undefined ? `hashes appended to ${e.key}` : `hashes sidecar ${e.hashes_key}`;
   let bytes: Uint8Array | null;
   try {
-    bytes = await fetch(store, e.hashes_key ?? e.key, e.hashes_key === undefined ? { offset: e.bytes } : undefined);
+    const range = e.hashes_key !== undefined ? undefined : e.filter_bytes === undefined ? { offset: e.bytes } : { offset: e.bytes, length: hashesLength(e.rows) };
+    bytes = await fetch(store, e.hashes_key ?? e.key, range);
   } catch (err) {
     // A ranged read past the end of a truncated object is refused by S3 (416).
     return [{ shard, kind: 'hashes', id: e.id, message: `${where} cannot be read: ${(err as Error).message}` }];
@@ -117,6 +120,13 @@ export async function checkHashes(store: ObjectStore, shard: number, e: DeepRead
     const h = decodeSegmentHashes(bytes);
     const out: Problem[] = [];
     differs(out, shard, 'hashes', e.id, 'rows', h.count, e.rows);
+    if (hasKeyFilter(e)) {
+      try {
+        await readKeyFilter(store, e);
+      } catch (err) {
+        out.push({ shard, kind: 'hashes', id: e.id, message: `key filter appended to ${e.key} does not decode: ${(err as Error).message}` });
+      }
+    }
     return out;
   } catch (err) {
     return [{ shard, kind: 'hashes', id: e.id, message: `${where} do not decode: ${(err as Error).message}` }];

@@ -126,7 +126,8 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
   if (inputs.length === 0) return { ...empty, reason: 'nothing to compact' };
 
   const events: UsageEvent[] = [];
-  for (const s of inputs) events.push(...(await readRawEvents(store, s)));
+  // A loop, not push(...rows): spreading a large segment overflows the call stack.
+  for (const s of inputs) for (const e of await readRawEvents(store, s)) events.push(e);
   // Quarantined copies take part too: a retry of one is a duplicate, not a new conflict.
   const reference = await loadReference(store, live, inputs, snap.manifest.quarantine, inputKeys(events));
   const d = dedupe(events, reference, allowedPairs(snap.manifest.conflicts), () => newId(deps), deps.clock.now());

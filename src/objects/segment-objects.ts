@@ -115,7 +115,8 @@ export async function readRawHashes(store: ObjectStore, seg: RawRef): Promise<Se
 }
 
 /** Length of a version 2 hashes block of `rows` rows. */
-function hashesLength(rows: number): number {
+/** Bytes of a segment's appended hashes block (what lies between the container and a key filter). */
+export function hashesLength(rows: number): number {
   return 20 + rows * 28;
 }
 

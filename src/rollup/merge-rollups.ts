@@ -32,7 +32,8 @@ export async function mergeRollups(store: ObjectStore, shard: ManifestStore, dep
   }
   if (inputs.length < 2) return { committed: false, inputs: 0, reason: 'rollups too large to merge in one run' };
   const merged: RollupRow[] = [];
-  for (const r of inputs) merged.push(...(await readRollupRows(store, r)));
+  // A loop, not push(...rows): spreading a large rollup overflows the call stack.
+  for (const r of inputs) for (const row of await readRollupRows(store, r)) merged.push(row);
   const output = await writeRollupSegment(store, shard.keys, deps, merged, inputs.flatMap((r) => r.inputs), (a) => bucketOf(a, bucketCount));
   const now = deps.clock.now();
   const res = await shard.commit({
