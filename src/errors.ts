@@ -61,6 +61,15 @@ export class NotFoundError extends UserError {
   readonly status = 404;
 }
 
+/**
+ * A generation history cannot rebuild: an edit record in its chain, or the full copy the chain
+ * starts from, is missing or unreadable (`details.missing` names the generations). Not found, as
+ * far as the caller can tell: another generation may be restorable; nothing was changed.
+ */
+export class HistoryIncompleteError extends NotFoundError {
+  override readonly code = 'not_found';
+}
+
 export class PayloadTooLargeError extends UserError {
   readonly code = 'payload_too_large';
   readonly status = 413;
@@ -89,6 +98,14 @@ export class RequestAbortedError extends UserError {
 export class ManifestCorruptError extends UsageDbError {
   readonly code = 'manifest_corrupt';
   readonly kind = 'fatal';
+}
+
+/**
+ * Replaying history did not reproduce what was committed (a record out of its chain, an edit
+ * that no longer applies, a digest that differs): the rebuilt manifest is refused, never used.
+ */
+export class HistoryMismatchError extends ManifestCorruptError {
+  override readonly code = 'manifest_corrupt';
 }
 
 /** Too many lost races or too much throttling for one commit within its bounds. */

@@ -46,7 +46,7 @@ export const healthResponse = z
   .object({
     status: z.enum(['ok', 'degraded']),
     store: z.object({
-      kind: z.string().describe('Object store kind: s3, fs or memory.'),
+      kind: z.string().describe('Object store kind: s3, fs, memory or r2 (the Workers R2 binding).'),
       ok: z.boolean().describe('db.json was read within the health timeout.'),
       latency_ms: z.number().nonnegative(),
       problem: z.string().optional().describe('Why the store check failed.'),

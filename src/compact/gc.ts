@@ -1,22 +1,26 @@
 /**
- * Garbage collection of one shard (bounded): first a commit (`expireReplacements`) that expires replacement records
- * past their grace period, then deletion of objects under the shard that neither the current
- * manifest nor any retained history generation references and whose age — measured with the
- * store's LastModified, never the host clock — exceeds the safety age. It never deletes a
- * referenced object; a dry run lists what it would delete.
+ * Garbage collection of one shard (bounded): first a commit (`expireReplacements`) that expires
+ * replacement records past their grace period, then deletion of objects under the shard that
+ * neither the current manifest nor any generation of the history window references, history the
+ * window does not need, and whose age — measured with the store's LastModified, never the host
+ * clock — exceeds the safety age. It never deletes a referenced object, nor a history object a
+ * kept generation needs; a dry run lists what it would delete.
  */
-import { decodeManifest } from '../manifest/codec.ts';
 import type { ManifestStore } from '../manifest/manifest-store.ts';
-import type { DeepReadonly, ShardManifest } from '../manifest/schema.ts';
+import { referencedKeys } from '../manifest/references.ts';
 import { newId, type Deps } from '../model/deps.ts';
 import { listAll, type ObjectStore } from '../store/types.ts';
 import { HOUR_MS } from '../model/time.ts';
+import { historyRetention } from './history-retention.ts';
+
+export { referencedKeys };
 
 export interface GcOptions {
   /** Unreferenced objects younger than this are kept (in-flight ingests, closes, compactions). */
   readonly safetyAgeMs: number;
-  /** History generations kept (restorable); their objects are referenced too. */
+  /** Generations kept restorable (the window): their history and the objects they reference. */
   readonly historyKeep: number;
+  /** Deletions per run; unreferenced data objects first, history with what is left. */
   readonly maxDeletes: number;
   readonly dryRun: boolean;
 }
@@ -32,23 +36,6 @@ export interface GcReport {
   readonly deleted: number;
   /** Keys deleted (or, in a dry run, that would be): the first 100. */
   readonly keys: string[];
-}
-
-/** Every object key a manifest keeps alive. */
-export function referencedKeys(m: DeepReadonly<ShardManifest>, into: Set<string>): void {
-  for (const s of m.segments) {
-    into.add(s.key);
-    if (s.hashes_key !== undefined) into.add(s.hashes_key);
-  }
-  for (const r of m.rollups) into.add(r.key);
-  for (const q of m.quarantine ?? []) into.add(q.key);
-  for (const rep of m.replacements) {
-    for (const i of rep.inputs) {
-      into.add(i.key);
-      if (i.hashes_key !== undefined) into.add(i.hashes_key);
-    }
-  }
-  for (const p of m.periods) if (p.snapshot_key !== undefined) into.add(p.snapshot_key);
 }
 
 /**
@@ -77,30 +64,30 @@ export async function gcShard(store: ObjectStore, shard: ManifestStore, deps: De
   const snap = await shard.revalidate();
   const referenced = new Set<string>([shard.keys.current]);
   referencedKeys(snap.manifest, referenced);
-  // Retained history generations stay restorable: they and what they reference are kept.
-  const gens = await shard.history();
-  const retained = gens.filter((g) => g > snap.manifest.generation - opts.historyKeep);
-  for (const g of retained) {
-    const key = shard.keys.history(g);
-    referenced.add(key);
-    const res = await store.get(key);
-    if (res === null || res.notModified) continue;
-    try {
-      referencedKeys(decodeManifest(res.body, key), referenced);
-    } catch {
-      // A corrupt history copy references nothing we can read; keep the copy itself.
-    }
-  }
+  // The window's generations stay restorable: their history, the chain below it, their objects.
+  const retained = await historyRetention(shard, snap.manifest, await shard.historyIndex(), opts.historyKeep, deps);
+  for (const k of retained.referenced) referenced.add(k);
+  for (const k of retained.history) referenced.add(k);
   const now = await storeNow(store, `${scratchPrefix}/gc-clock-${newId(deps)}`);
-  const doomed: string[] = [];
+  // History sorts first in a listing: data objects get the budget first, history what is left,
+  // so a shard with many commits between runs still has its orphaned segments collected.
+  const data: string[] = [];
+  const history: string[] = [];
   let scanned = 0;
   for await (const obj of listAll(store, `${shard.keys.dir}/`)) {
     scanned++;
     if (referenced.has(obj.key)) continue;
     if (now - obj.lastModified.getTime() < opts.safetyAgeMs) continue;
-    doomed.push(obj.key);
-    if (doomed.length >= opts.maxDeletes) break;
+    if (obj.key.startsWith(shard.keys.historyPrefix)) {
+      // Written since the listing above (a commit after our snapshot): in the window by definition.
+      if ((shard.keys.historyEntry(obj.key)?.generation ?? 0) >= retained.from) continue;
+      if (history.length < opts.maxDeletes) history.push(obj.key);
+    } else {
+      data.push(obj.key);
+      if (data.length >= opts.maxDeletes) break;
+    }
   }
+  const doomed = [...data, ...history.slice(0, opts.maxDeletes - data.length)];
   // Re-check against the newest manifest once more before deleting (a 304 when unchanged).
   const fresh = await shard.revalidate();
   if (fresh !== snap) {

@@ -63,6 +63,8 @@ export class ShardWriter {
    * manifest PUTs are always further apart than the interval, whatever the segment writes take.
    */
   private lastCommitEnd = Number.NEGATIVE_INFINITY;
+  /** Whether pace() has looked at the manifest once (a cold writer does not know its last write). */
+  private paceWarm = false;
   /** Whether this shard's last commit lost a race to another writer (then flushes revalidate first). */
   private contended = false;
   /** Submissions, the flushes that served them, commits made and events they carried. */
@@ -104,7 +106,16 @@ export class ShardWriter {
 
   /** Waits until the next commit may start (a store that takes ~1 write a second per key: R2). */
   private async pace(): Promise<void> {
-    const wait = this.lastCommitEnd + this.d.options.commitIntervalMs - this.d.deps.clock.now();
+    const interval = this.d.options.commitIntervalMs;
+    if (interval <= 0) return;
+    if (!this.paceWarm) {
+      // Cold: a manifest at its first generation was most likely just created (by this load, or
+      // by another instance's), and a commit right after it would be throttled and backed off.
+      const { manifest } = await this.d.manifest.load();
+      if (manifest.generation === 1) this.lastCommitEnd = Math.max(this.lastCommitEnd, this.d.deps.clock.now());
+      this.paceWarm = true;
+    }
+    const wait = this.lastCommitEnd + interval - this.d.deps.clock.now();
     if (wait > 0) await this.d.deps.clock.sleep(wait);
   }
 

@@ -20,8 +20,20 @@ export class ShardKeys {
   get historyPrefix(): string {
     return `${this.dir}/manifest/history/`;
   }
+  /** A full copy of a generation: a checkpoint (and every history object before incremental history). */
   history(generation: number): string {
     return `${this.historyPrefix}${String(generation).padStart(12, '0')}.json`;
+  }
+  /** The edit record of a generation: how it was made from the one before. */
+  historyRecord(generation: number): string {
+    return `${this.historyPrefix}${String(generation).padStart(12, '0')}.edits.json`;
+  }
+  /** What a key under `historyPrefix` holds, or undefined for a key that is neither. */
+  historyEntry(key: string): { generation: number; kind: 'checkpoint' | 'record' } | undefined {
+    if (!key.startsWith(this.historyPrefix)) return undefined;
+    const m = /^(\d+)\.(edits\.)?json$/.exec(key.slice(this.historyPrefix.length));
+    if (m?.[1] === undefined) return undefined;
+    return { generation: Number(m[1]), kind: m[2] === undefined ? 'checkpoint' : 'record' };
   }
   rawSegment(id: string): string {
     return `${this.dir}/segments/raw/${id}.useg`;

@@ -3,19 +3,30 @@
  * commit applies named edits (edits.ts) to a clone of the committed manifest, stamps a new
  * generation and commit id, and writes it through the conditional-write object: published only
  * after the PUT succeeded, re-planned on a lost race, decided by read-back when the outcome is
- * unknown. Every generation gets an immutable history copy; `restore` puts one back.
+ * unknown. Every generation leaves an edit record in history (and periodically a full copy:
+ * history-store.ts); `restore` puts any generation history can rebuild back as current.
  */
-import { CommitOutcomeUnknownError, ManifestContentionError, ManifestCorruptError, NotFoundError } from '../errors.ts';
+import { CommitOutcomeUnknownError, ManifestContentionError, ManifestCorruptError } from '../errors.ts';
 import type { Background } from '../lib/background.ts';
 import { newId, type Deps } from '../model/deps.ts';
-import { AmbiguousWriteError, isRejectedWrite, TransientStoreError } from '../store/errors.ts';
+import { isRejectedWrite } from '../store/errors.ts';
 import type { ObjectStore } from '../store/types.ts';
 import { DEFAULT_COMMIT_POLICY, type CommitPolicy } from './backoff.ts';
 import { decodeManifest, encodeDraft, encodeManifest } from './codec.ts';
 import { ConditionalObject, type UpdateStats, type Versioned } from './conditional-object.ts';
 import { applyEdit, draftOf, manifestEdit, type EditResult, type ManifestEdit } from './edits.ts';
+import { stampCommit, type CheckpointPolicy, type HistoryIndex, type HistoryRecord } from './history.ts';
+import { ManifestHistory, type CommittedGeneration } from './history-store.ts';
 import type { ShardKeys } from './keys.ts';
 import { emptyManifest, RECENT_COMMITS, type DeepReadonly, type ShardManifest } from './schema.ts';
+
+/**
+ * A cached base older than this (since it was last confirmed by the store) is revalidated before
+ * a commit. Deciding a lost race may need the history of the generation after the base (see
+ * `landed`), and GC keeps history younger than its safety age (1 h) whatever its generation: a
+ * fresh base keeps that history young enough to still be there.
+ */
+const MAX_BASE_AGE_MS = 10_000;
 
 /** A committed manifest and the ETag it was stored under. Never mutate it: it is shared. */
 export interface CommittedManifest {
@@ -79,6 +90,8 @@ export interface ManifestStoreOptions {
    * a close) still commit here — the conditional write keeps both correct.
    */
   readonly sequencer?: Sequencer;
+  /** When full copies are written into history besides each generation's edit record. */
+  readonly checkpoints?: CheckpointPolicy;
 }
 
 /** What a shard's sequencer answers for edits it committed: data, since it crosses an RPC boundary. */
@@ -104,12 +117,11 @@ export class ManifestStore {
   private readonly object: ConditionalObject<ShardManifest>;
   /** One CommittedManifest per committed state, so a state keeps its identity across calls. */
   private readonly views = new WeakMap<Versioned<ShardManifest>, CommittedManifest>();
-  /**
-   * Bodies of committed generations whose history copy is still being written in the background:
-   * readers of history find them here (data, not promises, so any request may read them).
-   */
-  private readonly pendingHistory = new Map<number, Uint8Array>();
+  /** The shard's history: edit records, checkpoints, and generations still being written. */
+  private readonly historyLog: ManifestHistory;
   private readonly sequencer: ManifestStoreOptions['sequencer'];
+  /** When the cached state was last known to be the stored one (host clock). */
+  private confirmedAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(opts: ManifestStoreOptions) {
     this.sequencer = opts.sequencer;
@@ -119,6 +131,7 @@ export class ManifestStore {
     this.deps = opts.deps;
     this.policy = { ...DEFAULT_COMMIT_POLICY, ...opts.policy };
     this.writeGuard = opts.writeGuard ?? (() => undefined);
+    this.historyLog = new ManifestHistory({ store: opts.store, keys: opts.keys, shard: opts.shard, ...(opts.checkpoints === undefined ? {} : { checkpoints: opts.checkpoints }) });
     const where = this.keys.current;
     this.object = new ConditionalObject<ShardManifest>({
       store: opts.store,
@@ -137,7 +150,7 @@ export class ManifestStore {
         initial: () => emptyManifest(this.shard, newId(this.deps), this.deps.clock.now()),
       },
       landed: (fresh, base, token) => this.landed(fresh, base, token),
-      created: (m, body) => this.writeHistory(m.generation, body),
+      created: (m, body) => this.historyLog.writeCheckpoint(m.generation, body),
       // A shard with history but no current.json lost its commit point: starting it over empty
       // would drop every acknowledged event from every total. It fails closed until restored.
       refuseCreate: async () => {
@@ -161,12 +174,19 @@ export class ManifestStore {
 
   /** The cached state, loading (and bootstrapping) it on a cold start. */
   async load(): Promise<CommittedManifest> {
-    return this.view(await this.object.load());
+    const cold = this.object.peek() === undefined;
+    const at = this.deps.clock.now();
+    const state = this.view(await this.object.load());
+    if (cold) this.confirmedAtMs = at;
+    return state;
   }
 
   /** Sees other instances' commits: a conditional GET that costs one small round trip (304). */
   async revalidate(): Promise<CommittedManifest> {
-    return this.view(await this.object.revalidate());
+    const at = this.deps.clock.now();
+    const state = this.view(await this.object.revalidate());
+    this.confirmedAtMs = at;
+    return state;
   }
 
   /**
@@ -195,53 +215,68 @@ export class ManifestStore {
       const res = await this.sequencer(plan);
       // What the sequencer committed is committed state: this instance's cache learns it.
       const state = this.view(this.object.adopt(res.manifest as ShardManifest, res.etag));
+      this.confirmedAtMs = this.deps.clock.now();
       return { committed: res.committed, attempts: res.attempts, results: res.results as EditResult<E>[], state };
     }
     const policy = opts.policy === undefined ? this.policy : { ...this.policy, ...opts.policy };
+    const started = this.deps.clock.now();
+    if (this.object.peek() !== undefined && started - this.confirmedAtMs > MAX_BASE_AGE_MS) await this.revalidate();
+    // What the attempt that was written applied, for its history record.
+    let written: (Omit<CommittedGeneration, 'value' | 'body'> & { draft: ShardManifest }) | undefined;
     const res = await this.object.update<EditResult<E>[]>(async (base, attempt) => {
-      const edits = typeof plan === 'function' ? await plan(this.view(base), attempt) : plan;
-      for (const e of edits) checkEdit(e);
+      const planned = typeof plan === 'function' ? await plan(this.view(base), attempt) : plan;
+      // The parsed copies are applied: exactly what the history record will hold and a replay apply.
+      const edits = planned.map(checkEdit);
       const draft = draftOf(base.value);
-      const results: EditResult<E>[] = edits.map((e) => applyEdit(draft, e));
+      const results = edits.map((e) => applyEdit(draft, e)) as EditResult<E>[];
       if (!results.some((r) => r.status === 'applied')) return { skip: results };
       if (opts.atomic === true && results.some((r) => r.status === 'skipped')) return { skip: results };
       const commitId = newId(this.deps);
-      draft.generation = base.value.generation + 1;
-      draft.commit_id = commitId;
-      draft.recent_commit_ids = [commitId, ...base.value.recent_commit_ids].slice(0, RECENT_COMMITS);
-      draft.updated_at_ms = this.deps.clock.now();
+      stampCommit(draft, base.value, commitId, this.deps.clock.now());
+      written = { base: base.value, edits: edits.filter((_, i) => results[i]!.status === 'applied'), draft };
       return { write: draft, token: commitId, result: results };
     }, policy);
-    if (res.written !== undefined) {
-      const { value, body } = res.written;
-      if (opts.history !== undefined) opts.history(this.writeHistoryLater(value.generation, body));
-      else await this.writeHistory(value.generation, body);
+    if (res.committed || res.attempts > 1) this.confirmedAtMs = started;
+    // The attempt that was written is the last one that planned a write (a rejected one re-plans).
+    if (res.written !== undefined && written !== undefined && written.draft === res.written.value) {
+      const generation: CommittedGeneration = { base: written.base, edits: written.edits, value: res.written.value, body: res.written.body };
+      if (opts.history !== undefined) opts.history(this.historyLog.writeLater(generation));
+      else await this.historyLog.write(generation);
     }
     return { committed: res.committed, results: res.result, state: this.view(res.state), attempts: res.attempts };
   }
 
-  /** Generations with a history copy (or one still being written by this instance), ascending. */
+  /**
+   * Generations history can rebuild by its listing (a full copy, or records down to one; or
+   * still being written by this instance), ascending.
+   */
   async history(): Promise<number[]> {
-    const gens: number[] = [...this.pendingHistory.keys()];
-    let cursor: string | undefined;
-    do {
-      const page = await this.store.list(this.keys.historyPrefix, { cursor });
-      for (const item of page.items) {
-        const m = /(\d+)\.json$/.exec(item.key);
-        if (m?.[1] !== undefined) gens.push(Number(m[1]));
-      }
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    return [...new Set(gens)].sort((a, b) => a - b);
+    return this.historyLog.generations();
   }
 
+  /** What `history/` holds: generations with a full copy, with an edit record. */
+  async historyIndex(): Promise<HistoryIndex> {
+    return this.historyLog.index();
+  }
+
+  /** One generation's stored edit record, or null. */
+  async historyRecord(generation: number): Promise<HistoryRecord | null> {
+    return this.historyLog.record(generation);
+  }
+
+  /**
+   * A generation exactly as it was committed: its full copy, or the nearest one before it with
+   * the edit records after it replayed and checked against the digest they carry. Throws
+   * NotFoundError (no history of it), HistoryIncompleteError (a gap in its chain) or
+   * HistoryMismatchError (a replay that does not reproduce it).
+   */
   async readGeneration(generation: number): Promise<ShardManifest> {
-    const key = this.keys.history(generation);
-    const pending = this.pendingHistory.get(generation);
-    if (pending !== undefined) return decodeManifest(pending, key);
-    const res = await this.store.get(key);
-    if (res === null || res.notModified) throw new NotFoundError(`shard ${this.shard} has no history copy of generation ${generation}`);
-    return decodeManifest(res.body, key);
+    return this.historyLog.read(generation);
+  }
+
+  /** Several generations, replaying each chain once; an error in place of each that cannot be rebuilt. */
+  async readGenerations(generations: readonly number[]): Promise<Map<number, ShardManifest | Error>> {
+    return this.historyLog.readMany(generations);
   }
 
   /**
@@ -262,8 +297,10 @@ export class ManifestStore {
         // Corrupt: its generation is unknown, the history copies and our cache bound it.
       }
     }
-    const gens = await this.history();
-    const top = Math.max(currentGen, this.object.peek()?.value.generation ?? 0, gens[gens.length - 1] ?? 0);
+    // Above every generation history holds anything of, so no history key is ever written twice.
+    const index = await this.historyLog.index();
+    let top = Math.max(currentGen, this.object.peek()?.value.generation ?? 0);
+    for (const g of [...index.checkpoints, ...index.records]) top = Math.max(top, g);
     const commitId = newId(this.deps);
     const restored: ShardManifest = {
       ...source,
@@ -280,7 +317,8 @@ export class ManifestStore {
           ? await this.store.put(this.keys.current, body, { ifNoneMatch: '*', contentType: 'application/json' })
           : await this.store.put(this.keys.current, body, { ifMatch: currentBody.info.etag, contentType: 'application/json' });
       const state = this.view(this.object.adopt(restored, etag));
-      await this.writeHistory(restored.generation, body);
+      this.confirmedAtMs = this.deps.clock.now();
+      await this.historyLog.writeCheckpoint(restored.generation, body);
       return state;
     } catch (err) {
       if (isRejectedWrite(err)) {
@@ -303,47 +341,24 @@ export class ManifestStore {
     if (fresh.value.recent_commit_ids.includes(commitId)) return true;
     // Had ours landed it would be generation base+1, still within the recent list.
     if (fresh.value.generation <= base.value.generation + RECENT_COMMITS) return false;
-    // The recent list rolled over since our base: the history copy of base+1 decides (another
-    // instance may still be writing it: then the outcome is unknown, and the client retries).
+    // The recent list rolled over since our base: the commit id of base+1, from its history (or
+    // the next one's record), decides. Another instance may still be writing it: then the outcome
+    // is unknown, and the client retries.
     const next = base.value.generation + 1;
-    const pending = this.pendingHistory.get(next);
-    const res = pending === undefined ? await this.store.get(this.keys.history(next)) : null;
-    const body = pending ?? (res !== null && !res.notModified ? res.body : undefined);
-    if (body !== undefined) return decodeManifest(body, this.keys.history(next)).commit_id === commitId;
+    const id = await this.historyLog.commitIdOf(next);
+    if (id !== undefined) return id === commitId;
     throw new CommitOutcomeUnknownError(`shard ${this.shard}: cannot tell whether commit ${commitId} landed (history of generation ${next} is gone)`, {
       retryAfterSeconds: 1,
     });
   }
-
-  /** The history copy, written after the commit returned; readers find the body meanwhile. */
-  private async writeHistoryLater(generation: number, body: Uint8Array): Promise<void> {
-    this.pendingHistory.set(generation, body);
-    try {
-      await this.writeHistory(generation, body);
-    } finally {
-      this.pendingHistory.delete(generation);
-    }
-  }
-
-  /** Immutable copy of a committed generation (best effort: the commit already happened). */
-  private async writeHistory(generation: number, body: Uint8Array): Promise<void> {
-    for (let tries = 1; tries <= 3; tries++) {
-      try {
-        await this.store.put(this.keys.history(generation), body, { ifNoneMatch: '*', contentType: 'application/json' });
-        return;
-      } catch (err) {
-        if (isRejectedWrite(err)) return; // already there (e.g. written by the read-back path)
-        if (!(err instanceof AmbiguousWriteError || err instanceof TransientStoreError)) return;
-      }
-    }
-  }
 }
 
 /** Refuses an edit that is not what the wire schema allows: a bug, and it must never reach the store. */
-function checkEdit(e: ManifestEdit): void {
+function checkEdit(e: ManifestEdit): ManifestEdit {
   const checked = manifestEdit.safeParse(e);
   if (!checked.success) {
     const issue = checked.error.issues[0];
     throw new Error(`refusing to commit an invalid ${e.op} edit: ${issue?.path.join('.')}: ${issue?.message}`);
   }
+  return checked.data;
 }

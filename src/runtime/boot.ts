@@ -4,8 +4,9 @@
  * work). Node, Workers and Lambda entries are adapters around it.
  */
 import { jsonLogger, type Logger, type LogLevel } from '../api/observability.ts';
+import type { R2BucketBinding } from '../store/r2-binding.ts';
 import { loadConfig, type Config } from './config.ts';
-import { storeFromConfig, type FsStoreFactory } from './store-from-config.ts';
+import { r2Unavailable, storeFromConfig, type FsStoreFactory } from './store-from-config.ts';
 import { buildServices, type BuildOptions, type Services } from './services.ts';
 import { systemDeps } from './system.ts';
 
@@ -15,6 +16,8 @@ export interface RuntimeTraits {
   readonly write: (line: string, level: LogLevel) => void;
   /** The fs driver, where there is a local disk. */
   readonly fsStore?: FsStoreFactory;
+  /** The R2 bucket binding, on Workers where one is bound (USAGEDB_STORE=r2 needs it). */
+  readonly r2Bucket?: R2BucketBinding;
   /** Whether the API is reachable only from this machine (an open API is allowed only then). */
   readonly loopbackOnly: boolean;
   /** False on Workers: requests share data, never promises (see services.ts). */
@@ -33,13 +36,14 @@ export interface Instance {
 export function configure(env: Readonly<Record<string, string | undefined>>, rt: RuntimeTraits): Config {
   const config = loadConfig(env);
   rt.checkConfig?.(config);
+  if (config.store.kind === 'r2' && rt.r2Bucket === undefined) throw r2Unavailable();
   return config;
 }
 
 /** `extra`: what the environment's strings cannot carry (a Worker's sequencer binding, tuning). */
-export async function boot(config: Config, rt: RuntimeTraits, extra: Pick<BuildOptions, 'sequencers' | 'tuning'> = {}): Promise<Instance> {
+export async function boot(config: Config, rt: RuntimeTraits, extra: Pick<BuildOptions, 'sequencers' | 'tuning' | 'probe'> = {}): Promise<Instance> {
   const logger = jsonLogger(rt.write, config.logLevel);
-  const store = storeFromConfig(config.store, rt.fsStore);
+  const store = storeFromConfig(config.store, rt.fsStore, rt.r2Bucket);
   const services = await buildServices({
     config,
     store,
@@ -58,6 +62,12 @@ export async function boot(config: Config, rt: RuntimeTraits, extra: Pick<BuildO
     db_id: services.db.info.db_id,
     api_keys: services.keys.map((k) => k.name),
   });
+  if (s.simulatedKeyWriteLimit !== undefined) {
+    logger.warn('simulating R2 per-key write limit: a key written again sooner is refused with 429 (USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS; for tests and benchmarks only)', {
+      interval_ms: s.simulatedKeyWriteLimit.intervalMs,
+      keys: s.simulatedKeyWriteLimit.keys ?? ['*'],
+    });
+  }
   return { services, config, logger };
 }
 

@@ -23,12 +23,14 @@ import { boot, once, type Instance } from './boot.ts';
 import type { SequencerAnswer, SequencerRpc } from './sequencer-client.ts';
 import { configFromEnv, logStartFailure, workerTraits, type Env } from './worker-env.ts';
 
-const traits = workerTraits('sequencer', true);
-
 export class ShardSequencer extends DurableObject<Env> implements SequencerRpc {
   private readonly instance = once(async (env: Env): Promise<Instance> => {
+    const traits = workerTraits('sequencer', true, env);
     const config = configFromEnv(env, traits);
-    return boot(config, traits, { tuning: { ingest: { commitIntervalMs: config.sequencerIntervalMs } } });
+    // No startup probe here: the isolates that call this object probed and refuse to forward
+    // writes on a store that failed it (services.ts), and the probe rewrites one key, which R2
+    // admits about once a second: a restarted object would wait seconds before its first commit.
+    return boot(config, traits, { tuning: { ingest: { commitIntervalMs: config.sequencerIntervalMs } }, probe: false });
   });
   /** History copies left after the answers; the object lives on while they run. */
   private readonly background = new BackgroundTasks();

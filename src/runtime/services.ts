@@ -9,7 +9,7 @@ import { parseApiKeys, type ApiKey } from '../api/auth.ts';
 import type { AppEnv } from '../api/env.ts';
 import type { Logger } from '../api/observability.ts';
 import { Metrics } from '../api/metrics.ts';
-import { ValidationError } from '../errors.ts';
+import { StoreUnsafeError, ValidationError } from '../errors.ts';
 import { Ingestor, type RemoteShards } from '../ingest/ingestor.ts';
 import type { IngestOptions } from '../ingest/limits.ts';
 import type { CommitPolicy } from '../manifest/backoff.ts';
@@ -20,6 +20,7 @@ import type { Deps } from '../model/deps.ts';
 import { PeriodService } from '../period/periods.ts';
 import { QueryEngine, type QueryOptions } from '../query/engine.ts';
 import type { ObjectStore } from '../store/types.ts';
+import type { ProbeReport } from '../store/probe.ts';
 import type { Config } from './config.ts';
 // Native zlib for segment columns on every runtime that builds services (Node, Lambda, Workers).
 import './native-deflate.ts';
@@ -57,11 +58,46 @@ export interface BuildOptions {
    * data (jobs' edits) go there too. Without it this instance writes and commits itself.
    */
   readonly sequencers?: { readonly ingest: RemoteShards; readonly edits: (shard: number) => Sequencer };
+  /**
+   * Run the startup probe of conditional writes (default true). A shard sequencer turns it off: it
+   * is reached only through an instance that probed and refuses to forward writes when the probe
+   * failed, and the probe rewrites one key, which R2 admits about once a second.
+   */
+  readonly probe?: boolean;
   /** Settings the environment does not carry (tests, benchmarks): merged over the configuration. */
   readonly tuning?: {
     readonly ingest?: Partial<IngestOptions>;
     readonly query?: Partial<QueryOptions>;
     readonly commitPolicy?: Partial<CommitPolicy>;
+  };
+}
+
+type SequencerOptions = NonNullable<BuildOptions['sequencers']>;
+
+/**
+ * The sequencers, refusing what this instance would refuse to write itself: nothing is forwarded
+ * when this instance's probe found a store that ignores conditional writes (the sequencers do
+ * not probe, see BuildOptions.probe).
+ */
+function guardedSequencers(s: SequencerOptions, probe: () => ProbeReport): SequencerOptions {
+  const guard = () => {
+    const p = probe();
+    if (!p.ok) throw new StoreUnsafeError(`writes are refused: the store does not honour conditional writes (${p.problems.join('; ')})`);
+  };
+  return {
+    ingest: (shard) => ({
+      submit: (events, background) => {
+        guard();
+        return s.ingest(shard).submit(events, background);
+      },
+    }),
+    edits: (shard) => {
+      const sequencer = s.edits(shard);
+      return (edits) => {
+        guard();
+        return sequencer(edits);
+      };
+    },
   };
 }
 
@@ -77,17 +113,19 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
     o.logger.warn('no API keys configured: the API is open to anyone on this machine (loopback only)');
   }
   const sharing = o.crossRequestSharing ?? true;
-  const db = await Database.open({
+  const sequencers = o.sequencers === undefined ? undefined : guardedSequencers(o.sequencers, () => db.probe);
+  const db: Database = await Database.open({
     store: o.store,
     prefix: o.config.prefix,
     deps: o.deps,
     create: o.config.newDatabase,
     shareLoads: sharing,
-    ...(o.sequencers === undefined ? {} : { sequencer: o.sequencers.edits }),
+    ...(o.probe === false ? { probe: false } : {}),
+    ...(sequencers === undefined ? {} : { sequencer: sequencers.edits }),
     ...(o.tuning?.commitPolicy === undefined ? {} : { commitPolicy: o.tuning.commitPolicy }),
   });
   if (!db.probe.ok) o.logger.error('the store ignores conditional writes: writes are refused', { problems: db.probe.problems });
-  const ingestor = new Ingestor(db, { ...o.config.ingest, groupCommit: sharing, ...o.tuning?.ingest }, o.sequencers?.ingest);
+  const ingestor = new Ingestor(db, { ...o.config.ingest, groupCommit: sharing, ...o.tuning?.ingest }, sequencers?.ingest);
   const engine = new QueryEngine(db, { cacheBytes: o.config.query.cacheBytes, shareFetches: sharing, ...o.tuning?.query });
   const periods = new PeriodService(db, engine);
   const metrics = new Metrics();

@@ -3,8 +3,10 @@
  * runtime traits, and the configuration read from vars and secrets.
  */
 import { ValidationError } from '../errors.ts';
+import { isR2Bucket } from '../store/r2-binding.ts';
 import { configure, type RuntimeTraits } from './boot.ts';
 import type { Config } from './config.ts';
+import { R2_BINDING_NAME } from './store-from-config.ts';
 
 /** Vars, secrets and bindings. Every usageDb setting is a string; other bindings are read by name. */
 export interface Env {
@@ -17,16 +19,28 @@ export interface Env {
  */
 export const SEQUENCER_BINDING = 'USAGEDB_SEQUENCER';
 
-export function workerTraits(name: string, crossRequestSharing: boolean): RuntimeTraits {
+/** The traits of a Worker or a sequencer with what its `env` binds: the R2 bucket, when there is one. */
+export function workerTraits(name: string, crossRequestSharing: boolean, env: Env): RuntimeTraits {
+  const bound = env[R2_BINDING_NAME];
+  const r2Bucket = isR2Bucket(bound) ? bound : undefined;
   return {
     name,
     write: (line) => console.log(line),
     loopbackOnly: false,
     crossRequestSharing,
+    ...(r2Bucket === undefined ? {} : { r2Bucket }),
     checkConfig(config: Config) {
-      if (config.store.kind !== 's3') throw new ValidationError('configuration: USAGEDB_STORE: only s3 (R2 or any S3-compatible store) is available on Workers', 'USAGEDB_STORE');
-      if (config.store.endpoint?.includes('<ACCOUNT_ID>') === true) {
+      if (config.store.kind !== 's3' && config.store.kind !== 'r2') {
+        throw new ValidationError('configuration: USAGEDB_STORE: only s3 (R2 or any S3-compatible store) and r2 (the R2 bucket binding) are available on Workers', 'USAGEDB_STORE');
+      }
+      if (config.store.kind === 's3' && config.store.endpoint?.includes('<ACCOUNT_ID>') === true) {
         throw new ValidationError('configuration: USAGEDB_S3_ENDPOINT: still the placeholder from wrangler.toml; put your account id in https://<ACCOUNT_ID>.r2.cloudflarestorage.com (or override it in .dev.vars)', 'USAGEDB_S3_ENDPOINT');
+      }
+      if (config.store.kind === 'r2' && r2Bucket === undefined) {
+        throw new ValidationError(
+          `configuration: USAGEDB_STORE: r2 needs the R2 bucket binding ${R2_BINDING_NAME}, which this Worker does not have; add [[r2_buckets]] binding = "${R2_BINDING_NAME}" with your bucket_name to wrangler.toml (see README)`,
+          'USAGEDB_STORE',
+        );
       }
       if (config.apiKeys === undefined || config.apiKeys.trim() === '') {
         throw new ValidationError('configuration: USAGEDB_API_KEYS: a Worker is public, so API keys are required; set them with `wrangler secret put USAGEDB_API_KEYS` (see README)', 'USAGEDB_API_KEYS');

@@ -1,6 +1,7 @@
 /**
  * Cloudflare Workers entry (`wrangler.toml`: main = "src/runtime/worker.ts"): the shared boot
- * path over the S3 driver pointed at R2 (or any S3-compatible store), configured by `[vars]` and
+ * path over the S3 driver pointed at R2 (or any S3-compatible store), or with USAGEDB_STORE=r2
+ * over the native R2 bucket binding USAGEDB_R2 (`[[r2_buckets]]`), configured by `[vars]` and
  * secrets exactly like Node's environment. Services are built on the first request and kept as
  * isolate data; requests never share promises (workerd cancels a request whose promise another
  * settles), and each request's work after its answer goes to its own `ctx.waitUntil`. A Worker is
@@ -47,12 +48,12 @@ export function jobsForCron(cron: string): readonly JobName[] {
   return CRON_JOBS[cron.trim().replace(/\s+/g, ' ')] ?? JOB_NAMES;
 }
 
-const worker = workerTraits('worker', false);
 
 const instance = once((env: Env) => {
-  const config = configFromEnv(env, worker);
+  const traits = workerTraits('worker', false, env);
+  const config = configFromEnv(env, traits);
   const ns = env[SEQUENCER_BINDING];
-  return boot(config, worker, isSequencerNamespace(ns) ? { sequencers: sequencersOf(ns, config.prefix) } : {});
+  return boot(config, traits, isSequencerNamespace(ns) ? { sequencers: sequencersOf(ns, config.prefix) } : {});
 });
 
 export default {

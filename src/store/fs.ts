@@ -12,7 +12,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import type { Dirent } from 'node:fs';
+import type { BigIntStats, Dirent } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { ObjectNotFoundError, PreconditionFailedError, TransientStoreError } from './errors.ts';
 import type { GetOptions, GetResult, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './types.ts';
@@ -51,6 +51,8 @@ export class FsStore implements ObjectStore {
   private readonly lockTimeoutMs: number;
   private readonly tempSafetyAgeMs: number;
   private readonly etags = new Map<string, EtagMemo>();
+  /** Directories this store made or found (a PUT into one skips the mkdir). */
+  private readonly dirs = new Set<string>();
   private ready: Promise<void> | undefined;
   /** Temp files removed at start (leftovers of crashed writes); set once the first operation ran. */
   staleTempFilesRemoved = 0;
@@ -147,20 +149,23 @@ export class FsStore implements ObjectStore {
     const path = this.pathOf(key);
     const etag = createHash('md5').update(body).digest('hex');
     const tmp = join(this.tmpDir, `${randomBytes(12).toString('hex')}.tmp`);
-    await this.writeFile(tmp, body);
+    // A conditionally written key (a manifest) is written that way again: remember what this
+    // version's file looks like, so the next PUT checks its ETag with one stat.
+    const conditional = opts.ifNoneMatch === '*' || opts.ifMatch !== undefined;
+    const written = await this.writeFile(tmp, body, conditional);
     const release = await this.lock(key);
     try {
-      if (opts.ifNoneMatch === '*' || opts.ifMatch !== undefined) {
-        const fh = await openOrNull(path);
-        const current = fh === null ? null : await this.infoOf(key, fh).finally(() => fh.close());
+      if (conditional) {
+        const current = await this.currentInfo(key, path);
         if (opts.ifNoneMatch === '*' && current !== null) throw new PreconditionFailedError(`${key} already exists`);
         if (opts.ifMatch !== undefined) {
           if (current === null) throw new ObjectNotFoundError(`${key} does not exist`);
           if (current.etag !== normalizeEtag(opts.ifMatch)) throw new PreconditionFailedError(`${key} changed`);
         }
       }
-      await mkdir(dirname(path), { recursive: true });
-      await rename(tmp, path);
+      await this.renameInto(tmp, path);
+      if (written === undefined) this.etags.delete(key);
+      else this.etags.set(key, { ino: written.ino, size: written.size, mtimeNs: written.mtimeNs, etag });
       if (this.fsync) await syncDir(dirname(path));
       return { etag };
     } catch (err) {
@@ -201,6 +206,45 @@ export class FsStore implements ObjectStore {
     return { items, cursor: page.cursor };
   }
 
+  /**
+   * The stored object's info under the key's lock: a stat by path when the ETag memo still holds
+   * (the object this store wrote or read last), else open and hash it.
+   */
+  private async currentInfo(key: string, path: string): Promise<ObjectInfo | null> {
+    const memo = this.etags.get(key);
+    if (memo !== undefined) {
+      const st = await stat(path, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+        throw err;
+      });
+      if (st === null) return null;
+      if (st.isFile() && memo.ino === st.ino && memo.size === st.size && memo.mtimeNs === st.mtimeNs) {
+        return { key, etag: memo.etag, size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) };
+      }
+    }
+    const fh = await openOrNull(path);
+    return fh === null ? null : await this.infoOf(key, fh).finally(() => fh.close());
+  }
+
+  /** Renames the temp file into place, making the directory the first time (or when it went away). */
+  private async renameInto(tmp: string, path: string): Promise<void> {
+    const dir = dirname(path);
+    if (!this.dirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.dirs.add(dir);
+    }
+    try {
+      await rename(tmp, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // The directory was removed behind this store's back: make it again, once.
+      this.dirs.delete(dir);
+      await mkdir(dir, { recursive: true });
+      await rename(tmp, path);
+      this.dirs.add(dir);
+    }
+  }
+
   private async infoOf(key: string, fh: FileHandle): Promise<ObjectInfo> {
     const st = await fh.stat({ bigint: true });
     const memo = this.etags.get(key);
@@ -223,11 +267,13 @@ export class FsStore implements ObjectStore {
     return { key, etag, size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) };
   }
 
-  private async writeFile(path: string, body: Uint8Array): Promise<void> {
+  /** Writes and syncs a file; with `remember`, answers its stat (a rename keeps inode and mtime). */
+  private async writeFile(path: string, body: Uint8Array, remember: boolean): Promise<BigIntStats | undefined> {
     const fh = await open(path, 'w');
     try {
       await fh.writeFile(body);
       if (this.fsync) await fh.sync();
+      return remember ? await fh.stat({ bigint: true }) : undefined;
     } finally {
       await fh.close();
     }

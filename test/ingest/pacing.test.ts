@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ShardKeys } from '../../src/manifest/keys.ts';
 import { shardOfAccount } from '../../src/model/bucket.ts';
 import { withFaults } from '../../src/store/faulty.ts';
+import { withKeyWriteLimit } from '../../src/store/key-write-limit.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { openInstance, postBatch, storedEvents, usage } from '../support/instance.ts';
 
@@ -59,5 +60,14 @@ describe('commit pacing', () => {
     const m = (await a.db.shards[0]!.revalidate()).manifest;
     expect(m.watermarks.rollup).toBe(1234);
     expect((await storedEvents(a.db)).map((e) => e.event_id).sort()).toEqual(['evt-1', 'evt-2']);
+  });
+  it('a cold writer whose shard manifest was just created waits the interval before its first commit: no throttled write under a per-key limit', async () => {
+    const store = withKeyWriteLimit(new MemoryStore(), { intervalMs: 300, keys: ['*/manifest/current.json'] });
+    const a = await openInstance(store, 'paced-cold', { shards: 1, ingest: { commitIntervalMs: 300 } });
+    // The first ingest creates the shard's manifest (generation 1), then commits to it.
+    const res = await postBatch(a.app, [usage(1, { account_id: 'acct-cold' }), usage(2, { account_id: 'acct-cold' })]);
+    expect(res.body).toMatchObject({ accepted: 2, duplicates: 0 });
+    expect(store.keyWriteLimit.stats).toEqual({ admitted: 2, throttled: 0 });
+    expect((await storedEvents(a.db)).length).toBe(2);
   });
 });

@@ -30,7 +30,7 @@ describe('history copies written in the background', () => {
     expect(ack.body.accepted).toBe(2);
     // Answered, while the copy of the new generation is still held back.
     expect(held).toBe(1);
-    expect(await store.head(inst.db.shards[0]!.keys.history(base + 1))).toBeNull();
+    expect(await store.head(inst.db.shards[0]!.keys.historyRecord(base + 1))).toBeNull();
     // The pending generation is listed and readable from memory before its copy lands.
     expect(await inst.db.shards[0]!.history()).toContain(base + 1);
     expect((await inst.db.shards[0]!.readGeneration(base + 1)).generation).toBe(base + 1);
@@ -40,7 +40,7 @@ describe('history copies written in the background', () => {
     expect(idle).toBe(false); // idle() waits for the held copy
     release();
     await settling;
-    expect(await store.head(inst.db.shards[0]!.keys.history(base + 1))).not.toBeNull();
+    expect(await store.head(inst.db.shards[0]!.keys.historyRecord(base + 1))).not.toBeNull();
     expect(await inst.db.shards[0]!.history()).toContain(base + 1);
   });
 
@@ -50,7 +50,7 @@ describe('history copies written in the background', () => {
     const shard = inst.db.shards[0]!;
     const r = await shard.commit(closedWithoutTotals('a', '2026-01'));
     expect(r.committed).toBe(true);
-    expect(await store.head(shard.keys.history(r.state.manifest.generation))).not.toBeNull();
+    expect(await store.head(shard.keys.historyRecord(r.state.manifest.generation))).not.toBeNull();
     expect((await shard.commit(() => undefined)).committed).toBe(false);
   });
 });

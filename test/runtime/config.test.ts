@@ -15,11 +15,12 @@ describe('configuration from the environment', () => {
     expect(loadConfig({ USAGEDB_MAX_REQUEST_BYTES: '1048576' }).maxRequestBytes).toBe(1_048_576);
   });
 
-  it('a new database has as many shards as its store needs: 1 on a directory, 4 on S3 or MinIO, 16 on R2; USAGEDB_SHARDS wins', () => {
+  it('a new database has as many shards as its store needs: 1 on a directory, S3 or MinIO, 16 on R2 (binding or S3 endpoint); USAGEDB_SHARDS wins', () => {
     const s3 = { USAGEDB_S3_BUCKET: 'usage', USAGEDB_S3_ACCESS_KEY_ID: 'a', USAGEDB_S3_SECRET_ACCESS_KEY: 'b' };
     expect(loadConfig({ USAGEDB_STORE: 'memory' }).newDatabase.shardCount).toBe(1);
-    expect(loadConfig({ ...s3, USAGEDB_S3_ENDPOINT: 'http://127.0.0.1:9000' }).newDatabase.shardCount).toBe(4);
-    expect(loadConfig(s3).newDatabase.shardCount).toBe(4);
+    expect(loadConfig({ ...s3, USAGEDB_S3_ENDPOINT: 'http://127.0.0.1:9000' }).newDatabase.shardCount).toBe(1);
+    expect(loadConfig(s3).newDatabase.shardCount).toBe(1);
+    expect(loadConfig({ USAGEDB_STORE: 'r2' }).newDatabase.shardCount).toBe(16);
     expect(loadConfig({ ...s3, USAGEDB_S3_ENDPOINT: 'https://0123abcd.r2.cloudflarestorage.com' }).newDatabase.shardCount).toBe(16);
     expect(loadConfig({ ...s3, USAGEDB_SHARDS: '8' }).newDatabase.shardCount).toBe(8);
   });

@@ -98,4 +98,22 @@ describe('shard sequencer client', () => {
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('manifest_contention');
   });
+  it('an isolate whose probe found a store that ignores conditional writes forwards nothing: ingest and job edits are refused with store_unsafe', async () => {
+    const good = new MemoryStore();
+    await services(good);
+    // The same objects behind a store that ignores preconditions (a misconfigured proxy, say).
+    const bad = new MemoryStore({ enforcePreconditions: false });
+    for (const k of good.keys()) {
+      const r = await good.get(k);
+      if (r !== null && !r.notModified) await bad.put(k, r.body);
+    }
+    const ns = namespace(bad);
+    const isolate = await services(bad, { sequencers: sequencersOf(ns, 'seq') });
+    expect(isolate.db.probe.ok).toBe(false);
+    const res = await postBatch(isolate.app, [usage(1), usage(2)]);
+    expect(res.status).toBe(500);
+    expect(res.body).toMatchObject({ error: { code: 'store_unsafe' } });
+    await expect(isolate.db.shards[0]!.commit({ op: 'setWatermark', name: 'rollup', at_ms: 42 })).rejects.toMatchObject({ code: 'store_unsafe' });
+    expect(ns.calls).toEqual([]);
+  });
 });

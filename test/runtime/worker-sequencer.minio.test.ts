@@ -15,6 +15,7 @@ import { Database } from '../../src/manifest/database.ts';
 import { systemDeps } from '../../src/runtime/system.ts';
 import { testS3Store, uniquePrefix } from '../support/s3.ts';
 import { bundleWorker, callWorker, RuntimeOutput, scheduledTarget, startWorkerd } from '../support/workerd.ts';
+import { type WireEvent, wireEvent } from '../support/wire-event.ts';
 
 const output = new RuntimeOutput();
 const SECRET = `worker-seq-${crypto.randomUUID()}`;
@@ -25,19 +26,9 @@ const SHARDS = 4;
 const MARCH = Date.UTC(2026, 2, 1);
 const RANGE = 'from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z';
 
-function event(tag: string, n: number): Record<string, unknown> & { event_id: string; account_id: string; quantity: number } {
-  return {
-    event_id: `${tag}-${RUN}-${n}`,
-    account_id: `acct-${tag}-${RUN}-${n % ACCOUNTS}`,
-    product_id: 'chat',
-    meter_id: n % 2 === 0 ? 'tokens.input' : 'tokens.output',
-    model_id: `model-${n % 5}`,
-    source: 'api',
-    unit: 'tokens',
-    timestamp_ms: MARCH + n * 61_000,
-    quantity: 1 + (n % 997),
-    dimensions: { region: n % 3 === 0 ? 'eu' : 'us' },
-  };
+function event(tag: string, n: number): WireEvent & { quantity: number } {
+  const quantity = 1 + (n % 997);
+  return { ...wireEvent({ id: `${tag}-${RUN}-${n}`, account: `acct-${tag}-${RUN}-${n % ACCOUNTS}`, at: MARCH + n * 61_000, quantity, varied: { n, models: 5 } }), quantity };
 }
 
 /** Request r of `count`: 90 events of its own and the first 10 of request r-1 (duplicates racing). */

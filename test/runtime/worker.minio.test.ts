@@ -13,6 +13,7 @@ import type { Miniflare as MiniflareType } from 'miniflare';
 import { uniquePrefix } from '../support/s3.ts';
 import { CONSOLE_ASSETS, CONSOLE_PAGE } from '../../src/console/assets.generated.ts';
 import { bundleWorker, callWorker, RuntimeOutput, scheduledTarget, startWorkerd } from '../support/workerd.ts';
+import { wireEvent } from '../support/wire-event.ts';
 
 const output = new RuntimeOutput();
 
@@ -20,20 +21,7 @@ const SECRET = `worker-test-${crypto.randomUUID()}`;
 const ACCOUNT = `acct-worker-${Date.now().toString(36)}`;
 const JAN = Date.UTC(2026, 0, 10);
 
-function event(i: number, quantity: number | string): Record<string, unknown> {
-  return {
-    event_id: `${ACCOUNT}-evt-${i}`,
-    account_id: ACCOUNT,
-    product_id: 'chat',
-    meter_id: 'tokens.input',
-    model_id: 'model-a',
-    source: 'api',
-    unit: 'tokens',
-    timestamp_ms: JAN + i * 60_000,
-    quantity,
-    dimensions: { region: 'eu' },
-  };
-}
+const event = (i: number, quantity: number | string) => wireEvent({ id: `${ACCOUNT}-evt-${i}`, account: ACCOUNT, at: JAN + i * 60_000, quantity });
 
 // One of them beyond 2^53, sent as a decimal string: the sum must come back exact.
 const EVENTS = [event(1, 1200), event(2, '9007199254740993'), event(3, 35)];

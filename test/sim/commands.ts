@@ -201,14 +201,19 @@ export function commands(instances: number): fc.Arbitrary<Cmd>[] {
         const shard = db.shards[shardOfAccount(ACCOUNTS[a]!, db.layout)]!;
         const cur = await shard.revalidate();
         const gens = await shard.history();
-        // Only a generation with its history copy can be restored losslessly.
+        // Only a generation history can rebuild can be restored losslessly.
         if (gens[gens.length - 1] !== cur.manifest.generation) return;
+        // Rebuilt from a full copy and edit records, it is exactly what was committed.
+        expect(await shard.readGeneration(cur.manifest.generation)).toEqual(cur.manifest);
         await w.store.put(shard.keys.current, new TextEncoder().encode('{"corrupt": true'));
         const probe = await postBatch(w.instances[(n + 1) % w.instances.length]!.app, freshEvents(m, 1, a, 1, 1).map((e) => ({ ...e, account_id: ACCOUNTS[a]! })));
         m.seq--; // that event was never acknowledged (or, if another shard: acknowledged below)
         if (probe.status === 200) throw new Error(`an ingest into a corrupt shard was acknowledged: ${JSON.stringify(probe.body)}`);
         expect(probe.body.error.code).toBe('manifest_corrupt');
-        await shard.restore(cur.manifest.generation);
+        const restored = await shard.restore(cur.manifest.generation);
+        const { generation: _g, commit_id: _c, recent_commit_ids: _r, updated_at_ms: _u, restored_from: _f, ...content } = restored.manifest;
+        const { generation: _g2, commit_id: _c2, recent_commit_ids: _r2, updated_at_ms: _u2, restored_from: _f2, ...expected } = cur.manifest;
+        expect(content).toEqual(expected);
       }),
     ),
     i.map((n) => cmd(`check(i${n})`, (m, w) => checkInvariants(m, w, n))),

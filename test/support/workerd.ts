@@ -6,9 +6,10 @@
  * runtime warnings. Never skipped: if wrangler or workerd cannot run, the caller fails loudly.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Miniflare as MiniflareType } from 'miniflare';
@@ -61,10 +62,32 @@ function packageDir(name: string, version: string): string {
   }
 }
 
-/** `wrangler deploy --dry-run --outdir dir`: the bundle `wrangler deploy` would upload. Returns the script path. */
-export async function bundleWorker(outdir: string, output: RuntimeOutput): Promise<string> {
+/**
+ * wrangler.toml without the Durable Object blocks (the direct path, or a test Worker that does not
+ * export the sequencer class), written beside it (paths in it are relative to its directory); the
+ * caller removes it.
+ */
+export function wranglerConfigWithoutSequencer(): string {
+  const toml = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
+    .replace(/^\[\[durable_objects\.bindings\]\][\s\S]*?(?=^\[\[migrations\]\])/m, '')
+    .replace(/^\[\[migrations\]\][\s\S]*?(?=^#|^\[)/m, '');
+  if (toml.includes('durable_objects') || toml.includes('[[migrations]]')) throw new Error('wrangler.toml: could not remove the Durable Object blocks');
+  const path = join(ROOT, `.wrangler-without-sequencer-${process.pid}-${Math.random().toString(36).slice(2, 8)}.toml`);
+  writeFileSync(path, toml);
+  return path;
+}
+
+/**
+ * `wrangler deploy --dry-run --outdir dir`: the bundle `wrangler deploy` would upload. Returns the
+ * script path. `entry` (relative to the repository) bundles another entry point with the same
+ * wrangler.toml (alias, nodejs_compat), e.g. a test Worker.
+ */
+export async function bundleWorker(outdir: string, output: RuntimeOutput, entry?: string): Promise<string> {
   const bin = join(packageDir('wrangler', WRANGLER_VERSION), 'bin', 'wrangler.js');
-  const child = spawn(process.execPath, [bin, 'deploy', '--dry-run', '--outdir', outdir, '--config', join(ROOT, 'wrangler.toml')], {
+  // A test Worker does not export the sequencer class that wrangler.toml binds.
+  const config = entry === undefined ? join(ROOT, 'wrangler.toml') : wranglerConfigWithoutSequencer();
+  const args = [bin, 'deploy', ...(entry === undefined ? [] : [entry]), '--dry-run', '--outdir', outdir, '--config', config];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', FORCE_COLOR: '0', CI: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,11 +97,14 @@ export async function bundleWorker(outdir: string, output: RuntimeOutput): Promi
   const code = await new Promise<number | null>((res, rej) => {
     child.once('error', rej);
     child.once('exit', res);
+  }).finally(() => {
+    if (entry !== undefined) rmSync(config, { force: true });
   });
   if (code !== 0) {
-    throw new Error(output.explain(`wrangler deploy --dry-run (bundling src/runtime/worker.ts) exited with ${code}; wrangler ${WRANGLER_VERSION} needs Node >= 22.12, this is ${process.version}`));
+    throw new Error(output.explain(`wrangler deploy --dry-run (bundling ${entry ?? 'src/runtime/worker.ts'}) exited with ${code}` + (process.versions.node.split('.').map(Number)[0]! < 22 ? `; wrangler ${WRANGLER_VERSION} needs Node >= 22.12, this is ${process.version}` : '')));
   }
-  return join(outdir, 'worker.js');
+  // wrangler names the bundle after its entry: worker.ts → worker.js, x.worker.ts → x.worker.js.
+  return join(outdir, basename(entry ?? 'src/runtime/worker.ts').replace(/\.ts$/, '.js'));
 }
 
 async function compatibilityDate(): Promise<string> {
@@ -89,16 +115,22 @@ async function compatibilityDate(): Promise<string> {
 }
 
 /**
- * The bundle in workerd through miniflare's classic options, vars and secrets as string bindings.
- * `sequencer`: bind the shard sequencers' Durable Object class as wrangler.toml does (without it
- * the Worker commits from each request: the direct path).
+ * Other bindings than strings: R2 buckets (binding name → bucket name), simulated in memory by
+ * miniflare; `sequencer`: bind the shard sequencers' Durable Object class as wrangler.toml does
+ * (without it the Worker commits from each request: the direct path).
  */
+export interface ExtraBindings {
+  readonly r2Buckets?: Readonly<Record<string, string>>;
+  readonly sequencer?: boolean;
+}
+
+/** The bundle in workerd through miniflare's classic options, vars and secrets as string bindings. */
 export async function startWorkerd(
   scriptPath: string,
   modulesRoot: string,
   bindings: Record<string, string>,
   output: RuntimeOutput,
-  opts: { sequencer?: boolean } = {},
+  extra: ExtraBindings = {},
 ): Promise<MiniflareType> {
   let Miniflare: typeof MiniflareType;
   try {
@@ -119,7 +151,8 @@ export async function startWorkerd(
       cf: false,
       host: '127.0.0.1',
       bindings,
-      ...(opts.sequencer === true ? { durableObjects: { USAGEDB_SEQUENCER: { className: 'ShardSequencer', useSQLite: true } } } : {}),
+      ...(extra.sequencer === true ? { durableObjects: { USAGEDB_SEQUENCER: { className: 'ShardSequencer', useSQLite: true } } } : {}),
+      ...(extra.r2Buckets === undefined ? {} : { r2Buckets: { ...extra.r2Buckets } }),
       handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
         stdout.on('data', (d: Buffer) => output.record('workerd', d.toString()));
         stderr.on('data', (d: Buffer) => output.record('workerd', d.toString()));

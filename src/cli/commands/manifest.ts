@@ -1,6 +1,6 @@
 /**
- * `usagedb manifest history|show|restore --shard N`: a shard's committed generations (history
- * copies), one generation in full, and restoring one as the new current manifest through a
+ * `usagedb manifest history|show|restore --shard N`: a shard's committed generations (rebuilt
+ * from history: full copies and edit records), one generation in full, and restoring one as the new current manifest through a
  * conditional write. Restore needs --yes: it drops whatever was committed after that generation.
  */
 import { intArg, intFlag, noMorePositionals, stringFlag, type Command } from '../args.ts';
@@ -22,7 +22,7 @@ export const manifestCommand: Command = {
 usagedb manifest show <generation> --shard N
 usagedb manifest restore <generation> --shard N --yes
 
-  history   generations with a history copy; the newest K (default 20) with their contents summarized
+  history   generations history can rebuild (a full copy, or edit records down to one); the newest K (default 20) with their contents summarized
   show      one generation's full manifest (JSON)
   restore   puts that generation back as current, under a new generation number. Segments,
             rollups and period changes committed after it are no longer listed (their objects
@@ -42,19 +42,21 @@ usagedb manifest restore <generation> --shard N --yes
       } catch {
         // A corrupt current.json: history is exactly what the operator needs then.
       }
-      const recent = await Promise.all(
-        gens.slice(-limit).reverse().map(async (g) => {
-          try {
-            const m = await shard.readGeneration(g);
+      // One replay per chain of edit records, however many of its generations are shown.
+      const rebuilt = await shard.readGenerations(gens.slice(-limit));
+      const recent = gens
+        .slice(-limit)
+        .reverse()
+        .map((g) => {
+          const m = rebuilt.get(g);
+          if (m !== undefined && !(m instanceof Error)) {
             return { generation: g, commit_id: m.commit_id, updated_at: iso(m.updated_at_ms), restored_from: m.restored_from ?? null, segments: m.segments.length, rollups: m.rollups.length, periods: m.periods.length };
-          } catch (err) {
-            return { generation: g, commit_id: null, updated_at: null, restored_from: null, segments: null, rollups: null, periods: null, error: (err as Error).message };
           }
-        }),
-      );
+          return { generation: g, commit_id: null, updated_at: null, restored_from: null, segments: null, rollups: null, periods: null, error: m?.message ?? 'not rebuilt' };
+        });
       ctx.emit({ shard: shard.shard, current_generation: current, generations: gens, recent }, () =>
         [
-          `shard ${shard.shard}: current generation ${current ?? 'UNREADABLE'}, ${gens.length} history copies${gens.length > 0 ? ` (${gens[0]}..${gens[gens.length - 1]})` : ''}`,
+          `shard ${shard.shard}: current generation ${current ?? 'UNREADABLE'}, ${gens.length} restorable generations${gens.length > 0 ? ` (${gens[0]}..${gens[gens.length - 1]})` : ''}`,
           table(['gen', 'updated_at', 'segments', 'rollups', 'periods', 'restored_from', 'commit_id'], recent.map((r) => [r.generation, r.updated_at ?? 'UNREADABLE', r.segments ?? '-', r.rollups ?? '-', r.periods ?? '-', r.restored_from ?? '', r.commit_id ?? '-'])),
         ].join('\n'),
       );
