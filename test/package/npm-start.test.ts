@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { childEnv, freePort, portIsFree, start, stop, waitForHttp } from '../support/processes.ts';
+import { childEnv, freePort, portIsFree, type Started, start, stop, waitForHttp } from '../support/processes.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -57,7 +57,7 @@ describe('npm start', () => {
       const s = start('npm', ['start'], { cwd: ROOT, env: childEnv({ PORT: String(port), USAGEDB_DATA_DIR: dir, USAGEDB_JOBS: 'false' }) });
       let tree: number[] = [];
       try {
-        expect((await waitForHttp(`http://127.0.0.1:${port}/health`, s)).status).toBe(200);
+        expect((await healthy(`http://127.0.0.1:${port}/health`, s)).status).toBe(200);
         tree = descendants(s.child.pid!);
         expect(tree.length).toBeGreaterThan(0);
         s.child.kill(signal);
@@ -76,3 +76,13 @@ describe('npm start', () => {
     }, 60_000);
   }
 });
+
+/** Polls until the server answers 200 (a 503 means its store has not answered yet), or 60 s pass. */
+async function healthy(url: string, s: Started): Promise<Response> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const r = await waitForHttp(url, s);
+    if (r.status === 200 || Date.now() > until) return r;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -27,7 +27,7 @@ beforeAll(async () => {
     cwd: ROOT,
     env: childEnv({ PATH: `${NODE_BIN}:${process.env.PATH ?? ''}`, PORT: String(port), USAGEDB_DATA_DIR: data, USAGEDB_JOBS: 'false', USAGEDB_API_KEYS: `ops:${SECRET}:admin` }),
   });
-  await waitForHttp(`${base}/health`, server);
+  expect((await healthy(`${base}/health`, server)).status).toBe(200);
   const event = { event_id: '01JG0000000000000000000042', account_id: 'a1', product_id: 'p', meter_id: 'm', source: 's', unit: 'u', quantity: 3, timestamp_ms: Date.UTC(2026, 0, 2) };
   const ingest = await fetch(`${base}/v1/usage/batch`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ events: [event] }) });
   expect(ingest.status).toBe(200);
@@ -99,3 +99,13 @@ describe('structured logs', () => {
     expect([...messages].filter((m) => !documented.has(m))).toEqual([]);
   });
 });
+
+/** Polls until the server answers 200 (a 503 means its store has not answered yet), or 60 s pass. */
+async function healthy(url: string, s: Started): Promise<Response> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const r = await waitForHttp(url, s);
+    if (r.status === 200 || Date.now() > until) return r;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -21,7 +21,12 @@ const prefix = join(work, 'global');
 const elsewhere = join(work, 'elsewhere');
 const installed = join(prefix, 'lib', 'node_modules', 'usagedb');
 /** The project's Node first, then the global prefix's bin, as a shell with the package installed would have. */
-const env = (extra: Record<string, string> = {}) => childEnv({ PATH: `${join(prefix, 'bin')}:${NODE_BIN}:${process.env.PATH ?? ''}`, ...extra });
+/** What npm needs to reach the registry from this machine (CA bundle, proxy), passed through. */
+const registryAccess = (): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy)$/.test(e[0])),
+  );
+const env = (extra: Record<string, string> = {}) => childEnv({ ...registryAccess(), PATH: `${join(prefix, 'bin')}:${NODE_BIN}:${process.env.PATH ?? ''}`, ...extra });
 
 let tarball = '';
 let packOutput = '';
@@ -29,18 +34,18 @@ let installOutput = '';
 
 beforeAll(async () => {
   mkdirSync(elsewhere, { recursive: true });
-  const pack = await run('npm', ['pack', '--pack-destination', work], { cwd: ROOT, env: env(), timeoutMs: 300_000 });
+  const pack = await run('npm', ['pack', '--pack-destination', work], { cwd: ROOT, env: env(), timeoutMs: 600_000 });
   packOutput = pack.output;
   if (pack.code !== 0) throw new Error(`npm pack failed:\n${pack.output}`);
   tarball = join(work, readdirSync(work).find((f) => f.endsWith('.tgz'))!);
   const install = await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], {
     cwd: elsewhere,
     env: env(),
-    timeoutMs: 300_000,
+    timeoutMs: 600_000,
   });
   installOutput = install.output;
   if (install.code !== 0) throw new Error(`npm install -g failed:\n${install.output}`);
-}, 600_000);
+}, 1_200_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

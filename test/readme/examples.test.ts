@@ -87,7 +87,7 @@ beforeAll(async () => {
     cwd: ROOT,
     env: childEnv({ PATH: `${NODE_BIN}:${process.env.PATH ?? ''}`, PORT: String(port), USAGEDB_DATA_DIR: data, USAGEDB_JOBS: 'false', USAGEDB_LOG_LEVEL: 'error' }),
   });
-  await waitForHttp(`${base}/health`, server);
+  expect((await healthy(`${base}/health`, server)).status).toBe(200);
 }, 60_000);
 
 afterAll(async () => {
@@ -138,3 +138,13 @@ describe('curl is there', () => {
     expect(execFileSync('curl', ['--version'], { encoding: 'utf8' })).toMatch(/^curl /);
   });
 });
+
+/** Polls until the server answers 200 (a 503 means its store has not answered yet), or 60 s pass. */
+async function healthy(url: string, s: Started): Promise<Response> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const r = await waitForHttp(url, s);
+    if (r.status === 200 || Date.now() > until) return r;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
