@@ -9,7 +9,8 @@
 import type { ConflictRecord, DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import type { UsageEvent } from '../model/event.ts';
 import { DAY_MS } from '../model/time.ts';
-import { readRawHashes } from '../objects/segment-objects.ts';
+import { hasKeyFilter, readHashPages, readKeyFilter, readRawHashes } from '../objects/segment-objects.ts';
+import { pagesFor } from '../segment/raw.ts';
 import { eventKey, payloadHash } from '../segment/raw.ts';
 import type { ObjectStore } from '../store/types.ts';
 
@@ -30,15 +31,26 @@ interface Copy {
 /** event key → its copies in the other live segments. */
 export type Reference = Map<string, Copy[]>;
 
+/** The event keys of the input rows, 3 words each (what a filtered reference segment is probed with). */
+export function inputKeys(events: readonly UsageEvent[]): Uint32Array {
+  const out = new Uint32Array(events.length * 3);
+  const key = new Uint32Array(4);
+  for (let i = 0; i < events.length; i++) out.set(eventKey(events[i]!.account_id, events[i]!.event_id, key).subarray(0, 3), i * 3);
+  return out;
+}
+
 /**
  * Copies in every other live segment a copy of an input row could be in (same bucket, same UTC
- * day: a copy has the same account and timestamp). Their hashes are read by range.
+ * day: a copy has the same account and timestamp). Their hashes are read by range: whole blocks
+ * of segments without a key filter; of filtered (compacted) segments, given `keys` (the inputs'
+ * event keys), only the pages their filters point to — the same structures ingest uses.
  */
 export async function loadReference(
   store: ObjectStore,
   live: readonly DeepReadonly<RawSegmentEntry>[],
   inputs: readonly DeepReadonly<RawSegmentEntry>[],
   quarantined: readonly DeepReadonly<RawSegmentEntry>[] = [],
+  keys?: Uint32Array,
 ): Promise<Reference> {
   const quarantine = new Set(quarantined.map((s) => s.id));
   const inputIds = new Set(inputs.map((s) => s.id));
@@ -54,12 +66,34 @@ export async function loadReference(
     let overlaps = false;
     for (let d = Math.floor(s.min_ts / DAY_MS); d <= Math.floor(s.max_ts / DAY_MS) && !overlaps; d++) overlaps = days.has(d);
     if (!overlaps) continue;
+    const settled = s.compacted === true || quarantine.has(s.id);
+    if (keys !== undefined && hasKeyFilter(s)) {
+      const block = await readKeyFilter(store, s);
+      const pages = new Set<string>();
+      for (let i = 0; i < keys.length; i += 3) {
+        if (!block.filter.mayContain(keys[i]!, keys[i + 1]!, keys[i + 2]!)) continue;
+        const { from, to } = pagesFor(block, keys[i]!);
+        pages.add(`${from}:${to}`);
+      }
+      for (const range of pages) {
+        const [from, to] = range.split(':').map(Number) as [number, number];
+        for (const row of await readHashPages(store, s, block, from, to)) {
+          const k = `${row.k0},${row.k1},${row.k2}`;
+          let copies = reference.get(k);
+          if (copies === undefined) reference.set(k, (copies = []));
+          // Overlapping page ranges of one segment list a row once.
+          if (copies.some((c) => c.segment === s.id && c.payload === payloadOf(Uint32Array.of(row.p0, row.p1)) && c.second === row.ingestedSec)) continue;
+          copies.push({ segment: s.id, payload: payloadOf(Uint32Array.of(row.p0, row.p1)), second: row.ingestedSec, settled });
+        }
+      }
+      continue;
+    }
     const h = await readRawHashes(store, s);
     for (let r = 0; r < h.count; r++) {
       const k = keyOf(h.keys, r * 3);
       let copies = reference.get(k);
       if (copies === undefined) reference.set(k, (copies = []));
-      copies.push({ segment: s.id, payload: payloadOf(h.payloads, r * 2), second: h.ingestedSec[r]!, settled: s.compacted === true || quarantine.has(s.id) });
+      copies.push({ segment: s.id, payload: payloadOf(h.payloads, r * 2), second: h.ingestedSec[r]!, settled });
     }
   }
   return reference;

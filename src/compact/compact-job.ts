@@ -15,7 +15,7 @@ import { newId, type Deps } from '../model/deps.ts';
 import type { UsageEvent } from '../model/event.ts';
 import { DAY_MS } from '../model/time.ts';
 import { readRawEvents, writeRawSegment } from '../objects/segment-objects.ts';
-import { allowedPairs, dedupe, loadReference } from './cold-dedupe.ts';
+import { allowedPairs, dedupe, inputKeys, loadReference } from './cold-dedupe.ts';
 import type { ObjectStore } from '../store/types.ts';
 import { MINUTE_MS } from '../model/time.ts';
 
@@ -125,10 +125,10 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
   const empty = { shard: shard.shard, committed: false, inputs: 0, outputs: 0, rows_in: 0, rows_out: 0, duplicates_removed: 0, conflicts_found: 0, quarantined: 0 };
   if (inputs.length === 0) return { ...empty, reason: 'nothing to compact' };
 
-  // Quarantined copies take part too: a retry of one is a duplicate, not a new conflict.
-  const reference = await loadReference(store, live, inputs, snap.manifest.quarantine);
   const events: UsageEvent[] = [];
   for (const s of inputs) events.push(...(await readRawEvents(store, s)));
+  // Quarantined copies take part too: a retry of one is a duplicate, not a new conflict.
+  const reference = await loadReference(store, live, inputs, snap.manifest.quarantine, inputKeys(events));
   const d = dedupe(events, reference, allowedPairs(snap.manifest.conflicts), () => newId(deps), deps.clock.now());
   const bytesPerRow = Math.max(1, inputs.reduce((s, x) => s + x.bytes, 0) / Math.max(1, rowsIn));
   const outputs = await writePartitions(store, shard, deps, bucketCount, d.kept, Math.max(1000, Math.floor(opts.targetBytes / bytesPerRow)));

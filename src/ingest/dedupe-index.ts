@@ -27,13 +27,18 @@ export class DedupeIndex {
   private cap: number;
   private used = 0;
   private lastExpireMs = 0;
+  /**
+   * Entries ingested before this (ms) are held by key-filtered segments (answered by
+   * ColdFilters) and dropped at the next rebuild; -Infinity: keep everything in the window.
+   */
+  private floorMs = Number.NEGATIVE_INFINITY;
   /** Segment ids whose hashes are in the index. */
   readonly loadedSegments = new Set<string>();
 
-  /** The window in milliseconds (default 7 days). */
+  /** The window in milliseconds (default 35 days). */
   readonly windowMs: number;
 
-  constructor(windowMs: number = 7 * DAY_MS, initialCapacity = 1 << 12) {
+  constructor(windowMs: number = 35 * DAY_MS, initialCapacity = 1 << 12) {
     this.windowMs = windowMs;
     this.cap = Math.max(16, Math.ceil(initialCapacity));
     this.table = new Uint32Array(this.cap * WORDS);
@@ -84,13 +89,46 @@ export class DedupeIndex {
     this.lastExpireMs = nowMs;
   }
 
-  /** Expires at most every eighth of the window. */
+  /** Expires at most every eighth of the window, or when half the entries are below the floor. */
   maybeExpire(nowMs: number): void {
     if (nowMs - this.lastExpireMs > this.windowMs / 8) this.expire(nowMs);
   }
 
+  /**
+   * Entries ingested before `floorMs` are answered elsewhere (key filters of compacted segments):
+   * rebuilds drop them. The caller guarantees every committed event ingested before it is in a
+   * key-filtered segment of every manifest it will classify on. Rebuilds now when at least a
+   * quarter of the table lies below the floor.
+   */
+  setFloor(floorMs: number, nowMs: number): void {
+    if (floorMs <= this.floorMs) {
+      this.floorMs = floorMs;
+      return;
+    }
+    this.floorMs = floorMs;
+    const t = this.table;
+    let below = 0;
+    for (let at = 0; at < t.length; at += WORDS) if (t[at + 4] !== 0 && !this.keep(t[at + 4]!, nowMs)) below++;
+    if (below > 0 && below * 4 >= this.used) this.expire(nowMs);
+  }
+
+  /** The current floor (ms; -Infinity when nothing is dropped for being filtered). */
+  get floor(): number {
+    return this.floorMs;
+  }
+
+  /** Lowers the floor (before inserting events ingested earlier than it: own commits). */
+  lowerFloor(floorMs: number): void {
+    this.floorMs = Math.min(this.floorMs, floorMs);
+  }
+
   private live(stamp: number, nowMs: number): boolean {
     return (stamp - 1) * 1000 >= nowMs - this.windowMs - 999;
+  }
+
+  /** Live and not below the floor (one second of slack towards keeping). */
+  private keep(stamp: number, nowMs: number): boolean {
+    return this.live(stamp, nowMs) && (stamp - 1) * 1000 >= this.floorMs - 1000;
   }
 
   /** The slot holding this event hash, or the empty slot where it would go. */
@@ -111,7 +149,7 @@ export class DedupeIndex {
   private rebuild(nowMs: number, grow: boolean): void {
     const old = this.table;
     let live = 0;
-    for (let at = 0; at < old.length; at += WORDS) if (old[at + 4] !== 0 && this.live(old[at + 4]!, nowMs)) live++;
+    for (let at = 0; at < old.length; at += WORDS) if (old[at + 4] !== 0 && this.keep(old[at + 4]!, nowMs)) live++;
     let cap = this.cap;
     if (grow && live + 1 > cap * MAX_LOAD * 0.6) cap = Math.ceil(cap * GROWTH);
     while (cap > 16 && live < cap * MAX_LOAD * 0.25) cap = Math.ceil(cap / GROWTH);
@@ -121,7 +159,7 @@ export class DedupeIndex {
     const t = this.table;
     for (let at = 0; at < old.length; at += WORDS) {
       const stamp = old[at + 4]!;
-      if (stamp === 0 || !this.live(stamp, nowMs)) continue;
+      if (stamp === 0 || !this.keep(stamp, nowMs)) continue;
       let i = home(old[at]!, cap);
       while (t[i * WORDS + 4] !== 0) if (++i === cap) i = 0;
       t.set(old.subarray(at, at + WORDS), i * WORDS);

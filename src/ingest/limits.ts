@@ -28,7 +28,7 @@ export interface IngestOptions {
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   maxBodyBytes: 8 * 1024 * 1024,
   maxEventsPerBatch: 10_000,
-  dedupeWindowMs: 7 * DAY_MS,
+  dedupeWindowMs: 35 * DAY_MS,
   // Never idle-wait: a flush starts at once and everything arriving meanwhile joins the next one.
   groupCommitWindowMs: 0,
   hashLoadConcurrency: 8,

@@ -11,8 +11,9 @@ import type { DeepReadonly, RawSegmentEntry, ShardManifest } from '../manifest/s
 import { bucketOf } from '../model/bucket.ts';
 import type { Deps } from '../model/deps.ts';
 import { ClosedPeriods } from '../model/periods.ts';
-import { writeRawSegment } from '../objects/segment-objects.ts';
+import { hasKeyFilter, writeRawSegment } from '../objects/segment-objects.ts';
 import type { ObjectStore } from '../store/types.ts';
+import { ColdFilters, type ColdAnswer, type ColdProbe } from './cold-filters.ts';
 import type { DedupeIndex } from './dedupe-index.ts';
 import { FirstSeen } from './first-seen.ts';
 import { loadSegmentHashes } from './hash-loader.ts';
@@ -51,10 +52,14 @@ export interface ShardWriterDeps {
   readonly deps: Deps;
   readonly bucketCount: number;
   readonly options: IngestOptions;
+  /** Key filters of compacted segments (the older part of the window); one per shard. */
+  readonly cold?: ColdFilters;
 }
 
 export class ShardWriter {
   private readonly d: ShardWriterDeps;
+  /** The older part of the dedupe window: filters of compacted segments, confirmed by ranged reads. */
+  readonly cold: ColdFilters;
   private queue: Submission[] = [];
   private edits: EditsItem[] = [];
   private running: Promise<void> | undefined;
@@ -67,11 +72,24 @@ export class ShardWriter {
   private paceWarm = false;
   /** Whether this shard's last commit lost a race to another writer (then flushes revalidate first). */
   private contended = false;
+  /**
+   * Own commits not yet seen in a loaded manifest (its generation below theirs): their events
+   * must stay in the exact index whatever the manifests seen so far say.
+   */
+  private ownPending: { readonly generation: number; readonly minIngestedMs: number }[] = [];
+  /** The generation the index's floor was last set from (older manifests never raise it). */
+  private floorGeneration = 0;
   /** Submissions, the flushes that served them, commits made and events they carried. */
   readonly stats = { submissions: 0, flushes: 0, commits: 0, events: 0 };
 
+  /** This shard's exact dedupe index (the recent part of the window). */
+  get index(): DedupeIndex {
+    return this.d.index;
+  }
+
   constructor(d: ShardWriterDeps) {
     this.d = d;
+    this.cold = d.cold ?? new ColdFilters({ maxFilterBytes: 32 * 1024 * 1024, maxPages: 256, concurrency: d.options.hashLoadConcurrency });
   }
 
   /**
@@ -162,7 +180,7 @@ export class ShardWriter {
     // instances' commits are seen without a round trip on the critical path.
     const cached = await manifest.load();
     await this.loadMissing(cached.manifest);
-    let outcomes = this.classify(all, cached.manifest);
+    let outcomes = this.classify(all, cached.manifest, await this.coldCheck(all, cached.manifest));
     // What `outcomes` were computed on: re-classifying the same generation would repeat them.
     let classifiedOn = cached.manifest.commit_id;
     let candidates = all.filter((_, i) => outcomes[i] === 'accepted');
@@ -172,7 +190,7 @@ export class ShardWriter {
       // elsewhere). Answering without a commit is only right if fresh state agrees.
       const fresh = await manifest.revalidate();
       await this.loadMissing(fresh.manifest);
-      outcomes = this.classify(all, fresh.manifest);
+      outcomes = this.classify(all, fresh.manifest, await this.coldCheck(all, fresh.manifest));
       classifiedOn = fresh.manifest.commit_id;
       candidates = all.filter((_, i) => outcomes[i] === 'accepted');
       if (candidates.length === 0) return outcomes;
@@ -192,7 +210,7 @@ export class ShardWriter {
       // segment it lists is already in the index, so its classification stands.)
       if (base.manifest.commit_id !== classifiedOn) {
         await this.loadMissing(base.manifest);
-        outcomes = this.classify(all, base.manifest);
+        outcomes = this.classify(all, base.manifest, await this.coldCheck(all, base.manifest));
         classifiedOn = base.manifest.commit_id;
       }
       const still = all.filter((_, i) => outcomes[i] === 'accepted');
@@ -205,6 +223,10 @@ export class ShardWriter {
     this.contended = result.attempts > 1;
     if (!result.committed) return outcomes;
 
+    let minIngested = Number.POSITIVE_INFINITY;
+    for (const p of candidates) minIngested = Math.min(minIngested, p.event.ingested_at_ms);
+    this.ownPending.push({ generation: result.state.manifest.generation, minIngestedMs: minIngested });
+    index.lowerFloor(minIngested);
     for (const p of candidates) {
       const h = p.hashes;
       const a = p.at;
@@ -221,7 +243,7 @@ export class ShardWriter {
    * Outcome per event against the dedupe index (committed state only) and against earlier events
    * of the same group; `period_closed` for Usage events in a period the manifest lists as closed.
    */
-  private classify(all: readonly PendingEvent[], manifest: DeepReadonly<ShardManifest>): Outcome[] {
+  private classify(all: readonly PendingEvent[], manifest: DeepReadonly<ShardManifest>, cold: readonly ColdAnswer[]): Outcome[] {
     const { index, deps } = this.d;
     const now = deps.clock.now();
     const closed = new ClosedPeriods(manifest.periods);
@@ -232,7 +254,8 @@ export class ShardWriter {
       const e = p.event;
       const h = p.hashes;
       const a = p.at;
-      const known = index.classify(h[a]!, h[a + 1]!, h[a + 2]!, h[a + 4]!, now);
+      const exact = index.classify(h[a]!, h[a + 1]!, h[a + 2]!, h[a + 4]!, now);
+      const known = exact === 'new' ? cold[i]! : exact;
       if (known !== 'new') {
         out[i] = known;
         continue;
@@ -250,16 +273,59 @@ export class ShardWriter {
   }
 
   /**
+   * Answers, for events the exact index does not know, from the key filters of compacted segments
+   * (confirmed by ranged reads of their sorted hashes): 'new' for every other event.
+   */
+  private async coldCheck(all: readonly PendingEvent[], manifest: DeepReadonly<ShardManifest>): Promise<ColdAnswer[]> {
+    const { index, store, deps, bucketCount } = this.d;
+    const now = deps.clock.now();
+    const probes: ColdProbe[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < all.length; i++) {
+      const p = all[i]!;
+      const h = p.hashes;
+      const a = p.at;
+      if (index.classify(h[a]!, h[a + 1]!, h[a + 2]!, h[a + 4]!, now) !== 'new') continue;
+      probes.push({ k0: h[a]!, k1: h[a + 1]!, k2: h[a + 2]!, p0: h[a + 4]!, p1: h[a + 5]!, bucket: bucketOf(p.event.account_id, bucketCount) });
+      at.push(i);
+    }
+    const out = new Array<ColdAnswer>(all.length).fill('new');
+    const answers = await this.cold.lookup(store, manifest.segments, probes, now, index.windowMs);
+    for (let j = 0; j < at.length; j++) out[at[j]!] = answers[j]!;
+    return out;
+  }
+
+  /**
    * Loads the hashes of listed segments this index has not seen (within the window) —
    * quarantined copies too: they were acknowledged, so a retry of one is a duplicate.
    */
   private async loadMissing(manifest: DeepReadonly<ShardManifest>): Promise<void> {
     const { index, store, deps, options } = this.d;
     const horizon = deps.clock.now() - index.windowMs;
+    // The floor this manifest allows (see below). Lower than the index's on a newer generation
+    // (a restored manifest lists unfiltered segments again): reload what the floor dropped.
+    this.ownPending = this.ownPending.filter((o) => o.generation > manifest.generation);
+    let floor = Number.POSITIVE_INFINITY;
+    for (const s of manifest.segments) if (!hasKeyFilter(s)) floor = Math.min(floor, s.min_ingested);
+    for (const s of manifest.quarantine) floor = Math.min(floor, s.min_ingested);
+    for (const o of this.ownPending) floor = Math.min(floor, o.minIngestedMs);
+    if (manifest.generation >= this.floorGeneration && floor < index.floor) {
+      for (const s of [...manifest.segments, ...manifest.quarantine]) if (!hasKeyFilter(s) && s.min_ingested < index.floor) index.loadedSegments.delete(s.id);
+      index.lowerFloor(floor);
+    }
     const missing = [...manifest.segments, ...manifest.quarantine].filter((s) => !index.loadedSegments.has(s.id));
-    const wanted = missing.filter((s) => s.max_ingested >= horizon);
-    for (const s of missing) if (s.max_ingested < horizon) index.loadedSegments.add(s.id);
+    // Segments with a key filter are answered by `coldCheck`, never loaded into the exact index.
+    const wanted = missing.filter((s) => s.max_ingested >= horizon && !hasKeyFilter(s));
+    for (const s of missing) if (s.max_ingested < horizon || hasKeyFilter(s)) index.loadedSegments.add(s.id);
     await loadSegmentHashes(store, index, wanted, options.hashLoadConcurrency);
+    // Every committed event ingested before the floor is in a key-filtered segment of this
+    // manifest (and of any later one: compaction only turns unfiltered segments into filtered
+    // ones; its quarantine segments count above), so the exact index may drop it. Own commits
+    // newer than the manifest stay.
+    if (manifest.generation >= this.floorGeneration) {
+      this.floorGeneration = manifest.generation;
+      index.setFloor(floor, deps.clock.now());
+    }
   }
 
   /** Encodes and PUTs one segment object, hashes appended (create-only). */

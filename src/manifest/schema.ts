@@ -43,6 +43,11 @@ export const rawSegmentEntry = z.object({
   rolled_by: z.string().optional(),
   /** Written by compaction: deduplicated, one (UTC day, bucket) partition. Only these are rolled up. */
   compacted: z.boolean().optional(),
+  /**
+   * Length of the key filter block (segment/key-filter.ts) appended after the hashes block, which
+   * then spans exactly [bytes, bytes + 20 + 28 x rows). Absent: no filter, hashes to the end.
+   */
+  filter_bytes: nonNegative.optional(),
   created_at_ms: int,
 });
 export type RawSegmentEntry = z.infer<typeof rawSegmentEntry>;

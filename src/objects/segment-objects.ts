@@ -11,8 +11,14 @@ import type { DeepReadonly, RawSegmentEntry, RollupSegmentEntry } from '../manif
 import { newId, type Deps } from '../model/deps.ts';
 import type { UsageEvent } from '../model/event.ts';
 import {
+  decodeKeyFilter,
+  decodePages,
   decodeRawSegment,
   decodeSegmentHashes,
+  encodeKeyFilter,
+  pageRange,
+  type HashRow,
+  type KeyFilterBlock,
   encodeRawSegment,
   eventKey,
   ingestedSecond,
@@ -31,7 +37,9 @@ import {
 import { decodeRollupSegment, encodeRollupSegment, rollupColumnsToRows, type RollupColumnName, type RollupColumns, type RollupRow, type RollupSegmentStats } from '../segment/rollup.ts';
 import type { ObjectStore } from '../store/types.ts';
 
-type RawRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'hashes_key'>;
+type RawRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'hashes_key'> & { readonly rows?: number; readonly filter_bytes?: number | undefined };
+/** A segment with a key filter block (compacted by this version). */
+export type FilteredRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'rows'> & { readonly filter_bytes: number };
 type RollupRef = Pick<DeepReadonly<RollupSegmentEntry>, 'id' | 'key'>;
 
 export interface WriteRawOptions {
@@ -52,8 +60,11 @@ export async function writeRawSegment(store: ObjectStore, keys: ShardKeys, deps:
     ...(opts.hashes === undefined ? {} : { hashes: opts.hashes }),
   });
   const key = keys.rawSegment(id);
-  await store.put(key, concat(encoded.bytes, encoded.hashes), { ifNoneMatch: '*' });
-  return rawEntry(id, key, encoded.stats, deps.clock.now(), opts.compacted === true);
+  // Compacted segments carry a key filter after their hashes: what dedupe keeps in memory.
+  const filter = opts.compacted === true && events.length > 0 ? encodeKeyFilter(encoded.hashes) : undefined;
+  await store.put(key, concat(encoded.bytes, encoded.hashes, filter), { ifNoneMatch: '*' });
+  const entry = rawEntry(id, key, encoded.stats, deps.clock.now(), opts.compacted === true);
+  return filter === undefined ? entry : { ...entry, filter_bytes: filter.byteLength };
 }
 
 /** Encodes rollup rows into one rollup segment aggregating raw segments `inputs`, PUTs and describes it. */
@@ -96,10 +107,38 @@ export async function readRawEvents(store: ObjectStore, seg: RawRef): Promise<Us
  */
 export async function readRawHashes(store: ObjectStore, seg: RawRef): Promise<SegmentHashes> {
   const key = seg.hashes_key ?? seg.key;
-  const res = await store.get(key, seg.hashes_key === undefined ? { range: { offset: seg.bytes } } : {});
+  const range = seg.filter_bytes === undefined ? { offset: seg.bytes } : { offset: seg.bytes, length: hashesLength(seg.rows ?? 0) };
+  const res = await store.get(key, seg.hashes_key === undefined ? { range } : {});
   if (res === null || res.notModified) throw missing(seg, 'hashes', key, '; dedupe cannot be trusted for this shard');
   const h = decodeSegmentHashes(res.body);
   return isVersion1(h) ? upgradeHashes(h, await readRawColumns(store, seg, ['account_id', 'event_id'])) : h;
+}
+
+/** Length of a version 2 hashes block of `rows` rows. */
+function hashesLength(rows: number): number {
+  return 20 + rows * 28;
+}
+
+/** Whether a segment entry has a key filter block. */
+export function hasKeyFilter<T extends RawRef>(seg: T): seg is T & { readonly filter_bytes: number } {
+  return seg.filter_bytes !== undefined && seg.hashes_key === undefined;
+}
+
+/** The segment's key filter block (one ranged GET), decoded and checked. */
+export async function readKeyFilter(store: ObjectStore, seg: FilteredRef): Promise<KeyFilterBlock> {
+  const res = await store.get(seg.key, { range: { offset: seg.bytes + hashesLength(seg.rows), length: seg.filter_bytes } });
+  if (res === null || res.notModified) throw missing(seg, 'key filter', seg.key, '; dedupe cannot be trusted for this shard');
+  const b = decodeKeyFilter(res.body);
+  if (b.rows !== seg.rows) throw new SegmentCorruptError(`segment key filter of ${seg.id}: ${b.rows} rows, the entry says ${seg.rows}`);
+  return b;
+}
+
+/** Rows of pages [from, to] of a filtered segment's sorted hashes block (one ranged GET, page CRCs checked). */
+export async function readHashPages(store: ObjectStore, seg: FilteredRef, block: KeyFilterBlock, from: number, to: number): Promise<HashRow[]> {
+  const r = pageRange(block, from, to);
+  const res = await store.get(seg.key, { range: { offset: seg.bytes + r.offset, length: r.length } });
+  if (res === null || res.notModified) throw missing(seg, 'hashes', seg.key, '; dedupe cannot be trusted for this shard');
+  return decodePages(block, from, to, res.body);
 }
 
 /** A version 1 block in version 2 form: keys and id hashes from the rows, payloads as stored. */
@@ -144,7 +183,13 @@ export async function readRollupRows(store: ObjectStore, seg: RollupRef): Promis
  */
 export function splitRawSegmentObject(object: Uint8Array): { segment: Uint8Array; hashes: Uint8Array } {
   const n = Math.min(segmentContainerLength(object, RAW_MAGIC), object.length);
-  return { segment: object.subarray(0, n), hashes: object.subarray(n) };
+  let rest = object.subarray(n);
+  // A version 2 block followed by a key filter block: the hashes end where their rows do.
+  if (rest.length >= 16 && rest[4] === 2) {
+    const len = hashesLength(new DataView(rest.buffer, rest.byteOffset, rest.length).getUint32(8, true));
+    if (len < rest.length) rest = rest.subarray(0, len);
+  }
+  return { segment: object.subarray(0, n), hashes: rest };
 }
 
 function rawEntry(id: string, key: string, s: RawSegmentStats, createdAtMs: number, compacted: boolean): RawSegmentEntry {
@@ -192,10 +237,11 @@ function rollupEntry(id: string, key: string, inputs: readonly string[], s: Roll
   };
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
+function concat(a: Uint8Array, b: Uint8Array, c?: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength + (c?.byteLength ?? 0));
   out.set(a, 0);
   out.set(b, a.byteLength);
+  if (c !== undefined) out.set(c, a.byteLength + b.byteLength);
   return out;
 }
 

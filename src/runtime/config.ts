@@ -30,7 +30,7 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(8787),
   USAGEDB_API_KEYS: z.string().optional(),
-  USAGEDB_DEDUPE_WINDOW_HOURS: int(1, 24 * 90).default(168),
+  USAGEDB_DEDUPE_WINDOW_HOURS: int(1, 24 * 90).default(840),
   USAGEDB_GROUP_COMMIT_MS: int(0, 1000).default(0),
   USAGEDB_SEQUENCER_INTERVAL_MS: int(0, 60_000).default(1000),
   USAGEDB_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(8 * 1024 * 1024),

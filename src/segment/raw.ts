@@ -18,6 +18,17 @@ export {
   type SegmentHashesV1,
 } from './hashes.ts';
 export { crc32Hex } from './crc32.ts';
+export {
+  decodeKeyFilter,
+  decodePages,
+  encodeKeyFilter,
+  filterBlockBytes,
+  KeyFilter,
+  pageRange,
+  pagesFor,
+  type HashRow,
+  type KeyFilterBlock,
+} from './key-filter.ts';
 export { SegmentCorruptError } from './errors.ts';
 export { containerLength as segmentContainerLength, type DeflateLevel } from './container.ts';
 export {

@@ -7,7 +7,7 @@ describe('configuration from the environment', () => {
     expect(c.store).toEqual({ kind: 'fs', dataDir: './data' });
     expect([c.host, c.port, c.prefix]).toEqual(['127.0.0.1', 8787, 'usagedb']);
     expect(c.newDatabase).toEqual({ shardCount: 1, bucketCount: 64 });
-    expect(c.ingest.dedupeWindowMs).toBe(7 * 86_400_000);
+    expect(c.ingest.dedupeWindowMs).toBe(35 * 86_400_000);
     expect([c.ingest.maxBodyBytes, c.maxRequestBytes]).toEqual([8 * 1024 * 1024, 64 * 1024]);
   });
 
