@@ -16,7 +16,9 @@ const envSchema = z.object({
   USAGEDB_DATA_DIR: z.string().min(1).default('./data'),
   USAGEDB_PREFIX: z.string().regex(/^[A-Za-z0-9._\-/]*$/, 'letters, digits, . _ - / only').default('usagedb'),
   USAGEDB_S3_ENDPOINT: z.url().optional(),
-  USAGEDB_S3_REGION: z.string().min(1).default('auto'),
+  // Unset: "auto" with an endpoint (R2, MinIO), else AWS_REGION, else us-east-1 (AWS S3 has no "auto").
+  USAGEDB_S3_REGION: z.string().min(1).optional(),
+  AWS_REGION: z.string().min(1).optional(),
   USAGEDB_S3_BUCKET: z.string().min(3).max(63).optional(),
   // A pasted line break in a credential would only show later as a refused signature.
   USAGEDB_S3_ACCESS_KEY_ID: z.string().regex(/^\S+$/).optional(),
@@ -148,7 +150,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       kind,
       bucket: e.USAGEDB_S3_BUCKET,
       endpoint: e.USAGEDB_S3_ENDPOINT,
-      region: e.USAGEDB_S3_REGION,
+      region: e.USAGEDB_S3_REGION ?? (e.USAGEDB_S3_ENDPOINT !== undefined ? 'auto' : (e.AWS_REGION ?? 'us-east-1')),
       accessKeyId: e.USAGEDB_S3_ACCESS_KEY_ID,
       secretAccessKey: e.USAGEDB_S3_SECRET_ACCESS_KEY,
       forcePathStyle: e.USAGEDB_S3_FORCE_PATH_STYLE ?? e.USAGEDB_S3_ENDPOINT !== undefined,

@@ -26,7 +26,8 @@ function readmeExample(): { code: string; expected: string[] } {
 
 function run(file: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], { cwd: join(file, '..'), env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The usagedb-source condition points the package's exports at the TypeScript sources: a checkout has no build.
+    const child = spawn(process.execPath, ['--conditions=usagedb-source', file], { cwd: join(file, '..'), env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

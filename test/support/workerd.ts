@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { Miniflare as MiniflareType } from 'miniflare';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const WRANGLER_VERSION = '4.164.0';
+export const WRANGLER_VERSION = '4.116.0';
 export const MINIFLARE_VERSION = '4.20260730.0';
 
 /** What wrangler and workerd printed, in order, without colours (the last 200,000 characters). */
