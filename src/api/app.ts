@@ -69,7 +69,10 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   app.use('*', closeWhenBodyUnread());
   app.use('*', requestContext(logger, metrics));
   if (opts.corsOrigins !== undefined && opts.corsOrigins.length > 0) {
-    app.use('*', cors({ origin: [...opts.corsOrigins], allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'], exposeHeaders: ['X-Request-Id', 'Retry-After'] }));
+    app.use(
+      '*',
+      cors({ origin: [...opts.corsOrigins], allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'], exposeHeaders: ['X-Request-Id', 'Retry-After'] }),
+    );
   }
   app.use('*', authMiddleware(opts.keys ?? [], opts.publicMetrics ?? false));
   // After auth: a caller without a key gets its 401 before any byte of its body is read.

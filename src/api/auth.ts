@@ -35,22 +35,30 @@ const isScopeList = (field: string): boolean => field.split('+').every((s) => (S
 export async function parseApiKeys(raw: string | undefined): Promise<ApiKey[]> {
   if (raw === undefined || raw.trim() === '') return [];
   const keys: ApiKey[] = [];
-  const entries = raw.split(/[,\n]/).map((e) => e.trim()).filter((e) => e !== '');
+  const entries = raw
+    .split(/[,\n]/)
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
   for (const [i, entry] of entries.entries()) {
     const where = `${VAR}: entry ${i + 1}`;
     const parts = entry.split(':');
-    if (parts.length !== 3) throw new ValidationError(`${where}: has ${parts.length} field${parts.length === 1 ? '' : 's'}; write name:secret:scope+scope`, VAR);
+    if (parts.length !== 3)
+      throw new ValidationError(`${where}: has ${parts.length} field${parts.length === 1 ? '' : 's'}; write name:secret:scope+scope`, VAR);
     const [name, secret, scopeList] = parts as [string, string, string];
     const swapped = !isScopeList(scopeList) && (isScopeList(name) || isScopeList(secret));
     const order = swapped ? '; the scopes are in another field, so the fields look out of order (name:secret:scope+scope)' : '';
     if (!NAME.test(name)) throw new ValidationError(`${where}: the first field, the name, must be 1-64 of A-Z a-z 0-9 _ . -${order}`, VAR);
-    if (!isScopeList(scopeList)) throw new ValidationError(`${where}: the third field has an unknown scope; write scopes joined by + (${SCOPES.join(', ')})${order}`, VAR);
+    if (!isScopeList(scopeList))
+      throw new ValidationError(`${where}: the third field has an unknown scope; write scopes joined by + (${SCOPES.join(', ')})${order}`, VAR);
     let digest: Uint8Array;
     const hashed = HASHED.exec(secret);
     if (hashed !== null) digest = Uint8Array.from(hashed[1]!.match(/../g)!, (h) => parseInt(h, 16));
     else if (/^sha256=/i.test(secret)) throw new ValidationError(`${where}: the second field starts with sha256= but is not followed by 64 hex digits`, VAR);
     else if (secret.length < 16 || /\s/.test(secret)) {
-      throw new ValidationError(`${where}: the second field, the secret, must be at least 16 characters without spaces (or sha256=<64 hex digits>); entries are name:secret:scope+scope`, VAR);
+      throw new ValidationError(
+        `${where}: the second field, the secret, must be at least 16 characters without spaces (or sha256=<64 hex digits>); entries are name:secret:scope+scope`,
+        VAR,
+      );
     } else digest = await sha256(secret);
     const first = keys.findIndex((k) => k.name === name);
     if (first >= 0) throw new ValidationError(`${where} (${name}): the name is used twice (entry ${first + 1} has it too)`, VAR);

@@ -98,7 +98,8 @@ export function publicCodeOf(err: UsageDbError): PublicErrorCode {
 export function toHttpError(err: unknown): HttpError {
   if (!isUsageDbError(err)) return { status: 500, body: errorBody('internal', SERVER_MESSAGES.internal), headers: {}, kind: 'fatal' };
   const code = publicCodeOf(err);
-  if (err instanceof UserError) return { status: err.status as ContentfulStatusCode, body: errorBody(code, err.message, err.details), headers: {}, kind: 'user' };
+  if (err instanceof UserError)
+    return { status: err.status as ContentfulStatusCode, body: errorBody(code, err.message, err.details), headers: {}, kind: 'user' };
   const kind = err.kind === 'user' ? 'fatal' : err.kind; // a user kind outside UserError has no status: a bug, so a fault
   const message = code in SERVER_MESSAGES ? SERVER_MESSAGES[code as ServerCode] : SERVER_MESSAGES.internal;
   const headers: Record<string, string> = {};

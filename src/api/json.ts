@@ -32,7 +32,10 @@ export function isJsonObject(v: unknown): v is Record<string, unknown> {
 export function rejectUnknownFields(body: Record<string, unknown>, known: readonly string[], path = ''): void {
   const unknown = Object.keys(body).filter((k) => !known.includes(k));
   if (unknown.length === 0) return;
-  throw unknownFields(unknown.map((k) => path + k), known);
+  throw unknownFields(
+    unknown.map((k) => path + k),
+    known,
+  );
 }
 
 function unknownFields(names: readonly string[], known: readonly string[] | undefined): ValidationError {

@@ -12,7 +12,10 @@ interface Histogram {
 }
 
 export interface ScrapeSources {
-  readonly shards: readonly { readonly shard: number; readonly stats: { commits: number; conflicts: number; contentionErrors: number; ambiguous: number; skipped: number } }[];
+  readonly shards: readonly {
+    readonly shard: number;
+    readonly stats: { commits: number; conflicts: number; contentionErrors: number; ambiguous: number; skipped: number };
+  }[];
   readonly cache: { hits: number; misses: number; bytes: number; entries: number };
 }
 
@@ -70,7 +73,11 @@ export class Metrics {
     out.push(`usagedb_segment_cache_bytes ${src.cache.bytes}`);
     family('usagedb_job_runs_total', 'counter', 'Background job runs by outcome.');
     for (const [k, v] of this.jobs) out.push(`usagedb_job_runs_total{${k}} ${v}`);
-    family('usagedb_job_last_run_timestamp_seconds', 'gauge', 'When a job run by this instance last ended, by outcome (GC keeps no watermark in the manifest).');
+    family(
+      'usagedb_job_last_run_timestamp_seconds',
+      'gauge',
+      'When a job run by this instance last ended, by outcome (GC keeps no watermark in the manifest).',
+    );
     for (const [k, v] of this.jobLastRun) out.push(`usagedb_job_last_run_timestamp_seconds{${k}} ${v / 1000}`);
     return `${out.join('\n')}\n`;
   }

@@ -23,10 +23,12 @@ export type LogLevel = keyof typeof LEVELS;
 
 /** JSON-lines logger writing through `write` (stdout on Node, console on Workers). */
 export function jsonLogger(write: (line: string, level: keyof typeof LEVELS) => void, min: keyof typeof LEVELS = 'info', now: () => number = Date.now): Logger {
-  const log = (level: keyof typeof LEVELS) => (msg: string, fields: LogFields = {}) => {
-    if (LEVELS[level] < LEVELS[min]) return;
-    write(JSON.stringify({ time: new Date(now()).toISOString(), level, msg, ...fields }), level);
-  };
+  const log =
+    (level: keyof typeof LEVELS) =>
+    (msg: string, fields: LogFields = {}) => {
+      if (LEVELS[level] < LEVELS[min]) return;
+      write(JSON.stringify({ time: new Date(now()).toISOString(), level, msg, ...fields }), level);
+    };
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }
 

@@ -120,7 +120,11 @@ const CLOSED_VIEW = {
   closed_at: HISTORY_CLOSE.at,
   generation: 7,
   source_segments: ['01KD7ZK3Q8XW0M2V9T4N6B8C1D'],
-  frozen: { quantity: '1250', event_count: 1, lines: [{ product_id: 'chat', meter_id: 'tokens.output', model_id: 'model-a', unit: 'tokens', quantity: '1250', count: 1 }] },
+  frozen: {
+    quantity: '1250',
+    event_count: 1,
+    lines: [{ product_id: 'chat', meter_id: 'tokens.output', model_id: 'model-a', unit: 'tokens', quantity: '1250', count: 1 }],
+  },
   pending_adjustments: [],
   adjustments_quantity: '0',
   net_total: '1250',
@@ -211,7 +215,10 @@ const ERROR_TEXT: Record<ErrorStatus, { description: string; example: Example }>
   413: {
     description:
       'payload_too_large: the body is over the limit of its route (ingest USAGEDB_MAX_BODY_BYTES, 8 MiB; every other route USAGEDB_MAX_REQUEST_BYTES, 64 KiB), or the batch has too many events. Sent before the body was read when the Content-Length says so; on Node an answer given before the body arrived carries Connection: close.',
-    example: { summary: 'Body over the limit', value: err('payload_too_large', 'body: larger than 8388608 bytes, the limit of this route', { field: 'body', limit: 8_388_608 }) },
+    example: {
+      summary: 'Body over the limit',
+      value: err('payload_too_large', 'body: larger than 8388608 bytes, the limit of this route', { field: 'body', limit: 8_388_608 }),
+    },
   },
   500: {
     description:
@@ -228,9 +235,17 @@ const ERROR_TEXT: Record<ErrorStatus, { description: string; example: Example }>
 const json = (schema: JsonObject, examples: Record<string, Example>): Record<string, Media> => ({ 'application/json': { schema, examples } });
 
 /** The 413 of every route but ingest (USAGEDB_MAX_REQUEST_BYTES). */
-const REQUEST_413 = { body: { summary: 'Body over 64 KiB', value: err('payload_too_large', 'body: larger than 65536 bytes, the limit of this route', { field: 'body', limit: 65_536 }) } };
+const REQUEST_413 = {
+  body: {
+    summary: 'Body over 64 KiB',
+    value: err('payload_too_large', 'body: larger than 65536 bytes, the limit of this route', { field: 'body', limit: 65_536 }),
+  },
+};
 const UNKNOWN_FIELD = (field: string, known: string) => ({
-  unknownField: { summary: 'Unknown field', value: err('invalid_request', `${field}: unknown field; known fields: ${known}`, { field, unknown_fields: [field] }) },
+  unknownField: {
+    summary: 'Unknown field',
+    value: err('invalid_request', `${field}: unknown field; known fields: ${known}`, { field, unknown_fields: [field] }),
+  },
 });
 
 const accountParam: ParamSpec = {
@@ -296,7 +311,15 @@ const OPERATIONS: readonly OpSpec[] = [
     ok: {
       description: 'The store answered.',
       content: json(ref('Health'), {
-        ok: { summary: 'Healthy', value: { status: 'ok', store: { kind: 's3', ok: true, latency_ms: 12 }, writable: true, database: { db_id: '01KD7ZK0000000000000000000', shards: 16, buckets: 256 } } },
+        ok: {
+          summary: 'Healthy',
+          value: {
+            status: 'ok',
+            store: { kind: 's3', ok: true, latency_ms: 12 },
+            writable: true,
+            database: { db_id: '01KD7ZK0000000000000000000', shards: 16, buckets: 256 },
+          },
+        },
       }),
     },
     extra: {
@@ -305,7 +328,12 @@ const OPERATIONS: readonly OpSpec[] = [
         content: json(ref('Health'), {
           degraded: {
             summary: 'Store unreachable',
-            value: { status: 'degraded', store: { kind: 's3', ok: false, latency_ms: 3001, problem: 'no answer in 3000 ms' }, writable: true, database: { db_id: '01KD7ZK0000000000000000000', shards: 16, buckets: 256 } },
+            value: {
+              status: 'degraded',
+              store: { kind: 's3', ok: false, latency_ms: 3001, problem: 'no answer in 3000 ms' },
+              writable: true,
+              database: { db_id: '01KD7ZK0000000000000000000', shards: 16, buckets: 256 },
+            },
           },
         }),
       },
@@ -321,7 +349,10 @@ const OPERATIONS: readonly OpSpec[] = [
     summary: 'Prometheus metrics',
     description: 'Request counts and latencies, commit counters per shard, and cache statistics in the Prometheus text format.',
     securityNote: 'Needs the admin scope unless the server runs with public metrics (then no key is needed).',
-    ok: { description: 'Prometheus text exposition format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' }, examples: { sample: { summary: 'A few lines', value: METRICS_TEXT } } } } },
+    ok: {
+      description: 'Prometheus text exposition format 0.0.4.',
+      content: { 'text/plain': { schema: { type: 'string' }, examples: { sample: { summary: 'A few lines', value: METRICS_TEXT } } } },
+    },
     errors: { 401: {}, 403: {} },
     store: false,
   },
@@ -361,7 +392,13 @@ const OPERATIONS: readonly OpSpec[] = [
         accepted: { summary: 'Accepted', value: { accepted: 1, duplicates: 0, conflicts: 0, rejected: 0, errors: [] } },
         mixed: {
           summary: 'A duplicate and a rejected event',
-          value: { accepted: 1, duplicates: 1, conflicts: 0, rejected: 1, errors: [{ index: 2, event_id: 'evt_0003', reason: 'quantity: must be an integer' }] },
+          value: {
+            accepted: 1,
+            duplicates: 1,
+            conflicts: 0,
+            rejected: 1,
+            errors: [{ index: 2, event_id: 'evt_0003', reason: 'quantity: must be an integer' }],
+          },
         },
       }),
     },
@@ -374,7 +411,10 @@ const OPERATIONS: readonly OpSpec[] = [
       403: {},
       413: {
         body: ERROR_TEXT[413].example,
-        events: { summary: 'Too many events', value: err('payload_too_large', 'events: 10001 events in one batch; at most 10000 are allowed', { field: 'events', limit: 10_000 }) },
+        events: {
+          summary: 'Too many events',
+          value: err('payload_too_large', 'events: 10001 events in one batch; at most 10000 are allowed', { field: 'events', limit: 10_000 }),
+        },
       },
     },
     store: true,
@@ -393,14 +433,21 @@ const OPERATIONS: readonly OpSpec[] = [
       {
         name: 'group_by',
         in: 'query',
-        description: 'Comma-separated group keys (at most 8): a column (subscription_id, product_id, meter_id, model_id, source, unit, kind), hour, day, month, or dim:<key>.',
+        description:
+          'Comma-separated group keys (at most 8): a column (subscription_id, product_id, meter_id, model_id, source, unit, kind), hour, day, month, or dim:<key>.',
         schema: { type: 'string' },
         example: 'meter_id,day',
       },
       listFilter('product_id', 'chat'),
       listFilter('meter_id', 'tokens.output'),
       listFilter('model_id', 'model-a'),
-      { name: 'source', in: 'query', description: 'Data source: auto (default), raw or rollup.', schema: { type: 'string', enum: ['auto', 'raw', 'rollup'] }, example: 'auto' },
+      {
+        name: 'source',
+        in: 'query',
+        description: 'Data source: auto (default), raw or rollup.',
+        schema: { type: 'string', enum: ['auto', 'raw', 'rollup'] },
+        example: 'auto',
+      },
     ],
     ok: {
       description: 'The usage lines.',
@@ -424,7 +471,9 @@ const OPERATIONS: readonly OpSpec[] = [
         missingFrom: ERROR_TEXT[400].example,
         unknownParam: {
           summary: 'Unknown parameter',
-          value: err('invalid_request', 'group: unknown query parameter; allowed: from, to, group_by, product_id, meter_id, model_id, source', { field: 'group' }),
+          value: err('invalid_request', 'group: unknown query parameter; allowed: from, to, group_by, product_id, meter_id, model_id, source', {
+            field: 'group',
+          }),
         },
       },
       401: {},
@@ -438,14 +487,21 @@ const OPERATIONS: readonly OpSpec[] = [
     operationId: 'accountEvents',
     tag: 'query',
     summary: "An account's raw events (audit trail), paginated",
-    description: 'Stored events of one account in [from, to), in (timestamp_ms, event_id) order. The cursor names a position in that order, so it stays valid across compactions.',
+    description:
+      'Stored events of one account in [from, to), in (timestamp_ms, event_id) order. The cursor names a position in that order, so it stays valid across compactions.',
     params: [
       accountParam,
       fromParam,
       toParam,
       listFilter('meter_id', 'tokens.output'),
       listFilter('product_id', 'chat'),
-      { name: 'limit', in: 'query', description: 'Page size, 1 to 1000 (default 100).', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, example: 100 },
+      {
+        name: 'limit',
+        in: 'query',
+        description: 'Page size, 1 to 1000 (default 100).',
+        schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+        example: 100,
+      },
       {
         name: 'cursor',
         in: 'query',
@@ -476,7 +532,8 @@ const OPERATIONS: readonly OpSpec[] = [
     operationId: 'explainUsage',
     tag: 'query',
     summary: 'Explain an invoice: lines, corrections and provenance',
-    description: 'Usage by invoice line (product, meter, model, source, unit), the corrections and retractions listed apart, and the segments every number came from.',
+    description:
+      'Usage by invoice line (product, meter, model, source, unit), the corrections and retractions listed apart, and the segments every number came from.',
     params: [accountParam, fromParam, toParam],
     ok: {
       description: 'The breakdown.',
@@ -492,7 +549,15 @@ const OPERATIONS: readonly OpSpec[] = [
             corrections: [EXAMPLE_CORRECTION_ROW],
             corrections_quantity: '-250',
             segments: [
-              { id: '01KD7ZK3Q8XW0M2V9T4N6B8C1D', kind: 'raw', rows: 2, quantity: '1000', min_ts: EXAMPLE_EVENT.timestamp_ms, max_ts: EXAMPLE_CORRECTION_ROW.timestamp_ms, rolled_by: null },
+              {
+                id: '01KD7ZK3Q8XW0M2V9T4N6B8C1D',
+                kind: 'raw',
+                rows: 2,
+                quantity: '1000',
+                min_ts: EXAMPLE_EVENT.timestamp_ms,
+                max_ts: EXAMPLE_CORRECTION_ROW.timestamp_ms,
+                rolled_by: null,
+              },
             ],
             rollups: [],
           },
@@ -572,7 +637,14 @@ const OPERATIONS: readonly OpSpec[] = [
       content: json(ref('QueryAnswer'), {
         byModel: {
           summary: 'Top models',
-          value: { account_id: ACCOUNT, from: FROM_ISO, to: TO_ISO, source: 'auto', generations: { '3': 4 }, lines: [{ model_id: 'model-a', quantity: '1250', count: 1, unit: 'tokens' }] },
+          value: {
+            account_id: ACCOUNT,
+            from: FROM_ISO,
+            to: TO_ISO,
+            source: 'auto',
+            generations: { '3': 4 },
+            lines: [{ model_id: 'model-a', quantity: '1250', count: 1, unit: 'tokens' }],
+          },
         },
       }),
     },
@@ -594,7 +666,7 @@ const OPERATIONS: readonly OpSpec[] = [
     tag: 'query',
     summary: 'Aggregate query (SQL subset)',
     description:
-      'One SELECT over the table usage_events: SUM(quantity) and/or COUNT(*) and group columns; WHERE is an AND of `col = \'v\'`, `col IN (...)` and a required timestamp_ms range (ms since the epoch); GROUP BY, ORDER BY, LIMIT. Anything else (OR, HAVING, joins, aliases, other functions) is a 400 naming it.',
+      "One SELECT over the table usage_events: SUM(quantity) and/or COUNT(*) and group columns; WHERE is an AND of `col = 'v'`, `col IN (...)` and a required timestamp_ms range (ms since the epoch); GROUP BY, ORDER BY, LIMIT. Anything else (OR, HAVING, joins, aliases, other functions) is a 400 naming it.",
     body: {
       required: true,
       description: 'A JSON object `{"sql": "..."}`, or the SQL itself as text/plain or application/sql.',
@@ -609,7 +681,14 @@ const OPERATIONS: readonly OpSpec[] = [
       content: json(ref('QueryAnswer'), {
         byMeter: {
           summary: 'Usage by meter',
-          value: { account_id: ACCOUNT, from: FROM_ISO, to: TO_ISO, source: 'auto', generations: { '3': 4 }, lines: [{ meter_id: 'tokens.output', quantity: '1250', count: 1, unit: 'tokens' }] },
+          value: {
+            account_id: ACCOUNT,
+            from: FROM_ISO,
+            to: TO_ISO,
+            source: 'auto',
+            generations: { '3': 4 },
+            lines: [{ meter_id: 'tokens.output', quantity: '1250', count: 1, unit: 'tokens' }],
+          },
         },
       }),
     },
@@ -618,7 +697,9 @@ const OPERATIONS: readonly OpSpec[] = [
         star: { summary: 'Unsupported SQL', value: err('invalid_request', 'SELECT *: not supported; list the columns', { field: 'sql' }) },
         noRange: {
           summary: 'No time range',
-          value: err('invalid_request', 'timestamp_ms: a lower bound (timestamp_ms >= ..) and an upper bound (timestamp_ms < ..) are both required', { field: 'sql' }),
+          value: err('invalid_request', 'timestamp_ms: a lower bound (timestamp_ms >= ..) and an upper bound (timestamp_ms < ..) are both required', {
+            field: 'sql',
+          }),
         },
       },
       401: {},
@@ -637,7 +718,10 @@ const OPERATIONS: readonly OpSpec[] = [
       'Freezes the totals and invoice lines of the month in one commit: every Usage event acknowledged before the close is in the snapshot, every later one for the month is rejected (period_closed). Corrections are still accepted, as pending adjustments. Closing a closed period changes nothing (already_closed: true).',
     params: [accountParam, periodParam],
     body: PERIOD_ACTION_BODY,
-    ok: { description: 'The closed period.', content: json(ref('PeriodCloseResult'), { closed: { summary: 'Closed', value: { ...CLOSED_VIEW, already_closed: false } } }) },
+    ok: {
+      description: 'The closed period.',
+      content: json(ref('PeriodCloseResult'), { closed: { summary: 'Closed', value: { ...CLOSED_VIEW, already_closed: false } } }),
+    },
     errors: { 400: PERIOD_400, 401: {}, 403: {}, 413: REQUEST_413 },
     store: true,
   },
@@ -647,7 +731,8 @@ const OPERATIONS: readonly OpSpec[] = [
     operationId: 'reopenPeriod',
     tag: 'periods',
     summary: 'Reopen a closed billing period',
-    description: 'Drops the frozen totals (the history keeps the close) so Usage events for the month are accepted again. Reopening an open period changes nothing (reopened: false).',
+    description:
+      'Drops the frozen totals (the history keeps the close) so Usage events for the month are accepted again. Reopening an open period changes nothing (reopened: false).',
     params: [accountParam, periodParam],
     body: { ...PERIOD_ACTION_BODY, content: json(ref('PeriodAction'), { reason: { summary: 'With a reason', value: { reason: 'late correction' } } }) },
     ok: {
@@ -673,7 +758,10 @@ const OPERATIONS: readonly OpSpec[] = [
     params: [accountParam, periodParam],
     ok: {
       description: 'The period.',
-      content: json(ref('PeriodView'), { closed: { summary: 'A closed period', value: CLOSED_VIEW }, open: { summary: 'An open period', value: { ...OPEN_VIEW, history: [] } } }),
+      content: json(ref('PeriodView'), {
+        closed: { summary: 'A closed period', value: CLOSED_VIEW },
+        open: { summary: 'An open period', value: { ...OPEN_VIEW, history: [] } },
+      }),
     },
     errors: { 400: PERIOD_400, 401: {}, 403: {} },
     store: true,
@@ -694,14 +782,31 @@ const OPERATIONS: readonly OpSpec[] = [
           value: {
             account_id: ACCOUNT,
             periods: [
-              { period: '2025-12', state: 'closed', closed_at: '2026-01-02T00:00:00.000Z', frozen_quantity: '9800', adjustments_quantity: '-200', net_total: '9600', transitions: 1 },
+              {
+                period: '2025-12',
+                state: 'closed',
+                closed_at: '2026-01-02T00:00:00.000Z',
+                frozen_quantity: '9800',
+                adjustments_quantity: '-200',
+                net_total: '9600',
+                transitions: 1,
+              },
               { period: PERIOD, state: 'open', transitions: 2 },
             ],
           },
         },
       }),
     },
-    errors: { 400: { badAccount: { summary: 'Bad account id', value: err('invalid_request', 'account_id: must be 1-256 characters without control characters', { field: 'account_id' }) } }, 401: {}, 403: {} },
+    errors: {
+      400: {
+        badAccount: {
+          summary: 'Bad account id',
+          value: err('invalid_request', 'account_id: must be 1-256 characters without control characters', { field: 'account_id' }),
+        },
+      },
+      401: {},
+      403: {},
+    },
     store: true,
   },
   {
@@ -713,7 +818,14 @@ const OPERATIONS: readonly OpSpec[] = [
     description:
       'Runs rollup, compact or gc over every shard (a few shards at a time, each run bounded) and answers its report. A failing shard is reported in its result and does not stop the others. Jobs also run on a schedule; running one by hand is safe at any time.',
     params: [
-      { name: 'job', in: 'path', required: true, description: 'The job: rollup, compact or gc.', schema: { type: 'string', enum: ['rollup', 'compact', 'gc'] }, example: 'gc' },
+      {
+        name: 'job',
+        in: 'path',
+        required: true,
+        description: 'The job: rollup, compact or gc.',
+        schema: { type: 'string', enum: ['rollup', 'compact', 'gc'] },
+        example: 'gc',
+      },
       {
         name: 'dry_run',
         in: 'query',
@@ -732,7 +844,15 @@ const OPERATIONS: readonly OpSpec[] = [
             shards: 2,
             failed: 0,
             results: [
-              { shard: 0, dry_run: true, expired_replacements: 1, scanned: 12, referenced: 10, deleted: 2, keys: ['shards/00/segments/raw/01KD7ZK3Q8XW0M2V9T4N6B8C1D.seg'] },
+              {
+                shard: 0,
+                dry_run: true,
+                expired_replacements: 1,
+                scanned: 12,
+                referenced: 10,
+                deleted: 2,
+                keys: ['shards/00/segments/raw/01KD7ZK3Q8XW0M2V9T4N6B8C1D.seg'],
+              },
               { shard: 1, dry_run: true, expired_replacements: 0, scanned: 4, referenced: 4, deleted: 0, keys: [] },
               { scratch_deleted: 0 },
             ],
@@ -753,7 +873,10 @@ const OPERATIONS: readonly OpSpec[] = [
       400: {
         badJob: { summary: 'Unknown job', value: err('invalid_request', 'job: must be one of rollup, compact, gc', { field: 'job' }) },
         dryRun: { summary: 'dry_run on another job', value: err('invalid_request', 'dry_run: only gc has a dry run', { field: 'dry_run' }) },
-        bodyOption: { summary: 'An option sent as a body', value: err('invalid_request', 'dry_run: unknown field; known fields: none', { field: 'dry_run', unknown_fields: ['dry_run'] }) },
+        bodyOption: {
+          summary: 'An option sent as a body',
+          value: err('invalid_request', 'dry_run: unknown field; known fields: none', { field: 'dry_run', unknown_fields: ['dry_run'] }),
+        },
       },
       401: {},
       403: {},
@@ -807,11 +930,22 @@ const OPERATIONS: readonly OpSpec[] = [
     summary: 'Resolve a quarantined conflict',
     description:
       'An admin decision on a quarantined conflict, committed with an audit record (who, when, why): keep first (the quarantined copy stays out of every total), keep both (it comes back as a distinct event) or keep second (it comes back and a Retraction cancels the first copy, a pending adjustment if its period is closed). Bringing a Usage copy back into a closed period is refused: reopen it first. Resolving a resolved conflict changes nothing (already_resolved: true).',
-    params: [{ name: 'id', in: 'path', required: true, description: 'The conflict id from GET /v1/admin/conflicts.', schema: { type: 'string', minLength: 1 }, example: '01KD81000000000000000000CD' }],
+    params: [
+      {
+        name: 'id',
+        in: 'path',
+        required: true,
+        description: 'The conflict id from GET /v1/admin/conflicts.',
+        schema: { type: 'string', minLength: 1 },
+        example: '01KD81000000000000000000CD',
+      },
+    ],
     body: {
       required: true,
       description: '`{"keep": "first" | "second" | "both", "reason": "..."}`.',
-      content: json(ref('ConflictResolve'), { keepFirst: { summary: 'Keep the first copy', value: { keep: 'first', reason: 'client retried with a bad payload' } } }),
+      content: json(ref('ConflictResolve'), {
+        keepFirst: { summary: 'Keep the first copy', value: { keep: 'first', reason: 'client retried with a bad payload' } },
+      }),
     },
     ok: {
       description: 'The conflict after the decision.',
@@ -853,7 +987,12 @@ const OPERATIONS: readonly OpSpec[] = [
         {
           type: 'object',
           required: ['openapi', 'info', 'paths'],
-          properties: { openapi: { type: 'string', const: OPENAPI_VERSION }, info: { type: 'object' }, paths: { type: 'object' }, components: { type: 'object' } },
+          properties: {
+            openapi: { type: 'string', const: OPENAPI_VERSION },
+            info: { type: 'object' },
+            paths: { type: 'object' },
+            components: { type: 'object' },
+          },
           additionalProperties: true,
           description: 'An OpenAPI 3.1 document.',
         },
@@ -872,7 +1011,14 @@ const OPERATIONS: readonly OpSpec[] = [
     description: 'This document rendered as a self-contained HTML page (no scripts, no external resources).',
     ok: {
       description: 'The page.',
-      content: { 'text/html': { schema: { type: 'string' }, examples: { page: { summary: 'The start of the page', value: '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>usageDb API</title>' } } } },
+      content: {
+        'text/html': {
+          schema: { type: 'string' },
+          examples: {
+            page: { summary: 'The start of the page', value: '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>usageDb API</title>' },
+          },
+        },
+      },
     },
     errors: {},
     store: false,
@@ -903,7 +1049,9 @@ function operation(op: OpSpec): JsonObject {
   const responses: JsonObject = { '200': { description: op.ok.description, content: mediaObject(op.ok.content) } };
   for (const [status, r] of Object.entries(op.extra ?? {})) responses[status] = { description: r.description, content: mediaObject(r.content) };
   const errors: Partial<Record<ErrorStatus, Readonly<Record<string, Example>>>> = { ...op.errors, ...(op.store ? { 500: {}, 503: {} } : {}) };
-  for (const status of Object.keys(errors).map(Number).sort((a, b) => a - b) as ErrorStatus[]) {
+  for (const status of Object.keys(errors)
+    .map(Number)
+    .sort((a, b) => a - b) as ErrorStatus[]) {
     if (responses[String(status)] === undefined) responses[String(status)] = errorResponse(status, errors[status]!);
   }
   const auth =

@@ -30,7 +30,11 @@ export const errorBody = z
             '503 with Retry-After to retry (manifest_contention, store_unavailable, commit_outcome_unknown: retry the same request, it is idempotent); ' +
             '500 for a server fault an operator must fix (manifest_corrupt, segment_corrupt, unsupported_format, store_unsafe, store_refused, internal).',
         ),
-      message: z.string().describe('Human-readable; for a 4xx it starts with the name of the offending field or parameter when there is one; for a 5xx it is generic (the details are in the server log under X-Request-Id).'),
+      message: z
+        .string()
+        .describe(
+          'Human-readable; for a 4xx it starts with the name of the offending field or parameter when there is one; for a 5xx it is generic (the details are in the server log under X-Request-Id).',
+        ),
       details: z
         .record(z.string(), z.unknown())
         .optional()
@@ -218,7 +222,9 @@ export const jsonQueryRequest = z
     group_by: z
       .union([z.string(), z.array(z.string())])
       .optional()
-      .describe('Up to 8 keys (a list or a comma-separated string): a column (account_id, subscription_id, product_id, meter_id, model_id, source, unit, kind), hour, day, month, or dim:<key>.'),
+      .describe(
+        'Up to 8 keys (a list or a comma-separated string): a column (account_id, subscription_id, product_id, meter_id, model_id, source, unit, kind), hour, day, month, or dim:<key>.',
+      ),
     filters: z
       .record(z.string(), z.union([z.string(), z.array(z.string())]))
       .optional()
@@ -243,7 +249,7 @@ export const sqlQueryRequest = z
       .string()
       .max(10_000)
       .describe(
-        'One SELECT over usage_events: SUM(quantity) and/or COUNT(*), group columns; WHERE with AND of `col = \'v\'`, `col IN (...)` and a required timestamp_ms range (ms since the epoch); GROUP BY, ORDER BY, LIMIT.',
+        "One SELECT over usage_events: SUM(quantity) and/or COUNT(*), group columns; WHERE with AND of `col = 'v'`, `col IN (...)` and a required timestamp_ms range (ms since the epoch); GROUP BY, ORDER BY, LIMIT.",
       ),
   })
   .describe('POST /v1/query/sql body (or send the SQL itself as text/plain or application/sql). Unknown fields are refused.');
@@ -300,7 +306,10 @@ const closedPeriodView = z.object({
 export const periodView = z.union([openPeriodView, closedPeriodView]).describe('A billing period: live totals while open, frozen ones once closed.');
 
 export const periodCloseResponse = z
-  .union([openPeriodView.extend({ already_closed: z.boolean() }), closedPeriodView.extend({ already_closed: z.boolean().describe('The period was closed before this call (nothing changed).') })])
+  .union([
+    openPeriodView.extend({ already_closed: z.boolean() }),
+    closedPeriodView.extend({ already_closed: z.boolean().describe('The period was closed before this call (nothing changed).') }),
+  ])
   .describe('The period after the close.');
 
 export const periodReopenResponse = z
@@ -365,7 +374,10 @@ const conflictCopy = z
 export const conflict = z
   .object({
     id: z.string().optional().describe('Stable id (what resolve takes); absent on records written before quarantine existed.'),
-    kind: z.enum(['payload', 'id_reuse']).optional().describe('payload: same (account_id, event_id), another payload; id_reuse: one event_id under two accounts (two events).'),
+    kind: z
+      .enum(['payload', 'id_reuse'])
+      .optional()
+      .describe('payload: same (account_id, event_id), another payload; id_reuse: one event_id under two accounts (two events).'),
     status: z
       .enum(['reported', 'quarantined', 'resolved'])
       .optional()
@@ -395,7 +407,9 @@ export const conflictResolveRequest = z
   .object({
     keep: z
       .enum(['first', 'second', 'both'])
-      .describe('first: the quarantined copy stays out; both: it comes back as a distinct event; second: it comes back and a Retraction cancels the first copy.'),
+      .describe(
+        'first: the quarantined copy stays out; both: it comes back as a distinct event; second: it comes back and a Retraction cancels the first copy.',
+      ),
     reason: z.string().min(1).max(1024).describe('Kept in the audit record.'),
   })
   .strict()

@@ -72,7 +72,10 @@ export async function checkRawSegment(store: ObjectStore, shard: number, e: Deep
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   differs(out, shard, 'raw', e.id, 'checksum', crc32Hex(view.getUint32(bytes.length - 8, true)), e.checksum);
   differs(out, shard, 'raw', e.id, 'rows', cols.rows, e.rows);
-  let minTs = Infinity, maxTs = -Infinity, minIng = Infinity, maxIng = -Infinity;
+  let minTs = Infinity,
+    maxTs = -Infinity,
+    minIng = Infinity,
+    maxIng = -Infinity;
   let sum = 0n;
   let minAcc: string | undefined, maxAcc: string | undefined;
   const acc = cols.account_id!;
@@ -109,7 +112,8 @@ export async function checkHashes(store: ObjectStore, shard: number, e: DeepRead
   const where = e.hashes_key === undefined ? `hashes appended to ${e.key}` : `hashes sidecar ${e.hashes_key}`;
   let bytes: Uint8Array | null;
   try {
-    const range = e.hashes_key !== undefined ? undefined : e.filter_bytes === undefined ? { offset: e.bytes } : { offset: e.bytes, length: hashesLength(e.rows) };
+    const range =
+      e.hashes_key !== undefined ? undefined : e.filter_bytes === undefined ? { offset: e.bytes } : { offset: e.bytes, length: hashesLength(e.rows) };
     bytes = await fetch(store, e.hashes_key ?? e.key, range);
   } catch (err) {
     // A ranged read past the end of a truncated object is refused by S3 (416).
@@ -150,7 +154,8 @@ export async function checkRollup(store: ObjectStore, shard: number, e: DeepRead
   differs(out, shard, 'rollup', e.id, 'rows', cols.rows, e.rows);
   let sum = 0n;
   let events = 0;
-  let minHour = Infinity, maxHour = -Infinity;
+  let minHour = Infinity,
+    maxHour = -Infinity;
   for (let r = 0; r < cols.rows; r++) {
     sum += rollupQuantity(cols, r);
     events += cols.event_count![r]!;

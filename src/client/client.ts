@@ -86,7 +86,10 @@ export class UsageDbClient {
       newRequestId: () => ulid(now()),
       headers: { ...opts.headers },
     };
-    this.limits = { maxEvents: positiveInt(opts.maxBatchEvents ?? 1000, 'maxBatchEvents'), maxBytes: positiveInt(opts.maxBatchBytes ?? 8 * 1024 * 1024, 'maxBatchBytes') };
+    this.limits = {
+      maxEvents: positiveInt(opts.maxBatchEvents ?? 1000, 'maxBatchEvents'),
+      maxBytes: positiveInt(opts.maxBatchBytes ?? 8 * 1024 * 1024, 'maxBatchBytes'),
+    };
     this.trackerOptions = opts.tracker;
   }
 
@@ -135,7 +138,10 @@ export class UsageDbClient {
    * options); it sends through this client. Close each one you create.
    */
   createTracker(options?: TrackerOptions): Tracker {
-    return new Tracker({ send: (prepared) => ingestPrepared(this.http, prepared, this.limits), mintId: () => ulid(this.http.now()), now: this.http.now }, options);
+    return new Tracker(
+      { send: (prepared) => ingestPrepared(this.http, prepared, this.limits), mintId: () => ulid(this.http.now()), now: this.http.now },
+      options,
+    );
   }
 
   private getTracker(): Tracker {

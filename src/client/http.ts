@@ -89,7 +89,11 @@ async function attemptOnce<T>(config: HttpConfig, req: HttpRequest, requestId: s
   const onAbort = (): void => controller.abort(caller?.reason);
   caller?.addEventListener('abort', onAbort, { once: true });
 
-  const headers: Record<string, string> = { accept: req.expect === 'text' ? 'text/plain, text/html, */*' : 'application/json', 'x-request-id': requestId, ...config.headers };
+  const headers: Record<string, string> = {
+    accept: req.expect === 'text' ? 'text/plain, text/html, */*' : 'application/json',
+    'x-request-id': requestId,
+    ...config.headers,
+  };
   if (config.apiKey !== undefined) headers.authorization = `Bearer ${config.apiKey}`;
   if (req.body !== undefined) headers['content-type'] = 'application/json';
 

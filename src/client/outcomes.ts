@@ -92,7 +92,8 @@ export function batchOutcomes(
   }
 
   const earlier = answer.duplicates - repeats;
-  if (earlier < 0 || earlier > open.length) throw inconsistent(answer, `duplicates ${answer.duplicates} do not fit ${repeats} repeated ids and ${open.length} other events`);
+  if (earlier < 0 || earlier > open.length)
+    throw inconsistent(answer, `duplicates ${answer.duplicates} do not fit ${repeats} repeated ids and ${open.length} other events`);
   let status: OutcomeStatus;
   if (retried) {
     status = 'accepted';
@@ -110,15 +111,22 @@ export function batchOutcomes(
 function checkAnswer(a: IngestResult, n: number): void {
   const counts = [a.accepted, a.duplicates, a.conflicts, a.rejected];
   if (!counts.every((c) => Number.isInteger(c) && c >= 0) || !Array.isArray(a.errors)) throw inconsistent(a, 'counts are not integers or errors is not a list');
-  if (a.accepted + a.duplicates + a.conflicts + a.rejected !== n) throw inconsistent(a, `counts add up to ${counts.reduce((x, y) => x + y)}, the batch had ${n} events`);
+  if (a.accepted + a.duplicates + a.conflicts + a.rejected !== n)
+    throw inconsistent(a, `counts add up to ${counts.reduce((x, y) => x + y)}, the batch had ${n} events`);
   if (a.errors.length !== a.conflicts + a.rejected) throw inconsistent(a, `${a.errors.length} errors for ${a.conflicts} conflicts + ${a.rejected} rejected`);
   const seen = new Set<number>();
   for (const e of a.errors) {
-    if (!Number.isInteger(e.index) || e.index < 0 || e.index >= n || seen.has(e.index)) throw inconsistent(a, `error index ${e.index} is not a position of the batch`);
+    if (!Number.isInteger(e.index) || e.index < 0 || e.index >= n || seen.has(e.index))
+      throw inconsistent(a, `error index ${e.index} is not a position of the batch`);
     seen.add(e.index);
   }
 }
 
 function inconsistent(a: IngestResult, why: string): UnexpectedResponseError {
-  return new UnexpectedResponseError({ code: 'unexpected_response', message: `ingest answer does not match the batch: ${why}`, status: 200, details: { answer: a } });
+  return new UnexpectedResponseError({
+    code: 'unexpected_response',
+    message: `ingest answer does not match the batch: ${why}`,
+    status: 200,
+    details: { answer: a },
+  });
 }

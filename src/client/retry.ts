@@ -36,7 +36,12 @@ export const defaultSleep: Sleep = (ms, signal) =>
   });
 
 export function abortError(signal: AbortSignal, requestId?: string): AbortError {
-  return new AbortError({ code: 'aborted', message: 'the request was aborted by the caller', cause: signal.reason, ...(requestId === undefined ? {} : { requestId }) });
+  return new AbortError({
+    code: 'aborted',
+    message: 'the request was aborted by the caller',
+    cause: signal.reason,
+    ...(requestId === undefined ? {} : { requestId }),
+  });
 }
 
 /**

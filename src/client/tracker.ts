@@ -150,12 +150,21 @@ export class Tracker {
   /** The events of `report` the server did not store (conflict, rejected), as one error. */
   private refused(report: IngestReport, batch: readonly PreparedEvent[]): EventsRejectedError | undefined {
     const outcomes: EventOutcome[] = report.outcomes.filter((o) => NOT_STORED.has(o.status));
-    return outcomes.length === 0 ? undefined : new EventsRejectedError(outcomes, report, outcomes.map((o) => batch[o.index]!.event));
+    return outcomes.length === 0
+      ? undefined
+      : new EventsRejectedError(
+          outcomes,
+          report,
+          outcomes.map((o) => batch[o.index]!.event),
+        );
   }
 
   /** Hands `err` to onError (a non-UsageDbError, i.e. a bug, wrapped so it is not lost) and returns it. */
   private report(err: unknown): unknown {
-    const typed = err instanceof UsageDbError ? err : new UsageDbError({ code: 'client_error', message: `flush failed: ${err instanceof Error ? err.message : String(err)}`, cause: err });
+    const typed =
+      err instanceof UsageDbError
+        ? err
+        : new UsageDbError({ code: 'client_error', message: `flush failed: ${err instanceof Error ? err.message : String(err)}`, cause: err });
     try {
       this.onError(typed);
     } catch {

@@ -325,7 +325,13 @@ export interface Conflict {
   readonly timestamp_ms?: number;
   readonly kept?: ConflictCopy;
   readonly quarantined?: ConflictCopy;
-  readonly resolution?: { readonly keep: 'first' | 'second' | 'both'; readonly at_ms: number; readonly actor: string; readonly reason: string; readonly segment?: string };
+  readonly resolution?: {
+    readonly keep: 'first' | 'second' | 'both';
+    readonly at_ms: number;
+    readonly actor: string;
+    readonly reason: string;
+    readonly segment?: string;
+  };
   readonly shard: number;
 }
 

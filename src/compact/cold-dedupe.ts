@@ -154,7 +154,10 @@ export function dedupe(events: UsageEvent[], reference: Reference, allowed: Allo
       if (same !== undefined) justifiedBy.add(same.segment);
       continue;
     }
-    const others = [...refs, ...prior.map((c) => ({ segment: '', payload: c.payload, second: Math.floor(c.event.ingested_at_ms / 1000), settled: false, event: c.event }))];
+    const others = [
+      ...refs,
+      ...prior.map((c) => ({ segment: '', payload: c.payload, second: Math.floor(c.event.ingested_at_ms / 1000), settled: false, event: c.event })),
+    ];
     const pair = allowed.get(k);
     if (others.length > 0 && !(pair?.has(p) === true && others.every((o) => pair.has(o.payload)))) {
       const mine = { second: Math.floor(e.ingested_at_ms / 1000), payload: p };

@@ -117,12 +117,28 @@ async function writePartitions(
   return outputs;
 }
 
-export async function compactShard(store: ObjectStore, shard: ManifestStore, deps: Deps, bucketCount: number, opts: CompactOptions = DEFAULT_COMPACT_OPTIONS): Promise<CompactReport> {
+export async function compactShard(
+  store: ObjectStore,
+  shard: ManifestStore,
+  deps: Deps,
+  bucketCount: number,
+  opts: CompactOptions = DEFAULT_COMPACT_OPTIONS,
+): Promise<CompactReport> {
   const snap = await shard.revalidate();
   const live = snap.manifest.segments;
   const inputs = chooseInputs(live, opts);
   const rowsIn = inputs.reduce((n, s) => n + s.rows, 0);
-  const empty = { shard: shard.shard, committed: false, inputs: 0, outputs: 0, rows_in: 0, rows_out: 0, duplicates_removed: 0, conflicts_found: 0, quarantined: 0 };
+  const empty = {
+    shard: shard.shard,
+    committed: false,
+    inputs: 0,
+    outputs: 0,
+    rows_in: 0,
+    rows_out: 0,
+    duplicates_removed: 0,
+    conflicts_found: 0,
+    quarantined: 0,
+  };
   if (inputs.length === 0) return { ...empty, reason: 'nothing to compact' };
 
   const events: UsageEvent[] = [];
@@ -137,9 +153,21 @@ export async function compactShard(store: ObjectStore, shard: ManifestStore, dep
   const quarantine =
     d.quarantined.length === 0
       ? []
-      : [await writeRawSegment(store, shard.keys, deps, d.quarantined.map((q) => q.event), { bucketOf: (a: string) => bucketOf(a, bucketCount) })];
+      : [
+          await writeRawSegment(
+            store,
+            shard.keys,
+            deps,
+            d.quarantined.map((q) => q.event),
+            { bucketOf: (a: string) => bucketOf(a, bucketCount) },
+          ),
+        ];
   const conflicts = [
-    ...d.quarantined.map((q) => ({ ...q.record, segments: [...q.record.segments, quarantine[0]!.id], quarantined: { ...q.record.quarantined!, segment: quarantine[0]!.id } })),
+    ...d.quarantined.map((q) => ({
+      ...q.record,
+      segments: [...q.record.segments, quarantine[0]!.id],
+      quarantined: { ...q.record.quarantined!, segment: quarantine[0]!.id },
+    })),
     ...d.reported,
   ];
 

@@ -32,7 +32,9 @@ export async function listConflicts(db: Database): Promise<ListedConflict[]> {
 /** How many of an account's events in [from, to) are quarantined (held out of the totals). */
 export async function quarantinedEvents(db: Database, accountId: string, from: number, to: number): Promise<number> {
   const m = (await db.shardOf(accountId).revalidate()).manifest;
-  return m.conflicts.filter((c) => c.status === 'quarantined' && c.account_id === accountId && c.timestamp_ms !== undefined && c.timestamp_ms >= from && c.timestamp_ms < to).length;
+  return m.conflicts.filter(
+    (c) => c.status === 'quarantined' && c.account_id === accountId && c.timestamp_ms !== undefined && c.timestamp_ms >= from && c.timestamp_ms < to,
+  ).length;
 }
 
 /** 64 bits of an event's payload hash as 16 hex digits, as conflict records name payloads. */
@@ -77,7 +79,14 @@ export async function resolveConflict(db: Database, id: string, keep: Keep, acto
 }
 
 /** The rows that come back into the totals: the quarantined copy, and for `second` a Retraction of the first. */
-async function comingBack(db: Database, base: CommittedManifest, c: DeepReadonly<ConflictRecord>, keep: Keep, id: string, reason: string): Promise<UsageEvent[]> {
+async function comingBack(
+  db: Database,
+  base: CommittedManifest,
+  c: DeepReadonly<ConflictRecord>,
+  keep: Keep,
+  id: string,
+  reason: string,
+): Promise<UsageEvent[]> {
   const q = c.quarantined!;
   const qseg = base.manifest.quarantine.find((s) => s.id === q.segment);
   if (qseg === undefined) throw new NotFoundError(`conflict ${id}: its quarantine segment ${q.segment} is not listed`);
@@ -98,7 +107,14 @@ async function comingBack(db: Database, base: CommittedManifest, c: DeepReadonly
 }
 
 /** The live copy of (account, event_id) with this payload, looked for around its timestamp. */
-async function findCopy(db: Database, base: CommittedManifest, accountId: string, eventId: string, payload: string, ts: number): Promise<UsageEvent | undefined> {
+async function findCopy(
+  db: Database,
+  base: CommittedManifest,
+  accountId: string,
+  eventId: string,
+  payload: string,
+  ts: number,
+): Promise<UsageEvent | undefined> {
   const day = Math.floor(ts / DAY_MS) * DAY_MS;
   const ids = new Set(closeInputs(base.manifest.segments, accountId, bucketOf(accountId, db.info.bucket_count), day, day + DAY_MS));
   for (const s of base.manifest.segments) {

@@ -55,7 +55,13 @@ export async function storeNow(store: ObjectStore, scratchKey: string): Promise<
   }
 }
 
-export async function gcShard(store: ObjectStore, shard: ManifestStore, deps: Deps, scratchPrefix: string, opts: GcOptions = DEFAULT_GC_OPTIONS): Promise<GcReport> {
+export async function gcShard(
+  store: ObjectStore,
+  shard: ManifestStore,
+  deps: Deps,
+  scratchPrefix: string,
+  opts: GcOptions = DEFAULT_GC_OPTIONS,
+): Promise<GcReport> {
   let expired = 0;
   if (!opts.dryRun) {
     const res = await shard.commit({ op: 'expireReplacements', now_ms: deps.clock.now() });

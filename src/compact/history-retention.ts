@@ -86,7 +86,15 @@ export async function historyRetention(
           referencedKeys(await shard.readGeneration(t), referenced);
           break;
         } catch (err) {
-          if (!(err instanceof HistoryIncompleteError || err instanceof HistoryMismatchError || err instanceof NotFoundError || err instanceof ManifestCorruptError)) throw err;
+          if (
+            !(
+              err instanceof HistoryIncompleteError ||
+              err instanceof HistoryMismatchError ||
+              err instanceof NotFoundError ||
+              err instanceof ManifestCorruptError
+            )
+          )
+            throw err;
         }
       }
       unrestorable.push(t);

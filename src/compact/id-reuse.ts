@@ -126,12 +126,24 @@ async function confirm(db: Database, pairs: readonly [Located, Located][], now: 
       for (const x of accountsA) {
         for (const y of accountsB) {
           if (x === y) continue;
-          for (const [account, other, l] of [[x, y, a], [y, x, b]] as const) {
+          for (const [account, other, l] of [
+            [x, y, a],
+            [y, x, b],
+          ] as const) {
             const k = `${account}\u0000${eventId}\u0000${other}`;
             if (out.has(k)) continue;
             out.set(k, {
               shard: l.shard,
-              record: { id: newId(db.deps), kind: 'id_reuse', status: 'reported', event_id: eventId, account_id: account, other_account_id: other, segments: [a.seg.id, b.seg.id], found_at_ms: now },
+              record: {
+                id: newId(db.deps),
+                kind: 'id_reuse',
+                status: 'reported',
+                event_id: eventId,
+                account_id: account,
+                other_account_id: other,
+                segments: [a.seg.id, b.seg.id],
+                found_at_ms: now,
+              },
             });
           }
         }

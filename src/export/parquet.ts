@@ -154,7 +154,8 @@ export class ParquetExportWriter {
   /** Buffers a batch's rows; writes (and awaits) full row groups. */
   async add(b: ExportBatch): Promise<void> {
     const c = b.cols;
-    const dict = (name: 'account_id' | 'subscription_id' | 'product_id' | 'meter_id' | 'model_id' | 'source' | 'unit', r: number) => c[name]!.dict[c[name]!.codes[r]!]!;
+    const dict = (name: 'account_id' | 'subscription_id' | 'product_id' | 'meter_id' | 'model_id' | 'source' | 'unit', r: number) =>
+      c[name]!.dict[c[name]!.codes[r]!]!;
     for (const r of b.rows) {
       const q = rawQuantity(c, r);
       if (this.quantityEncoding === 'decimal' && (q > DECIMAL38_MAX || q < -DECIMAL38_MAX)) {

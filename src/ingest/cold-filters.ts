@@ -67,7 +67,13 @@ export class ColdFilters {
    * Answers each probe against the filtered segments of `segments` whose rows can be in the
    * window (`max_ingested ≥ now − window`) and whose buckets hold the probe's.
    */
-  async lookup(store: ObjectStore, segments: readonly DeepReadonly<RawSegmentEntry>[], probes: readonly ColdProbe[], nowMs: number, windowMs: number): Promise<ColdAnswer[]> {
+  async lookup(
+    store: ObjectStore,
+    segments: readonly DeepReadonly<RawSegmentEntry>[],
+    probes: readonly ColdProbe[],
+    nowMs: number,
+    windowMs: number,
+  ): Promise<ColdAnswer[]> {
     const out = new Array<ColdAnswer>(probes.length).fill('new');
     if (probes.length === 0) return out;
     const horizon = nowMs - windowMs;

@@ -19,7 +19,7 @@ const GROWTH = 1.5;
 
 /** Home slot of a hash word in a table of `cap` slots (multiply-shift, any capacity). */
 function home(e0: number, cap: number): number {
-  return Math.floor((e0 >>> 0) * cap / 4294967296);
+  return Math.floor(((e0 >>> 0) * cap) / 4294967296);
 }
 
 export class DedupeIndex {

@@ -42,7 +42,14 @@ export class FirstSeen {
       const q = this.events[j]!;
       const g = q.hashes;
       const b = q.at;
-      if (g[b] === h[at] && g[b + 1] === h[at + 1] && g[b + 2] === h[at + 2] && g[b + 3] === h[at + 3] && q.event.event_id === p.event.event_id && q.event.account_id === p.event.account_id) {
+      if (
+        g[b] === h[at] &&
+        g[b + 1] === h[at + 1] &&
+        g[b + 2] === h[at + 2] &&
+        g[b + 3] === h[at + 3] &&
+        q.event.event_id === p.event.event_id &&
+        q.event.account_id === p.event.account_id
+      ) {
         return s;
       }
       s = (s + 1) & this.mask;

@@ -16,14 +16,14 @@ export async function loadSegmentHashes(
   concurrency: number,
 ): Promise<void> {
   await forEachLimit(segments, concurrency, async (seg) => {
-      if (index.loadedSegments.has(seg.id)) return;
-      const h = await readRawHashes(store, seg);
-      const k = h.keys;
-      const p = h.payloads;
-      for (let row = 0; row < h.count; row++) {
-        const w = row * 3;
-        index.insert(k[w]!, k[w + 1]!, k[w + 2]!, p[row * 2]!, h.ingestedSec[row]! * 1000);
-      }
-      index.loadedSegments.add(seg.id);
+    if (index.loadedSegments.has(seg.id)) return;
+    const h = await readRawHashes(store, seg);
+    const k = h.keys;
+    const p = h.payloads;
+    for (let row = 0; row < h.count; row++) {
+      const w = row * 3;
+      index.insert(k[w]!, k[w + 1]!, k[w + 2]!, p[row * 2]!, h.ingestedSec[row]! * 1000);
+    }
+    index.loadedSegments.add(seg.id);
   });
 }

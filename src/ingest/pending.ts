@@ -14,8 +14,10 @@ export interface PendingEvent {
 }
 
 export function samePayload(a: PendingEvent, b: PendingEvent): boolean {
-  const x = a.hashes, i = a.at + 4;
-  const y = b.hashes, j = b.at + 4;
+  const x = a.hashes,
+    i = a.at + 4;
+  const y = b.hashes,
+    j = b.at + 4;
   return x[i] === y[j] && x[i + 1] === y[j + 1] && x[i + 2] === y[j + 2] && x[i + 3] === y[j + 3];
 }
 

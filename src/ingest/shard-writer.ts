@@ -204,22 +204,29 @@ export class ShardWriter {
       // commit, the conditional PUT is refused and the commit re-runs on their state.
       segment = await this.writeSegment(candidates);
     }
-    const result = await manifest.commit(async (base) => {
-      // Other instances may have committed since our snapshot: learn their events, re-classify.
-      // (The same generation — same commit id — holds the same segments and periods, and every
-      // segment it lists is already in the index, so its classification stands.)
-      if (base.manifest.commit_id !== classifiedOn) {
-        await this.loadMissing(base.manifest);
-        outcomes = this.classify(all, base.manifest, await this.coldCheck(all, base.manifest));
-        classifiedOn = base.manifest.commit_id;
-      }
-      const still = all.filter((_, i) => outcomes[i] === 'accepted');
-      if (still.length === 0) return undefined;
-      // The segment must hold exactly the events accepted now (not merely as many of them).
-      if (!sameEvents(still, segment.events)) segment = await this.writeSegment(still);
-      candidates = still;
-      return rawSegmentsAdded([segment.entry], segment.events.map((p) => p.event), deps.clock.now());
-    }, { history: background });
+    const result = await manifest.commit(
+      async (base) => {
+        // Other instances may have committed since our snapshot: learn their events, re-classify.
+        // (The same generation — same commit id — holds the same segments and periods, and every
+        // segment it lists is already in the index, so its classification stands.)
+        if (base.manifest.commit_id !== classifiedOn) {
+          await this.loadMissing(base.manifest);
+          outcomes = this.classify(all, base.manifest, await this.coldCheck(all, base.manifest));
+          classifiedOn = base.manifest.commit_id;
+        }
+        const still = all.filter((_, i) => outcomes[i] === 'accepted');
+        if (still.length === 0) return undefined;
+        // The segment must hold exactly the events accepted now (not merely as many of them).
+        if (!sameEvents(still, segment.events)) segment = await this.writeSegment(still);
+        candidates = still;
+        return rawSegmentsAdded(
+          [segment.entry],
+          segment.events.map((p) => p.event),
+          deps.clock.now(),
+        );
+      },
+      { history: background },
+    );
     this.contended = result.attempts > 1;
     if (!result.committed) return outcomes;
 

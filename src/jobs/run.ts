@@ -55,24 +55,24 @@ export async function runJob(db: Database, job: JobName, opts: JobOptions = {}):
   const results: Record<string, unknown>[] = new Array(db.shards.length);
   // A failing shard is reported in its slot; it never stops the others.
   await forEachLimit(db.shards, opts.concurrency ?? 4, async (shard) => {
-      try {
-        switch (job) {
-          case 'compact':
-            results[shard.shard] = { ...(await compactShard(store, shard, deps, buckets, { ...DEFAULT_COMPACT_OPTIONS, ...opts.compact })) };
-            break;
-          case 'rollup': {
-            const rolled = await rollupShard(store, shard, deps, buckets, { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup });
-            const merged = await mergeRollups(store, shard, deps, buckets, { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup });
-            results[shard.shard] = { ...rolled, merge: merged, periods_finished: await finishFencedPeriods(db, shard.shard) };
-            break;
-          }
-          case 'gc':
-            results[shard.shard] = { ...(await gcShard(store, shard, deps, scratch, gcOpts)) };
-            break;
+    try {
+      switch (job) {
+        case 'compact':
+          results[shard.shard] = { ...(await compactShard(store, shard, deps, buckets, { ...DEFAULT_COMPACT_OPTIONS, ...opts.compact })) };
+          break;
+        case 'rollup': {
+          const rolled = await rollupShard(store, shard, deps, buckets, { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup });
+          const merged = await mergeRollups(store, shard, deps, buckets, { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup });
+          results[shard.shard] = { ...rolled, merge: merged, periods_finished: await finishFencedPeriods(db, shard.shard) };
+          break;
         }
-      } catch (err) {
-        results[shard.shard] = { shard: shard.shard, error: err instanceof Error ? err.message : String(err) };
+        case 'gc':
+          results[shard.shard] = { ...(await gcShard(store, shard, deps, scratch, gcOpts)) };
+          break;
       }
+    } catch (err) {
+      results[shard.shard] = { shard: shard.shard, error: err instanceof Error ? err.message : String(err) };
+    }
   });
   if (job === 'gc') {
     const idReuse = gcOpts.dryRun ? undefined : await checkIdReuse(db, { ...DEFAULT_ID_REUSE_OPTIONS, ...opts.idReuse });

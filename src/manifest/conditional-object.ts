@@ -271,7 +271,10 @@ export class ConditionalObject<T> {
       } catch (err) {
         if (!(err instanceof TransientStoreError)) throw err;
         if (this.o.deps.clock.now() - started >= policy.maxDurationMs) {
-          throw new CommitOutcomeUnknownError(`${this.o.label}: cannot read back commit ${token}; its outcome is unknown`, { cause: err, retryAfterSeconds: 2 });
+          throw new CommitOutcomeUnknownError(`${this.o.label}: cannot read back commit ${token}; its outcome is unknown`, {
+            cause: err,
+            retryAfterSeconds: 2,
+          });
         }
         await this.o.deps.clock.sleep(backoffMs(tries, err.throttled, policy, this.o.deps.random));
       }

@@ -82,10 +82,7 @@ export class Database {
   }
 
   static async open(opts: OpenOptions): Promise<Database> {
-    const probe =
-      opts.probe === false
-        ? { ok: true, problems: [] }
-        : await probeConditionalWrites(opts.store, scratchPrefix(opts.prefix), newId(opts.deps));
+    const probe = opts.probe === false ? { ok: true, problems: [] } : await probeConditionalWrites(opts.store, scratchPrefix(opts.prefix), newId(opts.deps));
     const info = await loadOrCreateInfo(opts, probe);
     return new Database(opts, info, probe);
   }

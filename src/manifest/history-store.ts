@@ -276,7 +276,12 @@ export class ManifestHistory {
         const full = await this.checkpoint(above[i]!.generation).catch(() => null);
         if (full !== null) return { base: full, records: above.slice(i + 1) };
       }
-      const what = rec instanceof Error ? 'its record is unreadable' : corrupt !== undefined ? 'it has no record and its full copy is unreadable' : 'neither its record nor a full copy is stored';
+      const what =
+        rec instanceof Error
+          ? 'its record is unreadable'
+          : corrupt !== undefined
+            ? 'it has no record and its full copy is unreadable'
+            : 'neither its record nor a full copy is stored';
       throw new HistoryIncompleteError(`shard ${this.shard}: generation ${target} cannot be rebuilt from history: generation ${g} is missing (${what})`, {
         cause: rec ?? corrupt,
         details: { generation: target, missing: [g] },

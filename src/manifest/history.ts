@@ -48,7 +48,12 @@ export function stampCommit(draft: ShardManifest, base: DeepReadonly<ShardManife
 }
 
 /** The record of a committed generation `next`, made from `base` by `edits`. */
-export function recordOf(base: DeepReadonly<ShardManifest>, next: DeepReadonly<ShardManifest>, edits: readonly ManifestEdit[], checkpoint: boolean): HistoryRecord {
+export function recordOf(
+  base: DeepReadonly<ShardManifest>,
+  next: DeepReadonly<ShardManifest>,
+  edits: readonly ManifestEdit[],
+  checkpoint: boolean,
+): HistoryRecord {
   return {
     format: HISTORY_RECORD_FORMAT,
     shard: next.shard,

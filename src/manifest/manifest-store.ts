@@ -131,7 +131,12 @@ export class ManifestStore {
     this.deps = opts.deps;
     this.policy = { ...DEFAULT_COMMIT_POLICY, ...opts.policy };
     this.writeGuard = opts.writeGuard ?? (() => undefined);
-    this.historyLog = new ManifestHistory({ store: opts.store, keys: opts.keys, shard: opts.shard, ...(opts.checkpoints === undefined ? {} : { checkpoints: opts.checkpoints }) });
+    this.historyLog = new ManifestHistory({
+      store: opts.store,
+      keys: opts.keys,
+      shard: opts.shard,
+      ...(opts.checkpoints === undefined ? {} : { checkpoints: opts.checkpoints }),
+    });
     const where = this.keys.current;
     this.object = new ConditionalObject<ShardManifest>({
       store: opts.store,
@@ -156,7 +161,9 @@ export class ManifestStore {
       refuseCreate: async () => {
         const page = await this.store.list(this.keys.historyPrefix, { limit: 1 });
         if (page.items.length === 0) return undefined;
-        return new ManifestCorruptError(`shard ${this.shard}: current.json is missing but the shard has history; restore a generation (usagedb manifest restore)`);
+        return new ManifestCorruptError(
+          `shard ${this.shard}: current.json is missing but the shard has history; restore a generation (usagedb manifest restore)`,
+        );
       },
     });
   }

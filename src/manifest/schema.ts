@@ -199,11 +199,7 @@ export const shardManifest = z.object({
 });
 export type ShardManifest = z.infer<typeof shardManifest>;
 
-export type DeepReadonly<T> = T extends (infer U)[]
-  ? readonly DeepReadonly<U>[]
-  : T extends object
-    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
-    : T;
+export type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 
 export function emptyManifest(shard: number, commitId: string, nowMs: number): ShardManifest {
   return {

@@ -8,10 +8,25 @@ import { z } from 'zod';
 import { DEFAULT_EVENT_LIMITS as L } from './validate.ts';
 
 const wellFormed = (s: string) => s.isWellFormed();
-const id = z.string().min(1).max(L.maxIdLength).regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters').refine(wellFormed, 'well-formed Unicode');
+const id = z
+  .string()
+  .min(1)
+  .max(L.maxIdLength)
+  .regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters')
+  .refine(wellFormed, 'well-formed Unicode');
 const dimensionMap = z.record(
-  z.string().min(1).max(L.maxDimensionKeyLength).regex(/^[^\u0000-\u001f\u007f]*$/).refine(wellFormed).refine((k) => k !== '__proto__', 'reserved'),
-  z.string().max(L.maxDimensionValueLength).regex(/^[^\u0000]*$/).refine(wellFormed),
+  z
+    .string()
+    .min(1)
+    .max(L.maxDimensionKeyLength)
+    .regex(/^[^\u0000-\u001f\u007f]*$/)
+    .refine(wellFormed)
+    .refine((k) => k !== '__proto__', 'reserved'),
+  z
+    .string()
+    .max(L.maxDimensionValueLength)
+    .regex(/^[^\u0000]*$/)
+    .refine(wellFormed),
 );
 
 export const usageEventInput = z
@@ -19,7 +34,14 @@ export const usageEventInput = z
     event_id: id.describe('Idempotency key: same id + same payload = duplicate; different payload = conflict.'),
     kind: z.enum(['Usage', 'Correction', 'Retraction']).nullish().describe('Defaults to Usage.'),
     correction_ref: z
-      .strictObject({ original_event_id: id, reason: z.string().max(L.maxReasonLength).regex(/^[^\u0000]*$/).nullish() })
+      .strictObject({
+        original_event_id: id,
+        reason: z
+          .string()
+          .max(L.maxReasonLength)
+          .regex(/^[^\u0000]*$/)
+          .nullish(),
+      })
       .nullish()
       .describe('Required for Correction and Retraction; not allowed on Usage.'),
     account_id: id,

@@ -34,10 +34,21 @@ import {
   type SegmentHashes,
   type SegmentHashesV1,
 } from '../segment/raw.ts';
-import { decodeRollupSegment, encodeRollupSegment, rollupColumnsToRows, type RollupColumnName, type RollupColumns, type RollupRow, type RollupSegmentStats } from '../segment/rollup.ts';
+import {
+  decodeRollupSegment,
+  encodeRollupSegment,
+  rollupColumnsToRows,
+  type RollupColumnName,
+  type RollupColumns,
+  type RollupRow,
+  type RollupSegmentStats,
+} from '../segment/rollup.ts';
 import type { ObjectStore } from '../store/types.ts';
 
-type RawRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'hashes_key'> & { readonly rows?: number; readonly filter_bytes?: number | undefined };
+type RawRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'hashes_key'> & {
+  readonly rows?: number;
+  readonly filter_bytes?: number | undefined;
+};
 /** A segment with a key filter block (compacted by this version). */
 export type FilteredRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'rows'> & { readonly filter_bytes: number };
 type RollupRef = Pick<DeepReadonly<RollupSegmentEntry>, 'id' | 'key'>;
@@ -53,7 +64,13 @@ export interface WriteRawOptions {
 }
 
 /** Encodes `events` into one raw segment object, PUTs it create-only, and describes it. */
-export async function writeRawSegment(store: ObjectStore, keys: ShardKeys, deps: Deps, events: readonly UsageEvent[], opts: WriteRawOptions): Promise<RawSegmentEntry> {
+export async function writeRawSegment(
+  store: ObjectStore,
+  keys: ShardKeys,
+  deps: Deps,
+  events: readonly UsageEvent[],
+  opts: WriteRawOptions,
+): Promise<RawSegmentEntry> {
   const id = newId(deps);
   const encoded = encodeRawSegment(events, opts.bucketOf, {
     ...(opts.level === undefined ? {} : { level: opts.level }),

@@ -85,7 +85,14 @@ export class PeriodService {
       res = await shard.commit(close, { policy: { maxAttempts: 8 } });
     } catch (err) {
       if (!(err instanceof ManifestContentionError)) throw err;
-      await shard.commit({ op: 'fencePeriod', account_id: accountId, month: month.name, at_ms: this.db.deps.clock.now(), reason: actor.reason, actor: actor.name });
+      await shard.commit({
+        op: 'fencePeriod',
+        account_id: accountId,
+        month: month.name,
+        at_ms: this.db.deps.clock.now(),
+        reason: actor.reason,
+        actor: actor.name,
+      });
       res = await this.finishFenced(accountId, month, close);
     }
     const view = await this.viewOf(accountId, month, res.state.manifest.periods);
@@ -142,7 +149,16 @@ export class PeriodService {
       const m = base.manifest;
       const inputs = closeInputs(m.segments, accountId, bucket, month.from, month.to);
       const now = deps.clock.now();
-      const edit = { op: 'closePeriod' as const, account_id: accountId, month: month.name, bucket, inputs, at_ms: now, reason: actor.reason, actor: actor.name };
+      const edit = {
+        op: 'closePeriod' as const,
+        account_id: accountId,
+        month: month.name,
+        bucket,
+        inputs,
+        at_ms: now,
+        reason: actor.reason,
+        actor: actor.name,
+      };
       if (m.periods.some((p) => p.account_id === accountId && p.month === month.name && p.state === 'closed')) {
         return { ...edit, based_on_generation: m.generation, frozen_key: '', quantity: '0', event_count: 0 };
       }
@@ -178,7 +194,14 @@ export class PeriodService {
     const shard = this.db.shardOf(accountId);
     // "Not closed, nothing to reopen" commits nothing: decide it on fresh state, not a stale cache.
     await shard.revalidate();
-    const res = await shard.commit({ op: 'reopenPeriod', account_id: accountId, month: month.name, at_ms: this.db.deps.clock.now(), reason: actor.reason, actor: actor.name });
+    const res = await shard.commit({
+      op: 'reopenPeriod',
+      account_id: accountId,
+      month: month.name,
+      at_ms: this.db.deps.clock.now(),
+      reason: actor.reason,
+      actor: actor.name,
+    });
     const view = await this.viewOf(accountId, month, res.state.manifest.periods);
     return res.committed ? { ...view, reopened: true } : { ...view, reopened: false, message: 'the period is not closed; nothing to reopen' };
   }
@@ -242,7 +265,14 @@ export class PeriodService {
       });
       const line = live.lines[0];
       const quantity = line === undefined ? '0' : String(line.quantity);
-      return { account_id: accountId, period: month.name, state: entry?.state ?? 'open', live: { quantity, event_count: Number(line?.count ?? 0) }, net_total: quantity, history };
+      return {
+        account_id: accountId,
+        period: month.name,
+        state: entry?.state ?? 'open',
+        live: { quantity, event_count: Number(line?.count ?? 0) },
+        net_total: quantity,
+        history,
+      };
     }
     const snap = await this.frozenLines(entry.snapshot_key!);
     const adjustments = sumAdjustments(entry);

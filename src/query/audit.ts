@@ -20,7 +20,10 @@ export interface Position {
 
 export function encodeCursor(p: Position): string {
   const json = JSON.stringify([p.ts, p.id]);
-  return btoa(String.fromCharCode(...new TextEncoder().encode(json))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return btoa(String.fromCharCode(...new TextEncoder().encode(json)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 }
 
 export function decodeCursor(cursor: string): Position {

@@ -125,7 +125,11 @@ export class QueryEngine {
   }
 
   /** Reads each segment's columns (at most `fetchConcurrency` at a time) and hands them to `fn`. */
-  async forEachSegment(segments: readonly DeepReadonly<RawSegmentEntry>[], columns: readonly RawColumnName[], fn: (seg: DeepReadonly<RawSegmentEntry>, cols: RawColumns) => void): Promise<void> {
+  async forEachSegment(
+    segments: readonly DeepReadonly<RawSegmentEntry>[],
+    columns: readonly RawColumnName[],
+    fn: (seg: DeepReadonly<RawSegmentEntry>, cols: RawColumns) => void,
+  ): Promise<void> {
     await forEachLimit(segments, this.options.fetchConcurrency, async (seg) => fn(seg, await this.cache.columns(seg, columns)));
   }
 }

@@ -38,7 +38,15 @@ export async function explain(engine: QueryEngine, accountId: string, from: numb
     own.add(cols);
     const total = own.lines()[0];
     if (total !== undefined) {
-      segments.push({ id: seg.id, kind: 'raw', rows: Number(total.count), quantity: String(total.quantity), min_ts: seg.min_ts, max_ts: seg.max_ts, rolled_by: seg.rolled_by ?? null });
+      segments.push({
+        id: seg.id,
+        kind: 'raw',
+        rows: Number(total.count),
+        quantity: String(total.quantity),
+        min_ts: seg.min_ts,
+        max_ts: seg.max_ts,
+        rolled_by: seg.rolled_by ?? null,
+      });
     }
     for (const row of auditRows(seg, cols, { accountId, from, to, filters: [], cursor: undefined })) if (row.kind !== 'Usage') corrections.push(row);
   });

@@ -42,7 +42,6 @@ export function planRollups(all: readonly DeepReadonly<RollupSegmentEntry>[], sp
   return all.filter((s) => keep({ ...s, min: s.min_hour_ms, max: s.max_hour_ms + HOUR_MS - 1 }, spec, opts));
 }
 
-
 export interface SourcePlan {
   /** Raw segments read for the whole range (unrolled ones; every one for source=raw). */
   readonly raw: readonly DeepReadonly<RawSegmentEntry>[];
@@ -69,7 +68,13 @@ export function planSources(m: DeepReadonly<ShardManifest>, spec: QuerySpec, opt
   }
   const raw = planRawSegments(m.segments, spec, opts).segments;
   const window = fullFrom < fullTo ? { from: fullFrom, to: fullTo } : undefined;
-  const edges = window === undefined ? [{ from: spec.from, to: spec.to }] : [{ from: spec.from, to: fullFrom }, { from: fullTo, to: spec.to }].filter((e) => e.from < e.to);
+  const edges =
+    window === undefined
+      ? [{ from: spec.from, to: spec.to }]
+      : [
+          { from: spec.from, to: fullFrom },
+          { from: fullTo, to: spec.to },
+        ].filter((e) => e.from < e.to);
   return {
     raw: raw.filter((s) => s.rolled_by === undefined),
     rolledRaw: edges.length === 0 ? [] : raw.filter((s) => s.rolled_by !== undefined),
@@ -83,15 +88,15 @@ function keep(s: Prunable, spec: QuerySpec, opts: PlanOptions): boolean {
   if (opts.prune === false) return true;
   const bucket = spec.accountId === undefined ? undefined : bucketOf(spec.accountId, opts.bucketCount);
   const setFilters = spec.filters.filter((f): f is Extract<Filter, { type: 'column' }> => f.type === 'column' && f.column in SET_FILTERED);
-    if (s.max < spec.from || s.min >= spec.to) return false;
-    if (spec.accountId !== undefined) {
-      if (bucket !== undefined && !s.buckets.includes(bucket)) return false;
-      if (spec.accountId < s.min_account || spec.accountId > s.max_account) return false;
-    }
-    for (const f of setFilters) {
-      const set = s[SET_FILTERED[f.column]!];
-      if (set === null || set === undefined) continue; // too many distinct values to list: cannot prune
-      if (!f.values.some((v) => set.includes(v))) return false;
-    }
-    return true;
+  if (s.max < spec.from || s.min >= spec.to) return false;
+  if (spec.accountId !== undefined) {
+    if (bucket !== undefined && !s.buckets.includes(bucket)) return false;
+    if (spec.accountId < s.min_account || spec.accountId > s.max_account) return false;
+  }
+  for (const f of setFilters) {
+    const set = s[SET_FILTERED[f.column]!];
+    if (set === null || set === undefined) continue; // too many distinct values to list: cannot prune
+    if (!f.values.some((v) => set.includes(v))) return false;
+  }
+  return true;
 }

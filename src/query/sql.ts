@@ -53,7 +53,9 @@ class Parser {
       } else {
         const ref = this.ref();
         if ('special' in ref) {
-          fail(ref.special === 'quantity' ? 'quantity: select SUM(quantity), not the raw column' : 'timestamp_ms: cannot be selected; group by hour, day or month');
+          fail(
+            ref.special === 'quantity' ? 'quantity: select SUM(quantity), not the raw column' : 'timestamp_ms: cannot be selected; group by hour, day or month',
+          );
         }
         selected.push(ref);
       }
@@ -206,7 +208,10 @@ class Parser {
     }
     this.next(); // )
     const only = args.length === 1 ? args[0] : undefined;
-    const argText = args.map((a) => (a.kind === 'string' ? `'${a.text}'` : a.kind === 'qident' ? `"${a.text}"` : a.text)).join(' ').slice(0, 64);
+    const argText = args
+      .map((a) => (a.kind === 'string' ? `'${a.text}'` : a.kind === 'qident' ? `"${a.text}"` : a.text))
+      .join(' ')
+      .slice(0, 64);
     if (name === 'SUM') {
       if (only?.kind === 'word' && only.text === 'quantity') return 'sum';
       return fail(`SUM(${argText}): only SUM(quantity) is supported`);

@@ -16,7 +16,14 @@ export function parseTimestamp(value: string | undefined, field: string): number
   const ms = Date.parse(m[4] === undefined ? `${value}T00:00:00Z` : value.replace(' ', 'T'));
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const check = new Date(Date.UTC(y, mo - 1, d));
-  if (Number.isNaN(ms) || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || Number(m[4] ?? 0) > 23 || Number(m[5] ?? 0) > 59 || Number(m[6] ?? 0) > 59) {
+  if (
+    Number.isNaN(ms) ||
+    check.getUTCMonth() !== mo - 1 ||
+    check.getUTCDate() !== d ||
+    Number(m[4] ?? 0) > 23 ||
+    Number(m[5] ?? 0) > 59 ||
+    Number(m[6] ?? 0) > 59
+  ) {
     throw new ValidationError(`${field}: "${value.slice(0, 40)}" is not a valid date and time`, field);
   }
   return ms;

@@ -34,7 +34,14 @@ export async function mergeRollups(store: ObjectStore, shard: ManifestStore, dep
   const merged: RollupRow[] = [];
   // A loop, not push(...rows): spreading a large rollup overflows the call stack.
   for (const r of inputs) for (const row of await readRollupRows(store, r)) merged.push(row);
-  const output = await writeRollupSegment(store, shard.keys, deps, merged, inputs.flatMap((r) => r.inputs), (a) => bucketOf(a, bucketCount));
+  const output = await writeRollupSegment(
+    store,
+    shard.keys,
+    deps,
+    merged,
+    inputs.flatMap((r) => r.inputs),
+    (a) => bucketOf(a, bucketCount),
+  );
   const now = deps.clock.now();
   const res = await shard.commit({
     op: 'mergeRollups',
@@ -44,5 +51,7 @@ export async function mergeRollups(store: ObjectStore, shard: ManifestStore, dep
     inputs: inputs.map((r) => r.id),
     output,
   });
-  return res.committed ? { committed: true, inputs: inputs.length, rows_out: output.rows } : { committed: false, inputs: inputs.length, reason: 'rollups changed meanwhile' };
+  return res.committed
+    ? { committed: true, inputs: inputs.length, rows_out: output.rows }
+    : { committed: false, inputs: inputs.length, reason: 'rollups changed meanwhile' };
 }

@@ -57,7 +57,14 @@ export async function rebuildShardRollups(shard: ManifestStore, deps: Deps, opts
   };
   const report = (committed: boolean, generation: number, result: EditResult<EditOf<'dropRollups'>> | undefined): RebuildShardReport => {
     const v = result?.status === 'applied' ? result.value : undefined;
-    return { shard: shard.shard, committed, generation, dropped_rollups: v?.dropped ?? [], unmarked_segments: v?.unmarked_segments ?? 0, unmarked_rows: v?.unmarked_rows ?? 0 };
+    return {
+      shard: shard.shard,
+      committed,
+      generation,
+      dropped_rollups: v?.dropped ?? [],
+      unmarked_segments: v?.unmarked_segments ?? 0,
+      unmarked_rows: v?.unmarked_rows ?? 0,
+    };
   };
   if (opts.dryRun === true) {
     // What the edit would do to the fresh manifest, applied to a copy of it.

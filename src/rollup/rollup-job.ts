@@ -37,13 +37,23 @@ export interface RollupReport {
   readonly reason?: string;
 }
 
-
 /** Adds one raw segment's rows to hourly aggregates keyed by every group field and the hour. */
 export function addToRollup(into: Map<string, RollupRow>, c: RawColumns): void {
   for (let r = 0; r < c.rows; r++) {
     const ts = c.timestamp_ms![r]!;
     const row = { ...rowFields(c, r), hour_ms: Math.floor(ts / HOUR_MS) * HOUR_MS };
-    const key = JSON.stringify([row.account_id, row.subscription_id, row.product_id, row.meter_id, row.model_id, row.source, row.unit, row.kind, dimensionsKey(row.dimensions), row.hour_ms]);
+    const key = JSON.stringify([
+      row.account_id,
+      row.subscription_id,
+      row.product_id,
+      row.meter_id,
+      row.model_id,
+      row.source,
+      row.unit,
+      row.kind,
+      dimensionsKey(row.dimensions),
+      row.hour_ms,
+    ]);
     const q = rawQuantity(c, r);
     const cur = into.get(key);
     if (cur === undefined) into.set(key, { ...row, quantity_sum: q, event_count: 1, first_event_ms: ts, last_event_ms: ts });
@@ -56,7 +66,13 @@ export function addToRollup(into: Map<string, RollupRow>, c: RawColumns): void {
   }
 }
 
-export async function rollupShard(store: ObjectStore, shard: ManifestStore, deps: Deps, bucketCount: number, opts: RollupOptions = DEFAULT_ROLLUP_OPTIONS): Promise<RollupReport> {
+export async function rollupShard(
+  store: ObjectStore,
+  shard: ManifestStore,
+  deps: Deps,
+  bucketCount: number,
+  opts: RollupOptions = DEFAULT_ROLLUP_OPTIONS,
+): Promise<RollupReport> {
   const snap = await shard.revalidate();
   const inputs: DeepReadonly<RawSegmentEntry>[] = [];
   let rowsIn = 0;
@@ -70,7 +86,14 @@ export async function rollupShard(store: ObjectStore, shard: ManifestStore, deps
 
   const rows = new Map<string, RollupRow>();
   for (const s of inputs) addToRollup(rows, await readRawColumns(store, s));
-  const rollup = await writeRollupSegment(store, shard.keys, deps, [...rows.values()], inputs.map((s) => s.id), (a) => bucketOf(a, bucketCount));
+  const rollup = await writeRollupSegment(
+    store,
+    shard.keys,
+    deps,
+    [...rows.values()],
+    inputs.map((s) => s.id),
+    (a) => bucketOf(a, bucketCount),
+  );
   // Applied only if every input is still live and not rolled by anyone else.
   const res = await shard.commit({ op: 'addRollup', rollup, at_ms: deps.clock.now() });
   return {

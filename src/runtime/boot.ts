@@ -63,10 +63,13 @@ export async function boot(config: Config, rt: RuntimeTraits, extra: Pick<BuildO
     api_keys: services.keys.map((k) => k.name),
   });
   if (s.simulatedKeyWriteLimit !== undefined) {
-    logger.warn('simulating R2 per-key write limit: a key written again sooner is refused with 429 (USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS; for tests and benchmarks only)', {
-      interval_ms: s.simulatedKeyWriteLimit.intervalMs,
-      keys: s.simulatedKeyWriteLimit.keys ?? ['*'],
-    });
+    logger.warn(
+      'simulating R2 per-key write limit: a key written again sooner is refused with 429 (USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS; for tests and benchmarks only)',
+      {
+        interval_ms: s.simulatedKeyWriteLimit.intervalMs,
+        keys: s.simulatedKeyWriteLimit.keys ?? ['*'],
+      },
+    );
   }
   return { services, config, logger };
 }

@@ -14,7 +14,10 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const envSchema = z.object({
   USAGEDB_STORE: z.enum(['fs', 's3', 'memory', 'r2']).optional(),
   USAGEDB_DATA_DIR: z.string().min(1).default('./data'),
-  USAGEDB_PREFIX: z.string().regex(/^[A-Za-z0-9._\-/]*$/, 'letters, digits, . _ - / only').default('usagedb'),
+  USAGEDB_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._\-/]*$/, 'letters, digits, . _ - / only')
+    .default('usagedb'),
   USAGEDB_S3_ENDPOINT: z.url().optional(),
   // Unset: "auto" with an endpoint (R2, MinIO), else AWS_REGION, else us-east-1 (AWS S3 has no "auto").
   USAGEDB_S3_REGION: z.string().min(1).optional(),
@@ -160,7 +163,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     store = kind === 'fs' ? { kind, dataDir: e.USAGEDB_DATA_DIR } : { kind };
   }
   if (e.USAGEDB_SIMULATE_KEY_WRITE_KEYS !== undefined && e.USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS === undefined) {
-    throw new ValidationError('configuration: USAGEDB_SIMULATE_KEY_WRITE_KEYS: only with USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS (the simulated limit is off without it)', 'USAGEDB_SIMULATE_KEY_WRITE_KEYS');
+    throw new ValidationError(
+      'configuration: USAGEDB_SIMULATE_KEY_WRITE_KEYS: only with USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS (the simulated limit is off without it)',
+      'USAGEDB_SIMULATE_KEY_WRITE_KEYS',
+    );
   }
   if (e.USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS !== undefined) {
     store = { ...store, simulatedKeyWriteLimit: { intervalMs: e.USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS, keys: e.USAGEDB_SIMULATE_KEY_WRITE_KEYS } };
@@ -183,7 +189,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     query: { cacheBytes: e.USAGEDB_SEGMENT_CACHE_MB * 1024 * 1024, maxRangeMs: e.USAGEDB_MAX_QUERY_DAYS * DAY_MS, maxPageSize: e.USAGEDB_MAX_PAGE_SIZE },
     maxRequestBytes: e.USAGEDB_MAX_REQUEST_BYTES,
     sequencerIntervalMs: e.USAGEDB_SEQUENCER_INTERVAL_MS,
-    corsOrigins: (e.USAGEDB_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),
+    corsOrigins: (e.USAGEDB_CORS_ORIGINS ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o !== ''),
     jobs: {
       enabled: e.USAGEDB_JOBS,
       rollupIntervalMs: e.USAGEDB_ROLLUP_INTERVAL_S * 1000,

@@ -23,12 +23,18 @@ const lambda: RuntimeTraits = {
   crossRequestSharing: true,
   checkConfig(config) {
     if (config.store.kind === 'memory') {
-      throw new ValidationError('configuration: USAGEDB_STORE: memory is not available on Lambda (each container would have its own database); use s3', 'USAGEDB_STORE');
+      throw new ValidationError(
+        'configuration: USAGEDB_STORE: memory is not available on Lambda (each container would have its own database); use s3',
+        'USAGEDB_STORE',
+      );
     }
     if (config.store.kind === 'fs') {
       const root = resolve(config.store.dataDir);
       if (root !== TMP && !root.startsWith(TMP + sep)) {
-        throw new ValidationError(`configuration: USAGEDB_DATA_DIR: on Lambda only ${TMP} is writable; use a directory under ${TMP} (it lasts as long as the container) or the s3 store`, 'USAGEDB_DATA_DIR');
+        throw new ValidationError(
+          `configuration: USAGEDB_DATA_DIR: on Lambda only ${TMP} is writable; use a directory under ${TMP} (it lasts as long as the container) or the s3 store`,
+          'USAGEDB_DATA_DIR',
+        );
       }
     }
   },
@@ -46,7 +52,10 @@ async function started() {
   try {
     return await instance();
   } catch (err) {
-    lambda.write(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'failed to start', error: err instanceof Error ? err.message : String(err) }), 'error');
+    lambda.write(
+      JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'failed to start', error: err instanceof Error ? err.message : String(err) }),
+      'error',
+    );
     throw err;
   }
 }

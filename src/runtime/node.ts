@@ -36,7 +36,10 @@ function traits(config: Config): RuntimeTraits {
 
 /** Until the store answers: every request gets a 503 that says so, /health included. */
 function starting(): Response {
-  return Response.json(errorBody('store_unavailable', 'usageDb is starting: the store has not answered yet; retry shortly'), { status: 503, headers: { 'Retry-After': '2' } });
+  return Response.json(errorBody('store_unavailable', 'usageDb is starting: the store has not answered yet; retry shortly'), {
+    status: 503,
+    headers: { 'Retry-After': '2' },
+  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,8 +56,9 @@ async function main(): Promise<void> {
   logger = jsonLogger(write, config.logLevel);
   let inst: Instance | undefined;
   let jobs: Scheduler | undefined;
-  const server = serve({ fetch: (req, env) => (inst === undefined ? starting() : inst.services.app.fetch(req, env)), hostname: config.host, port: config.port }, (info) =>
-    logger.info('usageDb listening', { url: `http://${config.host}:${info.port}` }),
+  const server = serve(
+    { fetch: (req, env) => (inst === undefined ? starting() : inst.services.app.fetch(req, env)), hostname: config.host, port: config.port },
+    (info) => logger.info('usageDb listening', { url: `http://${config.host}:${info.port}` }),
   );
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });
@@ -81,7 +85,11 @@ async function main(): Promise<void> {
     }
   }
   if (config.jobs.enabled) {
-    jobs = startScheduler(inst.services, { rollup: config.jobs.rollupIntervalMs, compact: config.jobs.compactIntervalMs, gc: config.jobs.gcIntervalMs }, inst.logger);
+    jobs = startScheduler(
+      inst.services,
+      { rollup: config.jobs.rollupIntervalMs, compact: config.jobs.compactIntervalMs, gc: config.jobs.gcIntervalMs },
+      inst.logger,
+    );
   }
 }
 

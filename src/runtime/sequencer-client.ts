@@ -71,10 +71,13 @@ async function reached<T>(shard: number, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    throw new CommitOutcomeUnknownError(`shard ${shard}: its sequencer did not answer (${err instanceof Error ? err.message : String(err)}); what it was sent may or may not be committed`, {
-      cause: err,
-      retryAfterSeconds: 1,
-    });
+    throw new CommitOutcomeUnknownError(
+      `shard ${shard}: its sequencer did not answer (${err instanceof Error ? err.message : String(err)}); what it was sent may or may not be committed`,
+      {
+        cause: err,
+        retryAfterSeconds: 1,
+      },
+    );
   }
 }
 

@@ -72,5 +72,6 @@ export class ShardSequencer extends DurableObject<Env> implements SequencerRpc {
 }
 
 function checkShard(shard: number, count: number): void {
-  if (!Number.isInteger(shard) || shard < 0 || shard >= count) throw new ValidationError(`shard: ${shard} is not a shard of this database (0..${count - 1})`, 'shard');
+  if (!Number.isInteger(shard) || shard < 0 || shard >= count)
+    throw new ValidationError(`shard: ${shard} is not a shard of this database (0..${count - 1})`, 'shard');
 }

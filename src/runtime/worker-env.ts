@@ -31,10 +31,16 @@ export function workerTraits(name: string, crossRequestSharing: boolean, env: En
     ...(r2Bucket === undefined ? {} : { r2Bucket }),
     checkConfig(config: Config) {
       if (config.store.kind !== 's3' && config.store.kind !== 'r2') {
-        throw new ValidationError('configuration: USAGEDB_STORE: only s3 (R2 or any S3-compatible store) and r2 (the R2 bucket binding) are available on Workers', 'USAGEDB_STORE');
+        throw new ValidationError(
+          'configuration: USAGEDB_STORE: only s3 (R2 or any S3-compatible store) and r2 (the R2 bucket binding) are available on Workers',
+          'USAGEDB_STORE',
+        );
       }
       if (config.store.kind === 's3' && config.store.endpoint?.includes('<ACCOUNT_ID>') === true) {
-        throw new ValidationError('configuration: USAGEDB_S3_ENDPOINT: still the placeholder from wrangler.toml; put your account id in https://<ACCOUNT_ID>.r2.cloudflarestorage.com (or override it in .dev.vars)', 'USAGEDB_S3_ENDPOINT');
+        throw new ValidationError(
+          'configuration: USAGEDB_S3_ENDPOINT: still the placeholder from wrangler.toml; put your account id in https://<ACCOUNT_ID>.r2.cloudflarestorage.com (or override it in .dev.vars)',
+          'USAGEDB_S3_ENDPOINT',
+        );
       }
       if (config.store.kind === 'r2' && r2Bucket === undefined) {
         throw new ValidationError(
@@ -43,7 +49,10 @@ export function workerTraits(name: string, crossRequestSharing: boolean, env: En
         );
       }
       if (config.apiKeys === undefined || config.apiKeys.trim() === '') {
-        throw new ValidationError('configuration: USAGEDB_API_KEYS: a Worker is public, so API keys are required; set them with `wrangler secret put USAGEDB_API_KEYS` (see README)', 'USAGEDB_API_KEYS');
+        throw new ValidationError(
+          'configuration: USAGEDB_API_KEYS: a Worker is public, so API keys are required; set them with `wrangler secret put USAGEDB_API_KEYS` (see README)',
+          'USAGEDB_API_KEYS',
+        );
       }
     },
   };
@@ -58,5 +67,7 @@ export function configFromEnv(env: Env, rt: RuntimeTraits): Config {
 }
 
 export function logStartFailure(err: unknown): void {
-  console.log(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'failed to start', error: err instanceof Error ? err.message : String(err) }));
+  console.log(
+    JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'failed to start', error: err instanceof Error ? err.message : String(err) }),
+  );
 }

@@ -48,7 +48,6 @@ export function jobsForCron(cron: string): readonly JobName[] {
   return CRON_JOBS[cron.trim().replace(/\s+/g, ' ')] ?? JOB_NAMES;
 }
 
-
 const instance = once((env: Env) => {
   const traits = workerTraits('worker', false, env);
   const config = configFromEnv(env, traits);

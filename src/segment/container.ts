@@ -93,7 +93,10 @@ export function writeContainer(
   out.set(head.finish(), 0);
   new DataView(out.buffer).setUint32(5, headerLen, true);
   let at = headerLen;
-  for (const s of stored) { out.set(s.body, at); at += s.body.length; }
+  for (const s of stored) {
+    out.set(s.body, at);
+    at += s.body.length;
+  }
   const crc = crc32(out, 0, at);
   new DataView(out.buffer).setUint32(at, crc, true);
   out.set(ascii4(endMagic), at + 4);
@@ -128,13 +131,7 @@ function corrupt(msg: string): SegmentCorruptError {
  * Verifies magic, end magic, CRC, version and directory layout; `ids` are the column ids the
  * version requires (each exactly once, no others).
  */
-export function readContainer(
-  bytes: Uint8Array,
-  magic: string,
-  endMagic: string,
-  version: number,
-  ids: readonly number[],
-): Container {
+export function readContainer(bytes: Uint8Array, magic: string, endMagic: string, version: number, ids: readonly number[]): Container {
   const kind = magic;
   if (!(bytes instanceof Uint8Array)) throw corrupt(`${kind}: not a byte array`);
   const len = bytes.length;

@@ -37,8 +37,14 @@ function parseUlid(s: string, rnd: Uint8Array, at: number): number {
   if (t >= TWO_48) return -1;
   for (let half = 0; half < 2; half++) {
     const o = 10 + half * 8;
-    const c0 = digit(s, o), c1 = digit(s, o + 1), c2 = digit(s, o + 2), c3 = digit(s, o + 3);
-    const c4 = digit(s, o + 4), c5 = digit(s, o + 5), c6 = digit(s, o + 6), c7 = digit(s, o + 7);
+    const c0 = digit(s, o),
+      c1 = digit(s, o + 1),
+      c2 = digit(s, o + 2),
+      c3 = digit(s, o + 3);
+    const c4 = digit(s, o + 4),
+      c5 = digit(s, o + 5),
+      c6 = digit(s, o + 6),
+      c7 = digit(s, o + 7);
     if ((c0 | c1 | c2 | c3 | c4 | c5 | c6 | c7) < 0) return -1;
     const hi = (c0 << 3) | (c1 >>> 2);
     const lo = (((c1 & 3) << 30) | (c2 << 25) | (c3 << 20) | (c4 << 15) | (c5 << 10) | (c6 << 5) | c7) >>> 0;

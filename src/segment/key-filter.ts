@@ -66,7 +66,10 @@ export class KeyFilter {
     const L = this.blockLength;
     const f = this.fingerprints;
     const fp = mix(k0, k1, k2, s ^ 0x165667b1) & 0xffff;
-    return (fp ^ f[reduce(mix(k0, k1, k2, s), L)]! ^ f[L + reduce(mix(k0, k1, k2, s ^ 0x9e3779b9), L)]! ^ f[2 * L + reduce(mix(k0, k1, k2, s ^ 0x7f4a7c15), L)]!) === 0;
+    return (
+      (fp ^ f[reduce(mix(k0, k1, k2, s), L)]! ^ f[L + reduce(mix(k0, k1, k2, s ^ 0x9e3779b9), L)]! ^ f[2 * L + reduce(mix(k0, k1, k2, s ^ 0x7f4a7c15), L)]!) ===
+      0
+    );
   }
 
   /**

@@ -8,7 +8,14 @@ import { HashScratch, murmurScratch } from './murmur.ts';
 
 const utf8 = new TextEncoder();
 const NULL = utf8.encode('null');
-const QUOTE = 0x22, COMMA = 0x2c, OPEN = 0x5b, CLOSE = 0x5d, MINUS = 0x2d, COLON = 0x3a, OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d;
+const QUOTE = 0x22,
+  COMMA = 0x2c,
+  OPEN = 0x5b,
+  CLOSE = 0x5d,
+  MINUS = 0x2d,
+  COLON = 0x3a,
+  OPEN_BRACE = 0x7b,
+  CLOSE_BRACE = 0x7d;
 
 /**
  * Values the segment encoder has already interned, so payloads are assembled by array index.
@@ -88,8 +95,14 @@ export class PayloadEncoder {
   /** The decimal digits of a safe integer (what JSON.stringify gives for it). */
   private int(v: number): void {
     this.room(24);
-    if (v < 0) { this.buf[this.p++] = MINUS; v = -v; }
-    if (v < 1e9) { this.small(v, 0); return; }
+    if (v < 0) {
+      this.buf[this.p++] = MINUS;
+      v = -v;
+    }
+    if (v < 1e9) {
+      this.small(v, 0);
+      return;
+    }
     this.small(Math.floor(v / 1e9), 0); // < 1e9 for every safe integer
     this.small(v % 1e9, 9);
   }
@@ -156,8 +169,10 @@ export class PayloadEncoder {
       const b = col.json[col.codes[row]!]!;
       buf[p++] = COMMA;
       const len = b.length;
-      if (len > 48) { buf.set(b, p); p += len; }
-      else for (let i = 0; i < len; i++) buf[p++] = b[i]!;
+      if (len > 48) {
+        buf.set(b, p);
+        p += len;
+      } else for (let i = 0; i < len; i++) buf[p++] = b[i]!;
     }
     this.p = p;
     this.tail(e, dims);

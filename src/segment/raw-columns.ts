@@ -63,7 +63,10 @@ export function writeCodes(w: ByteWriter, codes: Uint32Array, order: Uint32Array
       v = d >= 0 ? d * 2 : -d * 2 - 1;
       prev = c;
     }
-    while (v >= 0x80) { buf[p++] = (v & 0x7f) | 0x80; v >>>= 7; }
+    while (v >= 0x80) {
+      buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
     buf[p++] = v;
   }
   w.pos = p;
@@ -110,13 +113,7 @@ export function readCodes(r: ByteReader, rows: number, limit: number): Uint32Arr
 // ---------------------------------------------------------------- dictionary columns
 
 /** `values`: the sorted distinct non-null values; `codes` already include the null shift. */
-export function writeDictColumn(
-  w: ByteWriter,
-  values: readonly string[],
-  hasNull: boolean,
-  codes: Uint32Array,
-  order: Uint32Array,
-): void {
+export function writeDictColumn(w: ByteWriter, values: readonly string[], hasNull: boolean, codes: Uint32Array, order: Uint32Array): void {
   w.varUint(values.length + (hasNull ? 1 : 0));
   w.u8(hasNull ? 1 : 0);
   writeStringBlock(w, values);

@@ -95,7 +95,10 @@ export function rawQuantity(cols: RawColumns, row: number): bigint {
 }
 
 /** The descriptive fields of `row` (ids, kind, dimensions); needs those columns decoded. */
-export function rowFields(c: RawColumns, row: number): Pick<UsageEvent, 'kind' | 'account_id' | 'subscription_id' | 'product_id' | 'meter_id' | 'model_id' | 'source' | 'unit' | 'dimensions'> {
+export function rowFields(
+  c: RawColumns,
+  row: number,
+): Pick<UsageEvent, 'kind' | 'account_id' | 'subscription_id' | 'product_id' | 'meter_id' | 'model_id' | 'source' | 'unit' | 'dimensions'> {
   return {
     kind: EVENT_KINDS[c.kind![row]!]!,
     account_id: c.account_id!.dict[c.account_id!.codes[row]!]!,

@@ -31,7 +31,8 @@ function gather(values: Float64Array, order: Uint32Array): Float64Array {
 
 function minMax(values: Float64Array): [number, number] {
   if (values.length === 0) return [0, 0];
-  let lo = values[0]!, hi = lo;
+  let lo = values[0]!,
+    hi = lo;
   for (let i = 1; i < values.length; i++) {
     const v = values[i]!;
     if (v < lo) lo = v;
@@ -57,11 +58,7 @@ function payloadParts(rows: Rows): PayloadParts {
  * input order) and encodes them. `bucketOf` gives the bucket of an account for the stats.
  * An empty input gives an empty segment whose numeric stats are 0 and account bounds ''.
  */
-export function encodeRawSegment(
-  events: readonly UsageEvent[],
-  bucketOf: (accountId: string) => number,
-  opts: EncodeRawOptions = {},
-): EncodedRawSegment {
+export function encodeRawSegment(events: readonly UsageEvent[], bucketOf: (accountId: string) => number, opts: EncodeRawOptions = {}): EncodedRawSegment {
   const rows = collectRows(events);
   const n = rows.n;
   const order = sortOrder(rows);
@@ -72,13 +69,21 @@ export function encodeRawSegment(
   let quantitySum = 0n;
   const tails = new Array<number>(14).fill(0); // incompressible bytes at the end of each column
   const columns: Uint8Array[] = [
-    column(n * 12 + 64, (w) => { tails[0] = writeEventIds(w, rows.eventIds, order, ts); }),
+    column(n * 12 + 64, (w) => {
+      tails[0] = writeEventIds(w, rows.eventIds, order, ts);
+    }),
     column(16, (w) => writeKinds(w, rows.kinds, order)),
     column(16, (w) => writeCorrections(w, rows.refs, order)),
     ...rows.ids.map((it) => column(n * 2 + 64, (w) => writeDictColumn(w, it.sorted, it.hasNull, it.codes, order))),
-    column(n * 3 + 16, (w) => { tails[10] = writeDeltaColumn(w, ts); }),
-    column(n + 16, (w) => { tails[11] = writeDeltaColumn(w, ing); }),
-    column(n * 2 + 16, (w) => { quantitySum = writeQuantities(w, rows.quantities, rows.qn, order); }),
+    column(n * 3 + 16, (w) => {
+      tails[10] = writeDeltaColumn(w, ts);
+    }),
+    column(n + 16, (w) => {
+      tails[11] = writeDeltaColumn(w, ing);
+    }),
+    column(n * 2 + 16, (w) => {
+      quantitySum = writeQuantities(w, rows.quantities, rows.qn, order);
+    }),
     column(n * 2 + 64, (w) => {
       w.varUint(dims.sorted.length);
       writeStringBlock(w, dims.sorted);
@@ -114,8 +119,6 @@ export function encodeRawSegment(
     bytes: bytes.length,
   };
   const hashes =
-    opts.hashes === undefined
-      ? encodeSegmentHashes(events, payloadParts(rows), rows.ing)
-      : encodeSegmentHashes(events, undefined, rows.ing, opts.hashes);
+    opts.hashes === undefined ? encodeSegmentHashes(events, payloadParts(rows), rows.ing) : encodeSegmentHashes(events, undefined, rows.ing, opts.hashes);
   return { bytes, hashes, stats };
 }

@@ -61,15 +61,7 @@ export const RAW_VERSION = 1;
 export const SET_CAP = 64;
 
 /** The dictionary-coded id columns (see NULLABLE_ID_COLUMNS for which may be null). */
-export const ID_COLUMNS = [
-  'account_id',
-  'subscription_id',
-  'product_id',
-  'meter_id',
-  'model_id',
-  'source',
-  'unit',
-] as const;
+export const ID_COLUMNS = ['account_id', 'subscription_id', 'product_id', 'meter_id', 'model_id', 'source', 'unit'] as const;
 export type IdColumnName = (typeof ID_COLUMNS)[number];
 export const NULLABLE_ID_COLUMNS: ReadonlySet<IdColumnName> = new Set(['subscription_id', 'model_id']);
 

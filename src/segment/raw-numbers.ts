@@ -66,7 +66,10 @@ export function writeDeltaColumn(w: ByteWriter, values: Float64Array): number {
   const buf = w.buf;
   const base = w.pos;
   const plane = (k: number) => base + (width - 1 - k) * m;
-  const p0 = plane(0), p1 = plane(1), p2 = plane(2), p3 = plane(3);
+  const p0 = plane(0),
+    p1 = plane(1),
+    p2 = plane(2),
+    p3 = plane(3);
   for (let i = 0; i < m; i++) {
     const d = values[i + 1]! - values[i]!;
     const z = d >= 0 ? d * 2 : -d * 2 - 1;
@@ -98,16 +101,27 @@ export function readDeltaColumn(r: ByteReader, rows: number, what: string): Floa
   const b = r.bytes(width * m);
   out[0] = prev;
   let bad = false;
-  const p0 = (width - 1) * m, p1 = (width - 2) * m, p2 = (width - 3) * m, p3 = (width - 4) * m;
+  const p0 = (width - 1) * m,
+    p1 = (width - 2) * m,
+    p2 = (width - 3) * m,
+    p3 = (width - 4) * m;
   for (let i = 0; i < m; i++) {
     let d: number;
     if (width <= 4) {
       let z = 0;
       switch (width) {
-        case 4: z = (b[p0 + i]! | (b[p1 + i]! << 8) | (b[p2 + i]! << 16) | (b[p3 + i]! << 24)) >>> 0; break;
-        case 3: z = b[p0 + i]! | (b[p1 + i]! << 8) | (b[p2 + i]! << 16); break;
-        case 2: z = b[p0 + i]! | (b[p1 + i]! << 8); break;
-        case 1: z = b[p0 + i]!; break;
+        case 4:
+          z = (b[p0 + i]! | (b[p1 + i]! << 8) | (b[p2 + i]! << 16) | (b[p3 + i]! << 24)) >>> 0;
+          break;
+        case 3:
+          z = b[p0 + i]! | (b[p1 + i]! << 8) | (b[p2 + i]! << 16);
+          break;
+        case 2:
+          z = b[p0 + i]! | (b[p1 + i]! << 8);
+          break;
+        case 1:
+          z = b[p0 + i]!;
+          break;
       }
       d = (z >>> 1) ^ -(z & 1);
     } else {
@@ -191,7 +205,10 @@ export function writeQuantities(w: ByteWriter, q: readonly bigint[], qn: Float64
       const buf = w.buf;
       let p = w.pos;
       let z = ((v << 1) ^ (v >> 31)) >>> 0;
-      while (z >= 0x80) { buf[p++] = (z & 0x7f) | 0x80; z >>>= 7; }
+      while (z >= 0x80) {
+        buf[p++] = (z & 0x7f) | 0x80;
+        z >>>= 7;
+      }
       buf[p++] = z;
       w.pos = p;
     } else if (!Number.isNaN(v)) {
@@ -203,7 +220,10 @@ export function writeQuantities(w: ByteWriter, q: readonly bigint[], qn: Float64
       continue;
     }
     small += v;
-    if (small > TWO_52 || small < -TWO_52) { sum += BigInt(small); small = 0; }
+    if (small > TWO_52 || small < -TWO_52) {
+      sum += BigInt(small);
+      small = 0;
+    }
   }
   return sum + BigInt(small);
 }
@@ -255,4 +275,3 @@ export function readZigzagQuantities(
 export function readQuantities(r: ByteReader, rows: number): { quantity: Float64Array; big: Map<number, bigint> } {
   return readZigzagQuantities(r, rows, 19, (v) => v < I128_LIMIT && v >= -I128_LIMIT, corrupt);
 }
-

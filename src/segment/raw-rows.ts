@@ -26,7 +26,10 @@ export class Interner {
   }
 
   add(row: number, v: string | null): void {
-    if (v === this.last) { this.codes[row] = this.lastCode; return; }
+    if (v === this.last) {
+      this.codes[row] = this.lastCode;
+      return;
+    }
     let c: number;
     if (v === null) {
       this.hasNull = true;
@@ -109,9 +112,15 @@ class DimsInterner {
       const k = keys[i]!;
       const v = d[k]!;
       let byValue = node.next.get(k);
-      if (byValue === undefined) { byValue = new Map(); node.next.set(k, byValue); }
+      if (byValue === undefined) {
+        byValue = new Map();
+        node.next.set(k, byValue);
+      }
       let child = byValue.get(v);
-      if (child === undefined) { child = { next: new Map(), leaf: -1 }; byValue.set(v, child); }
+      if (child === undefined) {
+        child = { next: new Map(), leaf: -1 };
+        byValue.set(v, child);
+      }
       node = child;
     }
     if (node.leaf < 0) {
@@ -223,7 +232,10 @@ export function sortOrder(rows: Rows): Uint32Array {
   // One group rank per row when the four dictionary sizes allow it (they always do in practice).
   const g = new Float64Array(n);
   const span = acct.size * product.size * meter.size * model.size;
-  const A = acct.codes, P = product.codes, M = meter.codes, D = model.codes;
+  const A = acct.codes,
+    P = product.codes,
+    M = meter.codes,
+    D = model.codes;
   if (span < 2 ** 52) {
     for (let i = 0; i < n; i++) g[i] = ((A[i]! * product.size + P[i]!) * meter.size + M[i]!) * model.size + D[i]!;
   }
@@ -232,7 +244,8 @@ export function sortOrder(rows: Rows): Uint32Array {
   for (let i = 0; i < n; i++) order[i] = i;
   const ids = rows.eventIds;
   const byId = (x: number, y: number): number => {
-    const a = ids[x]!, b = ids[y]!;
+    const a = ids[x]!,
+      b = ids[y]!;
     return a < b ? -1 : a > b ? 1 : x - y;
   };
   if (span < 2 ** 52) order.sort((x, y) => g[x]! - g[y]! || ts[x]! - ts[y]! || byId(x, y));

@@ -41,7 +41,8 @@ function readColumn<T>(c: Container, name: RollupColumnName, read: (r: ByteReade
     return v;
   } catch (err) {
     // The shared column readers name raw segments in their messages: say which object this was.
-    if (err instanceof SegmentCorruptError) throw new SegmentCorruptError(`rollup segment column ${name}: ${err.message.replace(/^(raw|rollup) segment: /, '')}`, { cause: err });
+    if (err instanceof SegmentCorruptError)
+      throw new SegmentCorruptError(`rollup segment column ${name}: ${err.message.replace(/^(raw|rollup) segment: /, '')}`, { cause: err });
     throw err;
   }
 }

@@ -34,11 +34,7 @@ export interface EncodeRollupOptions {
  * account for the stats. An empty input gives an empty segment whose numeric stats are 0 and
  * account bounds ''.
  */
-export function encodeRollupSegment(
-  rows: readonly RollupRow[],
-  bucketOf: (accountId: string) => number,
-  opts: EncodeRollupOptions = {},
-): EncodedRollupSegment {
+export function encodeRollupSegment(rows: readonly RollupRow[], bucketOf: (accountId: string) => number, opts: EncodeRollupOptions = {}): EncodedRollupSegment {
   const merged = sortAndMergeRollupRows(rows);
   const { n, rep, ids, dims, kinds } = merged;
   const hourMs = new Float64Array(n);
@@ -54,7 +50,9 @@ export function encodeRollupSegment(
   const columns: Uint8Array[] = [
     column(16, (w) => writeKinds(w, kinds, rep)),
     ...ids.map((it) => column(n * 2 + 64, (w) => writeDictColumn(w, it.sorted, it.hasNull, it.codes, rep))),
-    column(n * 2 + 16, (w) => { tails[8] = writeDeltaColumn(w, merged.hours); }),
+    column(n * 2 + 16, (w) => {
+      tails[8] = writeDeltaColumn(w, merged.hours);
+    }),
     column(n * 3 + 16, (w) => writeRollupQuantities(w, merged.quantities)),
     column(n * 2 + 64, (w) => {
       w.varUint(dims.sorted.length);
@@ -74,7 +72,8 @@ export function encodeRollupSegment(
     opts.level ?? 5,
   );
 
-  let minHour = 0, maxHour = 0;
+  let minHour = 0,
+    maxHour = 0;
   for (let k = 0; k < n; k++) {
     const h = hourMs[k]!;
     if (k === 0 || h < minHour) minHour = h;

@@ -104,21 +104,36 @@ export function sortAndMergeRollupRows(rows: readonly RollupRow[]): MergedRollup
   dims.finish('dimensions');
 
   const [A, S, P, M, D, Src, U] = ids.map((it) => it.codes) as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
-  const K = kinds, X = dims.codes, H = hours;
+  const K = kinds,
+    X = dims.codes,
+    H = hours;
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   const cmp = (x: number, y: number): number =>
-    A[x]! - A[y]! || P[x]! - P[y]! || M[x]! - M[y]! || D[x]! - D[y]! || H[x]! - H[y]! ||
-    S[x]! - S[y]! || Src[x]! - Src[y]! || U[x]! - U[y]! || K[x]! - K[y]! || X[x]! - X[y]!;
+    A[x]! - A[y]! ||
+    P[x]! - P[y]! ||
+    M[x]! - M[y]! ||
+    D[x]! - D[y]! ||
+    H[x]! - H[y]! ||
+    S[x]! - S[y]! ||
+    Src[x]! - Src[y]! ||
+    U[x]! - U[y]! ||
+    K[x]! - K[y]! ||
+    X[x]! - X[y]!;
   order.sort(cmp);
 
   const rep: number[] = [];
   const quantities: bigint[] = [];
-  const mHours: number[] = [], mCounts: number[] = [], mFirst: number[] = [], mLast: number[] = [];
+  const mHours: number[] = [],
+    mCounts: number[] = [],
+    mFirst: number[] = [],
+    mLast: number[] = [];
   for (let i = 0; i < n; ) {
     const r0 = order[i]!;
     let q = rows[r0]!.quantity_sum;
-    let c = counts[r0]!, f = first[r0]!, l = last[r0]!;
+    let c = counts[r0]!,
+      f = first[r0]!,
+      l = last[r0]!;
     let j = i + 1;
     for (; j < n && cmp(r0, order[j]!) === 0; j++) {
       const r = order[j]!;

@@ -14,7 +14,10 @@ const TWO_52 = 4503599627370496;
 /** Bytes an unsigned varint of `n` (a safe non-negative integer) takes. */
 export function varUintSize(n: number): number {
   let s = 1;
-  while (n >= 128) { n = Math.floor(n / 128); s++; }
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    s++;
+  }
   return s;
 }
 
@@ -68,11 +71,17 @@ export class ByteWriter {
     const buf = this.buf;
     let p = this.pos;
     if (n >>> 0 === n) {
-      while (n >= 0x80) { buf[p++] = (n & 0x7f) | 0x80; n >>>= 7; }
+      while (n >= 0x80) {
+        buf[p++] = (n & 0x7f) | 0x80;
+        n >>>= 7;
+      }
       buf[p++] = n;
     } else {
       if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`varint out of range: ${n}`);
-      while (n >= 0x80) { buf[p++] = (n % 128) | 0x80; n = Math.floor(n / 128); }
+      while (n >= 0x80) {
+        buf[p++] = (n % 128) | 0x80;
+        n = Math.floor(n / 128);
+      }
       buf[p++] = n;
     }
     this.pos = p;
@@ -81,31 +90,46 @@ export class ByteWriter {
   /** Unsigned LEB128 of a non-negative BigInt (any size). */
   varBig(b: bigint): void {
     if (b < 0n) throw new RangeError('varBig of a negative value');
-    if (b < 0x100000000n) { this.varUint(Number(b)); return; }
+    if (b < 0x100000000n) {
+      this.varUint(Number(b));
+      return;
+    }
     // 28 bits at a time through Number: far fewer BigInt operations than bytewise.
     for (;;) {
-      if (b < 0x10000000n) { this.varUint(Number(b)); return; }
+      if (b < 0x10000000n) {
+        this.varUint(Number(b));
+        return;
+      }
       let chunk = Number(b & 0xfffffffn);
       b >>= 28n;
       this.ensure(4);
       const buf = this.buf;
       let p = this.pos;
-      for (let k = 0; k < 4; k++) { buf[p++] = (chunk & 0x7f) | 0x80; chunk >>>= 7; }
+      for (let k = 0; k < 4; k++) {
+        buf[p++] = (chunk & 0x7f) | 0x80;
+        chunk >>>= 7;
+      }
       this.pos = p;
     }
   }
 
   /** Zigzag varint of a safe integer (BigInt path beyond 2^52 in magnitude). */
   zigzag(n: number): void {
-    if ((n | 0) === n) { this.varUint(((n << 1) ^ (n >> 31)) >>> 0); return; }
+    if ((n | 0) === n) {
+      this.varUint(((n << 1) ^ (n >> 31)) >>> 0);
+      return;
+    }
     if (!Number.isSafeInteger(n)) throw new RangeError(`zigzag out of range: ${n}`);
-    if (n < TWO_52 && n > -TWO_52) { this.varUint(n >= 0 ? n * 2 : -n * 2 - 1); return; }
+    if (n < TWO_52 && n > -TWO_52) {
+      this.varUint(n >= 0 ? n * 2 : -n * 2 - 1);
+      return;
+    }
     this.zigzagBig(BigInt(n));
   }
 
   /** Zigzag varint of a BigInt (i128 in segments: at most 19 bytes). */
   zigzagBig(b: bigint): void {
-    this.varBig(b >= 0n ? b << 1n : ((-b) << 1n) - 1n);
+    this.varBig(b >= 0n ? b << 1n : (-b << 1n) - 1n);
   }
 
   /** Byte length (varint) + UTF-8 bytes. `s` must be well-formed UTF-16. */
@@ -179,7 +203,10 @@ export class ByteReader {
     let p = this.pos;
     if (p >= end) throw truncated('varint');
     let x = b[p++]!;
-    if (x < 0x80) { this.pos = p; return x; }
+    if (x < 0x80) {
+      this.pos = p;
+      return x;
+    }
     let result = x & 0x7f;
     let shift = 7;
     for (;;) {

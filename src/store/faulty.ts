@@ -45,8 +45,7 @@ export function withFaults(
   }
   return {
     kind: inner.kind,
-    get: (key: string, opts?: GetOptions): Promise<GetResult | null> =>
-      run({ op: 'get', key, get: opts ?? {} }, () => inner.get(key, opts)),
+    get: (key: string, opts?: GetOptions): Promise<GetResult | null> => run({ op: 'get', key, get: opts ?? {} }, () => inner.get(key, opts)),
     put: (key: string, body: Uint8Array, opts?: PutOptions): Promise<{ etag: string }> =>
       run({ op: 'put', key, put: opts ?? {} }, () => inner.put(key, body, opts)),
     head: (key: string): Promise<ObjectInfo | null> => run({ op: 'head', key }, () => inner.head(key)),
@@ -76,8 +75,7 @@ export class FaultPlan {
    * key suffix), optionally only while `when()` holds.
    */
   add(op: StoreOp, match: string | RegExp | ((key: string) => boolean), fault: Fault, times = 1, when: () => boolean = () => true): this {
-    const fn =
-      typeof match === 'string' ? (k: string) => k.endsWith(match) : match instanceof RegExp ? (k: string) => match.test(k) : match;
+    const fn = typeof match === 'string' ? (k: string) => k.endsWith(match) : match instanceof RegExp ? (k: string) => match.test(k) : match;
     this.planned.push({ op, match: fn, fault, remaining: times, when });
     return this;
   }

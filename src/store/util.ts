@@ -1,8 +1,7 @@
 /** Helpers shared by the drivers (no driver imports another driver). */
 import type { ByteRange, ListOptions } from './types.ts';
 
-const hex = (bytes: ArrayBuffer): string =>
-  Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
+const hex = (bytes: ArrayBuffer): string => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
 
 /** A content-derived ETag (first 128 bits of SHA-256), so equal bytes give equal ETags as on S3. */
 export async function contentEtag(body: Uint8Array): Promise<string> {

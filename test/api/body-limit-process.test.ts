@@ -46,7 +46,10 @@ function resetPeak(): boolean {
 beforeAll(async () => {
   port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'usagedb-limit-'));
-  child = spawn(process.execPath, [entry], { env: { PATH: process.env.PATH ?? '', PORT: String(port), USAGEDB_DATA_DIR: dir, USAGEDB_JOBS: 'false', USAGEDB_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child = spawn(process.execPath, [entry], {
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), USAGEDB_DATA_DIR: dir, USAGEDB_JOBS: 'false', USAGEDB_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   for (let i = 0; ; i++) {
@@ -98,7 +101,9 @@ function upload(total: number, framing: 'chunked' | 'length'): Promise<{ statusL
       if (!stopped && framing === 'chunked') socket.write('0\r\n\r\n');
     };
     socket.on('connect', () => {
-      socket.write(`POST /v1/query/json HTTP/1.1\r\nHost: usagedb.test\r\nContent-Type: application/json\r\n${framing === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${total}`}\r\n\r\n`);
+      socket.write(
+        `POST /v1/query/json HTTP/1.1\r\nHost: usagedb.test\r\nContent-Type: application/json\r\n${framing === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${total}`}\r\n\r\n`,
+      );
       pump();
     });
     socket.on('data', (d) => {
@@ -114,7 +119,11 @@ describe('a 64 MiB body to /v1/query/json of a server process', () => {
   for (const framing of ['chunked', 'length'] as const) {
     it(`${framing === 'chunked' ? 'chunked' : 'with Content-Length'}: 413 and the server's RSS grows by less than 50 MB`, async () => {
       // Warm the route so its code is loaded before the baseline.
-      await fetch(`http://127.0.0.1:${port}/v1/query/json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"from": "2026-01-01", "to": "2026-01-02"}' });
+      await fetch(`http://127.0.0.1:${port}/v1/query/json`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"from": "2026-01-01", "to": "2026-01-02"}',
+      });
       const baseKb = procKb('VmRSS');
       const peakReset = resetPeak();
       const r = await upload(64 * MiB, framing);

@@ -68,7 +68,11 @@ describe('every route has a body limit (in process)', () => {
         const answer = (await res.json()) as { error?: { code: string; message: string; details: unknown } };
         if (size === 'over') {
           expect([path, res.status]).toEqual([path, 413]);
-          expect(answer.error).toEqual({ code: 'payload_too_large', message: `body: larger than ${limit} bytes, the limit of this route`, details: { field: 'body', limit } });
+          expect(answer.error).toEqual({
+            code: 'payload_too_large',
+            message: `body: larger than ${limit} bytes, the limit of this route`,
+            details: { field: 'body', limit },
+          });
         } else {
           expect([path, res.status]).not.toEqual([path, 413]);
         }
@@ -78,7 +82,12 @@ describe('every route has a body limit (in process)', () => {
 
   it('a 64 MiB streamed (chunked) body to /v1/query/json is refused after reading about the limit, not buffered', async () => {
     const src = countingStream(64 * 1024 * 1024);
-    const res = await inst.app.request('/v1/query/json', { method: 'POST', headers: { 'content-type': 'application/json' }, body: src.stream, duplex: 'half' } as RequestInit);
+    const res = await inst.app.request('/v1/query/json', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: src.stream,
+      duplex: 'half',
+    } as RequestInit);
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: { details: unknown } }).error.details).toEqual({ field: 'body', limit: DEFAULT_MAX_REQUEST_BYTES });
     expect(src.pulled()).toBeLessThan(4 * DEFAULT_MAX_REQUEST_BYTES);
@@ -87,8 +96,15 @@ describe('every route has a body limit (in process)', () => {
   it('USAGEDB_MAX_REQUEST_BYTES sets the limit of the non-ingest routes and leaves ingest on USAGEDB_MAX_BODY_BYTES', async () => {
     const config = loadConfig({ USAGEDB_STORE: 'memory', USAGEDB_MAX_REQUEST_BYTES: '2048', USAGEDB_MAX_BODY_BYTES: '100000' });
     expect(config.maxRequestBytes).toBe(2048);
-    const s = await buildServices({ config, store: new MemoryStore(), deps: { clock: new TestClock(), random: seededRandom(1) }, logger: silentLogger, loopbackOnly: true });
-    const post = (path: string, bytes: number) => s.app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"events": []}${' '.repeat(bytes)}` });
+    const s = await buildServices({
+      config,
+      store: new MemoryStore(),
+      deps: { clock: new TestClock(), random: seededRandom(1) },
+      logger: silentLogger,
+      loopbackOnly: true,
+    });
+    const post = (path: string, bytes: number) =>
+      s.app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"events": []}${' '.repeat(bytes)}` });
     expect((await post('/v1/query/json', 3000)).status).toBe(413);
     expect((await post('/v1/accounts/a/periods/2026-01/close', 3000)).status).toBe(413);
     expect((await post('/v1/usage/batch', 50_000)).status).toBe(200);
@@ -188,7 +204,8 @@ class Conn {
 }
 
 const jsonQuery = JSON.stringify({ from: '2026-01-01', to: '2026-02-01' });
-const head = (path: string, extra: string) => `POST ${path} HTTP/1.1\r\nHost: usagedb.test\r\nConnection: keep-alive\r\nContent-Type: application/json\r\n${extra}\r\n`;
+const head = (path: string, extra: string) =>
+  `POST ${path} HTTP/1.1\r\nHost: usagedb.test\r\nConnection: keep-alive\r\nContent-Type: application/json\r\n${extra}\r\n`;
 const complete = (path: string, body: string) => `${head(path, `Content-Length: ${Buffer.byteLength(body)}\r\n`)}${body}`;
 
 /**

@@ -86,7 +86,10 @@ describe('aborted and malformed requests are the client’s, not 5xx', () => {
     await counted(before, '/v1/query/json', 499);
     const mine = logger.lines.slice(lines);
     expect(mine.filter((l) => l.msg === 'request aborted by the client')).toHaveLength(2);
-    expect(mine.find((l) => l.msg === 'request aborted by the client')).toMatchObject({ level: 'info', fields: { request_id: 'abort-test', code: 'client_closed_request' } });
+    expect(mine.find((l) => l.msg === 'request aborted by the client')).toMatchObject({
+      level: 'info',
+      fields: { request_id: 'abort-test', code: 'client_closed_request' },
+    });
   });
 
   it('a connection reset mid body, and a Content-Length body cut short, are 499 too', async () => {
@@ -115,7 +118,11 @@ describe('aborted and malformed requests are the client’s, not 5xx', () => {
     const fives = [...(await counts())].filter(([k]) => / 5\d\d$/.test(k));
     expect(fives).toEqual([]);
     expect(logger.lines.filter((l) => l.level === 'error' || l.msg === 'request failed')).toEqual([]);
-    const res = await fetch(`http://127.0.0.1:${port}/v1/usage/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"events": []}' });
+    const res = await fetch(`http://127.0.0.1:${port}/v1/usage/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"events": []}',
+    });
     expect(res.status).toBe(200);
   });
 });

@@ -137,7 +137,11 @@ describe('errors with a kind', () => {
 
   it('answers a start failure the same way: a configuration message as misconfigured, a store error without its key', () => {
     const config = startFailure(new ValidationError('configuration: USAGEDB_API_KEYS: a Worker is public, so API keys are required', 'USAGEDB_API_KEYS'));
-    expect([config.status, config.body.error.code, config.body.error.message]).toEqual([500, 'misconfigured', 'configuration: USAGEDB_API_KEYS: a Worker is public, so API keys are required']);
+    expect([config.status, config.body.error.code, config.body.error.message]).toEqual([
+      500,
+      'misconfigured',
+      'configuration: USAGEDB_API_KEYS: a Worker is public, so API keys are required',
+    ]);
     const corrupt = startFailure(new coreErrors.ManifestCorruptError('round1/db.json is unreadable; the database cannot be opened'));
     expect([corrupt.status, corrupt.body.error.code]).toEqual([500, 'manifest_corrupt']);
     expect(corrupt.body.error.message).not.toContain('db.json');
@@ -183,7 +187,11 @@ describe('store faults reach clients without object keys; the log has them with 
   }
 
   it('an ingest whose segment PUT has an unknown outcome: commit_outcome_unknown, the segment key only in the log', async () => {
-    const { app, logger, plan } = await faultyApp('put', /\/segments\/raw\/[^/]+\.useg$/, (k) => new AmbiguousWriteError(`write of ${k} has an unknown outcome (ECONNRESET)`));
+    const { app, logger, plan } = await faultyApp(
+      'put',
+      /\/segments\/raw\/[^/]+\.useg$/,
+      (k) => new AmbiguousWriteError(`write of ${k} has an unknown outcome (ECONNRESET)`),
+    );
     const res = await app.request('/v1/usage/batch', {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-request-id': 'req-fault-1' },
@@ -195,7 +203,11 @@ describe('store faults reach clients without object keys; the log has them with 
   });
 
   it('a query whose manifest read is throttled: store_unavailable, the manifest key only in the log', async () => {
-    const { app, logger, plan } = await faultyApp('get', /current\.json$/, (k) => new TransientStoreError(`store unavailable reading ${k} (SlowDown)`, { throttled: true }));
+    const { app, logger, plan } = await faultyApp(
+      'get',
+      /current\.json$/,
+      (k) => new TransientStoreError(`store unavailable reading ${k} (SlowDown)`, { throttled: true }),
+    );
     const res = await app.request('/v1/accounts/acct-1/usage?from=2026-01-01&to=2026-02-01', { headers: { 'x-request-id': 'req-fault-2' } });
     expect(plan.fired.length).toBeGreaterThan(0);
     await expectKeyless(res, 'store_unavailable', logger, 'req-fault-2', new RegExp(`reading ${PREFIX}/shards/\\d+/manifest/current\\.json`));

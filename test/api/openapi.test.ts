@@ -145,10 +145,9 @@ describe('the OpenAPI document', () => {
       const responses = obj(op.responses);
       expect(responses['200'], `${where}: 200`).toBeDefined();
       // Every response and request body has a schema and at least one example.
-      const medias = [
-        ...Object.values(responses).flatMap((r) => Object.values(obj(obj(r).content))),
-        ...Object.values(obj(obj(op.requestBody).content)),
-      ].map(obj);
+      const medias = [...Object.values(responses).flatMap((r) => Object.values(obj(obj(r).content))), ...Object.values(obj(obj(op.requestBody).content))].map(
+        obj,
+      );
       expect(medias.length, `${where}: content`).toBeGreaterThan(0);
       for (const m of medias) {
         expect(m.schema, `${where}: schema`).toBeDefined();
@@ -162,8 +161,17 @@ describe('the OpenAPI document', () => {
       }
       // Every {param} of the path is a required path parameter, and no other path parameter exists.
       const inPath = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
-      expect(params.filter((p) => p.in === 'path').map((p) => p.name).sort(), `${where}: path params`).toEqual(inPath.sort());
-      expect(params.filter((p) => p.in === 'path').every((p) => p.required === true), `${where}: path params required`).toBe(true);
+      expect(
+        params
+          .filter((p) => p.in === 'path')
+          .map((p) => p.name)
+          .sort(),
+        `${where}: path params`,
+      ).toEqual(inPath.sort());
+      expect(
+        params.filter((p) => p.in === 'path').every((p) => p.required === true),
+        `${where}: path params required`,
+      ).toBe(true);
       // Input (parameters or a body) can be wrong: 400. A scope: 401 and 403. The store: 503.
       if (params.length > 0 || op.requestBody !== undefined) expect(responses['400'], `${where}: 400`).toBeDefined();
       const security = op.security as Json[];
@@ -183,7 +191,10 @@ describe('the OpenAPI document', () => {
 
   it('gives every operation the security scopeFor enforces', () => {
     for (const { method, path, op } of operations(doc)) {
-      const concrete = path.replace(/\{account_id\}/g, 'acct-1').replace(/\{period\}/g, '2026-01').replace(/\{[^}]+\}/g, 'x');
+      const concrete = path
+        .replace(/\{account_id\}/g, 'acct-1')
+        .replace(/\{period\}/g, '2026-01')
+        .replace(/\{[^}]+\}/g, 'x');
       const scope = scopeFor(method.toUpperCase(), concrete);
       expect(op.security, `${method.toUpperCase()} ${path}`).toEqual(scope === null ? [] : [{ bearer: [scope] }]);
     }
@@ -219,9 +230,15 @@ describe('the OpenAPI document', () => {
   it('has schemas that refuse what the API refuses', () => {
     const compile = schemaValidator(doc);
     const batch = compile({ $ref: '#/components/schemas/UsageBatch' });
-    expect(batch({ events: [{ event_id: 'e', account_id: 'a', product_id: 'p', meter_id: 'm', source: 's', unit: 'u', timestamp_ms: 1, quantity: '12' }] })).toBe(true);
-    expect(batch({ events: [{ event_id: 'e', account_id: 'a', product_id: 'p', meter_id: 'm', source: 's', unit: 'u', timestamp_ms: 1, quantity: 1.5 }] })).toBe(false);
-    expect(batch({ events: [{ event_id: '', account_id: 'a', product_id: 'p', meter_id: 'm', source: 's', unit: 'u', timestamp_ms: 1, quantity: 1 }] })).toBe(false);
+    expect(
+      batch({ events: [{ event_id: 'e', account_id: 'a', product_id: 'p', meter_id: 'm', source: 's', unit: 'u', timestamp_ms: 1, quantity: '12' }] }),
+    ).toBe(true);
+    expect(
+      batch({ events: [{ event_id: 'e', account_id: 'a', product_id: 'p', meter_id: 'm', source: 's', unit: 'u', timestamp_ms: 1, quantity: 1.5 }] }),
+    ).toBe(false);
+    expect(batch({ events: [{ event_id: '', account_id: 'a', product_id: 'p', meter_id: 'm', source: 's', unit: 'u', timestamp_ms: 1, quantity: 1 }] })).toBe(
+      false,
+    );
     expect(batch({})).toBe(false);
     const error = compile({ $ref: '#/components/schemas/ErrorBody' });
     expect(error({ error: { code: 'invalid_request', message: 'x' } })).toBe(true);
@@ -245,14 +262,26 @@ describe('example requests replayed against the app', () => {
 
   // Ingest first, then reads, then close → read → reopen → list.
   const order = (o: Op): number =>
-    o.path === '/v1/usage/batch' ? 0 : o.path.endsWith('/close') ? 2 : o.path.endsWith('/reopen') ? 4 : o.path.endsWith('/periods') ? 5 : o.path.endsWith('/{period}') ? 3 : 1;
+    o.path === '/v1/usage/batch'
+      ? 0
+      : o.path.endsWith('/close')
+        ? 2
+        : o.path.endsWith('/reopen')
+          ? 4
+          : o.path.endsWith('/periods')
+            ? 5
+            : o.path.endsWith('/{period}')
+              ? 3
+              : 1;
 
   it('answers every example request with 200 and a body matching the documented schema', async () => {
     const fresh = await appWithDocs();
     // The resolve example names a quarantined conflict of the example account: plant one.
     await fresh.db.shardOf('acct_42').commit({
       op: 'addConflicts',
-      conflicts: [{ id: '01KD81000000000000000000CD', kind: 'payload', status: 'quarantined', event_id: 'evt_0001', account_id: 'acct_42', segments: [], found_at_ms: 1 }],
+      conflicts: [
+        { id: '01KD81000000000000000000CD', kind: 'payload', status: 'quarantined', event_id: 'evt_0001', account_id: 'acct_42', segments: [], found_at_ms: 1 },
+      ],
     });
     const compile = schemaValidator(doc);
     const ops = operations(doc).sort((a, b) => order(a) - order(b));

@@ -16,7 +16,17 @@ import { MemoryStore } from '../../src/store/memory.ts';
 import { openInstance, postBatch, type Instance } from '../support/instance.ts';
 
 /** Object.prototype's own names, and a plain one for contrast. */
-const PROTO_KEYS = ['toString', 'constructor', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupGetter__'];
+const PROTO_KEYS = [
+  'toString',
+  'constructor',
+  'valueOf',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  '__defineGetter__',
+  '__lookupGetter__',
+];
 const KEYS = [...PROTO_KEYS, 'region'];
 /** Keys that may be asked for: every stored one plus `__proto__`, which no event can carry. */
 const QUERY_KEYS = [...KEYS, '__proto__'];
@@ -37,10 +47,20 @@ interface Ev {
 const quantity = fc.oneof(fc.integer({ min: -1_000_000, max: 1_000_000 }).map(String), fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }).map(String));
 const dims = fc.uniqueArray(fc.tuple(fc.constantFrom(...KEYS), fc.constantFrom(...VALUES)), { maxLength: 4, selector: ([k]) => k }).map((e) => new Map(e));
 const events = fc
-  .array(fc.record({ account: fc.constantFrom('acc_a', 'acc_b'), meter: fc.constantFrom('m1', 'm2'), quantity, minute: fc.integer({ min: 0, max: 1439 }), dims }), { minLength: 1, maxLength: 40 })
+  .array(
+    fc.record({ account: fc.constantFrom('acc_a', 'acc_b'), meter: fc.constantFrom('m1', 'm2'), quantity, minute: fc.integer({ min: 0, max: 1439 }), dims }),
+    { minLength: 1, maxLength: 40 },
+  )
   .map((es) =>
     es.map(
-      (e, i): Ev => ({ event_id: `e-${i}`, account_id: e.account, meter_id: e.meter, quantity: e.quantity, timestamp_ms: T0 + e.minute * 60_000 + i, dims: e.dims }),
+      (e, i): Ev => ({
+        event_id: `e-${i}`,
+        account_id: e.account,
+        meter_id: e.meter,
+        quantity: e.quantity,
+        timestamp_ms: T0 + e.minute * 60_000 + i,
+        dims: e.dims,
+      }),
     ),
   );
 
@@ -49,7 +69,9 @@ const groupKey = fc.record({ key: fc.constantFrom(...QUERY_KEYS), form: fc.const
 const query = fc.record({
   group: fc.uniqueArray(groupKey, { maxLength: 3, selector: (g) => g.key }),
   withMeter: fc.boolean(),
-  filter: fc.option(fc.record({ key: fc.constantFrom(...QUERY_KEYS), values: fc.uniqueArray(fc.constantFrom(...VALUES), { minLength: 1, maxLength: 2 }) }), { nil: undefined }),
+  filter: fc.option(fc.record({ key: fc.constantFrom(...QUERY_KEYS), values: fc.uniqueArray(fc.constantFrom(...VALUES), { minLength: 1, maxLength: 2 }) }), {
+    nil: undefined,
+  }),
   account: fc.option(fc.constantFrom('acc_a', 'acc_b'), { nil: undefined }),
 });
 type Query = typeof query extends fc.Arbitrary<infer Q> ? Q : never;
@@ -93,19 +115,21 @@ function expected(evs: readonly Ev[], q: Query): string[] {
 /** The answer's lines checked for shape, as sorted [values..., quantity, count]. */
 function actual(lines: unknown, names: readonly string[]): string[] {
   expect(Array.isArray(lines)).toBe(true);
-  return (lines as Record<string, unknown>[]).map((line) => {
-    const own = Object.keys(line);
-    for (const k of own) expect([...names, 'quantity', 'count', 'unit']).toContain(k);
-    const values = names.map((n) => {
-      expect(Object.hasOwn(line, n), `line ${JSON.stringify(line)} lacks ${n}`).toBe(true);
-      const v = line[n];
-      expect(v === null || typeof v === 'string', `${n} = ${JSON.stringify(v)}`).toBe(true);
-      return v;
-    });
-    expect(typeof line.quantity).toBe('string');
-    expect(typeof line.count).toBe('number');
-    return JSON.stringify([...values, line.quantity, line.count]);
-  }).sort();
+  return (lines as Record<string, unknown>[])
+    .map((line) => {
+      const own = Object.keys(line);
+      for (const k of own) expect([...names, 'quantity', 'count', 'unit']).toContain(k);
+      const values = names.map((n) => {
+        expect(Object.hasOwn(line, n), `line ${JSON.stringify(line)} lacks ${n}`).toBe(true);
+        const v = line[n];
+        expect(v === null || typeof v === 'string', `${n} = ${JSON.stringify(v)}`).toBe(true);
+        return v;
+      });
+      expect(typeof line.quantity).toBe('string');
+      expect(typeof line.count).toBe('number');
+      return JSON.stringify([...values, line.quantity, line.count]);
+    })
+    .sort();
 }
 
 async function post(inst: Instance, path: string, body: unknown): Promise<{ status: number; body: any; text: string }> {
@@ -150,7 +174,9 @@ async function checkAll(inst: Instance, evs: readonly Ev[], q: Query, source: 'r
   // The usage route (no dimension filters there): group_by in the query string.
   if (q.account !== undefined && q.filter === undefined) {
     const gb = encodeURIComponent([...(q.withMeter ? ['meter_id'] : []), ...q.group.map(spelled)].join(','));
-    const res = await inst.app.request(`/v1/accounts/${q.account}/usage?from=${RANGE.from}&to=${RANGE.to}&source=${source}${gb === '' ? '' : `&group_by=${gb}`}`);
+    const res = await inst.app.request(
+      `/v1/accounts/${q.account}/usage?from=${RANGE.from}&to=${RANGE.to}&source=${source}${gb === '' ? '' : `&group_by=${gb}`}`,
+    );
     const text = await res.text();
     expect(res.status, text).toBe(200);
     expect(actual(JSON.parse(text).lines, names)).toEqual(want);
@@ -184,8 +210,28 @@ describe('dimension keys named like Object properties are ordinary keys', () => 
   it('the cases of the issue, one by one', async () => {
     const inst = await openInstance(new MemoryStore(), 'proto-cases');
     const evs: Record<string, unknown>[] = [
-      { event_id: 'x1', account_id: 'acc_p', product_id: 'chat', meter_id: 'm', source: 'api', unit: 'tokens', timestamp_ms: T0, quantity: 5, dimensions: { toString: 'ts', region: 'eu' } },
-      { event_id: 'x2', account_id: 'acc_p', product_id: 'chat', meter_id: 'm', source: 'api', unit: 'tokens', timestamp_ms: T0 + 1, quantity: 7, dimensions: { constructor: 'c' } },
+      {
+        event_id: 'x1',
+        account_id: 'acc_p',
+        product_id: 'chat',
+        meter_id: 'm',
+        source: 'api',
+        unit: 'tokens',
+        timestamp_ms: T0,
+        quantity: 5,
+        dimensions: { toString: 'ts', region: 'eu' },
+      },
+      {
+        event_id: 'x2',
+        account_id: 'acc_p',
+        product_id: 'chat',
+        meter_id: 'm',
+        source: 'api',
+        unit: 'tokens',
+        timestamp_ms: T0 + 1,
+        quantity: 7,
+        dimensions: { constructor: 'c' },
+      },
     ];
     expect((await postBatch(inst.app, evs)).body.accepted).toBe(2);
     const q = (extra: object) => post(inst, '/v1/query/json', { ...RANGE, ...extra });
@@ -208,9 +254,14 @@ describe('dimension keys named like Object properties are ordinary keys', () => 
     // Metric and order_by names are not looked up on Object.prototype either.
     expect((await q({ metrics: ['constructor'] })).status).toBe(400);
     expect((await q({ group_by: ['dim:toString'], order_by: ['constructor desc'] })).status).toBe(400);
-    expect((await q({ group_by: ['dim:toString'], order_by: ['dim:toString desc'] })).body.lines.map((l: Record<string, unknown>) => l['dim:toString'])).toEqual(['ts', null]);
+    expect(
+      (await q({ group_by: ['dim:toString'], order_by: ['dim:toString desc'] })).body.lines.map((l: Record<string, unknown>) => l['dim:toString']),
+    ).toEqual(['ts', null]);
     // `__proto__` is a reserved dimension key at ingest: the event is rejected, naming it.
-    const reserved = await postBatch(inst.app, `{"events": [{"event_id": "x3", "account_id": "acc_p", "product_id": "chat", "meter_id": "m", "source": "api", "unit": "tokens", "timestamp_ms": ${T0}, "quantity": 1, "dimensions": {"__proto__": "p"}}]}`);
+    const reserved = await postBatch(
+      inst.app,
+      `{"events": [{"event_id": "x3", "account_id": "acc_p", "product_id": "chat", "meter_id": "m", "source": "api", "unit": "tokens", "timestamp_ms": ${T0}, "quantity": 1, "dimensions": {"__proto__": "p"}}]}`,
+    );
     expect(reserved.body).toMatchObject({ accepted: 0, rejected: 1, errors: [{ index: 0, reason: 'dimensions: the key "__proto__" is reserved' }] });
   });
 });

@@ -29,15 +29,45 @@ const period = '/v1/accounts/acc_r/periods/2025-11';
 
 /** [what, method, path, body (a string is sent as is), message the 400 starts with]. */
 const refused: [string, string, string, string | object | undefined, RegExp][] = [
-  ['a typo in a JSON query field', 'POST', '/v1/query/json', { acount_id: 'acc_r', ...RANGE }, /^acount_id: unknown field; known fields: source, account_id, from, to,/],
+  [
+    'a typo in a JSON query field',
+    'POST',
+    '/v1/query/json',
+    { acount_id: 'acc_r', ...RANGE },
+    /^acount_id: unknown field; known fields: source, account_id, from, to,/,
+  ],
   ['two unknown JSON query fields', 'POST', '/v1/query/json', { ...RANGE, grop_by: 'meter_id', limt: 3 }, /^grop_by, limt: unknown fields;/],
-  ['an unknown field in an order_by object', 'POST', '/v1/query/json', { ...RANGE, group_by: ['meter_id'], order_by: [{ key: 'sum', dir: 'desc' }] }, /^order_by\.0\.dir: unknown field$/],
-  ['__proto__ as a JSON query field', 'POST', '/v1/query/json', `{"__proto__": {"account_id": "acc_r"}, "from": "2026-01-01", "to": "2026-02-01"}`, /^__proto__: unknown field/],
+  [
+    'an unknown field in an order_by object',
+    'POST',
+    '/v1/query/json',
+    { ...RANGE, group_by: ['meter_id'], order_by: [{ key: 'sum', dir: 'desc' }] },
+    /^order_by\.0\.dir: unknown field$/,
+  ],
+  [
+    '__proto__ as a JSON query field',
+    'POST',
+    '/v1/query/json',
+    `{"__proto__": {"account_id": "acc_r"}, "from": "2026-01-01", "to": "2026-02-01"}`,
+    /^__proto__: unknown field/,
+  ],
   ['constructor as a JSON query field', 'POST', '/v1/query/json', { constructor: 'x', ...RANGE }, /^constructor: unknown field/],
   ['a JSON query that is not an object', 'POST', '/v1/query/json', '[1, 2]', /^body: must be a JSON object/],
   ['a wrongly typed order_by entry', 'POST', '/v1/query/json', { ...RANGE, order_by: [5] }, /^order_by\.0: Invalid input: expected string or object/],
-  ['an unknown field beside the SQL', 'POST', '/v1/query/sql', { sql: 'SELECT SUM(quantity) FROM usage_events WHERE timestamp_ms >= 0 AND timestamp_ms < 10', params: [] }, /^params: unknown field/],
-  ['an unknown field in a period close', 'POST', `${period}/close`, { reason: 'month end', forse: true }, /^forse: unknown field; known fields: reason, force$/],
+  [
+    'an unknown field beside the SQL',
+    'POST',
+    '/v1/query/sql',
+    { sql: 'SELECT SUM(quantity) FROM usage_events WHERE timestamp_ms >= 0 AND timestamp_ms < 10', params: [] },
+    /^params: unknown field/,
+  ],
+  [
+    'an unknown field in a period close',
+    'POST',
+    `${period}/close`,
+    { reason: 'month end', forse: true },
+    /^forse: unknown field; known fields: reason, force$/,
+  ],
   ['an unknown field in a period reopen', 'POST', `${period}/reopen`, { reasn: 'typo' }, /^reasn: unknown field/],
   ['a period body that is not an object', 'POST', `${period}/close`, '"month end"', /^body: must be a JSON object/],
   ['a wrongly typed force', 'POST', `${period}/close`, { reason: 'x', force: 'yes' }, /^force: /],
@@ -45,12 +75,30 @@ const refused: [string, string, string, string | object | undefined, RegExp][] =
   ['a misspelt events field', 'POST', '/v1/usage/batch', { event: [usage(91)] }, /^event: unknown field/],
   ['a job option sent as a body', 'POST', '/v1/admin/jobs/gc', { dry_run: true }, /^dry_run: unknown field/],
   ['a job body that is not an object', 'POST', '/v1/admin/jobs/compact', '[]', /^body: this route takes no body/],
-  ['a misspelt field in a conflict resolution', 'POST', '/v1/admin/conflicts/01KD81000000000000000000CD/resolve', { keap: 'first', reason: 'typo' }, /^keap: unknown field; known fields: keep, reason$/],
+  [
+    'a misspelt field in a conflict resolution',
+    'POST',
+    '/v1/admin/conflicts/01KD81000000000000000000CD/resolve',
+    { keap: 'first', reason: 'typo' },
+    /^keap: unknown field; known fields: keep, reason$/,
+  ],
   ['a conflict resolution that is not an object', 'POST', '/v1/admin/conflicts/01KD81000000000000000000CD/resolve', '"first"', /^body: must be a JSON object/],
   ['a misspelt job query parameter', 'POST', '/v1/admin/jobs/gc?dryrun=true', undefined, /^dryrun: unknown query parameter; allowed: dry_run$/],
   ['a query parameter on a period close', 'POST', `${period}/close?force=true`, undefined, /^force: unknown query parameter/],
-  ['a repeated group_by', 'GET', `/v1/accounts/acc_r/usage?from=2026-01-01&to=2026-02-01&group_by=meter_id&group_by=model_id`, undefined, /^group_by: given more than once/],
-  ['__proto__ as a query parameter', 'GET', `/v1/accounts/acc_r/usage?from=2026-01-01&to=2026-02-01&__proto__=x`, undefined, /^__proto__: unknown query parameter/],
+  [
+    'a repeated group_by',
+    'GET',
+    `/v1/accounts/acc_r/usage?from=2026-01-01&to=2026-02-01&group_by=meter_id&group_by=model_id`,
+    undefined,
+    /^group_by: given more than once/,
+  ],
+  [
+    '__proto__ as a query parameter',
+    'GET',
+    `/v1/accounts/acc_r/usage?from=2026-01-01&to=2026-02-01&__proto__=x`,
+    undefined,
+    /^__proto__: unknown query parameter/,
+  ],
   ['an unknown parameter on the periods list', 'GET', '/v1/accounts/acc_r/periods?state=closed', undefined, /^state: unknown query parameter/],
 ];
 
@@ -75,9 +123,13 @@ describe('unknown fields are refused, naming them', () => {
     expect(one).toMatchObject({ status: 200, body: { account_id: 'acc_r', lines: [{ quantity: '5', count: 1 }] } });
     const ordered = await call('POST', '/v1/query/json', { ...RANGE, group_by: ['account_id'], order_by: [{ key: 'sum', direction: 'desc' }] });
     expect(ordered.body.lines.map((l: { account_id: string }) => l.account_id)).toEqual(['acc_s', 'acc_r']);
-    expect((await call('POST', '/v1/query/sql', { sql: "SELECT SUM(quantity) FROM usage_events WHERE account_id = 'acc_s' AND timestamp_ms >= 1767225600000 AND timestamp_ms < 1769904000000" })).body.lines).toEqual([
-      { quantity: '7', unit: 'tokens' },
-    ]);
+    expect(
+      (
+        await call('POST', '/v1/query/sql', {
+          sql: "SELECT SUM(quantity) FROM usage_events WHERE account_id = 'acc_s' AND timestamp_ms >= 1767225600000 AND timestamp_ms < 1769904000000",
+        })
+      ).body.lines,
+    ).toEqual([{ quantity: '7', unit: 'tokens' }]);
     expect((await call('POST', `${period}/close`, { reason: 'month end' })).status).toBe(200);
     expect((await call('POST', `${period}/reopen`, {})).status).toBe(200);
     expect((await call('POST', `${period}/reopen`, '')).status).toBe(200);
@@ -94,7 +146,9 @@ describe('events inside a batch: an unknown field rejects that event alone', () 
       usage(12, { account_id: 'acc_e', dimensions: { inner: { region: 'eu' } } }),
       usage(13, { account_id: 'acc_e', kind: 'Correction', correction_ref: { original_event_id: 'evt-11', reason: 'r', note: 'x' } }),
       usage(14, { account_id: 'acc_e', kind: 'Correction', correction_ref: { original_event_id: 'evt-11', reason: 'r' } }),
-      JSON.parse(`{"event_id": "evt-15", "account_id": "acc_e", "product_id": "chat", "meter_id": "m", "source": "api", "unit": "tokens", "timestamp_ms": 1767225600000, "quantity": 1, "__proto__": {"x": 1}}`),
+      JSON.parse(
+        `{"event_id": "evt-15", "account_id": "acc_e", "product_id": "chat", "meter_id": "m", "source": "api", "unit": "tokens", "timestamp_ms": 1767225600000, "quantity": 1, "__proto__": {"x": 1}}`,
+      ),
       usage(16, { account_id: 'acc_e', constructor: 'x' }),
     ];
     const r = await postBatch(inst.app, events);

@@ -58,7 +58,8 @@ function importsOf(source: string): string[] {
 function importsWithKind(source: string): { spec: string; typeOnly: boolean }[] {
   const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
   const out: { spec: string; typeOnly: boolean }[] = [];
-  for (const m of code.matchAll(/\b(import|export)\s([^'"]*?)\bfrom\s*['"]([^'"]+)['"]/g)) out.push({ spec: m[3]!, typeOnly: m[1] === 'import' && /^type\s/.test(m[2]!) });
+  for (const m of code.matchAll(/\b(import|export)\s([^'"]*?)\bfrom\s*['"]([^'"]+)['"]/g))
+    out.push({ spec: m[3]!, typeOnly: m[1] === 'import' && /^type\s/.test(m[2]!) });
   for (const m of code.matchAll(/\bimport\s*['"]([^'"]+)['"]/g)) out.push({ spec: m[1]!, typeOnly: false });
   for (const m of code.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push({ spec: m[1]!, typeOnly: false });
   return out;
@@ -86,7 +87,9 @@ function violations(): string[] {
         if (fromLayer === 'client') found.push(`${from} imports package ${spec}: the client has no dependencies`);
         continue;
       }
-      const to = relative(SRC, resolve(dirname(file), spec)).split('\\').join('/');
+      const to = relative(SRC, resolve(dirname(file), spec))
+        .split('\\')
+        .join('/');
       if (to.startsWith('..')) {
         found.push(`${from} imports ${spec}: outside src/`);
         continue;
@@ -103,7 +106,8 @@ function violations(): string[] {
       if (toRank === undefined || toRank >= rank) {
         found.push(`${from} imports ${to}: ${fromLayer} (layer ${rank}) may only import lower layers, not ${toLayer} (layer ${toRank ?? '?'})`);
       }
-      if (toLayer === 'segment' && !SEGMENT_FACE.has(to)) found.push(`${from} imports ${to}: use the segment codecs' public face (${[...SEGMENT_FACE].join(', ')})`);
+      if (toLayer === 'segment' && !SEGMENT_FACE.has(to))
+        found.push(`${from} imports ${to}: use the segment codecs' public face (${[...SEGMENT_FACE].join(', ')})`);
     }
   }
   return found;
@@ -115,13 +119,11 @@ describe('architecture', () => {
   });
 
   it('the rule catches what it should (checked on sample sources)', () => {
-    expect(importsOf("import { a } from '../x.ts';\nimport type { B } from \"./y.ts\";\nexport { c } from '../z.ts';\nimport '../side.ts';\nconst m = await import('../dyn.ts');\n// import { no } from '../comment.ts';")).toEqual([
-      '../x.ts',
-      './y.ts',
-      '../z.ts',
-      '../side.ts',
-      '../dyn.ts',
-    ]);
+    expect(
+      importsOf(
+        "import { a } from '../x.ts';\nimport type { B } from \"./y.ts\";\nexport { c } from '../z.ts';\nimport '../side.ts';\nconst m = await import('../dyn.ts');\n// import { no } from '../comment.ts';",
+      ),
+    ).toEqual(['../x.ts', './y.ts', '../z.ts', '../side.ts', '../dyn.ts']);
     expect(LAYERS.manifest).toBeGreaterThan(LAYERS.store!);
     expect(LAYERS.query).toBe(LAYERS.ingest);
   });

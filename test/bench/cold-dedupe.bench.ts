@@ -87,7 +87,10 @@ async function probe(kind: string, location: string, n: number): Promise<void> {
   const store = await storeOf(kind, location);
   const inst: Instance = await openInstance(store, prefixOf(kind, location), { shards: SHARDS, buckets: BUCKETS, seed: 99 });
   const now = Date.now();
-  const events = [...Array.from({ length: 500 }, (_, j) => event(Math.floor((j * n) / 500) + 3, now)), ...Array.from({ length: 500 }, (_, j) => event(j, now, `new-${now}`))];
+  const events = [
+    ...Array.from({ length: 500 }, (_, j) => event(Math.floor((j * n) / 500) + 3, now)),
+    ...Array.from({ length: 500 }, (_, j) => event(j, now, `new-${now}`)),
+  ];
   const rssBefore = process.memoryUsage().rss;
   const t0 = performance.now();
   const r = await inst.ingestor.ingest(events);

@@ -108,7 +108,15 @@ async function throughput(s3: S3Endpoint, prefix: string, committers: number, sh
   const seconds = (performance.now() - started) / 1000;
   const commits = stores.reduce((s, m) => s + m.stats.commits, 0) - setup.commits;
   const retries = stores.reduce((s, m) => s + m.stats.conflicts, 0) - setup.conflicts;
-  return { committers, shards, commits, retries, seconds: round(seconds), commits_per_s: round(commits / seconds), retries_per_commit: round(retries / Math.max(1, commits)) };
+  return {
+    committers,
+    shards,
+    commits,
+    retries,
+    seconds: round(seconds),
+    commits_per_s: round(commits / seconds),
+    retries_per_commit: round(retries / Math.max(1, commits)),
+  };
 }
 
 async function main(): Promise<void> {
@@ -120,7 +128,9 @@ async function main(): Promise<void> {
     for (const n of [100, 1000, 5000]) {
       const r = await latencyBySize(running.s3, `${run}/size-${n}`, n);
       bySize.push(r);
-      console.log(`latency  entries=${n.toString().padStart(5)}  manifest=${(r.manifest_bytes / 1024).toFixed(0).padStart(5)} KiB  p50=${r.p50_ms} ms  p99=${r.p99_ms} ms  (${r.commits} commits)`);
+      console.log(
+        `latency  entries=${n.toString().padStart(5)}  manifest=${(r.manifest_bytes / 1024).toFixed(0).padStart(5)} KiB  p50=${r.p50_ms} ms  p99=${r.p99_ms} ms  (${r.commits} commits)`,
+      );
     }
     const byConcurrency = [];
     for (const c of [1, 4, 16]) {

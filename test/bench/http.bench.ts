@@ -51,7 +51,8 @@ function plans(o: Options): Plan[][] {
   }
   if (o.only.has('worker')) {
     for (const shape of shapes(WORKER_SHAPES)) {
-      for (const system of o.workerPaths.map((p) => (p === 'direct' ? 'worker-direct' : 'worker'))) rep.push({ system, processes: 1, shape, events: events(shape, 'worker'), table: 'worker' });
+      for (const system of o.workerPaths.map((p) => (p === 'direct' ? 'worker-direct' : 'worker')))
+        rep.push({ system, processes: 1, shape, events: events(shape, 'worker'), table: 'worker' });
     }
   }
   return Array.from({ length: o.reps }, () => rep);
@@ -67,13 +68,20 @@ function line(r: RunRecord): string {
     `${d.requests} req`,
     `acc ${d.answers.accepted} dup ${d.answers.duplicates} conf ${d.answers.conflicts} rej ${d.answers.rejected}`,
   ];
-  if (d.http_errors > 0) parts.push(`HTTP errors ${d.http_errors} ${JSON.stringify(d.by_status)} first: ${(d.first_error ?? '').replace(/\s+/g, ' ').slice(0, 200)}`);
+  if (d.http_errors > 0)
+    parts.push(`HTTP errors ${d.http_errors} ${JSON.stringify(d.by_status)} first: ${(d.first_error ?? '').replace(/\s+/g, ' ').slice(0, 200)}`);
   if (r.retry !== undefined) {
     const t = r.retry;
-    const failing = t.still_failed + t.not_retried > 0 ? `, still failing ${t.still_failed} (+${t.not_retried} given up) first: ${(t.first_error ?? '').replace(/\s+/g, ' ').slice(0, 160)}` : '';
+    const failing =
+      t.still_failed + t.not_retried > 0
+        ? `, still failing ${t.still_failed} (+${t.not_retried} given up) first: ${(t.first_error ?? '').replace(/\s+/g, ' ').slice(0, 160)}`
+        : '';
     parts.push(`retry pass: acc ${t.answers.accepted} dup ${t.answers.duplicates}, stored despite error ${t.stored_despite_error ?? 'unknown'}${failing}`);
   }
-  if (r.commits !== undefined) parts.push(`commits ${r.commits.commits} lost ${r.commits.lost_races} (${r.commits.lost_races_per_commit}/commit) ${r.commits.events_per_commit} ev/commit`);
+  if (r.commits !== undefined)
+    parts.push(
+      `commits ${r.commits.commits} lost ${r.commits.lost_races} (${r.commits.lost_races_per_commit}/commit) ${r.commits.events_per_commit} ev/commit`,
+    );
   const x = r.exact;
   if (x !== undefined) {
     const stored = x.stored === undefined ? '' : x.stored.error !== undefined ? `, stored: ${x.stored.error}` : `, stored ${x.stored.count} of ${x.unique}`;
@@ -81,12 +89,20 @@ function line(r: RunRecord): string {
   }
   const t = r.totals;
   if (t !== undefined) {
-    const late = t.settled_after_s === undefined ? '' : ` (first read ${t.matched_first_read}/${t.checked}, ${t.settled_after_s === null ? 'never settled' : `settled after ${t.settled_after_s} s`})`;
+    const late =
+      t.settled_after_s === undefined
+        ? ''
+        : ` (first read ${t.matched_first_read}/${t.checked}, ${t.settled_after_s === null ? 'never settled' : `settled after ${t.settled_after_s} s`})`;
     parts.push(`totals ${t.matched}/${t.checked}${late}${t.errors ? ` (${t.errors} errors: ${t.first_error})` : ''}`);
   }
   if (r.worker_log !== undefined) parts.push(`worker log ${JSON.stringify(r.worker_log)}`);
   if (r.notes !== undefined) parts.push(`NOTE: ${r.notes.join('; ')}`);
-  if (r.phases_s !== undefined) parts.push(`phases ${Object.entries(r.phases_s).map(([k, v]) => `${k} ${v}s`).join(' ')}`);
+  if (r.phases_s !== undefined)
+    parts.push(
+      `phases ${Object.entries(r.phases_s)
+        .map(([k, v]) => `${k} ${v}s`)
+        .join(' ')}`,
+    );
   return `${what}  ${parts.join(' | ')}`;
 }
 

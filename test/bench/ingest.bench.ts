@@ -135,7 +135,9 @@ async function main(): Promise<void> {
       ratio_segment_to_gzip: round(seg.bytes.byteLength / ndjson.byteLength, 3),
       encode_events_per_s: Math.round(sample.length / (encodeMs / 1000)),
     };
-    console.log(`segment ${size.segment_bytes_per_event} B/event vs gzip NDJSON ${size.gzip_ndjson_bytes_per_event} B/event (ratio ${size.ratio_segment_to_gzip}); encode ${size.encode_events_per_s} events/s`);
+    console.log(
+      `segment ${size.segment_bytes_per_event} B/event vs gzip NDJSON ${size.gzip_ndjson_bytes_per_event} B/event (ratio ${size.ratio_segment_to_gzip}); encode ${size.encode_events_per_s} events/s`,
+    );
 
     // Dedupe index: memory per entry at several sizes, and a cold load from sidecars.
     const memory = [];
@@ -152,7 +154,9 @@ async function main(): Promise<void> {
     await loadSegmentHashes(store, cold, segs, 8);
     const loadS = (performance.now() - tl) / 1000;
     const dedupe = { memory, cold_load: { segments: segs.length, entries: cold.size, seconds: round(loadS, 2), entries_per_s: Math.round(cold.size / loadS) } };
-    console.log(`dedupe index: ${memory.map((m) => `${m.entries} entries → ${m.bytes_per_entry} B/entry`).join(', ')}; cold load ${dedupe.cold_load.entries_per_s} entries/s`);
+    console.log(
+      `dedupe index: ${memory.map((m) => `${m.entries} entries → ${m.bytes_per_entry} B/entry`).join(', ')}; cold load ${dedupe.cold_load.entries_per_s} entries/s`,
+    );
 
     writeResult('ingest', running.s3.via, {
       seconds_per_scenario: SECONDS,

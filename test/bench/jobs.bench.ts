@@ -65,7 +65,9 @@ async function main(): Promise<void> {
     const before = await counts(inst);
     const compaction = await untilDone(inst, 'compact', 'rows_in');
     const afterCompaction = await counts(inst);
-    console.log(`compaction: ${compaction.events_per_s} events/s (${compaction.rows} rows, ${compaction.runs} runs); segments ${before.raw_segments} -> ${afterCompaction.raw_segments}`);
+    console.log(
+      `compaction: ${compaction.events_per_s} events/s (${compaction.rows} rows, ${compaction.runs} runs); segments ${before.raw_segments} -> ${afterCompaction.raw_segments}`,
+    );
     const rollup = await untilDone(inst, 'rollup', 'rows_in');
     const after = await counts(inst);
     console.log(`rollup: ${rollup.events_per_s} events/s (${rollup.rows} rows, ${rollup.runs} runs); rollup segments ${after.rollup_segments}`);

@@ -87,7 +87,17 @@ async function main(): Promise<void> {
     for (let i = 0; i < 5; i++) topWarm.push((await timed(warmInst, '/v1/query/json', topInit())).ms);
 
     // Raw scan rate: a warm whole-range cross-account aggregate over every row.
-    const scanSpec = { accountId: undefined, from: START, to: START + SPAN, groupBy: [], filters: [], metrics: ['sum', 'count'] as const, source: 'raw' as const, orderBy: [], limit: undefined };
+    const scanSpec = {
+      accountId: undefined,
+      from: START,
+      to: START + SPAN,
+      groupBy: [],
+      filters: [],
+      metrics: ['sum', 'count'] as const,
+      source: 'raw' as const,
+      orderBy: [],
+      limit: undefined,
+    };
     await warmInst.engine.aggregate({ ...scanSpec, metrics: ['sum', 'count'] });
     const ts = performance.now();
     const scan = await warmInst.engine.aggregate({ ...scanSpec, metrics: ['sum', 'count'] });
@@ -95,9 +105,22 @@ async function main(): Promise<void> {
     const rowsPerS = Math.round(scan.rowsScanned / (scanMs / 1000));
 
     const result = writeResult('query', running.s3.via, {
-      data: { events: EVENTS, accounts: 10_000, days: 92, shards: 16, segments, ingest_seconds: round(ingestSeconds), ingest_events_per_s: Math.round(EVENTS / ingestSeconds) },
+      data: {
+        events: EVENTS,
+        accounts: 10_000,
+        days: 92,
+        shards: 16,
+        segments,
+        ingest_seconds: round(ingestSeconds),
+        ingest_events_per_s: Math.round(EVENTS / ingestSeconds),
+      },
       monthly_total_ms: { cold_p50: round(pct(cold, 50)), cold_p95: round(pct(cold, 95)), warm_p50: round(pct(warm, 50)), warm_p95: round(pct(warm, 95)) },
-      monthly_grouped_ms: { cold_p50: round(pct(coldGrouped, 50)), cold_p95: round(pct(coldGrouped, 95)), warm_p50: round(pct(warmGrouped, 50)), warm_p95: round(pct(warmGrouped, 95)) },
+      monthly_grouped_ms: {
+        cold_p50: round(pct(coldGrouped, 50)),
+        cold_p95: round(pct(coldGrouped, 95)),
+        warm_p50: round(pct(warmGrouped, 50)),
+        warm_p95: round(pct(warmGrouped, 95)),
+      },
       audit_page_ms: { warm_p50: round(pct(audit, 50)), warm_p95: round(pct(audit, 95)) },
       top100_accounts_month_ms: { cold: round(topCold), warm_p50: round(pct(topWarm, 50)) },
       raw_scan: { rows: scan.rowsScanned, ms: round(scanMs), rows_per_s: rowsPerS },

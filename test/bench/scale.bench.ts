@@ -28,7 +28,20 @@ import { FsStore } from '../../src/store/fs.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { S3Store } from '../../src/store/s3.ts';
 import { startTestS3, type RunningS3 } from '../support/minio.ts';
-import { build, DAY_MS, firstIngest, type GzipTally, monthlyTotals, pct, type RunOptions, type SizeSpec, smallCommits, type StoreKind, type StoreTarget, storedFigures } from './scale/run.ts';
+import {
+  build,
+  DAY_MS,
+  firstIngest,
+  type GzipTally,
+  monthlyTotals,
+  pct,
+  type RunOptions,
+  type SizeSpec,
+  smallCommits,
+  type StoreKind,
+  type StoreTarget,
+  storedFigures,
+} from './scale/run.ts';
 import { evaluateGoals, printGoals, printTable, type SizeResult } from './scale/report.ts';
 
 interface Args {
@@ -65,7 +78,10 @@ function parseArgs(argv: readonly string[]): Args {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${k}: a positive integer, got ${v}`);
     return n;
   };
-  const sizes = (flags.get('sizes') ?? (quick ? '1d,3d' : '1d,30d,365d')).split(',').map(parseSize).sort((a, b) => a.days - b.days);
+  const sizes = (flags.get('sizes') ?? (quick ? '1d,3d' : '1d,30d,365d'))
+    .split(',')
+    .map(parseSize)
+    .sort((a, b) => a.days - b.days);
   const stores = (flags.get('store') ?? flags.get('stores') ?? (quick ? 'fs' : 'fs,minio')).split(',').map((s) => {
     if (s !== 'fs' && s !== 'minio' && s !== 'memory') throw new Error(`--store: fs, minio or memory, got ${s}`);
     return s as StoreKind;
@@ -94,7 +110,10 @@ async function openTarget(kind: StoreKind, minio: () => Promise<RunningS3>): Pro
   if (kind === 'memory') return { target: { kind, store: new MemoryStore(), server: undefined }, close: async () => undefined };
   if (kind === 'fs') {
     const dir = mkdtempSync(join(tmpdir(), 'usagedb-bench-scale-'));
-    return { target: { kind, store: new FsStore({ root: dir }), server: { kind: 'fs', dataDir: dir } }, close: async () => rmSync(dir, { recursive: true, force: true }) };
+    return {
+      target: { kind, store: new FsStore({ root: dir }), server: { kind: 'fs', dataDir: dir } },
+      close: async () => rmSync(dir, { recursive: true, force: true }),
+    };
   }
   const s3 = (await minio()).s3;
   const store = new S3Store({ ...s3, forcePathStyle: true });
@@ -109,7 +128,9 @@ async function main(): Promise<void> {
   const started = performance.now();
   const log = (line: string) => console.log(`[${round((performance.now() - started) / 1000)} s] ${line}`);
   const o: RunOptions = { ...args.opts, runId, log };
-  log(`bench:scale sizes ${args.sizes.map((s) => s.label).join(',')}, ${o.eventsPerDay} events/day, ${o.accounts} accounts, stores ${args.stores.join(',')}, dedupe window ${DEFAULT_INGEST_OPTIONS.dedupeWindowMs / DAY_MS} d`);
+  log(
+    `bench:scale sizes ${args.sizes.map((s) => s.label).join(',')}, ${o.eventsPerDay} events/day, ${o.accounts} accounts, stores ${args.stores.join(',')}, dedupe window ${DEFAULT_INGEST_OPTIONS.dedupeWindowMs / DAY_MS} d`,
+  );
   let running: RunningS3 | undefined;
   const minio = async () => (running ??= await startTestS3('usagedb-bench'));
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -161,7 +182,9 @@ async function main(): Promise<void> {
           const b = await build(target, size, o, fresh ? tally : undefined);
           const eventsBuilt = b.truth.events;
           const windowEvents = b.truth.windowEvents;
-          log(`${kind} ${size.label}: built ${eventsBuilt} events (${b.seconds.ingest} s ingest, ${b.seconds.jobs} s jobs, ${b.seconds.catch_up} s catch-up in ${b.catchUpRuns} runs)`);
+          log(
+            `${kind} ${size.label}: built ${eventsBuilt} events (${b.seconds.ingest} s ingest, ${b.seconds.jobs} s jobs, ${b.seconds.catch_up} s catch-up in ${b.catchUpRuns} runs)`,
+          );
           const stored = await storedFigures(b);
           const commits = await smallCommits(b, o);
           const fi = await firstIngest(target, b.prefix, o, b.truth, `${kind}-${size.label}`);

@@ -13,7 +13,18 @@ export interface WorkloadOptions {
   readonly spanMs: number;
 }
 
-const METERS = ['tokens.input', 'tokens.output', 'tokens.cached', 'requests', 'images', 'audio.seconds', 'tool.calls', 'embeddings', 'credits', 'storage.gb_hours'];
+const METERS = [
+  'tokens.input',
+  'tokens.output',
+  'tokens.cached',
+  'requests',
+  'images',
+  'audio.seconds',
+  'tool.calls',
+  'embeddings',
+  'credits',
+  'storage.gb_hours',
+];
 const PRODUCTS = ['chat', 'assistants', 'embeddings', 'batch'];
 const REGIONS = ['us-east', 'us-west', 'eu-west', 'ap-south'];
 const TIERS = ['free', 'pro', 'enterprise'];

@@ -16,7 +16,12 @@ it('one short chaos round: 0 lost, 0 duplicated, 0 changed, drift 0 on every acc
   expect(f!.kills.minio).toBeGreaterThanOrEqual(1);
   expect(f!.kills.servers).toBeGreaterThanOrEqual(1);
   expect(f!.acked).toBeGreaterThan(0);
-  expect({ lost: f!.lost, duplicated: f!.duplicated, changed: f!.changed, unexpected: f!.unexpected }).toEqual({ lost: 0, duplicated: 0, changed: 0, unexpected: 0 });
+  expect({ lost: f!.lost, duplicated: f!.duplicated, changed: f!.changed, unexpected: f!.unexpected }).toEqual({
+    lost: 0,
+    duplicated: 0,
+    changed: 0,
+    unexpected: 0,
+  });
   expect(f!.drift_nonzero).toEqual([]);
   expect(f!.total_mismatch).toEqual([]);
   expect(f!.anomalies).toEqual([]);

@@ -149,7 +149,16 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
 }
 
 export function roundOk(f: RoundFigures): boolean {
-  return f.acked > 0 && f.lost === 0 && f.duplicated === 0 && f.changed === 0 && f.unexpected === 0 && f.drift_nonzero.length === 0 && f.total_mismatch.length === 0 && f.anomalies.length === 0;
+  return (
+    f.acked > 0 &&
+    f.lost === 0 &&
+    f.duplicated === 0 &&
+    f.changed === 0 &&
+    f.unexpected === 0 &&
+    f.drift_nonzero.length === 0 &&
+    f.total_mismatch.length === 0 &&
+    f.anomalies.length === 0
+  );
 }
 
 async function runRound(o: ChaosOptions, round: number, minio: MinioProcess, bucket: string, runDir: string): Promise<RoundFigures> {
@@ -218,7 +227,9 @@ async function runRound(o: ChaosOptions, round: number, minio: MinioProcess, buc
     connection_errors: state.connectionErrors,
     fivexx: state.fivexx.length,
     fivexx_outside_outages: outside.length,
-    fivexx_outside: outside.slice(0, 20).map((f) => ({ at: new Date(f.from).toISOString(), server: f.serverIndex, route: f.route, status: f.status, code: f.code })),
+    fivexx_outside: outside
+      .slice(0, 20)
+      .map((f) => ({ at: new Date(f.from).toISOString(), server: f.serverIndex, route: f.route, status: f.status, code: f.code })),
     kills: { servers: state.serverKills, minio: state.minioRestarts.length },
     recovery_ms: { servers: state.serverRecovery, servers_store_down: state.serverRecoveryStoreDown, minio: minioRecovery, minio_ready: state.minioReady },
     admin_jobs: state.adminJobs,
@@ -305,7 +316,9 @@ class RoundState {
     const events: WireEvent[] = [];
     for (let i = 0; i < n; i++) {
       const big = rng() < 0.05;
-      const q = big ? `${1 + Math.floor(rng() * 9)}${String(Math.floor(rng() * 1e15)).padStart(15, '0')}${String(Math.floor(rng() * 1e12)).padStart(12, '0')}` : Math.floor(rng() * 1_000_000) - (rng() < 0.05 ? 500_000 : 0);
+      const q = big
+        ? `${1 + Math.floor(rng() * 9)}${String(Math.floor(rng() * 1e15)).padStart(15, '0')}${String(Math.floor(rng() * 1e12)).padStart(12, '0')}`
+        : Math.floor(rng() * 1_000_000) - (rng() < 0.05 ? 500_000 : 0);
       events.push({
         event_id: `b${b}-e${i}`,
         account_id: ACCOUNTS[Math.floor(rng() * ACCOUNTS.length)]!,
@@ -420,7 +433,15 @@ async function request(s: ServerProcess, state: RoundState, method: string, path
       json = { raw: text.slice(0, 200) };
     }
     state.count(String(res.status));
-    if (res.status >= 500) state.fivexx.push({ serverIndex: s.index, route: `${method} ${path.split('?')[0]}`, from, to: Date.now(), status: res.status, code: String(json?.error?.code ?? 'none') });
+    if (res.status >= 500)
+      state.fivexx.push({
+        serverIndex: s.index,
+        route: `${method} ${path.split('?')[0]}`,
+        from,
+        to: Date.now(),
+        status: res.status,
+        code: String(json?.error?.code ?? 'none'),
+      });
     return { status: res.status, json };
   } catch {
     state.connectionErrors++;
@@ -532,10 +553,12 @@ async function verifyAll(
     if (v.drift !== '0' || v.matches !== true) driftNonzero.push(`${account}: drift ${v.drift}, matches ${v.matches}`);
     const expected = state.ackedList.filter((e) => e.account_id === account);
     const want = expected.reduce((sum, e) => sum + BigInt(e.quantity), 0n).toString();
-    if (v.raw_total !== want || v.raw_count !== expected.length) totalMismatch.push(`${account}: raw ${v.raw_total}/${v.raw_count}, acknowledged ${want}/${expected.length}`);
+    if (v.raw_total !== want || v.raw_count !== expected.length)
+      totalMismatch.push(`${account}: raw ${v.raw_total}/${v.raw_count}, acknowledged ${want}/${expected.length}`);
     const auto = await getJson(s, state, `/v1/accounts/${account}/usage?from=${from}&to=${to}`);
     const line = auto.lines[0] ?? { quantity: '0', count: 0 };
-    if (auto.lines.length !== 1 || line.quantity !== want || line.count !== expected.length) totalMismatch.push(`${account}: usage ${line.quantity}/${line.count}, acknowledged ${want}/${expected.length}`);
+    if (auto.lines.length !== 1 || line.quantity !== want || line.count !== expected.length)
+      totalMismatch.push(`${account}: usage ${line.quantity}/${line.count}, acknowledged ${want}/${expected.length}`);
   }
   let lost = 0;
   let changed = 0;
@@ -567,7 +590,9 @@ export function formatRound(f: RoundFigures): string {
     `round ${f.round} (seed ${f.seed}, prefix ${f.prefix}): ${roundOk(f) ? 'OK' : 'FAILED'} — ${f.chaos_seconds} s of chaos, ${f.total_seconds} s in all`,
     `  acked ${f.acked} events in ${f.batches} batches (+${f.resent_copies} re-sent copies answered as duplicates); lost ${f.lost}, duplicated ${f.duplicated}, changed ${f.changed}, unexpected ${f.unexpected}`,
     `  verify: drift 0 on every account: ${f.drift_nonzero.length === 0 ? 'yes' : `NO ${f.drift_nonzero.join('; ')}`}; totals match: ${f.total_mismatch.length === 0 ? 'yes' : `NO ${f.total_mismatch.join('; ')}`}; rollups ${f.rollups}`,
-    `  requests ${f.requests}: ${Object.entries(f.statuses).map(([k, v]) => `${k}×${v}`).join(', ')}`,
+    `  requests ${f.requests}: ${Object.entries(f.statuses)
+      .map(([k, v]) => `${k}×${v}`)
+      .join(', ')}`,
     `  5xx ${f.fivexx}, outside outages ${f.fivexx_outside_outages}${f.fivexx_outside.length > 0 ? `: ${f.fivexx_outside.map((x) => `${x.at} s${x.server} ${x.route} ${x.status} ${x.code}`).join('; ')}` : ''}`,
     `  kills: servers ${f.kills.servers}, MinIO ${f.kills.minio}; recovery (restart → first 200): servers ${stats(f.recovery_ms.servers)}, servers restarted while MinIO was down ${stats(f.recovery_ms.servers_store_down)}; MinIO ${stats(f.recovery_ms.minio)} (MinIO ready ${stats(f.recovery_ms.minio_ready)})`,
     `  admin job runs: ${f.admin_jobs.ok} ok (${f.admin_jobs.failed_shards} failed shards), ${f.admin_jobs.errors} not answered 200`,

@@ -93,8 +93,16 @@ describe('usagedb inspect-segment', () => {
     const seg = m.segments.find((s) => s.rows >= 3)!;
     const r = await cli(b.prefix, 'inspect-segment', seg.id, '--rows', '3', '--json');
     expect(r.code, r.stderr).toBe(0);
-    const rows = (await readRawEvents(b.inst.db.store, seg));
-    expect(r.json).toMatchObject({ id: seg.id, kind: 'raw', shard: m.shard, generation: m.generation, key: seg.key, live: true, object: { exists: true, rows: seg.rows, bytes: seg.bytes } });
+    const rows = await readRawEvents(b.inst.db.store, seg);
+    expect(r.json).toMatchObject({
+      id: seg.id,
+      kind: 'raw',
+      shard: m.shard,
+      generation: m.generation,
+      key: seg.key,
+      live: true,
+      object: { exists: true, rows: seg.rows, bytes: seg.bytes },
+    });
     expect(r.json.entry).toEqual({ ...seg });
     expect(r.json.sample_rows).toEqual(rows.slice(0, 3).map((e) => ({ ...e, quantity: e.quantity.toString() })));
 
@@ -117,7 +125,16 @@ describe('usagedb verify-period', () => {
     const want = b.events.filter((e) => e.account_id === 'acct-1');
     const r = await cli(b.prefix, 'verify-period', '--account', 'acct-1', ...JAN, '--json');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json).toMatchObject({ account_id: 'acct-1', from: '2026-01-01T00:00:00.000Z', to: '2026-02-01T00:00:00.000Z', raw_total: sumOf(want).toString(), raw_count: want.length, rollup_total: sumOf(want).toString(), drift: '0', matches: true });
+    expect(r.json).toMatchObject({
+      account_id: 'acct-1',
+      from: '2026-01-01T00:00:00.000Z',
+      to: '2026-02-01T00:00:00.000Z',
+      raw_total: sumOf(want).toString(),
+      raw_count: want.length,
+      rollup_total: sumOf(want).toString(),
+      drift: '0',
+      matches: true,
+    });
     expect(r.json.rollups).toBeGreaterThan(0);
     const human = await cli(b.prefix, 'verify-period', '--account', 'acct-1', '--from', '2026-01-01T00:00:00Z', '--to', '2026-02-01');
     expect(human.stdout).toContain('OK: totals match');
@@ -157,7 +174,12 @@ describe('usagedb jobs', () => {
     const r = await cli(b.prefix, 'jobs', 'run', 'gc', '--dry-run', '--json');
     expect(r.code, r.stderr).toBe(0);
     expect(r.json).toMatchObject({ job: 'gc', shards: 4, failed: 0 });
-    expect(r.json.results.slice(0, 4).map((x: { shard: number; dry_run: boolean }) => [x.shard, x.dry_run])).toEqual([[0, true], [1, true], [2, true], [3, true]]);
+    expect(r.json.results.slice(0, 4).map((x: { shard: number; dry_run: boolean }) => [x.shard, x.dry_run])).toEqual([
+      [0, true],
+      [1, true],
+      [2, true],
+      [3, true],
+    ]);
     expect(r.json.results[4]).toHaveProperty('scratch_deleted');
     expect((await manifests()).map((m) => m.generation)).toEqual(before.map((m) => m.generation));
     expect((await cli(b.prefix, 'jobs', 'run', 'rollup', '--dry-run')).code).toBe(2);

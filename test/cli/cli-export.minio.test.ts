@@ -36,7 +36,14 @@ async function readParquet(path: string): Promise<ReadBack> {
   const buf = readFileSync(path);
   const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
   const meta = parquetMetadata(file);
-  const raw = { ...meta, schema: meta.schema.map((e) => (e.name === 'quantity' && e.type === 'FIXED_LEN_BYTE_ARRAY' ? { name: e.name, type: e.type, type_length: e.type_length, repetition_type: e.repetition_type } : e)) };
+  const raw = {
+    ...meta,
+    schema: meta.schema.map((e) =>
+      e.name === 'quantity' && e.type === 'FIXED_LEN_BYTE_ARRAY'
+        ? { name: e.name, type: e.type, type_length: e.type_length, repetition_type: e.repetition_type }
+        : e,
+    ),
+  };
   return { meta, rows: await parquetReadObjects({ file, metadata: raw }) };
 }
 
@@ -72,20 +79,52 @@ describe('usagedb export-parquet', () => {
     expect(Number(meta.num_rows)).toBe(b.events.length);
     expect(meta.row_groups).toHaveLength(Math.ceil(b.events.length / 64));
     const el = (name: string) => meta.schema.find((e) => e.name === name)!;
-    expect(el('quantity')).toMatchObject({ type: 'FIXED_LEN_BYTE_ARRAY', type_length: 16, converted_type: 'DECIMAL', precision: 38, scale: 0, repetition_type: 'REQUIRED', logical_type: { type: 'DECIMAL', precision: 38, scale: 0 } });
-    expect(el('timestamp_ms')).toMatchObject({ type: 'INT64', repetition_type: 'REQUIRED', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' } });
+    expect(el('quantity')).toMatchObject({
+      type: 'FIXED_LEN_BYTE_ARRAY',
+      type_length: 16,
+      converted_type: 'DECIMAL',
+      precision: 38,
+      scale: 0,
+      repetition_type: 'REQUIRED',
+      logical_type: { type: 'DECIMAL', precision: 38, scale: 0 },
+    });
+    expect(el('timestamp_ms')).toMatchObject({
+      type: 'INT64',
+      repetition_type: 'REQUIRED',
+      logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
+    });
     expect(el('model_id')).toMatchObject({ type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL', logical_type: { type: 'STRING' } });
     expect(el('dimensions')).toMatchObject({ type: 'BYTE_ARRAY', repetition_type: 'REQUIRED', converted_type: 'JSON' });
     expect(meta.schema.slice(1).map((e) => e.name)).toEqual([
-      'event_id', 'kind', 'correction_original_event_id', 'correction_reason', 'account_id', 'subscription_id', 'product_id', 'meter_id',
-      'model_id', 'source', 'unit', 'timestamp_ms', 'ingested_at_ms', 'quantity', 'dimensions',
+      'event_id',
+      'kind',
+      'correction_original_event_id',
+      'correction_reason',
+      'account_id',
+      'subscription_id',
+      'product_id',
+      'meter_id',
+      'model_id',
+      'source',
+      'unit',
+      'timestamp_ms',
+      'ingested_at_ms',
+      'quantity',
+      'dimensions',
     ]);
     const back = rows.map(toEvent);
     expect(byId(back)).toEqual(byId(b.events));
     expect(sumOf(back)).toBe(sumOf(b.events));
-    for (const q of BIG_QUANTITIES) expect(back.some((e) => e.quantity === BigInt(q)), q).toBe(true);
+    for (const q of BIG_QUANTITIES)
+      expect(
+        back.some((e) => e.quantity === BigInt(q)),
+        q,
+      ).toBe(true);
     expect(back.find((e) => e.kind === 'Correction')!.correction_ref!.reason).toBe('over-counted "tokens"\n');
-    expect(JSON.parse(meta.key_value_metadata!.find((k) => k.key === 'usagedb.export')!.value!)).toMatchObject({ db_id: b.inst.db.info.db_id, account_id: null });
+    expect(JSON.parse(meta.key_value_metadata!.find((k) => k.key === 'usagedb.export')!.value!)).toMatchObject({
+      db_id: b.inst.db.info.db_id,
+      account_id: null,
+    });
     expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
   });
 
@@ -97,14 +136,33 @@ describe('usagedb export-parquet', () => {
     expect(r.code, r.stderr).toBe(0);
     const want = b.events.filter((e) => e.account_id === 'acct-3' && e.timestamp_ms >= from && e.timestamp_ms < to);
     expect(want.length).toBeGreaterThan(5);
-    expect(r.json).toMatchObject({ rows: want.length, quantity_sum: sumOf(want).toString(), filter: { account_id: 'acct-3', from: '2026-01-01T12:00:00.000Z', to: '2026-01-02T06:00:00.000Z' } });
+    expect(r.json).toMatchObject({
+      rows: want.length,
+      quantity_sum: sumOf(want).toString(),
+      filter: { account_id: 'acct-3', from: '2026-01-01T12:00:00.000Z', to: '2026-01-02T06:00:00.000Z' },
+    });
     expect(Object.keys(r.json.generations)).toEqual([String(b.inst.db.shardOf('acct-3').shard)]);
     expect(byId((await readParquet(file)).rows.map(toEvent))).toEqual(byId(want));
   });
 
   it('stops on a quantity DECIMAL(38,0) cannot hold, leaving no file; --quantity-as string exports it exactly', async () => {
     const i128max = ((1n << 127n) - 1n).toString();
-    const big = await buildDb('cli-export-i128', { events: 20, batches: 2, extra: [{ event_id: 'huge', account_id: 'acct-9', product_id: 'p', meter_id: 'm', source: 's', unit: 'u', timestamp_ms: Date.UTC(2026, 0, 3), quantity: i128max }] });
+    const big = await buildDb('cli-export-i128', {
+      events: 20,
+      batches: 2,
+      extra: [
+        {
+          event_id: 'huge',
+          account_id: 'acct-9',
+          product_id: 'p',
+          meter_id: 'm',
+          source: 's',
+          unit: 'u',
+          timestamp_ms: Date.UTC(2026, 0, 3),
+          quantity: i128max,
+        },
+      ],
+    });
     const file = join(dir, 'i128.parquet');
     const r = await cli(big.prefix, 'export-parquet', file);
     expect(r.code).toBe(1);
@@ -139,13 +197,25 @@ describe('usagedb export-ndjson', () => {
     const out = await cli(b.prefix, 'export-ndjson', '-', '--account', 'acct-1');
     expect(out.code, out.stderr).toBe(0);
     const want = b.events.filter((e) => e.account_id === 'acct-1');
-    expect(sort(out.stdout.trim().split('\n').map((l) => JSON.parse(l)))).toEqual(sort(want.map(asJson)));
-    expect(out.stderr).toBe(`exported ${want.length} event(s), quantity sum ${sumOf(want)}, from ${out.stderr.match(/from (\d+) segment/)![1]} segment(s) to stdout (${Buffer.byteLength(out.stdout)} bytes)\n`);
+    expect(
+      sort(
+        out.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+      ),
+    ).toEqual(sort(want.map(asJson)));
+    expect(out.stderr).toBe(
+      `exported ${want.length} event(s), quantity sum ${sumOf(want)}, from ${out.stderr.match(/from (\d+) segment/)![1]} segment(s) to stdout (${Buffer.byteLength(out.stdout)} bytes)\n`,
+    );
   });
 
   it('re-ingests: every exported line is a valid event the API classifies as a duplicate', async () => {
     const out = await cli(b.prefix, 'export-ndjson', '-', '--account', 'acct-2');
-    const events = out.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const { postBatch } = await import('../support/instance.ts');
     const res = await postBatch(b.inst.app, events);
     expect(res.body).toMatchObject({ accepted: 0, duplicates: events.length, conflicts: 0, rejected: 0 });

@@ -15,7 +15,17 @@ const FROM = Date.UTC(2026, 0, 1);
 const TO = Date.UTC(2026, 1, 1);
 
 async function total(inst: Instance, account: string | undefined, source: QuerySpec['source'], from = FROM, to = TO): Promise<[string, number]> {
-  const r = await inst.engine.aggregate({ accountId: account, from, to, groupBy: [], filters: [], metrics: ['sum', 'count'], source, orderBy: [], limit: undefined });
+  const r = await inst.engine.aggregate({
+    accountId: account,
+    from,
+    to,
+    groupBy: [],
+    filters: [],
+    metrics: ['sum', 'count'],
+    source,
+    orderBy: [],
+    limit: undefined,
+  });
   const l = r.lines[0];
   return l === undefined ? ['0', 0] : [String(l.quantity), Number(l.count)];
 }
@@ -59,7 +69,8 @@ describe('usagedb rebuild-rollups', () => {
           unmarked++;
         } else expect(s.rolled_by).toBe(was.rolled_by);
       }
-      if (dropped.length > 0) expect(m.replacements.at(-1)).toMatchObject({ kind: 'rollup', inputs: dropped.map((x) => ({ id: x.id, key: x.key })), outputs: [] });
+      if (dropped.length > 0)
+        expect(m.replacements.at(-1)).toMatchObject({ kind: 'rollup', inputs: dropped.map((x) => ({ id: x.id, key: x.key })), outputs: [] });
     }
     expect(r.json.unmarked_segments).toBe(unmarked);
     expect(await totals(inst, accounts)).toEqual(want);

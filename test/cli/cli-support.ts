@@ -54,17 +54,46 @@ export async function cli(prefix: string, ...argv: string[]): Promise<CliRun> {
 }
 
 /** 2^64 and beyond, negative ones, and the largest DECIMAL(38,0) magnitude. */
-export const BIG_QUANTITIES = ['36893488147419103232', '-18446744073709551621', '99999999999999999999999999999999999999', '-99999999999999999999999999999999999999', '340282366920938463463374607431'];
+export const BIG_QUANTITIES = [
+  '36893488147419103232',
+  '-18446744073709551621',
+  '99999999999999999999999999999999999999',
+  '-99999999999999999999999999999999999999',
+  '340282366920938463463374607431',
+];
 
 /** Client events: usage over 7 accounts and 3 days, big quantities, a correction, a retraction. */
 export function clientEvents(run: string, n: number): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   for (let i = 0; i < n; i++) {
-    out.push(usage(i, { event_id: `${run}-e${i}`, timestamp_ms: Date.UTC(2026, 0, 1) + i * 997_000, ...(i % 5 === 0 ? { subscription_id: `sub-${i % 3}`, model_id: null } : {}) }));
+    out.push(
+      usage(i, {
+        event_id: `${run}-e${i}`,
+        timestamp_ms: Date.UTC(2026, 0, 1) + i * 997_000,
+        ...(i % 5 === 0 ? { subscription_id: `sub-${i % 3}`, model_id: null } : {}),
+      }),
+    );
   }
-  for (const [k, q] of BIG_QUANTITIES.entries()) out.push(usage(1000 + k, { event_id: `${run}-big${k}`, account_id: `acct-${k}`, quantity: q, timestamp_ms: Date.UTC(2026, 0, 2, k) }));
-  out.push(usage(2000, { event_id: `${run}-corr`, kind: 'Correction', correction_ref: { original_event_id: `${run}-e1`, reason: 'over-counted "tokens"\n' }, quantity: -50, account_id: 'acct-1' }));
-  out.push(usage(2001, { event_id: `${run}-retr`, kind: 'Retraction', correction_ref: { original_event_id: `${run}-e2`, reason: 'test' }, quantity: -102, account_id: 'acct-2' }));
+  for (const [k, q] of BIG_QUANTITIES.entries())
+    out.push(usage(1000 + k, { event_id: `${run}-big${k}`, account_id: `acct-${k}`, quantity: q, timestamp_ms: Date.UTC(2026, 0, 2, k) }));
+  out.push(
+    usage(2000, {
+      event_id: `${run}-corr`,
+      kind: 'Correction',
+      correction_ref: { original_event_id: `${run}-e1`, reason: 'over-counted "tokens"\n' },
+      quantity: -50,
+      account_id: 'acct-1',
+    }),
+  );
+  out.push(
+    usage(2001, {
+      event_id: `${run}-retr`,
+      kind: 'Retraction',
+      correction_ref: { original_event_id: `${run}-e2`, reason: 'test' },
+      quantity: -102,
+      account_id: 'acct-2',
+    }),
+  );
   return out;
 }
 

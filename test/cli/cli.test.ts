@@ -27,8 +27,20 @@ async function run(argv: string[], opts: { env?: Record<string, string>; store?:
 
 function event(i: number, quantity: bigint, account = 'acct-a'): UsageEvent {
   return {
-    event_id: `e${i}`, kind: 'Usage', correction_ref: null, account_id: account, subscription_id: null, product_id: 'p', meter_id: 'm',
-    model_id: i % 2 === 0 ? null : 'model', source: 's', unit: 'u', timestamp_ms: 1_767_225_600_000 + i, quantity, dimensions: { k: `v${i % 3}` }, ingested_at_ms: 1_767_225_700_000,
+    event_id: `e${i}`,
+    kind: 'Usage',
+    correction_ref: null,
+    account_id: account,
+    subscription_id: null,
+    product_id: 'p',
+    meter_id: 'm',
+    model_id: i % 2 === 0 ? null : 'model',
+    source: 's',
+    unit: 'u',
+    timestamp_ms: 1_767_225_600_000 + i,
+    quantity,
+    dimensions: { k: `v${i % 3}` },
+    ingested_at_ms: 1_767_225_700_000,
   };
 }
 
@@ -53,7 +65,9 @@ describe('usagedb command line', () => {
     expect(cmdHelp.stdout).toContain('usagedb verify-period --account ID --from TIME --to TIME');
     expect((await run(['inspect-segment', 'a', 'b'])).stderr).toContain('unexpected argument "b"');
     expect((await run(['inspect-segment', 'a', '--rows', '-1'])).code).toBe(2);
-    expect((await run(['verify-period', '--account', 'a', '--from', 'yesterday', '--to', '2026-01-01'])).stderr).toContain('--from: "yesterday" is not an RFC 3339 timestamp');
+    expect((await run(['verify-period', '--account', 'a', '--from', 'yesterday', '--to', '2026-01-01'])).stderr).toContain(
+      '--from: "yesterday" is not an RFC 3339 timestamp',
+    );
     expect((await run(['export-parquet', '-'])).code).toBe(2);
     expect((await run(['manifest', 'show', 'x', '--shard', '0'])).code).toBe(2);
   });
@@ -81,8 +95,14 @@ describe('usagedb command line', () => {
     expect(JSON.parse(check.stdout)).toMatchObject({ ok: true, objects_checked: 4, shard_count: 2 });
     const out = await run(['export-ndjson', '-'], { env, store });
     expect(out.code, out.stderr).toBe(0);
-    const lines = out.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event_id: string; quantity: string });
-    expect(lines.map((l) => [l.event_id, l.quantity]).sort()).toEqual([['evt-1', '101'], ['evt-2', '-170141183460469231731687303715884105728']]);
+    const lines = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event_id: string; quantity: string });
+    expect(lines.map((l) => [l.event_id, l.quantity]).sort()).toEqual([
+      ['evt-1', '101'],
+      ['evt-2', '-170141183460469231731687303715884105728'],
+    ]);
   });
 });
 
@@ -131,12 +151,23 @@ describe('export and rebuild helpers', () => {
   it('an export reads each planned live segment exactly once, and only those', async () => {
     const store = new MemoryStore();
     const inst = await openInstance(store, 'db2', { shards: 2, buckets: 4 });
-    for (let k = 0; k < 4; k++) await postBatch(inst.app, Array.from({ length: 10 }, (_, i) => usage(k * 10 + i)));
+    for (let k = 0; k < 4; k++)
+      await postBatch(
+        inst.app,
+        Array.from({ length: 10 }, (_, i) => usage(k * 10 + i)),
+      );
     const gets: string[] = [];
-    const counting: ObjectStore = { kind: 'memory', get: (key, o) => {
+    const counting: ObjectStore = {
+      kind: 'memory',
+      get: (key, o) => {
         gets.push(key);
         return store.get(key, o);
-      }, put: store.put.bind(store), head: store.head.bind(store), delete: store.delete.bind(store), list: store.list.bind(store) };
+      },
+      put: store.put.bind(store),
+      head: store.head.bind(store),
+      delete: store.delete.bind(store),
+      list: store.list.bind(store),
+    };
     const all = await planExport(inst.db, {});
     const lines: string[] = [];
     const res = await writeNdjson(readExport(counting, all), async (t) => void lines.push(t));
@@ -171,7 +202,10 @@ describe('export and rebuild helpers', () => {
   it('progress bars draw only on a terminal', () => {
     const tty = Object.assign(new Capture(), { isTTY: true });
     const pipe = new Capture();
-    for (const [out, on] of [[tty, true], [pipe, false]] as const) {
+    for (const [out, on] of [
+      [tty, true],
+      [pipe, false],
+    ] as const) {
       const p = new Progress(out, 'x', 2, on);
       p.tick();
       p.tick();

@@ -74,7 +74,12 @@ describe('CLI exit codes from the error kind', () => {
     expect(new SegmentCorruptError('x').kind).toBe('fatal');
 
     await base.put(seg.key, bytes.body);
-    plan.add('get', /current\.json$/, { type: 'fail', error: new TransientStoreError('store unavailable reading current.json (SlowDown)', { throttled: true }) }, 1_000);
+    plan.add(
+      'get',
+      /current\.json$/,
+      { type: 'fail', error: new TransientStoreError('store unavailable reading current.json (SlowDown)', { throttled: true }) },
+      1_000,
+    );
     const throttled = await run(['inspect-segment', seg.id], store);
     expect(throttled.code, throttled.stderr).toBe(EXIT.store);
     expect(throttled.stderr).toContain('SlowDown');

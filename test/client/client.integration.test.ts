@@ -58,8 +58,13 @@ describe('client against the app in-process', () => {
     const forbidden = await rejection(reader.closePeriod('acme', '2026-01'));
     expect(forbidden).toBeInstanceOf(ForbiddenError);
     expect(forbidden).toMatchObject({ status: 403, message: 'authorization: the key "reader" lacks the "admin" scope this route needs' });
-    expect(await rejection(reader.ingest([{ account_id: 'acme', product_id: 'p', meter_id: 'm', source: 's', unit: 'u', quantity: 1 }]))).toBeInstanceOf(ForbiddenError);
-    expect(await inProcess(inst, { apiKey: 'ops-secret-0123456789ab' }).closePeriod('acme', '2026-01')).toMatchObject({ state: 'closed', already_closed: false });
+    expect(await rejection(reader.ingest([{ account_id: 'acme', product_id: 'p', meter_id: 'm', source: 's', unit: 'u', quantity: 1 }]))).toBeInstanceOf(
+      ForbiddenError,
+    );
+    expect(await inProcess(inst, { apiKey: 'ops-secret-0123456789ab' }).closePeriod('acme', '2026-01')).toMatchObject({
+      state: 'closed',
+      already_closed: false,
+    });
     expect((await inProcess(inst).health()).status).toBe('ok');
   });
 
@@ -80,7 +85,10 @@ describe('client against the app in-process', () => {
     expect(report).toMatchObject({ accepted: 500, duplicates: 0, acceptedOnEarlierAttempt: 200, batches: 3, attempts: 4 });
     expect(report.outcomes.slice(200, 400).every((o) => o.status === 'accepted' && o.retried)).toBe(true);
     expect(report.outcomes.filter((o) => o.retried).length).toBe(200);
-    expectOnce(await storedEvents(inst.db), w.events.map((e) => e.event_id!));
+    expectOnce(
+      await storedEvents(inst.db),
+      w.events.map((e) => e.event_id!),
+    );
   });
 
   it('503 commit_outcome_unknown (the manifest PUT landed, the read-back failed): retried after Retry-After, stored once', async () => {
@@ -112,7 +120,10 @@ describe('client against the app in-process', () => {
     expect(report.outcomes.every((o) => o.status === 'accepted' && o.retried)).toBe(true);
     expect(report.acceptedOnEarlierAttempt).toBe(30);
     const cold = await openInstance(store, 'client-503', { seed: 3 });
-    expectOnce(await storedEvents(cold.db), w.events.map((e) => e.event_id!));
+    expectOnce(
+      await storedEvents(cold.db),
+      w.events.map((e) => e.event_id!),
+    );
   });
 
   it('500 store_refused on one shard is not retried; the error lists what was not acknowledged, and sending that again stores everything once', async () => {
@@ -136,7 +147,10 @@ describe('client against the app in-process', () => {
     // The operator fixed the store: sending the unacknowledged events again stores each once.
     const report = await c.ingest(left);
     expect(report.accepted + report.duplicates).toBe(60);
-    expectOnce(await storedEvents(inst.db), w.events.map((e) => e.event_id!));
+    expectOnce(
+      await storedEvents(inst.db),
+      w.events.map((e) => e.event_id!),
+    );
   });
 });
 
@@ -161,7 +175,10 @@ describe('client over real HTTP', () => {
     expect(err).toMatchObject({ status: 413, code: 'payload_too_large', details: { field: 'events', limit: 1000 } });
     expect(err.ingest!.unacknowledged.length).toBe(1001);
     // ~1 KB per event (dimension values are at most 256 characters).
-    const fatEvents = workload(800, 'fat').events.map((e) => ({ ...e, dimensions: { a: 'x'.repeat(250), b: 'y'.repeat(250), c: 'z'.repeat(250), d: 'w'.repeat(250) } }));
+    const fatEvents = workload(800, 'fat').events.map((e) => ({
+      ...e,
+      dimensions: { a: 'x'.repeat(250), b: 'y'.repeat(250), c: 'z'.repeat(250), d: 'w'.repeat(250) },
+    }));
     // The Node server answers an over-limit body with 413 and closes the socket before the upload
     // ends, so an attempt may see a connection reset instead (retried); many quick attempts make
     // the 413 certain to arrive.

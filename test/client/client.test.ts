@@ -21,7 +21,14 @@ describe('requests', () => {
   it('every helper calls its route with encoded path segments and wire-named parameters', async () => {
     const { c, seen } = recorder();
     const acct = 'acme/eu west?#%';
-    await c.usage(acct, { from: new Date(Date.UTC(2026, 0, 1)), to: '2026-02-01', group_by: ['meter_id', 'day'], meter_id: ['a', 'b'], model_id: 'm', source: 'raw' });
+    await c.usage(acct, {
+      from: new Date(Date.UTC(2026, 0, 1)),
+      to: '2026-02-01',
+      group_by: ['meter_id', 'day'],
+      meter_id: ['a', 'b'],
+      model_id: 'm',
+      source: 'raw',
+    });
     await c.events(acct, { from: '2026-01-01', to: '2026-02-01', limit: 50, cursor: 'abc' });
     await c.explain(acct, { from: '2026-01-01', to: '2026-02-01' });
     await c.verify(acct, { from: '2026-01-01', to: '2026-02-01' });
@@ -32,7 +39,13 @@ describe('requests', () => {
     await c.runJob('gc', { dry_run: true });
     await c.runJob('compact');
     await c.conflicts();
-    await c.queryJson({ from: new Date(Date.UTC(2026, 0, 1)), to: '2026-02-01', group_by: ['model_id'], order_by: [{ metric: 'sum', direction: 'desc' }], limit: 3 });
+    await c.queryJson({
+      from: new Date(Date.UTC(2026, 0, 1)),
+      to: '2026-02-01',
+      group_by: ['model_id'],
+      order_by: [{ metric: 'sum', direction: 'desc' }],
+      limit: 3,
+    });
     await c.querySql('SELECT SUM(quantity) FROM usage_events WHERE timestamp_ms >= 1 AND timestamp_ms < 2');
     const enc = 'acme%2Feu%20west%3F%23%25';
     expect(seen.map(line)).toEqual([
@@ -52,7 +65,13 @@ describe('requests', () => {
     ]);
     expect(seen[6]!.body).toBe('{"reason":"January invoice"}');
     expect(seen[7]!.body).toBe('{}');
-    expect(JSON.parse(seen[11]!.body)).toEqual({ from: '2026-01-01T00:00:00.000Z', to: '2026-02-01', group_by: ['model_id'], order_by: [{ metric: 'sum', direction: 'desc' }], limit: 3 });
+    expect(JSON.parse(seen[11]!.body)).toEqual({
+      from: '2026-01-01T00:00:00.000Z',
+      to: '2026-02-01',
+      group_by: ['model_id'],
+      order_by: [{ metric: 'sum', direction: 'desc' }],
+      limit: 3,
+    });
     expect(JSON.parse(seen[12]!.body)).toEqual({ sql: 'SELECT SUM(quantity) FROM usage_events WHERE timestamp_ms >= 1 AND timestamp_ms < 2' });
     for (const s of seen) {
       expect(s.headers.get('authorization')).toBe('Bearer secret-key-0123456789');
@@ -76,14 +95,21 @@ describe('requests', () => {
   });
 
   it('/health answers its 503 body instead of throwing, without retrying', async () => {
-    const degraded = { status: 'degraded', store: { kind: 's3', ok: false, latency_ms: 3001, problem: 'no answer in 3000 ms' }, writable: true, database: { db_id: 'x', shards: 1, buckets: 1 } };
+    const degraded = {
+      status: 'degraded',
+      store: { kind: 's3', ok: false, latency_ms: 3001, problem: 'no answer in 3000 ms' },
+      writable: true,
+      database: { db_id: 'x', shards: 1, buckets: 1 },
+    };
     const { c, seen } = recorder(() => json(degraded, 503));
     expect(await c.health()).toEqual(degraded);
     expect(seen.length).toBe(1);
   });
 
   it('metrics and docs are text, openapi is JSON', async () => {
-    const { c } = recorder((req) => (req.url.pathname.endsWith('/openapi.json') ? json({ openapi: '3.1.0' }) : new Response('# HELP x\n', { headers: { 'content-type': 'text/plain' } })));
+    const { c } = recorder((req) =>
+      req.url.pathname.endsWith('/openapi.json') ? json({ openapi: '3.1.0' }) : new Response('# HELP x\n', { headers: { 'content-type': 'text/plain' } }),
+    );
     expect(await c.metrics()).toBe('# HELP x\n');
     expect(await c.docs()).toBe('# HELP x\n');
     expect(await c.openapi()).toEqual({ openapi: '3.1.0' });

@@ -110,7 +110,16 @@ export class FakeIngestServer {
 
 /** A usage event without an id (the client mints one). */
 export function ev(i: number, over: Partial<UsageEventInput> = {}): UsageEventInput {
-  return { account_id: `acct-${i % 3}`, product_id: 'chat', meter_id: 'tokens', source: 'api', unit: 'tokens', timestamp_ms: 1_767_225_600_000 + i, quantity: i + 1, ...over };
+  return {
+    account_id: `acct-${i % 3}`,
+    product_id: 'chat',
+    meter_id: 'tokens',
+    source: 'api',
+    unit: 'tokens',
+    timestamp_ms: 1_767_225_600_000 + i,
+    quantity: i + 1,
+    ...over,
+  };
 }
 
 /** A sleep that returns at once and records what it was asked to wait. */

@@ -93,7 +93,16 @@ describe('batching', () => {
   it('no events: no request', async () => {
     const server = new FakeIngestServer();
     const { c } = client(server);
-    expect(await c.ingest([])).toEqual({ accepted: 0, duplicates: 0, conflicts: 0, rejected: 0, acceptedOnEarlierAttempt: 0, batches: 0, attempts: 0, outcomes: [] });
+    expect(await c.ingest([])).toEqual({
+      accepted: 0,
+      duplicates: 0,
+      conflicts: 0,
+      rejected: 0,
+      acceptedOnEarlierAttempt: 0,
+      batches: 0,
+      attempts: 0,
+      outcomes: [],
+    });
     expect(server.seen).toEqual([]);
   });
 });
@@ -121,7 +130,12 @@ describe('events on the wire', () => {
     const big = 170141183460469231731687303715884105727n; // 2^127 - 1
     await c.ingest([ev(0, { quantity: big }), ev(1, { quantity: -big - 1n }), ev(2, { quantity: '-250' }), ev(3, { quantity: 9007199254740991 })]);
     expect(server.seen[0]!.body).toContain('"quantity":"170141183460469231731687303715884105727"');
-    expect(server.requests[0]!.events.map((e) => e.quantity)).toEqual(['170141183460469231731687303715884105727', '-170141183460469231731687303715884105728', '-250', 9007199254740991]);
+    expect(server.requests[0]!.events.map((e) => e.quantity)).toEqual([
+      '170141183460469231731687303715884105727',
+      '-170141183460469231731687303715884105728',
+      '-250',
+      9007199254740991,
+    ]);
   });
 });
 
@@ -168,7 +182,10 @@ describe('retries', () => {
     const { c, waits } = client(server, { maxBatchEvents: 2, retry: { attempts: 3 } });
     const events = range(5).map((i) => ev(i));
     // Batch 1 goes through; batch 2 fails three times.
-    server.faults.push(undefined, ...range(3).map(() => ({ type: 'answer' as const, response: () => errorAnswer(503, 'store_unavailable', 'down', { 'retry-after': '1' }) })));
+    server.faults.push(
+      undefined,
+      ...range(3).map(() => ({ type: 'answer' as const, response: () => errorAnswer(503, 'store_unavailable', 'down', { 'retry-after': '1' }) })),
+    );
     const err = await rejection(c.ingest(events));
     expect(err).toBeInstanceOf(UnavailableError);
     expect(err).toMatchObject({ code: 'store_unavailable', status: 503, retryAfterMs: 1000, retryable: true });
@@ -305,7 +322,14 @@ describe('outcomes', () => {
     server.commit([0, 1, 2, 4].map((i) => events[i]!) as unknown as Record<string, unknown>[]);
     const report = await c.ingest(events);
     expect(report).toMatchObject({ accepted: 2, duplicates: 4 });
-    expect(report.outcomes.map((o) => o.status)).toEqual(['duplicate', 'duplicate', 'duplicate', 'accepted_or_duplicate', 'accepted_or_duplicate', 'accepted_or_duplicate']);
+    expect(report.outcomes.map((o) => o.status)).toEqual([
+      'duplicate',
+      'duplicate',
+      'duplicate',
+      'accepted_or_duplicate',
+      'accepted_or_duplicate',
+      'accepted_or_duplicate',
+    ]);
   });
 
   it('the same event twice in one call: the later copy is a certain duplicate, even across batches and after a retry', async () => {

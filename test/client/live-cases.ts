@@ -80,7 +80,14 @@ export async function routeTour(c: UsageDbClient): Promise<void> {
   }
   const byMeter = await c.usage('acme', { ...range, group_by: ['meter_id'], product_id: 'chat', source: 'raw' });
   expect(sortLines(byMeter.lines)).toEqual(
-    sortLines(['tokens.input', 'tokens.output'].map((m) => ({ meter_id: m, quantity: total(w, `acme/${m}`).quantity.toString(), count: total(w, `acme/${m}`).count, unit: 'tokens' }))),
+    sortLines(
+      ['tokens.input', 'tokens.output'].map((m) => ({
+        meter_id: m,
+        quantity: total(w, `acme/${m}`).quantity.toString(),
+        count: total(w, `acme/${m}`).count,
+        unit: 'tokens',
+      })),
+    ),
   );
 
   // The audit trail, page by page, in (timestamp_ms, event_id) order.
@@ -97,7 +104,14 @@ export async function routeTour(c: UsageDbClient): Promise<void> {
   expect(rows).toEqual(expectedRows);
   expect(pages).toBe(Math.ceil(800 / 300));
   const firstRow = (await c.iterateEvents('globex', { ...range, meter_id: 'tokens.output', limit: 1 }).next()).value!;
-  expect(firstRow).toMatchObject({ account_id: 'globex', meter_id: 'tokens.output', kind: 'Usage', correction_ref: null, subscription_id: null, unit: 'tokens' });
+  expect(firstRow).toMatchObject({
+    account_id: 'globex',
+    meter_id: 'tokens.output',
+    kind: 'Usage',
+    correction_ref: null,
+    subscription_id: null,
+    unit: 'tokens',
+  });
 
   // Explain and verify agree with the workload.
   const ex = await c.explain('acme', range);
@@ -105,14 +119,36 @@ export async function routeTour(c: UsageDbClient): Promise<void> {
   expect(ex.corrections).toEqual([]);
   expect(ex.segments.reduce((s, seg) => s + seg.rows, 0)).toBe(800);
   const v = await c.verify('acme', range);
-  expect(v).toMatchObject({ raw_total: total(w, 'acme').quantity.toString(), rollup_total: total(w, 'acme').quantity.toString(), raw_count: 800, drift: '0', matches: true, period_sealed: false });
+  expect(v).toMatchObject({
+    raw_total: total(w, 'acme').quantity.toString(),
+    rollup_total: total(w, 'acme').quantity.toString(),
+    raw_count: 800,
+    drift: '0',
+    matches: true,
+    period_sealed: false,
+  });
 
   // JSON and SQL queries.
-  const q = await c.queryJson({ from: new Date(JAN), to: '2026-02-01', group_by: ['account_id'], order_by: [{ key: 'account_id', direction: 'asc' }], metrics: ['sum', 'count'] });
+  const q = await c.queryJson({
+    from: new Date(JAN),
+    to: '2026-02-01',
+    group_by: ['account_id'],
+    order_by: [{ key: 'account_id', direction: 'asc' }],
+    metrics: ['sum', 'count'],
+  });
   expect(q.lines).toEqual(ACCOUNTS.map((a) => ({ account_id: a, quantity: total(w, a).quantity.toString(), count: total(w, a).count, unit: 'tokens' })));
-  const sql = await c.querySql(`SELECT meter_id, SUM(quantity), COUNT(*) FROM usage_events WHERE account_id = 'initech' AND timestamp_ms >= ${JAN} AND timestamp_ms < ${Date.UTC(2026, 1, 1)} GROUP BY meter_id ORDER BY meter_id`);
+  const sql = await c.querySql(
+    `SELECT meter_id, SUM(quantity), COUNT(*) FROM usage_events WHERE account_id = 'initech' AND timestamp_ms >= ${JAN} AND timestamp_ms < ${Date.UTC(2026, 1, 1)} GROUP BY meter_id ORDER BY meter_id`,
+  );
   expect(sql.account_id).toBe('initech');
-  expect(sql.lines).toEqual(['tokens.input', 'tokens.output'].map((m) => ({ meter_id: m, quantity: total(w, `initech/${m}`).quantity.toString(), count: total(w, `initech/${m}`).count, unit: 'tokens' })));
+  expect(sql.lines).toEqual(
+    ['tokens.input', 'tokens.output'].map((m) => ({
+      meter_id: m,
+      quantity: total(w, `initech/${m}`).quantity.toString(),
+      count: total(w, `initech/${m}`).count,
+      unit: 'tokens',
+    })),
+  );
 
   // Sending events again: duplicates, a conflict, an invalid event, a new one.
   const again = await c.ingest(w.events.slice(0, 3));
@@ -144,7 +180,15 @@ export async function routeTour(c: UsageDbClient): Promise<void> {
   expect(late.outcomes[0]!.reason).toMatch(/^period_closed: /);
   expect(await c.getPeriod('acme', '2026-01')).toMatchObject({ state: 'closed', history: [{ action: 'close', reason: 'January invoice' }] });
   expect((await c.listPeriods('acme')).periods).toEqual([
-    { period: '2026-01', state: 'closed', closed_at: closed.closed_at, frozen_quantity: acmeJan.toString(), adjustments_quantity: '0', net_total: acmeJan.toString(), transitions: 1 },
+    {
+      period: '2026-01',
+      state: 'closed',
+      closed_at: closed.closed_at,
+      frozen_quantity: acmeJan.toString(),
+      adjustments_quantity: '0',
+      net_total: acmeJan.toString(),
+      transitions: 1,
+    },
   ]);
   const reopened = await c.reopenPeriod('acme', '2026-01', { reason: 'late correction' });
   expect(reopened).toMatchObject({ state: 'open', reopened: true });
@@ -164,7 +208,8 @@ export async function routeTour(c: UsageDbClient): Promise<void> {
 
   // track(): buffered, flushed on size and on close.
   const tracker = c.createTracker({ flushEvents: 100, flushIntervalMs: 60_000, flushOnExit: false });
-  for (let i = 0; i < 150; i++) tracker.track({ account_id: 'tracked', product_id: 'chat', meter_id: 'calls', source: 'sdk', unit: 'calls', timestamp_ms: JAN + i * 1000, quantity: 2n });
+  for (let i = 0; i < 150; i++)
+    tracker.track({ account_id: 'tracked', product_id: 'chat', meter_id: 'calls', source: 'sdk', unit: 'calls', timestamp_ms: JAN + i * 1000, quantity: 2n });
   await tracker.close();
   expect((await c.usage('tracked', range)).lines).toEqual([{ quantity: '300', count: 150, unit: 'calls' }]);
 

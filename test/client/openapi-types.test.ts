@@ -60,13 +60,17 @@ describe('client types match the OpenAPI component schemas', () => {
     ]);
     const kinds = structuredClone(components.AuditRow!) as { properties: Record<string, Json> };
     kinds.properties.kind = { type: 'string', enum: ['Usage', 'Correction'] };
-    expect(compareShapes(schemaShape(kinds, doc), clientShape('AuditRow'))).toEqual(['$.kind: schema enum(Correction|Usage), client enum(Correction|Retraction|Usage)']);
+    expect(compareShapes(schemaShape(kinds, doc), clientShape('AuditRow'))).toEqual([
+      '$.kind: schema enum(Correction|Usage), client enum(Correction|Retraction|Usage)',
+    ]);
   });
 });
 
 describe('client routes match the OpenAPI paths', () => {
   it('every documented operation is in the client route table, and nothing else', () => {
-    const documented = Object.entries(paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => `${method.toUpperCase()} ${path} ${String(op.operationId)}`));
+    const documented = Object.entries(paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => `${method.toUpperCase()} ${path} ${String(op.operationId)}`),
+    );
     const client = routes.map(([id, r]) => `${r.method} ${r.path} ${id}`);
     expect(client.sort()).toEqual(documented.sort());
   });
@@ -78,14 +82,23 @@ describe('client routes match the OpenAPI paths', () => {
 
     const params = (op!.parameters as { name: string; in: string; required: boolean }[] | undefined) ?? [];
     const pathParams = [...route.path.matchAll(/\{([a-z_]+)\}/g)].map((m) => m[1]!);
-    expect(params.filter((p) => p.in === 'path').map((p) => p.name).sort()).toEqual(pathParams.sort());
+    expect(
+      params
+        .filter((p) => p.in === 'path')
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(pathParams.sort());
     const query = params.filter((p) => p.in === 'query').map((p) => `${p.name}${p.required ? '' : '?'}`);
     if (route.query === undefined) expect(query).toEqual([]);
     else {
       const shape = clientShape(route.query);
       expect(shape.k).toBe('object');
       const props = (shape as Extract<Shape, { k: 'object' }>).props;
-      expect(Object.entries(props).map(([n, p]) => `${n}${p.optional ? '?' : ''}`).sort()).toEqual(query.sort());
+      expect(
+        Object.entries(props)
+          .map(([n, p]) => `${n}${p.optional ? '?' : ''}`)
+          .sort(),
+      ).toEqual(query.sort());
     }
 
     const body = op!.requestBody as { content: Record<string, { schema: Json }> } | undefined;

@@ -27,7 +27,11 @@ function readmeExample(): { code: string; expected: string[] } {
 function run(file: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     // The usagedb-source condition points the package's exports at the TypeScript sources: a checkout has no build.
-    const child = spawn(process.execPath, ['--conditions=usagedb-source', file], { cwd: join(file, '..'), env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--conditions=usagedb-source', file], {
+      cwd: join(file, '..'),
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -38,7 +42,12 @@ function run(file: string, env: Record<string, string>): Promise<{ code: number 
 
 it('the README client example runs as written and prints what its comments say', async () => {
   const { code, expected } = readmeExample();
-  expect(code.trim().split('\n').filter((l) => l.trim() !== '').length).toBeLessThanOrEqual(10);
+  expect(
+    code
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim() !== '').length,
+  ).toBeLessThanOrEqual(10);
   expect(expected.length).toBe(2);
   const dir = mkdtempSync(join(tmpdir(), 'usagedb-readme-'));
   const inst = await openInstance(new MemoryStore(), 'readme');

@@ -168,7 +168,8 @@ export function compareShapes(schema: Shape, client: Shape, path = '$'): string[
   if (schema.k === 'union' || client.k === 'union') {
     const a = membersOf(schema);
     const b = [...membersOf(client)];
-    if (a.length !== b.length) return [`${path}: schema has ${a.length} alternative(s) (${a.map(canonical).join(' | ')}), client ${b.length} (${b.map(canonical).join(' | ')})`];
+    if (a.length !== b.length)
+      return [`${path}: schema has ${a.length} alternative(s) (${a.map(canonical).join(' | ')}), client ${b.length} (${b.map(canonical).join(' | ')})`];
     const diffs: string[] = [];
     for (const [i, m] of a.entries()) {
       const exact = b.findIndex((x) => canonical(x) === canonical(m));
@@ -199,11 +200,14 @@ export function compareShapes(schema: Shape, client: Shape, path = '$'): string[
       for (const [name, p] of Object.entries(schema.props)) {
         const q = c.props[name];
         if (q === undefined) continue;
-        if (p.optional !== q.optional) diffs.push(`${path}.${name}: ${p.optional ? 'optional' : 'required'} in the schema, ${q.optional ? 'optional' : 'required'} in the client`);
+        if (p.optional !== q.optional)
+          diffs.push(`${path}.${name}: ${p.optional ? 'optional' : 'required'} in the schema, ${q.optional ? 'optional' : 'required'} in the client`);
         diffs.push(...compareShapes(p.shape, q.shape, `${path}.${name}`));
       }
       if ((schema.extra === undefined) !== (c.extra === undefined)) {
-        diffs.push(`${path}: additional properties ${schema.extra === undefined ? 'not allowed' : 'allowed'} in the schema, ${c.extra === undefined ? 'no' : 'an'} index signature in the client`);
+        diffs.push(
+          `${path}: additional properties ${schema.extra === undefined ? 'not allowed' : 'allowed'} in the schema, ${c.extra === undefined ? 'no' : 'an'} index signature in the client`,
+        );
       } else if (schema.extra !== undefined && c.extra !== undefined && Object.keys(schema.props).length === 0) {
         diffs.push(...compareShapes(schema.extra, c.extra, `${path}[*]`));
       }

@@ -4,7 +4,16 @@
  * (same ids) and throws BufferFullError when full rather than dropping.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BufferFullError, EventsRejectedError, isUlid, TrackerClosedError, UnavailableError, UsageDbClient, type TrackerOptions, type UsageDbError } from '../../src/client/index.ts';
+import {
+  BufferFullError,
+  EventsRejectedError,
+  isUlid,
+  TrackerClosedError,
+  UnavailableError,
+  UsageDbClient,
+  type TrackerOptions,
+  type UsageDbError,
+} from '../../src/client/index.ts';
 import { Tracker } from '../../src/client/tracker.ts';
 import { errorAnswer, ev, FakeIngestServer } from './fake-server.ts';
 

@@ -62,7 +62,15 @@ it('runs in workerd without nodejs_compat: ingest in batches, track + close, a q
       expect(out, f).not.toMatch(/from '\.\/[a-z-]+\.ts'/);
       modules.push({ type: 'ESModule', path: join(dir, 'client', f.replace(/\.ts$/, '.js')), contents: out });
     }
-    mf = new Miniflare({ modules, modulesRoot: dir, compatibilityDate: '2025-09-01', compatibilityFlags: [], bindings: { USAGEDB_URL: http.url }, cf: false, host: '127.0.0.1' });
+    mf = new Miniflare({
+      modules,
+      modulesRoot: dir,
+      compatibilityDate: '2025-09-01',
+      compatibilityFlags: [],
+      bindings: { USAGEDB_URL: http.url },
+      cf: false,
+      host: '127.0.0.1',
+    });
     const res = await mf.dispatchFetch('http://worker.local/');
     const body = (await res.json()) as { accepted: number; batches: number; ids: string[]; lines: unknown[]; error: unknown; hasProcess: boolean };
     expect(res.status).toBe(200);

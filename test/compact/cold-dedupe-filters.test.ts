@@ -20,7 +20,11 @@ describe('cold dedupe through key filters', () => {
     const clock = new TestClock();
     const a = await openInstance(withFaults(store, plan.injector), 'db', { clock, shards: 1, buckets: 1, ingest: { dedupeWindowMs: 60_000 } });
     const ev = (i: number, q?: number) => usage(i, { account_id: 'acme', ...(q === undefined ? {} : { quantity: q }) });
-    for (let at = 0; at < 6000; at += 2000) await postBatch(a.app, range(2000, at).map((i) => ev(i)));
+    for (let at = 0; at < 6000; at += 2000)
+      await postBatch(
+        a.app,
+        range(2000, at).map((i) => ev(i)),
+      );
     await runJob(a.db, 'compact', FAST);
     const compacted = (await a.db.shards[0]!.revalidate()).manifest.segments;
     expect(compacted.every((s) => s.filter_bytes !== undefined)).toBe(true);

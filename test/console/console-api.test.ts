@@ -47,7 +47,17 @@ describe('GET /v1/whoami', () => {
 });
 
 const ts = Date.UTC(2026, 2, 3, 9);
-const ev = (id: string, account: string, q: number, model = 'model-a') => ({ event_id: id, account_id: account, product_id: 'p', meter_id: 'm', model_id: model, source: 'api', unit: 'u', timestamp_ms: ts, quantity: q });
+const ev = (id: string, account: string, q: number, model = 'model-a') => ({
+  event_id: id,
+  account_id: account,
+  product_id: 'p',
+  meter_id: 'm',
+  model_id: model,
+  source: 'api',
+  unit: 'u',
+  timestamp_ms: ts,
+  quantity: q,
+});
 
 describe('GET /v1/admin/status', () => {
   it('needs admin and reports what the manifests and /metrics say', async () => {
@@ -84,7 +94,11 @@ describe('GET /v1/admin/status', () => {
 describe('GET /v1/accounts/{a}/usage/events/{event_id}', () => {
   it('shows both stored payloads of a conflict compaction found', async () => {
     const post = (events: unknown[]) =>
-      inst.app.request('/v1/usage/batch', { method: 'POST', headers: { authorization: `Bearer ${SECRETS.ingest}`, 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+      inst.app.request('/v1/usage/batch', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${SECRETS.ingest}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ events }),
+      });
     await post([ev('clash', 'acme', 1)]);
     await runJob(inst.db, 'compact');
     inst.clock.advance(120_000);

@@ -60,7 +60,12 @@ async function exactRows(table: Locator): Promise<string[][]> {
   const rows = table.locator('tbody tr');
   const out: string[][] = [];
   for (let i = 0; i < (await rows.count()); i++) {
-    out.push(await rows.nth(i).locator('[data-exact]').evaluateAll((els) => els.map((e) => e.getAttribute('data-exact') ?? '')));
+    out.push(
+      await rows
+        .nth(i)
+        .locator('[data-exact]')
+        .evaluateAll((els) => els.map((e) => e.getAttribute('data-exact') ?? '')),
+    );
   }
   return out;
 }
@@ -70,7 +75,11 @@ async function cellTexts(table: Locator, column: number): Promise<string[]> {
 }
 
 async function factValue(page: Page, testid: string, label: string): Promise<string> {
-  return page.locator(`[data-testid=${testid}] div`).filter({ has: page.locator('dt', { hasText: label }) }).locator('dd').innerText();
+  return page
+    .locator(`[data-testid=${testid}] div`)
+    .filter({ has: page.locator('dt', { hasText: label }) })
+    .locator('dd')
+    .innerText();
 }
 
 const noCommas = (s: string) => s.replace(/,/g, '');
@@ -111,7 +120,9 @@ describe('the console in Chromium', () => {
       // Shard, generation, raw segments, uncompacted, unrolled, rows, rollups.
       const shown = await exactRows(shards);
       expect(shown).toEqual(
-        status.shards.map((s: any) => [s.generation, s.raw_segments, s.uncompacted_segments, s.unrolled_segments, s.raw_rows, s.rollup_segments, s.conflicts].map(String)),
+        status.shards.map((s: any) =>
+          [s.generation, s.raw_segments, s.uncompacted_segments, s.unrolled_segments, s.raw_rows, s.rollup_segments, s.conflicts].map(String),
+        ),
       );
       expect(noCommas(await factValue(page, 'totals', 'Rows'))).toBe(String(status.totals.raw_rows));
       expect(noCommas(await factValue(page, 'totals', 'Conflicts'))).toBe('1');
@@ -204,10 +215,14 @@ describe('the console in Chromium', () => {
       expect(await exactRows(events)).toEqual(second.events.map((e: any) => [e.quantity]));
       const [ndjson] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export NDJSON' }).click()]);
       expect(ndjson.suggestedFilename()).toBe(`events-${RICH}-${RANGE.from}-${RANGE.to}-p2.ndjson`);
-      const lines = readFileSync((await ndjson.path())!, 'utf8').trimEnd().split('\n');
+      const lines = readFileSync((await ndjson.path())!, 'utf8')
+        .trimEnd()
+        .split('\n');
       expect(lines.map((l) => JSON.parse(l))).toEqual(second.events);
       const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
-      const rows = readFileSync((await csv.path())!, 'utf8').trimEnd().split('\r\n');
+      const rows = readFileSync((await csv.path())!, 'utf8')
+        .trimEnd()
+        .split('\r\n');
       expect(rows.length).toBe(26);
       expect(rows[0]!.startsWith('event_id,kind,account_id')).toBe(true);
       expect(rows[1]!.split(',')[0]).toBe(second.events[0].event_id);
@@ -393,7 +408,12 @@ describe('the console in Chromium', () => {
       await page.getByText('Closing and reopening need a key with the admin scope.').waitFor();
       await shot(page, 'readonly-periods');
       await visit(page, '#/jobs', 'h1');
-      expect(await page.getByRole('button').filter({ hasText: /Run|GC/ }).count()).toBe(0);
+      expect(
+        await page
+          .getByRole('button')
+          .filter({ hasText: /Run|GC/ })
+          .count(),
+      ).toBe(0);
       await page.getByText('This page needs a key with the admin scope.').waitFor();
       await visit(page, '#/overview', '[data-testid=health]');
       expect(await page.getByTestId('shards').count()).toBe(0);

@@ -48,7 +48,9 @@ export interface Served {
 
 export async function listen(app: { fetch: (req: Request) => Response | Promise<Response> }): Promise<{ url: string; server: ServerType }> {
   return new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info: AddressInfo) => resolve({ url: `http://127.0.0.1:${info.port}`, server }));
+    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info: AddressInfo) =>
+      resolve({ url: `http://127.0.0.1:${info.port}`, server }),
+    );
   });
 }
 
@@ -111,7 +113,9 @@ async function seed(url: string, clock: TestClock): Promise<void> {
   // 10,000 small accounts, distinct quantities (7919 is a unit modulo the prime 10007).
   await ingest(
     url,
-    Array.from({ length: SMALL_ACCOUNTS }, (_, i) => event(`small-${i}`, `acct_${String(i + 1).padStart(5, '0')}`, MONTH_START + (i % 28) * DAY + 3_600_000, ((i * 7919) % 10007) + 1)),
+    Array.from({ length: SMALL_ACCOUNTS }, (_, i) =>
+      event(`small-${i}`, `acct_${String(i + 1).padStart(5, '0')}`, MONTH_START + (i % 28) * DAY + 3_600_000, ((i * 7919) % 10007) + 1),
+    ),
   );
   // The rich account: three meters, three models, 20 days, 6 events a day.
   const meters = [
@@ -124,7 +128,13 @@ async function seed(url: string, clock: TestClock): Promise<void> {
   for (let d = 0; d < 20; d++) {
     for (let k = 0; k < 6; k++) {
       const [meter, unit, base] = meters[k % 3]!;
-      rich.push(event(`acme-${d}-${k}`, RICH, MONTH_START + d * DAY + (2 + k * 3) * 3_600_000, base + ((d * 37 + k * 101) % 997) * (unit === 'tokens' ? 13 : 1), { meter_id: meter, unit, model_id: models[(d + k) % 3] }));
+      rich.push(
+        event(`acme-${d}-${k}`, RICH, MONTH_START + d * DAY + (2 + k * 3) * 3_600_000, base + ((d * 37 + k * 101) % 997) * (unit === 'tokens' ? 13 : 1), {
+          meter_id: meter,
+          unit,
+          model_id: models[(d + k) % 3],
+        }),
+      );
     }
   }
   await ingest(url, rich);
@@ -133,9 +143,17 @@ async function seed(url: string, clock: TestClock): Promise<void> {
     event('hooli-2', HUGE_ACCOUNT, MONTH_START + 10 * DAY, 1, { meter_id: 'tokens.output' }),
   ]);
   // A closed period with a correction accepted after the close (a pending adjustment).
-  await ingest(url, [1, 2, 3, 4].map((i) => event(`globex-${i}`, CLOSED, MONTH_START + i * DAY, 1000 * i, { model_id: i % 2 === 0 ? 'model-a' : 'model-b' })));
+  await ingest(
+    url,
+    [1, 2, 3, 4].map((i) => event(`globex-${i}`, CLOSED, MONTH_START + i * DAY, 1000 * i, { model_id: i % 2 === 0 ? 'model-a' : 'model-b' })),
+  );
   await api(url, 'POST', `/v1/accounts/${CLOSED}/periods/${PERIOD}/close`, { reason: 'invoice sent' });
-  await ingest(url, [event('globex-fix', CLOSED, MONTH_START + 2 * DAY + 60_000, -500, { kind: 'Correction', correction_ref: { original_event_id: 'globex-2', reason: 'double-counted retry' } })]);
+  await ingest(url, [
+    event('globex-fix', CLOSED, MONTH_START + 2 * DAY + 60_000, -500, {
+      kind: 'Correction',
+      correction_ref: { original_event_id: 'globex-2', reason: 'double-counted retry' },
+    }),
+  ]);
   // A conflict: the same id with another payload past the dedupe window, then compaction.
   await ingest(url, [event(CLASH.event, CLASH.account, MONTH_START + 5 * DAY, 700)]);
   await api(url, 'POST', '/v1/admin/jobs/compact');

@@ -140,7 +140,11 @@ describe('dedupe of compacted segments through key filters', () => {
     const c = await openInstance(store, 'db', { clock, ingest: WINDOW, seed: 3 });
     const fresh = many(500, 20_000);
     await postBatch(b.app, fresh);
-    const results = await Promise.all([postBatch(a.app, many(2500)), compactAll(b).then(() => postBatch(c.app, [...many(1000), ...fresh])), postBatch(b.app, fresh)]);
+    const results = await Promise.all([
+      postBatch(a.app, many(2500)),
+      compactAll(b).then(() => postBatch(c.app, [...many(1000), ...fresh])),
+      postBatch(b.app, fresh),
+    ]);
     expect(results[0].body.accepted).toBe(500);
     const stored = await storedEvents(c.db);
     expect(new Set(stored.map((e) => `${e.account_id}/${e.event_id}`)).size).toBe(stored.length);

@@ -37,7 +37,10 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
       const retry = await postBatch(a.app, events);
       expect(retry.body).toMatchObject({ accepted: 0, duplicates: 50, conflicts: 0, rejected: 0 });
       const stored = await storedEvents(a.db);
-      expectExactlyOnce(stored.map((e) => e.event_id), events.map((e) => e.event_id as string));
+      expectExactlyOnce(
+        stored.map((e) => e.event_id),
+        events.map((e) => e.event_id as string),
+      );
       const total = stored.reduce((s, e) => s + e.quantity, 0n);
       expect(total).toBe(BigInt(range(50).reduce((s, i) => s + 100 + i, 0)));
     });
@@ -79,7 +82,10 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
       expect(accepted).toBe(1000);
       expect(duplicates).toBe(3000);
       const stored = await storedEvents(instances[0]!.db);
-      expectExactlyOnce(stored.map((e) => e.event_id), events.map((e) => e.event_id as string));
+      expectExactlyOnce(
+        stored.map((e) => e.event_id),
+        events.map((e) => e.event_id as string),
+      );
     }, 120_000);
 
     it('without group commit (Workers), each request commits alone: concurrent requests on one instance still accept each event once', async () => {
@@ -98,7 +104,10 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
       const submissions = writers.reduce((s, w) => s + w.submissions, 0);
       expect(submissions).toBeGreaterThanOrEqual(12);
       expect(writers.reduce((s, w) => s + w.flushes, 0)).toBe(submissions);
-      expectExactlyOnce((await storedEvents(a.db)).map((e) => e.event_id), events.map((e) => e.event_id as string));
+      expectExactlyOnce(
+        (await storedEvents(a.db)).map((e) => e.event_id),
+        events.map((e) => e.event_id as string),
+      );
     }, 120_000);
 
     it('a cold instance classifies a retry of an old batch as duplicates', async () => {
@@ -137,7 +146,10 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
       expect(w.stats.flushes).toBeLessThanOrEqual(3);
       expect(w.stats.commits).toBeLessThanOrEqual(3);
       const again = await Promise.all([postBatch(a.app, [usage(3, { account_id: account })]), postBatch(a.app, [usage(50, { account_id: account })])]);
-      expect(again.map((r) => [r.body.accepted, r.body.duplicates])).toEqual([[0, 1], [1, 0]]);
+      expect(again.map((r) => [r.body.accepted, r.body.duplicates])).toEqual([
+        [0, 1],
+        [1, 0],
+      ]);
     });
 
     it('the idempotency key is (account_id, event_id): one id under six accounts is six events, on any shard layout', async () => {
@@ -153,7 +165,12 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
       // The same id with another payload under one of them is a conflict for that account only.
       const changed = await postBatch(cold.app, [{ ...events[2]!, quantity: 999 }, usage(0, { event_id: 'shared', account_id: 'tenant-new' })]);
       expect(changed.body).toMatchObject({ accepted: 1, conflicts: 1, errors: [{ index: 0, event_id: 'shared' }] });
-      expect((await storedEvents(a.db)).filter((e) => e.event_id === 'shared').map((e) => e.account_id).sort()).toEqual([...range(6).map((i) => `tenant-${i}`), 'tenant-new'].sort());
+      expect(
+        (await storedEvents(a.db))
+          .filter((e) => e.event_id === 'shared')
+          .map((e) => e.account_id)
+          .sort(),
+      ).toEqual([...range(6).map((i) => `tenant-${i}`), 'tenant-new'].sort());
     });
 
     it('an event that will not be committed claims no id: [Usage x refused (period closed), Correction x] accepts the correction', async () => {
@@ -164,7 +181,14 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
       const jan = Date.UTC(2026, 0, 15);
       const r = await postBatch(a.app, [
         usage(1, { account_id: account, timestamp_ms: jan, event_id: 'x' }),
-        usage(1, { account_id: account, timestamp_ms: jan, event_id: 'x', kind: 'Correction', quantity: -5, correction_ref: { original_event_id: 'evt-0', reason: 'refund' } }),
+        usage(1, {
+          account_id: account,
+          timestamp_ms: jan,
+          event_id: 'x',
+          kind: 'Correction',
+          quantity: -5,
+          correction_ref: { original_event_id: 'evt-0', reason: 'refund' },
+        }),
       ]);
       expect(r.body).toMatchObject({ accepted: 1, rejected: 1, conflicts: 0 });
       expect(r.body.errors).toEqual([{ index: 0, event_id: 'x', reason: expect.stringContaining('period_closed') }]);
@@ -182,7 +206,13 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
         usage(1, { account_id: account, timestamp_ms: jan }),
         usage(2, { account_id: account, timestamp_ms: feb }),
         usage(3, { account_id: 'someone-else', timestamp_ms: jan }),
-        usage(4, { account_id: account, timestamp_ms: jan, kind: 'Correction', quantity: -5, correction_ref: { original_event_id: 'evt-0', reason: 'refund' } }),
+        usage(4, {
+          account_id: account,
+          timestamp_ms: jan,
+          kind: 'Correction',
+          quantity: -5,
+          correction_ref: { original_event_id: 'evt-0', reason: 'refund' },
+        }),
       ]);
       expect(r.body).toMatchObject({ accepted: 3, rejected: 1, duplicates: 0, conflicts: 0 });
       expect(r.body.errors).toEqual([{ index: 0, event_id: 'evt-1', reason: expect.stringContaining('period_closed') }]);
@@ -195,16 +225,20 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
       let closer: Awaited<ReturnType<typeof openInstance>> | undefined;
       let closed = false;
       // While instance A writes its segment (after classifying), instance B closes the period.
-      const slow = withFaults(store, (call) => {
-        if (!closed && call.op === 'put' && call.key.endsWith('.useg')) {
-          closed = true;
-          return { type: 'delay', ms: 1 };
-        }
-        return undefined;
-      }, async (ms) => {
-        await closer!.db.shardOf(account).commit(closedWithoutTotals(account, '2026-01'));
-        await new Promise((r) => setTimeout(r, ms));
-      });
+      const slow = withFaults(
+        store,
+        (call) => {
+          if (!closed && call.op === 'put' && call.key.endsWith('.useg')) {
+            closed = true;
+            return { type: 'delay', ms: 1 };
+          }
+          return undefined;
+        },
+        async (ms) => {
+          await closer!.db.shardOf(account).commit(closedWithoutTotals(account, '2026-01'));
+          await new Promise((r) => setTimeout(r, ms));
+        },
+      );
       const a = await openInstance(slow, prefix);
       closer = await openInstance(store, prefix, { seed: 9 });
       await a.db.shardOf(account).load();
@@ -273,7 +307,10 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
           expect(retry.body.accepted + retry.body.duplicates).toBe(30);
           const cold = await openInstance(store, prefix, { seed: 3 });
           const stored = await storedEvents(cold.db);
-          expectExactlyOnce(stored.map((e) => e.event_id), events.map((e) => e.event_id as string));
+          expectExactlyOnce(
+            stored.map((e) => e.event_id),
+            events.map((e) => e.event_id as string),
+          );
         }, 60_000);
       }
 
@@ -294,7 +331,10 @@ export function describeIngest(name: string, make: () => Promise<Backend>): void
         const retry = await postBatch(a.app, events);
         const inVictim = events.filter((e) => shardOfAccount(e.account_id as string, a.db.layout) === victim).length;
         expect(retry.body).toMatchObject({ accepted: inVictim, duplicates: 40 - inVictim });
-        expectExactlyOnce((await storedEvents(a.db)).map((e) => e.event_id), events.map((e) => e.event_id as string));
+        expectExactlyOnce(
+          (await storedEvents(a.db)).map((e) => e.event_id),
+          events.map((e) => e.event_id as string),
+        );
       });
     });
   });

@@ -52,7 +52,17 @@ describe('raw segments with a legacy hashes sidecar', () => {
     expect((await postBatch(cold.app, fresh)).body.accepted).toBe(20);
     const want = [...wire, ...fresh].reduce((s, e) => s + BigInt(e.quantity as number), 0n);
     const total = async () => {
-      const r = await cold.engine.aggregate({ accountId: 'acct-legacy', from: 0, to: 2 ** 52, groupBy: [], filters: [], metrics: ['sum', 'count'], source: 'raw', orderBy: [], limit: undefined });
+      const r = await cold.engine.aggregate({
+        accountId: 'acct-legacy',
+        from: 0,
+        to: 2 ** 52,
+        groupBy: [],
+        filters: [],
+        metrics: ['sum', 'count'],
+        source: 'raw',
+        orderBy: [],
+        limit: undefined,
+      });
       return [BigInt(r.lines[0]!.quantity as string), r.lines[0]!.count];
     };
     expect(await total()).toEqual([want, 70]);
@@ -79,7 +89,7 @@ describe('raw segments with a legacy hashes sidecar', () => {
     expect(await store.head(hashesKey)).toBeNull();
   });
 
-  it('a version 1 hashes block (event hash of event_id alone) still dedupes: keys come from the segment\'s columns', async () => {
+  it("a version 1 hashes block (event hash of event_id alone) still dedupes: keys come from the segment's columns", async () => {
     const store = new MemoryStore();
     const writer = await openInstance(store, 'v1', { shards: 1, buckets: 4 });
     // Bytes written by an earlier version: the golden segment with its version 1 hashes appended.
@@ -103,7 +113,10 @@ describe('raw segments with a legacy hashes sidecar', () => {
     const retry = await postBatch(cold.app, wire);
     expect(retry.body).toMatchObject({ accepted: 0, duplicates: 4, conflicts: 0, rejected: 1, errors: [{ event_id: 'custom-id-ü' }] });
     // The same ids under another account are other events.
-    const moved = await postBatch(cold.app, wire.map((e) => ({ ...e, account_id: 'cus_Gamma' })));
+    const moved = await postBatch(
+      cold.app,
+      wire.map((e) => ({ ...e, account_id: 'cus_Gamma' })),
+    );
     expect(moved.body).toMatchObject({ accepted: 4, duplicates: 0, conflicts: 0, rejected: 1 });
   });
 });

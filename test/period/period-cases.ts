@@ -32,7 +32,11 @@ export function describePeriods(name: string, make: () => Promise<Backend>): voi
     it('close persists, answers the snapshot, and a second close is idempotent (already_closed, first snapshot kept)', async () => {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix);
-      await postBatch(a.app, [ev(1, 'acme', JAN, { quantity: 100 }), ev(2, 'acme', JAN, { quantity: 50, meter_id: 'tokens.cached' }), ev(3, 'acme', FEB, { quantity: 7 })]);
+      await postBatch(a.app, [
+        ev(1, 'acme', JAN, { quantity: 100 }),
+        ev(2, 'acme', JAN, { quantity: 50, meter_id: 'tokens.cached' }),
+        ev(3, 'acme', FEB, { quantity: 7 }),
+      ]);
       const closed = await call(a, 'POST', '/v1/accounts/acme/periods/2026-01/close', { reason: 'invoice 42' });
       expect(closed.status).toBe(200);
       expect(closed.body).toMatchObject({ state: 'closed', already_closed: false, frozen: { quantity: '150', event_count: 2 }, net_total: '150' });
@@ -62,7 +66,9 @@ export function describePeriods(name: string, make: () => Promise<Backend>): voi
       expect(r.body.errors.map((e: { index: number }) => e.index)).toEqual([0, 4]);
       const p = await call(a, 'GET', '/v1/accounts/acme/periods/2026-01');
       expect(p.body).toMatchObject({ frozen: { quantity: '100' }, adjustments_quantity: '-30', net_total: '70' });
-      expect(p.body.pending_adjustments).toEqual([expect.objectContaining({ event_id: 'evt-5', kind: 'Correction', quantity: '-30', original_event_id: 'evt-4', reason: 'refund' })]);
+      expect(p.body.pending_adjustments).toEqual([
+        expect.objectContaining({ event_id: 'evt-5', kind: 'Correction', quantity: '-30', original_event_id: 'evt-4', reason: 'refund' }),
+      ]);
       // Closing again keeps the first snapshot, adjustments and all.
       const again = await call(a, 'POST', '/v1/accounts/acme/periods/2026-01/close');
       expect(again.body).toMatchObject({ already_closed: true, frozen: { quantity: '100' }, net_total: '70' });
@@ -80,9 +86,15 @@ export function describePeriods(name: string, make: () => Promise<Backend>): voi
       expect((await postBatch(a.app, [ev(2, 'acme', JAN, { quantity: 5 })])).body.accepted).toBe(1);
       const reclosed = await call(a, 'POST', '/v1/accounts/acme/periods/2026-01/close', { reason: 'second' });
       expect(reclosed.body).toMatchObject({ already_closed: false, frozen: { quantity: '15', event_count: 2 } });
-      expect(reclosed.body.history.map((h: { action: string; reason: string }) => `${h.action}:${h.reason}`)).toEqual(['close:first', 'reopen:late usage', 'close:second']);
+      expect(reclosed.body.history.map((h: { action: string; reason: string }) => `${h.action}:${h.reason}`)).toEqual([
+        'close:first',
+        'reopen:late usage',
+        'close:second',
+      ]);
       const list = await call(a, 'GET', '/v1/accounts/acme/periods');
-      expect(list.body.periods).toEqual([expect.objectContaining({ period: '2026-01', state: 'closed', frozen_quantity: '15', net_total: '15', transitions: 3 })]);
+      expect(list.body.periods).toEqual([
+        expect.objectContaining({ period: '2026-01', state: 'closed', frozen_quantity: '15', net_total: '15', transitions: 3 }),
+      ]);
     });
 
     it('an unknown account closes to a zero snapshot; bad period strings and bodies are 400s naming the field', async () => {
@@ -90,7 +102,11 @@ export function describePeriods(name: string, make: () => Promise<Backend>): voi
       const a = await openInstance(store, prefix);
       expect((await call(a, 'POST', '/v1/accounts/nobody/periods/2026-03/close')).body).toMatchObject({ frozen: { quantity: '0', event_count: 0, lines: [] } });
       for (const bad of ['2026-13', '26-01', '2026-1', '2026-00', 'jan']) {
-        for (const [method, suffix] of [['GET', ''], ['POST', '/close'], ['POST', '/reopen']] as const) {
+        for (const [method, suffix] of [
+          ['GET', ''],
+          ['POST', '/close'],
+          ['POST', '/reopen'],
+        ] as const) {
           const r = await call(a, method, `/v1/accounts/acme/periods/${bad}${suffix}`);
           expect(r.status, `${method} ${bad}${suffix}`).toBe(400);
           expect(r.body.error.message.startsWith('period:')).toBe(true);
@@ -120,10 +136,14 @@ export function describePeriods(name: string, make: () => Promise<Backend>): voi
       expect((await call(a, 'POST', '/v1/accounts/acme/periods/2026-01/close')).status).toBe(200);
     });
 
-    it('a snapshot\'s generation and source segments recompute its total from history', async () => {
+    it("a snapshot's generation and source segments recompute its total from history", async () => {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix);
-      for (let b = 0; b < 3; b++) await postBatch(a.app, Array.from({ length: 20 }, (_, i) => ev(b * 100 + i, 'acme', JAN + i * 1000, { quantity: b * 1000 + i })));
+      for (let b = 0; b < 3; b++)
+        await postBatch(
+          a.app,
+          Array.from({ length: 20 }, (_, i) => ev(b * 100 + i, 'acme', JAN + i * 1000, { quantity: b * 1000 + i })),
+        );
       await postBatch(a.app, [ev(999, 'acme', FEB, { quantity: 1 })]);
       const closed = (await call(a, 'POST', '/v1/accounts/acme/periods/2026-01/close')).body;
       const shard = a.db.shardOf('acme');
@@ -133,7 +153,7 @@ export function describePeriods(name: string, make: () => Promise<Backend>): voi
       let count = 0;
       for (const id of closed.source_segments as string[]) {
         const seg = manifest.segments.find((s) => s.id === id)!;
-        for (const e of (await readRawEvents(store, seg))) {
+        for (const e of await readRawEvents(store, seg)) {
           if (e.account_id === 'acme' && e.timestamp_ms >= Date.UTC(2026, 0, 1) && e.timestamp_ms < Date.UTC(2026, 1, 1)) {
             total += e.quantity;
             count++;
@@ -192,7 +212,8 @@ export function describePeriods(name: string, make: () => Promise<Backend>): voi
       const a = await openInstance(store, prefix);
       await postBatch(a.app, [ev(1, 'fenced', JAN, { quantity: 100 }), ev(2, 'fenced2', JAN, { quantity: 7 }), ev(3, 'fenced3', JAN, { quantity: 9 })]);
       // A close that fenced and then lost every race (or whose instance died) leaves `closing`.
-      const fence = (account: string) => a.db.shardOf(account).commit({ op: 'fencePeriod', account_id: account, month: '2026-01', at_ms: 1, reason: 'fenced close', actor: 'ops' });
+      const fence = (account: string) =>
+        a.db.shardOf(account).commit({ op: 'fencePeriod', account_id: account, month: '2026-01', at_ms: 1, reason: 'fenced close', actor: 'ops' });
       for (const acct of ['fenced', 'fenced2', 'fenced3']) expect((await fence(acct)).committed).toBe(true);
       // While fenced: Usage refused; a correction is told to retry (nothing of the request is acknowledged).
       const usageNow = await postBatch(a.app, [ev(4, 'fenced', JAN)]);
@@ -205,9 +226,15 @@ export function describePeriods(name: string, make: () => Promise<Backend>): voi
       // A read of the period finishes it, with the fence's actor and reason.
       const read = await call(a, 'GET', '/v1/accounts/fenced/periods/2026-01');
       expect(read.body).toMatchObject({ state: 'closed', frozen: { quantity: '100', event_count: 1 } });
-      expect(read.body.history.map((h: { action: string; reason: string }) => [h.action, h.reason])).toEqual([['fence', 'fenced close'], ['close', 'fenced close']]);
+      expect(read.body.history.map((h: { action: string; reason: string }) => [h.action, h.reason])).toEqual([
+        ['fence', 'fenced close'],
+        ['close', 'fenced close'],
+      ]);
       // The next close finishes it too.
-      expect((await call(a, 'POST', '/v1/accounts/fenced2/periods/2026-01/close', { reason: 'again' })).body).toMatchObject({ state: 'closed', frozen: { quantity: '7' } });
+      expect((await call(a, 'POST', '/v1/accounts/fenced2/periods/2026-01/close', { reason: 'again' })).body).toMatchObject({
+        state: 'closed',
+        frozen: { quantity: '7' },
+      });
       // And the rollup job, with no one asking.
       const report = await a.app.request('/v1/admin/jobs/rollup', { method: 'POST' });
       expect(((await report.json()) as { results: { periods_finished?: number }[] }).results.reduce((n, r) => n + (r.periods_finished ?? 0), 0)).toBe(1);

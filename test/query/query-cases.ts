@@ -90,11 +90,21 @@ export function describeQueries(name: string, make: () => Promise<Backend>, seed
         const cases: [string, string[], RefQuery['group'], RefQuery['where']][] = [
           ['group_by=product_id,meter_id,model_id', ['product_id', 'meter_id', 'model_id'], (e) => [e.product_id, e.meter_id, e.model_id ?? null], undefined],
           ['group_by=day', ['day'], (e) => [isoDay(e.timestamp_ms)], undefined],
-          ['group_by=month,kind', ['month', 'kind'], (e) => [iso(Date.UTC(new Date(e.timestamp_ms).getUTCFullYear(), new Date(e.timestamp_ms).getUTCMonth(), 1)), e.kind], undefined],
+          [
+            'group_by=month,kind',
+            ['month', 'kind'],
+            (e) => [iso(Date.UTC(new Date(e.timestamp_ms).getUTCFullYear(), new Date(e.timestamp_ms).getUTCMonth(), 1)), e.kind],
+            undefined,
+          ],
           ['group_by=dim:region', ['dim:region'], (e) => [e.dimensions.region ?? null], undefined],
           ['group_by=region,subscription_id', ['dim:region', 'subscription_id'], (e) => [e.dimensions.region ?? null, e.subscription_id ?? null], undefined],
           ['group_by=unit&meter_id=tokens.in', ['unit'], (e) => [e.unit], (e) => e.meter_id === 'tokens.in'],
-          ['group_by=source&product_id=chat,embed&model_id=m-a', ['source'], (e) => [e.source], (e) => ['chat', 'embed'].includes(e.product_id) && e.model_id === 'm-a'],
+          [
+            'group_by=source&product_id=chat,embed&model_id=m-a',
+            ['source'],
+            (e) => [e.source],
+            (e) => ['chat', 'embed'].includes(e.product_id) && e.model_id === 'm-a',
+          ],
         ];
         for (const [qs, keys, group, where] of cases) {
           const r = await get(a, `/v1/accounts/${account}/usage?from=${iso(from)}&to=${iso(to)}&${qs}`);
@@ -175,7 +185,13 @@ export function describeQueries(name: string, make: () => Promise<Backend>, seed
         const to = MONTHS[3]!;
         const r = await get(a, `/v1/accounts/${account}/explain?from=${iso(from)}&to=${iso(to)}`);
         expect(r.status).toBe(200);
-        const usage = reference(events, { account, from, to, where: (e) => e.kind === 'Usage', group: (e) => [e.product_id, e.meter_id, e.model_id ?? null, e.source, e.unit] });
+        const usage = reference(events, {
+          account,
+          from,
+          to,
+          where: (e) => e.kind === 'Usage',
+          group: (e) => [e.product_id, e.meter_id, e.model_id ?? null, e.source, e.unit],
+        });
         expect(asMap(r.body.lines, ['product_id', 'meter_id', 'model_id', 'source', 'unit'])).toEqual(usage);
         const adj = reference(events, { account, from, to, where: (e) => e.kind !== 'Usage' }).get('[]') ?? [0n, 0];
         expect(BigInt(r.body.corrections_quantity)).toBe(adj[0]);

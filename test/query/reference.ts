@@ -32,7 +32,11 @@ export function generate(seed: number, n: number, accounts = 12): RefEvent[] {
     const ts = i % 97 === 0 ? pick(MONTHS.slice(1)) : MONTHS[0]! + Math.floor(r() * (MONTHS[3]! - MONTHS[0]!));
     const kind = r() < 0.05 ? pick(['Correction', 'Retraction'] as const) : 'Usage';
     const big = r() < 0.02;
-    const q = big ? (BigInt(Math.floor(r() * 1e9)) * 10n ** 20n + BigInt(i)).toString() : kind === 'Usage' ? 1 + Math.floor(r() * 5000) : -Math.floor(r() * 500);
+    const q = big
+      ? (BigInt(Math.floor(r() * 1e9)) * 10n ** 20n + BigInt(i)).toString()
+      : kind === 'Usage'
+        ? 1 + Math.floor(r() * 5000)
+        : -Math.floor(r() * 500);
     const e: RefEvent = {
       event_id: `s${seed}-e${i}`,
       kind,

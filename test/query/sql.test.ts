@@ -8,7 +8,17 @@ import { parseSql } from '../../src/query/sql.ts';
 import type { QuerySpec } from '../../src/query/spec.ts';
 
 const RANGE = 'timestamp_ms >= 1000 AND timestamp_ms < 2000';
-const base: QuerySpec = { accountId: undefined, from: 1000, to: 2000, groupBy: [], filters: [], metrics: ['sum'], source: 'auto', orderBy: [], limit: undefined };
+const base: QuerySpec = {
+  accountId: undefined,
+  from: 1000,
+  to: 2000,
+  groupBy: [],
+  filters: [],
+  metrics: ['sum'],
+  source: 'auto',
+  orderBy: [],
+  limit: undefined,
+};
 
 describe('parseSql: accepted queries', () => {
   it('parses the reference example', () => {
@@ -67,7 +77,10 @@ describe('parseSql: accepted queries', () => {
 
   it('treats a quoted column name as the column, and the three dimension spellings as one key', () => {
     const spec = parseSql(`SELECT "source", dimensions.region, SUM(quantity) FROM usage_events WHERE ${RANGE} GROUP BY source, "region"`);
-    expect(spec.groupBy).toEqual([{ type: 'column', column: 'source' }, { type: 'dimension', key: 'region' }]);
+    expect(spec.groupBy).toEqual([
+      { type: 'column', column: 'source' },
+      { type: 'dimension', key: 'region' },
+    ]);
   });
 
   it('parses = and IN filters on columns and dimensions, in order of appearance', () => {
@@ -138,7 +151,7 @@ describe('parseSql: accepted queries', () => {
     });
   });
 
-  it("decodes '' escapes, \"\" escapes and unicode", () => {
+  it('decodes \'\' escapes, "" escapes and unicode', () => {
     const spec = parseSql(
       `SELECT SUM(quantity) FROM usage_events WHERE ${RANGE} AND account_id = 'o''brien' AND "dim:ré""gion" = 'ünïcødé 🚀' AND source IN ('', '''')`,
     );
@@ -216,7 +229,11 @@ describe('parseSql: rejections', () => {
     ['uppercase column', `${W} GROUP BY SOURCE`, 'SOURCE: unknown column'],
     ['unknown column in WHERE', `${W} AND foo = 'a'`, 'foo: unknown column'],
     ['selected column not grouped', `SELECT source, SUM(quantity) FROM usage_events WHERE ${RANGE}`, 'source: selected but not in GROUP BY'],
-    ['selected dimension not grouped', `SELECT "dim:region", SUM(quantity) FROM usage_events WHERE ${RANGE} GROUP BY source`, '"dim:region": selected but not in GROUP BY'],
+    [
+      'selected dimension not grouped',
+      `SELECT "dim:region", SUM(quantity) FROM usage_events WHERE ${RANGE} GROUP BY source`,
+      '"dim:region": selected but not in GROUP BY',
+    ],
     ['no metric', `SELECT source FROM usage_events WHERE ${RANGE} GROUP BY source`, 'SELECT:'],
     ['raw quantity', `SELECT quantity, COUNT(*) FROM usage_events WHERE ${RANGE}`, 'quantity:'],
     ['group by timestamp_ms', `${W} GROUP BY timestamp_ms`, 'timestamp_ms:'],

@@ -49,7 +49,8 @@ function mismatch(expected: Json, actual: Json, path = '$'): string | null {
     if (!Array.isArray(actual)) return `${path}: expected an array, got ${JSON.stringify(actual)}`;
     const open = expected.at(-1) === WILD;
     const items = open ? expected.slice(0, -1) : expected;
-    if (open ? actual.length < items.length : actual.length !== items.length) return `${path}: ${actual.length} elements, expected ${open ? 'at least ' : ''}${items.length}`;
+    if (open ? actual.length < items.length : actual.length !== items.length)
+      return `${path}: ${actual.length} elements, expected ${open ? 'at least ' : ''}${items.length}`;
     for (const [i, e] of items.entries()) {
       const m = mismatch(e, actual[i]!, `${path}[${i}]`);
       if (m !== null) return m;
@@ -74,7 +75,12 @@ function mismatch(expected: Json, actual: Json, path = '$'): string | null {
 }
 
 const lineMatches = (expected: string, actual: string) =>
-  new RegExp(`^${expected.split(WILD).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(actual);
+  new RegExp(
+    `^${expected
+      .split(WILD)
+      .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  ).test(actual);
 
 let server: Started;
 let base = '';
@@ -85,7 +91,13 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${port}`;
   server = start('node', ['src/runtime/node.ts'], {
     cwd: ROOT,
-    env: childEnv({ PATH: `${NODE_BIN}:${process.env.PATH ?? ''}`, PORT: String(port), USAGEDB_DATA_DIR: data, USAGEDB_JOBS: 'false', USAGEDB_LOG_LEVEL: 'error' }),
+    env: childEnv({
+      PATH: `${NODE_BIN}:${process.env.PATH ?? ''}`,
+      PORT: String(port),
+      USAGEDB_DATA_DIR: data,
+      USAGEDB_JOBS: 'false',
+      USAGEDB_LOG_LEVEL: 'error',
+    }),
   });
   expect((await healthy(`${base}/health`, server)).status).toBe(200);
 }, 60_000);
@@ -106,7 +118,13 @@ describe('README: every route by example', () => {
     const shown = all.map((e) => e.commands).join('\n');
     const missing: string[] = [];
     for (const [path, ops] of Object.entries(spec.paths ?? {})) {
-      const pattern = new RegExp(`\\$USAGEDB${path.replace(/\{job\}/, '(rollup|compact|gc)').replace(/\{[^}]+\}/g, '[^/?"\\s]+').replace(/\./g, '\\.')}(?=[?"'\\s]|$)`, 'm');
+      const pattern = new RegExp(
+        `\\$USAGEDB${path
+          .replace(/\{job\}/, '(rollup|compact|gc)')
+          .replace(/\{[^}]+\}/g, '[^/?"\\s]+')
+          .replace(/\./g, '\\.')}(?=[?"'\\s]|$)`,
+        'm',
+      );
       if (!pattern.test(shown)) missing.push(`${Object.keys(ops).join(',')} ${path}`);
     }
     expect(missing).toEqual([]);

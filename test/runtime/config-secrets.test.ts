@@ -36,13 +36,7 @@ async function refusal(list: string): Promise<ValidationError> {
 /** Malformed lists around one secret: every order of the fields, and the usual slips. */
 function malformed(secret: string): string[] {
   const name = 'ops';
-  const orders = [
-    `${name}:admin:${secret}`,
-    `${secret}:${name}:admin`,
-    `${secret}:admin:${name}`,
-    `admin:${secret}:${name}`,
-    `admin:${name}:${secret}`,
-  ];
+  const orders = [`${name}:admin:${secret}`, `${secret}:${name}:admin`, `${secret}:admin:${name}`, `admin:${secret}:${name}`, `admin:${name}:${secret}`];
   return [
     ...orders,
     `${name}:${secret}`,
@@ -123,7 +117,9 @@ describe('S3 credential errors never show their values', () => {
   });
 
   it('still accepts well-formed credentials', () => {
-    expect(loadConfig({ ...base, USAGEDB_S3_ACCESS_KEY_ID: 'AKIAEXAMPLE', USAGEDB_S3_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCY' }).store).toMatchObject({
+    expect(
+      loadConfig({ ...base, USAGEDB_S3_ACCESS_KEY_ID: 'AKIAEXAMPLE', USAGEDB_S3_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCY' }).store,
+    ).toMatchObject({
       kind: 's3',
       accessKeyId: 'AKIAEXAMPLE',
     });

@@ -26,7 +26,12 @@ describe('configuration from the environment', () => {
   });
 
   it('chooses s3 when a bucket is given, path-style when an endpoint is given', () => {
-    const c = loadConfig({ USAGEDB_S3_BUCKET: 'usage', USAGEDB_S3_ENDPOINT: 'http://127.0.0.1:9000', USAGEDB_S3_ACCESS_KEY_ID: 'a', USAGEDB_S3_SECRET_ACCESS_KEY: 'b' });
+    const c = loadConfig({
+      USAGEDB_S3_BUCKET: 'usage',
+      USAGEDB_S3_ENDPOINT: 'http://127.0.0.1:9000',
+      USAGEDB_S3_ACCESS_KEY_ID: 'a',
+      USAGEDB_S3_SECRET_ACCESS_KEY: 'b',
+    });
     expect(c.store).toMatchObject({ kind: 's3', bucket: 'usage', forcePathStyle: true, region: 'auto' });
   });
 

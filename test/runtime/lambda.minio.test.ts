@@ -69,7 +69,16 @@ function restApiEvent(method: string, path: string, query: Record<string, string
     multiValueQueryStringParameters: Object.fromEntries(Object.entries(query).map(([k, v]) => [k, [v]])),
     pathParameters: null,
     stageVariables: null,
-    requestContext: { accountId: '123456789012', apiId: 'api', httpMethod: method, path, stage: 'prod', requestId: 'req-2', identity: { sourceIp: '203.0.113.7' }, resourcePath: '/{proxy+}' },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'api',
+      httpMethod: method,
+      path,
+      stage: 'prod',
+      requestId: 'req-2',
+      identity: { sourceIp: '203.0.113.7' },
+      resourcePath: '/{proxy+}',
+    },
     body: null,
     isBase64Encoded: false,
   } as unknown as LambdaEvent;

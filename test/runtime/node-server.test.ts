@@ -54,7 +54,11 @@ describe('node server process', () => {
       await waitFor(`${base}/health`, s.output);
       const auth = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' };
       const events = [usage(1, { account_id: 'acme', quantity: '123456789012345678901234567890' }), usage(2, { account_id: 'acme', quantity: 10 })];
-      const ingest = await fetch(`${base}/v1/usage/batch`, { method: 'POST', headers: { ...auth, 'x-request-id': 'req-abc-123' }, body: JSON.stringify({ events }) });
+      const ingest = await fetch(`${base}/v1/usage/batch`, {
+        method: 'POST',
+        headers: { ...auth, 'x-request-id': 'req-abc-123' },
+        body: JSON.stringify({ events }),
+      });
       expect(ingest.headers.get('x-request-id')).toBe('req-abc-123');
       expect(await ingest.json()).toMatchObject({ accepted: 2 });
       const q = await fetch(`${base}/v1/accounts/acme/usage?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z`, { headers: auth });
@@ -62,7 +66,11 @@ describe('node server process', () => {
       expect((await fetch(`${base}/v1/accounts/acme/usage?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z`)).status).toBe(401);
       const metrics = await (await fetch(`${base}/metrics`, { headers: auth })).text();
       expect(metrics).toContain('usagedb_manifest_commits_total');
-      const lines = s.output().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = s
+        .output()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines.some((l) => l.request_id === 'req-abc-123' && l.route === '/v1/usage/batch' && l.status === 200 && l.actor === 'tester')).toBe(true);
       expect(s.output()).not.toContain(secret);
     } finally {

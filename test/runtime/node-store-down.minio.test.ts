@@ -69,7 +69,11 @@ describe('node server started while the store is down', () => {
       }
       expect(health?.status, out).toBe(503);
       expect(health?.headers.get('retry-after')).toBe('2');
-      const refused = await fetch(`${base}/v1/usage/batch`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ events: [usage(1)] }) });
+      const refused = await fetch(`${base}/v1/usage/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ events: [usage(1)] }),
+      });
       expect(refused.status).toBe(503);
       expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('store_unavailable');
       // Still running, and saying why.
@@ -83,7 +87,11 @@ describe('node server started while the store is down', () => {
         if (status !== 200) await new Promise((r) => setTimeout(r, 100));
       }
       expect(status, out).toBe(200);
-      const ingest = await fetch(`${base}/v1/usage/batch`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ events: [usage(1)] }) });
+      const ingest = await fetch(`${base}/v1/usage/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ events: [usage(1)] }),
+      });
       expect(await ingest.json()).toMatchObject({ accepted: 1 });
       expect(out).not.toContain(secret);
     } finally {

@@ -51,7 +51,10 @@ function namespace(store: ObjectStore, faults: { unreachable?: boolean; answerEr
           calls.push(`${name} edits ${edits.map((e) => e.op).join(',')}`);
           const s = await objectOf(name);
           const res = await s.ingestor.writer(shard).commitEdits(edits);
-          return { ok: true, value: { committed: res.committed, attempts: res.attempts, results: res.results, manifest: res.state.manifest, etag: res.state.etag } };
+          return {
+            ok: true,
+            value: { committed: res.committed, attempts: res.attempts, results: res.results, manifest: res.state.manifest, etag: res.state.etag },
+          };
         },
       };
     },
@@ -93,7 +96,9 @@ describe('shard sequencer client', () => {
 
   it("a sequencer's error keeps its code and kind (contention: 503 manifest_contention)", async () => {
     const store = new MemoryStore();
-    const busy = await services(store, { sequencers: sequencersOf(namespace(store, { answerError: new ManifestContentionError('lost 8 races', { retryAfterSeconds: 1 }) }), 'seq') });
+    const busy = await services(store, {
+      sequencers: sequencersOf(namespace(store, { answerError: new ManifestContentionError('lost 8 races', { retryAfterSeconds: 1 }) }), 'seq'),
+    });
     const res = await postBatch(busy.app, [usage(1)]);
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('manifest_contention');

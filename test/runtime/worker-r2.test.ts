@@ -173,7 +173,11 @@ describe('Worker (workerd) on the R2 binding (USAGEDB_STORE=r2)', () => {
       const account = (r: number) => `${ACCOUNT}-seq-${r % 5}`;
       const answers = await Promise.all(
         Array.from({ length: 16 }, (_, r) =>
-          callWorker(sequenced, '/v1/usage/batch', { method: 'POST', body: { events: Array.from({ length: 10 }, (_, i) => event(r * 10 + i, r + 1, account(r))) }, secret: SECRET }),
+          callWorker(sequenced, '/v1/usage/batch', {
+            method: 'POST',
+            body: { events: Array.from({ length: 10 }, (_, i) => event(r * 10 + i, r + 1, account(r))) },
+            secret: SECRET,
+          }),
         ),
       );
       for (const a of answers) {

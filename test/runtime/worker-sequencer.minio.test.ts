@@ -28,7 +28,10 @@ const RANGE = 'from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z';
 
 function event(tag: string, n: number): WireEvent & { quantity: number } {
   const quantity = 1 + (n % 997);
-  return { ...wireEvent({ id: `${tag}-${RUN}-${n}`, account: `acct-${tag}-${RUN}-${n % ACCOUNTS}`, at: MARCH + n * 61_000, quantity, varied: { n, models: 5 } }), quantity };
+  return {
+    ...wireEvent({ id: `${tag}-${RUN}-${n}`, account: `acct-${tag}-${RUN}-${n % ACCOUNTS}`, at: MARCH + n * 61_000, quantity, varied: { n, models: 5 } }),
+    quantity,
+  };
 }
 
 /** Request r of `count`: 90 events of its own and the first 10 of request r-1 (duplicates racing). */
@@ -61,7 +64,10 @@ async function expectTotals(call: Call, truth: Map<string, bigint>): Promise<voi
   for (const [i, [account, total]] of [...truth].entries()) {
     const res = answers[i]!;
     expect(res.status, output.explain(JSON.stringify(res.body))).toBe(200);
-    expect(res.body.lines.reduce((s: bigint, l: { quantity: string }) => s + BigInt(l.quantity), 0n), account).toBe(total);
+    expect(
+      res.body.lines.reduce((s: bigint, l: { quantity: string }) => s + BigInt(l.quantity), 0n),
+      account,
+    ).toBe(total);
   }
 }
 
@@ -124,9 +130,14 @@ describe('Worker with shard sequencers (Durable Objects) in workerd', () => {
     const call = caller(mf);
     const REQUESTS = 32;
     const before = await generations().catch(() => new Array<number>(SHARDS).fill(0));
-    const answers = await Promise.all(Array.from({ length: REQUESTS }, (_, r) => call('/v1/usage/batch', { method: 'POST', body: { events: batch('a', r, REQUESTS) } })));
+    const answers = await Promise.all(
+      Array.from({ length: REQUESTS }, (_, r) => call('/v1/usage/batch', { method: 'POST', body: { events: batch('a', r, REQUESTS) } })),
+    );
     const failed = answers.filter((a) => a.status !== 200);
-    expect(failed.map((a) => JSON.stringify(a.body).slice(0, 300)), output.explain(`${failed.length} of ${REQUESTS} ingests failed`)).toEqual([]);
+    expect(
+      failed.map((a) => JSON.stringify(a.body).slice(0, 300)),
+      output.explain(`${failed.length} of ${REQUESTS} ingests failed`),
+    ).toEqual([]);
     let accepted = 0;
     for (const a of answers) {
       expect(a.body).toMatchObject({ conflicts: 0, rejected: 0 });
@@ -139,7 +150,8 @@ describe('Worker with shard sequencers (Durable Objects) in workerd', () => {
 
     // Each of the 32 requests touched every shard; the objects committed them in a few batches.
     const after = await generations();
-    for (const [s, g] of after.entries()) expect(g - (before[s] ?? 0), `shard ${s}: ${g - (before[s] ?? 0)} commits for ${REQUESTS} requests`).toBeLessThanOrEqual(16);
+    for (const [s, g] of after.entries())
+      expect(g - (before[s] ?? 0), `shard ${s}: ${g - (before[s] ?? 0)} commits for ${REQUESTS} requests`).toBeLessThanOrEqual(16);
 
     // Rollup and compaction commit their edits through the sequencers; totals stay exact.
     const target = await scheduledTarget(mf);
@@ -159,10 +171,16 @@ describe('Worker with shard sequencers (Durable Objects) in workerd', () => {
     const REQUESTS = 16;
     // The same 16 requests to both processes at once: every event sent twice, to two objects.
     const answers = await Promise.all(
-      Array.from({ length: REQUESTS }, (_, r) => [postUntilAnswered(caller(a), batch('b', r, REQUESTS)), postUntilAnswered(caller(b), batch('b', r, REQUESTS))]).flat(),
+      Array.from({ length: REQUESTS }, (_, r) => [
+        postUntilAnswered(caller(a), batch('b', r, REQUESTS)),
+        postUntilAnswered(caller(b), batch('b', r, REQUESTS)),
+      ]).flat(),
     );
     const failed = answers.filter((x) => x.status !== 200);
-    expect(failed.map((x) => JSON.stringify(x.body).slice(0, 300)), output.explain('ingests failed')).toEqual([]);
+    expect(
+      failed.map((x) => JSON.stringify(x.body).slice(0, 300)),
+      output.explain('ingests failed'),
+    ).toEqual([]);
     expect(answers.reduce((s, x) => s + x.body.accepted, 0)).toBe(REQUESTS * (PER_REQUEST - 10));
     await expectTotals(caller(a), truthOf('b', REQUESTS));
     await expectTotals(caller(b), truthOf('b', REQUESTS));
@@ -177,7 +195,10 @@ describe('Worker with shard sequencers (Durable Objects) in workerd', () => {
     const firstAnswer = new Promise<void>((r) => (answered = r));
     const inflight = Array.from({ length: REQUESTS }, async (_, r) => {
       await new Promise((res) => setTimeout(res, r * 100));
-      const res = await caller(doomed)('/v1/usage/batch', { method: 'POST', body: { events: batch('c', r, REQUESTS) } }).catch((err: Error) => ({ status: 0, body: err.message }));
+      const res = await caller(doomed)('/v1/usage/batch', { method: 'POST', body: { events: batch('c', r, REQUESTS) } }).catch((err: Error) => ({
+        status: 0,
+        body: err.message,
+      }));
       if (res.status === 200) answered();
       return res;
     });

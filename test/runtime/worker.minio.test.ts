@@ -42,17 +42,22 @@ describe('Worker (workerd, wrangler bundle) against S3', () => {
     outdir = await mkdtemp(join(tmpdir(), 'usagedb-worker-'));
     const scriptPath = await bundleWorker(outdir, output);
     const bundledMs = Date.now() - started;
-    mf = await startWorkerd(scriptPath, outdir, {
-      USAGEDB_S3_ENDPOINT: s3.endpoint,
-      USAGEDB_S3_BUCKET: s3.bucket,
-      USAGEDB_S3_REGION: s3.region,
-      USAGEDB_S3_ACCESS_KEY_ID: s3.accessKeyId,
-      USAGEDB_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      USAGEDB_PREFIX: uniquePrefix('worker'),
-      USAGEDB_SHARDS: '2',
-      USAGEDB_BUCKETS: '8',
-      USAGEDB_API_KEYS: `tester:${SECRET}:admin`,
-    }, output);
+    mf = await startWorkerd(
+      scriptPath,
+      outdir,
+      {
+        USAGEDB_S3_ENDPOINT: s3.endpoint,
+        USAGEDB_S3_BUCKET: s3.bucket,
+        USAGEDB_S3_REGION: s3.region,
+        USAGEDB_S3_ACCESS_KEY_ID: s3.accessKeyId,
+        USAGEDB_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        USAGEDB_PREFIX: uniquePrefix('worker'),
+        USAGEDB_SHARDS: '2',
+        USAGEDB_BUCKETS: '8',
+        USAGEDB_API_KEYS: `tester:${SECRET}:admin`,
+      },
+      output,
+    );
     console.log(`[worker test] bundled in ${bundledMs} ms, workerd ready in ${Date.now() - started} ms, S3: ${s3.via}`);
   }, 120_000);
 
@@ -109,13 +114,18 @@ describe('Worker (workerd, wrangler bundle) against S3', () => {
   it('refuses to serve without API keys (a Worker is public), and its cron run fails', async () => {
     if (outdir === undefined) throw new Error(output.explain('no bundle'));
     const s3 = inject('s3');
-    const open = await startWorkerd(join(outdir, 'worker.js'), outdir, {
-      USAGEDB_S3_ENDPOINT: s3.endpoint,
-      USAGEDB_S3_BUCKET: s3.bucket,
-      USAGEDB_S3_ACCESS_KEY_ID: s3.accessKeyId,
-      USAGEDB_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      USAGEDB_PREFIX: uniquePrefix('worker-nokeys'),
-    }, output);
+    const open = await startWorkerd(
+      join(outdir, 'worker.js'),
+      outdir,
+      {
+        USAGEDB_S3_ENDPOINT: s3.endpoint,
+        USAGEDB_S3_BUCKET: s3.bucket,
+        USAGEDB_S3_ACCESS_KEY_ID: s3.accessKeyId,
+        USAGEDB_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        USAGEDB_PREFIX: uniquePrefix('worker-nokeys'),
+      },
+      output,
+    );
     try {
       const res = await open.dispatchFetch('http://usagedb.test/health');
       expect(res.status).toBe(500);

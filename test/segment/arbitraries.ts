@@ -16,19 +16,37 @@ const nonEmptyId = idString.filter((s) => s.length > 0);
 
 export const quantityArb = fc.oneof(
   fc.constantFrom(
-    I128_MIN, I128_MAX, 0n, 1n, -1n, 63n, -64n, 64n, -65n,
-    TWO_53, -TWO_53, TWO_53 - 1n, -(TWO_53 - 1n), TWO_53 + 1n, -TWO_53 - 1n,
-    1n << 52n, -(1n << 52n), (1n << 52n) + 1n, -(1n << 52n) - 1n, (1n << 31n), -(1n << 31n) - 1n,
-    I128_MIN + 1n, I128_MAX - 1n, 1n << 64n, -(1n << 64n),
+    I128_MIN,
+    I128_MAX,
+    0n,
+    1n,
+    -1n,
+    63n,
+    -64n,
+    64n,
+    -65n,
+    TWO_53,
+    -TWO_53,
+    TWO_53 - 1n,
+    -(TWO_53 - 1n),
+    TWO_53 + 1n,
+    -TWO_53 - 1n,
+    1n << 52n,
+    -(1n << 52n),
+    (1n << 52n) + 1n,
+    -(1n << 52n) - 1n,
+    1n << 31n,
+    -(1n << 31n) - 1n,
+    I128_MIN + 1n,
+    I128_MAX - 1n,
+    1n << 64n,
+    -(1n << 64n),
   ),
   fc.bigInt({ min: I128_MIN, max: I128_MAX }),
   fc.bigInt({ min: -1_000_000n, max: 1_000_000n }),
 );
 
-export const timestampArb = fc.oneof(
-  fc.bigInt({ min: 1n, max: 1n << 47n }).map(Number),
-  fc.constantFrom(1, 2 ** 47, 1_700_000_000_000, 1_700_000_000_001),
-);
+export const timestampArb = fc.oneof(fc.bigInt({ min: 1n, max: 1n << 47n }).map(Number), fc.constantFrom(1, 2 ** 47, 1_700_000_000_000, 1_700_000_000_001));
 
 const dimsArb = fc
   .uniqueArray(fc.tuple(idString, idString), { selector: (t) => t[0], maxLength: 16 })
@@ -68,9 +86,7 @@ export const eventArb: fc.Arbitrary<UsageEvent> = fc.record({
 });
 
 /** Events whose ids are mostly ULIDs. */
-export const ulidEventArb: fc.Arbitrary<UsageEvent> = fc
-  .tuple(eventArb, ulidEventIdArb)
-  .map(([e, event_id]) => ({ ...e, event_id }));
+export const ulidEventArb: fc.Arbitrary<UsageEvent> = fc.tuple(eventArb, ulidEventIdArb).map(([e, event_id]) => ({ ...e, event_id }));
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const cmpNullFirst = (a: string | null, b: string | null) => (a === b ? 0 : a === null ? -1 : b === null ? 1 : cmp(a, b));
@@ -103,7 +119,18 @@ export function realisticEvents(count: number, seed = 42, sequentialIds = false)
   const zipf = (n: number) => Math.min(n - 1, Math.floor(n ** rnd()) - 1);
   const accounts = Array.from({ length: 1000 }, (_, i) => (sequentialIds ? `acct_${String(i).padStart(6, '0')}` : `cus_${token(14)}`));
   const subs = Array.from({ length: 1000 }, (_, i) => (sequentialIds ? `sub_${String(i).padStart(6, '0')}` : `sub_${token(24)}`));
-  const meters = ['input_tokens', 'output_tokens', 'cached_tokens', 'requests', 'tool_calls', 'images', 'audio_seconds', 'embeddings', 'search_queries', 'storage_gb_hours'];
+  const meters = [
+    'input_tokens',
+    'output_tokens',
+    'cached_tokens',
+    'requests',
+    'tool_calls',
+    'images',
+    'audio_seconds',
+    'embeddings',
+    'search_queries',
+    'storage_gb_hours',
+  ];
   const families = ['gpt-4o', 'gpt-4.1-mini', 'claude-sonnet', 'claude-haiku', 'llama-3.1-70b', 'mistral-large', 'gemini-flash', 'qwen-2.5'];
   const models = Array.from({ length: 100 }, (_, i) => `${families[i % families.length]}-${2024 + (i % 3)}-${String(1 + (i % 12)).padStart(2, '0')}-v${i}`);
   const regions = ['us-east-1', 'us-west-2', 'eu-west-1', 'ap-southeast-1'];
@@ -120,7 +147,11 @@ export function realisticEvents(count: number, seed = 42, sequentialIds = false)
     const tokens = meter.endsWith('tokens');
     const dims: Record<string, string> = { region: pick(regions), tier: tiers[acct % 3]! };
     if (rnd() < 0.5) dims.feature = pick(features);
-    const sorted = Object.fromEntries(Object.keys(dims).sort().map((k) => [k, dims[k]!]));
+    const sorted = Object.fromEntries(
+      Object.keys(dims)
+        .sort()
+        .map((k) => [k, dims[k]!]),
+    );
     out.push({
       event_id: ulid(t, rnd),
       kind: rnd() < 0.98 ? 'Usage' : 'Correction',

@@ -17,9 +17,26 @@ const buckets = (a: string) => bucketOf(a, 64);
 describe('varint writer/reader', () => {
   it('round-trips numbers, bigints, zigzag and strings (property)', () => {
     const item = fc.oneof(
-      fc.record({ t: fc.constant('u' as const), v: fc.oneof(fc.nat(), fc.constantFrom(0, 127, 128, 2 ** 31, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER), fc.bigInt({ min: 0n, max: 2n ** 53n - 1n }).map(Number)) }),
-      fc.record({ t: fc.constant('z' as const), v: fc.oneof(fc.integer(), fc.constantFrom(0, -1, 2 ** 31, -(2 ** 31) - 1, 2 ** 52, -(2 ** 52), Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER), fc.bigInt({ min: -(2n ** 53n) + 1n, max: 2n ** 53n - 1n }).map(Number)) }),
-      fc.record({ t: fc.constant('b' as const), v: fc.oneof(fc.bigInt({ min: I128_MIN, max: I128_MAX }), fc.constantFrom(I128_MIN, I128_MAX, 0n, -1n, 2n ** 64n)) }),
+      fc.record({
+        t: fc.constant('u' as const),
+        v: fc.oneof(
+          fc.nat(),
+          fc.constantFrom(0, 127, 128, 2 ** 31, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER),
+          fc.bigInt({ min: 0n, max: 2n ** 53n - 1n }).map(Number),
+        ),
+      }),
+      fc.record({
+        t: fc.constant('z' as const),
+        v: fc.oneof(
+          fc.integer(),
+          fc.constantFrom(0, -1, 2 ** 31, -(2 ** 31) - 1, 2 ** 52, -(2 ** 52), Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER),
+          fc.bigInt({ min: -(2n ** 53n) + 1n, max: 2n ** 53n - 1n }).map(Number),
+        ),
+      }),
+      fc.record({
+        t: fc.constant('b' as const),
+        v: fc.oneof(fc.bigInt({ min: I128_MIN, max: I128_MAX }), fc.constantFrom(I128_MIN, I128_MAX, 0n, -1n, 2n ** 64n)),
+      }),
       fc.record({ t: fc.constant('s' as const), v: fc.string({ unit: 'binary', maxLength: 20 }) }),
     );
     fc.assert(
@@ -45,7 +62,11 @@ describe('varint writer/reader', () => {
   });
 
   it('uses canonical LEB128 bytes', () => {
-    const bytes = (f: (w: ByteWriter) => void) => { const w = new ByteWriter(); f(w); return Array.from(w.finish()); };
+    const bytes = (f: (w: ByteWriter) => void) => {
+      const w = new ByteWriter();
+      f(w);
+      return Array.from(w.finish());
+    };
     expect(bytes((w) => w.varUint(0))).toEqual([0]);
     expect(bytes((w) => w.varUint(300))).toEqual([0xac, 0x02]);
     expect(bytes((w) => w.zigzag(-1))).toEqual([1]);
@@ -149,15 +170,28 @@ describe('column encodings', () => {
 
   it('chooses byte planes for varied deltas and varints otherwise, exact at the extremes', () => {
     const rnd = seededRandom(1);
-    const varied = Array.from({ length: 2000 }, (_, i) => ({ ...base, account_id: `a${String(i).padStart(4, '0')}`, timestamp_ms: 1 + Math.floor(rnd() * 1e9) }));
+    const varied = Array.from({ length: 2000 }, (_, i) => ({
+      ...base,
+      account_id: `a${String(i).padStart(4, '0')}`,
+      timestamp_ms: 1 + Math.floor(rnd() * 1e9),
+    }));
     const enc = encodeRawSegment(varied, buckets);
     expect(rawColumn(enc.bytes, 'timestamp_ms')[0]).toBe(DELTAS_PLANES);
     expect(rawColumn(enc.bytes, 'ingested_at_ms')[0]).toBe(DELTAS_VARINT);
     expect(roundTrip(varied)).toEqual(varied);
     const M = Number.MAX_SAFE_INTEGER;
-    const extremes = [M, -M, 0, M, -M, 2 ** 47, -(2 ** 47), 1].map((t, i) => ({ ...base, account_id: `a${i}`, timestamp_ms: t, ingested_at_ms: t === 0 ? 0 : -t }));
+    const extremes = [M, -M, 0, M, -M, 2 ** 47, -(2 ** 47), 1].map((t, i) => ({
+      ...base,
+      account_id: `a${i}`,
+      timestamp_ms: t,
+      ingested_at_ms: t === 0 ? 0 : -t,
+    }));
     expect(roundTrip(extremes)).toEqual(extremes);
-    const wide = Array.from({ length: 600 }, (_, i) => ({ ...base, account_id: `a${String(i).padStart(4, '0')}`, timestamp_ms: (i % 2 ? 1 : -1) * (2 ** 45 - i * 1_000_003) }));
+    const wide = Array.from({ length: 600 }, (_, i) => ({
+      ...base,
+      account_id: `a${String(i).padStart(4, '0')}`,
+      timestamp_ms: (i % 2 ? 1 : -1) * (2 ** 45 - i * 1_000_003),
+    }));
     expect(rawColumn(encodeRawSegment(wide, buckets).bytes, 'timestamp_ms')[0]).toBe(DELTAS_PLANES);
     expect(roundTrip(wide)).toEqual(wide);
   });
@@ -169,7 +203,10 @@ describe('column encodings', () => {
     qs.forEach((q, i) => {
       const exact = q <= 2n ** 53n - 1n && q >= -(2n ** 53n) + 1n;
       if (exact) expect(cols.quantity![i]).toBe(Number(q));
-      else { expect(cols.quantity![i]).toBeNaN(); expect(cols.bigQuantities!.get(i)).toBe(q); }
+      else {
+        expect(cols.quantity![i]).toBeNaN();
+        expect(cols.bigQuantities!.get(i)).toBe(q);
+      }
     });
     expect(cols.bigQuantities!.size).toBe(4);
   });

@@ -1,13 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bucketOf } from '../../src/model/bucket.ts';
-import {
-  decodeRawSegment,
-  decodeSegmentHashes,
-  encodeRawSegment,
-  rawColumnsToEvents,
-  SegmentCorruptError,
-} from '../../src/segment/raw.ts';
+import { decodeRawSegment, decodeSegmentHashes, encodeRawSegment, rawColumnsToEvents, SegmentCorruptError } from '../../src/segment/raw.ts';
 import { eventArb, realisticEvents, ulidEventArb } from './arbitraries.ts';
 import { cutPoints, expectCorrupt, restamp } from './corruption-helpers.ts';
 
@@ -45,21 +39,29 @@ describe('raw segment corruption', () => {
 
   it('rejects random byte overwrites (property)', () => {
     fc.assert(
-      fc.property(fc.nat(samples.length - 1), fc.array(fc.tuple(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), (k, edits) => {
-        const original = samples[k]!.bytes;
-        const b = original.slice();
-        for (const [at, x] of edits) b[Math.floor(at * b.length)]! ^= x;
-        // Edits at the same position can cancel out (a ^ b ^ ... = 0): that is no corruption.
-        fc.pre(b.some((v, i) => v !== original[i]));
-        expectCorrupt(() => decodeAll(b));
-      }),
+      fc.property(
+        fc.nat(samples.length - 1),
+        fc.array(fc.tuple(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }),
+        (k, edits) => {
+          const original = samples[k]!.bytes;
+          const b = original.slice();
+          for (const [at, x] of edits) b[Math.floor(at * b.length)]! ^= x;
+          // Edits at the same position can cancel out (a ^ b ^ ... = 0): that is no corruption.
+          fc.pre(b.some((v, i) => v !== original[i]));
+          expectCorrupt(() => decodeAll(b));
+        },
+      ),
       { numRuns: 100 },
     );
   });
 
   it('rejects a wrong magic, end magic or version', () => {
     const b = samples[0]!.bytes;
-    const edit = (i: number, v: number) => { const c = b.slice(); c[i] = v; return c; };
+    const edit = (i: number, v: number) => {
+      const c = b.slice();
+      c[i] = v;
+      return c;
+    };
     expectCorrupt(() => decodeAll(edit(0, 0x58)));
     expectCorrupt(() => decodeAll(edit(b.length - 1, 0x58)));
     expectCorrupt(() => decodeAll(edit(4, 2)));
@@ -106,7 +108,11 @@ describe('hashes sidecar corruption', () => {
       { numRuns: 200 },
     );
     const h = samples[0]!.hashes;
-    const edit = (i: number, v: number) => { const c = h.slice(); c[i] = v; return c; };
+    const edit = (i: number, v: number) => {
+      const c = h.slice();
+      c[i] = v;
+      return c;
+    };
     expectCorrupt(() => decodeSegmentHashes(edit(0, 0)));
     for (const v of [0, 3]) expect(() => decodeSegmentHashes(restamp(edit(4, v), 4))).toThrow(SegmentCorruptError);
     expect(() => decodeSegmentHashes(restamp(edit(4, 3), 4))).toThrow(/version/);

@@ -22,9 +22,23 @@ const base: UsageEvent = {
 export const GOLDEN_ULID_EVENTS: UsageEvent[] = [
   base,
   { ...base, event_id: '01JZ8Q3V6X0000000000000000', timestamp_ms: 1_760_000_000_001, quantity: -(2n ** 127n), model_id: null },
-  { ...base, event_id: '01JZ8Q3V6Y7ZZZZZZZZZZZZZZZ', kind: 'Correction', correction_ref: { original_event_id: '01JZ8Q3V6W9X2Y4Z5A7B8C9D0E', reason: 'double "count"' }, quantity: 2n ** 127n - 1n },
+  {
+    ...base,
+    event_id: '01JZ8Q3V6Y7ZZZZZZZZZZZZZZZ',
+    kind: 'Correction',
+    correction_ref: { original_event_id: '01JZ8Q3V6W9X2Y4Z5A7B8C9D0E', reason: 'double "count"' },
+    quantity: 2n ** 127n - 1n,
+  },
   { ...base, event_id: 'custom-id-ü', account_id: 'cus_Beta', subscription_id: null, kind: 'Retraction', quantity: 0n, dimensions: {} },
-  { ...base, event_id: '01JZ8Q3V6Z1111111111111111', account_id: 'cus_Beta', meter_id: 'requests', unit: 'request', quantity: 2n ** 53n, timestamp_ms: 1_760_000_003_000 },
+  {
+    ...base,
+    event_id: '01JZ8Q3V6Z1111111111111111',
+    account_id: 'cus_Beta',
+    meter_id: 'requests',
+    unit: 'request',
+    quantity: 2n ** 53n,
+    timestamp_ms: 1_760_000_003_000,
+  },
 ];
 
 /** Arbitrary strings: exercises the string-block event_id encoding and unicode everywhere. */

@@ -93,7 +93,10 @@ describe('hashes block (version 2)', () => {
   const decoded = (bytes: Uint8Array) => {
     const h = decodeSegmentHashes(bytes);
     if (isVersion1(h)) throw new Error('written as version 1');
-    const rows = Array.from({ length: h.count }, (_, i) => `${h.keys[i * 3]},${h.keys[i * 3 + 1]},${h.keys[i * 3 + 2]}|${h.payloads[i * 2]},${h.payloads[i * 2 + 1]}|${h.ids[i]}|${h.ingestedSec[i]}`);
+    const rows = Array.from(
+      { length: h.count },
+      (_, i) => `${h.keys[i * 3]},${h.keys[i * 3 + 1]},${h.keys[i * 3 + 2]}|${h.payloads[i * 2]},${h.payloads[i * 2 + 1]}|${h.ids[i]}|${h.ingestedSec[i]}`,
+    );
     return { h, rows };
   };
 
@@ -111,7 +114,7 @@ describe('hashes block (version 2)', () => {
     return enc;
   };
 
-  it('holds every row\'s key, payload, id hash and second, sorted by key (property)', () => {
+  it("holds every row's key, payload, id hash and second, sorted by key (property)", () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(eventArb, ulidEventArb), { maxLength: 30 }), (events) => {
         check(events);
@@ -120,7 +123,7 @@ describe('hashes block (version 2)', () => {
     );
   });
 
-  it('matches on a realistic batch; the standalone encoder and ingest\'s precomputed hashes agree', () => {
+  it("matches on a realistic batch; the standalone encoder and ingest's precomputed hashes agree", () => {
     const events = realisticEvents(2000, 5);
     const enc = check(events);
     expect(encodeSegmentHashes(events)).toEqual(enc.hashes);
@@ -139,7 +142,15 @@ describe('hashes block (version 2)', () => {
     // NUL separates the two: "ab" + "c" is not "a" + "bc".
     expect(hex128(eventKey('ab', 'c'))).not.toBe(hex128(eventKey('a', 'bc')));
     expect(hex128(eventKey('acct', 'e'))).toBe(hex128(hashString128('acct\u0000e')));
-    const { h } = decoded(encodeRawSegment([{ ...golden, account_id: 'acct-a', event_id: 'evt-1' }, { ...golden, account_id: 'acct-b', event_id: 'evt-1' }], buckets).hashes);
+    const { h } = decoded(
+      encodeRawSegment(
+        [
+          { ...golden, account_id: 'acct-a', event_id: 'evt-1' },
+          { ...golden, account_id: 'acct-b', event_id: 'evt-1' },
+        ],
+        buckets,
+      ).hashes,
+    );
     expect(h.ids[0]).toBe(h.ids[1]);
     expect(h.ids[0]).toBe(eventHash('evt-1')[0]);
   });

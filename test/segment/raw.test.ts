@@ -2,14 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bucketOf } from '../../src/model/bucket.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
-import {
-  decodeRawSegment,
-  encodeRawSegment,
-  rawColumnsToEvents,
-  rawQuantity,
-  SET_CAP,
-  type RawColumns,
-} from '../../src/segment/raw.ts';
+import { decodeRawSegment, encodeRawSegment, rawColumnsToEvents, rawQuantity, SET_CAP, type RawColumns } from '../../src/segment/raw.ts';
 import { eventArb, realisticEvents, segmentOrder, ulidEventArb } from './arbitraries.ts';
 
 const buckets = (a: string) => bucketOf(a, 64);
@@ -106,8 +99,7 @@ describe('raw segment stats', () => {
     fc.assert(
       fc.property(fc.array(eventArb, { minLength: 1, maxLength: 40 }), (events) => {
         const { stats, bytes } = encodeRawSegment(events, buckets);
-        const sortedStrings = (xs: (string | null)[]) =>
-          [...new Set(xs.filter((x): x is string => x !== null))].sort();
+        const sortedStrings = (xs: (string | null)[]) => [...new Set(xs.filter((x): x is string => x !== null))].sort();
         const capped = (xs: string[]) => (xs.length > SET_CAP ? null : xs);
         expect(stats.rows).toBe(events.length);
         expect(stats.bytes).toBe(bytes.length);
@@ -130,7 +122,7 @@ describe('raw segment stats', () => {
   });
 
   it('sums quantities beyond 2^53 and 2^127 exactly', () => {
-    const qs = [(1n << 126n), (1n << 126n), -(1n << 127n), 2n ** 53n, 2n ** 53n, 3n, -(2n ** 52n) - 7n];
+    const qs = [1n << 126n, 1n << 126n, -(1n << 127n), 2n ** 53n, 2n ** 53n, 3n, -(2n ** 52n) - 7n];
     const events = qs.map((quantity, i) => ({ ...base, event_id: `e${i}`, quantity }));
     expect(encodeRawSegment(events, buckets).stats.quantity_sum).toBe(qs.reduce((a, b) => a + b, 0n).toString());
     const many = Array.from({ length: 5000 }, (_, i) => ({ ...base, event_id: `e${i}`, quantity: 2n ** 52n - 1n }));

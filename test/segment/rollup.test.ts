@@ -36,11 +36,19 @@ const asRaw = (c: RollupColumns): RawColumns => c;
 
 /** Small pools (so group keys collide and get merged) plus awkward strings. */
 const odd = ['', 'é', '😀x', '\uFEFFbom', '"q"', 'back\\slash', 'nl\n\u0000', '__proto__', '10', '\u{10FFFF}'];
-const str = (pool: string[]) => fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...pool) }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 4 }) });
+const str = (pool: string[]) =>
+  fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...pool) }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 4 }) });
 const nonEmpty = (pool: string[]) => str(pool).filter((s) => s.length > 0);
 
 const dimsArb: fc.Arbitrary<Record<string, string>> = fc.oneof(
-  fc.constantFrom<Record<string, string>>({}, { region: 'us' }, { a: '1', b: '2' }, { b: '2', a: '1' }, { '10': 'x', '2': 'y' }, JSON.parse('{"__proto__":"p","z":""}')),
+  fc.constantFrom<Record<string, string>>(
+    {},
+    { region: 'us' },
+    { a: '1', b: '2' },
+    { b: '2', a: '1' },
+    { '10': 'x', '2': 'y' },
+    JSON.parse('{"__proto__":"p","z":""}'),
+  ),
   // Keys in any order: the codec canonicalizes.
   fc.uniqueArray(fc.tuple(str(['k', 'a', '10', '']), str(['v', ''])), { selector: (t) => t[0], maxLength: 4 }).map((es) => Object.fromEntries(es)),
 );
@@ -53,7 +61,23 @@ const hourArb = fc.oneof(
 
 /** Sums beyond 128 bits, both signs; bounded so that merging up to 60 rows stays below 2^256. */
 const quantityArb = fc.oneof(
-  fc.constantFrom(0n, 1n, -1n, 63n, -64n, I128_MAX, I128_MIN, 1n << 127n, -(1n << 127n) - 1n, 1n << 200n, -(1n << 200n), 2n ** 53n, -(2n ** 53n), 2n ** 53n - 1n, 1n - 2n ** 53n),
+  fc.constantFrom(
+    0n,
+    1n,
+    -1n,
+    63n,
+    -64n,
+    I128_MAX,
+    I128_MIN,
+    1n << 127n,
+    -(1n << 127n) - 1n,
+    1n << 200n,
+    -(1n << 200n),
+    2n ** 53n,
+    -(2n ** 53n),
+    2n ** 53n - 1n,
+    1n - 2n ** 53n,
+  ),
   fc.bigInt({ min: -(1n << 200n), max: 1n << 200n }),
   fc.bigInt({ min: -1_000_000n, max: 1_000_000n }),
 );
@@ -61,34 +85,53 @@ const quantityArb = fc.oneof(
 /** [first, last] relative to the hour, or anywhere in the safe range (offsets beyond 2^53). */
 const spanArb = (hour: number) =>
   fc.oneof(
-    { weight: 4, arbitrary: fc.tuple(fc.nat(HOUR_MS - 1), fc.nat(HOUR_MS - 1)).map(([a, b]) => [Math.min(hour + Math.min(a, b), MAX_SAFE), Math.min(hour + Math.max(a, b), MAX_SAFE)] as const) },
-    { weight: 1, arbitrary: fc.tuple(fc.integer({ min: -MAX_SAFE, max: MAX_SAFE }), fc.integer({ min: -MAX_SAFE, max: MAX_SAFE })).map(([a, b]) => [Math.min(a, b), Math.max(a, b)] as const) },
+    {
+      weight: 4,
+      arbitrary: fc
+        .tuple(fc.nat(HOUR_MS - 1), fc.nat(HOUR_MS - 1))
+        .map(([a, b]) => [Math.min(hour + Math.min(a, b), MAX_SAFE), Math.min(hour + Math.max(a, b), MAX_SAFE)] as const),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.integer({ min: -MAX_SAFE, max: MAX_SAFE }), fc.integer({ min: -MAX_SAFE, max: MAX_SAFE }))
+        .map(([a, b]) => [Math.min(a, b), Math.max(a, b)] as const),
+    },
     { weight: 1, arbitrary: fc.constant([-MAX_SAFE, MAX_SAFE] as const) },
   );
 
 const rowArb: fc.Arbitrary<RollupRow> = hourArb.chain((hour_ms) =>
-  fc.record({
-    account_id: nonEmpty(['acct_1', 'acct_2', 'b', ...odd]),
-    subscription_id: fc.option(nonEmpty(['sub_1', 'sub_2']), { nil: null }),
-    product_id: nonEmpty(['llm', 'platform']),
-    meter_id: nonEmpty(['tokens', 'requests']),
-    model_id: fc.option(nonEmpty(['m1', 'm2']), { nil: null }),
-    source: str(['api', 'batch']),
-    unit: str(['token', 'unit']),
-    kind: fc.constantFrom(...EVENT_KINDS),
-    dimensions: dimsArb,
-    hour_ms: fc.constant(hour_ms),
-    quantity_sum: quantityArb,
-    event_count: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: 2 ** 40 })),
-    span: spanArb(hour_ms),
-  }).map(({ span, ...r }) => ({ ...r, first_event_ms: span[0], last_event_ms: span[1] })),
+  fc
+    .record({
+      account_id: nonEmpty(['acct_1', 'acct_2', 'b', ...odd]),
+      subscription_id: fc.option(nonEmpty(['sub_1', 'sub_2']), { nil: null }),
+      product_id: nonEmpty(['llm', 'platform']),
+      meter_id: nonEmpty(['tokens', 'requests']),
+      model_id: fc.option(nonEmpty(['m1', 'm2']), { nil: null }),
+      source: str(['api', 'batch']),
+      unit: str(['token', 'unit']),
+      kind: fc.constantFrom(...EVENT_KINDS),
+      dimensions: dimsArb,
+      hour_ms: fc.constant(hour_ms),
+      quantity_sum: quantityArb,
+      event_count: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: 2 ** 40 })),
+      span: spanArb(hour_ms),
+    })
+    .map(({ span, ...r }) => ({ ...r, first_event_ms: span[0], last_event_ms: span[1] })),
 );
 
 // ---------------------------------------------------------------- reference model
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const cmpNullFirst = (a: string | null, b: string | null) => (a === b ? 0 : a === null ? -1 : b === null ? 1 : cmp(a, b));
-const dimsKey = (d: Readonly<Record<string, string>>) => JSON.stringify(Object.fromEntries(Object.keys(d).sort().map((k) => [k, d[k]!])));
+const dimsKey = (d: Readonly<Record<string, string>>) =>
+  JSON.stringify(
+    Object.fromEntries(
+      Object.keys(d)
+        .sort()
+        .map((k) => [k, d[k]!]),
+    ),
+  );
 const groupKey = (r: RollupRow) =>
   JSON.stringify([r.account_id, r.subscription_id, r.product_id, r.meter_id, r.model_id, r.source, r.unit, r.kind, dimsKey(r.dimensions), r.hour_ms]);
 
@@ -155,12 +198,15 @@ describe('rollup segment round trip', () => {
 
   it('gives the same bytes for any input order, and re-encoding its own rows is the identity (property)', () => {
     fc.assert(
-      fc.property(fc.array(rowArb, { maxLength: 30 }).chain((rows) => fc.tuple(fc.constant(rows), fc.shuffledSubarray(rows, { minLength: rows.length }))), ([rows, shuffled]) => {
-        const a = encodeRollupSegment(rows, buckets).bytes;
-        expect(encodeRollupSegment(shuffled, buckets).bytes).toEqual(a);
-        const again = rollupColumnsToRows(decodeRollupSegment(a));
-        expect(encodeRollupSegment(again, buckets).bytes).toEqual(a);
-      }),
+      fc.property(
+        fc.array(rowArb, { maxLength: 30 }).chain((rows) => fc.tuple(fc.constant(rows), fc.shuffledSubarray(rows, { minLength: rows.length }))),
+        ([rows, shuffled]) => {
+          const a = encodeRollupSegment(rows, buckets).bytes;
+          expect(encodeRollupSegment(shuffled, buckets).bytes).toEqual(a);
+          const again = rollupColumnsToRows(decodeRollupSegment(a));
+          expect(encodeRollupSegment(again, buckets).bytes).toEqual(a);
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -267,8 +313,19 @@ describe('rollup segment round trip', () => {
     const enc = encodeRollupSegment([], buckets);
     expect(rollupColumnsToRows(decodeRollupSegment(enc.bytes))).toEqual([]);
     expect(enc.stats).toEqual({
-      rows: 0, min_hour_ms: 0, max_hour_ms: 0, buckets: [], min_account: '', max_account: '', quantity_sum: '0', event_count: 0,
-      checksum: enc.stats.checksum, bytes: enc.bytes.length, products: [], meters: [], models: [],
+      rows: 0,
+      min_hour_ms: 0,
+      max_hour_ms: 0,
+      buckets: [],
+      min_account: '',
+      max_account: '',
+      quantity_sum: '0',
+      event_count: 0,
+      checksum: enc.stats.checksum,
+      bytes: enc.bytes.length,
+      products: [],
+      meters: [],
+      models: [],
     });
   });
 
@@ -277,10 +334,20 @@ describe('rollup segment round trip', () => {
     const groups = new Map<string, RollupRow>();
     for (const e of events) {
       const r: RollupRow = {
-        account_id: e.account_id, subscription_id: e.subscription_id, product_id: e.product_id, meter_id: e.meter_id,
-        model_id: e.model_id, source: e.source, unit: e.unit, kind: e.kind, dimensions: e.dimensions,
-        hour_ms: Math.floor(e.timestamp_ms / HOUR_MS) * HOUR_MS, quantity_sum: e.quantity, event_count: 1,
-        first_event_ms: e.timestamp_ms, last_event_ms: e.timestamp_ms,
+        account_id: e.account_id,
+        subscription_id: e.subscription_id,
+        product_id: e.product_id,
+        meter_id: e.meter_id,
+        model_id: e.model_id,
+        source: e.source,
+        unit: e.unit,
+        kind: e.kind,
+        dimensions: e.dimensions,
+        hour_ms: Math.floor(e.timestamp_ms / HOUR_MS) * HOUR_MS,
+        quantity_sum: e.quantity,
+        event_count: 1,
+        first_event_ms: e.timestamp_ms,
+        last_event_ms: e.timestamp_ms,
       };
       groups.set(`${groupKey(r)}|${e.event_id}`, r); // one input row per event: the encoder must merge
     }
@@ -318,7 +385,11 @@ describe('rollup segment round trip', () => {
       { first_event_ms: 2 ** 53 },
       { last_event_ms: NaN },
     ];
-    for (const over of bad) expect(() => encodeRollupSegment([row(over)], buckets), JSON.stringify(over, (_, v) => (typeof v === 'bigint' ? `${v}n` : v))).toThrow();
+    for (const over of bad)
+      expect(
+        () => encodeRollupSegment([row(over)], buckets),
+        JSON.stringify(over, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)),
+      ).toThrow();
     // Merging must not overflow either.
     const half = ROLLUP_QUANTITY_LIMIT / 2n;
     expect(() => encodeRollupSegment([row({ quantity_sum: half }), row({ quantity_sum: half })], buckets)).toThrow(RangeError);
@@ -424,9 +495,20 @@ const samples = [
   encodeRollupSegment(fc.sample(fc.array(rowArb, { minLength: 40, maxLength: 40 }), { seed: 7, numRuns: 1 })[0]!, buckets),
   encodeRollupSegment(
     realisticEvents(1000, 3).map((e) => ({
-      account_id: e.account_id, subscription_id: e.subscription_id, product_id: e.product_id, meter_id: e.meter_id, model_id: e.model_id,
-      source: e.source, unit: e.unit, kind: e.kind, dimensions: e.dimensions, hour_ms: Math.floor(e.timestamp_ms / HOUR_MS) * HOUR_MS,
-      quantity_sum: e.quantity << 130n, event_count: 1, first_event_ms: e.timestamp_ms, last_event_ms: e.timestamp_ms,
+      account_id: e.account_id,
+      subscription_id: e.subscription_id,
+      product_id: e.product_id,
+      meter_id: e.meter_id,
+      model_id: e.model_id,
+      source: e.source,
+      unit: e.unit,
+      kind: e.kind,
+      dimensions: e.dimensions,
+      hour_ms: Math.floor(e.timestamp_ms / HOUR_MS) * HOUR_MS,
+      quantity_sum: e.quantity << 130n,
+      event_count: 1,
+      first_event_ms: e.timestamp_ms,
+      last_event_ms: e.timestamp_ms,
     })),
     buckets,
   ),
@@ -445,9 +527,45 @@ describe('rollup segment corruption', () => {
     const h = 1_699_999_200_000;
     const common = { product_id: 'llm', meter_id: 'tokens', source: 'api', unit: 'token' };
     expect(decodeAll(bytes)).toEqual([
-      { ...common, account_id: 'acct_a', subscription_id: null, model_id: null, kind: 'Usage', dimensions: {}, hour_ms: h, quantity_sum: 1000n, event_count: 10, first_event_ms: h, last_event_ms: h + 60_000 },
-      { ...common, account_id: 'acct_a', subscription_id: null, model_id: null, kind: 'Correction', dimensions: {}, hour_ms: h + HOUR_MS, quantity_sum: -42n, event_count: 1, first_event_ms: h + HOUR_MS + 1, last_event_ms: h + HOUR_MS + 1 },
-      { ...common, account_id: 'acct_b', subscription_id: 'sub_1', model_id: 'm1', kind: 'Usage', dimensions: { region: 'eu', tier: 'pro' }, hour_ms: h, quantity_sum: (1n << 130n) + 7n, event_count: 3, first_event_ms: h + 5, last_event_ms: h + HOUR_MS - 1 },
+      {
+        ...common,
+        account_id: 'acct_a',
+        subscription_id: null,
+        model_id: null,
+        kind: 'Usage',
+        dimensions: {},
+        hour_ms: h,
+        quantity_sum: 1000n,
+        event_count: 10,
+        first_event_ms: h,
+        last_event_ms: h + 60_000,
+      },
+      {
+        ...common,
+        account_id: 'acct_a',
+        subscription_id: null,
+        model_id: null,
+        kind: 'Correction',
+        dimensions: {},
+        hour_ms: h + HOUR_MS,
+        quantity_sum: -42n,
+        event_count: 1,
+        first_event_ms: h + HOUR_MS + 1,
+        last_event_ms: h + HOUR_MS + 1,
+      },
+      {
+        ...common,
+        account_id: 'acct_b',
+        subscription_id: 'sub_1',
+        model_id: 'm1',
+        kind: 'Usage',
+        dimensions: { region: 'eu', tier: 'pro' },
+        hour_ms: h,
+        quantity_sum: (1n << 130n) + 7n,
+        event_count: 3,
+        first_event_ms: h + 5,
+        last_event_ms: h + HOUR_MS - 1,
+      },
     ]);
     expect(crc32Hex(crc32(bytes, 0, bytes.length - 8))).toBe('49128070');
   });
@@ -471,7 +589,11 @@ describe('rollup segment corruption', () => {
 
   it('rejects a wrong magic, end magic or version, and raw segments', () => {
     const b = samples[0]!.bytes;
-    const edit = (i: number, v: number) => { const c = b.slice(); c[i] = v; return c; };
+    const edit = (i: number, v: number) => {
+      const c = b.slice();
+      c[i] = v;
+      return c;
+    };
     expectCorrupt(() => decodeAll(edit(0, 0x58)));
     expectCorrupt(() => decodeAll(restamp(edit(0, 0x58))));
     expectCorrupt(() => decodeAll(edit(b.length - 1, 0x58)));
@@ -501,24 +623,138 @@ describe('rollup segment corruption', () => {
 
   it('refuses well-checksummed segments that break the format invariants', () => {
     const { bytes } = encodeRollupSegment([row({ account_id: 'a' }), row({ account_id: 'b', quantity_sum: 1n << 100n })], buckets);
-    expect(decodeAll(withColumn(bytes, 'kind', (w) => { w.varUint(1); w.u8(0); w.varUint(2); }))).toHaveLength(2); // the writer itself is sound
+    expect(
+      decodeAll(
+        withColumn(bytes, 'kind', (w) => {
+          w.varUint(1);
+          w.u8(0);
+          w.varUint(2);
+        }),
+      ),
+    ).toHaveLength(2); // the writer itself is sound
     // Account codes decreasing: a binary search over them would miss rows.
-    expectCorrupt(() => decodeRollupSegment(withColumn(bytes, 'account_id', (w) => writeDictColumn(w, ['a', 'b'], false, Uint32Array.of(0, 1), Uint32Array.of(1, 0))), { columns: ['account_id'] }));
-    expectCorrupt(() => decodeRollupSegment(withColumn(bytes, 'event_count', (w) => { w.varUint(1); w.varUint(0); })));
-    expectCorrupt(() => decodeRollupSegment(withColumn(bytes, 'event_count', (w) => { w.varUint(1); w.varUint(1); w.varUint(1); })));
-    expectCorrupt(() => decodeRollupSegment(withColumn(bytes, 'quantity', (w) => { w.zigzag(1); w.zigzagBig(ROLLUP_QUANTITY_LIMIT); })));
-    expectCorrupt(() => decodeRollupSegment(withColumn(bytes, 'quantity', (w) => { w.zigzag(1); w.bytes(Uint8Array.of(0x82, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00)); })));
-    expect(() => decodeRollupSegment(withColumn(bytes, 'last_event_ms', (w) => { w.zigzag(0); w.zigzag(-1); }))).toThrow(SegmentCorruptError);
-    expect(() => decodeRollupSegment(withColumn(bytes, 'last_event_ms', (w) => { w.zigzag(0); w.zigzag(-1); }))).toThrow(/last_event_ms before/);
-    expectCorrupt(() => decodeRollupSegment(withColumn(bytes, 'first_event_ms', (w) => { w.zigzag(0); w.zigzagBig(1n << 60n); })));
-    expectCorrupt(() => decodeRollupSegment(withColumn(bytes, 'timestamp_ms', (w) => { w.u8(0); w.zigzag(MAX_SAFE); w.zigzag(0); }), { columns: ['timestamp_ms'] }));
-    expectCorrupt(() => decodeRollupSegment(withColumn(bytes, 'kind', (w) => { w.varUint(1); w.u8(3); w.varUint(2); })));
-    expectCorrupt(() => decodeRollupSegment(withColumn(bytes, 'model_id', (w) => { w.varUint(1); w.u8(2); })));
-    expectCorrupt(() => decodeRollupSegment(withColumn(bytes, 'account_id', (w) => writeDictColumn(w, ['a'], true, Uint32Array.of(0, 1), Uint32Array.of(0, 1)))));
-    expectCorrupt(() => decodeRollupSegment(withColumn(bytes, 'unit', (w) => w.u8(0)), { columns: ['unit'] }));
+    expectCorrupt(() =>
+      decodeRollupSegment(
+        withColumn(bytes, 'account_id', (w) => writeDictColumn(w, ['a', 'b'], false, Uint32Array.of(0, 1), Uint32Array.of(1, 0))),
+        { columns: ['account_id'] },
+      ),
+    );
+    expectCorrupt(() =>
+      decodeRollupSegment(
+        withColumn(bytes, 'event_count', (w) => {
+          w.varUint(1);
+          w.varUint(0);
+        }),
+      ),
+    );
+    expectCorrupt(() =>
+      decodeRollupSegment(
+        withColumn(bytes, 'event_count', (w) => {
+          w.varUint(1);
+          w.varUint(1);
+          w.varUint(1);
+        }),
+      ),
+    );
+    expectCorrupt(() =>
+      decodeRollupSegment(
+        withColumn(bytes, 'quantity', (w) => {
+          w.zigzag(1);
+          w.zigzagBig(ROLLUP_QUANTITY_LIMIT);
+        }),
+      ),
+    );
+    expectCorrupt(() =>
+      decodeRollupSegment(
+        withColumn(bytes, 'quantity', (w) => {
+          w.zigzag(1);
+          w.bytes(Uint8Array.of(0x82, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00));
+        }),
+      ),
+    );
+    expect(() =>
+      decodeRollupSegment(
+        withColumn(bytes, 'last_event_ms', (w) => {
+          w.zigzag(0);
+          w.zigzag(-1);
+        }),
+      ),
+    ).toThrow(SegmentCorruptError);
+    expect(() =>
+      decodeRollupSegment(
+        withColumn(bytes, 'last_event_ms', (w) => {
+          w.zigzag(0);
+          w.zigzag(-1);
+        }),
+      ),
+    ).toThrow(/last_event_ms before/);
+    expectCorrupt(() =>
+      decodeRollupSegment(
+        withColumn(bytes, 'first_event_ms', (w) => {
+          w.zigzag(0);
+          w.zigzagBig(1n << 60n);
+        }),
+      ),
+    );
+    expectCorrupt(() =>
+      decodeRollupSegment(
+        withColumn(bytes, 'timestamp_ms', (w) => {
+          w.u8(0);
+          w.zigzag(MAX_SAFE);
+          w.zigzag(0);
+        }),
+        { columns: ['timestamp_ms'] },
+      ),
+    );
+    expectCorrupt(() =>
+      decodeRollupSegment(
+        withColumn(bytes, 'kind', (w) => {
+          w.varUint(1);
+          w.u8(3);
+          w.varUint(2);
+        }),
+      ),
+    );
+    expectCorrupt(() =>
+      decodeRollupSegment(
+        withColumn(bytes, 'model_id', (w) => {
+          w.varUint(1);
+          w.u8(2);
+        }),
+      ),
+    );
+    expectCorrupt(() =>
+      decodeRollupSegment(withColumn(bytes, 'account_id', (w) => writeDictColumn(w, ['a'], true, Uint32Array.of(0, 1), Uint32Array.of(0, 1)))),
+    );
+    expectCorrupt(() =>
+      decodeRollupSegment(
+        withColumn(bytes, 'unit', (w) => w.u8(0)),
+        { columns: ['unit'] },
+      ),
+    );
     // A row count the columns cannot hold.
-    expectCorrupt(() => decodeRollupSegment(withColumn(bytes, 'kind', (w) => { w.varUint(1); w.u8(0); w.varUint(2); }, 1_000_000)));
+    expectCorrupt(() =>
+      decodeRollupSegment(
+        withColumn(
+          bytes,
+          'kind',
+          (w) => {
+            w.varUint(1);
+            w.u8(0);
+            w.varUint(2);
+          },
+          1_000_000,
+        ),
+      ),
+    );
     // Errors name the object and column.
-    expect(() => decodeRollupSegment(withColumn(bytes, 'event_count', (w) => { w.varUint(1); w.varUint(0); }))).toThrow(/rollup segment/);
+    expect(() =>
+      decodeRollupSegment(
+        withColumn(bytes, 'event_count', (w) => {
+          w.varUint(1);
+          w.varUint(0);
+        }),
+      ),
+    ).toThrow(/rollup segment/);
   });
 });

@@ -32,7 +32,7 @@ function freshEvents(m: Model, n: number, account: number, month: number, varian
       unit: 'tokens',
       timestamp_ms: MONTHS[month]! + ((i * 7919 + variant * 104729) % (28 * 86_400_000)),
       // Mostly small quantities, sometimes beyond 2^64 (exact 128-bit sums must hold).
-      quantity: (variant + i) % 11 === 5 ? (BigInt(i + 1) * 10n ** 25n).toString() : String(correction ? -(i + 1) : (i * 37 + variant) % 5000 + 1),
+      quantity: (variant + i) % 11 === 5 ? (BigInt(i + 1) * 10n ** 25n).toString() : String(correction ? -(i + 1) : ((i * 37 + variant) % 5000) + 1),
     });
   }
   return out;
@@ -79,7 +79,8 @@ async function send(m: Model, w: World, inst: number, batch: WireEvent[], fault?
       // Duplicate (warm view) or new again (cold view: refused if its period is closed).
       pending = true;
       const closed = e.kind === 'Usage' && m.isClosed(e.account_id, e.timestamp_ms);
-      if (reason === undefined) m.accept(e, now); // the count cannot say which: assume the copy (an upper bound)
+      if (reason === undefined)
+        m.accept(e, now); // the count cannot say which: assume the copy (an upper bound)
       else expect(closed && reason.startsWith('period_closed'), `${e.event_id}: ${reason}`).toBe(true);
       return;
     }
@@ -99,10 +100,21 @@ export async function checkInvariants(m: Model, w: World, inst: number): Promise
   for (const account of m.accounts()) {
     const want = m.totals(account);
     for (const source of ['auto', 'raw'] as const) {
-      const r = await engine.aggregate({ accountId: account, from: MONTHS[0]! - 86_400_000 * 400, to: MONTHS[2]! + 86_400_000 * 62, groupBy: [], filters: [], metrics: ['sum', 'count'], source, orderBy: [], limit: undefined });
+      const r = await engine.aggregate({
+        accountId: account,
+        from: MONTHS[0]! - 86_400_000 * 400,
+        to: MONTHS[2]! + 86_400_000 * 62,
+        groupBy: [],
+        filters: [],
+        metrics: ['sum', 'count'],
+        source,
+        orderBy: [],
+        limit: undefined,
+      });
       const line = r.lines[0];
       const got = { quantity: BigInt(String(line?.quantity ?? '0')), count: Number(line?.count ?? 0) };
-      if (want.copies === want.count && want.optional === 0) expect(got, `${source} totals of ${account}`).toEqual({ quantity: want.quantity, count: want.count });
+      if (want.copies === want.count && want.optional === 0)
+        expect(got, `${source} totals of ${account}`).toEqual({ quantity: want.quantity, count: want.count });
       else {
         expect(got.count).toBeGreaterThanOrEqual(want.count - want.optional);
         expect(got.count).toBeLessThanOrEqual(want.copies);
@@ -129,28 +141,42 @@ export function commands(instances: number): fc.Arbitrary<Cmd>[] {
     toString: () => name,
   });
   return [
-    fc.tuple(i, fc.integer({ min: 1, max: 30 }), fc.nat(4), fc.nat(2), fc.nat(1000)).map(([n, size, acct, month, v]) =>
-      cmd(`ingest(i${n}, ${size} new, acct ${acct}, month ${month})`, (m, w) => send(m, w, n, freshEvents(m, size, acct, month, v))),
-    ),
+    fc
+      .tuple(i, fc.integer({ min: 1, max: 30 }), fc.nat(4), fc.nat(2), fc.nat(1000))
+      .map(([n, size, acct, month, v]) =>
+        cmd(`ingest(i${n}, ${size} new, acct ${acct}, month ${month})`, (m, w) => send(m, w, n, freshEvents(m, size, acct, month, v))),
+      ),
     fc.tuple(i, fc.nat(1000)).map(([n, b]) =>
-      cmd(`resend(i${n}, batch ${b})`, (m, w) => send(m, w, n, m.batches[b % m.batches.length]!), (m) => m.batches.length > 0),
+      cmd(
+        `resend(i${n}, batch ${b})`,
+        (m, w) => send(m, w, n, m.batches[b % m.batches.length]!),
+        (m) => m.batches.length > 0,
+      ),
     ),
     fc.tuple(i, fc.nat(1000)).map(([n, b]) =>
       cmd(
         `conflicting(i${n}, batch ${b})`,
-        (m, w) => send(m, w, n, m.batches[b % m.batches.length]!.slice(0, 5).map((e) => ({ ...e, quantity: String(BigInt(e.quantity) + 1n) }))),
+        (m, w) =>
+          send(
+            m,
+            w,
+            n,
+            m.batches[b % m.batches.length]!.slice(0, 5).map((e) => ({ ...e, quantity: String(BigInt(e.quantity) + 1n) })),
+          ),
         (m) => m.batches.length > 0,
       ),
     ),
-    fc.tuple(i, fc.integer({ min: 1, max: 10 }), fc.nat(4), fc.nat(1000), fc.constantFrom(...FAULT_KINDS)).map(([n, size, acct, v, fault]) =>
-      cmd(`ingest-with-fault(i${n}, ${fault})`, (m, w) => send(m, w, n, freshEvents(m, size, acct, 1, v), fault)),
-    ),
+    fc
+      .tuple(i, fc.integer({ min: 1, max: 10 }), fc.nat(4), fc.nat(1000), fc.constantFrom(...FAULT_KINDS))
+      .map(([n, size, acct, v, fault]) => cmd(`ingest-with-fault(i${n}, ${fault})`, (m, w) => send(m, w, n, freshEvents(m, size, acct, 1, v), fault))),
     fc.tuple(i, fc.constantFrom<JobName>('rollup', 'compact', 'gc'), fc.option(fc.constantFrom(...FAULT_KINDS), { nil: undefined })).map(([n, job, fault]) =>
       cmd(`job(i${n}, ${job}${fault ? `, ${fault}` : ''})`, async (m, w) => {
         if (fault !== undefined) w.faults.arm(fault, 2);
         if (job === 'compact') m.markMaybeCollapsed();
         try {
-          await runJob(w.instances[n]!.db, job, { compact: { graceMs: 0 }, gc: { safetyAgeMs: 0 }, rollup: { maxRollups: 4, graceMs: 0 } }).catch(() => undefined);
+          await runJob(w.instances[n]!.db, job, { compact: { graceMs: 0 }, gc: { safetyAgeMs: 0 }, rollup: { maxRollups: 4, graceMs: 0 } }).catch(
+            () => undefined,
+          );
         } finally {
           w.faults.disarm();
         }
@@ -206,7 +232,10 @@ export function commands(instances: number): fc.Arbitrary<Cmd>[] {
         // Rebuilt from a full copy and edit records, it is exactly what was committed.
         expect(await shard.readGeneration(cur.manifest.generation)).toEqual(cur.manifest);
         await w.store.put(shard.keys.current, new TextEncoder().encode('{"corrupt": true'));
-        const probe = await postBatch(w.instances[(n + 1) % w.instances.length]!.app, freshEvents(m, 1, a, 1, 1).map((e) => ({ ...e, account_id: ACCOUNTS[a]! })));
+        const probe = await postBatch(
+          w.instances[(n + 1) % w.instances.length]!.app,
+          freshEvents(m, 1, a, 1, 1).map((e) => ({ ...e, account_id: ACCOUNTS[a]! })),
+        );
         m.seq--; // that event was never acknowledged (or, if another shard: acknowledged below)
         if (probe.status === 200) throw new Error(`an ingest into a corrupt shard was acknowledged: ${JSON.stringify(probe.body)}`);
         expect(probe.body.error.code).toBe('manifest_corrupt');

@@ -53,7 +53,11 @@ export class Model {
   }
 
   /** What the system must answer for one event, given the state before the batch. */
-  expect(e: WireEvent, now: number, seenInBatch: Map<string, string>): 'accepted' | 'duplicate' | 'conflict' | 'period_closed' | 'either' | 'conflict-or-accepted' {
+  expect(
+    e: WireEvent,
+    now: number,
+    seenInBatch: Map<string, string>,
+  ): 'accepted' | 'duplicate' | 'conflict' | 'period_closed' | 'either' | 'conflict-or-accepted' {
     const k = keyOf(e);
     const inBatch = seenInBatch.get(e.event_id);
     const owner = this.byId.get(e.event_id);
@@ -75,8 +79,7 @@ export class Model {
     if (s === undefined) {
       const earlier = [...this.stored.values()].some((o) => o.event.event_id === e.event_id && o.event.account_id === e.account_id);
       this.stored.set(k, { event: e, copies: 1, ackedAt: now, firstAckedAt: now, collapsed: false, quarantinable: earlier });
-    }
-    else {
+    } else {
       s.copies++;
       s.ackedAt = now;
     }
@@ -87,7 +90,10 @@ export class Model {
    * Exact totals of an account: quantity and count of every stored event once, the rows with
    * copies, and how many events may be quarantined (out of the totals after a compaction).
    */
-  totals(account: string, filter: (e: WireEvent) => boolean = () => true): { quantity: bigint; count: number; copies: number; withCopies: bigint; optional: number } {
+  totals(
+    account: string,
+    filter: (e: WireEvent) => boolean = () => true,
+  ): { quantity: bigint; count: number; copies: number; withCopies: bigint; optional: number } {
     let quantity = 0n;
     let withCopies = 0n;
     let count = 0;

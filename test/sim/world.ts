@@ -56,10 +56,12 @@ export class Switchboard {
         if (call.op === 'put' && manifest && call.put?.ifMatch !== undefined) fault = { type: 'fail', error: new PreconditionFailedError('injected: 412') };
         break;
       case 'manifest-answer-lost':
-        if (call.op === 'put' && manifest && call.put?.ifMatch !== undefined) fault = { type: 'land-then-fail', error: new AmbiguousWriteError('injected: answer lost') };
+        if (call.op === 'put' && manifest && call.put?.ifMatch !== undefined)
+          fault = { type: 'land-then-fail', error: new AmbiguousWriteError('injected: answer lost') };
         break;
       case 'manifest-retry-412':
-        if (call.op === 'put' && manifest && call.put?.ifMatch !== undefined) fault = { type: 'land-then-fail', error: new PreconditionFailedError('injected: hidden retry 412') };
+        if (call.op === 'put' && manifest && call.put?.ifMatch !== undefined)
+          fault = { type: 'land-then-fail', error: new PreconditionFailedError('injected: hidden retry 412') };
         break;
       case 'slow-store':
         fault = { type: 'delay', ms: 50 };
@@ -87,9 +89,7 @@ export interface World {
 export async function makeWorld(opts: { seed: number; instances: number; base?: ObjectStore; prefix?: string }): Promise<World> {
   const clock = new VirtualClock();
   const faults = new Switchboard();
-  const inner =
-    opts.base ??
-    new MemoryStore({ now: () => clock.now(), etagOf: (b) => hex128(murmur3x86_128(b)) + b.byteLength.toString(16) });
+  const inner = opts.base ?? new MemoryStore({ now: () => clock.now(), etagOf: (b) => hex128(murmur3x86_128(b)) + b.byteLength.toString(16) });
   const store = withFaults(inner, faults.inject, (ms) => clock.sleep(ms));
   const prefix = opts.prefix ?? 'sim';
   const open = (i: number, gen: number) =>

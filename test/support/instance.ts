@@ -69,7 +69,11 @@ export async function openInstance(
     deps,
     logger: silentLogger,
     loopbackOnly: true,
-    tuning: { commitPolicy: { maxAttempts: 500, maxDurationMs: 120_000, ...opts.commitPolicy }, ...(opts.ingest === undefined ? {} : { ingest: opts.ingest }), ...(opts.query === undefined ? {} : { query: opts.query }) },
+    tuning: {
+      commitPolicy: { maxAttempts: 500, maxDurationMs: 120_000, ...opts.commitPolicy },
+      ...(opts.ingest === undefined ? {} : { ingest: opts.ingest }),
+      ...(opts.query === undefined ? {} : { query: opts.query }),
+    },
   });
   return { db: s.db, ingestor: s.ingestor, engine: s.engine, periods: s.periods, app: s.app, clock };
 }

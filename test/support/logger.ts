@@ -11,6 +11,9 @@ export type CapturingLogger = Logger & { readonly lines: LogLine[] };
 
 export function capturingLogger(): CapturingLogger {
   const lines: LogLine[] = [];
-  const at = (level: LogLine['level']) => (msg: string, fields: LogFields = {}) => void lines.push({ level, msg, fields });
+  const at =
+    (level: LogLine['level']) =>
+    (msg: string, fields: LogFields = {}) =>
+      void lines.push({ level, msg, fields });
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

@@ -24,7 +24,10 @@ interface Sent {
 
 function event(run: string, r: number, i: number): WireEvent & Sent {
   const n = r * PER_REQUEST + i;
-  return { ...wireEvent({ id: `conc-${run}-${n}`, account: `acct-${run}-${n % ACCOUNTS}`, at: MARCH + n * 61_000, quantity: 1 + (n % 997), varied: { n, models: 5 } }), quantity: 1 + (n % 997) };
+  return {
+    ...wireEvent({ id: `conc-${run}-${n}`, account: `acct-${run}-${n % ACCOUNTS}`, at: MARCH + n * 61_000, quantity: 1 + (n % 997), varied: { n, models: 5 } }),
+    quantity: 1 + (n % 997),
+  };
 }
 
 /**

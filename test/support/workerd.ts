@@ -101,7 +101,12 @@ export async function bundleWorker(outdir: string, output: RuntimeOutput, entry?
     if (entry !== undefined) rmSync(config, { force: true });
   });
   if (code !== 0) {
-    throw new Error(output.explain(`wrangler deploy --dry-run (bundling ${entry ?? 'src/runtime/worker.ts'}) exited with ${code}` + (process.versions.node.split('.').map(Number)[0]! < 22 ? `; wrangler ${WRANGLER_VERSION} needs Node >= 22.12, this is ${process.version}` : '')));
+    throw new Error(
+      output.explain(
+        `wrangler deploy --dry-run (bundling ${entry ?? 'src/runtime/worker.ts'}) exited with ${code}` +
+          (process.versions.node.split('.').map(Number)[0]! < 22 ? `; wrangler ${WRANGLER_VERSION} needs Node >= 22.12, this is ${process.version}` : ''),
+      ),
+    );
   }
   // wrangler names the bundle after its entry: worker.ts → worker.js, x.worker.ts → x.worker.js.
   return join(outdir, basename(entry ?? 'src/runtime/worker.ts').replace(/\.ts$/, '.js'));

@@ -128,9 +128,19 @@ export const CONSOLE_OPERATIONS: readonly OpSpec[] = [
         example: 'evt_0001',
       },
     ],
-    ok: { description: 'The rows, first ingested first.', content: json(ref('EventRows'), { one: { summary: 'One stored row', value: { account_id: 'acct_42', event_id: 'evt_0001', generation: 3, rows: [{ ...ROW, quarantined: false }] } } }) },
+    ok: {
+      description: 'The rows, first ingested first.',
+      content: json(ref('EventRows'), {
+        one: { summary: 'One stored row', value: { account_id: 'acct_42', event_id: 'evt_0001', generation: 3, rows: [{ ...ROW, quarantined: false }] } },
+      }),
+    },
     errors: {
-      400: { badAccount: { summary: 'Bad account id', value: err('invalid_request', 'account_id: must be 1-256 characters without control characters', { field: 'account_id' }) } },
+      400: {
+        badAccount: {
+          summary: 'Bad account id',
+          value: err('invalid_request', 'account_id: must be 1-256 characters without control characters', { field: 'account_id' }),
+        },
+      },
       401: {},
       403: {},
       404: { missing: { summary: 'Not stored', value: err('not_found', 'event_id: "evt_9999" is not stored for this account') } },
@@ -145,7 +155,10 @@ export const CONSOLE_OPERATIONS: readonly OpSpec[] = [
     summary: 'The web console (single-page app)',
     description:
       'Charts and tables of usage, periods, conflicts, jobs and the database status, for people who would rather look than query. The page and its assets are public (they hold no data); the console asks for an API key and hides what its scopes cannot do. Served with a strict Content-Security-Policy and an ETag (If-None-Match answers 304).',
-    ok: { description: 'The page.', content: { 'text/html': text('The start of the page', '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>usageDb console</title>') } },
+    ok: {
+      description: 'The page.',
+      content: { 'text/html': text('The start of the page', '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>usageDb console</title>') },
+    },
     errors: {},
     store: false,
   },
@@ -172,8 +185,15 @@ export const CONSOLE_OPERATIONS: readonly OpSpec[] = [
       content: { 'text/javascript': text('The bundle', '/* the console bundle */'), 'text/css': text('The stylesheet', ':root{color-scheme:light}') },
     },
     errors: {
-      400: { badName: { summary: 'Not an asset name', value: err('invalid_request', 'name: not a console asset name (app.<hash>.js or app.<hash>.css)', { field: 'name' }) } },
-      404: { stale: { summary: 'An asset of another build', value: err('not_found', 'name: no console asset "app.000000000000.js" in this build; reload /console') } },
+      400: {
+        badName: {
+          summary: 'Not an asset name',
+          value: err('invalid_request', 'name: not a console asset name (app.<hash>.js or app.<hash>.css)', { field: 'name' }),
+        },
+      },
+      404: {
+        stale: { summary: 'An asset of another build', value: err('not_found', 'name: no console asset "app.000000000000.js" in this build; reload /console') },
+      },
     },
     store: false,
   },

@@ -74,11 +74,19 @@ export const adminStatus = z
       .array(z.object({ method: z.string(), route: z.string(), status: z.number().int(), count }))
       .describe('HTTP requests this instance answered, by route pattern and status (usagedb_http_requests_total).'),
     cache: z
-      .object({ hits: count, misses: count, bytes: count, entries: count, hit_rate: z.number().min(0).max(1).nullable().describe('hits / (hits + misses); null before the first lookup.') })
+      .object({
+        hits: count,
+        misses: count,
+        bytes: count,
+        entries: count,
+        hit_rate: z.number().min(0).max(1).nullable().describe('hits / (hits + misses); null before the first lookup.'),
+      })
       .describe("This instance's segment cache."),
     jobs: z
       .array(z.object({ job: z.string(), outcome: z.string(), runs: count, last_run_at: isoOrNull }))
-      .describe('Job runs of this instance by outcome, with the end of the last one (GC keeps no watermark in the manifests, so this is where its last run shows).'),
+      .describe(
+        'Job runs of this instance by outcome, with the end of the last one (GC keeps no watermark in the manifests, so this is where its last run shows).',
+      ),
   })
   .describe('What the manifests say about every shard, and the counters of /metrics, as JSON.');
 

@@ -91,12 +91,19 @@ export async function adminStatus(db: Database, engine: QueryEngine, metrics: Me
   const requests = samples
     .filter((s) => s.name === 'usagedb_http_requests_total')
     .map((s) => ({ method: s.labels.method ?? '', route: s.labels.route ?? '', status: Number(s.labels.status), count: s.value }));
-  const lastRun = new Map(samples.filter((s) => s.name === 'usagedb_job_last_run_timestamp_seconds').map((s) => [`${s.labels.job}/${s.labels.outcome}`, s.value]));
+  const lastRun = new Map(
+    samples.filter((s) => s.name === 'usagedb_job_last_run_timestamp_seconds').map((s) => [`${s.labels.job}/${s.labels.outcome}`, s.value]),
+  );
   const jobs = samples
     .filter((s) => s.name === 'usagedb_job_runs_total')
     .map((s) => {
       const at = lastRun.get(`${s.labels.job}/${s.labels.outcome}`);
-      return { job: s.labels.job ?? '', outcome: s.labels.outcome ?? '', runs: s.value, last_run_at: at === undefined ? null : new Date(Math.round(at * 1000)).toISOString() };
+      return {
+        job: s.labels.job ?? '',
+        outcome: s.labels.outcome ?? '',
+        runs: s.value,
+        last_run_at: at === undefined ? null : new Date(Math.round(at * 1000)).toISOString(),
+      };
     });
   const lookups = cache.hits + cache.misses;
   const now = db.deps.clock.now();

@@ -141,7 +141,9 @@ function operationHtml(method: string, path: string, op: Json): string {
   const security = arr(op.security);
   const scopes = security.flatMap((req) => Object.values(obj(req)).flatMap((v) => arr(v).map(String)));
   const auth =
-    security.length === 0 ? '<span class="pub">public</span>' : `<span class="scope">Bearer key, scope: ${scopes.map((s) => `<code>${esc(s)}</code>`).join(', ')}</span>`;
+    security.length === 0
+      ? '<span class="pub">public</span>'
+      : `<span class="scope">Bearer key, scope: ${scopes.map((s) => `<code>${esc(s)}</code>`).join(', ')}</span>`;
   const parts: string[] = [
     `<section class="op" id="${id}"><h3><span class="m ${esc(method)}">${esc(method.toUpperCase())}</span> <code class="path">${esc(path)}</code></h3>`,
     `<p class="summary">${esc(op.summary ?? '')} — ${auth}</p>`,
@@ -149,7 +151,9 @@ function operationHtml(method: string, path: string, op: Json): string {
   ];
   const params = arr(op.parameters).map(obj);
   if (params.length > 0) {
-    parts.push('<h4>Parameters</h4><table class="params"><thead><tr><th>name</th><th>in</th><th>type</th><th>description</th><th>example</th></tr></thead><tbody>');
+    parts.push(
+      '<h4>Parameters</h4><table class="params"><thead><tr><th>name</th><th>in</th><th>type</th><th>description</th><th>example</th></tr></thead><tbody>',
+    );
     for (const p of params) {
       parts.push(
         `<tr><td><code>${esc(p.name)}</code>${p.required === true ? ' <span class="req">required</span>' : ''}</td><td>${esc(p.in)}</td><td>${schemaHtml(p.schema)}</td><td>${prose(p.description)}</td><td>${p.example === undefined ? '' : `<code>${esc(typeof p.example === 'string' ? p.example : JSON.stringify(p.example))}</code>`}</td></tr>`,
@@ -159,7 +163,9 @@ function operationHtml(method: string, path: string, op: Json): string {
   }
   const body = obj(op.requestBody);
   if (body.content !== undefined) {
-    parts.push(`<h4>Request body ${body.required === true ? '<span class="req">required</span>' : '<span class="c">optional</span>'}</h4>${prose(body.description)}${contentHtml(body.content)}`);
+    parts.push(
+      `<h4>Request body ${body.required === true ? '<span class="req">required</span>' : '<span class="c">optional</span>'}</h4>${prose(body.description)}${contentHtml(body.content)}`,
+    );
   }
   parts.push('<h4>Responses</h4>');
   for (const [status, r] of Object.entries(obj(op.responses))) {

@@ -29,7 +29,6 @@ export interface QueryRouteLimits {
   readonly maxRangeMs: number;
 }
 
-
 function columnFilters(q: Readonly<Record<string, string>>, names: readonly string[]): Filter[] {
   return names.filter((n) => q[n] !== undefined && q[n] !== '').map((n) => parseFilter(n, q[n]!.includes(',') ? q[n]!.split(',') : q[n], n));
 }

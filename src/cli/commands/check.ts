@@ -58,7 +58,15 @@ async function forgiveCollected(db: Database, problems: Problem[]): Promise<void
   }
 }
 
-const EMPTY = { segments: { total: 0, rolled: 0, compacted: 0, unrolled: 0 }, rollups: { total: 0, event_count: 0 }, periods: { open: 0, closing: 0, closed: 0 }, replacements: 0, conflicts: 0, bytes: 0, rows: 0 };
+const EMPTY = {
+  segments: { total: 0, rolled: 0, compacted: 0, unrolled: 0 },
+  rollups: { total: 0, event_count: 0 },
+  periods: { open: 0, closing: 0, closed: 0 },
+  replacements: 0,
+  conflicts: 0,
+  bytes: 0,
+  rows: 0,
+};
 
 export const checkCommand: Command = {
   name: 'check',
@@ -88,7 +96,12 @@ export const checkCommand: Command = {
         problems.push(...checkManifest(s.shard, snap.manifest));
       } catch (err) {
         shards.push({ shard: s.shard, generation: null, updated_at: null, ...EMPTY });
-        problems.push({ shard: s.shard, kind: 'manifest', id: 'current.json', message: `${(err as Error).message} (see \`usagedb manifest history --shard ${s.shard}\` and \`manifest restore\`)` });
+        problems.push({
+          shard: s.shard,
+          kind: 'manifest',
+          id: 'current.json',
+          message: `${(err as Error).message} (see \`usagedb manifest history --shard ${s.shard}\` and \`manifest restore\`)`,
+        });
       }
     }
     let objectsChecked = 0;
@@ -96,7 +109,11 @@ export const checkCommand: Command = {
       type Work = () => Promise<Problem[]>;
       const work: Work[] = [];
       for (const { shard, m } of manifests) {
-        for (const e of m.segments) work.push(() => checkRawSegment(db.store, shard, e), () => checkHashes(db.store, shard, e));
+        for (const e of m.segments)
+          work.push(
+            () => checkRawSegment(db.store, shard, e),
+            () => checkHashes(db.store, shard, e),
+          );
         for (const r of m.rollups) work.push(() => checkRollup(db.store, shard, r));
         for (const p of m.periods) work.push(() => checkFrozenPeriod(db.store, shard, p));
       }
@@ -112,7 +129,17 @@ export const checkCommand: Command = {
     problems.sort((a, b) => a.shard - b.shard || a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id));
     const ok = problems.length === 0;
     ctx.emit(
-      { ok, db_id: db.info.db_id, shard_count: db.info.shard_count, bucket_count: db.info.bucket_count, probe: db.probe, deep, objects_checked: objectsChecked, shards, problems },
+      {
+        ok,
+        db_id: db.info.db_id,
+        shard_count: db.info.shard_count,
+        bucket_count: db.info.bucket_count,
+        probe: db.probe,
+        deep,
+        objects_checked: objectsChecked,
+        shards,
+        problems,
+      },
       () => {
         const lines = [
           `database ${db.info.db_id} at ${ctx.where()}: ${db.info.shard_count} shards, ${db.info.bucket_count} buckets`,
@@ -120,7 +147,18 @@ export const checkCommand: Command = {
           '',
           table(
             ['shard', 'gen', 'segments', 'rolled', 'compacted', 'rollups', 'periods o/c/c', 'repl', 'rows', 'bytes'],
-            shards.map((s) => [s.shard, s.generation ?? 'CORRUPT', s.segments.total, s.segments.rolled, s.segments.compacted, s.rollups.total, `${s.periods.open}/${s.periods.closing}/${s.periods.closed}`, s.replacements, s.rows, s.bytes]),
+            shards.map((s) => [
+              s.shard,
+              s.generation ?? 'CORRUPT',
+              s.segments.total,
+              s.segments.rolled,
+              s.segments.compacted,
+              s.rollups.total,
+              `${s.periods.open}/${s.periods.closing}/${s.periods.closed}`,
+              s.replacements,
+              s.rows,
+              s.bytes,
+            ]),
           ),
           '',
           deep ? `deep check: ${objectsChecked} objects read` : 'manifests only (add --deep to read every object)',

@@ -81,7 +81,13 @@ async function runExport(ctx: Context, args: Parsed, format: 'parquet' | 'ndjson
             quantity: quantityAs,
             rowGroupRows,
             metadata: {
-              'usagedb.export': JSON.stringify({ db_id: db.info.db_id, generations: plan.generations, account_id: filter.accountId ?? null, from: filter.from ?? null, to: filter.to ?? null }),
+              'usagedb.export': JSON.stringify({
+                db_id: db.info.db_id,
+                generations: plan.generations,
+                account_id: filter.accountId ?? null,
+                from: filter.from ?? null,
+                to: filter.to ?? null,
+              }),
             },
           });
     await sink.commit();
@@ -100,7 +106,11 @@ async function runExport(ctx: Context, args: Parsed, format: 'parquet' | 'ndjson
     segments_read: plan.segments.length,
     bytes: sink.bytes(),
     generations: plan.generations,
-    filter: { account_id: filter.accountId ?? null, from: filter.from === undefined ? null : iso(filter.from), to: filter.to === undefined ? null : iso(filter.to) },
+    filter: {
+      account_id: filter.accountId ?? null,
+      from: filter.from === undefined ? null : iso(filter.from),
+      to: filter.to === undefined ? null : iso(filter.to),
+    },
   };
   const human = `exported ${summary.rows} event(s), quantity sum ${summary.quantity_sum}, from ${summary.segments_read} segment(s) to ${target === '-' ? 'stdout' : target} (${summary.bytes} bytes)`;
   if (target === '-') ctx.note(ctx.json ? JSON.stringify(summary, jsonReplacer) : human);

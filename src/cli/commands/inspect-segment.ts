@@ -39,7 +39,14 @@ export const inspectSegmentCommand: Command = {
         for (const rep of m.replacements) {
           const input = rep.inputs.find((i) => i.id === id);
           if (input !== undefined) {
-            found = { kind: rep.kind, shard: shard.shard, generation: m.generation, entry: undefined, key: input.key, replaced: { ...rep, inputs: rep.inputs.length } };
+            found = {
+              kind: rep.kind,
+              shard: shard.shard,
+              generation: m.generation,
+              entry: undefined,
+              key: input.key,
+              replaced: { ...rep, inputs: rep.inputs.length },
+            };
           }
         }
       }
@@ -55,14 +62,29 @@ export const inspectSegmentCommand: Command = {
         const { segment } = splitRawSegmentObject(body);
         const cols = decodeRawSegment(segment);
         stored = { exists: true, bytes: segment.length, rows: cols.rows };
-        rows = rawColumnsToEvents(cols).slice(0, limit).map((e) => ({ ...e, quantity: e.quantity.toString() }));
+        rows = rawColumnsToEvents(cols)
+          .slice(0, limit)
+          .map((e) => ({ ...e, quantity: e.quantity.toString() }));
       } else {
         const cols = decodeRollupSegment(body);
         stored = { exists: true, bytes: body.length, rows: cols.rows };
-        rows = rollupColumnsToRows(cols).slice(0, limit).map((r) => ({ ...r, hour: iso(r.hour_ms), quantity_sum: r.quantity_sum.toString() }));
+        rows = rollupColumnsToRows(cols)
+          .slice(0, limit)
+          .map((r) => ({ ...r, hour: iso(r.hour_ms), quantity_sum: r.quantity_sum.toString() }));
       }
     }
-    const out = { id, kind: found.kind, shard: found.shard, generation: found.generation, key: found.key, live: found.entry !== undefined, entry: found.entry ?? null, replaced_by: found.replaced ?? null, object: stored, sample_rows: rows };
+    const out = {
+      id,
+      kind: found.kind,
+      shard: found.shard,
+      generation: found.generation,
+      key: found.key,
+      live: found.entry !== undefined,
+      entry: found.entry ?? null,
+      replaced_by: found.replaced ?? null,
+      object: stored,
+      sample_rows: rows,
+    };
     ctx.emit(out, () => {
       const lines = [
         `${found.kind} segment ${id} in shard ${found.shard} (manifest generation ${found.generation})${found.entry === undefined ? ' — REPLACED, readable until GC' : ''}`,

@@ -17,7 +17,8 @@ export const jobsCommand: Command = {
   async run(ctx: Context, args) {
     const [verb, job] = args.positionals;
     if (verb !== 'run') throw new CliUsageError('usage: usagedb jobs run rollup|compact|gc [--dry-run]');
-    if (job === undefined || !(JOB_NAMES as readonly string[]).includes(job)) throw new CliUsageError(`jobs run: the job must be one of ${JOB_NAMES.join(', ')}`);
+    if (job === undefined || !(JOB_NAMES as readonly string[]).includes(job))
+      throw new CliUsageError(`jobs run: the job must be one of ${JOB_NAMES.join(', ')}`);
     noMorePositionals(args, 2);
     const dryRun = args.values['dry-run'] === true;
     if (dryRun && job !== 'gc') throw new CliUsageError('--dry-run: only gc has a dry run');

@@ -50,14 +50,42 @@ usagedb manifest restore <generation> --shard N --yes
         .map((g) => {
           const m = rebuilt.get(g);
           if (m !== undefined && !(m instanceof Error)) {
-            return { generation: g, commit_id: m.commit_id, updated_at: iso(m.updated_at_ms), restored_from: m.restored_from ?? null, segments: m.segments.length, rollups: m.rollups.length, periods: m.periods.length };
+            return {
+              generation: g,
+              commit_id: m.commit_id,
+              updated_at: iso(m.updated_at_ms),
+              restored_from: m.restored_from ?? null,
+              segments: m.segments.length,
+              rollups: m.rollups.length,
+              periods: m.periods.length,
+            };
           }
-          return { generation: g, commit_id: null, updated_at: null, restored_from: null, segments: null, rollups: null, periods: null, error: m?.message ?? 'not rebuilt' };
+          return {
+            generation: g,
+            commit_id: null,
+            updated_at: null,
+            restored_from: null,
+            segments: null,
+            rollups: null,
+            periods: null,
+            error: m?.message ?? 'not rebuilt',
+          };
         });
       ctx.emit({ shard: shard.shard, current_generation: current, generations: gens, recent }, () =>
         [
           `shard ${shard.shard}: current generation ${current ?? 'UNREADABLE'}, ${gens.length} restorable generations${gens.length > 0 ? ` (${gens[0]}..${gens[gens.length - 1]})` : ''}`,
-          table(['gen', 'updated_at', 'segments', 'rollups', 'periods', 'restored_from', 'commit_id'], recent.map((r) => [r.generation, r.updated_at ?? 'UNREADABLE', r.segments ?? '-', r.rollups ?? '-', r.periods ?? '-', r.restored_from ?? '', r.commit_id ?? '-'])),
+          table(
+            ['gen', 'updated_at', 'segments', 'rollups', 'periods', 'restored_from', 'commit_id'],
+            recent.map((r) => [
+              r.generation,
+              r.updated_at ?? 'UNREADABLE',
+              r.segments ?? '-',
+              r.rollups ?? '-',
+              r.periods ?? '-',
+              r.restored_from ?? '',
+              r.commit_id ?? '-',
+            ]),
+          ),
         ].join('\n'),
       );
       return EXIT.ok;
@@ -99,8 +127,18 @@ usagedb manifest restore <generation> --shard N --yes
         );
       }
       const snap = await shard.restore(gen);
-      const out = { shard: shard.shard, restored_from: gen, generation: snap.manifest.generation, segments_no_longer_listed: dropped, missing_objects: missing.sort() };
-      ctx.emit(out, () => `shard ${shard.shard}: generation ${gen} restored as generation ${snap.manifest.generation}${dropped.length > 0 ? `; ${dropped.length} raw segment(s) no longer listed: ${dropped.join(', ')}` : ''}${missing.length > 0 ? `; WARNING: ${missing.length} listed object(s) are missing (run \`usagedb check --deep\`)` : ''}`);
+      const out = {
+        shard: shard.shard,
+        restored_from: gen,
+        generation: snap.manifest.generation,
+        segments_no_longer_listed: dropped,
+        missing_objects: missing.sort(),
+      };
+      ctx.emit(
+        out,
+        () =>
+          `shard ${shard.shard}: generation ${gen} restored as generation ${snap.manifest.generation}${dropped.length > 0 ? `; ${dropped.length} raw segment(s) no longer listed: ${dropped.join(', ')}` : ''}${missing.length > 0 ? `; WARNING: ${missing.length} listed object(s) are missing (run \`usagedb check --deep\`)` : ''}`,
+      );
       return EXIT.ok;
     }
     throw new CliUsageError('usage: usagedb manifest history|show|restore ... --shard N');

@@ -27,9 +27,16 @@ export const rebuildRollupsCommand: Command = {
     const touched = report.shards.filter((s) => s.dropped_rollups.length > 0);
     ctx.emit({ ...report, from: iso(from), to: iso(to) }, () => {
       const [drop, unmark] = dryRun ? ['would drop', 'would unmark'] : ['dropped', 'unmarked'];
-      const lines = [`[${iso(from)}, ${iso(to)}): ${drop} ${report.dropped_rollups} rollup(s), ${unmark} ${report.unmarked_segments} raw segment(s) in ${touched.length} shard(s)`];
+      const lines = [
+        `[${iso(from)}, ${iso(to)}): ${drop} ${report.dropped_rollups} rollup(s), ${unmark} ${report.unmarked_segments} raw segment(s) in ${touched.length} shard(s)`,
+      ];
       if (touched.length > 0) {
-        lines.push(table(['shard', 'generation', 'rollups', 'segments', 'rows'], touched.map((s) => [s.shard, s.generation, s.dropped_rollups.length, s.unmarked_segments, s.unmarked_rows])));
+        lines.push(
+          table(
+            ['shard', 'generation', 'rollups', 'segments', 'rows'],
+            touched.map((s) => [s.shard, s.generation, s.dropped_rollups.length, s.unmarked_segments, s.unmarked_rows]),
+          ),
+        );
         if (!dryRun) lines.push('next: `usagedb jobs run rollup` (or wait for the scheduler) rebuilds them');
       }
       return lines.join('\n');

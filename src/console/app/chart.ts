@@ -3,7 +3,19 @@
  * are Numbers for drawing only; tooltips show the exact decimal strings. Every chart comes with
  * a text alternative: an aria-label summary and the same data as a table in a <details>.
  */
-import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip, type ChartConfiguration } from 'chart.js';
+import {
+  BarController,
+  BarElement,
+  CategoryScale,
+  Chart,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  Tooltip,
+  type ChartConfiguration,
+} from 'chart.js';
 import { h, type Child } from './dom.ts';
 import { groupDigits } from './format.ts';
 
@@ -102,7 +114,10 @@ export function lines(summary: string, yTitle: string): LineChart {
       maintainAspectRatio: false,
       spanGaps: true,
       interaction: { mode: 'index', intersect: false },
-      scales: { x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 16 } }, y: { beginAtZero: true, title: { display: true, text: yTitle } } },
+      scales: {
+        x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 16 } },
+        y: { beginAtZero: true, title: { display: true, text: yTitle } },
+      },
       plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } },
       elements: { point: { radius: 2 }, line: { borderWidth: 2, tension: 0.2 } },
     },
@@ -112,7 +127,12 @@ export function lines(summary: string, yTitle: string): LineChart {
     destroy: () => chart.destroy(),
     update(labels, series) {
       chart.data.labels = [...labels];
-      chart.data.datasets = series.map((s, i) => ({ label: s.label, data: [...s.values], borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length] }));
+      chart.data.datasets = series.map((s, i) => ({
+        label: s.label,
+        data: [...s.values],
+        borderColor: PALETTE[i % PALETTE.length],
+        backgroundColor: PALETTE[i % PALETTE.length],
+      }));
       chart.update();
     },
   };

@@ -50,10 +50,7 @@ function leaveView(): void {
 
 function renderNav(current: string): void {
   const visible = SECTIONS.filter((s) => session?.can(s.scope) === true);
-  clear(
-    nav,
-    ...visible.map((s) => h('li', null, h('a', { href: href([s.key]), 'aria-current': s.key === current ? 'page' : null }, s.label))),
-  );
+  clear(nav, ...visible.map((s) => h('li', null, h('a', { href: href([s.key]), 'aria-current': s.key === current ? 'page' : null }, s.label))));
 }
 
 function renderWho(w: Whoami): void {
@@ -67,7 +64,12 @@ function renderWho(w: Whoami): void {
     session = null;
     signIn('The key was forgotten. Paste a key to continue.');
   });
-  clear(who, h('span', { class: 'who-name' }, 'Key ', h('strong', null, w.name)), h('span', { class: 'who-scopes', 'data-testid': 'scopes' }, w.scopes.join(' · ')), forget);
+  clear(
+    who,
+    h('span', { class: 'who-name' }, 'Key ', h('strong', null, w.name)),
+    h('span', { class: 'who-scopes', 'data-testid': 'scopes' }, w.scopes.join(' · ')),
+    forget,
+  );
 }
 
 function defaultSection(): string {
@@ -119,7 +121,11 @@ function signIn(message?: string, error?: string): void {
     { class: 'signin card', 'aria-labelledby': 'signin-h' },
     h('h1', { id: 'signin-h', tabindex: -1 }, 'Sign in'),
     message === undefined ? null : h('p', null, message),
-    h('p', { class: 'hint' }, 'Paste an API key from USAGEDB_API_KEYS. It is kept in this tab only (sessionStorage) and sent as a Bearer token; what its scopes cannot do is hidden.'),
+    h(
+      'p',
+      { class: 'hint' },
+      'Paste an API key from USAGEDB_API_KEYS. It is kept in this tab only (sessionStorage) and sent as a Bearer token; what its scopes cannot do is hidden.',
+    ),
     field('API key', input),
     err,
     h('button', { type: 'submit' }, 'Use this key'),

@@ -13,14 +13,25 @@ export interface Column<T> {
   readonly num?: boolean;
 }
 
-export function table<T>(caption: string, cols: readonly Column<T>[], rows: readonly T[], opts: { empty?: string; foot?: Child[][]; testid?: string } = {}): HTMLElement {
+export function table<T>(
+  caption: string,
+  cols: readonly Column<T>[],
+  rows: readonly T[],
+  opts: { empty?: string; foot?: Child[][]; testid?: string } = {},
+): HTMLElement {
   const head = h('tr', null, ...cols.map((c) => h('th', { scope: 'col', class: c.num === true ? 'num' : null }, c.label)));
   const body = rows.map((r, i) => h('tr', null, ...cols.map((c) => h('td', { class: c.num === true ? 'num' : null }, c.cell(r, i)))));
   if (rows.length === 0) body.push(h('tr', null, h('td', { colspan: cols.length, class: 'empty' }, opts.empty ?? 'Nothing to show.')));
   const foot =
     opts.foot === undefined || opts.foot.length === 0
       ? null
-      : h('tfoot', null, ...opts.foot.map((cells) => h('tr', null, ...cells.map((c, i) => (i === 0 ? h('th', { scope: 'row' }, c) : h('td', { class: cols[i]?.num === true ? 'num' : null }, c))))));
+      : h(
+          'tfoot',
+          null,
+          ...opts.foot.map((cells) =>
+            h('tr', null, ...cells.map((c, i) => (i === 0 ? h('th', { scope: 'row' }, c) : h('td', { class: cols[i]?.num === true ? 'num' : null }, c)))),
+          ),
+        );
   return h(
     'div',
     { class: 'table-wrap', role: 'region', 'aria-label': caption, tabindex: 0, 'data-testid': opts.testid },

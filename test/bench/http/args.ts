@@ -60,7 +60,10 @@ export function parseShape(s: string): Shape {
 
 const list = (v: string | undefined, name: string) => {
   if (v === undefined || v === '') throw new Error(`--${name}: expected a comma-separated list`);
-  return v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 };
 
 export function parseArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Options | 'help' {
@@ -140,7 +143,8 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   const referenceBin = env.USAGEDB_REFERENCE_BIN === '' ? undefined : env.USAGEDB_REFERENCE_BIN;
   const groups = only ?? new Set(GROUPS);
   if (referenceBin === undefined) {
-    if (only?.has('ref') === true) throw new Error('--only ref: set USAGEDB_REFERENCE_BIN to the reference binary (../shared/tools/build-reference.sh prints its path)');
+    if (only?.has('ref') === true)
+      throw new Error('--only ref: set USAGEDB_REFERENCE_BIN to the reference binary (../shared/tools/build-reference.sh prints its path)');
     groups.delete('ref');
   }
   return { only: groups, shapes, events, reps, seed, processes, sample, logLevel, cpuProfDir, serverEnv, referenceBin, out, workerPaths };

@@ -34,7 +34,14 @@ interface UsageLine {
  * `rereads` times, within `budgetMs`) and reports both the first read and when it settled: a total
  * right only later is a read-your-writes gap (the reference has one while it flushes its memtable).
  */
-export async function checkTotals(url: string, headers: Record<string, string>, sample: readonly AccountMonth[], system: 'ours' | 'reference', rereads = 10, budgetMs = 30_000): Promise<TotalsCheck> {
+export async function checkTotals(
+  url: string,
+  headers: Record<string, string>,
+  sample: readonly AccountMonth[],
+  system: 'ours' | 'reference',
+  rereads = 10,
+  budgetMs = 30_000,
+): Promise<TotalsCheck> {
   const started = performance.now();
   const first = await readTotals(url, headers, sample, system);
   let last = first;
@@ -47,7 +54,13 @@ export async function checkTotals(url: string, headers: Record<string, string>, 
   return {
     ...last,
     matched_first_read: first.matched,
-    ...(reread ? { settled_after_s: settled ? Math.round((performance.now() - started) / 100) / 10 : null, first_read_mismatches: first.mismatches, first_read_error: first.first_error } : {}),
+    ...(reread
+      ? {
+          settled_after_s: settled ? Math.round((performance.now() - started) / 100) / 10 : null,
+          first_read_mismatches: first.mismatches,
+          first_read_error: first.first_error,
+        }
+      : {}),
   };
 }
 
@@ -79,7 +92,15 @@ async function readTotals(url: string, headers: Record<string, string>, sample: 
       // The reference's lines may omit counts; compare them only where given.
       const counts = lines.every((l) => typeof l.count === 'number') ? lines.reduce((s, l) => s + (l.count ?? 0), 0) : null;
       if (quantity === am.quantity && (counts === null || counts === am.count)) matched++;
-      else mismatches.push({ account_id: am.account_id, month: am.month, expected: am.quantity.toString(), got: quantity.toString(), expected_count: am.count, got_count: counts });
+      else
+        mismatches.push({
+          account_id: am.account_id,
+          month: am.month,
+          expected: am.quantity.toString(),
+          got: quantity.toString(),
+          expected_count: am.count,
+          got_count: counts,
+        });
     } catch (err) {
       errors++;
       firstError ??= (err as Error).message;
@@ -100,10 +121,22 @@ export interface StoredTotal {
  * The whole database in one query (ours: POST /v1/query/json without account_id, exact source):
  * every event stored once, whatever the answers said.
  */
-export async function storedTotal(url: string, headers: Record<string, string>, fromMs: number, toMs: number, unique: number, quantity: bigint): Promise<StoredTotal> {
+export async function storedTotal(
+  url: string,
+  headers: Record<string, string>,
+  fromMs: number,
+  toMs: number,
+  unique: number,
+  quantity: bigint,
+): Promise<StoredTotal> {
   try {
     const body = JSON.stringify({ from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(), metrics: ['sum', 'count'] });
-    const res = await fetch(`${url}/v1/query/json`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(60_000) });
+    const res = await fetch(`${url}/v1/query/json`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+      signal: AbortSignal.timeout(60_000),
+    });
     const text = await res.text();
     if (!res.ok) throw new Error(`${res.status} ${text.slice(0, 300)}`);
     const lines = (JSON.parse(text) as { lines?: UsageLine[] }).lines ?? [];

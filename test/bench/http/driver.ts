@@ -82,7 +82,13 @@ export function addAnswer(into: Answer, a: Answer): void {
   into.rejected += a.rejected;
 }
 
-export async function drive(urls: readonly string[], headers: Record<string, string>, batches: readonly Batch[], concurrency: number, timeoutMs = 120_000): Promise<DriveResult> {
+export async function drive(
+  urls: readonly string[],
+  headers: Record<string, string>,
+  batches: readonly Batch[],
+  concurrency: number,
+  timeoutMs = 120_000,
+): Promise<DriveResult> {
   const allHeaders = { 'content-type': 'application/json', ...headers };
   const answers: Answer = { accepted: 0, duplicates: 0, conflicts: 0, rejected: 0 };
   const latencies: number[] = [];
@@ -153,7 +159,14 @@ export interface RetryResult {
  * What a client does after an error: re-send each failed batch, one at a time, up to `attempts`
  * times. A server that fails `giveUpAfter` batches in a row on every attempt is not retried further.
  */
-export async function retryFailed(urls: readonly string[], headers: Record<string, string>, batches: readonly Batch[], failed: readonly number[], attempts = 3, giveUpAfter = 3): Promise<RetryResult> {
+export async function retryFailed(
+  urls: readonly string[],
+  headers: Record<string, string>,
+  batches: readonly Batch[],
+  failed: readonly number[],
+  attempts = 3,
+  giveUpAfter = 3,
+): Promise<RetryResult> {
   const allHeaders = { 'content-type': 'application/json', ...headers };
   const answers: Answer = { accepted: 0, duplicates: 0, conflicts: 0, rejected: 0 };
   let requests = 0;

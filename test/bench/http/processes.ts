@@ -165,7 +165,10 @@ export async function startOurs(o: OursOptions): Promise<Running> {
     ...store,
     ...o.env,
   };
-  const prof = o.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${o.name.replace(/[^\w.-]/g, '_')}-${Date.now()}.cpuprofile`];
+  const prof =
+    o.cpuProfDir === undefined
+      ? []
+      : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${o.name.replace(/[^\w.-]/g, '_')}-${Date.now()}.cpuprofile`];
   const p = launch(process.execPath, [...prof, join(ROOT, 'src/runtime/node.ts')], env);
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/health`, p, o.name, 60_000);
@@ -233,7 +236,13 @@ export async function startWorker(o: WorkerOptions): Promise<Running> {
     ...o.vars,
   };
   const envFile = join(persist, 'bench.env');
-  writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}="${v}"\n`).join(''), { mode: 0o600 });
+  writeFileSync(
+    envFile,
+    Object.entries(vars)
+      .map(([k, v]) => `${k}="${v}"\n`)
+      .join(''),
+    { mode: 0o600 },
+  );
   const args = [
     join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
     'dev',

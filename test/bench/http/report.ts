@@ -97,7 +97,9 @@ export function summarize(records: readonly RunRecord[]): Summary[] {
             lost_races_per_commit: median(withCommits.map((r) => r.commits!.lost_races_per_commit)),
             events_per_commit: Math.round(median(withCommits.map((r) => r.commits!.events_per_commit))),
           }),
-      stored_despite_error: runs.some((r) => r.retry !== undefined && r.retry.stored_despite_error === null) ? null : sum((r) => r.retry?.stored_despite_error ?? 0),
+      stored_despite_error: runs.some((r) => r.retry !== undefined && r.retry.stored_despite_error === null)
+        ? null
+        : sum((r) => r.retry?.stored_despite_error ?? 0),
       retry_failed: sum((r) => (r.retry === undefined ? 0 : r.retry.still_failed + r.retry.not_retried)),
       unique_events: sum((r) => r.unique_events),
       accepted: sum((r) => r.exact?.accepted),
@@ -181,7 +183,20 @@ export function tables(summaries: readonly Summary[]): string {
     out.push(
       'Single process, events/s (p50), medians of the repetitions:',
       markdown(
-        ['batch x clients', 'reference', 'ours, directory', 'ours, MinIO', 'dir/ref', 'MinIO/ref', 'p50 dir/ref', 'p50 MinIO/ref', 'p99 dir / MinIO', 'events per commit dir / MinIO', 'HTTP errors ref / dir / MinIO', 'exact, totals matched ref; dir; MinIO'],
+        [
+          'batch x clients',
+          'reference',
+          'ours, directory',
+          'ours, MinIO',
+          'dir/ref',
+          'MinIO/ref',
+          'p50 dir/ref',
+          'p50 MinIO/ref',
+          'p99 dir / MinIO',
+          'events per commit dir / MinIO',
+          'HTTP errors ref / dir / MinIO',
+          'exact, totals matched ref; dir; MinIO',
+        ],
         rows,
       ),
     );
@@ -193,7 +208,21 @@ export function tables(summaries: readonly Summary[]): string {
       '',
       'Several server processes on one MinIO bucket (requests round-robin):',
       markdown(
-        ['processes', 'batch x clients', 'events/s', 'vs 1 process', 'p50', 'p99', 'commits', 'lost races per commit', 'events per commit', '503s (contention)', 'HTTP errors', 'events stored by failed requests', 'exact, totals'],
+        [
+          'processes',
+          'batch x clients',
+          'events/s',
+          'vs 1 process',
+          'p50',
+          'p99',
+          'commits',
+          'lost races per commit',
+          'events per commit',
+          '503s (contention)',
+          'HTTP errors',
+          'events stored by failed requests',
+          'exact, totals',
+        ],
         multi.map((s) => [
           String(s.processes),
           `${s.batch} x ${s.concurrency}`,
@@ -218,13 +247,30 @@ export function tables(summaries: readonly Summary[]): string {
       '',
       'Worker in workerd (wrangler dev) on MinIO:',
       markdown(
-        ['path', 'batch x clients', 'requests', 'failed', 'by status', 'events/s (answered 200)', 'p50', 'p99', 'p99 without first requests', 'failed again when re-sent one at a time (or given up)', 'distinct events: sent / accepted / stored', '"different request context" lines', 'exact, totals', 'first error'],
+        [
+          'path',
+          'batch x clients',
+          'requests',
+          'failed',
+          'by status',
+          'events/s (answered 200)',
+          'p50',
+          'p99',
+          'p99 without first requests',
+          'failed again when re-sent one at a time (or given up)',
+          'distinct events: sent / accepted / stored',
+          '"different request context" lines',
+          'exact, totals',
+          'first error',
+        ],
         worker.map((s) => [
           s.system === 'worker' ? 'sequencers' : 'direct',
           `${s.batch} x ${s.concurrency}`,
           String(s.requests),
           String(s.http_errors),
-          Object.entries(s.by_status).map(([k, v]) => `${k === '0' ? 'network' : k}: ${v}`).join(', '),
+          Object.entries(s.by_status)
+            .map(([k, v]) => `${k === '0' ? 'network' : k}: ${v}`)
+            .join(', '),
           int(s.events_per_s),
           ms(s.p50_ms),
           ms(s.p99_ms),

@@ -159,17 +159,45 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
       const dir = tempDir('fs');
       dirs.push(dir);
       for (let i = 0; i < plan.processes; i++) {
-        servers.push(await startOurs({ store: { kind: 'fs', dataDir: dir }, prefix, apiKeys, logLevel: ctx.logLevel, name: `ours-fs#${i}`, cpuProfDir: ctx.cpuProfDir, env: ctx.serverEnv }));
+        servers.push(
+          await startOurs({
+            store: { kind: 'fs', dataDir: dir },
+            prefix,
+            apiKeys,
+            logLevel: ctx.logLevel,
+            name: `ours-fs#${i}`,
+            cpuProfDir: ctx.cpuProfDir,
+            env: ctx.serverEnv,
+          }),
+        );
       }
     } else {
       if (ctx.minio === undefined) throw new Error('no MinIO endpoint');
       if (isWorker) {
         servers.push(
-          await startWorker({ s3: ctx.minio, prefix, apiKeys, logLevel: ctx.logLevel, watch: WORKER_WATCH, sequencer: plan.system === 'worker', vars: ctx.serverEnv }),
+          await startWorker({
+            s3: ctx.minio,
+            prefix,
+            apiKeys,
+            logLevel: ctx.logLevel,
+            watch: WORKER_WATCH,
+            sequencer: plan.system === 'worker',
+            vars: ctx.serverEnv,
+          }),
         );
       } else {
         for (let i = 0; i < plan.processes; i++) {
-          servers.push(await startOurs({ store: { kind: 's3', ...ctx.minio }, prefix, apiKeys, logLevel: ctx.logLevel, name: `ours-minio#${i}`, cpuProfDir: ctx.cpuProfDir, env: ctx.serverEnv }));
+          servers.push(
+            await startOurs({
+              store: { kind: 's3', ...ctx.minio },
+              prefix,
+              apiKeys,
+              logLevel: ctx.logLevel,
+              name: `ours-minio#${i}`,
+              cpuProfDir: ctx.cpuProfDir,
+              env: ctx.serverEnv,
+            }),
+          );
         }
       }
     }
@@ -183,12 +211,15 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
     const notes: string[] = [];
     if (isRef && (phases.start ?? 0) + (phases.drive ?? 0) > 30) {
       notes.push(
-        'the run outlasted the reference\'s 30 s rollup tick: after a memtable flush its rollup worker catches up hour by hour over the three months of timestamps (tens of thousands of rollup files, a busy core, stalled reads)',
+        "the run outlasted the reference's 30 s rollup tick: after a memtable flush its rollup worker catches up hour by hour over the three months of timestamps (tens of thousands of rollup files, a busy core, stalled reads)",
       );
     }
     const { failed_batches, ...measured } = result;
     const retried = failed_batches.length > 0 ? await retryFailed(urls, headers, list, failed_batches) : undefined;
-    const retry = retried && { ...retried, stored_despite_error: retried.still_failed + retried.not_retried === 0 ? onlyInFailed(workload, failed_batches) - retried.answers.accepted : null };
+    const retry = retried && {
+      ...retried,
+      stored_despite_error: retried.still_failed + retried.not_retried === 0 ? onlyInFailed(workload, failed_batches) - retried.answers.accepted : null,
+    };
 
     phase('retry');
     const answers: Answer = { ...measured.answers };

@@ -65,7 +65,13 @@ export function evaluateGoals(results: readonly SizeResult[]): Goal[] {
     if (store !== 'memory') {
       le('fresh process first ingest (ms)', store, large.fresh_process.first_ingest_ms, store === 'minio' ? 2000 : 1000, windowNote);
       le('dedupe memory per event in window (bytes, RSS delta)', store, large.dedupe_bytes_per_window_event, 8, windowNote);
-      le('RSS after first ingest (MB)', store, large.fresh_process.rss_after_first_bytes === null ? null : Math.round(large.fresh_process.rss_after_first_bytes / 1e5) / 10, 200, windowNote);
+      le(
+        'RSS after first ingest (MB)',
+        store,
+        large.fresh_process.rss_after_first_bytes === null ? null : Math.round(large.fresh_process.rss_after_first_bytes / 1e5) / 10,
+        200,
+        windowNote,
+      );
     }
     le('all stored bytes per event vs gzip NDJSON (x)', store, large.stored_vs_gzip, 0.6, large.size);
     le('bytes per event older than the window vs gzip NDJSON (x)', store, large.older_than_window.vs_gzip, 0.5, large.size);
@@ -96,11 +102,18 @@ export function printTable(results: readonly SizeResult[]): void {
     ['rollup segments', (r) => String(r.segments.rollup)],
     ['objects', (r) => r.objects.toLocaleString('en-US')],
     ['stored bytes / event', (r) => String(r.bytes_per_event)],
-    ['  raw data / hashes / manifests / history', (r) => {
-      const k = (x: string) => ((r.stored_by_kind[x]?.bytes ?? 0) / Math.max(1, r.events)).toFixed(2);
-      return `${k('raw_data')} / ${k('raw_hashes')} / ${k('manifest_current')} / ${k('manifest_history')}`;
-    }],
-    ['  rollups / raw not in current manifest', (r) => `${((r.stored_by_kind.rollup?.bytes ?? 0) / Math.max(1, r.events)).toFixed(2)} / ${((r.stored_by_kind.raw_unreferenced?.bytes ?? 0) / Math.max(1, r.events)).toFixed(2)}`],
+    [
+      '  raw data / hashes / manifests / history',
+      (r) => {
+        const k = (x: string) => ((r.stored_by_kind[x]?.bytes ?? 0) / Math.max(1, r.events)).toFixed(2);
+        return `${k('raw_data')} / ${k('raw_hashes')} / ${k('manifest_current')} / ${k('manifest_history')}`;
+      },
+    ],
+    [
+      '  rollups / raw not in current manifest',
+      (r) =>
+        `${((r.stored_by_kind.rollup?.bytes ?? 0) / Math.max(1, r.events)).toFixed(2)} / ${((r.stored_by_kind.raw_unreferenced?.bytes ?? 0) / Math.max(1, r.events)).toFixed(2)}`,
+    ],
     ['gzip NDJSON bytes / event', (r) => String(r.gzip_ndjson_bytes_per_event)],
     ['stored / gzip', (r) => String(r.stored_vs_gzip)],
     ['older than window: bytes/event, / gzip', (r) => `${r.older_than_window.bytes_per_event ?? 'n/a'}, ${r.older_than_window.vs_gzip ?? 'n/a'}`],

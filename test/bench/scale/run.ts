@@ -164,7 +164,11 @@ async function untilQuiet(services: Services, errors: Map<string, number>): Prom
  * MinIO socket timeout under load) is sent again; dedupe makes that exact (the second answer
  * counts the first attempt's events as duplicates). Retries are counted by message.
  */
-async function ingestRetrying(services: Services, events: readonly WireEvent[], retries: Map<string, number>): Promise<{ accepted: number; duplicates: number }> {
+async function ingestRetrying(
+  services: Services,
+  events: readonly WireEvent[],
+  retries: Map<string, number>,
+): Promise<{ accepted: number; duplicates: number }> {
   for (let attempt = 1; ; attempt++) {
     try {
       const r = await services.ingestor.ingest(events);
@@ -239,7 +243,13 @@ export async function build(target: StoreTarget, size: SizeSpec, o: RunOptions, 
       ticks += runs;
     }
     if (day % 10 === 9 || day === size.days - 1) {
-      o.log(`  ${size.label} ${target.kind}: day ${day + 1}/${size.days}, ${truth.events} events, ingest ${round(ingestMs / 1000)} s, jobs ${round(jobsMs / 1000)} s (${Object.entries(jobMs).map(([k, v]) => `${k} ${round(v / 1000)}`).join(', ')})${errors.size > 0 ? `, job errors: ${[...errors.keys()].join('; ')}` : ''}`);
+      o.log(
+        `  ${size.label} ${target.kind}: day ${day + 1}/${size.days}, ${truth.events} events, ingest ${round(ingestMs / 1000)} s, jobs ${round(jobsMs / 1000)} s (${Object.entries(
+          jobMs,
+        )
+          .map(([k, v]) => `${k} ${round(v / 1000)}`)
+          .join(', ')})${errors.size > 0 ? `, job errors: ${[...errors.keys()].join('; ')}` : ''}`,
+      );
     }
   }
   // Catch up as a scheduler would once the grace period has passed: jobs until none has work.
@@ -332,7 +342,11 @@ export async function storedFigures(b: BuildOutcome): Promise<StoredFigures> {
     objects,
     bytes,
     by_kind: by,
-    manifest_bytes_per_shard: { max: Math.max(0, ...manifestSizes), mean: Math.round(manifestSizes.reduce((a, x) => a + x, 0) / Math.max(1, manifestSizes.length)), shards: manifestSizes.length },
+    manifest_bytes_per_shard: {
+      max: Math.max(0, ...manifestSizes),
+      mean: Math.round(manifestSizes.reduce((a, x) => a + x, 0) / Math.max(1, manifestSizes.length)),
+      shards: manifestSizes.length,
+    },
     segments: {
       raw: segs.length,
       rows: segs.reduce((n, x) => n + x.rows, 0),
@@ -383,12 +397,21 @@ async function openFace(target: StoreTarget, prefix: string, name: string): Prom
   const t0 = performance.now();
   if (target.server === undefined) {
     const config = loadConfig({ USAGEDB_STORE: 'memory', USAGEDB_PREFIX: prefix });
-    const s = await buildServices({ config, store: target.store, deps: { clock: { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, random: seededRandom(7) }, logger: silentLogger, loopbackOnly: true });
+    const s = await buildServices({
+      config,
+      store: target.store,
+      deps: { clock: { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, random: seededRandom(7) },
+      logger: silentLogger,
+      loopbackOnly: true,
+    });
     const face: Face = {
       pid: undefined,
       async request(path, init) {
         const t = performance.now();
-        const res = await s.app.request(path, init === undefined ? undefined : { method: init.method, headers: { 'content-type': 'application/json' }, body: init.body });
+        const res = await s.app.request(
+          path,
+          init === undefined ? undefined : { method: init.method, headers: { 'content-type': 'application/json' }, body: init.body },
+        );
         const body: unknown = await res.json();
         return { status: res.status, body, ms: performance.now() - t };
       },
@@ -428,7 +451,13 @@ async function ingestOver(face: Face, events: readonly WireEvent[]): Promise<num
 }
 
 /** A fresh process (or instance) on the database: startup, first and second 1,000-event ingest, RSS. */
-export async function firstIngest(target: StoreTarget, prefix: string, o: RunOptions, truth: Truth | undefined, name: string): Promise<{ figures: FirstIngest; face: Face }> {
+export async function firstIngest(
+  target: StoreTarget,
+  prefix: string,
+  o: RunOptions,
+  truth: Truth | undefined,
+  name: string,
+): Promise<{ figures: FirstIngest; face: Face }> {
   const { face, startMs } = await openFace(target, prefix, name);
   const batch = (seed: number) => new Workload({ accounts: o.accounts, seed, startMs: Date.now() - MINUTE_MS, spanMs: MINUTE_MS }).events(o.firstIngestEvents);
   const one = batch(800_001);
@@ -440,7 +469,13 @@ export async function firstIngest(target: StoreTarget, prefix: string, o: RunOpt
   const rss2 = rssOf(face.pid);
   truth?.add(two, Date.now());
   return {
-    figures: { startup_ms: round(startMs), first_ingest_ms: round(first), second_ingest_ms: round(second), rss_after_first_bytes: rss1, rss_after_second_bytes: rss2 },
+    figures: {
+      startup_ms: round(startMs),
+      first_ingest_ms: round(first),
+      second_ingest_ms: round(second),
+      rss_after_first_bytes: rss1,
+      rss_after_second_bytes: rss2,
+    },
     face,
   };
 }

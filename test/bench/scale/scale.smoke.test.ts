@@ -25,7 +25,24 @@ interface Results {
 describe('bench:scale --quick (memory store)', () => {
   it('builds, measures and writes exact, well-formed results', async () => {
     const out = join(dir, 'scale.json');
-    const args = ['test/bench/scale.bench.ts', '--quick', '--store', 'memory', '--sizes', '1d,2d', '--events-per-day', '600', '--small-commits', '3', '--cold-samples', '2', '--warm-reps', '1', '--out', out];
+    const args = [
+      'test/bench/scale.bench.ts',
+      '--quick',
+      '--store',
+      'memory',
+      '--sizes',
+      '1d,2d',
+      '--events-per-day',
+      '600',
+      '--small-commits',
+      '3',
+      '--cold-samples',
+      '2',
+      '--warm-reps',
+      '1',
+      '--out',
+      out,
+    ];
     const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
     expect(stdout).toContain('issue 15 goals:');
     const r = JSON.parse(readFileSync(out, 'utf8')) as Results;

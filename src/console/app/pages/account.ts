@@ -51,7 +51,9 @@ function chartData(lines: readonly ResultLine[], key: string, per: 'day' | 'hour
     if (values === undefined) byKey.set(name, (values = starts.map(() => null)));
     values[i] = (BigInt(values[i] ?? '0') + BigInt(l.quantity ?? '0')).toString();
   }
-  const totals = [...byKey].map(([name, v]) => ({ name, v, total: BigInt(sumDecimals(v)) })).sort((a, b) => (b.total > a.total ? 1 : b.total < a.total ? -1 : a.name < b.name ? -1 : 1));
+  const totals = [...byKey]
+    .map(([name, v]) => ({ name, v, total: BigInt(sumDecimals(v)) }))
+    .sort((a, b) => (b.total > a.total ? 1 : b.total < a.total ? -1 : a.name < b.name ? -1 : 1));
   const kept = totals.slice(0, MAX_SERIES);
   const rest = totals.slice(MAX_SERIES);
   const series: Series[] = kept.map((s) => ({ label: s.name, exact: s.v }));
@@ -70,7 +72,14 @@ function usageSection(ctx: PageContext, accountId: string, range: Range): HTMLEl
   const perSelect = select('per', [['day', 'Day'], ...(hoursInRange <= MAX_HOURS ? [['hour', 'Hour'] as const] : [])], per);
   const unitHolder = h('span', { class: 'contents' });
   let unitSelect: HTMLSelectElement | null = null;
-  const form = h('form', { class: 'inline-form', 'aria-label': 'Chart options' }, field('Stack by', stackSelect), field('Per', perSelect), unitHolder, h('button', { type: 'submit', class: 'secondary' }, 'Show'));
+  const form = h(
+    'form',
+    { class: 'inline-form', 'aria-label': 'Chart options' },
+    field('Stack by', stackSelect),
+    field('Per', perSelect),
+    unitHolder,
+    h('button', { type: 'submit', class: 'secondary' }, 'Show'),
+  );
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     location.hash = withParams(route, {
@@ -92,10 +101,19 @@ function usageSection(ctx: PageContext, accountId: string, range: Range): HTMLEl
         return;
       }
       if (units.length > 1) {
-        unitSelect = select('unit', units.map((x) => [x, x] as const), unit);
+        unitSelect = select(
+          'unit',
+          units.map((x) => [x, x] as const),
+          unit,
+        );
         clear(unitHolder, field('Unit', unitSelect));
       }
-      const d = chartData(u.lines.filter((l) => String(l.unit) === unit), stack, per, range);
+      const d = chartData(
+        u.lines.filter((l) => String(l.unit) === unit),
+        stack,
+        per,
+        range,
+      );
       const chart: ChartHandle = stackedBars(
         `Stacked bar chart: usage of ${accountId} in ${unit} by ${label} per ${per}, ${d.labels.length} ${per}s, ${d.series.length} series (${d.series.map((s) => s.label).join(', ')}).`,
         d.labels,
@@ -115,7 +133,9 @@ function totalsSection(ctx: PageContext, accountId: string, range: Range): HTMLE
   const holder = h('div', null, spinner('the totals'));
   void (async () => {
     try {
-      const u = await get<UsageAnswer>(accountPath(accountId, 'usage') + query({ from: range.from, to: range.to, group_by: 'product_id,meter_id,model_id,unit' }));
+      const u = await get<UsageAnswer>(
+        accountPath(accountId, 'usage') + query({ from: range.from, to: range.to, group_by: 'product_id,meter_id,model_id,unit' }),
+      );
       if (!ctx.alive()) return;
       const units = [...new Set(u.lines.map((l) => String(l.unit)))].sort();
       const foot = units.map((unit) => {
@@ -216,7 +236,16 @@ function explainVerifySection(ctx: PageContext, accountId: string, range: Range)
       if (ctx.alive()) clear(out, errorBox(err));
     }
   });
-  return section('Explain and verify', h('p', { class: 'hint' }, 'Explain lists the invoice lines with their corrections and provenance; verify recomputes the range from raw events and compares it with what rollups answer.'), h('div', { class: 'toolbar' }, explain, verify), out);
+  return section(
+    'Explain and verify',
+    h(
+      'p',
+      { class: 'hint' },
+      'Explain lists the invoice lines with their corrections and provenance; verify recomputes the range from raw events and compares it with what rollups answer.',
+    ),
+    h('div', { class: 'toolbar' }, explain, verify),
+    out,
+  );
 }
 
 function eventsSection(ctx: PageContext, accountId: string, range: Range): HTMLElement {
@@ -230,7 +259,9 @@ function eventsSection(ctx: PageContext, accountId: string, range: Range): HTMLE
   const load = async () => {
     clear(holder, spinner('the events'));
     try {
-      const page = await get<EventsPage>(accountPath(accountId, 'usage', 'events') + query({ from: range.from, to: range.to, limit: size.value, cursor: cursors[pageIndex] }));
+      const page = await get<EventsPage>(
+        accountPath(accountId, 'usage', 'events') + query({ from: range.from, to: range.to, limit: size.value, cursor: cursors[pageIndex] }),
+      );
       if (!ctx.alive()) return;
       shown = page.events;
       cursors[pageIndex + 1] = page.next_cursor ?? undefined;
@@ -244,7 +275,9 @@ function eventsSection(ctx: PageContext, accountId: string, range: Range): HTMLE
       });
       next.addEventListener('click', () => {
         pageIndex++;
-        void load().then(() => holder.querySelector<HTMLElement>('[data-pager] button:last-child:not([disabled]), [data-pager] button:not([disabled])')?.focus());
+        void load().then(() =>
+          holder.querySelector<HTMLElement>('[data-pager] button:last-child:not([disabled]), [data-pager] button:not([disabled])')?.focus(),
+        );
       });
       const name = `events-${safeName(accountId)}-${range.from}-${range.to}-p${pageIndex + 1}`;
       clear(
@@ -261,7 +294,13 @@ function eventsSection(ctx: PageContext, accountId: string, range: Range): HTMLE
             { label: 'Source', cell: (r) => r.source },
             { label: 'Quantity', cell: (r) => qty(r.quantity), num: true },
             { label: 'Unit', cell: (r) => r.unit },
-            { label: 'Dimensions', cell: (r) => Object.entries(r.dimensions).map(([k, v]) => `${k}=${v}`).join(' ') },
+            {
+              label: 'Dimensions',
+              cell: (r) =>
+                Object.entries(r.dimensions)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(' '),
+            },
             { label: 'Segment', cell: (r) => h('code', { title: r.segment_id }, r.segment_id.slice(-8)) },
           ],
           shown,
@@ -273,8 +312,21 @@ function eventsSection(ctx: PageContext, accountId: string, range: Range): HTMLE
           prev,
           next,
           h('span', { class: 'spacer' }),
-          h('button', { type: 'button', class: 'secondary', disabled: shown.length === 0, onclick: () => download(`${name}.ndjson`, 'application/x-ndjson', toNdjson(shown)) }, 'Export NDJSON'),
-          h('button', { type: 'button', class: 'secondary', disabled: shown.length === 0, onclick: () => download(`${name}.csv`, 'text/csv', toCsv(shown)) }, 'Export CSV'),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'secondary',
+              disabled: shown.length === 0,
+              onclick: () => download(`${name}.ndjson`, 'application/x-ndjson', toNdjson(shown)),
+            },
+            'Export NDJSON',
+          ),
+          h(
+            'button',
+            { type: 'button', class: 'secondary', disabled: shown.length === 0, onclick: () => download(`${name}.csv`, 'text/csv', toCsv(shown)) },
+            'Export CSV',
+          ),
         ),
       );
     } catch (err) {
@@ -287,7 +339,12 @@ function eventsSection(ctx: PageContext, accountId: string, range: Range): HTMLE
     void load();
   });
   void load();
-  return section('Raw events', h('div', { class: 'inline-form' }, field('Rows per page', size)), h('p', { class: 'hint' }, 'Export saves the rows of the page shown.'), holder);
+  return section(
+    'Raw events',
+    h('div', { class: 'inline-form' }, field('Rows per page', size)),
+    h('p', { class: 'hint' }, 'Export saves the rows of the page shown.'),
+    holder,
+  );
 }
 
 export async function accountPage(ctx: PageContext): Promise<void> {

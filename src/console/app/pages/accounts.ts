@@ -22,7 +22,12 @@ export async function accountsPage(ctx: PageContext): Promise<void> {
   const meter = route.params.get('meter') ?? '';
 
   const idInput = h('input', { type: 'search', name: 'account', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'acct_42' });
-  const search = h('form', { class: 'inline-form', role: 'search', 'aria-label': 'Open an account' }, field('Account id', idInput), h('button', { type: 'submit' }, 'Open account'));
+  const search = h(
+    'form',
+    { class: 'inline-form', role: 'search', 'aria-label': 'Open an account' },
+    field('Account id', idInput),
+    h('button', { type: 'submit' }, 'Open account'),
+  );
   search.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const id = idInput.value.trim();
@@ -30,8 +35,21 @@ export async function accountsPage(ctx: PageContext): Promise<void> {
   });
 
   const meterInput = h('input', { type: 'text', name: 'meter', value: meter, autocomplete: 'off', spellcheck: 'false', placeholder: 'any' });
-  const orderSelect = select('order', [['sum', 'Quantity'], ['count', 'Event count']], order);
-  const filters = h('form', { class: 'inline-form', 'aria-label': 'Ranking options' }, field('Meter', meterInput, 'Quantities of different units only add up within one meter.'), field('Rank by', orderSelect), h('button', { type: 'submit', class: 'secondary' }, 'Rank'));
+  const orderSelect = select(
+    'order',
+    [
+      ['sum', 'Quantity'],
+      ['count', 'Event count'],
+    ],
+    order,
+  );
+  const filters = h(
+    'form',
+    { class: 'inline-form', 'aria-label': 'Ranking options' },
+    field('Meter', meterInput, 'Quantities of different units only add up within one meter.'),
+    field('Rank by', orderSelect),
+    h('button', { type: 'submit', class: 'secondary' }, 'Rank'),
+  );
   filters.addEventListener('submit', (ev) => {
     ev.preventDefault();
     location.hash = withParams(route, { meter: meterInput.value.trim() || null, order: orderSelect.value === 'sum' ? null : orderSelect.value, page: null });

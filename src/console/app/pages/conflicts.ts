@@ -63,7 +63,12 @@ function bodyForm(op: ResolveOperation): { controls: HTMLElement[]; value: () =>
     const label = `${name}${typeof p.description === 'string' ? ` — ${p.description}` : ''}`;
     const required = op.required.includes(name);
     if (Array.isArray(p.enum)) {
-      const sel = h('select', { name, required }, required ? null : h('option', { value: '' }, '(none)'), ...p.enum.map((v) => h('option', { value: String(v) }, String(v))));
+      const sel = h(
+        'select',
+        { name, required },
+        required ? null : h('option', { value: '' }, '(none)'),
+        ...p.enum.map((v) => h('option', { value: String(v) }, String(v))),
+      );
       readers.push(() => (sel.value === '' ? null : [name, sel.value]));
       return field(label, sel);
     }
@@ -79,7 +84,21 @@ function bodyForm(op: ResolveOperation): { controls: HTMLElement[]; value: () =>
   return { controls, value: () => Object.fromEntries(readers.map((r) => r()).filter((x): x is [string, unknown] => x !== null)) };
 }
 
-const FIELDS: readonly (keyof AuditRow)[] = ['kind', 'product_id', 'meter_id', 'model_id', 'source', 'unit', 'subscription_id', 'timestamp_ms', 'quantity', 'dimensions', 'correction_ref', 'ingested_at_ms', 'segment_id'];
+const FIELDS: readonly (keyof AuditRow)[] = [
+  'kind',
+  'product_id',
+  'meter_id',
+  'model_id',
+  'source',
+  'unit',
+  'subscription_id',
+  'timestamp_ms',
+  'quantity',
+  'dimensions',
+  'correction_ref',
+  'ingested_at_ms',
+  'segment_id',
+];
 /** Where and when a row was stored: expected to differ, not part of the payload. */
 const STORAGE: ReadonlySet<keyof AuditRow> = new Set(['ingested_at_ms', 'segment_id']);
 
@@ -97,7 +116,16 @@ function sideBySide(rows: readonly AuditRow[]): HTMLElement {
       'table',
       { class: 'compare', 'data-testid': 'payloads' },
       h('caption', null, `${rows.length} stored payloads of ${rows[0]?.event_id ?? ''}`),
-      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Field'), ...rows.map((r, i) => h('th', { scope: 'col' }, `Payload ${i + 1} (ingested ${utc(r.ingested_at_ms)})`)))),
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          h('th', { scope: 'col' }, 'Field'),
+          ...rows.map((r, i) => h('th', { scope: 'col' }, `Payload ${i + 1} (ingested ${utc(r.ingested_at_ms)})`)),
+        ),
+      ),
       h(
         'tbody',
         null,
@@ -139,7 +167,11 @@ export async function conflictsPage(ctx: PageContext): Promise<void> {
     const shown = all.slice((page - 1) * PAGE, page * PAGE);
     const note =
       resolveOp === null
-        ? h('p', { class: 'note', 'data-testid': 'resolve-note' }, 'This server has no resolve route yet: settle a conflict by ingesting a Correction or Retraction for the payload that should not count.')
+        ? h(
+            'p',
+            { class: 'note', 'data-testid': 'resolve-note' },
+            'This server has no resolve route yet: settle a conflict by ingesting a Correction or Retraction for the payload that should not count.',
+          )
         : canCall(session, resolveOp)
           ? null
           : h('p', { class: 'note' }, `Resolving needs the ${resolveOp.scopes.join(', ')} scope.`);
@@ -205,7 +237,10 @@ export async function conflictsPage(ctx: PageContext): Promise<void> {
                     ['Account', h('a', { href: href(['accounts', c.account_id]) }, c.account_id)],
                     ['Shard', String(c.shard)],
                     ['Found', utc(c.found_at)],
-                    ['Earlier segments', c.segments.length === 0 ? 'none (both rows arrived in one compaction)' : c.segments.map((x) => x.slice(-8)).join(', ')],
+                    [
+                      'Earlier segments',
+                      c.segments.length === 0 ? 'none (both rows arrived in one compaction)' : c.segments.map((x) => x.slice(-8)).join(', '),
+                    ],
                   ]),
                   ...detailRow(c),
                 ),

@@ -45,7 +45,9 @@ export function reportView(report: JobReport, title: string): HTMLElement {
       ],
       perShard,
     ),
-    keys.length === 0 ? null : h('details', null, h('summary', null, `${keys.length} object keys`), h('ul', { class: 'keys' }, ...keys.map((k) => h('li', null, h('code', null, k))))),
+    keys.length === 0
+      ? null
+      : h('details', null, h('summary', null, `${keys.length} object keys`), h('ul', { class: 'keys' }, ...keys.map((k) => h('li', null, h('code', null, k))))),
   );
 }
 
@@ -83,18 +85,26 @@ export async function jobsPage(ctx: PageContext): Promise<void> {
     const dry = await run('gc', true);
     if (dry === null || !ctx.alive()) return;
     const n = deletions(dry);
-    const confirm = actionButton(n === 0 ? 'Run GC (nothing to delete)…' : `Run GC and delete ${n} object${n === 1 ? '' : 's'}…`, async () => {
-      const ok = await confirmDialog({
-        title: 'Run garbage collection?',
-        body: h('p', null, `The dry run found ${n} unreferenced objects older than the safety age. GC deletes them (objects that became unreferenced since the dry run may be deleted too) and expires replacement records past their grace period.`),
-        acknowledge: 'I understand that deleted objects cannot be restored.',
-        confirmLabel: 'Run GC',
-        danger: true,
-      });
-      if (ok === null) return;
-      const real = await run('gc', false);
-      if (real !== null && ctx.alive()) clear(out, reportView(real, 'GC'));
-    }, { class: 'danger' });
+    const confirm = actionButton(
+      n === 0 ? 'Run GC (nothing to delete)…' : `Run GC and delete ${n} object${n === 1 ? '' : 's'}…`,
+      async () => {
+        const ok = await confirmDialog({
+          title: 'Run garbage collection?',
+          body: h(
+            'p',
+            null,
+            `The dry run found ${n} unreferenced objects older than the safety age. GC deletes them (objects that became unreferenced since the dry run may be deleted too) and expires replacement records past their grace period.`,
+          ),
+          acknowledge: 'I understand that deleted objects cannot be restored.',
+          confirmLabel: 'Run GC',
+          danger: true,
+        });
+        if (ok === null) return;
+        const real = await run('gc', false);
+        if (real !== null && ctx.alive()) clear(out, reportView(real, 'GC'));
+      },
+      { class: 'danger' },
+    );
     clear(out, reportView(dry, 'GC dry run'), h('div', { class: 'toolbar' }, confirm));
     confirm.focus();
   });
@@ -106,7 +116,11 @@ export async function jobsPage(ctx: PageContext): Promise<void> {
       { class: 'grid3' },
       section('Rollup', h('p', null, 'Aggregates compacted raw segments into hourly rollups, then merges small rollups.'), rollup),
       section('Compaction', h('p', null, 'Merges young raw segments by (day, bucket), removes cold duplicates and records conflicts.'), compact),
-      section('Garbage collection', h('p', null, 'Deletes objects no manifest references any more. Starts with a dry run; deleting is a confirmed second step.'), gc),
+      section(
+        'Garbage collection',
+        h('p', null, 'Deletes objects no manifest references any more. Starts with a dry run; deleting is a confirmed second step.'),
+        gc,
+      ),
     ),
     section('Result', out),
   );

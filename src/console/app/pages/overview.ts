@@ -66,7 +66,13 @@ function ratesBetween(a: Sample | undefined, b: Sample): Rates {
 }
 
 function kpi(label: string, value: string, note: string, testid: string): HTMLElement {
-  return h('div', { class: 'kpi', 'data-testid': testid }, h('div', { class: 'kpi-label' }, label), h('div', { class: 'kpi-value' }, value), h('div', { class: 'kpi-note' }, note));
+  return h(
+    'div',
+    { class: 'kpi', 'data-testid': testid },
+    h('div', { class: 'kpi-label' }, label),
+    h('div', { class: 'kpi-value' }, value),
+    h('div', { class: 'kpi-note' }, note),
+  );
 }
 
 function healthView(hl: Health): HTMLElement {
@@ -89,8 +95,12 @@ function statusView(s: AdminStatus, r: Rates, chart: LineChart): HTMLElement[] {
   const t = s.totals;
   const jobsOf = (job: string) => s.jobs.filter((j) => j.job === job);
   const runs = (job: string) => jobsOf(job).reduce((n, j) => n + j.runs, 0);
-  const failed = (job: string) => jobsOf(job).filter((j) => j.outcome !== 'ok').reduce((n, j) => n + j.runs, 0);
-  const lastRun = (job: string) => jobsOf(job).reduce<string | null>((m, j) => (j.last_run_at !== null && (m === null || j.last_run_at > m) ? j.last_run_at : m), null);
+  const failed = (job: string) =>
+    jobsOf(job)
+      .filter((j) => j.outcome !== 'ok')
+      .reduce((n, j) => n + j.runs, 0);
+  const lastRun = (job: string) =>
+    jobsOf(job).reduce<string | null>((m, j) => (j.last_run_at !== null && (m === null || j.last_run_at > m) ? j.last_run_at : m), null);
   const lifetimeHit = s.cache.hit_rate;
   const kpis = h(
     'div',
@@ -100,7 +110,12 @@ function statusView(s: AdminStatus, r: Rates, chart: LineChart): HTMLElement[] {
     kpi('Commits', rate(r.commits), `${t.commits.toLocaleString('en')} by this instance`, 'kpi-commits'),
     kpi('Contention', rate(r.retries), `retries/s · ${t.contention_errors} gave up · ${t.ambiguous_writes} ambiguous`, 'kpi-contention'),
     kpi('Cache hit rate', percent(r.hitRate ?? lifetimeHit), `${percent(lifetimeHit)} since start · ${bytes(s.cache.bytes)}`, 'kpi-cache'),
-    kpi('Job runs', String(runs('rollup') + runs('compact') + runs('gc')), `${failed('rollup') + failed('compact') + failed('gc')} failed (this instance)`, 'kpi-jobs'),
+    kpi(
+      'Job runs',
+      String(runs('rollup') + runs('compact') + runs('gc')),
+      `${failed('rollup') + failed('compact') + failed('gc')} failed (this instance)`,
+      'kpi-jobs',
+    ),
   );
   const rows = history.slice(-KEEP);
   chart.update(
@@ -130,7 +145,10 @@ function statusView(s: AdminStatus, r: Rates, chart: LineChart): HTMLElement[] {
       { label: 'Rollups', cell: num((x) => x.rollup_segments), num: true },
       { label: 'Manifest', cell: (x) => (ok(x) === null ? '—' : bytes(ok(x)!.manifest_bytes)), num: true },
       { label: 'Conflicts', cell: num((x) => x.conflicts), num: true },
-      { label: 'Last compaction', cell: (x) => (ok(x) === null ? h('span', { class: 'bad-text' }, (x as { error: string }).error) : ago(ok(x)!.last_compaction_at, s.now_ms)) },
+      {
+        label: 'Last compaction',
+        cell: (x) => (ok(x) === null ? h('span', { class: 'bad-text' }, (x as { error: string }).error) : ago(ok(x)!.last_compaction_at, s.now_ms)),
+      },
       { label: 'Last rollup', cell: (x) => (ok(x) === null ? '' : ago(ok(x)!.last_rollup_at, s.now_ms)) },
     ],
     s.shards,
@@ -159,7 +177,12 @@ function statusView(s: AdminStatus, r: Rates, chart: LineChart): HTMLElement[] {
     'totals',
   );
   return [
-    section('Activity', kpis, h('p', { class: 'hint' }, `Rates over the last ${REFRESH_MS / 1000} s; the chart keeps the last ${KEEP} samples.`), chart.element),
+    section(
+      'Activity',
+      kpis,
+      h('p', { class: 'hint' }, `Rates over the last ${REFRESH_MS / 1000} s; the chart keeps the last ${KEEP} samples.`),
+      chart.element,
+    ),
     section('Database', totals, shardTable),
     section('Background jobs', jobsFacts),
   ];
@@ -175,7 +198,20 @@ export async function overviewPage(ctx: PageContext): Promise<void> {
   const admin = session.can('admin');
   clear(
     root,
-    h('div', { class: 'page-head' }, heading, admin ? h('div', { class: 'toolbar' }, h('div', { class: 'check' }, auto, h('label', { for: (auto.id = 'auto-refresh') }, 'Refresh every 5 s')), refreshBtn, updated) : null),
+    h(
+      'div',
+      { class: 'page-head' },
+      heading,
+      admin
+        ? h(
+            'div',
+            { class: 'toolbar' },
+            h('div', { class: 'check' }, auto, h('label', { for: (auto.id = 'auto-refresh') }, 'Refresh every 5 s')),
+            refreshBtn,
+            updated,
+          )
+        : null,
+    ),
     body,
   );
   const chart = lines('Rates over time: ingest requests, events stored, commits and commit retries per second.', 'per second');
@@ -185,7 +221,10 @@ export async function overviewPage(ctx: PageContext): Promise<void> {
   const refresh = async () => {
     clearTimeout(timer);
     try {
-      const [hl, st] = await Promise.all([get<Health>('health').catch((e: unknown) => e as Error), admin ? get<AdminStatus>('v1/admin/status') : Promise.resolve(null)]);
+      const [hl, st] = await Promise.all([
+        get<Health>('health').catch((e: unknown) => e as Error),
+        admin ? get<AdminStatus>('v1/admin/status') : Promise.resolve(null),
+      ]);
       if (!ctx.alive()) return;
       const parts: HTMLElement[] = [];
       if (st !== null) {

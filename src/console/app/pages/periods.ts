@@ -24,7 +24,11 @@ function detail(ctx: PageContext, accountId: string, v: PeriodView, reload: () =
   const close = actionButton('Close period…', async () => {
     const ok = await confirmDialog({
       title: `Close ${v.period} for ${accountId}?`,
-      body: h('p', null, 'The totals and invoice lines of the month are frozen in one commit. Usage events for the month are refused from then on; corrections become pending adjustments.'),
+      body: h(
+        'p',
+        null,
+        'The totals and invoice lines of the month are frozen in one commit. Usage events for the month are refused from then on; corrections become pending adjustments.',
+      ),
       reason: { label: 'Reason (kept in the history)', required: true },
       acknowledge: `I understand that usage for ${v.period} will be refused after the close.`,
       confirmLabel: 'Close period',
@@ -56,7 +60,11 @@ function detail(ctx: PageContext, accountId: string, v: PeriodView, reload: () =
       clear(actions, errorBox(err));
     }
   });
-  const actions = h('div', { class: 'toolbar' }, admin ? (v.state === 'closed' ? reopen : close) : h('p', { class: 'note' }, 'Closing and reopening need a key with the admin scope.'));
+  const actions = h(
+    'div',
+    { class: 'toolbar' },
+    admin ? (v.state === 'closed' ? reopen : close) : h('p', { class: 'note' }, 'Closing and reopening need a key with the admin scope.'),
+  );
   const history = table<HistoryEntry>(
     'History',
     [
@@ -130,8 +138,21 @@ function detail(ctx: PageContext, accountId: string, v: PeriodView, reload: () =
 export async function periodsPage(ctx: PageContext): Promise<void> {
   const { root, route } = ctx;
   const accountId = route.path[1];
-  const idInput = h('input', { type: 'search', name: 'account', required: true, value: accountId ?? '', autocomplete: 'off', spellcheck: 'false', placeholder: 'acct_42' });
-  const pick = h('form', { class: 'inline-form', role: 'search', 'aria-label': 'Choose an account' }, field('Account id', idInput), h('button', { type: 'submit' }, 'Show periods'));
+  const idInput = h('input', {
+    type: 'search',
+    name: 'account',
+    required: true,
+    value: accountId ?? '',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: 'acct_42',
+  });
+  const pick = h(
+    'form',
+    { class: 'inline-form', role: 'search', 'aria-label': 'Choose an account' },
+    field('Account id', idInput),
+    h('button', { type: 'submit' }, 'Show periods'),
+  );
   pick.addEventListener('submit', (ev) => {
     ev.preventDefault();
     if (idInput.value.trim() !== '') location.hash = href(['periods', idInput.value.trim()]);
@@ -140,7 +161,12 @@ export async function periodsPage(ctx: PageContext): Promise<void> {
   const detailHolder = h('div');
   clear(
     root,
-    h('div', { class: 'page-head' }, h('h1', { tabindex: -1 }, accountId === undefined ? 'Billing periods' : `Billing periods of ${accountId}`), accountId === undefined ? null : h('a', { class: 'button secondary', href: href(['accounts', accountId]) }, 'Account usage')),
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', { tabindex: -1 }, accountId === undefined ? 'Billing periods' : `Billing periods of ${accountId}`),
+      accountId === undefined ? null : h('a', { class: 'button secondary', href: href(['accounts', accountId]) }, 'Account usage'),
+    ),
     h('section', { class: 'card', 'aria-label': 'Account' }, pick),
     listHolder,
     detailHolder,
@@ -149,7 +175,12 @@ export async function periodsPage(ctx: PageContext): Promise<void> {
 
   const month = /^\d{4}-\d{2}$/.test(route.params.get('month') ?? '') ? route.params.get('month')! : null;
   const monthInput = h('input', { type: 'month', name: 'month', value: month ?? monthString(Date.now()), required: true });
-  const open = h('form', { class: 'inline-form', 'aria-label': 'Show a month' }, field('Month (UTC)', monthInput), h('button', { type: 'submit', class: 'secondary' }, 'Show month'));
+  const open = h(
+    'form',
+    { class: 'inline-form', 'aria-label': 'Show a month' },
+    field('Month (UTC)', monthInput),
+    h('button', { type: 'submit', class: 'secondary' }, 'Show month'),
+  );
   open.addEventListener('submit', (ev) => {
     ev.preventDefault();
     if (/^\d{4}-\d{2}$/.test(monthInput.value)) location.hash = href(['periods', accountId], { month: monthInput.value });
@@ -167,7 +198,10 @@ export async function periodsPage(ctx: PageContext): Promise<void> {
           table<PeriodList['periods'][number]>(
             `Periods of ${accountId}`,
             [
-              { label: 'Period', cell: (p) => h('a', { href: href(['periods', accountId], { month: p.period }), 'aria-current': p.period === month ? 'true' : null }, p.period) },
+              {
+                label: 'Period',
+                cell: (p) => h('a', { href: href(['periods', accountId], { month: p.period }), 'aria-current': p.period === month ? 'true' : null }, p.period),
+              },
               { label: 'State', cell: (p) => stateBadge(p.state) },
               { label: 'Closed at', cell: (p) => (p.closed_at === undefined ? '—' : utc(p.closed_at)) },
               { label: 'Frozen', cell: (p) => (p.frozen_quantity === undefined ? '—' : qty(p.frozen_quantity)), num: true },
