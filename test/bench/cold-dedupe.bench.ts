@@ -83,8 +83,26 @@ interface WriterInternals {
   readonly cold?: { readonly bytes: number };
 }
 
+/** Counts GETs (ranged or not) the probe's first ingest makes. */
+function countingGets(store: ObjectStore): { store: ObjectStore; gets: () => number } {
+  let n = 0;
+  const counted: ObjectStore = {
+    kind: store.kind,
+    get: (key, opts) => {
+      n++;
+      return store.get(key, opts);
+    },
+    put: (key, body, opts) => store.put(key, body, opts),
+    head: (key) => store.head(key),
+    delete: (key) => store.delete(key),
+    list: (prefix, opts) => store.list(prefix, opts),
+  };
+  return { store: counted, gets: () => n };
+}
+
 async function probe(kind: string, location: string, n: number): Promise<void> {
-  const store = await storeOf(kind, location);
+  const counting = countingGets(await storeOf(kind, location));
+  const store = counting.store;
   const inst: Instance = await openInstance(store, prefixOf(kind, location), { shards: SHARDS, buckets: BUCKETS, seed: 99 });
   const now = Date.now();
   const events = [
@@ -92,9 +110,11 @@ async function probe(kind: string, location: string, n: number): Promise<void> {
     ...Array.from({ length: 500 }, (_, j) => event(j, now, `new-${now}`)),
   ];
   const rssBefore = process.memoryUsage().rss;
+  const getsBefore = counting.gets();
   const t0 = performance.now();
   const r = await inst.ingestor.ingest(events);
   const ms = performance.now() - t0;
+  const firstGets = counting.gets() - getsBefore;
   const rss = process.memoryUsage().rss;
   const t1 = performance.now();
   await inst.ingestor.ingest(Array.from({ length: 1000 }, (_, j) => event(j, now, `second-${now}`)));
@@ -108,8 +128,12 @@ async function probe(kind: string, location: string, n: number): Promise<void> {
   }
   let hashBytes = 0;
   let rows = 0;
+  let segments = 0;
+  let filtered = 0;
   for (const shard of inst.db.shards) {
     for (const seg of (await shard.load()).manifest.segments) {
+      segments++;
+      if ((seg as { filter_bytes?: number }).filter_bytes !== undefined) filtered++;
       rows += seg.rows;
       hashBytes += 20 + seg.rows * 28 + ((seg as { filter_bytes?: number }).filter_bytes ?? 0);
     }
@@ -119,6 +143,9 @@ async function probe(kind: string, location: string, n: number): Promise<void> {
       store: kind,
       events_in_window: n,
       first_ingest_ms: Math.round(ms),
+      first_ingest_gets: firstGets,
+      segments,
+      segments_with_filter: filtered,
       second_ingest_ms: Math.round(second),
       rss_mb_before: Math.round(rssBefore / 1e6),
       rss_mb_after_first: Math.round(rss / 1e6),
