@@ -1,12 +1,13 @@
 /**
  * Compaction of one shard (bounded): merges young raw segments (and small compacted ones, all
- * unrolled) into segments partitioned by (UTC day, bucket), sorted as raw segments are, with
- * exact duplicates removed and later copies of conflicting events quarantined (cold dedupe
- * against every live segment, cold-dedupe.ts).
+ * unrolled) into segments sized by rows and bytes (sizing.ts: small (UTC day, bucket) partitions
+ * packed together, large ones split), sorted as raw segments are, with exact duplicates removed
+ * and later copies of conflicting events quarantined (cold dedupe against every live segment,
+ * cold-dedupe.ts).
  * One commit (`replaceSegments`) replaces the inputs and records a replacement; inputs are
  * deleted by GC after the reader grace period. It never drops a row on the word of a segment
- * that is no longer live. Phases: choose inputs, load the cold-dedupe reference, dedupe, write
- * the partitions, commit.
+ * that is no longer live. Phases: choose inputs, load the cold-dedupe reference, dedupe, plan and
+ * write the outputs, commit.
  */
 import type { ManifestStore } from '../manifest/manifest-store.ts';
 import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
@@ -16,14 +17,13 @@ import type { UsageEvent } from '../model/event.ts';
 import { DAY_MS } from '../model/time.ts';
 import { readRawEvents, writeRawSegment } from '../objects/segment-objects.ts';
 import { allowedPairs, dedupe, inputKeys, loadReference } from './cold-dedupe.ts';
+import { planOutputs, smallGroups, type OutputSizing } from './sizing.ts';
 import type { ObjectStore } from '../store/types.ts';
 import { MINUTE_MS } from '../model/time.ts';
 
-export interface CompactOptions {
-  /** Compacted segments smaller than this are merged again with their partition. */
+export interface CompactOptions extends OutputSizing {
+  /** Unrolled compacted segments smaller than this are merged again (with new data or each other). */
   readonly smallBytes: number;
-  /** An output partition is split into segments of about this many bytes (estimated). */
-  readonly targetBytes: number;
   /** Bounds of one run: input segments and rows. */
   readonly maxInputSegments: number;
   readonly maxInputRows: number;
@@ -33,7 +33,9 @@ export interface CompactOptions {
 
 export const DEFAULT_COMPACT_OPTIONS: CompactOptions = {
   smallBytes: 1024 * 1024,
+  packBytes: 2 * 1024 * 1024,
   targetBytes: 16 * 1024 * 1024,
+  targetRows: 1_000_000,
   maxInputSegments: 64,
   maxInputRows: 500_000,
   graceMs: 15 * MINUTE_MS,
@@ -53,68 +55,49 @@ export interface CompactReport {
   readonly reason?: string;
 }
 
-/** The (UTC day, bucket) partition of a compacted segment. */
-const partitionOf = (s: DeepReadonly<RawSegmentEntry>) => `${Math.floor(s.min_ts / DAY_MS)}:${s.buckets[0]}`;
+type Entry = DeepReadonly<RawSegmentEntry>;
+
+const firstDay = (s: Entry) => Math.floor(s.min_ts / DAY_MS);
+const lastDay = (s: Entry) => Math.floor(s.max_ts / DAY_MS);
+
+/** Whether two segments hold rows of a common UTC day (outputs pack a day's buckets together). */
+function sameDay(a: Entry, b: Entry): boolean {
+  return firstDay(a) <= lastDay(b) && firstDay(b) <= lastDay(a);
+}
 
 /**
  * Inputs of one run: young (not yet compacted) segments, oldest first, plus small compacted
- * segments only when merging makes progress — another segment of the same partition joins
- * them. Without that rule a lone small partition would be rewritten unchanged on every run.
+ * segments only when merging makes progress — either new data of their days joins
+ * them, or they form a group that fits one output (`smallGroups`). Without that rule a lone
+ * small segment would be rewritten unchanged on every run. A group is taken whole or not at all.
  */
-export function chooseInputs(live: readonly DeepReadonly<RawSegmentEntry>[], opts: CompactOptions): DeepReadonly<RawSegmentEntry>[] {
+export function chooseInputs(live: readonly Entry[], opts: CompactOptions): Entry[] {
   const unrolled = [...live].filter((s) => s.rolled_by === undefined).sort((a, b) => a.created_at_ms - b.created_at_ms);
   const young = unrolled.filter((s) => s.compacted !== true);
-  const smallByPartition = new Map<string, DeepReadonly<RawSegmentEntry>[]>();
-  for (const s of unrolled) {
-    if (s.compacted !== true || s.bytes >= opts.smallBytes) continue;
-    const k = partitionOf(s);
-    smallByPartition.set(k, [...(smallByPartition.get(k) ?? []), s]);
-  }
-  const chosen: DeepReadonly<RawSegmentEntry>[] = [];
+  const small = unrolled.filter((s) => s.compacted === true && s.bytes < opts.smallBytes);
+  const chosen = new Set<Entry>();
   let rows = 0;
-  const take = (s: DeepReadonly<RawSegmentEntry>) => {
-    if (chosen.length >= opts.maxInputSegments || (chosen.length > 0 && rows + s.rows > opts.maxInputRows) || chosen.includes(s)) return false;
-    chosen.push(s);
-    rows += s.rows;
+  const take = (group: readonly Entry[]) => {
+    const fresh = group.filter((s) => !chosen.has(s));
+    const more = fresh.reduce((n, s) => n + s.rows, 0);
+    if (chosen.size + fresh.length > opts.maxInputSegments || (chosen.size > 0 && rows + more > opts.maxInputRows)) return false;
+    for (const s of fresh) chosen.add(s);
+    rows += more;
     return true;
   };
   for (const s of young) {
-    if (!take(s)) break;
-    // Small compacted segments of the partitions this young segment touches merge with it.
-    for (let d = Math.floor(s.min_ts / DAY_MS); d <= Math.floor(s.max_ts / DAY_MS); d++) {
-      for (const b of s.buckets) for (const small of smallByPartition.get(`${d}:${b}`) ?? []) take(small);
-    }
+    if (!take([s])) break;
+    // Small compacted segments of the days this young segment touches merge with it.
+    for (const c of small) if (sameDay(s, c)) take([c]);
   }
-  for (const group of smallByPartition.values()) {
-    if (group.filter((g) => !chosen.includes(g)).length < 2) continue;
-    for (const g of group) take(g);
-  }
-  return chosen;
-}
-/** Writes the kept rows partitioned by (UTC day, bucket), large partitions split by rows. */
-async function writePartitions(
-  store: ObjectStore,
-  shard: ManifestStore,
-  deps: Deps,
-  bucketCount: number,
-  kept: readonly UsageEvent[],
-  rowsPerSegment: number,
-): Promise<RawSegmentEntry[]> {
-  const partitions = new Map<string, UsageEvent[]>();
-  for (const e of kept) {
-    const k = `${Math.floor(e.timestamp_ms / DAY_MS)}:${bucketOf(e.account_id, bucketCount)}`;
-    let p = partitions.get(k);
-    if (p === undefined) partitions.set(k, (p = []));
-    p.push(e);
-  }
-  const outputs: RawSegmentEntry[] = [];
-  const opts = { bucketOf: (a: string) => bucketOf(a, bucketCount), compacted: true };
-  for (const part of partitions.values()) {
-    for (let at = 0; at < part.length; at += rowsPerSegment) {
-      outputs.push(await writeRawSegment(store, shard.keys, deps, part.slice(at, at + rowsPerSegment), opts));
-    }
-  }
-  return outputs;
+  const limits = { packBytes: opts.packBytes, targetRows: Math.min(opts.targetRows, opts.maxInputRows), maxSegments: opts.maxInputSegments };
+  for (const group of smallGroups(
+    small.filter((s) => !chosen.has(s)),
+    DAY_MS,
+    limits,
+  ))
+    take(group);
+  return [...chosen];
 }
 
 export async function compactShard(
@@ -142,13 +125,32 @@ export async function compactShard(
   if (inputs.length === 0) return { ...empty, reason: 'nothing to compact' };
 
   const events: UsageEvent[] = [];
+  /** Each row's estimated encoded bytes: its input segment's bytes per row. */
+  const bytesOf = new Map<UsageEvent, number>();
   // A loop, not push(...rows): spreading a large segment overflows the call stack.
-  for (const s of inputs) for (const e of await readRawEvents(store, s)) events.push(e);
+  for (const s of inputs) {
+    const perRow = s.bytes / Math.max(1, s.rows);
+    for (const e of await readRawEvents(store, s)) {
+      events.push(e);
+      bytesOf.set(e, perRow);
+    }
+  }
   // Quarantined copies take part too: a retry of one is a duplicate, not a new conflict.
   const reference = await loadReference(store, live, inputs, snap.manifest.quarantine, inputKeys(events));
   const d = dedupe(events, reference, allowedPairs(snap.manifest.conflicts), () => newId(deps), deps.clock.now());
-  const bytesPerRow = Math.max(1, inputs.reduce((s, x) => s + x.bytes, 0) / Math.max(1, rowsIn));
-  const outputs = await writePartitions(store, shard, deps, bucketCount, d.kept, Math.max(1000, Math.floor(opts.targetBytes / bytesPerRow)));
+  const plan = planOutputs(
+    d.kept,
+    (e) => Math.floor(e.timestamp_ms / DAY_MS) * bucketCount + bucketOf(e.account_id, bucketCount),
+    (e) => bytesOf.get(e) ?? 0,
+    opts,
+  );
+  if (inputs.every((s) => s.compacted === true) && plan.length >= inputs.length && d.duplicates === 0 && d.quarantined.length === 0) {
+    // Only already-compacted inputs and nothing fewer to show for it: rewriting would change nothing.
+    return { ...empty, reason: 'no progress: the inputs would be rewritten as they are' };
+  }
+  const outputs: RawSegmentEntry[] = [];
+  const written = { bucketOf: (a: string) => bucketOf(a, bucketCount), compacted: true };
+  for (const rows of plan) outputs.push(await writeRawSegment(store, shard.keys, deps, rows, written));
   // Quarantined copies go to a segment of their own, which no query, rollup or compaction reads.
   const quarantine =
     d.quarantined.length === 0

@@ -13,7 +13,7 @@ import { listAll, type ObjectStore } from '../../src/store/types.ts';
 import { openInstance, postBatch, type Instance } from '../support/instance.ts';
 import { generate, MONTHS, reference, type RefEvent } from '../query/reference.ts';
 import { verify } from '../../src/query/verify.ts';
-import { shardOfAccount } from '../../src/model/bucket.ts';
+import { bucketOf, shardOfAccount } from '../../src/model/bucket.ts';
 
 export interface Backend {
   store: ObjectStore;
@@ -350,6 +350,103 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       expect(await committed()).toBe(0);
       expect(await total(a, undefined, 'raw')).toEqual(reference([...events, { ...e, event_id: 'newcomer' }], { from: FROM, to: TO }).get('[]'));
     });
+
+    it('compaction sizes outputs by rows and bytes: one day of a small tenant over 64 buckets is one segment, read exactly per account', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { shards: 1, buckets: 64 });
+      const day = MONTHS[1]! + 3 * 86_400_000;
+      const ev = (i: number, ts: number): RefEvent => ({
+        event_id: `tiny-${i}`,
+        kind: 'Usage',
+        account_id: `tiny-acct-${i % 150}`,
+        product_id: 'chat',
+        meter_id: 'tokens.in',
+        source: 'api',
+        unit: 'tokens',
+        timestamp_ms: ts,
+        quantity: 1 + i,
+        dimensions: {},
+      });
+      const events = Array.from({ length: 300 }, (_, i) => ev(i, day + i * 60_000));
+      for (let i = 0; i < events.length; i += 75) expect((await postBatch(a.app, events.slice(i, i + 75))).body.accepted).toBe(75);
+      const shard = a.db.shards[0]!;
+      const buckets = new Set(events.map((e) => bucketOf(e.account_id, 64)));
+      expect(buckets.size).toBeGreaterThan(50);
+      const accounts = [...new Set(events.map((e) => e.account_id))].sort();
+      const sample = accounts.filter((_, i) => i % 15 === 0);
+      const want = (account?: string) => reference(events, { ...(account === undefined ? {} : { account }), from: FROM, to: TO }).get('[]') ?? [0n, 0];
+      const before = await Promise.all(sample.map((acc) => total(a, acc, 'auto')));
+      expect(before).toEqual(sample.map((acc) => want(acc)));
+
+      const report = await runJob(a.db, 'compact', FAST);
+      expect(report.results[0]).toMatchObject({ committed: true, inputs: 4, outputs: 1, rows_out: 300 });
+      const [seg] = (await shard.revalidate()).manifest.segments;
+      expect((await shard.revalidate()).manifest.segments.length).toBe(1);
+      expect(seg).toMatchObject({ compacted: true, rows: 300 });
+      expect([...seg!.buckets].sort((x, y) => x - y)).toEqual([...buckets].sort((x, y) => x - y));
+      // Queries prune by bucket and account range: the multi-bucket segment is kept and filtered by row.
+      for (const acc of sample) expect(await total(a, acc, 'auto'), acc).toEqual(want(acc));
+      expect(await total(a, undefined, 'raw')).toEqual(want());
+
+      // The next day's events: a segment of their own first, then the two small days merge into one.
+      const next = Array.from({ length: 40 }, (_, i) => ev(300 + i, day + 86_400_000 + i * 60_000));
+      await postBatch(a.app, next);
+      const all = [...events, ...next];
+      expect((await runJob(a.db, 'compact', FAST)).results[0]).toMatchObject({ committed: true, outputs: 1 });
+      expect((await shard.revalidate()).manifest.segments.length).toBe(2);
+      expect((await runJob(a.db, 'compact', FAST)).results[0]).toMatchObject({ committed: true, inputs: 2, outputs: 1 });
+      expect((await shard.revalidate()).manifest.segments.length).toBe(1);
+      expect((await runJob(a.db, 'compact', FAST)).results[0]).toMatchObject({ committed: false });
+      // A new event of a day already compacted merges with that day's small segment in one run.
+      const late = ev(999, day + 5);
+      await postBatch(a.app, [late]);
+      all.push(late);
+      expect((await runJob(a.db, 'compact', FAST)).results[0]).toMatchObject({ committed: true, inputs: 2, outputs: 1 });
+      expect((await shard.revalidate()).manifest.segments.length).toBe(1);
+      expect(await total(a, undefined, 'raw')).toEqual(reference(all, { from: FROM, to: TO }).get('[]'));
+
+      // Rollup and GC over the packed segment keep every total.
+      await runJob(a.db, 'rollup', FAST);
+      await runJob(a.db, 'gc', FAST);
+      for (const acc of sample) {
+        expect(await total(a, acc, 'auto'), acc).toEqual(reference(all, { account: acc, from: FROM, to: TO }).get('[]'));
+        expect(await total(a, acc, 'rollup'), acc).toEqual(reference(all, { account: acc, from: FROM, to: TO }).get('[]'));
+      }
+      await expectStoreConsistent(a);
+    }, 120_000);
+
+    it('a large partition splits into even segments within the row target; pieces are not merged back', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { shards: 1, buckets: 64 });
+      const day = MONTHS[1]! + 86_400_000;
+      const events: RefEvent[] = Array.from({ length: 2500 }, (_, i) => ({
+        event_id: `big-${i}`,
+        kind: 'Usage',
+        account_id: i % 10 === 0 ? 'small-one' : 'big-one',
+        product_id: 'chat',
+        meter_id: 'tokens.in',
+        source: 'api',
+        unit: 'tokens',
+        timestamp_ms: day + i * 1000,
+        quantity: 1 + (i % 97),
+        dimensions: {},
+      }));
+      for (let i = 0; i < events.length; i += 500) await postBatch(a.app, events.slice(i, i + 500));
+      const opts: JobOptions = { ...FAST, compact: { graceMs: 0, targetRows: 1000 } };
+      expect((await runJob(a.db, 'compact', opts)).results[0]).toMatchObject({ committed: true, rows_out: 2500 });
+      const segs = (await a.db.shards[0]!.revalidate()).manifest.segments;
+      const big = bucketOf('big-one', 64);
+      expect(bucketOf('small-one', 64)).not.toBe(big);
+      // big-one's 2,250 rows: two even pieces (a third would fall under the 1,000-row floor);
+      // small-one's 250 rows, another bucket, are packed into a segment apart from them.
+      const bigSegs = segs.filter((s) => s.buckets.length === 1 && s.buckets[0] === big);
+      expect(bigSegs.map((s) => s.rows).sort()).toEqual([1125, 1125]);
+      expect(segs.reduce((n, s) => n + s.rows, 0)).toBe(2500);
+      expect(segs.length).toBe(3);
+      expect((await runJob(a.db, 'compact', opts)).results[0]).toMatchObject({ committed: false });
+      for (const acc of ['big-one', 'small-one'])
+        expect(await total(a, acc, 'auto')).toEqual(reference(events, { account: acc, from: FROM, to: TO }).get('[]'));
+    }, 120_000);
 
     it('GC dry run lists an orphaned segment of a failed ingest, GC deletes it, and never a referenced object', async () => {
       const { store, prefix } = await make();
