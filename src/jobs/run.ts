@@ -8,8 +8,8 @@
 import { compactShard, DEFAULT_COMPACT_OPTIONS, type CompactOptions } from '../compact/compact-job.ts';
 import { DEFAULT_GC_OPTIONS, gcScratch, gcShard, type GcOptions } from '../compact/gc.ts';
 import { checkIdReuse, type IdReuseOptions } from '../compact/id-reuse.ts';
+import { DEFAULT_INGEST_OPTIONS } from '../ingest/limits.ts';
 import { forEachLimit } from '../lib/pool.ts';
-import { DAY_MS } from '../model/time.ts';
 import type { Database } from '../manifest/database.ts';
 import { scratchPrefix } from '../manifest/keys.ts';
 import { PeriodService } from '../period/periods.ts';
@@ -45,7 +45,8 @@ async function finishFencedPeriods(db: Database, shard: number): Promise<number>
   return new PeriodService(db, new QueryEngine(db)).finishShard(shard);
 }
 
-const DEFAULT_ID_REUSE_OPTIONS: IdReuseOptions = { windowMs: 7 * DAY_MS, maxSegments: 2000 };
+/** The id-reuse check compares what the dedupe window holds: the same default window as ingest. */
+const DEFAULT_ID_REUSE_OPTIONS: IdReuseOptions = { windowMs: DEFAULT_INGEST_OPTIONS.dedupeWindowMs, maxSegments: 2000 };
 
 export async function runJob(db: Database, job: JobName, opts: JobOptions = {}): Promise<JobReport> {
   const { store, deps } = db;

@@ -312,6 +312,30 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       });
     });
 
+    it('without options, the gc run finds id reuse across the whole default dedupe window (35 days), not a shorter one', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { shards: 2, buckets: 8 });
+      const ev = (account: string) => ({
+        event_id: 'reused-late',
+        account_id: account,
+        product_id: 'p',
+        meter_id: 'm',
+        source: 'api',
+        unit: 'u',
+        timestamp_ms: Date.UTC(2026, 8, 3, 9),
+        quantity: 1,
+      });
+      await postBatch(a.app, [ev('tenant-a')]);
+      await runJob(a.db, 'compact', FAST);
+      // The same id under another account, 20 days of ingest time later.
+      a.clock.advance(20 * 24 * 3_600_000);
+      await postBatch(a.app, [ev('tenant-b')]);
+      await runJob(a.db, 'compact', FAST);
+      const gc = await runJob(a.db, 'gc', FAST);
+      const summary = gc.results[gc.results.length - 1] as { id_reuse: { reuses_found: number } };
+      expect(summary.id_reuse.reuses_found).toBe(2);
+    });
+
     it('a query planned before a compaction commit still reads the replaced segments during the grace period', async () => {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix);
