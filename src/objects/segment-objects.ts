@@ -59,7 +59,7 @@ export interface WriteRawOptions {
   readonly level?: DeflateLevel;
   /** Hashes the caller already computed (8 words per event, as EventHasher writes them). */
   readonly hashes?: Uint32Array;
-  /** Written by compaction: deduplicated, one (UTC day, bucket) partition. */
+  /** Written by compaction: deduplicated, sized by rows and bytes; carries a key filter. */
   readonly compacted?: boolean;
 }
 

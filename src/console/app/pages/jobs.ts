@@ -115,7 +115,11 @@ export async function jobsPage(ctx: PageContext): Promise<void> {
       'div',
       { class: 'grid3' },
       section('Rollup', h('p', null, 'Aggregates compacted raw segments into hourly rollups, then merges small rollups.'), rollup),
-      section('Compaction', h('p', null, 'Merges young raw segments by (day, bucket), removes cold duplicates and records conflicts.'), compact),
+      section(
+        'Compaction',
+        h('p', null, 'Merges young raw segments into segments sized by rows and bytes, removes cold duplicates and records conflicts.'),
+        compact,
+      ),
       section(
         'Garbage collection',
         h('p', null, 'Deletes objects no manifest references any more. Starts with a dry run; deleting is a confirmed second step.'),
