@@ -5,7 +5,7 @@
  * and the CLI. Jobs may run concurrently with themselves, with ingest and with queries on other
  * instances: conflicts are resolved by the manifest commit, never by a lock.
  */
-import { compactShard, DEFAULT_COMPACT_OPTIONS, type CompactOptions } from '../compact/compact-job.ts';
+import { chooseInputs, compactShard, DEFAULT_COMPACT_OPTIONS, type CompactOptions } from '../compact/compact-job.ts';
 import { DEFAULT_GC_OPTIONS, gcScratch, gcShard, type GcOptions } from '../compact/gc.ts';
 import { checkIdReuse, type IdReuseOptions } from '../compact/id-reuse.ts';
 import { DEFAULT_INGEST_OPTIONS } from '../ingest/limits.ts';
@@ -53,17 +53,25 @@ export async function runJob(db: Database, job: JobName, opts: JobOptions = {}):
   const buckets = db.info.bucket_count;
   const scratch = scratchPrefix(db.prefix);
   const gcOpts: GcOptions = { ...DEFAULT_GC_OPTIONS, ...opts.gc, dryRun: opts.dryRun ?? false };
+  const compactOpts: CompactOptions = { ...DEFAULT_COMPACT_OPTIONS, ...opts.compact };
+  // Rollup leaves alone what the next compaction would merge: a small compacted segment rolled
+  // first could never merge again (one more segment per compaction run, each with a key filter).
+  const rollupOpts: RollupOptions = {
+    ...DEFAULT_ROLLUP_OPTIONS,
+    ...opts.rollup,
+    hold: opts.rollup?.hold ?? ((segments) => new Set(chooseInputs(segments, compactOpts).flatMap((s) => (s.compacted === true ? [s.id] : [])))),
+  };
   const results: Record<string, unknown>[] = new Array(db.shards.length);
   // A failing shard is reported in its slot; it never stops the others.
   await forEachLimit(db.shards, opts.concurrency ?? 4, async (shard) => {
     try {
       switch (job) {
         case 'compact':
-          results[shard.shard] = { ...(await compactShard(store, shard, deps, buckets, { ...DEFAULT_COMPACT_OPTIONS, ...opts.compact })) };
+          results[shard.shard] = { ...(await compactShard(store, shard, deps, buckets, compactOpts)) };
           break;
         case 'rollup': {
-          const rolled = await rollupShard(store, shard, deps, buckets, { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup });
-          const merged = await mergeRollups(store, shard, deps, buckets, { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup });
+          const rolled = await rollupShard(store, shard, deps, buckets, rollupOpts);
+          const merged = await mergeRollups(store, shard, deps, buckets, rollupOpts);
           results[shard.shard] = { ...rolled, merge: merged, periods_finished: await finishFencedPeriods(db, shard.shard) };
           break;
         }

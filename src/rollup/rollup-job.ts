@@ -23,6 +23,12 @@ export interface RollupOptions {
   readonly maxRollups: number;
   /** How long merged-away rollup segments stay readable. */
   readonly graceMs: number;
+  /**
+   * Ids of compacted segments to leave unrolled for now: those the next compaction run would
+   * merge (it never takes a rolled segment), so small ones merge before they are rolled. The jobs
+   * runner supplies compaction's own input choice; none by default.
+   */
+  readonly hold?: (segments: readonly DeepReadonly<RawSegmentEntry>[]) => ReadonlySet<string>;
 }
 
 export const DEFAULT_ROLLUP_OPTIONS: RollupOptions = { maxInputSegments: 64, maxInputRows: 1_000_000, maxRollups: 16, graceMs: 15 * MINUTE_MS };
@@ -74,10 +80,11 @@ export async function rollupShard(
   opts: RollupOptions = DEFAULT_ROLLUP_OPTIONS,
 ): Promise<RollupReport> {
   const snap = await shard.revalidate();
+  const held = opts.hold?.(snap.manifest.segments) ?? new Set<string>();
   const inputs: DeepReadonly<RawSegmentEntry>[] = [];
   let rowsIn = 0;
   for (const s of [...snap.manifest.segments].sort((a, b) => a.created_at_ms - b.created_at_ms)) {
-    if (s.rolled_by !== undefined || s.compacted !== true) continue;
+    if (s.rolled_by !== undefined || s.compacted !== true || held.has(s.id)) continue;
     if (inputs.length >= opts.maxInputSegments || (inputs.length > 0 && rowsIn + s.rows > opts.maxInputRows)) break;
     inputs.push(s);
     rowsIn += s.rows;

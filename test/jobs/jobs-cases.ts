@@ -439,6 +439,46 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       await expectStoreConsistent(a);
     }, 120_000);
 
+    it("with rollup between compactions (the default cadence), a small tenant's day still merges into one segment before it is rolled", async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { shards: 1, buckets: 64 });
+      const day = MONTHS[2]! + 9 * 86_400_000;
+      const ev = (i: number): RefEvent => ({
+        event_id: `cad-${i}`,
+        kind: 'Usage',
+        account_id: `cad-acct-${i % 40}`,
+        product_id: 'chat',
+        meter_id: 'tokens.out',
+        source: 'api',
+        unit: 'tokens',
+        timestamp_ms: day + i * 97_000,
+        quantity: 10 + i,
+        dimensions: {},
+      });
+      const shard = a.db.shards[0]!;
+      const all: RefEvent[] = [];
+      // Live traffic: new events of the day are there whenever rollup runs (every minute by default).
+      for (let round = 0; round < 6; round++) {
+        const batch = Array.from({ length: 30 }, (_, j) => ev(round * 30 + j));
+        await postBatch(a.app, batch);
+        all.push(...batch);
+        await runJob(a.db, 'rollup', FAST);
+        await runJob(a.db, 'compact', FAST);
+        const segs = (await shard.revalidate()).manifest.segments;
+        // Held back from rollup while compaction would merge it: one segment, never one per round.
+        expect(segs.length, `round ${round}`).toBe(1);
+        expect(segs[0]!.rolled_by).toBeUndefined();
+        expect(await total(a, undefined, 'auto')).toEqual(reference(all, { from: FROM, to: TO }).get('[]'));
+      }
+      // Nothing left for compaction to merge: the next rollup rolls it, and rollup totals match.
+      expect((await runJob(a.db, 'compact', FAST)).results[0]).toMatchObject({ committed: false });
+      await runJob(a.db, 'rollup', FAST);
+      const [seg] = (await shard.revalidate()).manifest.segments;
+      expect(seg?.rolled_by).toBeDefined();
+      expect(await total(a, undefined, 'rollup')).toEqual(reference(all, { from: FROM, to: TO }).get('[]'));
+      expect(await total(a, 'cad-acct-7', 'auto')).toEqual(reference(all, { account: 'cad-acct-7', from: FROM, to: TO }).get('[]'));
+    }, 120_000);
+
     it('a large partition splits into even segments within the row target; pieces are not merged back', async () => {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix, { shards: 1, buckets: 64 });
