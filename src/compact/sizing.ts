@@ -19,6 +19,11 @@ export interface OutputSizing {
 
 /** A split piece of a large partition holds at least this many rows (estimates are rough). */
 const MIN_SPLIT_ROWS = 1000;
+/**
+ * Estimates are sums of per-row fractions (segment bytes / rows): a group of small segments whose
+ * bytes sum to exactly `packBytes` must still pack into one output despite rounding.
+ */
+const SLACK = 1 + 1e-9;
 
 /**
  * Groups rows into outputs. `partitionOf` gives each row's (day, bucket) partition as one
@@ -39,11 +44,11 @@ export function planOutputs<T>(rows: readonly T[], partitionOf: (row: T) => numb
   let packedBytes = 0;
   for (const k of [...partitions.keys()].sort((a, b) => a - b)) {
     const p = partitions.get(k)!;
-    if (p.bytes > s.packBytes || p.rows.length > s.targetRows) {
+    if (p.bytes > s.packBytes * SLACK || p.rows.length > s.targetRows) {
       outputs.push(...split(p.rows, p.bytes, s));
       continue;
     }
-    if (packed.length > 0 && (packedBytes + p.bytes > s.packBytes || packed.length + p.rows.length > s.targetRows)) {
+    if (packed.length > 0 && (packedBytes + p.bytes > s.packBytes * SLACK || packed.length + p.rows.length > s.targetRows)) {
       outputs.push(packed);
       packed = [];
       packedBytes = 0;

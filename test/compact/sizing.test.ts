@@ -82,6 +82,16 @@ describe('compaction output sizing', () => {
     expect(plan(many, { ...SIZING, targetRows: 1000 }).map((o) => o.length)).toEqual([900, 900, 900, 300]);
   });
 
+  it('a group of segments whose estimated bytes sum to exactly the pack size is one output despite rounding', () => {
+    // Per-row estimates are segment bytes / rows: 1 MiB over 2 rows, then 1 MiB over 21 rows
+    // (21 additions of MIB / 21 come to a little more than 1 MiB in floating point).
+    const input = [
+      ...rows([{ partition: 1, rows: 2, bytes: MIB / 2 }]),
+      ...rows([{ partition: 2, rows: 21, bytes: MIB / 21 }]).map((r) => ({ ...r, id: r.id + 2 })),
+    ];
+    expect(plan(input).length).toBe(1);
+  });
+
   it('groups small compacted segments in day order only where a group fits one output', () => {
     const seg = (id: string, day: number, bucket: number, mib: number, rows = 100) => ({
       id,
