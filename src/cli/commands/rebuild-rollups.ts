@@ -1,7 +1,9 @@
 /**
  * `usagedb rebuild-rollups --from T --to T [--dry-run]`: in one commit per shard, drops the
  * rollups whose hours overlap [from, to) and unmarks their raw inputs; the next rollup run
- * (`usagedb jobs run rollup`, or the scheduler) rebuilds them. Totals are unchanged throughout.
+ * (`usagedb jobs run rollup`, or the scheduler) rebuilds them — small segments the next
+ * compaction merges with newer events of their days, after that compaction. Totals are unchanged
+ * throughout.
  */
 import { rebuildRollups } from '../../rollup/rebuild.ts';
 import { noMorePositionals, rangeFlags, type Command } from '../args.ts';
