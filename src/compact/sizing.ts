@@ -91,7 +91,7 @@ export function smallGroups<T extends SizedSegment>(
   dayMs: number,
   s: Pick<OutputSizing, 'packBytes' | 'targetRows'> & { readonly maxSegments: number },
 ): T[][] {
-  const order = (s: T) => [Math.floor(s.min_ts / dayMs), s.buckets[0] ?? 0] as const;
+  const order = (seg: T) => [Math.floor(seg.min_ts / dayMs), seg.buckets[0] ?? 0] as const;
   const sorted = [...small].sort((a, b) => {
     const [da, ba] = order(a);
     const [db, bb] = order(b);
