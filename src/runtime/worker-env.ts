@@ -63,7 +63,9 @@ export function configFromEnv(env: Env, rt: RuntimeTraits): Config {
   const vars: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) if (typeof value === 'string') vars[name] = value;
   // s3 unless told otherwise: then loadConfig insists on USAGEDB_S3_BUCKET with its own message.
-  return configure({ USAGEDB_STORE: 's3', ...vars }, rt);
+  // A cron invocation has a subrequest limit (1,000 on Workers Paid) and one compaction run takes
+  // ~100-200: four catch-up runs per shard job by default.
+  return configure({ USAGEDB_STORE: 's3', USAGEDB_JOB_MAX_RUNS: '4', ...vars }, rt);
 }
 
 export function logStartFailure(err: unknown): void {
