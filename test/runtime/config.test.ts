@@ -79,4 +79,12 @@ describe('configuration of a Worker', () => {
     const more = { ...env, USAGEDB_JOB_MAX_RUNS: '20' };
     expect(configFromEnv(more, workerTraits('worker', false, more)).jobs.options.catchUp?.maxRuns).toBe(20);
   });
+
+  it('holds a 32 MB segment cache (an isolate has 128 MB) unless USAGEDB_SEGMENT_CACHE_MB says otherwise', async () => {
+    const { configFromEnv, workerTraits } = await import('../../src/runtime/worker-env.ts');
+    expect(configFromEnv(env, workerTraits('worker', false, env)).query.cacheBytes).toBe(32 * 1024 * 1024);
+    const more = { ...env, USAGEDB_SEGMENT_CACHE_MB: '48' };
+    expect(configFromEnv(more, workerTraits('worker', false, more)).query.cacheBytes).toBe(48 * 1024 * 1024);
+    expect(loadConfig({}).query.cacheBytes).toBe(256 * 1024 * 1024);
+  });
 });
