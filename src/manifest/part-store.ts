@@ -31,7 +31,7 @@ export interface ManifestPartsOptions {
   readonly store: ObjectStore;
   readonly keys: Pick<ShardKeys, 'part'>;
   readonly shard: number;
-  /** A month goes into a part once it ended this long before the commit (default 7 days). */
+  /** An entry goes into its month's part once its UTC day ended this long before the commit (default 1 day). */
   readonly settleMs?: number;
   /** Bytes of part objects kept decoded in memory (default 64 MiB). */
   readonly cacheBytes?: number;

@@ -20,8 +20,8 @@ import {
 export const STORED_MANIFEST_FORMAT = 2;
 /** The format of a part object. */
 export const PART_FORMAT = 1;
-/** Default: a month goes into a part once it ended this long before the manifest's commit time. */
-export const DEFAULT_PART_SETTLE_MS = 7 * 86_400_000;
+/** Default: an entry goes into its month's part once its UTC day ended this long before the commit. */
+export const DEFAULT_PART_SETTLE_MS = 86_400_000;
 
 const int = z.number().int();
 const nonNegative = int.nonnegative();
@@ -87,44 +87,55 @@ export interface Layout {
   readonly order: { readonly segments: number[]; readonly rollups: number[] };
 }
 
-export const monthOf = (ms: number): string => new Date(ms).toISOString().slice(0, 7);
+const DAY_MS = 86_400_000;
+/** Months by UTC day number: toISOString per entry would cost more than the rest of a split. */
+const monthsByDay = new Map<number, string>();
 
-function monthEndMs(month: string): number {
-  const [y, m] = month.split('-').map(Number) as [number, number];
-  return Date.UTC(y, m, 1);
+export function monthOf(ms: number): string {
+  const day = Math.floor(ms / DAY_MS);
+  let month = monthsByDay.get(day);
+  if (month === undefined) {
+    month = new Date(ms).toISOString().slice(0, 7);
+    if (monthsByDay.size < 100_000) monthsByDay.set(day, month);
+  }
+  return month;
+}
+const dayEndMs = (ms: number): number => (Math.floor(ms / DAY_MS) + 1) * DAY_MS;
+
+/**
+ * Whether an entry whose clock is at `ms` is settled in a manifest committed at `nowMs`: its UTC
+ * day ended `settleMs` before. Settling by whole days keeps a month's part from being rewritten
+ * by every commit as entries age: a part changes once a day at most, besides real changes.
+ */
+export function settled(ms: number, nowMs: number, settleMs: number): boolean {
+  return dayEndMs(ms) + settleMs <= nowMs;
 }
 
-/** Whether entries of `month` go into a part of a manifest committed at `nowMs`. */
-export function settled(month: string, nowMs: number, settleMs: number): boolean {
-  return monthEndMs(month) + settleMs <= nowMs;
-}
-
-/** Splits `m`: which entries go to which month's part, and the order runs. Cheap: no encoding. */
+/**
+ * Splits `m`: which entries go to which month's part, and the order runs. Cheap: no encoding.
+ * A raw segment is settled by when it was ingested (`max_ingested`: a late event lands inline,
+ * not in an old month's part) and filed under the month of its data (`max_ts`); a rollup by its
+ * last hour.
+ */
 export function splitManifest(m: DeepReadonly<ShardManifest>, settleMs: number): { layout: Layout; inlineSegments: number[]; inlineRollups: number[] } {
   const slots = new Map<string, { segments: DeepReadonly<RawSegmentEntry>[]; rollups: DeepReadonly<RollupSegmentEntry>[] }>();
-  const isSettled = new Map<string, boolean>();
-  const monthFor = (ms: number): string | undefined => {
-    const month = monthOf(ms);
-    let s = isSettled.get(month);
-    if (s === undefined) isSettled.set(month, (s = settled(month, m.updated_at_ms, settleMs)));
-    return s ? month : undefined;
-  };
+  const monthFor = (clock: number, dataMs: number): string | undefined => (settled(clock, m.updated_at_ms, settleMs) ? monthOf(dataMs) : undefined);
   const slot = (month: string) => {
     let x = slots.get(month);
     if (x === undefined) slots.set(month, (x = { segments: [], rollups: [] }));
     return x;
   };
-  const segMonths = m.segments.map((s) => monthFor(s.max_ts));
-  const rollMonths = m.rollups.map((r) => monthFor(r.max_hour_ms));
+  const segMonths = m.segments.map((s) => monthFor(s.max_ingested, s.max_ts));
+  const rollMonths = m.rollups.map((r) => monthFor(r.max_hour_ms, r.max_hour_ms));
   segMonths.forEach((month, i) => {
     if (month !== undefined) slot(month).segments.push(m.segments[i]!);
   });
   rollMonths.forEach((month, i) => {
     if (month !== undefined) slot(month).rollups.push(m.rollups[i]!);
   });
-  const months = [...slots.keys()].sort();
-  const index = new Map(months.map((month, i) => [month, i]));
-  const parts: PartSlot[] = months.map((month) => ({ month, ...slots.get(month)! }));
+  const partMonths = [...slots.keys()].sort();
+  const index = new Map(partMonths.map((month, i) => [month, i]));
+  const parts: PartSlot[] = partMonths.map((month) => ({ month, ...slots.get(month)! }));
   const runsOf = (ms: (string | undefined)[]) => {
     const runs: number[] = [];
     const inline: number[] = [];

@@ -19,25 +19,38 @@ import type { ObjectStore } from '../../src/store/types.ts';
 import { fakeSegment } from '../support/fixtures.ts';
 
 const DAY = 86_400_000;
-/** The commits' clock: mid-November 2026; months up to October are settled (7 days after their end). */
+/** The commits' clock: November 15, 2026; an entry settles one day after its UTC day of ingestion ended. */
 const NOW = Date.UTC(2026, 10, 15);
 /** The running test's database prefix. */
 let prefix = 'db';
 
-function deps(seed: number): Deps {
-  let t = NOW;
+function deps(seed: number, start = NOW): Deps {
+  let t = start;
   return { clock: { now: () => (t += 1), sleep: async (ms) => void (t += ms) }, random: seededRandom(seed) };
 }
 
-function shardStore(store: ObjectStore, seed = 1): ManifestStore {
-  return new ManifestStore({ store, keys: new ShardKeys(prefix, 0, 1), shard: 0, deps: deps(seed), checkpoints: { every: 8 } });
+function shardStore(store: ObjectStore, seed = 1, start = NOW): ManifestStore {
+  return new ManifestStore({ store, keys: new ShardKeys(prefix, 0, 1), shard: 0, deps: deps(seed, start), checkpoints: { every: 8 } });
 }
 
-/** A segment whose data is in the UTC month `month` (0-based, 2026) on day `day`. */
+/**
+ * A segment whose data is in the UTC month `month` (0-based, 2026) on day `day`, ingested then.
+ * November 15 (the clock's day) is recent; anything ingested before November 14 is settled.
+ */
 function seg(id: string, month: number, day = 3): RawSegmentEntry {
   const ts = Date.UTC(2026, month, day);
-  return { ...fakeSegment(id), key: `${prefix}/shards/00/segments/raw/${id}.useg`, hashes_key: undefined, min_ts: ts, max_ts: ts + DAY / 2 } as RawSegmentEntry;
+  return {
+    ...fakeSegment(id),
+    key: `${prefix}/shards/00/segments/raw/${id}.useg`,
+    hashes_key: undefined,
+    min_ts: ts,
+    max_ts: ts + DAY / 2,
+    min_ingested: ts,
+    max_ingested: ts + DAY / 2,
+  } as RawSegmentEntry;
 }
+/** Ingested now: stays in current.json. */
+const recent = (id: string): RawSegmentEntry => seg(id, 10, 15);
 const noHashes = (s: RawSegmentEntry): RawSegmentEntry => {
   const { hashes_key: _h, ...rest } = s;
   return rest;
@@ -80,8 +93,8 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       const store = await newStore();
       const ms = shardStore(store);
       // Interleaved months, so the order runs matter: Jan, Nov (recent), Feb, Jan, Nov.
-      await ms.commit(added(seg('a', 0), seg('b', 10), seg('c', 1)));
-      await ms.commit(added(seg('d', 0), seg('e', 10)));
+      await ms.commit(added(seg('a', 0), recent('b'), seg('c', 1)));
+      await ms.commit(added(seg('d', 0), recent('e')));
       const committed = ms.peek()!.manifest;
       const { stored: s } = await stored(store, ms);
       expect(s.format).toBe(2);
@@ -110,7 +123,7 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
         }
         sizes.push((await stored(store, ms)).bytes);
       }
-      await ms.commit(added(seg('recent', 10)));
+      await ms.commit(added(recent('recent')));
       const whole = new TextEncoder().encode(JSON.stringify(ms.peek()!.manifest)).byteLength;
       const { bytes, stored: s } = await stored(store, ms);
       expect(ms.peek()!.manifest.segments).toHaveLength(1801);
@@ -132,8 +145,8 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       const before = partPuts().length;
       expect(before).toBe(3);
       // A recent segment: current.json only.
-      await ms.commit(added(seg('now1', 10)));
-      await ms.commit(added(seg('now2', 10)));
+      await ms.commit(added(recent('now1')));
+      await ms.commit(added(recent('now2')));
       expect(partPuts()).toHaveLength(3);
       // A late segment of February: that month's part only, then current.json.
       const at = puts().length;
@@ -148,9 +161,27 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       const reader = shardStore(withFaults(store, plan.injector), 2);
       await reader.load();
       expect(reader.partStats.fetched).toBe(3);
-      await reader.commit(added(seg('now3', 10)));
+      await reader.commit(added(recent('now3')));
       expect(reader.partStats.written).toBe(0);
       expect(partPuts()).toHaveLength(4);
+    });
+
+    it('a late event stays in current.json until its day of ingestion settles, then moves into its month part', async () => {
+      const store = await newStore();
+      const ms = shardStore(store);
+      await ms.commit(added(seg('j1', 0)));
+      const late = { ...seg('late', 0), min_ingested: NOW, max_ingested: NOW };
+      await ms.commit(added(late));
+      expect(ms.partStats.written).toBe(1);
+      expect(ids((await stored(store, ms)).stored)).toEqual(['late']);
+      // Two days on, the next commit (of anything) files it under January: one part written.
+      const later = shardStore(store, 2, NOW + 2 * DAY);
+      await later.commit(added({ ...recent('now1'), min_ingested: NOW + 2 * DAY, max_ingested: NOW + 2 * DAY }));
+      expect(later.partStats.written).toBe(1);
+      const { stored: s } = await stored(store, later);
+      expect(ids(s)).toEqual(['now1']);
+      expect(s.parts.map((p) => [p.month, p.segments])).toEqual([['2026-01', 2]]);
+      expect(ids((await shardStore(store, 3).load()).manifest)).toEqual(['j1', 'late', 'now1']);
     });
 
     it('a crash between the part PUT and the current.json PUT leaves no dangling reference; GC deletes the orphan part', async () => {
@@ -183,7 +214,7 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       const p1 = await partKeys(store, ms);
       // Generations 3..9: January changes (P1 is then named by history only), then recent commits.
       await ms.commit(added(seg('j2', 0)));
-      for (let i = 0; i < 6; i++) await ms.commit(added(seg(`now${i}`, 10)));
+      for (let i = 0; i < 6; i++) await ms.commit(added(recent(`now${i}`)));
       expect(ms.peek()!.manifest.generation).toBe(9);
       const gc = (historyKeep: number) => gcShard(store, ms, deps(5), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep, maxDeletes: 100, dryRun: false });
       // Window 2..9 needs generation 1's full copy (no parts) and 8's (names January's second part).
@@ -200,7 +231,7 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       expect(await partKeys(store, ms)).toEqual([...afterFirst, ...current].sort());
       expect(ids(await ms.readGeneration(8))).toEqual(['j1', 'j2', 'now0', 'now1', 'now2', 'now3', 'now4']);
       // Once generation 8 leaves the window (and no chain needs it), its part goes too.
-      for (let i = 0; i < 8; i++) await ms.commit(added(seg(`later${i}`, 10)));
+      for (let i = 0; i < 8; i++) await ms.commit(added(recent(`later${i}`)));
       await gc(2);
       expect(await partKeys(store, ms)).toEqual(current);
       expect((await shardStore(store, 6).load()).manifest).toEqual(ms.peek()!.manifest);
@@ -209,7 +240,7 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
     it('restore puts an older generation back with parts of its own', async () => {
       const store = await newStore();
       const ms = shardStore(store);
-      await ms.commit(added(seg('j1', 0), seg('now1', 10)));
+      await ms.commit(added(seg('j1', 0), recent('now1')));
       await ms.commit(added(seg('j2', 0)));
       const g2 = await ms.readGeneration(2);
       const restored = await ms.restore(2);
@@ -232,16 +263,16 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       const store = await newStore();
       const ms = shardStore(store);
       await ms.commit(added(seg('j1', 0)));
-      await ms.commit(added(seg('now1', 10)));
+      await ms.commit(added(recent('now1')));
       for (const k of await partKeys(store, ms)) await store.delete(k);
       const fresh = shardStore(store, 2);
       const err = await fresh.load().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ManifestCorruptError);
       expect((err as ManifestCorruptError).code).toBe('manifest_corrupt');
-      await expect(fresh.commit(added(seg('now2', 10)))).rejects.toThrow(ManifestCorruptError);
+      await expect(fresh.commit(added(recent('now2')))).rejects.toThrow(ManifestCorruptError);
       // Generation 1 (empty) is a full copy without parts.
       await fresh.restore(1);
-      expect((await fresh.commit(added(seg('now2', 10)))).committed).toBe(true);
+      expect((await fresh.commit(added(recent('now2')))).committed).toBe(true);
     });
 
     it('reads a format-1 current.json and its history, and migrates it to parts on the next commit', async () => {
@@ -249,7 +280,7 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       const keys = new ShardKeys(prefix, 0, 1);
       const old: ShardManifest = {
         ...emptyManifest(0, '01OLD0000000000000000000001', NOW - DAY),
-        segments: [seg('j1', 0), seg('f1', 1), seg('now1', 10)].map(noHashes),
+        segments: [seg('j1', 0), seg('f1', 1), recent('now1')].map(noHashes),
       };
       const body = encodeManifest(old);
       await store.put(keys.current, body, { ifNoneMatch: '*' });
@@ -258,7 +289,7 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       expect((await ms.load()).manifest).toEqual(old);
       const first = await store.get(keys.current);
       expect(first !== null && !first.notModified && decodeStored(first.body, keys.current).kind).toBe('whole');
-      await ms.commit(added(seg('now2', 10)));
+      await ms.commit(added(recent('now2')));
       const { stored: s } = await stored(store, ms);
       expect(s.parts.map((p) => p.month)).toEqual(['2026-01', '2026-02']);
       expect(ids(s)).toEqual(['now1', 'now2']);
