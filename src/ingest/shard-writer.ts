@@ -76,7 +76,7 @@ export class ShardWriter {
    * Own commits not yet seen in a loaded manifest (its generation below theirs): their events
    * must stay in the exact index whatever the manifests seen so far say.
    */
-  private ownPending: { readonly generation: number; readonly minIngestedMs: number }[] = [];
+  private ownPending: { readonly generation: number; readonly minIngestedMs: number; readonly segmentId: string }[] = [];
   /** The generation the index's floor was last set from (older manifests never raise it). */
   private floorGeneration = 0;
   /** Submissions, the flushes that served them, commits made and events they carried. */
@@ -232,7 +232,7 @@ export class ShardWriter {
 
     let minIngested = Number.POSITIVE_INFINITY;
     for (const p of candidates) minIngested = Math.min(minIngested, p.event.ingested_at_ms);
-    this.ownPending.push({ generation: result.state.manifest.generation, minIngestedMs: minIngested });
+    this.ownPending.push({ generation: result.state.manifest.generation, minIngestedMs: minIngested, segmentId: segment.entry.id });
     index.lowerFloor(minIngested);
     for (const p of candidates) {
       const h = p.hashes;
@@ -320,7 +320,9 @@ export class ShardWriter {
       for (const s of [...manifest.segments, ...manifest.quarantine]) if (!hasKeyFilter(s) && s.min_ingested < index.floor) index.loadedSegments.delete(s.id);
       index.lowerFloor(floor);
     }
-    const missing = [...manifest.segments, ...manifest.quarantine].filter((s) => !index.loadedSegments.has(s.id));
+    const listed = [...manifest.segments, ...manifest.quarantine];
+    if (manifest.generation >= this.floorGeneration) this.forgetUnlisted(listed);
+    const missing = listed.filter((s) => !index.loadedSegments.has(s.id));
     // Segments with a key filter are answered by `coldCheck`, never loaded into the exact index.
     const wanted = missing.filter((s) => s.max_ingested >= horizon && !hasKeyFilter(s));
     for (const s of missing) if (s.max_ingested < horizon || hasKeyFilter(s)) index.loadedSegments.add(s.id);
@@ -333,6 +335,22 @@ export class ShardWriter {
       this.floorGeneration = manifest.generation;
       index.setFloor(floor, deps.clock.now());
     }
+  }
+
+  /**
+   * Forgets the ids of segments the newest manifest no longer lists (compacted away, GC'd), so a
+   * long-running writer holds one id per listed segment, not one per segment it ever saw. Their
+   * rows stay in the exact index until the window or the floor drops them; a restored manifest
+   * that lists one again has it reloaded (an entry inserted twice answers the same). Own commits
+   * newer than this manifest are kept.
+   */
+  private forgetUnlisted(listed: readonly DeepReadonly<RawSegmentEntry>[]): void {
+    const loaded = this.d.index.loadedSegments;
+    if (loaded.size <= 2 * (listed.length + this.ownPending.length) + 64) return;
+    const keep = new Set<string>();
+    for (const s of listed) keep.add(s.id);
+    for (const o of this.ownPending) keep.add(o.segmentId);
+    for (const id of loaded) if (!keep.has(id)) loaded.delete(id);
   }
 
   /** Encodes and PUTs one segment object, hashes appended (create-only). */

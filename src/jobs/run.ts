@@ -8,8 +8,8 @@
 import { compactShard, DEFAULT_COMPACT_OPTIONS, type CompactOptions } from '../compact/compact-job.ts';
 import { DEFAULT_GC_OPTIONS, gcScratch, gcShard, type GcOptions } from '../compact/gc.ts';
 import { checkIdReuse, type IdReuseOptions } from '../compact/id-reuse.ts';
+import { DEFAULT_INGEST_OPTIONS } from '../ingest/limits.ts';
 import { forEachLimit } from '../lib/pool.ts';
-import { DAY_MS } from '../model/time.ts';
 import type { Database } from '../manifest/database.ts';
 import { scratchPrefix } from '../manifest/keys.ts';
 import { PeriodService } from '../period/periods.ts';
@@ -29,7 +29,21 @@ export interface JobOptions {
   readonly idReuse?: Partial<IdReuseOptions>;
   /** Shards processed at once (default 4). */
   readonly concurrency?: number;
+  /**
+   * Compaction and rollup repeat a run that committed on a shard while the shard's backlog
+   * shrinks, until it is caught up, `ms` have passed since the job started, or `maxRuns` runs
+   * (default 60 s, 50 runs). One bounded run per interval falls behind any steady ingest of more
+   * segments than it takes.
+   */
+  readonly catchUp?: CatchUp;
 }
+
+export interface CatchUp {
+  readonly ms: number;
+  readonly maxRuns: number;
+}
+
+export const DEFAULT_CATCH_UP: CatchUp = { ms: 60_000, maxRuns: 50 };
 
 export interface JobReport {
   readonly job: JobName;
@@ -45,7 +59,53 @@ async function finishFencedPeriods(db: Database, shard: number): Promise<number>
   return new PeriodService(db, new QueryEngine(db)).finishShard(shard);
 }
 
-const DEFAULT_ID_REUSE_OPTIONS: IdReuseOptions = { windowMs: 7 * DAY_MS, maxSegments: 2000 };
+/** The id-reuse check compares what the dedupe window holds: the same default window as ingest. */
+/**
+ * Runs `run` again while it commits and `progressed` says the backlog shrank, within the budget;
+ * answers every report.
+ */
+async function untilCaughtUp<R extends { readonly committed: boolean }>(
+  run: () => Promise<R>,
+  progressed: () => Promise<boolean>,
+  budget: CatchUp,
+  deadline: number,
+  now: () => number,
+): Promise<R[]> {
+  const reports: R[] = [];
+  for (;;) {
+    reports.push(await run());
+    if (!reports[reports.length - 1]!.committed || reports.length >= budget.maxRuns || now() >= deadline) return reports;
+    if (!(await progressed())) return reports;
+  }
+}
+
+/** Progress of a backlog counted after each run: the count went down and is not zero yet. */
+function shrinking(count: () => Promise<number>): () => Promise<boolean> {
+  let last = Number.POSITIVE_INFINITY;
+  return async () => {
+    const n = await count();
+    const shrank = n > 0 && n < last;
+    last = n;
+    return shrank;
+  };
+}
+
+/**
+ * One report for a shard's runs: counts summed, `committed` if any run committed, `runs`; the
+ * other fields (shard, ids, the reason nothing was done) from the last run that committed, or
+ * the last run.
+ */
+function combined(reports: readonly object[]): Record<string, unknown> {
+  const all = reports as readonly Record<string, unknown>[];
+  const committed = all.filter((r) => r.committed === true);
+  const base: Record<string, unknown> = { ...(committed[committed.length - 1] ?? all[all.length - 1]) };
+  if (committed.length > 0) delete base.reason;
+  const sums: Record<string, number> = {};
+  for (const r of all) for (const [k, v] of Object.entries(r)) if (typeof v === 'number' && k !== 'shard') sums[k] = (sums[k] ?? 0) + v;
+  return { ...base, ...sums, committed: committed.length > 0, runs: all.length };
+}
+
+const DEFAULT_ID_REUSE_OPTIONS: IdReuseOptions = { windowMs: DEFAULT_INGEST_OPTIONS.dedupeWindowMs, maxSegments: 2000 };
 
 export async function runJob(db: Database, job: JobName, opts: JobOptions = {}): Promise<JobReport> {
   const { store, deps } = db;
@@ -53,16 +113,28 @@ export async function runJob(db: Database, job: JobName, opts: JobOptions = {}):
   const scratch = scratchPrefix(db.prefix);
   const gcOpts: GcOptions = { ...DEFAULT_GC_OPTIONS, ...opts.gc, dryRun: opts.dryRun ?? false };
   const results: Record<string, unknown>[] = new Array(db.shards.length);
+  const compactOpts: CompactOptions = { ...DEFAULT_COMPACT_OPTIONS, ...opts.compact };
+  const rollupOpts: RollupOptions = { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup };
+  const catchUp = opts.catchUp ?? DEFAULT_CATCH_UP;
+  const now = () => deps.clock.now();
+  const deadline = now() + catchUp.ms;
   // A failing shard is reported in its slot; it never stops the others.
   await forEachLimit(db.shards, opts.concurrency ?? 4, async (shard) => {
     try {
       switch (job) {
-        case 'compact':
-          results[shard.shard] = { ...(await compactShard(store, shard, deps, buckets, { ...DEFAULT_COMPACT_OPTIONS, ...opts.compact })) };
+        case 'compact': {
+          // Backlog: segments not compacted yet (a run may also re-merge small compacted ones).
+          const young = shrinking(async () => (await shard.revalidate()).manifest.segments.filter((s) => s.compacted !== true).length);
+          results[shard.shard] = combined(await untilCaughtUp(() => compactShard(store, shard, deps, buckets, compactOpts), young, catchUp, deadline, now));
           break;
+        }
         case 'rollup': {
-          const rolled = await rollupShard(store, shard, deps, buckets, { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup });
-          const merged = await mergeRollups(store, shard, deps, buckets, { ...DEFAULT_ROLLUP_OPTIONS, ...opts.rollup });
+          // Backlog: compacted segments not rolled up yet.
+          const unrolled = shrinking(
+            async () => (await shard.revalidate()).manifest.segments.filter((s) => s.compacted === true && s.rolled_by === undefined).length,
+          );
+          const rolled = combined(await untilCaughtUp(() => rollupShard(store, shard, deps, buckets, rollupOpts), unrolled, catchUp, deadline, now));
+          const merged = await mergeRollups(store, shard, deps, buckets, rollupOpts);
           results[shard.shard] = { ...rolled, merge: merged, periods_finished: await finishFencedPeriods(db, shard.shard) };
           break;
         }

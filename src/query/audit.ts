@@ -46,25 +46,37 @@ export function compareRows(a: Position, b: Position): number {
   return a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-/** Rows of one segment for the account in [from, to) matching the filters and after `cursor`. */
+/**
+ * Rows of one segment for the account in [from, to) matching the filters and after `cursor`, in
+ * (timestamp_ms, event_id) order; with `limit`, only the first `limit` of them — rows past it are
+ * never built, so one page of a large account costs a sort of row numbers, not an object per row.
+ */
 export function auditRows(
   seg: DeepReadonly<RawSegmentEntry>,
   c: RawColumns,
-  q: { accountId: string; from: number; to: number; filters: readonly Filter[]; cursor: Position | undefined },
+  q: { accountId: string; from: number; to: number; filters: readonly Filter[]; cursor: Position | undefined; limit?: number },
 ): AuditRow[] {
-  const out: AuditRow[] = [];
   const acc = c.account_id!;
+  const tss = c.timestamp_ms!;
+  const ids = c.event_id!;
+  const candidates: number[] = [];
   for (let r = 0; r < c.rows; r++) {
     if (acc.dict[acc.codes[r]!] !== q.accountId) continue;
-    const ts = c.timestamp_ms![r]!;
+    const ts = tss[r]!;
     if (ts < q.from || ts >= q.to) continue;
-    const id = c.event_id![r]!;
-    if (q.cursor !== undefined && !after({ ts, id }, q.cursor)) continue;
+    if (q.cursor !== undefined && !after({ ts, id: ids[r]! }, q.cursor)) continue;
+    candidates.push(r);
+  }
+  candidates.sort((a, b) => compareRows({ ts: tss[a]!, id: ids[a]! }, { ts: tss[b]!, id: ids[b]! }));
+  const limit = q.limit ?? Number.POSITIVE_INFINITY;
+  const out: AuditRow[] = [];
+  for (let i = 0; i < candidates.length && out.length < limit; i++) {
+    const r = candidates[i]!;
     const row: AuditRow = {
       ...rowFields(c, r),
-      event_id: id,
+      event_id: ids[r]!,
       correction_ref: c.correction_ref!.get(r) ?? null,
-      timestamp_ms: ts,
+      timestamp_ms: tss[r]!,
       quantity: rawQuantity(c, r).toString(),
       ingested_at_ms: c.ingested_at_ms![r]!,
       segment_id: seg.id,

@@ -103,11 +103,14 @@ export class QueryEngine {
   /** One page of an account's raw events in (timestamp_ms, event_id) order. */
   async events(q: EventsQuery): Promise<EventsPage> {
     const snap = await this.accountManifest(q.accountId);
-    const rows: AuditRow[] = [];
+    // Each segment gives at most limit + 1 rows (the first in order); the page is the first of all.
+    let rows: AuditRow[] = [];
+    const order = (a: AuditRow, b: AuditRow) => compareRows({ ts: a.timestamp_ms, id: a.event_id }, { ts: b.timestamp_ms, id: b.event_id });
     await this.forEachSegment(this.rawSegments(snap.manifest.segments, accountSpec(q.accountId, q.from, q.to, q.filters)), RAW_COLUMN_NAMES, (seg, cols) => {
-      rows.push(...auditRows(seg, cols, { ...q, accountId: q.accountId }));
+      for (const row of auditRows(seg, cols, { ...q, accountId: q.accountId, limit: q.limit + 1 })) rows.push(row);
+      if (rows.length > 4 * (q.limit + 1)) rows = rows.sort(order).slice(0, q.limit + 1);
     });
-    rows.sort((a, b) => compareRows({ ts: a.timestamp_ms, id: a.event_id }, { ts: b.timestamp_ms, id: b.event_id }));
+    rows.sort(order);
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
     const more = rows.length > q.limit && last !== undefined;

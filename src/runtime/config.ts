@@ -52,6 +52,8 @@ const envSchema = z.object({
   USAGEDB_ROLLUP_MAX_SEGMENTS: int(1, 10_000).default(64),
   USAGEDB_GC_MAX_DELETES: int(1, 1_000_000).default(1000),
   USAGEDB_JOB_CONCURRENCY: int(1, 64).default(4),
+  USAGEDB_JOB_CATCH_UP_S: int(0, 3_600).default(60),
+  USAGEDB_JOB_MAX_RUNS: int(1, 1_000).default(50),
   USAGEDB_COMPACT_GRACE_S: int(0, 7 * 86_400).default(900),
   USAGEDB_GC_SAFETY_AGE_S: int(60, 30 * 86_400).default(3600),
   // Tests and benchmarks only: R2's per-key write limit simulated on any store (store/key-write-limit.ts).
@@ -200,6 +202,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       gcIntervalMs: e.USAGEDB_GC_INTERVAL_S * 1000,
       options: {
         concurrency: e.USAGEDB_JOB_CONCURRENCY,
+        catchUp: { ms: e.USAGEDB_JOB_CATCH_UP_S * 1000, maxRuns: e.USAGEDB_JOB_MAX_RUNS },
         compact: { maxInputSegments: e.USAGEDB_COMPACT_MAX_SEGMENTS, graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000 },
         rollup: { maxInputSegments: e.USAGEDB_ROLLUP_MAX_SEGMENTS, graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000 },
         gc: { maxDeletes: e.USAGEDB_GC_MAX_DELETES, safetyAgeMs: e.USAGEDB_GC_SAFETY_AGE_S * 1000 },

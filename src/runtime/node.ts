@@ -14,6 +14,7 @@ import { isUsageDbError, ValidationError } from '../errors.ts';
 import { FsStore } from '../store/fs.ts';
 import { boot, configure, type Instance, type RuntimeTraits } from './boot.ts';
 import type { Config } from './config.ts';
+import { lingerBeforeClose } from './linger.ts';
 import { startScheduler, type Scheduler } from './scheduler.ts';
 
 export function isLoopback(host: string): boolean {
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
     { fetch: (req, env) => (inst === undefined ? starting() : inst.services.app.fetch(req, env)), hostname: config.host, port: config.port },
     (info) => logger.info('usageDb listening', { url: `http://${config.host}:${info.port}` }),
   );
+  lingerBeforeClose(server);
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });
     server.close();

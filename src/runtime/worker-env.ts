@@ -63,7 +63,10 @@ export function configFromEnv(env: Env, rt: RuntimeTraits): Config {
   const vars: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) if (typeof value === 'string') vars[name] = value;
   // s3 unless told otherwise: then loadConfig insists on USAGEDB_S3_BUCKET with its own message.
-  return configure({ USAGEDB_STORE: 's3', ...vars }, rt);
+  // Defaults of a Worker: a cron invocation has a subrequest limit (1,000 on Workers Paid) and
+  // one compaction run takes ~100-200: four catch-up runs per shard job; an isolate has 128 MB:
+  // a 32 MB segment cache.
+  return configure({ USAGEDB_STORE: 's3', USAGEDB_JOB_MAX_RUNS: '4', USAGEDB_SEGMENT_CACHE_MB: '32', ...vars }, rt);
 }
 
 export function logStartFailure(err: unknown): void {

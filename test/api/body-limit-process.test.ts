@@ -70,9 +70,14 @@ afterAll(() => {
 /**
  * Uploads `total` bytes to /v1/query/json (chunked, or with a Content-Length), as fast as the
  * socket takes them, until the answer arrives or the server closes; samples the server's RSS
- * meanwhile. Answers the status line and the highest RSS seen (kB).
+ * meanwhile. With `readDelayMs`, the client reads nothing for that long while it keeps sending
+ * (a busy client). Answers the status line and the highest RSS seen (kB).
  */
-function upload(total: number, framing: 'chunked' | 'length'): Promise<{ statusLine: string; maxRssKb: number; connection: string | undefined }> {
+function upload(
+  total: number,
+  framing: 'chunked' | 'length',
+  readDelayMs = 0,
+): Promise<{ statusLine: string; maxRssKb: number; connection: string | undefined }> {
   return new Promise((resolve) => {
     let maxRssKb = procKb('VmRSS');
     const sampler = setInterval(() => (maxRssKb = Math.max(maxRssKb, procKb('VmRSS'))), 5);
@@ -100,6 +105,10 @@ function upload(total: number, framing: 'chunked' | 'length'): Promise<{ statusL
       }
       if (!stopped && framing === 'chunked') socket.write('0\r\n\r\n');
     };
+    if (readDelayMs > 0) {
+      socket.pause();
+      setTimeout(() => socket.resume(), readDelayMs);
+    }
     socket.on('connect', () => {
       socket.write(
         `POST /v1/query/json HTTP/1.1\r\nHost: usagedb.test\r\nContent-Type: application/json\r\n${framing === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${total}`}\r\n\r\n`,
@@ -135,4 +144,14 @@ describe('a 64 MiB body to /v1/query/json of a server process', () => {
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
     }, 60_000);
   }
+
+  it('a client that reads its answer late still gets the 413: the server reads and discards the rest of the upload before it closes', async () => {
+    // Without the lingering close, the server closed with unread bytes, the kernel reset the
+    // connection, and the client's next write failed before it read the answer: no status at all.
+    for (const framing of ['length', 'chunked'] as const) {
+      const r = await upload(64 * MiB, framing, 300);
+      expect(r.statusLine, framing).toBe('HTTP/1.1 413 Payload Too Large');
+      expect(r.connection, framing).toBe('close');
+    }
+  }, 60_000);
 });

@@ -312,6 +312,60 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       });
     });
 
+    it('without options, the gc run finds id reuse across the whole default dedupe window (35 days), not a shorter one', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { shards: 2, buckets: 8 });
+      const ev = (account: string) => ({
+        event_id: 'reused-late',
+        account_id: account,
+        product_id: 'p',
+        meter_id: 'm',
+        source: 'api',
+        unit: 'u',
+        timestamp_ms: Date.UTC(2026, 8, 3, 9),
+        quantity: 1,
+      });
+      await postBatch(a.app, [ev('tenant-a')]);
+      await runJob(a.db, 'compact', FAST);
+      // The same id under another account, 20 days of ingest time later.
+      a.clock.advance(20 * 24 * 3_600_000);
+      await postBatch(a.app, [ev('tenant-b')]);
+      await runJob(a.db, 'compact', FAST);
+      const gc = await runJob(a.db, 'gc', FAST);
+      const summary = gc.results[gc.results.length - 1] as { id_reuse: { reuses_found: number } };
+      expect(summary.id_reuse.reuses_found).toBe(2);
+    });
+
+    it('one compaction job catches up a backlog larger than one bounded run takes; with no catch-up budget it takes one run', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { shards: 1, buckets: 4 });
+      const day = Date.UTC(2026, 8, 10);
+      const ev = (i: number) => ({
+        event_id: `backlog-${i}`,
+        account_id: 'acct-backlog',
+        product_id: 'p',
+        meter_id: 'm',
+        source: 'api',
+        unit: 'u',
+        timestamp_ms: day + i * 1000,
+        quantity: 1 + (i % 7),
+      });
+      // 150 commits: 150 young segments, more than two runs of 64 take.
+      for (let c = 0; c < 150; c++) await postBatch(a.app, [ev(2 * c), ev(2 * c + 1)]);
+      const young = async () => (await a.db.shards[0]!.revalidate()).manifest.segments.filter((s) => s.compacted !== true).length;
+      expect(await young()).toBe(150);
+      const opts = { ...FAST, compact: { graceMs: 0, maxInputSegments: 64 } };
+      const one = await runJob(a.db, 'compact', { ...opts, catchUp: { ms: 0, maxRuns: 1 } });
+      expect(one.results[0]).toMatchObject({ committed: true, runs: 1, inputs: 64 });
+      expect(await young()).toBe(86);
+      const all = await runJob(a.db, 'compact', opts);
+      expect(all.results[0]).toMatchObject({ committed: true });
+      expect((all.results[0] as { runs: number }).runs).toBeGreaterThanOrEqual(2);
+      expect(await young()).toBe(0);
+      const sum = Array.from({ length: 300 }, (_, i) => 1 + (i % 7)).reduce((x, y) => x + y, 0);
+      expect((await total(a, 'acct-backlog', 'raw'))[0]).toBe(BigInt(sum));
+    });
+
     it('a query planned before a compaction commit still reads the replaced segments during the grace period', async () => {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix);

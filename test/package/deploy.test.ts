@@ -198,7 +198,14 @@ describe('Workers local secrets', () => {
     const ignored = execFileSync('git', ['check-ignore', '.dev.vars'], { cwd: ROOT, encoding: 'utf8' }).trim();
     expect(ignored).toBe('.dev.vars');
     const recipe = readFileSync(join(ROOT, 'infra', 'dev.vars.minio'), 'utf8');
-    for (const name of ['USAGEDB_S3_ENDPOINT', 'USAGEDB_S3_BUCKET', 'USAGEDB_S3_ACCESS_KEY_ID', 'USAGEDB_S3_SECRET_ACCESS_KEY', 'USAGEDB_API_KEYS']) {
+    for (const name of [
+      'USAGEDB_STORE',
+      'USAGEDB_S3_ENDPOINT',
+      'USAGEDB_S3_BUCKET',
+      'USAGEDB_S3_ACCESS_KEY_ID',
+      'USAGEDB_S3_SECRET_ACCESS_KEY',
+      'USAGEDB_API_KEYS',
+    ]) {
       expect(recipe).toMatch(new RegExp(`^${name}=\\S+`, 'm'));
     }
   });

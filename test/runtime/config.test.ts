@@ -11,6 +11,13 @@ describe('configuration from the environment', () => {
     expect([c.ingest.maxBodyBytes, c.maxRequestBytes]).toEqual([8 * 1024 * 1024, 64 * 1024]);
   });
 
+  it('jobs catch up for 60 s or 50 runs by default; USAGEDB_JOB_CATCH_UP_S and USAGEDB_JOB_MAX_RUNS set them, 0 s means one run per job', () => {
+    expect(loadConfig({}).jobs.options.catchUp).toEqual({ ms: 60_000, maxRuns: 50 });
+    expect(loadConfig({ USAGEDB_JOB_CATCH_UP_S: '0' }).jobs.options.catchUp).toEqual({ ms: 0, maxRuns: 50 });
+    expect(loadConfig({ USAGEDB_JOB_MAX_RUNS: '7' }).jobs.options.catchUp?.maxRuns).toBe(7);
+    expect(() => loadConfig({ USAGEDB_JOB_CATCH_UP_S: '-1' })).toThrow(/USAGEDB_JOB_CATCH_UP_S/);
+  });
+
   it('USAGEDB_MAX_REQUEST_BYTES sets the body limit of every route but ingest', () => {
     expect(loadConfig({ USAGEDB_MAX_REQUEST_BYTES: '1048576' }).maxRequestBytes).toBe(1_048_576);
   });
@@ -56,4 +63,28 @@ describe('configuration from the environment', () => {
       expect(() => loadConfig(env)).toThrow(new RegExp(`^configuration: ${name}:`));
     });
   }
+});
+
+describe('configuration of a Worker', () => {
+  const env = {
+    USAGEDB_S3_BUCKET: 'usage',
+    USAGEDB_S3_ENDPOINT: 'http://127.0.0.1:9000',
+    USAGEDB_S3_ACCESS_KEY_ID: 'a',
+    USAGEDB_S3_SECRET_ACCESS_KEY: 'b',
+    USAGEDB_API_KEYS: 'k:0123456789abcdef:admin',
+  };
+  it('catches up with at most 4 runs per shard job (a cron invocation has a subrequest limit) unless USAGEDB_JOB_MAX_RUNS says otherwise', async () => {
+    const { configFromEnv, workerTraits } = await import('../../src/runtime/worker-env.ts');
+    expect(configFromEnv(env, workerTraits('worker', false, env)).jobs.options.catchUp?.maxRuns).toBe(4);
+    const more = { ...env, USAGEDB_JOB_MAX_RUNS: '20' };
+    expect(configFromEnv(more, workerTraits('worker', false, more)).jobs.options.catchUp?.maxRuns).toBe(20);
+  });
+
+  it('holds a 32 MB segment cache (an isolate has 128 MB) unless USAGEDB_SEGMENT_CACHE_MB says otherwise', async () => {
+    const { configFromEnv, workerTraits } = await import('../../src/runtime/worker-env.ts');
+    expect(configFromEnv(env, workerTraits('worker', false, env)).query.cacheBytes).toBe(32 * 1024 * 1024);
+    const more = { ...env, USAGEDB_SEGMENT_CACHE_MB: '48' };
+    expect(configFromEnv(more, workerTraits('worker', false, more)).query.cacheBytes).toBe(48 * 1024 * 1024);
+    expect(loadConfig({}).query.cacheBytes).toBe(256 * 1024 * 1024);
+  });
 });

@@ -224,6 +224,7 @@ export async function startWorker(o: WorkerOptions): Promise<Running> {
   const inspector = await freePort();
   const persist = tempDir('wrangler');
   const vars: Record<string, string> = {
+    USAGEDB_STORE: 's3',
     USAGEDB_S3_ENDPOINT: o.s3.endpoint,
     USAGEDB_S3_REGION: o.s3.region,
     USAGEDB_S3_BUCKET: o.s3.bucket,
