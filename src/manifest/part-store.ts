@@ -33,7 +33,7 @@ export interface ManifestPartsOptions {
   readonly shard: number;
   /** An entry goes into its month's part once its UTC day ended this long before the commit (default 1 day). */
   readonly settleMs?: number;
-  /** Bytes of part objects kept decoded in memory (default 64 MiB). */
+  /** Bytes of part objects kept decoded in memory (default 16 MiB; parts the cached manifest names stay in memory through it anyway). */
   readonly cacheBytes?: number;
 }
 
@@ -44,7 +44,7 @@ export interface PartStats {
   fetched: number;
 }
 
-const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
