@@ -106,7 +106,7 @@ export class ManifestParts {
         created.push(slot);
       }),
     );
-    await Promise.all(created.map((slot) => this.writePart(slot)));
+    await Promise.all(created.map((slot) => this.writePart(slot, m.commit_id)));
     const body = encodeStored(storedOf(m, split));
     this.layouts.set(m, split.layout);
     return body;
@@ -142,7 +142,7 @@ export class ManifestParts {
   // ---- internals ----
 
   /** Creates a part object (create-only; one already stored under its hash is the same bytes). */
-  private async writePart(slot: PartSlot): Promise<void> {
+  private async writePart(slot: PartSlot, createdBy: string): Promise<void> {
     const key = this.keys.part(slot.ref!.hash);
     for (let tries = 1; ; tries++) {
       try {
@@ -158,7 +158,7 @@ export class ManifestParts {
       format: PART_FORMAT,
       shard: this.shard,
       month: slot.month,
-      created_by: '',
+      created_by: createdBy,
       segments: slot.segments,
       rollups: slot.rollups,
     };
