@@ -9,7 +9,7 @@
 import { ManifestCorruptError } from '../errors.ts';
 import { AmbiguousWriteError, isRejectedWrite, TransientStoreError } from '../store/errors.ts';
 import type { ObjectStore } from '../store/types.ts';
-import { decodeStored, encodeStored } from './codec.ts';
+import { decodeStored, encodeStored, stringifyManifest } from './codec.ts';
 import type { ShardKeys } from './keys.ts';
 import {
   DEFAULT_PART_SETTLE_MS,
@@ -100,7 +100,7 @@ export class ManifestParts {
           segments: slot.segments as ManifestPart['segments'],
           rollups: slot.rollups as ManifestPart['rollups'],
         };
-        const body = enc.encode(JSON.stringify(part));
+        const body = enc.encode(stringifyManifest(part));
         slot.ref = { hash: await sha256Hex(body), bytes: body.byteLength, ...partSummary(slot) };
         slot.body = body;
         created.push(slot);
