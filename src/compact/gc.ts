@@ -1,7 +1,7 @@
 /**
  * Garbage collection of one shard (bounded): first a commit (`expireReplacements`) that expires
  * replacement records past their grace period, then deletion of objects under the shard that
- * neither the current manifest nor any generation of the history window references, history the
+ * neither the current manifest (its entries and its parts) nor any generation of the history window references, history the
  * window does not need, and whose age — measured with the store's LastModified, never the host
  * clock — exceeds the safety age. It never deletes a referenced object, nor a history object a
  * kept generation needs; a dry run lists what it would delete.
@@ -74,6 +74,13 @@ export async function gcShard(
   const retained = await historyRetention(shard, snap.manifest, await shard.historyIndex(), opts.historyKeep, deps);
   for (const k of retained.referenced) referenced.add(k);
   for (const k of retained.history) referenced.add(k);
+  // Manifest parts: those current.json names, and those of every full copy the window keeps
+  // (a kept generation is rebuilt from one). Records name no parts: they hold edits.
+  for (const k of await shard.partKeys(snap)) referenced.add(k);
+  for (const k of retained.history) {
+    const e = shard.keys.historyEntry(k);
+    if (e?.kind === 'checkpoint') for (const p of await shard.checkpointPartKeys(e.generation)) referenced.add(p);
+  }
   const now = await storeNow(store, `${scratchPrefix}/gc-clock-${newId(deps)}`);
   // History sorts first in a listing: data objects get the budget first, history what is left,
   // so a shard with many commits between runs still has its orphaned segments collected.
@@ -99,6 +106,7 @@ export async function gcShard(
   if (fresh !== snap) {
     const again = new Set<string>();
     referencedKeys(fresh.manifest, again);
+    for (const k of await shard.partKeys(fresh)) again.add(k);
     for (let i = doomed.length - 1; i >= 0; i--) if (again.has(doomed[i]!)) doomed.splice(i, 1);
   }
   if (!opts.dryRun) for (const key of doomed) await store.delete(key);

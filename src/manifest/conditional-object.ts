@@ -20,9 +20,13 @@ export interface Versioned<T> {
 }
 
 export interface ObjectCodec<T> {
-  encode(value: T): Uint8Array;
+  /**
+   * The bytes to write for `value`, built on `base` (absent when creating the object). It may
+   * store objects `value` depends on first (the manifest's parts): it runs before the PUT.
+   */
+  encode(value: T, base?: DeepReadonly<T>): Uint8Array | Promise<Uint8Array>;
   /** Throws ManifestCorruptError / UnsupportedFormatError for bytes it cannot accept. */
-  decode(bytes: Uint8Array): T;
+  decode(bytes: Uint8Array): T | Promise<T>;
   /** Increases with every committed write: a cache never moves to a lower one. */
   version(value: DeepReadonly<T>): number;
   /** The first value, created with `If-None-Match: *` when the object does not exist yet. */
@@ -137,7 +141,7 @@ export class ConditionalObject<T> {
         this.stats.skipped++;
         return { committed: false, result: planned.skip, state: base, attempts: attempt };
       }
-      const body = this.o.codec.encode(planned.write);
+      const body = await this.o.codec.encode(planned.write, base.value);
       const outcome = await this.putResolved(body, planned.write, base, planned.token, started, policy);
       if (outcome.kind === 'committed') {
         this.stats.commits++;
@@ -197,7 +201,7 @@ export class ConditionalObject<T> {
     }
     let value: T;
     try {
-      value = this.o.codec.decode(res.body);
+      value = await this.o.codec.decode(res.body);
     } catch (err) {
       if (err instanceof ManifestCorruptError || err instanceof UnsupportedFormatError) this.failure = err;
       throw err;
@@ -218,7 +222,7 @@ export class ConditionalObject<T> {
       throw (this.failure = refusal);
     }
     const first = this.o.codec.initial();
-    const body = this.o.codec.encode(first);
+    const body = await this.o.codec.encode(first);
     try {
       const { etag } = await this.o.store.put(this.key, body, { ifNoneMatch: '*', contentType: 'application/json' });
       await this.o.created?.(first, body);

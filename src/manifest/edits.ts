@@ -21,6 +21,7 @@ import {
   type ConflictRecord,
   type DeepReadonly,
   type PeriodEntry,
+  type RawSegmentEntry,
   type ReplacementRecord,
   type ShardManifest,
 } from './schema.ts';
@@ -193,8 +194,9 @@ type Appliers = { [Op in ManifestEdit['op']]: (d: ShardManifest, e: EditOf<Op>) 
 
 const APPLY: Appliers = {
   addRawSegments(d, e) {
-    const listed = new Set(d.segments.map((s) => s.id));
-    if (e.segments.some((s) => listed.has(s.id))) return skipped('already_listed');
+    // A set of the few incoming ids, not of every listed one: a commit's cost stays with its edit.
+    const incoming = new Set(e.segments.map((s) => s.id));
+    if (d.segments.some((s) => incoming.has(s.id))) return skipped('already_listed');
     const notOpen = new Map(d.periods.filter((p) => p.state !== 'open').map((p) => [`${p.account_id}\u0000${p.month}`, p]));
     if (notOpen.size > 0 && e.usage_months.some((u) => notOpen.has(`${u.account_id}\u0000${u.month}`))) return skipped('period_closed');
     // A fenced period's inputs stay as they are until its close: corrections wait for it.
@@ -210,7 +212,10 @@ const APPLY: Appliers = {
   },
 
   replaceSegments(d, e) {
-    const byId = new Map(d.segments.map((s) => [s.id, s]));
+    // Only the segments the edit names are looked up (a pass, not a map of every segment).
+    const named = new Set([...e.inputs, ...e.justified_by]);
+    const byId = new Map<string, RawSegmentEntry>();
+    for (const s of d.segments) if (named.has(s.id)) byId.set(s.id, s);
     if (e.inputs.some((id) => byId.get(id) === undefined || byId.get(id)!.rolled_by !== undefined)) return skipped('inputs_changed');
     const quarantined = new Set(d.quarantine.map((s) => s.id));
     if (e.justified_by.some((id) => !byId.has(id) && !quarantined.has(id))) return skipped('justification_gone');

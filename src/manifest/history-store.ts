@@ -9,7 +9,7 @@
 import { HistoryIncompleteError, ManifestCorruptError, NotFoundError } from '../errors.ts';
 import { AmbiguousWriteError, isRejectedWrite, TransientStoreError } from '../store/errors.ts';
 import type { ObjectStore } from '../store/types.ts';
-import { decodeManifest } from './codec.ts';
+import { decodeStored } from './codec.ts';
 import type { ManifestEdit } from './edits.ts';
 import {
   decodeRecord,
@@ -43,6 +43,8 @@ export interface ManifestHistoryOptions {
   readonly keys: ShardKeys;
   readonly shard: number;
   readonly checkpoints?: CheckpointPolicy;
+  /** Stored manifest bytes (a full copy, a pending body) as the whole manifest, its parts read. */
+  readonly decode: (bytes: Uint8Array, where: string) => Promise<ShardManifest>;
 }
 
 /** Records fetched at once while walking down a chain (a chain is at most maxEvery long). */
@@ -55,6 +57,7 @@ export class ManifestHistory {
   private readonly keys: ShardKeys;
   private readonly shard: number;
   private readonly policy: CheckpointPolicy;
+  private readonly decode: ManifestHistoryOptions['decode'];
   /**
    * Bodies of committed generations whose history is still being written in the background:
    * readers find them here (data, not promises, so any request may read them).
@@ -70,6 +73,7 @@ export class ManifestHistory {
     this.keys = opts.keys;
     this.shard = opts.shard;
     this.policy = opts.checkpoints ?? {};
+    this.decode = opts.decode;
   }
 
   /**
@@ -147,7 +151,7 @@ export class ManifestHistory {
   /** Generation `target` exactly as committed: NotFoundError, HistoryIncompleteError or HistoryMismatchError otherwise. */
   async read(target: number): Promise<ShardManifest> {
     const pending = this.pending.get(target);
-    if (pending !== undefined) return decodeManifest(pending, this.keys.history(target));
+    if (pending !== undefined) return this.decode(pending, this.keys.history(target));
     const { base, records } = await this.chainTo(target);
     let state = base;
     for (const r of records) state = replay(state, r);
@@ -174,7 +178,7 @@ export class ManifestHistory {
       try {
         const pending = this.pending.get(top);
         if (pending !== undefined) {
-          out.set(top, decodeManifest(pending, this.keys.history(top)));
+          out.set(top, await this.decode(pending, this.keys.history(top)));
         } else {
           const { base, records } = await this.chainTo(top);
           from = base.generation;
@@ -210,7 +214,10 @@ export class ManifestHistory {
   /** The commit id of a generation, from whatever history of it (or of the next one) is left. */
   async commitIdOf(generation: number): Promise<string | undefined> {
     const pending = this.pending.get(generation);
-    if (pending !== undefined) return decodeManifest(pending, this.keys.history(generation)).commit_id;
+    if (pending !== undefined) {
+      const body = decodeStored(pending, this.keys.history(generation));
+      return body.kind === 'whole' ? body.manifest.commit_id : body.stored.commit_id;
+    }
     const own = await this.record(generation).catch(() => null);
     if (own !== null) return own.commit_id;
     const full = await this.checkpoint(generation).catch(() => null);
@@ -225,7 +232,8 @@ export class ManifestHistory {
     const key = this.keys.history(generation);
     const res = await this.store.get(key);
     if (res === null || res.notModified) return null;
-    const m = decodeManifest(res.body, key);
+    // A full copy names parts: one that is gone makes the copy unreadable (ManifestCorruptError).
+    const m = await this.decode(res.body, key);
     if (m.generation !== generation) throw new ManifestCorruptError(`${key} holds generation ${m.generation}`);
     return m;
   }
@@ -243,7 +251,7 @@ export class ManifestHistory {
     const fetch = (h: number) => this.record(h).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
     for (let g = target; g >= 1; g--) {
       const pending = this.pending.get(g);
-      if (pending !== undefined) return { base: decodeManifest(pending, this.keys.history(g)), records: records.reverse() };
+      if (pending !== undefined) return { base: await this.decode(pending, this.keys.history(g)), records: records.reverse() };
       if (!fetched.has(g)) {
         const n = g === target ? 1 : PREFETCH;
         for (let h = g; h > Math.max(0, g - n); h--) fetched.set(h, fetch(h));

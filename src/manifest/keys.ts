@@ -35,6 +35,13 @@ export class ShardKeys {
     if (m?.[1] === undefined) return undefined;
     return { generation: Number(m[1]), kind: m[2] === undefined ? 'checkpoint' : 'record' };
   }
+  get partsPrefix(): string {
+    return `${this.dir}/manifest/parts/`;
+  }
+  /** An immutable manifest part, named by the SHA-256 of its bytes. */
+  part(hash: string): string {
+    return `${this.partsPrefix}${hash}.json`;
+  }
   rawSegment(id: string): string {
     return `${this.dir}/segments/raw/${id}.useg`;
   }

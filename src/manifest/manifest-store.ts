@@ -12,12 +12,13 @@ import { newId, type Deps } from '../model/deps.ts';
 import { isRejectedWrite } from '../store/errors.ts';
 import type { ObjectStore } from '../store/types.ts';
 import { DEFAULT_COMMIT_POLICY, type CommitPolicy } from './backoff.ts';
-import { decodeManifest, encodeDraft, encodeManifest } from './codec.ts';
+import { checkManifest, decodeStored } from './codec.ts';
 import { ConditionalObject, type UpdateStats, type Versioned } from './conditional-object.ts';
 import { applyEdit, draftOf, manifestEdit, type EditResult, type ManifestEdit } from './edits.ts';
 import { stampCommit, type CheckpointPolicy, type HistoryIndex, type HistoryRecord } from './history.ts';
 import { ManifestHistory, type CommittedGeneration } from './history-store.ts';
 import type { ShardKeys } from './keys.ts';
+import { ManifestParts, type ManifestPartsOptions, type PartStats } from './part-store.ts';
 import { emptyManifest, RECENT_COMMITS, type DeepReadonly, type ShardManifest } from './schema.ts';
 
 /**
@@ -92,6 +93,8 @@ export interface ManifestStoreOptions {
   readonly sequencer?: Sequencer;
   /** When full copies are written into history besides each generation's edit record. */
   readonly checkpoints?: CheckpointPolicy;
+  /** When settled months go into parts, and how many part bytes stay cached. */
+  readonly parts?: Pick<ManifestPartsOptions, 'settleMs' | 'cacheBytes'>;
 }
 
 /** What a shard's sequencer answers for edits it committed: data, since it crosses an RPC boundary. */
@@ -119,6 +122,8 @@ export class ManifestStore {
   private readonly views = new WeakMap<Versioned<ShardManifest>, CommittedManifest>();
   /** The shard's history: edit records, checkpoints, and generations still being written. */
   private readonly historyLog: ManifestHistory;
+  /** The settled months' entries, stored apart from current.json in immutable parts. */
+  private readonly parts: ManifestParts;
   private readonly sequencer: ManifestStoreOptions['sequencer'];
   /** When the cached state was last known to be the stored one (host clock). */
   private confirmedAtMs = Number.NEGATIVE_INFINITY;
@@ -131,10 +136,12 @@ export class ManifestStore {
     this.deps = opts.deps;
     this.policy = { ...DEFAULT_COMMIT_POLICY, ...opts.policy };
     this.writeGuard = opts.writeGuard ?? (() => undefined);
+    this.parts = new ManifestParts({ store: opts.store, keys: opts.keys, shard: opts.shard, ...opts.parts });
     this.historyLog = new ManifestHistory({
       store: opts.store,
       keys: opts.keys,
       shard: opts.shard,
+      decode: (bytes, where) => this.parts.decode(bytes, where),
       ...(opts.checkpoints === undefined ? {} : { checkpoints: opts.checkpoints }),
     });
     const where = this.keys.current;
@@ -148,9 +155,9 @@ export class ManifestStore {
       shareLoads: opts.shareLoads ?? true,
       codec: {
         // Commits apply checked edits to a decoded manifest (see checkEdit); bootstrap and
-        // restore validate the whole manifest themselves.
-        encode: encodeDraft,
-        decode: (bytes) => decodeManifest(bytes, where),
+        // restore validate the whole manifest themselves. Parts the commit needs are stored first.
+        encode: (m, base) => this.parts.encode(m, base),
+        decode: (bytes) => this.parts.decode(bytes, where),
         version: (m) => m.generation,
         initial: () => emptyManifest(this.shard, newId(this.deps), this.deps.clock.now()),
       },
@@ -171,6 +178,35 @@ export class ManifestStore {
   /** Commit counters (commits, skipped, lost races, unknown outcomes, contention errors). */
   get stats(): Readonly<UpdateStats> {
     return this.object.stats;
+  }
+
+  /** Part counters (parts written, parts read from the store). */
+  get partStats(): Readonly<PartStats> {
+    return this.parts.stats;
+  }
+
+  /**
+   * The part objects a committed state's current.json names: known for every state this
+   * instance loaded or committed; for one it adopted (a sequencer's), read from what is stored.
+   */
+  async partKeys(state: CommittedManifest): Promise<string[]> {
+    const known = this.parts.partKeysOf(state.manifest);
+    if (known !== undefined) return known;
+    const res = await this.store.get(this.keys.current);
+    if (res === null || res.notModified) return [];
+    return this.parts.partKeysOfBody(res.body, this.keys.current);
+  }
+
+  /** The part objects the full copy of `generation` in history names (none when there is none or it is unreadable). */
+  async checkpointPartKeys(generation: number): Promise<string[]> {
+    const key = this.keys.history(generation);
+    const res = await this.store.get(key);
+    if (res === null || res.notModified) return [];
+    try {
+      return this.parts.partKeysOfBody(res.body, key);
+    } catch {
+      return [];
+    }
   }
 
   /** The cached state, if any, without touching the store. */
@@ -299,7 +335,8 @@ export class ManifestStore {
     let currentGen = 0;
     if (currentBody !== null) {
       try {
-        currentGen = decodeManifest(currentBody.body, this.keys.current).generation;
+        const stored = decodeStored(currentBody.body, this.keys.current);
+        currentGen = stored.kind === 'whole' ? stored.manifest.generation : stored.stored.generation;
       } catch {
         // Corrupt: its generation is unknown, the history copies and our cache bound it.
       }
@@ -317,7 +354,9 @@ export class ManifestStore {
       updated_at_ms: this.deps.clock.now(),
       restored_from: generation,
     };
-    const body = encodeManifest(restored);
+    checkManifest(restored);
+    // Its parts are written first (new ones: a restore shares no part with what it replaces).
+    const body = await this.parts.encode(restored);
     try {
       const { etag } =
         currentBody === null

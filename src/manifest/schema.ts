@@ -1,12 +1,16 @@
 /**
  * The shard manifest: the index of everything a shard holds and its single commit point. One
  * zod schema is the wire shape, the TypeScript type and the validation; a manifest that fails
- * it is never committed. Keep entries compact: every commit rewrites the whole object.
+ * it is never committed. Keep entries compact: a commit rewrites current.json and the parts it changed.
  */
 import { z } from 'zod';
 
-/** The manifest format this code reads and writes. A higher one is refused (fail closed). */
-export const MANIFEST_FORMAT = 1;
+/**
+ * The format of the manifest's content, in memory and in a format-1 `current.json`. What is
+ * stored now is format 2 (parts.ts: the same content split into parts); the in-memory manifest,
+ * edits, history records and digests keep format 1 whichever way it was stored.
+ */
+export const MANIFEST_CONTENT_FORMAT = 1;
 /** How many recent commit ids a manifest remembers, for deciding ambiguous commits by read-back. */
 export const RECENT_COMMITS = 64;
 
@@ -178,7 +182,7 @@ export type ConflictRecord = z.infer<typeof conflictRecord>;
 export const MAX_CONFLICTS = 10_000;
 
 export const shardManifest = z.object({
-  format: z.literal(MANIFEST_FORMAT),
+  format: z.literal(MANIFEST_CONTENT_FORMAT),
   shard: nonNegative,
   generation: z.number().int().positive(),
   commit_id: z.string().min(1),
@@ -203,7 +207,7 @@ export type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[]
 
 export function emptyManifest(shard: number, commitId: string, nowMs: number): ShardManifest {
   return {
-    format: MANIFEST_FORMAT,
+    format: MANIFEST_CONTENT_FORMAT,
     shard,
     generation: 1,
     commit_id: commitId,

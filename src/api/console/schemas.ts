@@ -30,7 +30,9 @@ const shardOk = z.object({
   replacements: count.describe('Replaced objects still readable during their grace period (GC expires them).'),
   periods_closed: count.describe('Billing periods currently closed (or closing).'),
   conflicts: count.describe('Conflict records (same event_id, different payload).'),
-  manifest_bytes: count.describe('Size of the manifest object (every commit rewrites it).'),
+  manifest_bytes: count.describe(
+    'Size of the whole manifest as JSON: current.json plus the settled months it keeps in immutable parts (a commit rewrites current.json and the parts that changed).',
+  ),
   last_compaction_at: isoOrNull,
   last_rollup_at: isoOrNull,
   commits: count.describe('Commits by this instance since it started.'),

@@ -16,7 +16,7 @@ type Totals = AdminStatus['totals'];
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
-/** Manifest sizes by shard, recomputed only when the generation moves (manifests reach megabytes). */
+/** Whole-manifest sizes by shard (current.json and its parts), recomputed only when the generation moves. */
 const sizes = new WeakMap<CommittedManifest['manifest'], number>();
 const encoder = new TextEncoder();
 

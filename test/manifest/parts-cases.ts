@@ -1,0 +1,302 @@
+/**
+ * The two-level manifest (run on the memory store and MinIO): settled months live in immutable parts named by
+ * their hash, current.json keeps the recent entries and the references. What a reader sees is
+ * the same whole manifest; what is stored stays small; parts are written only when they change,
+ * before the commit that names them; GC keeps every part current.json or kept history needs.
+ */
+import { describe, expect, it } from 'vitest';
+import { gcShard } from '../../src/compact/gc.ts';
+import { ManifestCorruptError } from '../../src/errors.ts';
+import { decodeStored, encodeManifest } from '../../src/manifest/codec.ts';
+import type { EditOf } from '../../src/manifest/edits.ts';
+import { ShardKeys } from '../../src/manifest/keys.ts';
+import { ManifestStore } from '../../src/manifest/manifest-store.ts';
+import { emptyManifest, type RawSegmentEntry, type ShardManifest } from '../../src/manifest/schema.ts';
+import { seededRandom, type Deps } from '../../src/model/deps.ts';
+import { StoreRefusedError } from '../../src/store/errors.ts';
+import { FaultPlan, withFaults } from '../../src/store/faulty.ts';
+import type { ObjectStore } from '../../src/store/types.ts';
+import { fakeSegment } from '../support/fixtures.ts';
+
+const DAY = 86_400_000;
+/** The commits' clock: November 15, 2026; an entry settles one day after its UTC day of ingestion ended. */
+const NOW = Date.UTC(2026, 10, 15);
+/** The running test's database prefix. */
+let prefix = 'db';
+
+function deps(seed: number, start = NOW): Deps {
+  let t = start;
+  return { clock: { now: () => (t += 1), sleep: async (ms) => void (t += ms) }, random: seededRandom(seed) };
+}
+
+function shardStore(store: ObjectStore, seed = 1, start = NOW): ManifestStore {
+  return new ManifestStore({ store, keys: new ShardKeys(prefix, 0, 1), shard: 0, deps: deps(seed, start), checkpoints: { every: 8 } });
+}
+
+/**
+ * A segment whose data is in the UTC month `month` (0-based, 2026) on day `day`, ingested then.
+ * November 15 (the clock's day) is recent; anything ingested before November 14 is settled.
+ */
+function seg(id: string, month: number, day = 3): RawSegmentEntry {
+  const ts = Date.UTC(2026, month, day);
+  return {
+    ...fakeSegment(id),
+    key: `${prefix}/shards/00/segments/raw/${id}.useg`,
+    hashes_key: undefined,
+    min_ts: ts,
+    max_ts: ts + DAY / 2,
+    min_ingested: ts,
+    max_ingested: ts + DAY / 2,
+  } as RawSegmentEntry;
+}
+/** Ingested now: stays in current.json. */
+const recent = (id: string): RawSegmentEntry => seg(id, 10, 15);
+const noHashes = (s: RawSegmentEntry): RawSegmentEntry => {
+  const { hashes_key: _h, ...rest } = s;
+  return rest;
+};
+const added = (...segments: RawSegmentEntry[]): EditOf<'addRawSegments'> => ({
+  op: 'addRawSegments',
+  segments: segments.map(noHashes),
+  usage_months: [],
+  adjustments: [],
+  at_ms: 1,
+});
+
+async function stored(store: ObjectStore, ms: ManifestStore) {
+  const res = await store.get(ms.keys.current);
+  if (res === null || res.notModified) throw new Error('no current.json');
+  const body = decodeStored(res.body, ms.keys.current);
+  if (body.kind !== 'split') throw new Error('not split');
+  return { bytes: res.body.byteLength, stored: body.stored };
+}
+
+async function partKeys(store: ObjectStore, ms: ManifestStore): Promise<string[]> {
+  return (await store.list(ms.keys.partsPrefix)).items.map((i) => i.key).sort();
+}
+
+const ids = (m: { segments: readonly { id: string }[] }) => m.segments.map((s) => s.id);
+
+export interface Backend {
+  store: ObjectStore;
+  prefix: string;
+}
+
+export function describeParts(name: string, make: () => Promise<Backend>): void {
+  const newStore = async (): Promise<ObjectStore> => {
+    const b = await make();
+    prefix = b.prefix;
+    return b.store;
+  };
+  describe(`two-level manifest: ${name}`, () => {
+    it('stores settled months in parts and reads back exactly the manifest that was committed', async () => {
+      const store = await newStore();
+      const ms = shardStore(store);
+      // Interleaved months, so the order runs matter: Jan, Nov (recent), Feb, Jan, Nov.
+      await ms.commit(added(seg('a', 0), recent('b'), seg('c', 1)));
+      await ms.commit(added(seg('d', 0), recent('e')));
+      const committed = ms.peek()!.manifest;
+      const { stored: s } = await stored(store, ms);
+      expect(s.format).toBe(2);
+      expect(s.parts.map((p) => [p.month, p.segments, p.rows])).toEqual([
+        ['2026-01', 2, 2],
+        ['2026-02', 1, 1],
+      ]);
+      expect(ids(s)).toEqual(['b', 'e']);
+      expect(await partKeys(store, ms)).toHaveLength(2 + 1); // Jan twice (rewritten by the second commit), Feb once
+      const fresh = shardStore(store, 2);
+      const loaded = (await fresh.load()).manifest;
+      expect(ids(loaded)).toEqual(['a', 'b', 'c', 'd', 'e']);
+      expect(loaded).toEqual(committed);
+      expect(await fresh.readGeneration(3)).toEqual(committed);
+      expect(await fresh.readGeneration(2)).toEqual(await ms.readGeneration(2));
+    });
+
+    it('keeps current.json small as history grows: settled months move to parts, recent ones stay inline', async () => {
+      const store = await newStore();
+      const ms = shardStore(store);
+      const sizes: number[] = [];
+      let n = 0;
+      for (let month = 0; month < 9; month++) {
+        for (let c = 0; c < 4; c++) {
+          await ms.commit(added(...Array.from({ length: 50 }, () => seg(`s${n++}`, month, 1 + (n % 27)))));
+        }
+        sizes.push((await stored(store, ms)).bytes);
+      }
+      await ms.commit(added(recent('recent')));
+      const whole = new TextEncoder().encode(JSON.stringify(ms.peek()!.manifest)).byteLength;
+      const { bytes, stored: s } = await stored(store, ms);
+      expect(ms.peek()!.manifest.segments).toHaveLength(1801);
+      expect(s.segments.map((x) => x.id)).toEqual(['recent']);
+      expect(s.parts.map((p) => p.segments)).toEqual(Array(9).fill(200));
+      // 1,801 entries are ~900 KB whole; current.json holds one entry, nine references and the order runs.
+      expect(whole).toBeGreaterThan(500_000);
+      expect(bytes).toBeLessThan(8_000);
+      expect(Math.max(...sizes)).toBeLessThan(8_000);
+    });
+
+    it('writes a part only when its month changed, always before the current.json that names it', async () => {
+      const store = await newStore();
+      const plan = new FaultPlan();
+      const ms = shardStore(withFaults(store, plan.injector));
+      await ms.commit(added(seg('j1', 0), seg('f1', 1), seg('m1', 2)));
+      const puts = () => plan.calls.filter((c) => c.op === 'put');
+      const partPuts = () => puts().filter((c) => c.key.startsWith(ms.keys.partsPrefix));
+      const before = partPuts().length;
+      expect(before).toBe(3);
+      // A recent segment: current.json only.
+      await ms.commit(added(recent('now1')));
+      await ms.commit(added(recent('now2')));
+      expect(partPuts()).toHaveLength(3);
+      // A late segment of February: that month's part only, then current.json.
+      const at = puts().length;
+      await ms.commit(added(seg('f2', 1)));
+      const after = puts().slice(at);
+      expect(after.filter((c) => c.key.startsWith(ms.keys.partsPrefix))).toHaveLength(1);
+      const iPart = after.findIndex((c) => c.key.startsWith(ms.keys.partsPrefix));
+      const iCurrent = after.findIndex((c) => c.key === ms.keys.current);
+      expect(iPart).toBeLessThan(iCurrent);
+      expect(ms.partStats.written).toBe(4);
+      // A fresh reader fetches each part once; its next commit of a recent segment rewrites none.
+      const reader = shardStore(withFaults(store, plan.injector), 2);
+      await reader.load();
+      expect(reader.partStats.fetched).toBe(3);
+      await reader.commit(added(recent('now3')));
+      expect(reader.partStats.written).toBe(0);
+      expect(partPuts()).toHaveLength(4);
+    });
+
+    it('a late event stays in current.json until its day of ingestion settles, then moves into its month part', async () => {
+      const store = await newStore();
+      const ms = shardStore(store);
+      await ms.commit(added(seg('j1', 0)));
+      const late = { ...seg('late', 0), min_ingested: NOW, max_ingested: NOW };
+      await ms.commit(added(late));
+      expect(ms.partStats.written).toBe(1);
+      expect(ids((await stored(store, ms)).stored)).toEqual(['late']);
+      // Two days on, the next commit (of anything) files it under January: one part written.
+      const later = shardStore(store, 2, NOW + 2 * DAY);
+      await later.commit(added({ ...recent('now1'), min_ingested: NOW + 2 * DAY, max_ingested: NOW + 2 * DAY }));
+      expect(later.partStats.written).toBe(1);
+      const { stored: s } = await stored(store, later);
+      expect(ids(s)).toEqual(['now1']);
+      expect(s.parts.map((p) => [p.month, p.segments])).toEqual([['2026-01', 2]]);
+      expect(ids((await shardStore(store, 3).load()).manifest)).toEqual(['j1', 'late', 'now1']);
+    });
+
+    it('a crash between the part PUT and the current.json PUT leaves no dangling reference; GC deletes the orphan part', async () => {
+      const store = await newStore();
+      const plan = new FaultPlan();
+      const ms = shardStore(withFaults(store, plan.injector));
+      await ms.commit(added(seg('j1', 0)));
+      const live = await partKeys(store, ms);
+      expect(live).toHaveLength(1);
+      plan.add('put', 'current.json', { type: 'fail', error: new StoreRefusedError('process died') });
+      await expect(ms.commit(added(seg('j2', 0)))).rejects.toThrow('process died');
+      const all = await partKeys(store, ms);
+      expect(all).toHaveLength(2);
+      const orphan = all.find((k) => !live.includes(k))!;
+      // What is stored is the last commit, whole, and names only its own part.
+      const fresh = shardStore(store, 2);
+      expect(ids((await fresh.load()).manifest)).toEqual(['j1']);
+      expect((await stored(store, fresh)).stored.parts.map((p) => fresh.keys.part(p.hash))).toEqual(live);
+      const report = await gcShard(store, fresh, deps(3), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep: 50, maxDeletes: 100, dryRun: false });
+      expect(report.keys).toEqual([orphan]);
+      expect(await partKeys(store, ms)).toEqual(live);
+      expect(ids((await shardStore(store, 4).load()).manifest)).toEqual(['j1']);
+    });
+
+    it('GC keeps the parts that kept history needs and deletes them once no kept generation names them', async () => {
+      const store = await newStore();
+      const ms = shardStore(store);
+      // Generation 2: January in part P1 (a checkpoint every 8 generations: 1, 8, 16).
+      await ms.commit(added(seg('j1', 0)));
+      const p1 = await partKeys(store, ms);
+      // Generations 3..9: January changes (P1 is then named by history only), then recent commits.
+      await ms.commit(added(seg('j2', 0)));
+      for (let i = 0; i < 6; i++) await ms.commit(added(recent(`now${i}`)));
+      expect(ms.peek()!.manifest.generation).toBe(9);
+      const gc = (historyKeep: number) => gcShard(store, ms, deps(5), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep, maxDeletes: 100, dryRun: false });
+      // Window 2..9 needs generation 1's full copy (no parts) and 8's (names January's second part).
+      await gc(8);
+      const afterFirst = await partKeys(store, ms);
+      expect(afterFirst).toHaveLength(1);
+      expect(afterFirst).not.toEqual(p1);
+      // Generation 2 named P1 but no kept full copy does: it is rebuilt by replaying records on 1.
+      expect(ids(await ms.readGeneration(2))).toEqual(['j1']);
+      // Now January changes again: the full copy of 8 still names the second part, so it stays.
+      for (let i = 0; i < 2; i++) await ms.commit(added(seg(`j${3 + i}`, 0)));
+      const current = (await stored(store, ms)).stored.parts.map((p) => ms.keys.part(p.hash));
+      await gc(4);
+      expect(await partKeys(store, ms)).toEqual([...afterFirst, ...current].sort());
+      expect(ids(await ms.readGeneration(8))).toEqual(['j1', 'j2', 'now0', 'now1', 'now2', 'now3', 'now4']);
+      // Once generation 8 leaves the window (and no chain needs it), its part goes too.
+      for (let i = 0; i < 8; i++) await ms.commit(added(recent(`later${i}`)));
+      await gc(2);
+      expect(await partKeys(store, ms)).toEqual(current);
+      expect((await shardStore(store, 6).load()).manifest).toEqual(ms.peek()!.manifest);
+    });
+
+    it('restore puts an older generation back with parts of its own', async () => {
+      const store = await newStore();
+      const ms = shardStore(store);
+      await ms.commit(added(seg('j1', 0), recent('now1')));
+      await ms.commit(added(seg('j2', 0)));
+      const g2 = await ms.readGeneration(2);
+      const restored = await ms.restore(2);
+      expect(restored.manifest.generation).toBe(4);
+      expect(ids(restored.manifest)).toEqual(['j1', 'now1']);
+      const fresh = (await shardStore(store, 2).load()).manifest;
+      expect({ ...fresh, generation: 0, commit_id: '', recent_commit_ids: [], updated_at_ms: 0, restored_from: undefined }).toEqual({
+        ...g2,
+        generation: 0,
+        commit_id: '',
+        recent_commit_ids: [],
+        updated_at_ms: 0,
+        restored_from: undefined,
+      });
+      expect(fresh.restored_from).toBe(2);
+      expect(ids(await shardStore(store, 3).readGeneration(4))).toEqual(['j1', 'now1']);
+    });
+
+    it('a shard whose current.json names a missing part fails closed until a generation is restored', async () => {
+      const store = await newStore();
+      const ms = shardStore(store);
+      await ms.commit(added(seg('j1', 0)));
+      await ms.commit(added(recent('now1')));
+      for (const k of await partKeys(store, ms)) await store.delete(k);
+      const fresh = shardStore(store, 2);
+      const err = await fresh.load().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ManifestCorruptError);
+      expect((err as ManifestCorruptError).code).toBe('manifest_corrupt');
+      await expect(fresh.commit(added(recent('now2')))).rejects.toThrow(ManifestCorruptError);
+      // Generation 1 (empty) is a full copy without parts.
+      await fresh.restore(1);
+      expect((await fresh.commit(added(recent('now2')))).committed).toBe(true);
+    });
+
+    it('reads a format-1 current.json and its history, and migrates it to parts on the next commit', async () => {
+      const store = await newStore();
+      const keys = new ShardKeys(prefix, 0, 1);
+      const old: ShardManifest = {
+        ...emptyManifest(0, '01OLD0000000000000000000001', NOW - DAY),
+        segments: [seg('j1', 0), seg('f1', 1), recent('now1')].map(noHashes),
+      };
+      const body = encodeManifest(old);
+      await store.put(keys.current, body, { ifNoneMatch: '*' });
+      await store.put(keys.history(1), body, { ifNoneMatch: '*' });
+      const ms = shardStore(store);
+      expect((await ms.load()).manifest).toEqual(old);
+      const first = await store.get(keys.current);
+      expect(first !== null && !first.notModified && decodeStored(first.body, keys.current).kind).toBe('whole');
+      await ms.commit(added(recent('now2')));
+      const { stored: s } = await stored(store, ms);
+      expect(s.parts.map((p) => p.month)).toEqual(['2026-01', '2026-02']);
+      expect(ids(s)).toEqual(['now1', 'now2']);
+      const fresh = shardStore(store, 2);
+      expect(ids((await fresh.load()).manifest)).toEqual(['j1', 'f1', 'now1', 'now2']);
+      expect(await fresh.readGeneration(1)).toEqual(old);
+      expect(ids(await fresh.readGeneration(2))).toEqual(['j1', 'f1', 'now1', 'now2']);
+    });
+  });
+}
