@@ -9,34 +9,13 @@ import type { EditOf } from '../../src/manifest/edits.ts';
 import type { RawSegmentEntry } from '../../src/manifest/schema.ts';
 import { S3Store } from '../../src/store/s3.ts';
 import { realTimeDeps } from '../support/deps.ts';
+import { benchSegment } from '../support/fixtures.ts';
 import { writeResult } from './results.ts';
 import { startTestS3, type S3Endpoint } from '../support/minio.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 
-function segment(i: number): RawSegmentEntry {
-  const id = `01JBENCH${String(i).padStart(18, '0')}`;
-  return {
-    id,
-    key: `usagedb/shards/00/segments/raw/${id}.useg`,
-    hashes_key: `usagedb/shards/00/segments/raw/${id}.hashes`,
-    rows: 1000 + (i % 97),
-    bytes: 48_000 + i,
-    min_ts: 1_767_225_600_000 + i * 1000,
-    max_ts: 1_767_225_600_000 + i * 1000 + 3_600_000,
-    min_ingested: 1_767_225_600_000 + i * 1000,
-    max_ingested: 1_767_225_600_000 + i * 1000 + 500,
-    buckets: [i % 4, (i + 1) % 4],
-    min_account: `acct_${String(i % 1000).padStart(5, '0')}`,
-    max_account: `acct_${String((i % 1000) + 50).padStart(5, '0')}`,
-    products: ['chat', 'embeddings'],
-    meters: ['tokens.input', 'tokens.output', 'requests'],
-    models: ['gpt-x', 'claude-y', 'llama-z'],
-    quantity_sum: String(123_456_789 + i),
-    checksum: (i * 2654435761).toString(16).padStart(8, '0'),
-    created_at_ms: 1_767_225_600_000 + i,
-  };
-}
+const segment = (i: number): RawSegmentEntry => benchSegment(i, 1_767_225_600_000 + i * 1000, true);
 
 const added = (segments: RawSegmentEntry[]): EditOf<'addRawSegments'> => ({ op: 'addRawSegments', segments, usage_months: [], adjustments: [], at_ms: 1 });
 

@@ -14,6 +14,7 @@ import { ManifestStore } from '../../src/manifest/manifest-store.ts';
 import type { RawSegmentEntry } from '../../src/manifest/schema.ts';
 import { S3Store } from '../../src/store/s3.ts';
 import { realTimeDeps } from '../support/deps.ts';
+import { benchSegment } from '../support/fixtures.ts';
 import { startTestS3, type S3Endpoint } from '../support/minio.ts';
 import { writeResult } from './results.ts';
 
@@ -21,28 +22,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const DAY = 86_400_000;
 const NOW = Date.now();
 
-function segment(i: number, ts: number): RawSegmentEntry {
-  const id = `01JBENCH${String(i).padStart(18, '0')}`;
-  return {
-    id,
-    key: `usagedb/shards/00/segments/raw/${id}.useg`,
-    rows: 1000 + (i % 97),
-    bytes: 48_000 + i,
-    min_ts: ts,
-    max_ts: ts + 3_600_000,
-    min_ingested: ts,
-    max_ingested: ts + 500,
-    buckets: [i % 4, (i + 1) % 4],
-    min_account: `acct_${String(i % 1000).padStart(5, '0')}`,
-    max_account: `acct_${String((i % 1000) + 50).padStart(5, '0')}`,
-    products: ['chat', 'embeddings'],
-    meters: ['tokens.input', 'tokens.output', 'requests'],
-    models: ['gpt-x', 'claude-y', 'llama-z'],
-    quantity_sum: String(123_456_789 + i),
-    checksum: (i * 2654435761).toString(16).padStart(8, '0'),
-    created_at_ms: ts,
-  };
-}
+const segment = (i: number, ts: number): RawSegmentEntry => benchSegment(i, ts);
 
 const added = (segments: RawSegmentEntry[]): EditOf<'addRawSegments'> => ({ op: 'addRawSegments', segments, usage_months: [], adjustments: [], at_ms: 1 });
 const swapped = (from: string, to: RawSegmentEntry, n: number): EditOf<'expireReplacements' | 'replaceSegments'>[] => [

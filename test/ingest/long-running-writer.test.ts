@@ -6,19 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { runJob } from '../../src/jobs/run.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
+import { usage } from '../support/fixtures.ts';
 import { openInstance, postBatch } from '../support/instance.ts';
 
 const ts = Date.UTC(2026, 8, 3, 9);
-const event = (i: number) => ({
-  event_id: `ev-${i}`,
-  account_id: `acct-${i % 37}`,
-  product_id: 'p',
-  meter_id: 'm',
-  source: 'api',
-  unit: 'tokens',
-  timestamp_ms: ts + i * 1000,
-  quantity: 1 + (i % 5),
-});
+const event = (i: number) => usage(i, { event_id: `ev-${i}`, account_id: `acct-${i % 37}`, timestamp_ms: ts + i * 1000, quantity: 1 + (i % 5) });
 
 describe('a long-running shard writer', () => {
   it('holds one segment id per listed segment across compactions, and still answers every retry as a duplicate', async () => {

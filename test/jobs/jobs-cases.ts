@@ -12,6 +12,7 @@ import type { QuerySpec } from '../../src/query/spec.ts';
 import { listAll, type ObjectStore } from '../../src/store/types.ts';
 import { openInstance, postBatch, type Instance } from '../support/instance.ts';
 import { generate, MONTHS, reference, type RefEvent } from '../query/reference.ts';
+import { usage } from '../support/fixtures.ts';
 import { verify } from '../../src/query/verify.ts';
 import { bucketOf, shardOfAccount } from '../../src/model/bucket.ts';
 
@@ -340,16 +341,7 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix, { shards: 1, buckets: 4 });
       const day = Date.UTC(2026, 8, 10);
-      const ev = (i: number) => ({
-        event_id: `backlog-${i}`,
-        account_id: 'acct-backlog',
-        product_id: 'p',
-        meter_id: 'm',
-        source: 'api',
-        unit: 'u',
-        timestamp_ms: day + i * 1000,
-        quantity: 1 + (i % 7),
-      });
+      const ev = (i: number) => usage(i, { event_id: `backlog-${i}`, account_id: 'acct-backlog', timestamp_ms: day + i * 1000, quantity: 1 + (i % 7) });
       // 150 commits: 150 young segments, more than two runs of 64 take.
       for (let c = 0; c < 150; c++) await postBatch(a.app, [ev(2 * c), ev(2 * c + 1)]);
       const young = async () => (await a.db.shards[0]!.revalidate()).manifest.segments.filter((s) => s.compacted !== true).length;

@@ -27,6 +27,34 @@ export function fakeSegment(id: string): RawSegmentEntry {
   };
 }
 
+/**
+ * A realistic raw segment entry for benchmarks of manifest size and commit cost: number `i`,
+ * data from `ts` for an hour, ingested at `ts`; `legacySidecar` names a hashes sidecar object.
+ */
+export function benchSegment(i: number, ts: number, legacySidecar = false): RawSegmentEntry {
+  const id = `01JBENCH${String(i).padStart(18, '0')}`;
+  return {
+    id,
+    key: `usagedb/shards/00/segments/raw/${id}.useg`,
+    ...(legacySidecar ? { hashes_key: `usagedb/shards/00/segments/raw/${id}.hashes` } : {}),
+    rows: 1000 + (i % 97),
+    bytes: 48_000 + i,
+    min_ts: ts,
+    max_ts: ts + 3_600_000,
+    min_ingested: ts,
+    max_ingested: ts + 500,
+    buckets: [i % 4, (i + 1) % 4],
+    min_account: `acct_${String(i % 1000).padStart(5, '0')}`,
+    max_account: `acct_${String((i % 1000) + 50).padStart(5, '0')}`,
+    products: ['chat', 'embeddings'],
+    meters: ['tokens.input', 'tokens.output', 'requests'],
+    models: ['gpt-x', 'claude-y', 'llama-z'],
+    quantity_sum: String(123_456_789 + i),
+    checksum: (i * 2654435761).toString(16).padStart(8, '0'),
+    created_at_ms: ts,
+  };
+}
+
 let counter = 0;
 /** A plain usage event as a client would send it. */
 export function usage(i: number, over: Record<string, unknown> = {}): Record<string, unknown> {
