@@ -59,7 +59,6 @@ async function finishFencedPeriods(db: Database, shard: number): Promise<number>
   return new PeriodService(db, new QueryEngine(db)).finishShard(shard);
 }
 
-/** The id-reuse check compares what the dedupe window holds: the same default window as ingest. */
 /**
  * Runs `run` again while it commits and `progressed` says the backlog shrank, within the budget;
  * answers every report.
@@ -105,6 +104,7 @@ function combined(reports: readonly object[]): Record<string, unknown> {
   return { ...base, ...sums, committed: committed.length > 0, runs: all.length };
 }
 
+/** The id-reuse check compares what the dedupe window holds: the same default window as ingest. */
 const DEFAULT_ID_REUSE_OPTIONS: IdReuseOptions = { windowMs: DEFAULT_INGEST_OPTIONS.dedupeWindowMs, maxSegments: 2000 };
 
 export async function runJob(db: Database, job: JobName, opts: JobOptions = {}): Promise<JobReport> {

@@ -45,7 +45,7 @@ export const rawSegmentEntry = z.object({
   checksum: z.string(),
   /** Set by the rollup commit that aggregated this segment; never unset except by rebuild-rollups. */
   rolled_by: z.string().optional(),
-  /** Written by compaction: deduplicated, one (UTC day, bucket) partition. Only these are rolled up. */
+  /** Written by compaction: deduplicated, sized by rows and bytes, with a key filter. Only these are rolled up. */
   compacted: z.boolean().optional(),
   /**
    * Length of the key filter block (segment/key-filter.ts) appended after the hashes block, which
