@@ -9,12 +9,13 @@
 import { HistoryIncompleteError, ManifestCorruptError, NotFoundError } from '../errors.ts';
 import { AmbiguousWriteError, isRejectedWrite, TransientStoreError } from '../store/errors.ts';
 import type { ObjectStore } from '../store/types.ts';
-import { decodeStored } from './codec.ts';
+import { decodeStored, encodeDraft } from './codec.ts';
 import type { ManifestEdit } from './edits.ts';
 import {
   decodeRecord,
   encodeRecord,
   isCheckpoint,
+  mayBeCheckpoint,
   recordOf,
   replay,
   restorableGenerations,
@@ -26,13 +27,25 @@ import {
 import type { ShardKeys } from './keys.ts';
 import type { DeepReadonly, ShardManifest } from './schema.ts';
 
+/**
+ * The bytes of a full copy: the whole manifest (format 1), never a byte copy of current.json.
+ * A copy that named parts would need them to outlive it, and a copy is written after its commit
+ * (in the background): GC, which lists history once, could delete a part that only a copy landing
+ * after its listing names, leaving that generation unrestorable. A whole copy names nothing.
+ * Its size also sets the checkpoint interval, as before the split (history bytes per commit stay
+ * about manifest bytes / interval).
+ */
+function wholeCopy(m: DeepReadonly<ShardManifest>): Uint8Array {
+  return encodeDraft(m as ShardManifest);
+}
+
 /** One committed generation, as its committer knows it. */
 export interface CommittedGeneration {
   /** The generation the edits were applied to. */
   readonly base: DeepReadonly<ShardManifest>;
   /** What was committed (generation = base + 1). */
   readonly value: DeepReadonly<ShardManifest>;
-  /** Its stored bytes (a checkpoint is a byte copy). */
+  /** Its stored bytes (current.json: recent entries and part references). */
   readonly body: Uint8Array;
   /** The edits that applied, in order. */
   readonly edits: readonly ManifestEdit[];
@@ -86,12 +99,14 @@ export class ManifestHistory {
    */
   async write(c: CommittedGeneration): Promise<void> {
     const g = c.value.generation;
-    const full = this.chainBroken || isCheckpoint(g, c.body.byteLength, this.policy);
+    let copy: Uint8Array | undefined;
+    const whole = () => (copy ??= wholeCopy(c.value));
+    const full = this.chainBroken || (mayBeCheckpoint(g, this.policy) && isCheckpoint(g, whole().byteLength, this.policy));
     const record = encodeRecord(recordOf(c.base, c.value, c.edits, full));
-    const [recorded, copied] = await Promise.all([this.put(this.keys.historyRecord(g), record), full ? this.put(this.keys.history(g), c.body) : false]);
+    const [recorded, copied] = await Promise.all([this.put(this.keys.historyRecord(g), record), full ? this.put(this.keys.history(g), whole()) : false]);
     let chainStarts = copied;
     if (!full && recorded && g - 1 !== this.lastStored && !(await this.hasHistory(g - 1))) {
-      chainStarts = await this.put(this.keys.history(g), c.body);
+      chainStarts = await this.put(this.keys.history(g), whole());
     }
     if (chainStarts) this.chainBroken = false;
     else if (!recorded) this.chainBroken = true;
@@ -120,10 +135,10 @@ export class ManifestHistory {
   }
 
   /** A full copy only: generation 1 (bootstrap) and generations written by restore, which have no edits. */
-  async writeCheckpoint(generation: number, body: Uint8Array): Promise<void> {
-    if (await this.put(this.keys.history(generation), body)) {
+  async writeCheckpoint(m: DeepReadonly<ShardManifest>): Promise<void> {
+    if (await this.put(this.keys.history(m.generation), wholeCopy(m))) {
       this.chainBroken = false;
-      this.lastStored = Math.max(this.lastStored, generation);
+      this.lastStored = Math.max(this.lastStored, m.generation);
     }
   }
 
@@ -232,7 +247,8 @@ export class ManifestHistory {
     const key = this.keys.history(generation);
     const res = await this.store.get(key);
     if (res === null || res.notModified) return null;
-    // A full copy names parts: one that is gone makes the copy unreadable (ManifestCorruptError).
+    // A whole copy names no parts; a format-2 copy of an earlier build does, and one of them gone
+    // makes it unreadable (ManifestCorruptError).
     const m = await this.decode(res.body, key);
     if (m.generation !== generation) throw new ManifestCorruptError(`${key} holds generation ${m.generation}`);
     return m;

@@ -156,6 +156,11 @@ export function checkpointInterval(bytes: number, policy: CheckpointPolicy = {})
   return Math.min(max, Math.max(MIN_EVERY, 2 ** Math.round(Math.log2(target))));
 }
 
+/** False when no manifest size makes `generation` a checkpoint (so its size need not be known). */
+export function mayBeCheckpoint(generation: number, policy: CheckpointPolicy = {}): boolean {
+  return policy.every !== undefined || generation === 1 || generation % MIN_EVERY === 0;
+}
+
 /** Whether the committer of `generation` (a manifest of `bytes`) writes a full copy too. */
 export function isCheckpoint(generation: number, bytes: number, policy: CheckpointPolicy = {}): boolean {
   return generation === 1 || generation % checkpointInterval(bytes, policy) === 0;

@@ -162,7 +162,7 @@ export class ManifestStore {
         initial: () => emptyManifest(this.shard, newId(this.deps), this.deps.clock.now()),
       },
       landed: (fresh, base, token) => this.landed(fresh, base, token),
-      created: (m, body) => this.historyLog.writeCheckpoint(m.generation, body),
+      created: (m) => this.historyLog.writeCheckpoint(m),
       // A shard with history but no current.json lost its commit point: starting it over empty
       // would drop every acknowledged event from every total. It fails closed until restored.
       refuseCreate: async () => {
@@ -364,7 +364,7 @@ export class ManifestStore {
           : await this.store.put(this.keys.current, body, { ifMatch: currentBody.info.etag, contentType: 'application/json' });
       const state = this.view(this.object.adopt(restored, etag));
       this.confirmedAtMs = this.deps.clock.now();
-      await this.historyLog.writeCheckpoint(restored.generation, body);
+      await this.historyLog.writeCheckpoint(restored);
       return state;
     } catch (err) {
       if (isRejectedWrite(err)) {

@@ -7,7 +7,7 @@
  * the bounded cache holds them, as plain data (never promises: Workers requests may share it).
  */
 import { ManifestCorruptError } from '../errors.ts';
-import { AmbiguousWriteError, isRejectedWrite, TransientStoreError } from '../store/errors.ts';
+import { AmbiguousWriteError, isRejectedWrite, PreconditionFailedError, TransientStoreError } from '../store/errors.ts';
 import type { ObjectStore } from '../store/types.ts';
 import { decodeStored, encodeStored, stringifyManifest } from './codec.ts';
 import type { ShardKeys } from './keys.ts';
@@ -150,8 +150,13 @@ export class ManifestParts {
         this.stats.written++;
         break;
       } catch (err) {
-        if (isRejectedWrite(err)) break; // already stored: same name, same bytes
-        if (!(err instanceof AmbiguousWriteError || err instanceof TransientStoreError) || tries >= 3) throw err;
+        if (err instanceof PreconditionFailedError) break; // already stored: same name, same bytes
+        // A 409 (another conditional write to this key in flight: our own earlier try, which may
+        // still fail), a 404, or an outcome we do not know: the part is stored only if a read
+        // says so. current.json must never name a part that is not there.
+        if (!(isRejectedWrite(err) || err instanceof AmbiguousWriteError || err instanceof TransientStoreError)) throw err;
+        if (await this.holds(key, slot.body!)) break;
+        if (tries >= 3) throw err;
       }
     }
     const part: DeepReadonly<ManifestPart> = {
@@ -163,6 +168,17 @@ export class ManifestParts {
       rollups: slot.rollups,
     };
     this.remember(slot.ref!.hash, part, slot.body!.byteLength);
+  }
+  /** Whether `key` holds exactly `body` now (a failed read answers no). */
+  private async holds(key: string, body: Uint8Array): Promise<boolean> {
+    try {
+      const res = await this.store.get(key);
+      if (res === null || res.notModified || res.body.byteLength !== body.byteLength) return false;
+      for (let i = 0; i < body.byteLength; i++) if (res.body[i] !== body[i]) return false;
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** One part, from the cache or the store, checked against its address and reference. */

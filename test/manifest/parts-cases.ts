@@ -13,7 +13,7 @@ import { ShardKeys } from '../../src/manifest/keys.ts';
 import { ManifestStore } from '../../src/manifest/manifest-store.ts';
 import { emptyManifest, type RawSegmentEntry, type ShardManifest } from '../../src/manifest/schema.ts';
 import { seededRandom, type Deps } from '../../src/model/deps.ts';
-import { StoreRefusedError } from '../../src/store/errors.ts';
+import { ConflictError, ObjectNotFoundError, StoreRefusedError } from '../../src/store/errors.ts';
 import { FaultPlan, withFaults } from '../../src/store/faulty.ts';
 import type { ObjectStore } from '../../src/store/types.ts';
 import { fakeSegment } from '../support/fixtures.ts';
@@ -206,35 +206,96 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       expect(ids((await shardStore(store, 4).load()).manifest)).toEqual(['j1']);
     });
 
-    it('GC keeps the parts that kept history needs and deletes them once no kept generation names them', async () => {
+    it('full copies are whole manifests: GC keeps only the parts current.json names, and every kept generation still restores', async () => {
       const store = await newStore();
       const ms = shardStore(store);
       // Generation 2: January in part P1 (a checkpoint every 8 generations: 1, 8, 16).
       await ms.commit(added(seg('j1', 0)));
       const p1 = await partKeys(store, ms);
-      // Generations 3..9: January changes (P1 is then named by history only), then recent commits.
+      // Generations 3..9: January changes (P1 is then named by no current.json), then recent commits.
       await ms.commit(added(seg('j2', 0)));
       for (let i = 0; i < 6; i++) await ms.commit(added(recent(`now${i}`)));
       expect(ms.peek()!.manifest.generation).toBe(9);
+      // The full copy of 8 names no part: it is the whole manifest.
+      const got = await store.get(ms.keys.history(8));
+      if (got === null || got.notModified) throw new Error('no full copy of generation 8');
+      const copy8 = decodeStored(got.body, 'copy 8');
+      expect(copy8.kind).toBe('whole');
       const gc = (historyKeep: number) => gcShard(store, ms, deps(5), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep, maxDeletes: 100, dryRun: false });
-      // Window 2..9 needs generation 1's full copy (no parts) and 8's (names January's second part).
       await gc(8);
       const afterFirst = await partKeys(store, ms);
       expect(afterFirst).toHaveLength(1);
       expect(afterFirst).not.toEqual(p1);
-      // Generation 2 named P1 but no kept full copy does: it is rebuilt by replaying records on 1.
       expect(ids(await ms.readGeneration(2))).toEqual(['j1']);
-      // Now January changes again: the full copy of 8 still names the second part, so it stays.
+      // January changes again: only current.json's part is kept; generation 8 restores from its copy.
       for (let i = 0; i < 2; i++) await ms.commit(added(seg(`j${3 + i}`, 0)));
       const current = (await stored(store, ms)).stored.parts.map((p) => ms.keys.part(p.hash));
       await gc(4);
-      expect(await partKeys(store, ms)).toEqual([...afterFirst, ...current].sort());
+      expect(await partKeys(store, ms)).toEqual(current);
       expect(ids(await ms.readGeneration(8))).toEqual(['j1', 'j2', 'now0', 'now1', 'now2', 'now3', 'now4']);
-      // Once generation 8 leaves the window (and no chain needs it), its part goes too.
       for (let i = 0; i < 8; i++) await ms.commit(added(recent(`later${i}`)));
       await gc(2);
       expect(await partKeys(store, ms)).toEqual(current);
       expect((await shardStore(store, 6).load()).manifest).toEqual(ms.peek()!.manifest);
+    });
+
+    it('a full copy written in the background after GC listed history still restores its generation (it names no part GC may delete)', async () => {
+      const store = await newStore();
+      // Instance A's history PUTs wait until released: a slow background write.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const held: ObjectStore = Object.create(store);
+      held.put = async (key, body, opts) => {
+        if (key.includes('/manifest/history/')) await gate;
+        return store.put(key, body, opts);
+      };
+      const b = shardStore(store, 1);
+      await b.commit(added(seg('j1', 0))); // generation 2: January in part P1
+      const p1 = await partKeys(store, b);
+      for (let i = 0; i < 5; i++) await b.commit(added(recent(`r${i}`))); // 3..7
+      const a = shardStore(held, 2);
+      await a.load();
+      let background!: Promise<unknown>;
+      await a.commit(added(recent('x')), { history: (p) => void (background = p) }); // 8: a full copy is due; current.json reuses P1
+      await b.load();
+      await b.commit(added(seg('j2', 0))); // 9: January in a new part, P1 named by no current.json
+      const report = await gcShard(store, shardStore(store, 3), deps(4), `${prefix}/_scratch`, {
+        safetyAgeMs: 0,
+        historyKeep: 50,
+        maxDeletes: 100,
+        dryRun: false,
+      });
+      // P1 is gone (old enough, named by no current.json and by no listed full copy).
+      expect(p1).toHaveLength(1);
+      expect(report.keys).toContain(p1[0]);
+      release();
+      await background;
+      // The late full copy of 8 is readable by itself: it names no part (P1 is gone).
+      const late = await store.get(b.keys.history(8));
+      if (late === null || late.notModified) throw new Error('no full copy of generation 8');
+      expect(decodeStored(late.body, 'copy 8').kind).toBe('whole');
+      const reader = shardStore(store, 5);
+      expect(ids(await reader.readGeneration(8))).toEqual(['j1', 'r0', 'r1', 'r2', 'r3', 'r4', 'x']);
+      // A later GC with a small window may take copy 8 as the base of a chain: it still reads.
+      for (let i = 0; i < 3; i++) await b.commit(added(recent(`s${i}`)));
+      await gcShard(store, shardStore(store, 6), deps(7), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep: 3, maxDeletes: 100, dryRun: false });
+      const later = shardStore(store, 8);
+      for (const g of [10, 11, 12]) expect((await later.readGeneration(g)).generation).toBe(g);
+    });
+
+    it('a part PUT answered 409 (a conditional write in flight) or 404 is checked and written again: current.json never names a missing part', async () => {
+      const store = await newStore();
+      const plan = new FaultPlan();
+      const ms = shardStore(withFaults(store, plan.injector));
+      plan.add('put', /\/manifest\/parts\//, { type: 'fail', error: new ConflictError('conditional write in progress') }, 1);
+      plan.add('put', /\/manifest\/parts\//, { type: 'fail', error: new ObjectNotFoundError('no such key') }, 1);
+      await ms.commit(added(seg('j1', 0), recent('now1')));
+      expect(plan.fired).toHaveLength(2);
+      // Every part current.json names is stored, and a fresh reader loads the whole manifest.
+      const named = (await stored(store, ms)).stored.parts.map((p) => ms.keys.part(p.hash));
+      expect(named).toHaveLength(1);
+      for (const key of named) expect(await store.head(key)).not.toBeNull();
+      expect(ids((await shardStore(store, 2).load()).manifest)).toEqual(['j1', 'now1']);
     });
 
     it('restore puts an older generation back with parts of its own', async () => {
