@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { runJob, type JobOptions } from '../../src/jobs/run.ts';
 import { DAY_MS } from '../../src/model/time.ts';
+import { accountSpec } from '../../src/query/engine.ts';
 import type { QuerySpec } from '../../src/query/spec.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { openInstance, postBatch, type Instance } from '../support/instance.ts';
@@ -19,17 +20,8 @@ const FAST: JobOptions = { compact: { graceMs: 0 }, gc: { safetyAgeMs: 0 } };
 const PER_PARTITION: JobOptions = { compact: { graceMs: 0, packBytes: 1 } };
 
 async function total(inst: Instance, account: string | undefined): Promise<[bigint, number]> {
-  const spec: QuerySpec = {
-    accountId: account,
-    from: FROM,
-    to: TO,
-    groupBy: [],
-    filters: [],
-    metrics: ['sum', 'count'],
-    source: 'auto',
-    orderBy: [],
-    limit: undefined,
-  };
+  // One account, or every account (no accountId).
+  const spec: QuerySpec = { ...accountSpec(account ?? '', FROM, TO), accountId: account, source: 'auto' };
   const l = (await inst.engine.aggregate(spec)).lines[0];
   return l === undefined ? [0n, 0] : [BigInt(l.quantity as string), l.count as number];
 }
