@@ -29,6 +29,11 @@ function spec(account: string | undefined, source: QuerySpec['source'], from = F
   return { accountId: account, from, to, groupBy: [], filters: [], metrics: ['sum', 'count'], source, orderBy: [], limit: undefined };
 }
 
+/** A usage event with one product, meter, source and unit: the fields a case varies are the arguments. */
+function plainEvent(eventId: string, accountId: string, timestampMs: number, quantity: number) {
+  return { event_id: eventId, account_id: accountId, product_id: 'p', meter_id: 'm', source: 'api', unit: 'u', timestamp_ms: timestampMs, quantity };
+}
+
 async function total(inst: Instance, account: string | undefined, source: QuerySpec['source'], from = FROM, to = TO): Promise<[bigint, number]> {
   const r = await inst.engine.aggregate(spec(account, source, from, to));
   const l = r.lines[0];
@@ -160,16 +165,7 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix, { ingest: { dedupeWindowMs: 60_000 } });
       const ts = Date.UTC(2026, 8, 3, 9);
-      const ev = (id: string, q: number) => ({
-        event_id: id,
-        account_id: 'acme',
-        product_id: 'p',
-        meter_id: 'm',
-        source: 'api',
-        unit: 'u',
-        timestamp_ms: ts,
-        quantity: q,
-      });
+      const ev = (id: string, q: number) => plainEvent(id, 'acme', ts, q);
       await postBatch(a.app, [ev('dup', 7), ev('clash', 1)]);
       await runJob(a.db, 'compact', FAST);
       a.clock.advance(120_000); // past the window: the same ids are accepted again
@@ -209,16 +205,7 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix, { ingest: { dedupeWindowMs: 60_000 } });
       const ts = Date.UTC(2026, 8, 3, 9);
-      const ev = (id: string, q: number) => ({
-        event_id: id,
-        account_id: 'acme',
-        product_id: 'p',
-        meter_id: 'm',
-        source: 'api',
-        unit: 'u',
-        timestamp_ms: ts,
-        quantity: q,
-      });
+      const ev = (id: string, q: number) => plainEvent(id, 'acme', ts, q);
       await postBatch(a.app, [ev('k1', 10), ev('k2', 20), ev('k3', 30)]);
       await runJob(a.db, 'compact', FAST);
       a.clock.advance(120_000);
@@ -271,16 +258,7 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix, { shards: 4, buckets: 16 });
       const ts = Date.UTC(2026, 8, 3, 9);
-      const ev = (account: string, q: number) => ({
-        event_id: 'reused-id',
-        account_id: account,
-        product_id: 'p',
-        meter_id: 'm',
-        source: 'api',
-        unit: 'u',
-        timestamp_ms: ts,
-        quantity: q,
-      });
+      const ev = (account: string, q: number) => plainEvent('reused-id', account, ts, q);
       const accounts = ['tenant-a', 'tenant-b', 'tenant-c', 'tenant-d', 'tenant-e', 'tenant-f'];
       expect(
         (
@@ -316,16 +294,7 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
     it('without options, the gc run finds id reuse across the whole default dedupe window (35 days), not a shorter one', async () => {
       const { store, prefix } = await make();
       const a = await openInstance(store, prefix, { shards: 2, buckets: 8 });
-      const ev = (account: string) => ({
-        event_id: 'reused-late',
-        account_id: account,
-        product_id: 'p',
-        meter_id: 'm',
-        source: 'api',
-        unit: 'u',
-        timestamp_ms: Date.UTC(2026, 8, 3, 9),
-        quantity: 1,
-      });
+      const ev = (account: string) => plainEvent('reused-late', account, Date.UTC(2026, 8, 3, 9), 1);
       await postBatch(a.app, [ev('tenant-a')]);
       await runJob(a.db, 'compact', FAST);
       // The same id under another account, 20 days of ingest time later.
