@@ -90,6 +90,8 @@ export async function gcShard(
   for await (const obj of listAll(store, `${shard.keys.dir}/`)) {
     scanned++;
     if (referenced.has(obj.key)) continue;
+    // The shard's lease (which process commits it) is live state rewritten in place, not garbage.
+    if (obj.key === shard.keys.lease) continue;
     if (now - obj.lastModified.getTime() < opts.safetyAgeMs) continue;
     if (obj.key.startsWith(shard.keys.historyPrefix)) {
       // Written since the listing above (a commit after our snapshot): in the window by definition.

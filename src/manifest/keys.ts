@@ -42,6 +42,13 @@ export class ShardKeys {
   part(hash: string): string {
     return `${this.partsPrefix}${hash}.json`;
   }
+  /**
+   * Which Node process commits this shard for the others (ingest/shard-lease.ts): a hint for
+   * routing only, never a commit point; rewritten in place, never collected by GC.
+   */
+  get lease(): string {
+    return `${this.dir}/lease.json`;
+  }
   rawSegment(id: string): string {
     return `${this.dir}/segments/raw/${id}.useg`;
   }

@@ -36,6 +36,18 @@ const envSchema = z.object({
   USAGEDB_DEDUPE_WINDOW_HOURS: int(1, 24 * 90).default(840),
   USAGEDB_GROUP_COMMIT_MS: int(0, 1000).default(0),
   USAGEDB_SEQUENCER_INTERVAL_MS: int(0, 60_000).default(1000),
+  // Several Node processes on one bucket: one committer per shard (runtime/peer-forwarder.ts).
+  USAGEDB_PEER_URL: z
+    .url({ protocol: /^https?$/ })
+    .refine((u) => !/[?#]/.test(u), 'a base URL without query or fragment, e.g. http://10.0.0.5:8787')
+    .transform((u) => u.replace(/\/+$/, ''))
+    .optional(),
+  USAGEDB_PEER_TOKEN: z
+    .string()
+    .regex(/^\S{32,}$/)
+    .optional(),
+  USAGEDB_LEASE_MS: int(1000, 600_000).default(10_000),
+  USAGEDB_PEER_TIMEOUT_MS: int(100, 300_000).default(30_000),
   USAGEDB_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(8 * 1024 * 1024),
   USAGEDB_MAX_BATCH_EVENTS: int(1, 100_000).default(10_000),
   USAGEDB_MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default(64 * 1024),
@@ -66,7 +78,12 @@ const envSchema = z.object({
 });
 
 /** Variables holding secrets: no configuration message ever echoes their values. */
-export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['USAGEDB_S3_ACCESS_KEY_ID', 'USAGEDB_S3_SECRET_ACCESS_KEY', 'USAGEDB_API_KEYS']);
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'USAGEDB_S3_ACCESS_KEY_ID',
+  'USAGEDB_S3_SECRET_ACCESS_KEY',
+  'USAGEDB_API_KEYS',
+  'USAGEDB_PEER_TOKEN',
+]);
 
 /** R2's per-key write limit simulated over the store (tests and benchmarks only). */
 export interface SimulatedKeyWriteLimit {
@@ -106,6 +123,12 @@ export interface Config {
   readonly maxRequestBytes: number;
   /** Workers with the sequencer binding: least time between two commits of one shard's sequencer. */
   readonly sequencerIntervalMs: number;
+  /**
+   * Node processes sharing one bucket: this process's base URL as the others reach it, the shared
+   * secret of the internal route, how long a shard lease lasts, and how long a forwarded call may
+   * take. Undefined (USAGEDB_PEER_URL unset): every process commits every shard itself.
+   */
+  readonly peers: { readonly url: string; readonly token: string; readonly leaseMs: number; readonly timeoutMs: number } | undefined;
   readonly corsOrigins: readonly string[];
   readonly jobs: {
     readonly enabled: boolean;
@@ -139,7 +162,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
     // A validator's message may quote the value; a secret's is never shown, not even in part.
-    const message = SECRET_VARIABLES.has(name) ? 'must be one word without spaces or line breaks (the value is not shown)' : issue.message;
+    const message =
+      name === 'USAGEDB_PEER_TOKEN'
+        ? 'must be at least 32 characters without spaces or line breaks (the value is not shown)'
+        : SECRET_VARIABLES.has(name)
+          ? 'must be one word without spaces or line breaks (the value is not shown)'
+          : issue.message;
     throw new ValidationError(`configuration: ${name}: ${message}`, name);
   }
   const e = parsed.data;
@@ -173,6 +201,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (e.USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS !== undefined) {
     store = { ...store, simulatedKeyWriteLimit: { intervalMs: e.USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS, keys: e.USAGEDB_SIMULATE_KEY_WRITE_KEYS } };
   }
+  if (e.USAGEDB_PEER_URL !== undefined && e.USAGEDB_PEER_TOKEN === undefined) {
+    throw new ValidationError(
+      'configuration: USAGEDB_PEER_TOKEN: required with USAGEDB_PEER_URL (a shared secret of at least 32 characters, the same on every process)',
+      'USAGEDB_PEER_TOKEN',
+    );
+  }
   const shards = e.USAGEDB_SHARDS ?? defaultShards(store);
   if (e.USAGEDB_BUCKETS < shards) throw new ValidationError('configuration: USAGEDB_BUCKETS: must be at least USAGEDB_SHARDS', 'USAGEDB_BUCKETS');
   return {
@@ -191,6 +225,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     query: { cacheBytes: e.USAGEDB_SEGMENT_CACHE_MB * 1024 * 1024, maxRangeMs: e.USAGEDB_MAX_QUERY_DAYS * DAY_MS, maxPageSize: e.USAGEDB_MAX_PAGE_SIZE },
     maxRequestBytes: e.USAGEDB_MAX_REQUEST_BYTES,
     sequencerIntervalMs: e.USAGEDB_SEQUENCER_INTERVAL_MS,
+    peers:
+      e.USAGEDB_PEER_URL === undefined || e.USAGEDB_PEER_TOKEN === undefined
+        ? undefined
+        : { url: e.USAGEDB_PEER_URL, token: e.USAGEDB_PEER_TOKEN, leaseMs: e.USAGEDB_LEASE_MS, timeoutMs: e.USAGEDB_PEER_TIMEOUT_MS },
     corsOrigins: (e.USAGEDB_CORS_ORIGINS ?? '')
       .split(',')
       .map((o) => o.trim())

@@ -22,6 +22,12 @@ const lambda: RuntimeTraits = {
   loopbackOnly: false,
   crossRequestSharing: true,
   checkConfig(config) {
+    if (config.peers !== undefined) {
+      throw new ValidationError(
+        'configuration: USAGEDB_PEER_URL: peering (one committer per shard among Node processes) is for Node servers only; a Lambda function is not reachable as a peer',
+        'USAGEDB_PEER_URL',
+      );
+    }
     if (config.store.kind === 'memory') {
       throw new ValidationError(
         'configuration: USAGEDB_STORE: memory is not available on Lambda (each container would have its own database); use s3',

@@ -48,6 +48,12 @@ export function workerTraits(name: string, crossRequestSharing: boolean, env: En
           'USAGEDB_STORE',
         );
       }
+      if (config.peers !== undefined) {
+        throw new ValidationError(
+          'configuration: USAGEDB_PEER_URL: peering (one committer per shard among Node processes) is for Node servers only; on Workers each shard already has one committer, its Durable Object (USAGEDB_SEQUENCER)',
+          'USAGEDB_PEER_URL',
+        );
+      }
       if (config.apiKeys === undefined || config.apiKeys.trim() === '') {
         throw new ValidationError(
           'configuration: USAGEDB_API_KEYS: a Worker is public, so API keys are required; set them with `wrangler secret put USAGEDB_API_KEYS` (see README)',
