@@ -9,6 +9,7 @@ import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { consoleRoutes } from './console/index.ts';
 import { RequestAbortedError } from '../errors.ts';
+import { PEER_BYTES_PER_EVENT } from '../ingest/peer-wire.ts';
 import type { Ingestor } from '../ingest/ingestor.ts';
 import type { JobOptions } from '../jobs/run.ts';
 import type { Database } from '../manifest/database.ts';
@@ -25,6 +26,7 @@ import { requestContext, silentLogger, type Logger } from './observability.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { ingestRoutes } from './routes/ingest.ts';
+import { peerRoutes, type PeerHost } from './routes/peer.ts';
 import { periodRoutes } from './routes/periods.ts';
 import { queryRoutes, type QueryRouteLimits } from './routes/query.ts';
 
@@ -47,6 +49,8 @@ export interface AppOptions {
   readonly healthTimeoutMs?: number;
   /** Body limit of every route but ingest (USAGEDB_MAX_REQUEST_BYTES; ingest has the ingestor's). */
   readonly maxRequestBytes?: number;
+  /** Several Node processes on one bucket: the internal route peers forward a shard's events to. */
+  readonly peer?: PeerHost;
 }
 
 export function createApp(opts: AppOptions): Hono<AppEnv> {
@@ -76,7 +80,15 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   }
   app.use('*', authMiddleware(opts.keys ?? [], opts.publicMetrics ?? false));
   // After auth: a caller without a key gets its 401 before any byte of its body is read.
-  app.use('*', bodyLimits({ ingestBytes: opts.ingestor.options.maxBodyBytes, requestBytes: opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES }));
+  const ingestBytes = opts.ingestor.options.maxBodyBytes;
+  app.use(
+    '*',
+    bodyLimits({
+      ingestBytes,
+      requestBytes: opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+      peerBytes: 2 * ingestBytes + opts.ingestor.options.maxEventsPerBatch * PEER_BYTES_PER_EVENT,
+    }),
+  );
 
   app.get('/health', async (c) => {
     const started = db.deps.clock.now();
@@ -101,10 +113,13 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   });
 
   app.get('/metrics', (c) =>
-    c.text(metrics.render({ shards: db.shards, cache: opts.engine.cache.stats() }), 200, { 'Content-Type': 'text/plain; version=0.0.4' }),
+    c.text(metrics.render({ shards: db.shards, cache: opts.engine.cache.stats(), ...(opts.peer === undefined ? {} : { peers: opts.peer.counters() }) }), 200, {
+      'Content-Type': 'text/plain; version=0.0.4',
+    }),
   );
 
   ingestRoutes(app, opts.ingestor);
+  if (opts.peer !== undefined) peerRoutes(app, opts.peer);
   adminRoutes(app, db, metrics, opts.jobOptions ?? {});
   periodRoutes(app, opts.periods);
   queryRoutes(app, opts.engine, { maxPageSize: 1000, defaultPageSize: 100, maxRangeMs: DEFAULT_MAX_RANGE_MS, ...opts.queryLimits });

@@ -67,7 +67,7 @@ export async function parseApiKeys(raw: string | undefined): Promise<ApiKey[]> {
   return keys;
 }
 
-function equalConstantTime(a: Uint8Array, b: Uint8Array): boolean {
+export function equalConstantTime(a: Uint8Array, b: Uint8Array): boolean {
   let diff = a.length ^ b.length;
   for (let i = 0; i < a.length && i < b.length; i++) diff |= a[i]! ^ b[i]!;
   return diff === 0;
@@ -78,6 +78,8 @@ export function scopeFor(method: string, path: string, publicMetrics = false): S
   if (path === '/health' || path === '/openapi.json' || path === '/docs') return null;
   // The console's static page and assets hold no data; /v1/whoami checks the key it is sent itself.
   if (path === '/console' || path.startsWith('/console/') || path === '/v1/whoami') return null;
+  // Between Node processes of one database: the route checks the peer token itself (routes/peer.ts).
+  if (path.startsWith('/internal/')) return null;
   if (path === '/metrics') return publicMetrics ? null : 'admin';
   if (method === 'POST' && path === '/v1/usage/batch') return 'ingest';
   if (path.startsWith('/v1/admin/')) return 'admin';

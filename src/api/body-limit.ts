@@ -21,9 +21,14 @@ export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024;
 /** The routes (by method and path) whose body limit is not the default one. */
 export const INGEST_ROUTE = { method: 'POST', path: '/v1/usage/batch' } as const;
 
+/** The internal route a Node process forwards a shard's events to (api/routes/peer.ts). */
+export const PEER_ROUTE_PREFIX = '/internal/v1/shards/';
+
 export interface BodyLimits {
   /** POST /v1/usage/batch. */
   readonly ingestBytes: number;
+  /** POST /internal/v1/shards/:shard/submit (a forwarded ingest's canonical events and hashes); ingest's when absent. */
+  readonly peerBytes?: number;
   /** Every other route. */
   readonly requestBytes: number;
 }
@@ -39,7 +44,12 @@ function limitOf(max: number): MiddlewareHandler<AppEnv> {
 export function bodyLimits(limits: BodyLimits): MiddlewareHandler<AppEnv> {
   const ingest = limitOf(limits.ingestBytes);
   const other = limitOf(limits.requestBytes);
-  return (c, next) => (c.req.method === INGEST_ROUTE.method && c.req.path === INGEST_ROUTE.path ? ingest(c, next) : other(c, next));
+  const peer = limitOf(limits.peerBytes ?? limits.ingestBytes);
+  return (c, next) => {
+    if (c.req.method !== 'POST') return other(c, next);
+    if (c.req.path === INGEST_ROUTE.path) return ingest(c, next);
+    return c.req.path.startsWith(PEER_ROUTE_PREFIX) ? peer(c, next) : other(c, next);
+  };
 }
 
 /** What @hono/node-server passes as `env`: the Node request, whose `complete` says the body arrived. */

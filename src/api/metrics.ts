@@ -17,7 +17,48 @@ export interface ScrapeSources {
     readonly stats: { commits: number; conflicts: number; contentionErrors: number; ambiguous: number; skipped: number };
   }[];
   readonly cache: { hits: number; misses: number; bytes: number; entries: number };
+  /** Several Node processes on one bucket (USAGEDB_PEER_URL): forwarding and lease counters. */
+  readonly peers?: PeerScrape;
 }
+
+/** Counters of peering (runtime/peer-forwarder.ts, ingest/shard-lease.ts), summed over shards. */
+export interface PeerScrape {
+  readonly forwardedRequests: number;
+  readonly forwardedEvents: number;
+  readonly forwardUnknown: number;
+  readonly selfRequests: number;
+  readonly selfEvents: number;
+  readonly directRequests: number;
+  readonly directEvents: number;
+  readonly receivedRequests: number;
+  readonly receivedEvents: number;
+  readonly acquisitions: number;
+  readonly renewals: number;
+  readonly followed: number;
+  readonly directFallbacks: number;
+  readonly releases: number;
+}
+
+const PEER_METRICS: readonly [string, keyof PeerScrape, string][] = [
+  ['usagedb_peer_forwarded_requests_total', 'forwardedRequests', 'Shard submissions sent to the process holding the shard lease.'],
+  ['usagedb_peer_forwarded_events_total', 'forwardedEvents', 'Events in shard submissions sent to the lease holder.'],
+  ['usagedb_peer_forward_unknown_total', 'forwardUnknown', 'Forwarded submissions whose outcome is unknown (answered 503 commit_outcome_unknown).'],
+  ['usagedb_peer_received_requests_total', 'receivedRequests', 'Shard submissions other processes forwarded to this one.'],
+  ['usagedb_peer_received_events_total', 'receivedEvents', 'Events other processes forwarded to this one.'],
+  ['usagedb_peer_self_requests_total', 'selfRequests', "Shard submissions of this process's clients committed here as the lease holder."],
+  ['usagedb_peer_self_events_total', 'selfEvents', "Events of this process's clients committed here as the lease holder."],
+  ['usagedb_peer_direct_requests_total', 'directRequests', 'Shard submissions committed here without the lease (holder unreachable, lease unreadable).'],
+  ['usagedb_peer_direct_events_total', 'directEvents', 'Events committed here without the lease.'],
+  [
+    'usagedb_peer_direct_fallbacks_total',
+    'directFallbacks',
+    'Times a shard was switched to direct commits (holder refused the connection, lease store trouble).',
+  ],
+  ['usagedb_shard_lease_acquisitions_total', 'acquisitions', 'Shard leases this process took.'],
+  ['usagedb_shard_lease_renewals_total', 'renewals', 'Shard lease renewals.'],
+  ['usagedb_shard_lease_followed_total', 'followed', 'Shard leases found held by another process (then followed).'],
+  ['usagedb_shard_lease_releases_total', 'releases', 'Shard leases released at shutdown.'],
+];
 
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
@@ -71,6 +112,12 @@ export class Metrics {
     out.push(`usagedb_segment_cache_misses_total ${src.cache.misses}`);
     family('usagedb_segment_cache_bytes', 'gauge', 'Bytes held by the segment cache.');
     out.push(`usagedb_segment_cache_bytes ${src.cache.bytes}`);
+    if (src.peers !== undefined) {
+      for (const [name, key, help] of PEER_METRICS) {
+        family(name, 'counter', help);
+        out.push(`${name} ${src.peers[key]}`);
+      }
+    }
     family('usagedb_job_runs_total', 'counter', 'Background job runs by outcome.');
     for (const [k, v] of this.jobs) out.push(`usagedb_job_runs_total{${k}} ${v}`);
     family(

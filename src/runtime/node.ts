@@ -3,7 +3,8 @@
  * fs store under USAGEDB_DATA_DIR (default ./data), or S3 when configured. A bad configuration
  * exits 1 at once; a store that does not answer at start does not: the server listens, answers
  * 503 (Retry-After) meanwhile, and retries with backoff. Graceful shutdown on SIGTERM/SIGINT:
- * stop accepting, let in-flight group commits, history copies and job runs finish, then exit.
+ * stop accepting, release shard leases (USAGEDB_PEER_URL), let in-flight group commits, history
+ * copies and job runs finish, then exit.
  */
 import { serve } from '@hono/node-server';
 import { isIP } from 'node:net';
@@ -65,7 +66,9 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });
     server.close();
-    void Promise.all([inst?.services.ingestor.idle(), jobs?.stop()]).then(() => process.exit(0));
+    // Leases first: peers stop forwarding here and take the shards at once, not after expiry.
+    const peers = inst?.services.peers;
+    void Promise.all([peers?.leases.release(), inst?.services.ingestor.idle(), peers?.forwarder.idle(), jobs?.stop()]).then(() => process.exit(0));
     setTimeout(() => process.exit(0), 15_000).unref();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));

@@ -18,6 +18,10 @@ import { Database } from '../manifest/database.ts';
 import type { Sequencer } from '../manifest/manifest-store.ts';
 import type { Deps } from '../model/deps.ts';
 import { PeriodService } from '../period/periods.ts';
+import { ShardLeases } from '../ingest/shard-lease.ts';
+import { newId } from '../model/deps.ts';
+import { sha256 } from '../api/auth.ts';
+import { PeerForwarder } from './peer-forwarder.ts';
 import { QueryEngine, type QueryOptions } from '../query/engine.ts';
 import type { ObjectStore } from '../store/types.ts';
 import type { ProbeReport } from '../store/probe.ts';
@@ -35,6 +39,11 @@ export interface Services {
   readonly keys: readonly ApiKey[];
   /** Job bounds from the configuration, for every entry point that runs jobs. */
   readonly jobOptions: JobOptions;
+  /**
+   * Several Node processes on one bucket (USAGEDB_PEER_URL): the shard leases and the forwarder
+   * that sends a shard's events to its holder. Release the leases on shutdown.
+   */
+  readonly peers?: { readonly leases: ShardLeases; readonly forwarder: PeerForwarder };
 }
 
 export interface BuildOptions {
@@ -64,6 +73,8 @@ export interface BuildOptions {
    * failed, and the probe rewrites one key, which R2 admits about once a second.
    */
   readonly probe?: boolean;
+  /** Tests: the fetch that forwards a shard's events to its lease holder (USAGEDB_PEER_URL). */
+  readonly peerFetch?: typeof fetch;
   /** Settings the environment does not carry (tests, benchmarks): merged over the configuration. */
   readonly tuning?: {
     readonly ingest?: Partial<IngestOptions>;
@@ -125,7 +136,8 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
     ...(o.tuning?.commitPolicy === undefined ? {} : { commitPolicy: o.tuning.commitPolicy }),
   });
   if (!db.probe.ok) o.logger.error('the store ignores conditional writes: writes are refused', { problems: db.probe.problems });
-  const ingestor = new Ingestor(db, { ...o.config.ingest, groupCommit: sharing, ...o.tuning?.ingest }, sequencers?.ingest);
+  const peers: Peers | undefined = o.config.peers === undefined || sequencers !== undefined ? undefined : buildPeers(o, db, (): Ingestor => ingestor);
+  const ingestor: Ingestor = new Ingestor(db, { ...o.config.ingest, groupCommit: sharing, ...o.tuning?.ingest }, sequencers?.ingest ?? peers?.forwarder.shards);
   const engine = new QueryEngine(db, { cacheBytes: o.config.query.cacheBytes, shareFetches: sharing, ...o.tuning?.query });
   const periods = new PeriodService(db, engine);
   const metrics = new Metrics();
@@ -142,6 +154,63 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
     queryLimits: { maxPageSize: o.config.query.maxPageSize, maxRangeMs: o.config.query.maxRangeMs },
     maxRequestBytes: o.config.maxRequestBytes,
     jobOptions: o.config.jobs.options,
+    ...(peers === undefined
+      ? {}
+      : {
+          peer: {
+            tokenDigest: await sha256(peers.token),
+            shardCount: db.shards.length,
+            maxEvents: ingestor.options.maxEventsPerBatch,
+            submit: (shard, events, background) => peers.forwarder.received(shard, events, background),
+            counters: () => ({ ...peers.forwarder.counters, ...peers.leases.stats }),
+          },
+        }),
   });
-  return { db, ingestor, engine, periods, metrics, app, keys, jobOptions: o.config.jobs.options };
+  return {
+    db,
+    ingestor,
+    engine,
+    periods,
+    metrics,
+    app,
+    keys,
+    jobOptions: o.config.jobs.options,
+    ...(peers === undefined ? {} : { peers: { leases: peers.leases, forwarder: peers.forwarder } }),
+  };
+}
+
+/**
+ * One committer per shard among Node processes: leases in the bucket say who; the others forward
+ * a shard's validated, hashed events to it. Ingest only: jobs' edits (compaction, rollups, GC) are
+ * rare and commit from wherever they run, with If-Match like everything else.
+ */
+interface Peers {
+  readonly leases: ShardLeases;
+  readonly forwarder: PeerForwarder;
+  readonly token: string;
+}
+
+function buildPeers(o: BuildOptions, db: Database, ingestor: () => Ingestor): Peers {
+  const p = o.config.peers!;
+  const leases = new ShardLeases({
+    store: db.store,
+    prefix: db.prefix,
+    shardCount: db.shards.length,
+    clock: o.deps.clock,
+    url: p.url,
+    holderId: newId(o.deps),
+    leaseMs: p.leaseMs,
+    onError: (shard, what, err) =>
+      o.logger.warn(`shard lease: ${what} failed; committing locally meanwhile`, { shard, error: err instanceof Error ? err.message : String(err) }),
+  });
+  const forwarder = new PeerForwarder({
+    leases,
+    local: (shard) => ingestor().writer(shard),
+    token: p.token,
+    timeoutMs: p.timeoutMs,
+    logger: o.logger,
+    ...(o.peerFetch === undefined ? {} : { fetch: o.peerFetch }),
+  });
+  o.logger.info('peering on: one process commits each shard, the others forward to it', { peer_url: p.url, lease_ms: p.leaseMs });
+  return { leases, forwarder, token: p.token };
 }

@@ -4,10 +4,12 @@
  * with exactly one winner, release, and the direct fallback when the holder is unreachable.
  */
 import { describe, expect, it } from 'vitest';
+import { gcShard } from '../../src/compact/gc.ts';
 import { ShardLeases, decode, type Route } from '../../src/ingest/shard-lease.ts';
 import type { Clock } from '../../src/model/deps.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { ObjectStore, PutOptions } from '../../src/store/types.ts';
+import { openInstance } from '../support/instance.ts';
 
 const LEASE_MS = 10_000;
 const KEY = 'db/shards/00/lease.json';
@@ -222,5 +224,16 @@ describe('shard leases', () => {
     });
     expect(await c.route(0)).toEqual({ kind: 'direct' });
     expect(errors).toEqual(['acquire']);
+  });
+
+  it('GC keeps lease.json while it deletes an unreferenced object beside it', async () => {
+    const store = new MemoryStore();
+    const inst = await openInstance(store, 'db', { shards: 1 });
+    await leases(store, new ManualClock(), 'a').route(0);
+    const orphan = 'db/shards/00/segments/raw/01ORPHAN.useg';
+    await store.put(orphan, new Uint8Array([1, 2, 3]));
+    const report = await gcShard(store, inst.db.shards[0]!, inst.db.deps, 'db/_scratch', { safetyAgeMs: 0, historyKeep: 50, maxDeletes: 100, dryRun: false });
+    expect(report.keys).toEqual([orphan]);
+    expect(await stored(store)).toMatchObject({ holder_id: 'id-a' });
   });
 });

@@ -1,0 +1,186 @@
+/**
+ * Several Node processes on one bucket (issue 14): each shard is committed by the process holding
+ * its lease (ingest/shard-lease.ts); the others validate and hash as usual, then forward the
+ * shard's events to the holder's internal route (api/routes/peer.ts) over HTTP, the way isolates
+ * send them to a shard's Durable Object on Workers (sequencer-client.ts). The holder group-commits
+ * everything waiting — its own requests' events and the forwarded ones — in one segment and one
+ * manifest PUT, so N processes make one commit per round instead of N racing ones.
+ *
+ * Failure rules (billing-critical):
+ * - the holder refused the connection (nothing was sent): commit locally (`unreachable` routes
+ *   the shard direct for a moment, then the lease is taken once expired). Safe: If-Match.
+ * - anything after the request may have been received (timeout, reset, a non-2xx answer that is
+ *   not an answer of the route, an unparsable answer): 503 `commit_outcome_unknown`, Retry-After
+ *   1. The holder may have committed; the client's retry is answered by dedupe.
+ * - the holder answered an error (`{ok: false}`): raised again here as ForwardedError.
+ */
+import { CommitOutcomeUnknownError, ForwardedError, type ErrorWire } from '../errors.ts';
+import type { RemoteShards, ShardSubmitter } from '../ingest/ingestor.ts';
+import { encodeSubmit } from '../ingest/peer-wire.ts';
+import type { ShardLeases } from '../ingest/shard-lease.ts';
+import type { Outcome, PendingEvent } from '../ingest/shard-writer.ts';
+import { BackgroundTasks, type Background } from '../lib/background.ts';
+import type { Logger } from '../api/observability.ts';
+
+export interface PeerCounters {
+  /** Submissions (one shard of one request) sent to the holder, and their events. */
+  forwardedRequests: number;
+  forwardedEvents: number;
+  /** Forwarded submissions whose outcome is unknown (503 commit_outcome_unknown). */
+  forwardUnknown: number;
+  /** Submissions committed here as the lease holder, and their events. */
+  selfRequests: number;
+  selfEvents: number;
+  /** Submissions committed here without the lease (holder unreachable, lease unreadable). */
+  directRequests: number;
+  directEvents: number;
+  /** Submissions other processes forwarded here, and their events. */
+  receivedRequests: number;
+  receivedEvents: number;
+}
+
+export interface PeerForwarderOptions {
+  readonly leases: ShardLeases;
+  /** This process's own writer of a shard. */
+  readonly local: (shard: number) => ShardSubmitter;
+  readonly token: string;
+  /** How long a forwarded call may take before its outcome is unknown. */
+  readonly timeoutMs: number;
+  readonly logger?: Logger;
+  /** For tests: the fetch to use. */
+  readonly fetch?: typeof fetch;
+}
+
+const OUTCOMES: ReadonlySet<string> = new Set<Outcome>(['accepted', 'duplicate', 'conflict', 'period_closed', 'period_closing']);
+
+/** Errors that happen before a connection exists: nothing of the request was sent. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+
+export class PeerForwarder {
+  readonly counters: PeerCounters = {
+    forwardedRequests: 0,
+    forwardedEvents: 0,
+    forwardUnknown: 0,
+    selfRequests: 0,
+    selfEvents: 0,
+    directRequests: 0,
+    directEvents: 0,
+    receivedRequests: 0,
+    receivedEvents: 0,
+  };
+  private readonly o: PeerForwarderOptions;
+  private readonly fetch: typeof fetch;
+  /** History copies of commits made for peers' submissions (waited for on shutdown). */
+  private readonly background = new BackgroundTasks();
+
+  constructor(o: PeerForwarderOptions) {
+    this.o = o;
+    this.fetch = o.fetch ?? fetch;
+  }
+
+  /** For the ingestor: each shard's submitter chooses, per call, between the holder and the local writer. */
+  readonly shards: RemoteShards = (shard) => ({ submit: (events, background) => this.submit(shard, events, background) });
+
+  async submit(shard: number, events: readonly PendingEvent[], background: Background): Promise<Outcome[]> {
+    const route = await this.o.leases.route(shard);
+    if (route.kind === 'peer') {
+      const answer = await this.forward(shard, route.url, events);
+      if (answer !== 'refused') return answer;
+      this.o.logger?.warn('peer refused the connection; committing locally', { shard, peer: route.url });
+      this.o.leases.unreachable(shard, route.url);
+    }
+    if (route.kind === 'self') {
+      this.counters.selfRequests++;
+      this.counters.selfEvents += events.length;
+    } else {
+      this.counters.directRequests++;
+      this.counters.directEvents += events.length;
+    }
+    return this.o.local(shard).submit(events, background);
+  }
+
+  /** A submission a peer forwarded here: the local writer only, never forwarded again. */
+  received(shard: number, events: readonly PendingEvent[], background: Background | undefined): Promise<Outcome[]> {
+    this.counters.receivedRequests++;
+    this.counters.receivedEvents += events.length;
+    this.o.leases.touch(shard);
+    return this.o.local(shard).submit(events, background ?? this.background.add);
+  }
+
+  /** Waits for the history copies of commits made for peers. */
+  async idle(): Promise<void> {
+    await this.background.settle();
+  }
+
+  private async forward(shard: number, url: string, events: readonly PendingEvent[]): Promise<Outcome[] | 'refused'> {
+    const body = encodeSubmit(events);
+    const signal = AbortSignal.timeout(this.o.timeoutMs);
+    let res: Response;
+    try {
+      res = await this.fetch(`${url}/internal/v1/shards/${shard}/submit`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.o.token}`, 'content-type': 'application/json' },
+        body,
+        signal,
+      });
+    } catch (err) {
+      if (notConnected(err)) return 'refused';
+      throw this.unknown(shard, url, `the call failed (${describe(err)})`, err);
+    }
+    this.counters.forwardedRequests++;
+    this.counters.forwardedEvents += events.length;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await res.text());
+    } catch (err) {
+      throw this.unknown(shard, url, `HTTP ${res.status} without a readable answer (${describe(err)})`, err);
+    }
+    const a = parsed as { ok?: unknown; value?: unknown; error?: Partial<ErrorWire> } | null;
+    if (typeof a === 'object' && a !== null && a.ok === true && Array.isArray(a.value) && a.value.length === events.length) {
+      if (a.value.every((o) => typeof o === 'string' && OUTCOMES.has(o))) return a.value as Outcome[];
+    }
+    if (typeof a === 'object' && a !== null && a.ok === false && isErrorWire(a.error)) {
+      throw new ForwardedError({ ...a.error, message: `shard ${shard} at ${url}: ${a.error.message}` });
+    }
+    if (res.status === 401) this.o.logger?.error('a peer refused our token: USAGEDB_PEER_TOKEN must be the same on every process', { shard, peer: url });
+    throw this.unknown(shard, url, `HTTP ${res.status} without an answer of the peer route`);
+  }
+
+  private unknown(shard: number, url: string, what: string, cause?: unknown): CommitOutcomeUnknownError {
+    this.counters.forwardUnknown++;
+    this.o.logger?.warn('forwarded submit has an unknown outcome', { shard, peer: url, error: what });
+    return new CommitOutcomeUnknownError(`shard ${shard}: its committer at ${url}: ${what}; what it was sent may or may not be committed`, {
+      cause,
+      retryAfterSeconds: 1,
+    });
+  }
+}
+
+function isErrorWire(e: unknown): e is ErrorWire {
+  const w = e as Partial<ErrorWire> | null | undefined;
+  return (
+    typeof w === 'object' &&
+    w !== null &&
+    typeof w.code === 'string' &&
+    typeof w.message === 'string' &&
+    (w.kind === 'user' || w.kind === 'retryable' || w.kind === 'outcome_unknown' || w.kind === 'fatal')
+  );
+}
+
+/** Whether `err` (from fetch) failed before a connection existed: nothing was sent. */
+export function notConnected(err: unknown): boolean {
+  const cause = (err as { cause?: unknown } | null)?.cause as { code?: unknown; errors?: unknown } | undefined;
+  if (cause === undefined || cause === null) return false;
+  if (typeof cause.code === 'string' && NOT_CONNECTED.has(cause.code)) return true;
+  // Several addresses tried (happy eyeballs): refused only if every one was.
+  if (Array.isArray(cause.errors) && cause.errors.length > 0) {
+    return cause.errors.every((e: { code?: unknown }) => typeof e?.code === 'string' && NOT_CONNECTED.has(e.code));
+  }
+  return false;
+}
+
+function describe(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const code = (err as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' ? `${msg}: ${code}` : msg;
+}
