@@ -134,6 +134,7 @@ async function main(): Promise<void> {
     logLevel: o.logLevel,
     cpuProfDir: o.cpuProfDir,
     serverEnv: o.serverEnv,
+    peerToken: o.peers ? `bench-peer-token-${process.pid}-${Date.now()}-0123456789` : undefined,
     minio: s3?.s3,
     referenceBin: o.referenceBin,
   };
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
       sample_account_months: o.sample,
       log_level: o.logLevel,
       server_env: o.serverEnv,
+      multi_peers: o.peers,
       reference: o.referenceBin ?? null,
       workload: { accounts: 10_000, zipf_s: 1.1, meters: 10, models: 100, retry_rate: 0.02, months: 3 },
       minutes: Math.round((Date.now() - started) / 6000) / 10,

@@ -24,6 +24,8 @@ export interface Options {
   readonly referenceBin: string | undefined;
   /** Worker group: which paths run (direct: without the sequencers' binding; sequencers: with it). */
   readonly workerPaths: readonly ('direct' | 'sequencers')[];
+  /** Multi group: whether the processes peer (USAGEDB_PEER_URL: one committer per shard) or each commits directly. */
+  readonly peers: boolean;
   /** Results file name (test/bench/results/<out>.json); undefined: http, or http-<groups> for a partial run. */
   readonly out: string | undefined;
 }
@@ -41,6 +43,8 @@ export const HELP = `npm run bench:http -- [flags]
   --cpu-prof DIR                     V8 CPU profiles of our server processes into DIR (node --cpu-prof)
   --server-env K=V,K=V               extra environment of our servers, Node and Worker (e.g. USAGEDB_SHARDS=1)
   --worker-paths direct,sequencers   Worker group: which paths run (default both)
+  --peers on|off                     multi group: processes peer (USAGEDB_PEER_URL, one committer per
+                                     shard; default on) or each commits directly (off: the old path)
   --out NAME                         results file test/bench/results/NAME.json (default: http, or
                                      http-<groups> for a partial run)
 
@@ -79,6 +83,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   const serverEnv: Record<string, string> = {};
   let out: string | undefined;
   let workerPaths: ('direct' | 'sequencers')[] = ['direct', 'sequencers'];
+  let peers = true;
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i];
@@ -128,6 +133,12 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
           return p;
         });
         break;
+      case '--peers': {
+        const v = value();
+        if (v !== 'on' && v !== 'off') throw new Error(`--peers: expected on or off, got ${v ?? 'nothing'}`);
+        peers = v === 'on';
+        break;
+      }
       case '--out':
         out = value();
         if (out === undefined || !/^[\w.-]+$/.test(out)) throw new Error('--out: expected a file name (letters, digits, - . _)');
@@ -147,5 +158,5 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       throw new Error('--only ref: set USAGEDB_REFERENCE_BIN to the reference binary (../shared/tools/build-reference.sh prints its path)');
     groups.delete('ref');
   }
-  return { only: groups, shapes, events, reps, seed, processes, sample, logLevel, cpuProfDir, serverEnv, referenceBin, out, workerPaths };
+  return { only: groups, shapes, events, reps, seed, processes, sample, logLevel, cpuProfDir, serverEnv, referenceBin, out, workerPaths, peers };
 }

@@ -137,6 +137,8 @@ export interface OursOptions {
   readonly cpuProfDir?: string | undefined;
   /** Extra environment (--server-env). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Peer with the other processes of the run (USAGEDB_PEER_URL = this process's URL, this shared token). */
+  readonly peerToken?: string;
 }
 
 /** `node src/runtime/node.ts` on a free loopback port, jobs off, this scenario's prefix. */
@@ -163,6 +165,7 @@ export async function startOurs(o: OursOptions): Promise<Running> {
     USAGEDB_API_KEYS: o.apiKeys,
     USAGEDB_LOG_LEVEL: o.logLevel,
     ...store,
+    ...(o.peerToken === undefined ? {} : { USAGEDB_PEER_URL: `http://127.0.0.1:${port}`, USAGEDB_PEER_TOKEN: o.peerToken }),
     ...o.env,
   };
   const prof =

@@ -31,6 +31,8 @@ export interface Context {
   readonly logLevel: string;
   readonly cpuProfDir: string | undefined;
   readonly serverEnv: Readonly<Record<string, string>>;
+  /** Multi group: the processes peer (one committer per shard) with this shared token; undefined: direct. */
+  readonly peerToken: string | undefined;
   readonly minio: S3Target | undefined;
   readonly referenceBin: string | undefined;
 }
@@ -196,6 +198,7 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
               name: `ours-minio#${i}`,
               cpuProfDir: ctx.cpuProfDir,
               env: ctx.serverEnv,
+              ...(plan.table === 'multi' && ctx.peerToken !== undefined ? { peerToken: ctx.peerToken } : {}),
             }),
           );
         }
