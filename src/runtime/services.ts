@@ -201,7 +201,11 @@ function buildPeers(o: BuildOptions, db: Database, ingestor: () => Ingestor): Pe
     holderId: newId(o.deps),
     leaseMs: p.leaseMs,
     onError: (shard, what, err) =>
-      o.logger.warn(`shard lease: ${what} failed; committing locally meanwhile`, { shard, error: err instanceof Error ? err.message : String(err) }),
+      o.logger.warn('shard lease: the store failed; committing locally meanwhile', {
+        shard,
+        step: what,
+        error: err instanceof Error ? err.message : String(err),
+      }),
   });
   const forwarder = new PeerForwarder({
     leases,
