@@ -3,7 +3,13 @@
  * internal route api/routes/peer.ts reads it): one shard's validated, canonical events and their
  * hash words, as computed by the process that received them from the client.
  *
- *   { "events": [UsageEvent with quantity as a decimal string, ...], "hashes": "<base64>" }
+ *   { "events": [[event_id, kind, account_id, subscription_id, product_id, meter_id, model_id,
+ *                 source, unit, timestamp_ms, "quantity", dimensions, correction_ref | null
+ *                 ([original_event_id, reason]), ingested_at_ms], ...],
+ *     "hashes": "<base64>" }
+ *
+ * Rows rather than objects: no key names to write and read for every event (measured: encode +
+ * parse + check about half the time of objects).
  *
  * `hashes` is the little-endian bytes of HASH_WORDS 32-bit words per event, in order. The
  * receiver trusts the sender's validation (it authenticated with the peer token), as a shard's
@@ -31,7 +37,27 @@ export const PEER_BYTES_PER_EVENT = 256;
 export function encodeSubmit(events: readonly PendingEvent[]): string {
   const words = hashWords(events);
   const bytes = new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
-  return JSON.stringify({ events: events.map((p) => ({ ...p.event, quantity: p.event.quantity.toString() })), hashes: toBase64(littleEndian(bytes)) });
+  const rows = new Array<unknown[]>(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!.event;
+    rows[i] = [
+      e.event_id,
+      e.kind,
+      e.account_id,
+      e.subscription_id,
+      e.product_id,
+      e.meter_id,
+      e.model_id,
+      e.source,
+      e.unit,
+      e.timestamp_ms,
+      e.quantity.toString(),
+      e.dimensions,
+      e.correction_ref === null ? null : [e.correction_ref.original_event_id, e.correction_ref.reason],
+      e.ingested_at_ms,
+    ];
+  }
+  return JSON.stringify({ events: rows, hashes: toBase64(littleEndian(bytes)) });
 }
 
 /** The events and hash words of a parsed body; a ValidationError naming the field otherwise. */
@@ -48,14 +74,15 @@ export function decodeSubmit(body: unknown, maxEvents: number): SubmitBody {
   }
   const le = littleEndian(bytes);
   const hashes = new Uint32Array(le.buffer, le.byteOffset, le.byteLength / 4);
-  const events = raw.map((e, i) => eventOf(e, `events.${i}`));
+  const events = new Array<UsageEvent>(raw.length);
+  for (let i = 0; i < raw.length; i++) events[i] = eventOf(raw[i], `events.${i}`);
   return { events, hashes };
 }
 
+/** Positions of an event's fields in its row (the canonical order, ingested_at_ms last). */
 const FIELDS = [
   'event_id',
   'kind',
-  'correction_ref',
   'account_id',
   'subscription_id',
   'product_id',
@@ -66,65 +93,65 @@ const FIELDS = [
   'timestamp_ms',
   'quantity',
   'dimensions',
+  'correction_ref',
   'ingested_at_ms',
 ] as const;
-const FIELD_SET: ReadonlySet<string> = new Set(FIELDS);
 
 function bad(field: string, what: string): never {
   throw new ValidationError(`${field}: ${what}`, field);
 }
 
-function str(o: Record<string, unknown>, k: string, at: string): string {
-  const v = o[k];
-  if (typeof v !== 'string') bad(`${at}.${k}`, 'must be a string');
+function str(r: readonly unknown[], i: number, at: string): string {
+  const v = r[i];
+  if (typeof v !== 'string') bad(`${at}.${FIELDS[i]}`, 'must be a string');
   return v;
 }
 
-function strOrNull(o: Record<string, unknown>, k: string, at: string): string | null {
-  const v = o[k];
-  if (v !== null && typeof v !== 'string') bad(`${at}.${k}`, 'must be a string or null');
+function strOrNull(r: readonly unknown[], i: number, at: string): string | null {
+  const v = r[i];
+  if (v !== null && typeof v !== 'string') bad(`${at}.${FIELDS[i]}`, 'must be a string or null');
   return v;
 }
 
-function num(o: Record<string, unknown>, k: string, at: string): number {
-  const v = o[k];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) bad(`${at}.${k}`, 'must be an integer');
+function num(r: readonly unknown[], i: number, at: string): number {
+  const v = r[i];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) bad(`${at}.${FIELDS[i]}`, 'must be an integer');
   return v;
 }
+
+const QUANTITY = /^-?[0-9]{1,40}$/;
 
 function eventOf(raw: unknown, at: string): UsageEvent {
-  if (!isObject(raw)) bad(at, 'must be an object');
-  const keys = Object.keys(raw);
-  for (const k of keys) if (!FIELD_SET.has(k)) bad(`${at}.${k.slice(0, 64)}`, 'unknown field');
-  if (keys.length !== FIELDS.length) bad(at, `must have the fields ${FIELDS.join(', ')}`);
-  const kind = raw.kind;
-  if (!(EVENT_KINDS as readonly unknown[]).includes(kind)) bad(`${at}.kind`, `must be one of ${EVENT_KINDS.join(', ')}`);
+  if (!Array.isArray(raw) || raw.length !== FIELDS.length) bad(at, `must be an array of the ${FIELDS.length} fields ${FIELDS.join(', ')}`);
+  const kind = raw[1];
+  if (kind !== 'Usage' && !(EVENT_KINDS as readonly unknown[]).includes(kind)) bad(`${at}.kind`, `must be one of ${EVENT_KINDS.join(', ')}`);
   let ref: CorrectionRef | null = null;
-  if (raw.correction_ref !== null) {
-    const r = raw.correction_ref;
-    if (!isObject(r) || Object.keys(r).length !== 2) bad(`${at}.correction_ref`, 'must be null or {original_event_id, reason}');
-    ref = { original_event_id: str(r, 'original_event_id', `${at}.correction_ref`), reason: str(r, 'reason', `${at}.correction_ref`) };
+  const r = raw[12];
+  if (r !== null) {
+    if (!Array.isArray(r) || r.length !== 2 || typeof r[0] !== 'string' || typeof r[1] !== 'string')
+      bad(`${at}.correction_ref`, 'must be null or [original_event_id, reason]');
+    ref = { original_event_id: r[0], reason: r[1] };
   }
-  const q = raw.quantity;
-  if (typeof q !== 'string' || !/^-?[0-9]{1,40}$/.test(q)) bad(`${at}.quantity`, 'must be a decimal string');
-  const dims = raw.dimensions;
+  const q = raw[10];
+  if (typeof q !== 'string' || !QUANTITY.test(q)) bad(`${at}.quantity`, 'must be a decimal string');
+  const dims = raw[11];
   if (!isObject(dims)) bad(`${at}.dimensions`, 'must be an object of strings');
-  for (const v of Object.values(dims)) if (typeof v !== 'string') bad(`${at}.dimensions`, 'must be an object of strings');
+  for (const k in dims) if (typeof dims[k] !== 'string') bad(`${at}.dimensions`, 'must be an object of strings');
   return {
-    event_id: str(raw, 'event_id', at),
+    event_id: str(raw, 0, at),
     kind: kind as EventKind,
     correction_ref: ref,
-    account_id: str(raw, 'account_id', at),
-    subscription_id: strOrNull(raw, 'subscription_id', at),
-    product_id: str(raw, 'product_id', at),
-    meter_id: str(raw, 'meter_id', at),
-    model_id: strOrNull(raw, 'model_id', at),
-    source: str(raw, 'source', at),
-    unit: str(raw, 'unit', at),
-    timestamp_ms: num(raw, 'timestamp_ms', at),
+    account_id: str(raw, 2, at),
+    subscription_id: strOrNull(raw, 3, at),
+    product_id: str(raw, 4, at),
+    meter_id: str(raw, 5, at),
+    model_id: strOrNull(raw, 6, at),
+    source: str(raw, 7, at),
+    unit: str(raw, 8, at),
+    timestamp_ms: num(raw, 9, at),
     quantity: BigInt(q),
     dimensions: dims as Record<string, string>,
-    ingested_at_ms: num(raw, 'ingested_at_ms', at),
+    ingested_at_ms: num(raw, 13, at),
   };
 }
 
@@ -151,7 +178,29 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const INDEX = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) INDEX[ALPHABET.charCodeAt(i)] = i;
 
+/** Node's Buffer when there is one (base64 in native code, ~20x the JS below); the JS elsewhere. */
+interface BufferLike {
+  from(b: ArrayBufferLike, offset: number, length: number): { toString(enc: 'base64'): string };
+  from(s: string, enc: 'base64'): Uint8Array;
+}
+const NATIVE = (globalThis as { Buffer?: BufferLike }).Buffer;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
 export function toBase64(b: Uint8Array): string {
+  return NATIVE === undefined ? toBase64Js(b) : NATIVE.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+}
+
+/** The bytes of standard padded base64, or undefined when `s` is not that. */
+export function fromBase64(s: string): Uint8Array | undefined {
+  if (NATIVE === undefined) return fromBase64Js(s);
+  // Buffer skips characters outside the alphabet: refuse them first, as the JS decoder does.
+  if (s.length % 4 !== 0 || !BASE64.test(s)) return undefined;
+  const buf = NATIVE.from(s, 'base64');
+  // A copy at offset 0: Uint32Array views need 4-byte alignment (Buffer pools small ones).
+  return buf.byteOffset % 4 === 0 ? buf : new Uint8Array(buf);
+}
+
+export function toBase64Js(b: Uint8Array): string {
   const parts: string[] = [];
   let chunk = '';
   let i = 0;
@@ -175,8 +224,7 @@ export function toBase64(b: Uint8Array): string {
   return parts.join('');
 }
 
-/** The bytes of standard padded base64, or undefined when `s` is not that. */
-export function fromBase64(s: string): Uint8Array | undefined {
+export function fromBase64Js(s: string): Uint8Array | undefined {
   if (s.length % 4 !== 0) return undefined;
   const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
   const out = new Uint8Array((s.length / 4) * 3 - pad);

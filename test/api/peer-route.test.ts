@@ -10,7 +10,7 @@ import type { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import type { AppEnv } from '../../src/api/env.ts';
 import { silentLogger } from '../../src/api/observability.ts';
-import { encodeSubmit } from '../../src/ingest/peer-wire.ts';
+import { decodeSubmit, encodeSubmit, fromBase64, fromBase64Js, toBase64Js } from '../../src/ingest/peer-wire.ts';
 import type { PendingEvent } from '../../src/ingest/shard-writer.ts';
 import { seededRandom } from '../../src/model/deps.ts';
 import { validateEvent } from '../../src/model/validate.ts';
@@ -133,7 +133,9 @@ describe('internal peer route', () => {
   it('answers 400 naming the field on a malformed body or shard', async () => {
     const { procs } = await cluster(1);
     const p = procs[0]!;
-    const good = JSON.parse(encodeSubmit(pending([usage(1), usage(2)]))) as { events: Record<string, unknown>[]; hashes: string };
+    const good = JSON.parse(encodeSubmit(pending([usage(1), usage(2)]))) as { events: unknown[][]; hashes: string };
+    /** Event row `i` of the good body with field `at` set to `v` (rows: peer-wire.ts). */
+    const withField = (i: number, at: number, v: unknown) => good.events.map((r, j) => (j === i ? r.map((x, k) => (k === at ? v : x)) : r));
     const cases: [string, string, string][] = [
       ['0', 'not json', 'body'],
       ['0', JSON.stringify({ hashes: good.hashes }), 'events'],
@@ -141,10 +143,16 @@ describe('internal peer route', () => {
       ['0', JSON.stringify({ events: good.events.slice(0, 1), hashes: good.hashes }), 'hashes'],
       ['0', JSON.stringify({ events: good.events, hashes: 7 }), 'hashes'],
       ['0', JSON.stringify({ events: good.events, hashes: good.hashes, extra: 1 }), 'extra'],
-      ['0', JSON.stringify({ events: [good.events[0], { ...good.events[1], quantity: 5 }], hashes: good.hashes }), 'events.1.quantity'],
-      ['0', JSON.stringify({ events: [{ ...good.events[0], account_id: null }, good.events[1]], hashes: good.hashes }), 'events.0.account_id'],
-      ['0', JSON.stringify({ events: [{ ...good.events[0], kind: 'Bogus' }, good.events[1]], hashes: good.hashes }), 'events.0.kind'],
-      ['0', JSON.stringify({ events: [{ ...good.events[0], surprise: 1 }, good.events[1]], hashes: good.hashes }), 'events.0.surprise'],
+      ['0', JSON.stringify({ events: good.events, hashes: `${good.hashes.slice(0, -4)}!!!!` }), 'hashes'],
+      ['0', JSON.stringify({ events: withField(1, 10, 5), hashes: good.hashes }), 'events.1.quantity'],
+      ['0', JSON.stringify({ events: withField(1, 10, '1e3'), hashes: good.hashes }), 'events.1.quantity'],
+      ['0', JSON.stringify({ events: withField(0, 2, null), hashes: good.hashes }), 'events.0.account_id'],
+      ['0', JSON.stringify({ events: withField(0, 1, 'Bogus'), hashes: good.hashes }), 'events.0.kind'],
+      ['0', JSON.stringify({ events: withField(0, 9, 1.5), hashes: good.hashes }), 'events.0.timestamp_ms'],
+      ['0', JSON.stringify({ events: withField(0, 11, { region: 1 }), hashes: good.hashes }), 'events.0.dimensions'],
+      ['0', JSON.stringify({ events: withField(0, 12, ['only-one']), hashes: good.hashes }), 'events.0.correction_ref'],
+      ['0', JSON.stringify({ events: [[...good.events[0]!, 'surprise'], good.events[1]], hashes: good.hashes }), 'events.0'],
+      ['0', JSON.stringify({ events: [{ event_id: 'x' }, good.events[1]], hashes: good.hashes }), 'events.0'],
       ['2', JSON.stringify(good), 'shard'],
       ['x', JSON.stringify(good), 'shard'],
     ];
@@ -167,6 +175,33 @@ describe('internal peer route', () => {
     const stored = await storedEvents(p.s.db);
     expect(stored.map((e) => e.event_id).sort()).toEqual(['evt-1', 'evt-2']);
     expect(stored.find((e) => e.event_id === 'evt-2')!.quantity).toBe(102n);
+  });
+});
+
+describe('the forwarded body', () => {
+  it('round-trips events (corrections, nulls, 128-bit quantities) and hash words exactly', () => {
+    const events = pending([
+      usage(1),
+      usage(2, { quantity: '-170141183460469231731687303715884105728', model_id: null, dimensions: {} }),
+      usage(3, { kind: 'Correction', quantity: -5, correction_ref: { original_event_id: 'evt-1', reason: 'over-count' } }),
+    ]);
+    const back = decodeSubmit(JSON.parse(encodeSubmit(events)), 10);
+    expect(back.events).toEqual(events.map((p) => p.event));
+    expect([...back.hashes]).toEqual([...events[0]!.hashes]);
+  });
+
+  it('the JS base64 (runtimes without Buffer) agrees with Buffer and refuses what is not base64', () => {
+    for (let n = 0; n < 40; n++) {
+      const b = Uint8Array.from({ length: n }, (_, i) => (i * 97 + n) & 255);
+      const s = toBase64Js(b);
+      expect(s).toBe(Buffer.from(b).toString('base64'));
+      expect(fromBase64Js(s)).toEqual(b);
+      expect(new Uint8Array(fromBase64(s)!)).toEqual(b);
+    }
+    for (const bad of ['abc', 'ab!d', 'a===', '====x===']) {
+      expect(fromBase64Js(bad)).toBeUndefined();
+      expect(fromBase64(bad)).toBeUndefined();
+    }
   });
 });
 
