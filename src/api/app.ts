@@ -47,6 +47,8 @@ export interface AppOptions {
   readonly healthTimeoutMs?: number;
   /** Body limit of every route but ingest (USAGEDB_MAX_REQUEST_BYTES; ingest has the ingestor's). */
   readonly maxRequestBytes?: number;
+  /** The runtime passes each request an ExecutionContext whose waitUntil outlives the answer (Workers). */
+  readonly executionContext?: boolean;
 }
 
 export function createApp(opts: AppOptions): Hono<AppEnv> {
@@ -67,7 +69,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
 
   app.use('*', closeWhenBodyUnread());
-  app.use('*', requestContext(logger, metrics));
+  app.use('*', requestContext(logger, metrics, opts.executionContext ?? false));
   if (opts.corsOrigins !== undefined && opts.corsOrigins.length > 0) {
     app.use(
       '*',
