@@ -59,9 +59,14 @@ export function requestContext(logger: Logger, metrics: Metrics, executionContex
     c.set('requestId', id);
     c.set('background', executionContext ? requestWaitUntil(c) : undefined);
     const started = performance.now();
+    // Before the answer is made, so c.json folds it in: a header set on a finished answer makes
+    // Hono rebuild it around its body stream, which @hono/node-server then writes chunk by chunk
+    // (the slow path; a visible CPU cost of small requests).
+    c.header('X-Request-Id', id);
     await next();
     const ms = performance.now() - started;
-    c.header('X-Request-Id', id);
+    // An answer built without the context (a Response returned as is, an error page) gets it now.
+    if (c.res.headers.get('X-Request-Id') !== id) c.header('X-Request-Id', id);
     // The matched route pattern, not the raw path: bounded label cardinality, no account ids.
     const route = routePath(c, -1);
     metrics.observeRequest(c.req.method, route, c.res.status, ms);
