@@ -51,6 +51,8 @@ export interface AppOptions {
   readonly maxRequestBytes?: number;
   /** Several Node processes on one bucket: the internal route peers forward a shard's events to. */
   readonly peer?: PeerHost;
+  /** The runtime passes each request an ExecutionContext whose waitUntil outlives the answer (Workers). */
+  readonly executionContext?: boolean;
 }
 
 export function createApp(opts: AppOptions): Hono<AppEnv> {
@@ -71,7 +73,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
 
   app.use('*', closeWhenBodyUnread());
-  app.use('*', requestContext(logger, metrics));
+  app.use('*', requestContext(logger, metrics, opts.executionContext ?? false));
   if (opts.corsOrigins !== undefined && opts.corsOrigins.length > 0) {
     app.use(
       '*',

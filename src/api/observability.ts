@@ -36,7 +36,11 @@ export const silentLogger: Logger = { debug: () => undefined, info: () => undefi
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** The request's own `waitUntil` where the runtime gives one (Workers); Hono throws elsewhere. */
+/**
+ * The request's own `waitUntil` where the runtime gives one (Workers). Hono throws where there is
+ * none, and an exception per request was a visible CPU cost of small requests on Node: the
+ * runtime says once (`executionContext`) whether to look.
+ */
 function requestWaitUntil(c: Context<AppEnv>): Background | undefined {
   let ctx: { waitUntil(p: Promise<unknown>): void };
   try {
@@ -47,16 +51,22 @@ function requestWaitUntil(c: Context<AppEnv>): Background | undefined {
   return (task) => ctx.waitUntil(task);
 }
 
-export function requestContext(logger: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
+/** `executionContext`: the runtime passes each request an ExecutionContext (Workers). */
+export function requestContext(logger: Logger, metrics: Metrics, executionContext = false): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const incoming = c.req.header('x-request-id');
     const id = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     c.set('requestId', id);
-    c.set('background', requestWaitUntil(c));
+    c.set('background', executionContext ? requestWaitUntil(c) : undefined);
     const started = performance.now();
+    // Before the answer is made, so c.json folds it in: a header set on a finished answer makes
+    // Hono rebuild it around its body stream, which @hono/node-server then writes chunk by chunk
+    // (the slow path; a visible CPU cost of small requests).
+    c.header('X-Request-Id', id);
     await next();
     const ms = performance.now() - started;
-    c.header('X-Request-Id', id);
+    // An answer built without the context (a Response returned as is, an error page) gets it now.
+    if (c.res.headers.get('X-Request-Id') !== id) c.header('X-Request-Id', id);
     // The matched route pattern, not the raw path: bounded label cardinality, no account ids.
     const route = routePath(c, -1);
     metrics.observeRequest(c.req.method, route, c.res.status, ms);

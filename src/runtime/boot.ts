@@ -22,6 +22,8 @@ export interface RuntimeTraits {
   readonly loopbackOnly: boolean;
   /** False on Workers: requests share data, never promises (see services.ts). */
   readonly crossRequestSharing: boolean;
+  /** Whether each request comes with an ExecutionContext (Workers). */
+  readonly executionContext?: boolean;
   /** Runtime-specific checks of the configuration (throw a ValidationError naming the variable). */
   readonly checkConfig?: (config: Config) => void;
 }
@@ -51,6 +53,7 @@ export async function boot(config: Config, rt: RuntimeTraits, extra: Pick<BuildO
     logger,
     loopbackOnly: rt.loopbackOnly,
     crossRequestSharing: rt.crossRequestSharing,
+    executionContext: rt.executionContext ?? false,
     ...extra,
   });
   const s = config.store;

@@ -61,6 +61,8 @@ export interface BuildOptions {
    * whose promise another request settles, so there requests share data (caches), never promises.
    */
   readonly crossRequestSharing?: boolean;
+  /** Whether each request comes with an ExecutionContext (Workers), whose waitUntil outlives the answer. */
+  readonly executionContext?: boolean;
   /**
    * Each shard's sequencer, when one writes and commits the shard for every instance (a Durable
    * Object per shard on Workers): ingest sends each shard's events there, and commits given as
@@ -154,6 +156,7 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
     queryLimits: { maxPageSize: o.config.query.maxPageSize, maxRangeMs: o.config.query.maxRangeMs },
     maxRequestBytes: o.config.maxRequestBytes,
     jobOptions: o.config.jobs.options,
+    executionContext: o.executionContext ?? false,
     ...(peers === undefined
       ? {}
       : {

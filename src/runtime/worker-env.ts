@@ -28,6 +28,7 @@ export function workerTraits(name: string, crossRequestSharing: boolean, env: En
     write: (line) => console.log(line),
     loopbackOnly: false,
     crossRequestSharing,
+    executionContext: true,
     ...(r2Bucket === undefined ? {} : { r2Bucket }),
     checkConfig(config: Config) {
       if (config.store.kind !== 's3' && config.store.kind !== 'r2') {

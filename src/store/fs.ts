@@ -1,8 +1,8 @@
 /**
  * Local-directory ObjectStore: the embedded default. Objects live under `<root>/objects/<key>`,
- * are written to `<root>/.tmp` and renamed into place (readers see whole versions only), and
- * every write holds a per-key lock file created with O_EXCL, so `ifMatch` / `ifNoneMatch` stay
- * atomic even when several processes share the directory. The ETag is the MD5 of the content,
+ * are written to `<root>/.tmp` and renamed (or, for `ifNoneMatch: '*'`, hard-linked) into place
+ * (readers see whole versions only), and every other write holds a per-key lock file created with
+ * O_EXCL, so `ifMatch` / `ifNoneMatch` stay atomic even when several processes share the directory. The ETag is the MD5 of the content,
  * as on S3. A lock left by a crashed process is broken after `staleLockMs`.
  *
  * A process that dies between creating its temp file and renaming it leaves the temp file behind
@@ -11,7 +11,7 @@
  * takes, so a temp file another live process is still writing is never touched.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import type { BigIntStats, Dirent } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { ObjectNotFoundError, PreconditionFailedError, TransientStoreError } from './errors.ts';
@@ -54,6 +54,8 @@ export class FsStore implements ObjectStore {
   /** Directories this store made or found (a PUT into one skips the mkdir). */
   private readonly dirs = new Set<string>();
   private ready: Promise<void> | undefined;
+  /** Whether link(2) works here (see linkInto); false after the file system refused one. */
+  private hardLinks = true;
   /** Temp files removed at start (leftovers of crashed writes); set once the first operation ran. */
   staleTempFilesRemoved = 0;
 
@@ -153,6 +155,22 @@ export class FsStore implements ObjectStore {
     // version's file looks like, so the next PUT checks its ETag with one stat.
     const conditional = opts.ifNoneMatch === '*' || opts.ifMatch !== undefined;
     const written = await this.writeFile(tmp, body, conditional);
+    if (opts.ifNoneMatch === '*' && opts.ifMatch === undefined && this.hardLinks) {
+      let linked: boolean;
+      try {
+        linked = await this.linkInto(key, tmp, path);
+      } catch (err) {
+        await unlink(tmp).catch(() => undefined);
+        throw err;
+      }
+      if (linked) {
+        // The object is in place under its key; the temp name is a second link to it.
+        await unlink(tmp).catch(() => undefined);
+        if (written !== undefined) this.etags.set(key, { ino: written.ino, size: written.size, mtimeNs: written.mtimeNs, etag });
+        if (this.fsync) await syncDir(dirname(path));
+        return { etag };
+      }
+    }
     const release = await this.lock(key);
     try {
       if (conditional) {
@@ -224,6 +242,42 @@ export class FsStore implements ObjectStore {
     }
     const fh = await openOrNull(path);
     return fh === null ? null : await this.infoOf(key, fh).finally(() => fh.close());
+  }
+
+  /**
+   * Creates `key` from the temp file with link(2), which fails when the name exists: an atomic
+   * `If-None-Match: *` without the key's lock file (three fewer file operations on every segment
+   * and history record written). Linearizable with the locked writers of the same key: whichever
+   * of link and their rename comes first, the outcome is one a serial order gives. Answers false
+   * (and turns itself off) on a file system without hard links; the locked path then does it.
+   */
+  private async linkInto(key: string, tmp: string, path: string): Promise<boolean> {
+    const dir = dirname(path);
+    if (!this.dirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.dirs.add(dir);
+    }
+    for (let again = true; ; again = false) {
+      try {
+        await link(tmp, path);
+        return true;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw new PreconditionFailedError(`${key} already exists`);
+        if (code === 'ENOENT' && again) {
+          // The directory was removed behind this store's back: make it again, once.
+          this.dirs.delete(dir);
+          await mkdir(dir, { recursive: true });
+          this.dirs.add(dir);
+          continue;
+        }
+        if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS' || code === 'EXDEV' || code === 'EOPNOTSUPP') {
+          this.hardLinks = false;
+          return false;
+        }
+        throw err;
+      }
+    }
   }
 
   /** Renames the temp file into place, making the directory the first time (or when it went away). */

@@ -3,7 +3,7 @@
  * with it. Public routes answer without a key. Secrets never appear in responses.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseApiKeys, scopeFor } from '../../src/api/auth.ts';
+import { identify, parseApiKeys, scopeFor } from '../../src/api/auth.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { openInstance, usage, type Instance } from '../support/instance.ts';
 
@@ -71,6 +71,26 @@ describe('auth matrix', () => {
     await call('POST', '/v1/accounts/acct-9/periods/2026-02/close', { reason: 'eom' }, SECRETS.admin);
     const r = JSON.parse((await call('GET', '/v1/accounts/acct-9/periods/2026-02', undefined, SECRETS.read)).text);
     expect(r.history).toEqual([expect.objectContaining({ action: 'close', actor: 'ops', reason: 'eom' })]);
+  });
+});
+
+describe('a key that was accepted once (remembered)', () => {
+  it("lets through only that exact secret: near misses stay 401, scopes stay the key's own", async () => {
+    const keys = await parseApiKeys(KEYS);
+    expect((await identify(keys, `Bearer ${SECRETS.read}`)).name).toBe('reader');
+    expect((await identify(keys, `Bearer ${SECRETS.read}`)).name).toBe('reader');
+    for (const guess of [SECRETS.read.slice(0, -1), `${SECRETS.read}x`, SECRETS.read.toUpperCase(), `${SECRETS.read.slice(0, -1)}3`]) {
+      await expect(identify(keys, `Bearer ${guess}`)).rejects.toMatchObject({ code: 'unauthorized' });
+    }
+    // Another key list (another app) does not know what this one accepted.
+    const others = await parseApiKeys(`reader2:${SECRETS.admin}:read`);
+    await expect(identify(others, `Bearer ${SECRETS.read}`)).rejects.toMatchObject({ code: 'unauthorized' });
+    const res = await inst.app.request('/v1/accounts/acct-1/periods/2026-01/close', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRETS.read}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'test' }),
+    });
+    expect(res.status).toBe(403);
   });
 });
 

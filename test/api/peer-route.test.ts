@@ -175,6 +175,9 @@ describe('internal peer route', () => {
     const stored = await storedEvents(p.s.db);
     expect(stored.map((e) => e.event_id).sort()).toEqual(['evt-1', 'evt-2']);
     expect(stored.find((e) => e.event_id === 'evt-2')!.quantity).toBe(102n);
+    // The remembered token does not let another one in.
+    expect((await submit(p, '0', encodeSubmit(pending([usage(9)])), `Bearer ${TOKEN.slice(0, -1)}`)).status).toBe(401);
+    expect((await submit(p, '0', encodeSubmit(pending([usage(9)])), `Bearer ${TOKEN}`)).status).toBe(200);
   });
 });
 

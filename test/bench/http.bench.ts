@@ -66,6 +66,7 @@ function line(r: RunRecord): string {
     `${String(d.events_per_s).padStart(7)} ev/s`,
     `p50 ${d.p50_ms} ms p99 ${d.p99_ms} ms`,
     `${d.requests} req`,
+    ...(r.server_cpu_ms_per_kev === undefined ? [] : [`server CPU ${r.server_cpu_ms_per_kev.user}+${r.server_cpu_ms_per_kev.system} ms/1k ev`]),
     `acc ${d.answers.accepted} dup ${d.answers.duplicates} conf ${d.answers.conflicts} rej ${d.answers.rejected}`,
   ];
   if (d.http_errors > 0)

@@ -6,6 +6,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Shape } from './args.ts';
+import { groupCpuMs } from './cpu.ts';
 import { checkTotals, diffCounters, scrapeCommits, storedTotal, zeroCounters, type CommitCounters, type StoredTotal, type TotalsCheck } from './check.ts';
 import { drive, retryFailed, type Answer, type Batch, type DriveResult, type RetryResult } from './driver.ts';
 import { startOurs, startReference, startWorker, tempDir, type Running, type S3Target } from './processes.ts';
@@ -66,6 +67,11 @@ export interface RunRecord {
   /** Ours: commit counters over the run, summed over processes, from GET /metrics. */
   readonly commits?: CommitCounters & { readonly lost_races_per_commit: number; readonly events_per_commit: number };
   readonly worker_log?: Record<string, number>;
+  /**
+   * CPU milliseconds the server processes (not MinIO, not the load driver) spent per 1,000 events
+   * answered while driven (Linux /proc): what holds on a noisy machine where events/s swing.
+   */
+  readonly server_cpu_ms_per_kev?: { readonly user: number; readonly system: number };
   /** Wall time of each phase: start, drive, retry, check (totals + metrics), stop. */
   readonly phases_s?: Record<string, number>;
   /** What else may have weighed on this run. */
@@ -209,8 +215,17 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
     const before = scrape ? await Promise.all(urls.map((u) => scrapeCommits(u, headers))) : [];
 
     phase('start');
+    const cpuBefore = servers.map((s) => groupCpuMs(s.pid));
     const result = await drive(urls, headers, list, plan.shape.concurrency);
+    const cpuAfter = servers.map((s) => groupCpuMs(s.pid));
     phase('drive');
+    let cpu: { user: number; system: number } | undefined = { user: 0, system: 0 };
+    for (const [i, after] of cpuAfter.entries()) {
+      const before = cpuBefore[i];
+      if (after === undefined || before === undefined) cpu = undefined;
+      else if (cpu !== undefined) cpu = { user: cpu.user + after.user - before.user, system: cpu.system + after.system - before.system };
+    }
+    const perKev = (ms: number) => Math.round((ms / (result.answers.accepted + result.answers.duplicates)) * 10_000) / 10;
     const notes: string[] = [];
     if (isRef && (phases.start ?? 0) + (phases.drive ?? 0) > 30) {
       notes.push(
@@ -270,6 +285,7 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
     return {
       ...base,
       drive: measured,
+      ...(cpu === undefined ? {} : { server_cpu_ms_per_kev: { user: perKev(cpu.user), system: perKev(cpu.system) } }),
       ...(retry === undefined ? {} : { retry }),
       exact,
       totals,
