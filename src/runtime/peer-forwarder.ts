@@ -72,6 +72,8 @@ export class PeerForwarder {
   private readonly fetch: typeof fetch;
   /** History copies of commits made for peers' submissions (waited for on shutdown). */
   private readonly background = new BackgroundTasks();
+  /** Forwarded calls not answered yet (waited for on shutdown: their requests are still open). */
+  private readonly inflight = new Set<Promise<unknown>>();
 
   constructor(o: PeerForwarderOptions) {
     this.o = o;
@@ -84,7 +86,9 @@ export class PeerForwarder {
   async submit(shard: number, events: readonly PendingEvent[], background: Background): Promise<Outcome[]> {
     const route = await this.o.leases.route(shard);
     if (route.kind === 'peer') {
-      const answer = await this.forward(shard, route.url, events);
+      const call = this.forward(shard, route.url, events);
+      this.inflight.add(call);
+      const answer = await call.finally(() => this.inflight.delete(call));
       if (answer !== 'refused') return answer;
       this.o.logger?.warn('peer refused the connection; committing locally', { shard, peer: route.url });
       this.o.leases.unreachable(shard, route.url);
@@ -107,8 +111,9 @@ export class PeerForwarder {
     return this.o.local(shard).submit(events, background ?? this.background.add);
   }
 
-  /** Waits for the history copies of commits made for peers. */
+  /** Waits for forwarded calls in flight and the history copies of commits made for peers. */
   async idle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
     await this.background.settle();
   }
 

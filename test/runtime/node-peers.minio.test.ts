@@ -119,10 +119,14 @@ async function counters(url: string): Promise<Record<string, number>> {
   return out;
 }
 
-async function leaseHolder(prefix: string): Promise<string | undefined> {
+async function lease(prefix: string): Promise<{ holder_url: string; expires_at_ms: number } | undefined> {
   const res = await testS3Store().get(`${prefix}/shards/00/lease.json`);
   if (res === null || res.notModified) return undefined;
-  return (JSON.parse(new TextDecoder().decode(res.body)) as { holder_url: string }).holder_url;
+  return JSON.parse(new TextDecoder().decode(res.body)) as { holder_url: string; expires_at_ms: number };
+}
+
+async function leaseHolder(prefix: string): Promise<string | undefined> {
+  return (await lease(prefix))?.holder_url;
 }
 
 /** Batches of `size` events from `from`; every third batch also re-sends 10 events of the one before (a client's retry). */
@@ -164,7 +168,7 @@ async function drive(servers: readonly Server[], work: { events: unknown[] }[], 
 }
 
 describe('several Node processes on one bucket, peering', () => {
-  it('3 processes, concurrent round-robin ingest with re-sent events: every event counted once, one process commits', async () => {
+  it('3 processes, concurrent round-robin ingest with re-sent events: every event counted once, one process commits; SIGTERM releases the lease', async () => {
     const prefix = uniquePrefix('peers');
     const servers = await startCluster(3, prefix, 10_000);
     try {
@@ -189,6 +193,22 @@ describe('several Node processes on one bucket, peering', () => {
       expect(sum('usagedb_peer_forwarded_events_total')).toBeGreaterThan(0);
       expect(sum('usagedb_peer_direct_events_total')).toBe(0);
       expect(sum('usagedb_shard_lease_acquisitions_total')).toBe(1);
+
+      // SIGTERM: the holder writes its lease expired before it exits, so a peer takes it at once.
+      const holderServer = servers.find((s) => s.url === holder)!;
+      await stop(holderServer.proc);
+      expect((await holderServer.proc.exited).code).toBe(0);
+      expect(await lease(prefix)).toMatchObject({ holder_url: holder, expires_at_ms: 0 });
+      const rest = servers.filter((s) => s !== holderServer);
+      // The others still follow the old holder: refused, they commit directly for a second, then
+      // read the lease again and find it free (long before the 10 s it would take to expire).
+      const more = batches(4, 20, 50_000);
+      await drive(rest, more.slice(0, 2));
+      await sleep(1200);
+      await drive(rest, more.slice(2));
+      expect(rest.map((s) => s.url)).toContain(await leaseHolder(prefix));
+      const truthAfter = truthOf(new Set([...work, ...more].flatMap((w) => w.fresh)));
+      for (const s of rest) expect(await totals(s.url)).toEqual(truthAfter);
     } finally {
       await Promise.all(servers.map((s) => stop(s.proc)));
     }
