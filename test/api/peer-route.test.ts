@@ -15,6 +15,7 @@ import type { PendingEvent } from '../../src/ingest/shard-writer.ts';
 import { seededRandom } from '../../src/model/deps.ts';
 import { validateEvent } from '../../src/model/validate.ts';
 import { loadConfig } from '../../src/runtime/config.ts';
+import { notConnected } from '../../src/runtime/peer-forwarder.ts';
 import { buildServices, type Services } from '../../src/runtime/services.ts';
 import { EventHasher, HASH_WORDS } from '../../src/segment/raw.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
@@ -205,6 +206,22 @@ describe('the forwarded body', () => {
       expect(fromBase64Js(bad)).toBeUndefined();
       expect(fromBase64(bad)).toBeUndefined();
     }
+  });
+});
+
+describe('which fetch failures mean nothing was sent', () => {
+  const failed = (cause: unknown) => new TypeError('fetch failed', { cause });
+  it('refused, unreachable, unresolvable and connect timeouts did not send; anything else may have', async () => {
+    for (const code of ['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT'])
+      expect(notConnected(failed(Object.assign(new Error(code), { code })))).toBe(true);
+    // Several addresses tried: only when every one refused.
+    const refused = Object.assign(new Error('r'), { code: 'ECONNREFUSED' });
+    expect(notConnected(failed(Object.assign(new AggregateError([refused, refused]), { code: undefined })))).toBe(true);
+    expect(notConnected(failed(new AggregateError([refused, Object.assign(new Error('x'), { code: 'ECONNRESET' })])))).toBe(false);
+    for (const code of ['ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'EPIPE'])
+      expect(notConnected(failed(Object.assign(new Error(code), { code })))).toBe(false);
+    expect(notConnected(new DOMException('timed out', 'TimeoutError'))).toBe(false);
+    expect(notConnected(new Error('no cause'))).toBe(false);
   });
 });
 
