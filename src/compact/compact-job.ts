@@ -174,20 +174,28 @@ export async function compactShard(
   ];
 
   const now = deps.clock.now();
-  const res = await shard.commit({
-    op: 'replaceSegments',
-    replacement_id: newId(deps),
-    at_ms: now,
-    delete_after_ms: now + opts.graceMs,
-    inputs: inputs.map((s) => s.id),
-    outputs,
-    justified_by: [...d.justifiedBy],
-    conflicts,
-    quarantine,
-  });
+  // The same commit expires replacement records past their grace, as GC's first commit does: a
+  // shard compacted every few seconds under load adds a record per run, and waiting for the hourly
+  // GC let them fill `current.json`, which every commit rewrites. What they protected is garbage
+  // GC finds by listing, as after its own expiry.
+  const res = await shard.commitAll([
+    {
+      op: 'replaceSegments',
+      replacement_id: newId(deps),
+      at_ms: now,
+      delete_after_ms: now + opts.graceMs,
+      inputs: inputs.map((s) => s.id),
+      outputs,
+      justified_by: [...d.justifiedBy],
+      conflicts,
+      quarantine,
+    },
+    { op: 'expireReplacements', now_ms: now },
+  ]);
+  const committed = res.committed && res.results[0]?.status === 'applied';
   return {
     shard: shard.shard,
-    committed: res.committed,
+    committed,
     inputs: inputs.length,
     outputs: outputs.length,
     rows_in: rowsIn,
@@ -195,6 +203,6 @@ export async function compactShard(
     duplicates_removed: d.duplicates,
     conflicts_found: conflicts.length,
     quarantined: d.quarantined.length,
-    ...(res.committed ? {} : { reason: 'inputs changed meanwhile; outputs left for GC, next run retries' }),
+    ...(committed ? {} : { reason: 'inputs changed meanwhile; outputs left for GC, next run retries' }),
   };
 }

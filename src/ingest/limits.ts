@@ -23,6 +23,12 @@ export interface IngestOptions {
    * about once a second: R2 takes about one write a second per key.
    */
   readonly commitIntervalMs: number;
+  /**
+   * Under load, the most a flush waits for the requests the previous flush's answers bring back
+   * (0: never waits). See ShardWriter.gather: only when the previous flush carried several
+   * requests, never longer than the previous flush took.
+   */
+  readonly gatherMaxMs: number;
 }
 
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
@@ -34,4 +40,5 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   hashLoadConcurrency: 8,
   groupCommit: true,
   commitIntervalMs: 0,
+  gatherMaxMs: 10,
 };

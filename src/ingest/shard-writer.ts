@@ -81,6 +81,10 @@ export class ShardWriter {
   private floorGeneration = 0;
   /** Submissions, the flushes that served them, commits made and events they carried. */
   readonly stats = { submissions: 0, flushes: 0, commits: 0, events: 0 };
+  /** The last group flush: requests it carried, requests queued by the time it returned, its duration. */
+  private lastFlush = { requests: 0, queuedAfter: 0, ms: 0 };
+  /** Wakes a gather() waiting for the next submission. */
+  private arrived: (() => void) | undefined;
 
   /** This shard's exact dedupe index (the recent part of the window). */
   get index(): DedupeIndex {
@@ -101,6 +105,7 @@ export class ShardWriter {
     if (!this.d.options.groupCommit) return this.flush(events, background);
     return new Promise((resolve, reject) => {
       this.queue.push({ events, background, resolve, reject });
+      this.arrived?.();
       this.kick();
     });
   }
@@ -152,9 +157,11 @@ export class ShardWriter {
       }
       if (this.queue.length === 0) continue;
       await this.pace();
+      await this.gather();
       // Everything that arrived while waiting for the pace joins this flush.
       const batch = this.queue;
       this.queue = [];
+      const started = this.d.deps.clock.now();
       try {
         const outcomes = await this.flush(
           batch.flatMap((s) => s.events),
@@ -169,6 +176,36 @@ export class ShardWriter {
         for (const s of batch) s.reject(err);
       }
       this.lastCommitEnd = this.d.deps.clock.now();
+      this.lastFlush = { requests: batch.length, queuedAfter: this.queue.length, ms: this.lastCommitEnd - started };
+    }
+  }
+
+  /**
+   * Under load, waits a moment for the requests the previous flush's answers bring back, so one
+   * commit carries them all. Clients wait for their answers: with 8 of them, a flush started on the
+   * first arrival carried ~4 requests while the other ~4 waited for the next, and every commit's
+   * fixed work (a segment and a manifest write, the manifest's encoding) was paid per ~4 requests.
+   * The requests in the system at the end of the last flush (those it answered plus those that
+   * queued meanwhile) are what to expect back; this waits until that many are queued, for at most
+   * `gatherMaxMs` and never longer than the last flush took. It never waits when the last flush
+   * carried one request (a lone client), nor under a commit interval (the pacing gathers already).
+   */
+  private async gather(): Promise<void> {
+    const max = Math.min(this.d.options.gatherMaxMs, this.lastFlush.ms);
+    const expected = this.lastFlush.requests + this.lastFlush.queuedAfter;
+    if (max <= 0 || this.lastFlush.requests <= 1 || this.d.options.commitIntervalMs > 0 || this.queue.length >= expected) return;
+    const clock = this.d.deps.clock;
+    const deadline = clock.now() + max;
+    while (this.queue.length < expected) {
+      const left = deadline - clock.now();
+      if (left <= 0) break;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.arrived = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+      this.arrived = undefined;
     }
   }
 

@@ -35,6 +35,7 @@ const envSchema = z.object({
   USAGEDB_API_KEYS: z.string().optional(),
   USAGEDB_DEDUPE_WINDOW_HOURS: int(1, 24 * 90).default(840),
   USAGEDB_GROUP_COMMIT_MS: int(0, 1000).default(0),
+  USAGEDB_GROUP_COMMIT_GATHER_MS: int(0, 1000).default(10),
   USAGEDB_SEQUENCER_INTERVAL_MS: int(0, 60_000).default(1000),
   // Several Node processes on one bucket: one committer per shard (runtime/peer-forwarder.ts).
   USAGEDB_PEER_URL: z
@@ -117,7 +118,13 @@ export interface Config {
   readonly port: number;
   /** Raw USAGEDB_API_KEYS (parsed and validated by src/api/auth.ts). */
   readonly apiKeys: string | undefined;
-  readonly ingest: { readonly dedupeWindowMs: number; readonly groupCommitWindowMs: number; readonly maxBodyBytes: number; readonly maxEventsPerBatch: number };
+  readonly ingest: {
+    readonly dedupeWindowMs: number;
+    readonly groupCommitWindowMs: number;
+    readonly gatherMaxMs: number;
+    readonly maxBodyBytes: number;
+    readonly maxEventsPerBatch: number;
+  };
   readonly query: { readonly cacheBytes: number; readonly maxRangeMs: number; readonly maxPageSize: number };
   /** Body limit of every route but ingest (queries, periods, admin); ingest has `ingest.maxBodyBytes`. */
   readonly maxRequestBytes: number;
@@ -219,6 +226,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     ingest: {
       dedupeWindowMs: e.USAGEDB_DEDUPE_WINDOW_HOURS * HOUR_MS,
       groupCommitWindowMs: e.USAGEDB_GROUP_COMMIT_MS,
+      gatherMaxMs: e.USAGEDB_GROUP_COMMIT_GATHER_MS,
       maxBodyBytes: e.USAGEDB_MAX_BODY_BYTES,
       maxEventsPerBatch: e.USAGEDB_MAX_BATCH_EVENTS,
     },

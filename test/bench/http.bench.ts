@@ -26,7 +26,8 @@ const MULTI_SHAPES = ['100x8'].map(parseShape);
 const WORKER_SHAPES = ['100x8', '1000x8'].map(parseShape);
 
 /** Events per scenario by shape: about 5-10 s of our MinIO path on this 2-core machine. */
-const DEFAULT_EVENTS: Readonly<Record<string, number>> = { '10x32': 12_000, '100x8': 30_000, '1000x8': 200_000 };
+/** 4,000 / 1,000 / 250 requests: the first 20% warm up (--warmup), the rest are timed. */
+const DEFAULT_EVENTS: Readonly<Record<string, number>> = { '10x32': 40_000, '100x8': 100_000, '1000x8': 250_000 };
 /** The Worker's failed batches are re-sent one by one afterwards: keep its runs shorter. */
 const WORKER_EVENTS: Readonly<Record<string, number>> = { '100x8': 20_000, '1000x8': 50_000 };
 
@@ -138,6 +139,7 @@ async function main(): Promise<void> {
     peerToken: o.peers ? `bench-peer-token-${process.pid}-${Date.now()}-0123456789` : undefined,
     minio: s3?.s3,
     referenceBin: o.referenceBin,
+    warmup: o.warmup,
   };
   if (o.referenceBin !== undefined) console.log(`reference: ${o.referenceBin}`);
   const records: RunRecord[] = [];
@@ -161,6 +163,7 @@ async function main(): Promise<void> {
     note: 'real server processes over HTTP (keep-alive fetch); fresh database per scenario; medians over repetitions; ratios are ours / reference',
     config: {
       reps: o.reps,
+      warmup_share: o.warmup,
       seed: o.seed,
       groups: [...o.only],
       processes: o.processes,

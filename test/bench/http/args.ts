@@ -14,6 +14,7 @@ export interface Options {
   /** Events per scenario; undefined: each shape's default (about 5-10 s of our MinIO path here). */
   readonly events: number | undefined;
   readonly reps: number;
+  readonly warmup: number;
   readonly seed: number;
   readonly processes: readonly number[];
   readonly sample: number;
@@ -36,6 +37,7 @@ export const HELP = `npm run bench:http -- [flags]
   --scenarios 10x32,100x8,1000x8     batch x concurrency shapes (default: all of a group's)
   --events N                         events per scenario (default: per shape, ~5-10 s each here)
   --reps N                           repetitions, interleaved (default 3)
+  --warmup F                         share of each run's batches sent first, untimed (default 0.2; 0: none)
   --seed N                           workload seed (default 1)
   --processes 1,2,4                  server processes of the multi group (default 1,2,4)
   --sample N                         account-months checked per scenario (default 24)
@@ -75,6 +77,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   let shapes: Shape[] | undefined;
   let events: number | undefined;
   let reps = 3;
+  let warmup = 0.2;
   let seed = 1;
   let processes = [1, 2, 4];
   let sample = 24;
@@ -108,6 +111,12 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       case '--reps':
         reps = positiveInt('reps', value());
         break;
+      case '--warmup': {
+        const v = value() ?? '';
+        warmup = Number(v);
+        if (!/^\d*\.?\d+$/.test(v) || warmup > 0.9) throw new Error(`--warmup: a share from 0 to 0.9, got ${JSON.stringify(v)}`);
+        break;
+      }
       case '--seed':
         seed = positiveInt('seed', value());
         break;
@@ -158,5 +167,5 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       throw new Error('--only ref: set USAGEDB_REFERENCE_BIN to the reference binary (../shared/tools/build-reference.sh prints its path)');
     groups.delete('ref');
   }
-  return { only: groups, shapes, events, reps, seed, processes, sample, logLevel, cpuProfDir, serverEnv, referenceBin, out, workerPaths, peers };
+  return { only: groups, shapes, events, reps, warmup, seed, processes, sample, logLevel, cpuProfDir, serverEnv, referenceBin, out, workerPaths, peers };
 }

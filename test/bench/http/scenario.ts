@@ -9,6 +9,13 @@ import type { Shape } from './args.ts';
 import { groupCpuMs } from './cpu.ts';
 import { checkTotals, diffCounters, scrapeCommits, storedTotal, zeroCounters, type CommitCounters, type StoredTotal, type TotalsCheck } from './check.ts';
 import { drive, retryFailed, type Answer, type Batch, type DriveResult, type RetryResult } from './driver.ts';
+
+const sumAnswers = (a: Answer, b: Answer): Answer => ({
+  accepted: a.accepted + b.accepted,
+  duplicates: a.duplicates + b.duplicates,
+  conflicts: a.conflicts + b.conflicts,
+  rejected: a.rejected + b.rejected,
+});
 import { startOurs, startReference, startWorker, tempDir, type Running, type S3Target } from './processes.ts';
 import { bodies, generateWorkload, sampleAccountMonths, type AccountMonth, type Workload } from './workload.ts';
 
@@ -36,6 +43,8 @@ export interface Context {
   readonly peerToken: string | undefined;
   readonly minio: S3Target | undefined;
   readonly referenceBin: string | undefined;
+  /** Share of each run's batches sent first as an untimed warm-up (0..0.9). */
+  readonly warmup: number;
 }
 
 /** Substrings counted in wrangler/workerd output (issue 19). */
@@ -50,6 +59,9 @@ export interface RunRecord {
   readonly concurrency: number;
   readonly events_sent: number;
   readonly unique_events: number;
+  /** Batches sent first and not timed (the processes' warm-up); `drive` times the rest. */
+  readonly warmup_batches?: number;
+  /** The timed part (its `answers` include the warm-up's, for exactness). */
   readonly drive?: Omit<DriveResult, 'failed_batches'>;
   /**
    * Failed batches re-sent one at a time. `stored_despite_error`: events only failed requests
@@ -212,20 +224,30 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
     }
     const urls = servers.map((s) => s.url);
     const scrape = !isRef && !isWorker;
-    const before = scrape ? await Promise.all(urls.map((u) => scrapeCommits(u, headers))) : [];
 
     phase('start');
+    // The first batches warm the processes up (JIT, caches, connections) and are not timed;
+    // their answers count for exactness like any other.
+    const warmCount = Math.floor(list.length * ctx.warmup);
+    const warm = warmCount > 0 ? await drive(urls, headers, list.slice(0, warmCount), plan.shape.concurrency) : undefined;
+    phase('warmup');
+    const before = scrape ? await Promise.all(urls.map((u) => scrapeCommits(u, headers))) : [];
     const cpuBefore = servers.map((s) => groupCpuMs(s.pid));
-    const result = await drive(urls, headers, list, plan.shape.concurrency);
+    const timed = await drive(urls, headers, list.slice(warmCount), plan.shape.concurrency);
     const cpuAfter = servers.map((s) => groupCpuMs(s.pid));
     phase('drive');
+    const result: DriveResult = {
+      ...timed,
+      answers: warm === undefined ? timed.answers : sumAnswers(warm.answers, timed.answers),
+      failed_batches: [...(warm?.failed_batches ?? []), ...timed.failed_batches.map((k) => k + warmCount)],
+    };
     let cpu: { user: number; system: number } | undefined = { user: 0, system: 0 };
     for (const [i, after] of cpuAfter.entries()) {
       const before = cpuBefore[i];
       if (after === undefined || before === undefined) cpu = undefined;
       else if (cpu !== undefined) cpu = { user: cpu.user + after.user - before.user, system: cpu.system + after.system - before.system };
     }
-    const perKev = (ms: number) => Math.round((ms / (result.answers.accepted + result.answers.duplicates)) * 10_000) / 10;
+    const perKev = (ms: number) => Math.round((ms / (timed.answers.accepted + timed.answers.duplicates)) * 10_000) / 10;
     const notes: string[] = [];
     if (isRef && (phases.start ?? 0) + (phases.drive ?? 0) > 30) {
       notes.push(
@@ -275,7 +297,8 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
       commits = {
         ...sum,
         lost_races_per_commit: sum.commits === 0 ? 0 : Math.round((sum.lost_races / sum.commits) * 100) / 100,
-        events_per_commit: sum.commits === 0 ? 0 : Math.round(answers.accepted / sum.commits),
+        // Commits are counted over the timed part only.
+        events_per_commit: sum.commits === 0 ? 0 : Math.round(timed.answers.accepted / sum.commits),
       };
     }
     phase('check');
@@ -284,6 +307,7 @@ export async function runScenario(ctx: Context, plan: Plan, rep: number): Promis
     phase('stop');
     return {
       ...base,
+      ...(warmCount > 0 ? { warmup_batches: warmCount } : {}),
       drive: measured,
       ...(cpu === undefined ? {} : { server_cpu_ms_per_kev: { user: perKev(cpu.user), system: perKev(cpu.system) } }),
       ...(retry === undefined ? {} : { retry }),
