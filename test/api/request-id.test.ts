@@ -17,10 +17,20 @@ const auth = { authorization: `Bearer ${SECRET}` };
 
 describe('X-Request-Id on every answer', () => {
   const cases: [string, string, RequestInit, number][] = [
-    ['ingest accepted', '/v1/usage/batch', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ events: [usage(1)] }) }, 200],
+    [
+      'ingest accepted',
+      '/v1/usage/batch',
+      { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ events: [usage(1)] }) },
+      200,
+    ],
     ['ingest refused (400)', '/v1/usage/batch', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"events": 5}' }, 400],
     ['no key (401)', '/v1/usage/batch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, 401],
-    ['too large by Content-Length (413)', '/v1/query/json', { method: 'POST', headers: { ...auth, 'content-type': 'application/json', 'content-length': String(10 << 20) }, body: 'x' }, 413],
+    [
+      'too large by Content-Length (413)',
+      '/v1/query/json',
+      { method: 'POST', headers: { ...auth, 'content-type': 'application/json', 'content-length': String(10 << 20) }, body: 'x' },
+      413,
+    ],
     ['unknown route (404)', '/v1/nowhere', { headers: auth }, 404],
     ['health', '/health', {}, 200],
     ['metrics (text)', '/metrics', { headers: auth }, 200],
