@@ -40,14 +40,18 @@ export function peerRoutes(app: Hono<AppEnv>, host: PeerHost): void {
   // The token once it matched (as auth.ts remembers API keys): its SHA-256 is an asynchronous
   // WebCrypto call per request otherwise. A token that does not match is always hashed and
   // compared in constant time.
-  let verified: string | undefined;
+  // Compared as bytes in constant time too: `!==` on strings stops at the first difference.
+  let verified: Uint8Array | undefined;
+  const utf8 = new TextEncoder();
   app.post(PEER_SUBMIT_PATH, async (c) => {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
     const token = m?.[1];
-    if (token === undefined || (token !== verified && !equalConstantTime(await sha256(token), host.tokenDigest))) {
+    const bytes = token === undefined ? undefined : utf8.encode(token);
+    const remembered = bytes !== undefined && verified !== undefined && equalConstantTime(bytes, verified);
+    if (token === undefined || (!remembered && !equalConstantTime(await sha256(token), host.tokenDigest))) {
       throw new UnauthorizedError('authorization: this route takes the peer token (USAGEDB_PEER_TOKEN) only');
     }
-    verified = token;
+    verified = bytes;
     const shardText = c.req.param('shard');
     const shard = /^[0-9]{1,5}$/.test(shardText) ? Number(shardText) : -1;
     if (shard < 0 || shard >= host.shardCount) {
