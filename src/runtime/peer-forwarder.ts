@@ -89,8 +89,9 @@ export class PeerForwarder {
       const call = this.forward(shard, route.url, events);
       this.inflight.add(call);
       const answer = await call.finally(() => this.inflight.delete(call));
-      if (answer !== 'refused') return answer;
-      this.o.logger?.warn('peer refused the connection; committing locally', { shard, peer: route.url });
+      if (!('refused' in answer)) return answer.outcomes;
+      if (answer.refused === 'connection') this.o.logger?.warn('peer refused the connection; committing locally', { shard, peer: route.url });
+      else this.o.logger?.error(`peer refused the call before committing; committing locally: ${answer.refused}`, { shard, peer: route.url });
       this.o.leases.unreachable(shard, route.url);
     }
     if (route.kind === 'self') {
@@ -117,7 +118,14 @@ export class PeerForwarder {
     await this.background.settle();
   }
 
-  private async forward(shard: number, url: string, events: readonly PendingEvent[]): Promise<Outcome[] | 'refused'> {
+  /**
+   * The holder's outcomes, or why the call certainly committed nothing: the connection was refused
+   * (nothing sent), or the holder's route refused it before committing — a 4xx without an answer
+   * of the route (401: another USAGEDB_PEER_TOKEN; 404: no peer route at that URL; 400/413: a
+   * body it cannot take, as from another version). The route answers everything after its commit
+   * started with 200 and `{ok}`, so such a 4xx leaves nothing behind and committing locally is safe.
+   */
+  private async forward(shard: number, url: string, events: readonly PendingEvent[]): Promise<{ readonly outcomes: Outcome[] } | { readonly refused: string }> {
     const body = encodeSubmit(events);
     const signal = AbortSignal.timeout(this.o.timeoutMs);
     let res: Response;
@@ -129,7 +137,7 @@ export class PeerForwarder {
         signal,
       });
     } catch (err) {
-      if (notConnected(err)) return 'refused';
+      if (notConnected(err)) return { refused: 'connection' };
       throw this.unknown(shard, url, `the call failed (${describe(err)})`, err);
     }
     this.counters.forwardedRequests++;
@@ -138,16 +146,27 @@ export class PeerForwarder {
     try {
       parsed = JSON.parse(await res.text());
     } catch (err) {
-      throw this.unknown(shard, url, `HTTP ${res.status} without a readable answer (${describe(err)})`, err);
+      // A 4xx is decided below whatever its body; anything else without a readable answer is not.
+      if (res.status < 400 || res.status >= 500) throw this.unknown(shard, url, `HTTP ${res.status} without a readable answer (${describe(err)})`, err);
     }
     const a = parsed as { ok?: unknown; value?: unknown; error?: Partial<ErrorWire> } | null;
     if (typeof a === 'object' && a !== null && a.ok === true && Array.isArray(a.value) && a.value.length === events.length) {
-      if (a.value.every((o) => typeof o === 'string' && OUTCOMES.has(o))) return a.value as Outcome[];
+      if (a.value.every((o) => typeof o === 'string' && OUTCOMES.has(o))) return { outcomes: a.value as Outcome[] };
     }
     if (typeof a === 'object' && a !== null && a.ok === false && isErrorWire(a.error)) {
       throw new ForwardedError({ ...a.error, message: `shard ${shard} at ${url}: ${a.error.message}` });
     }
-    if (res.status === 401) this.o.logger?.error('a peer refused our token: USAGEDB_PEER_TOKEN must be the same on every process', { shard, peer: url });
+    if (res.status >= 400 && res.status < 500) {
+      this.counters.forwardedRequests--;
+      this.counters.forwardedEvents -= events.length;
+      const why =
+        res.status === 401
+          ? 'it refused our token (USAGEDB_PEER_TOKEN must be the same on every process)'
+          : res.status === 404
+            ? 'no peer route there (USAGEDB_PEER_URL unset on that process, or another service at that address)'
+            : `HTTP ${res.status}: it cannot take what this process sends (another version?)`;
+      return { refused: why };
+    }
     throw this.unknown(shard, url, `HTTP ${res.status} without an answer of the peer route`);
   }
 

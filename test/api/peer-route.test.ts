@@ -297,6 +297,26 @@ describe('forwarding to the shard lease holder', () => {
     expect(counter(await metrics(procs[1]!), 'usagedb_peer_forward_unknown_total')).toBeGreaterThan(0);
   });
 
+  it('a holder whose route refuses the call before committing (401, 404, 413): committed locally, exact, nothing lost', async () => {
+    for (const [status, body] of [
+      [401, JSON.stringify({ error: { code: 'unauthorized', message: 'authorization: this route takes the peer token' } })],
+      [404, '<html>not here</html>'],
+      [413, JSON.stringify({ error: { code: 'payload_too_large', message: 'body: larger than …' } })],
+    ] as const) {
+      const { procs } = await cluster(2, {
+        fetchOverride: async (url, _init, real) => (url.includes('/internal/') ? new Response(body, { status }) : real()),
+      });
+      expect((await post(procs[0]!, [usage(1), usage(2)])).status).toBe(200); // p0 holds the shards now
+      const res = await post(procs[1]!, [usage(2), usage(3), usage(4)]);
+      expect(res.status, `holder answered ${status}`).toBe(200);
+      expect(res.body).toMatchObject({ accepted: 2, duplicates: 1 });
+      expect((await storedEvents(procs[0]!.s.db)).map((e) => e.event_id).sort()).toEqual(['evt-1', 'evt-2', 'evt-3', 'evt-4']);
+      const t = await metrics(procs[1]!);
+      expect(counter(t, 'usagedb_peer_direct_fallbacks_total')).toBeGreaterThan(0);
+      expect(counter(t, 'usagedb_peer_forward_unknown_total')).toBe(0);
+    }
+  });
+
   it('an error the holder answers comes back with its code', async () => {
     const { procs } = await cluster(2, {
       fetchOverride: async (url, _init, real) =>
