@@ -12,7 +12,7 @@ import { shardOfAccount, type Layout } from '../model/bucket.ts';
 import { newId, type Deps } from '../model/deps.ts';
 import type { CommitPolicy } from './backoff.ts';
 import { dbInfoKey, scratchPrefix, ShardKeys } from './keys.ts';
-import { ManifestStore, type Sequencer } from './manifest-store.ts';
+import { ManifestStore, type ManifestStoreOptions, type Sequencer } from './manifest-store.ts';
 
 export const DB_FORMAT = 1;
 
@@ -39,6 +39,8 @@ export interface OpenOptions {
   readonly shareLoads?: boolean;
   /** Each shard's sequencer, if one serializes the shard's commits (see ManifestStore). */
   readonly sequencer?: (shard: number) => Sequencer;
+  /** How each shard's manifest is split into parts (tests and benchmarks; defaults otherwise). */
+  readonly parts?: ManifestStoreOptions['parts'];
 }
 
 export const DEFAULT_SHARDS = 16;
@@ -74,6 +76,7 @@ export class Database {
           shard,
           deps: opts.deps,
           policy: opts.commitPolicy ?? {},
+          ...(opts.parts === undefined ? {} : { parts: opts.parts }),
           writeGuard,
           shareLoads: opts.shareLoads ?? true,
           ...(opts.sequencer === undefined ? {} : { sequencer: opts.sequencer(shard) }),

@@ -94,7 +94,7 @@ export interface ManifestStoreOptions {
   /** When full copies are written into history besides each generation's edit record. */
   readonly checkpoints?: CheckpointPolicy;
   /** When settled months go into parts, and how many part bytes stay cached. */
-  readonly parts?: Pick<ManifestPartsOptions, 'settleMs' | 'cacheBytes'>;
+  readonly parts?: Pick<ManifestPartsOptions, 'settleMs' | 'cacheBytes' | 'recentChunk'>;
 }
 
 /** What a shard's sequencer answers for edits it committed: data, since it crosses an RPC boundary. */

@@ -13,6 +13,7 @@ import { decodeStored, encodeStored, stringifyManifest } from './codec.ts';
 import type { ShardKeys } from './keys.ts';
 import {
   DEFAULT_PART_SETTLE_MS,
+  DEFAULT_RECENT_CHUNK,
   joinManifest,
   manifestPart,
   PART_FORMAT,
@@ -33,6 +34,8 @@ export interface ManifestPartsOptions {
   readonly shard: number;
   /** An entry goes into its month's part once its UTC day ended this long before the commit (default 1 day). */
   readonly settleMs?: number;
+  /** Unsettled raw segment entries per `recent-<k>` part (default 256; 0: all stay inline, format 2). */
+  readonly recentChunk?: number;
   /** Bytes of part objects kept decoded in memory (default 16 MiB; parts the cached manifest names stay in memory through it anyway). */
   readonly cacheBytes?: number;
 }
@@ -61,6 +64,7 @@ export class ManifestParts {
   private readonly keys: Pick<ShardKeys, 'part'>;
   private readonly shard: number;
   private readonly settleMs: number;
+  private readonly recentChunk: number;
   private readonly cacheBytes: number;
   /** Decoded parts by hash, least recently used first (a Map keeps insertion order). */
   private readonly cache = new Map<string, { readonly part: DeepReadonly<ManifestPart>; readonly bytes: number }>();
@@ -73,6 +77,7 @@ export class ManifestParts {
     this.keys = opts.keys;
     this.shard = opts.shard;
     this.settleMs = opts.settleMs ?? DEFAULT_PART_SETTLE_MS;
+    this.recentChunk = opts.recentChunk ?? DEFAULT_RECENT_CHUNK;
     this.cacheBytes = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
   }
 
@@ -82,7 +87,7 @@ export class ManifestParts {
    * base's part is not rewritten.
    */
   async encode(m: DeepReadonly<ShardManifest>, base?: DeepReadonly<ShardManifest>): Promise<Uint8Array> {
-    const split = splitManifest(m, this.settleMs);
+    const split = splitManifest(m, this.settleMs, this.recentChunk);
     const baseSlots = new Map((base === undefined ? undefined : this.layouts.get(base))?.parts.map((p) => [p.month, p]));
     const created: PartSlot[] = [];
     await Promise.all(

@@ -16,8 +16,18 @@ import {
   type ShardManifest,
 } from './schema.ts';
 
-/** The stored format of `current.json` this code writes: a format-1 manifest split into parts. */
+/** The stored format of `current.json` split into parts by settled month only. */
 export const STORED_MANIFEST_FORMAT = 2;
+/**
+ * The stored format of `current.json` whose unsettled entries are also chunked into parts
+ * (`recent-<k>`): written only when there are such chunks, so a shard that has none stays
+ * readable by the previous build; the previous build refuses format 3 (upgrade), never misreads it.
+ */
+export const STORED_MANIFEST_FORMAT_RECENT = 3;
+/** Default: unsettled raw segment entries are stored in parts of this many once there are that many. */
+export const DEFAULT_RECENT_CHUNK = 256;
+/** A part's label: the UTC month of settled entries, or `recent-<k>` for the k-th chunk of unsettled ones. */
+const PART_LABEL = /^(\d{4}-\d{2}|recent-\d{1,7})$/;
 /** The format of a part object. */
 export const PART_FORMAT = 1;
 /** Default: an entry goes into its month's part once its UTC day ended this long before the commit. */
@@ -30,8 +40,8 @@ const nonNegative = int.nonnegative();
 export const partRef = z.object({
   /** SHA-256 of the part object's bytes, hex: its key is `manifest/parts/<hash>.json`. */
   hash: z.string().regex(/^[0-9a-f]{64}$/),
-  /** The UTC month (`YYYY-MM`) of the entries' latest data. */
-  month: z.string().regex(/^\d{4}-\d{2}$/),
+  /** The UTC month (`YYYY-MM`) of the entries' latest data, or `recent-<k>` (a chunk of unsettled entries). */
+  month: z.string().regex(PART_LABEL),
   /** Size of the part object. */
   bytes: nonNegative,
   segments: nonNegative,
@@ -49,7 +59,7 @@ export type PartRef = z.infer<typeof partRef>;
 export const manifestPart = z.object({
   format: z.literal(PART_FORMAT),
   shard: nonNegative,
-  month: z.string().regex(/^\d{4}-\d{2}$/),
+  month: z.string().regex(PART_LABEL),
   /** The commit that wrote it: two commits never write the same part, even of equal entries. */
   created_by: z.string().min(1),
   segments: z.array(rawSegmentEntry),
@@ -64,7 +74,7 @@ export type ManifestPart = z.infer<typeof manifestPart>;
  * exact order the manifest had (its digest depends on it).
  */
 export const storedManifest = shardManifest.omit({ format: true }).extend({
-  format: z.literal(STORED_MANIFEST_FORMAT),
+  format: z.union([z.literal(STORED_MANIFEST_FORMAT), z.literal(STORED_MANIFEST_FORMAT_RECENT)]),
   parts: z.array(partRef),
   order: z.object({ segments: z.array(int), rollups: z.array(int) }),
 });
@@ -117,7 +127,11 @@ export function settled(ms: number, nowMs: number, settleMs: number): boolean {
  * not in an old month's part) and filed under the month of its data (`max_ts`); a rollup by its
  * last hour.
  */
-export function splitManifest(m: DeepReadonly<ShardManifest>, settleMs: number): { layout: Layout; inlineSegments: number[]; inlineRollups: number[] } {
+export function splitManifest(
+  m: DeepReadonly<ShardManifest>,
+  settleMs: number,
+  recentChunk = 0,
+): { layout: Layout; inlineSegments: number[]; inlineRollups: number[] } {
   const slots = new Map<string, { segments: DeepReadonly<RawSegmentEntry>[]; rollups: DeepReadonly<RollupSegmentEntry>[] }>();
   const monthFor = (clock: number, dataMs: number): string | undefined => (settled(clock, m.updated_at_ms, settleMs) ? monthOf(dataMs) : undefined);
   const slot = (month: string) => {
@@ -127,6 +141,7 @@ export function splitManifest(m: DeepReadonly<ShardManifest>, settleMs: number):
   };
   const segMonths = m.segments.map((s) => monthFor(s.max_ingested, s.max_ts));
   const rollMonths = m.rollups.map((r) => monthFor(r.max_hour_ms, r.max_hour_ms));
+  if (recentChunk > 0) chunkRecent(segMonths, recentChunk);
   segMonths.forEach((month, i) => {
     if (month !== undefined) slot(month).segments.push(m.segments[i]!);
   });
@@ -150,6 +165,27 @@ export function splitManifest(m: DeepReadonly<ShardManifest>, settleMs: number):
   const s = runsOf(segMonths);
   const r = runsOf(rollMonths);
   return { layout: { parts, order: { segments: s.runs, rollups: r.runs } }, inlineSegments: s.inline, inlineRollups: r.inline };
+}
+
+/**
+ * Files unsettled raw segment entries (label undefined) into chunks of `size`, in manifest order:
+ * the first ⌊n / size⌋ · size of them go to parts `recent-0`, `recent-1`, …; the rest (fewer than
+ * `size`, the newest) stay inline. New entries are appended, so a chunk, once full, keeps its
+ * entries and its part is reused by every later commit (sameEntries) until an entry before or in
+ * it leaves (compaction, settling): then the chunks from there on are written again, once. So
+ * `current.json` holds fewer than `size` unsettled entries however many a busy shard carries
+ * between compactions, and a commit re-encodes those, not thousands.
+ */
+function chunkRecent(labels: (string | undefined)[], size: number): void {
+  let unsettled = 0;
+  for (const l of labels) if (l === undefined) unsettled++;
+  const chunked = Math.floor(unsettled / size) * size;
+  let u = 0;
+  for (let i = 0; i < labels.length && u < chunked; i++) {
+    if (labels[i] !== undefined) continue;
+    labels[i] = `recent-${Math.floor(u / size)}`;
+    u++;
+  }
 }
 
 /** Whether `slot` holds exactly the entries (by identity, in order) of `base`: its part can be reused. */
@@ -191,7 +227,7 @@ export function storedOf(m: DeepReadonly<ShardManifest>, split: ReturnType<typeo
   const { format: _format, ...rest } = m as ShardManifest;
   return {
     ...rest,
-    format: STORED_MANIFEST_FORMAT,
+    format: split.layout.parts.some((p) => p.month.startsWith('recent-')) ? STORED_MANIFEST_FORMAT_RECENT : STORED_MANIFEST_FORMAT,
     segments: split.inlineSegments.map((i) => m.segments[i] as RawSegmentEntry),
     rollups: split.inlineRollups.map((i) => m.rollups[i] as RollupSegmentEntry),
     parts: split.layout.parts.map((p) => {

@@ -14,7 +14,7 @@ import { Ingestor, type RemoteShards } from '../ingest/ingestor.ts';
 import type { IngestOptions } from '../ingest/limits.ts';
 import type { CommitPolicy } from '../manifest/backoff.ts';
 import type { JobOptions } from '../jobs/run.ts';
-import { Database } from '../manifest/database.ts';
+import { Database, type OpenOptions as DatabaseOptions } from '../manifest/database.ts';
 import type { Sequencer } from '../manifest/manifest-store.ts';
 import type { Deps } from '../model/deps.ts';
 import { PeriodService } from '../period/periods.ts';
@@ -82,6 +82,7 @@ export interface BuildOptions {
     readonly ingest?: Partial<IngestOptions>;
     readonly query?: Partial<QueryOptions>;
     readonly commitPolicy?: Partial<CommitPolicy>;
+    readonly parts?: DatabaseOptions['parts'];
   };
 }
 
@@ -136,6 +137,7 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
     ...(o.probe === false ? { probe: false } : {}),
     ...(sequencers === undefined ? {} : { sequencer: sequencers.edits }),
     ...(o.tuning?.commitPolicy === undefined ? {} : { commitPolicy: o.tuning.commitPolicy }),
+    ...(o.tuning?.parts === undefined ? {} : { parts: o.tuning.parts }),
   });
   if (!db.probe.ok) o.logger.error('the store ignores conditional writes: writes are refused', { problems: db.probe.problems });
   const peers: Peers | undefined = o.config.peers === undefined || sequencers !== undefined ? undefined : buildPeers(o, db, (): Ingestor => ingestor);

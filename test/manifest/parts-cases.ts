@@ -135,6 +135,65 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       expect(Math.max(...sizes)).toBeLessThan(8_000);
     });
 
+    it('chunks unsettled entries into recent parts once a chunk is full: current.json keeps fewer than a chunk, a commit writes a part only when one fills', async () => {
+      const store = await newStore();
+      const plan = new FaultPlan();
+      const chunked = (st: ObjectStore, seed: number) =>
+        new ManifestStore({ store: st, keys: new ShardKeys(prefix, 0, 1), shard: 0, deps: deps(seed), checkpoints: { every: 8 }, parts: { recentChunk: 4 } });
+      const ms = chunked(withFaults(store, plan.injector), 1);
+      const partPuts = () => plan.calls.filter((c) => c.op === 'put' && c.key.startsWith(ms.keys.partsPrefix)).length;
+      // A settled month between recent entries, so the order runs interleave three kinds of source.
+      await ms.commit(added(recent('r1'), seg('jan', 0), recent('r2'), recent('r3')));
+      expect((await stored(store, ms)).stored.format).toBe(2); // no chunk yet: readable by the previous build
+      expect(partPuts()).toBe(1); // January
+      await ms.commit(added(recent('r4')));
+      let s = (await stored(store, ms)).stored;
+      expect(s.format).toBe(3);
+      expect(s.parts.map((p) => [p.month, p.segments])).toEqual([
+        ['2026-01', 1],
+        ['recent-0', 4],
+      ]);
+      expect(ids(s)).toEqual([]);
+      expect(partPuts()).toBe(2);
+      for (const id of ['r5', 'r6', 'r7']) await ms.commit(added(recent(id)));
+      expect(partPuts()).toBe(2); // the full chunk is reused; r5-r7 stay inline
+      expect(ids((await stored(store, ms)).stored)).toEqual(['r5', 'r6', 'r7']);
+      await ms.commit(added(recent('r8'), recent('r9')));
+      s = (await stored(store, ms)).stored;
+      expect(partPuts()).toBe(3);
+      expect(s.parts.map((p) => p.month)).toEqual(['2026-01', 'recent-0', 'recent-1']);
+      expect(ids(s)).toEqual(['r9']);
+      const committed = ms.peek()!.manifest;
+      const fresh = chunked(store, 2);
+      expect((await fresh.load()).manifest).toEqual(committed);
+      expect(ids(committed)).toEqual(['r1', 'jan', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9']);
+      for (let g = 2; g <= committed.generation; g++) expect(await fresh.readGeneration(g)).toEqual(await ms.readGeneration(g));
+      // An entry of the first chunk leaving shifts the chunks after it: written again, once.
+      const before = partPuts();
+      await ms.commit({
+        op: 'replaceSegments',
+        replacement_id: 'rep-1',
+        at_ms: 2,
+        delete_after_ms: 3,
+        inputs: ['r2', 'r3'],
+        outputs: [{ ...noHashes(recent('c1')), compacted: true }],
+        justified_by: [],
+        conflicts: [],
+        quarantine: [],
+      });
+      s = (await stored(store, ms)).stored;
+      expect(s.parts.map((p) => [p.month, p.segments])).toEqual([
+        ['2026-01', 1],
+        ['recent-0', 4],
+        ['recent-1', 4],
+      ]);
+      expect(ids(s)).toEqual([]);
+      expect(partPuts() - before).toBe(2);
+      const after = ms.peek()!.manifest;
+      expect(ids(after)).toEqual(['r1', 'jan', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9', 'c1']);
+      expect((await chunked(store, 3).load()).manifest).toEqual(after);
+    });
+
     it('writes a part only when its month changed, always before the current.json that names it', async () => {
       const store = await newStore();
       const plan = new FaultPlan();

@@ -100,6 +100,8 @@ export async function makeWorld(opts: { seed: number; instances: number; base?: 
       buckets: 8,
       ingest: { groupCommitWindowMs: 0, dedupeWindowMs: 2 * 86_400_000 },
       commitPolicy: { maxAttempts: 64, maxDurationMs: 600_000 },
+      // Chunks of 3 unsettled segments: recent parts are written, reused and rewritten all the time.
+      parts: { recentChunk: 3 },
     });
   const world: World = {
     store,

@@ -48,6 +48,8 @@ export async function openInstance(
     shards?: number;
     buckets?: number;
     commitPolicy?: Partial<CommitPolicy>;
+    /** How manifests are split into parts (the simulation uses tiny recent chunks). */
+    parts?: { readonly recentChunk?: number; readonly settleMs?: number };
     query?: Partial<QueryOptions>;
     /** USAGEDB_API_KEYS-style key list; none: an open API. */
     keys?: string;
@@ -71,6 +73,7 @@ export async function openInstance(
     loopbackOnly: true,
     tuning: {
       commitPolicy: { maxAttempts: 500, maxDurationMs: 120_000, ...opts.commitPolicy },
+      ...(opts.parts === undefined ? {} : { parts: opts.parts }),
       ...(opts.ingest === undefined ? {} : { ingest: opts.ingest }),
       ...(opts.query === undefined ? {} : { query: opts.query }),
     },
