@@ -17,7 +17,7 @@
  * with its type, and exactly as many hash words as events need.
  */
 import { ValidationError } from '../errors.ts';
-import { EVENT_KINDS, type CorrectionRef, type EventKind, type UsageEvent } from '../model/event.ts';
+import { EVENT_KINDS, payloadFields, type CorrectionRef, type EventKind, type UsageEvent } from '../model/event.ts';
 import { HASH_WORDS } from '../segment/raw.ts';
 import { hashWords, type PendingEvent } from './pending.ts';
 
@@ -40,22 +40,10 @@ export function encodeSubmit(events: readonly PendingEvent[]): string {
   const rows = new Array<unknown[]>(events.length);
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!.event;
-    rows[i] = [
-      e.event_id,
-      e.kind,
-      e.account_id,
-      e.subscription_id,
-      e.product_id,
-      e.meter_id,
-      e.model_id,
-      e.source,
-      e.unit,
-      e.timestamp_ms,
-      e.quantity.toString(),
-      e.dimensions,
-      e.correction_ref === null ? null : [e.correction_ref.original_event_id, e.correction_ref.reason],
-      e.ingested_at_ms,
-    ];
+    // The canonical payload's fields, then ingested_at_ms (FIELDS below names the positions).
+    const row = payloadFields(e);
+    row.push(e.ingested_at_ms);
+    rows[i] = row;
   }
   return JSON.stringify({ events: rows, hashes: toBase64(littleEndian(bytes)) });
 }

@@ -46,7 +46,12 @@ export function dimensionsKey(dims: Readonly<Record<string, string>>): string {
  * "the same" (a duplicate) exactly when their canonical payloads are equal.
  */
 export function canonicalPayload(e: UsageEvent): string {
-  return JSON.stringify([
+  return JSON.stringify(payloadFields(e));
+}
+
+/** The payload's fields in canonical order, as JSON values (what canonicalPayload stringifies). */
+export function payloadFields(e: UsageEvent): unknown[] {
+  return [
     e.event_id,
     e.kind,
     e.account_id,
@@ -60,5 +65,5 @@ export function canonicalPayload(e: UsageEvent): string {
     e.quantity.toString(),
     e.dimensions,
     e.correction_ref === null ? null : [e.correction_ref.original_event_id, e.correction_ref.reason],
-  ]);
+  ];
 }
