@@ -17,7 +17,7 @@
  * with its type, and exactly as many hash words as events need.
  */
 import { ValidationError } from '../errors.ts';
-import { EVENT_KINDS, payloadFields, type CorrectionRef, type EventKind, type UsageEvent } from '../model/event.ts';
+import { EVENT_KINDS, PAYLOAD_FIELD_NAMES, payloadFields, type CorrectionRef, type EventKind, type UsageEvent } from '../model/event.ts';
 import { HASH_WORDS } from '../segment/raw.ts';
 import { hashWords, type PendingEvent } from './pending.ts';
 
@@ -67,23 +67,8 @@ export function decodeSubmit(body: unknown, maxEvents: number): SubmitBody {
   return { events, hashes };
 }
 
-/** Positions of an event's fields in its row (the canonical order, ingested_at_ms last). */
-const FIELDS = [
-  'event_id',
-  'kind',
-  'account_id',
-  'subscription_id',
-  'product_id',
-  'meter_id',
-  'model_id',
-  'source',
-  'unit',
-  'timestamp_ms',
-  'quantity',
-  'dimensions',
-  'correction_ref',
-  'ingested_at_ms',
-] as const;
+/** Positions of an event's fields in its row: the canonical payload's, then ingested_at_ms. */
+const FIELDS = [...PAYLOAD_FIELD_NAMES, 'ingested_at_ms'] as const;
 
 function bad(field: string, what: string): never {
   throw new ValidationError(`${field}: ${what}`, field);

@@ -49,7 +49,24 @@ export function canonicalPayload(e: UsageEvent): string {
   return JSON.stringify(payloadFields(e));
 }
 
-/** The payload's fields in canonical order, as JSON values (what canonicalPayload stringifies). */
+/** The names of the payload's fields, in the canonical order payloadFields gives their values. */
+export const PAYLOAD_FIELD_NAMES = [
+  'event_id',
+  'kind',
+  'account_id',
+  'subscription_id',
+  'product_id',
+  'meter_id',
+  'model_id',
+  'source',
+  'unit',
+  'timestamp_ms',
+  'quantity',
+  'dimensions',
+  'correction_ref',
+] as const;
+
+/** The payload's fields in canonical order (PAYLOAD_FIELD_NAMES), as JSON values (what canonicalPayload stringifies). */
 export function payloadFields(e: UsageEvent): unknown[] {
   return [
     e.event_id,

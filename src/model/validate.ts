@@ -4,7 +4,7 @@
  * (zod measured ~0.2 M events/s here, a fifth of the budget); `src/model/event-schema.ts` holds
  * the zod schema of the same wire shape for docs, and a test keeps the two in agreement.
  */
-import { EVENT_KINDS, I128_MAX, I128_MIN, type CorrectionRef, type EventKind, type UsageEvent } from './event.ts';
+import { EVENT_KINDS, I128_MAX, I128_MIN, PAYLOAD_FIELD_NAMES, type CorrectionRef, type EventKind, type UsageEvent } from './event.ts';
 import { DAY_MS, HOUR_MS } from './time.ts';
 
 export interface EventLimits {
@@ -131,22 +131,7 @@ function parseDimensions(v: unknown, limits: EventLimits): Record<string, string
  * another system) rejects that event with a reason naming it, rather than being ignored.
  * `ingested_at_ms` is accepted and ignored (the reference's events carry it; the server stamps it).
  */
-const EVENT_FIELDS: ReadonlySet<string> = new Set([
-  'event_id',
-  'kind',
-  'correction_ref',
-  'account_id',
-  'subscription_id',
-  'product_id',
-  'meter_id',
-  'model_id',
-  'source',
-  'unit',
-  'timestamp_ms',
-  'quantity',
-  'dimensions',
-  'ingested_at_ms',
-]);
+const EVENT_FIELDS: ReadonlySet<string> = new Set([...PAYLOAD_FIELD_NAMES, 'ingested_at_ms']);
 const CORRECTION_REF_FIELDS: ReadonlySet<string> = new Set(['original_event_id', 'reason']);
 
 function rejectUnknown(o: object, known: ReadonlySet<string>, prefix: string): void {
