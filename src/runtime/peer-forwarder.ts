@@ -140,14 +140,18 @@ export class PeerForwarder {
       if (notConnected(err)) return { refused: 'connection' };
       throw this.unknown(shard, url, `the call failed (${describe(err)})`, err);
     }
+    if (res.status >= 400 && res.status < 500) {
+      // The route answers 200 once its commit started: a 4xx was decided before it.
+      await res.text().catch(() => undefined);
+      return { refused: refusal(res.status) };
+    }
     this.counters.forwardedRequests++;
     this.counters.forwardedEvents += events.length;
     let parsed: unknown;
     try {
       parsed = JSON.parse(await res.text());
     } catch (err) {
-      // A 4xx is decided below whatever its body; anything else without a readable answer is not.
-      if (res.status < 400 || res.status >= 500) throw this.unknown(shard, url, `HTTP ${res.status} without a readable answer (${describe(err)})`, err);
+      throw this.unknown(shard, url, `HTTP ${res.status} without a readable answer (${describe(err)})`, err);
     }
     const a = parsed as { ok?: unknown; value?: unknown; error?: Partial<ErrorWire> } | null;
     if (typeof a === 'object' && a !== null && a.ok === true && Array.isArray(a.value) && a.value.length === events.length) {
@@ -155,17 +159,6 @@ export class PeerForwarder {
     }
     if (typeof a === 'object' && a !== null && a.ok === false && isErrorWire(a.error)) {
       throw new ForwardedError({ ...a.error, message: `shard ${shard} at ${url}: ${a.error.message}` });
-    }
-    if (res.status >= 400 && res.status < 500) {
-      this.counters.forwardedRequests--;
-      this.counters.forwardedEvents -= events.length;
-      const why =
-        res.status === 401
-          ? 'it refused our token (USAGEDB_PEER_TOKEN must be the same on every process)'
-          : res.status === 404
-            ? 'no peer route there (USAGEDB_PEER_URL unset on that process, or another service at that address)'
-            : `HTTP ${res.status}: it cannot take what this process sends (another version?)`;
-      return { refused: why };
     }
     throw this.unknown(shard, url, `HTTP ${res.status} without an answer of the peer route`);
   }
@@ -178,6 +171,13 @@ export class PeerForwarder {
       retryAfterSeconds: 1,
     });
   }
+}
+
+/** Why a holder's route refused a call before committing, by its status. */
+function refusal(status: number): string {
+  if (status === 401) return 'it refused our token (USAGEDB_PEER_TOKEN must be the same on every process)';
+  if (status === 404) return 'no peer route there (USAGEDB_PEER_URL unset on that process, or another service at that address)';
+  return `HTTP ${status}: it cannot take what this process sends (another version?)`;
 }
 
 function isErrorWire(e: unknown): e is ErrorWire {
