@@ -3,12 +3,13 @@
  * pointing at the test S3 endpoint, and build a database with raw, compacted and rolled-up
  * segments, big quantities and corrections through the real ingest path.
  */
-import { inject } from 'vitest';
 import { runCli } from '../../src/cli/cli.ts';
 import { runJob } from '../../src/jobs/run.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
 import { openInstance, postBatch, storedEvents, usage, type Instance } from '../support/instance.ts';
-import { testS3Store, uniquePrefix } from '../support/s3.ts';
+import { s3Env, testS3Store, uniquePrefix } from '../support/s3.ts';
+
+export { s3Env } from '../support/s3.ts';
 
 export class Capture {
   text = '';
@@ -25,19 +26,6 @@ export interface CliRun {
   stderr: string;
   /** stdout parsed as JSON (for --json runs). */
   json: any;
-}
-
-export function s3Env(prefix: string): Record<string, string> {
-  const s3 = inject('s3');
-  return {
-    USAGEDB_STORE: 's3',
-    USAGEDB_S3_ENDPOINT: s3.endpoint,
-    USAGEDB_S3_BUCKET: s3.bucket,
-    USAGEDB_S3_REGION: s3.region,
-    USAGEDB_S3_ACCESS_KEY_ID: s3.accessKeyId,
-    USAGEDB_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    USAGEDB_PREFIX: prefix,
-  };
 }
 
 export async function cli(prefix: string, ...argv: string[]): Promise<CliRun> {

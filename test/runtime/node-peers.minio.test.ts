@@ -7,10 +7,10 @@
  * and, after the holder is SIGKILLed mid-traffic, the survivors taking over with nothing lost and
  * nothing counted twice.
  */
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { usage } from '../support/fixtures.ts';
 import { childEnv, freePort, start, stop, waitForHttp, type Started } from '../support/processes.ts';
-import { testS3Store, uniquePrefix } from '../support/s3.ts';
+import { s3Env, testS3Store, uniquePrefix } from '../support/s3.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const KEY = 'peers-test-key-0123456789';
@@ -24,7 +24,6 @@ interface Server {
 }
 
 async function startCluster(n: number, prefix: string, leaseMs: number): Promise<Server[]> {
-  const s3 = inject('s3');
   const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
   const servers = ports.map((port) => {
     const url = `http://127.0.0.1:${port}`;
@@ -32,13 +31,7 @@ async function startCluster(n: number, prefix: string, leaseMs: number): Promise
       cwd: ROOT,
       env: childEnv({
         PORT: String(port),
-        USAGEDB_STORE: 's3',
-        USAGEDB_S3_ENDPOINT: s3.endpoint,
-        USAGEDB_S3_BUCKET: s3.bucket,
-        USAGEDB_S3_REGION: s3.region,
-        USAGEDB_S3_ACCESS_KEY_ID: s3.accessKeyId,
-        USAGEDB_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        USAGEDB_PREFIX: prefix,
+        ...s3Env(prefix),
         USAGEDB_SHARDS: '1',
         USAGEDB_API_KEYS: `tester:${KEY}:admin`,
         USAGEDB_JOBS: 'false',
