@@ -8,7 +8,7 @@ import type { Background } from '../lib/background.ts';
 import { rawSegmentsAdded, type ManifestEdit } from '../manifest/edits.ts';
 import type { CommitAll, ManifestStore } from '../manifest/manifest-store.ts';
 import type { DeepReadonly, RawSegmentEntry, ShardManifest } from '../manifest/schema.ts';
-import { bucketOf } from '../model/bucket.ts';
+import { BucketCache } from '../model/bucket.ts';
 import type { Deps } from '../model/deps.ts';
 import { ClosedPeriods } from '../model/periods.ts';
 import { hasKeyFilter, writeRawSegment } from '../objects/segment-objects.ts';
@@ -85,6 +85,8 @@ export class ShardWriter {
   private lastFlush = { requests: 0, queuedAfter: 0, ms: 0 };
   /** Wakes a gather() waiting for the next submission. */
   private arrived: (() => void) | undefined;
+  /** Buckets of the accounts this writer sees (cold probes and segment stats need one per account). */
+  private readonly buckets: BucketCache;
 
   /** This shard's exact dedupe index (the recent part of the window). */
   get index(): DedupeIndex {
@@ -93,6 +95,7 @@ export class ShardWriter {
 
   constructor(d: ShardWriterDeps) {
     this.d = d;
+    this.buckets = new BucketCache(d.bucketCount);
     this.cold = d.cold ?? new ColdFilters({ maxFilterBytes: 32 * 1024 * 1024, maxPages: 256, concurrency: d.options.hashLoadConcurrency });
   }
 
@@ -321,7 +324,7 @@ export class ShardWriter {
    * (confirmed by ranged reads of their sorted hashes): 'new' for every other event.
    */
   private async coldCheck(all: readonly PendingEvent[], manifest: DeepReadonly<ShardManifest>): Promise<ColdAnswer[]> {
-    const { index, store, deps, bucketCount } = this.d;
+    const { index, store, deps } = this.d;
     const now = deps.clock.now();
     const probes: ColdProbe[] = [];
     const at: number[] = [];
@@ -330,7 +333,7 @@ export class ShardWriter {
       const h = p.hashes;
       const a = p.at;
       if (index.classify(h[a]!, h[a + 1]!, h[a + 2]!, h[a + 4]!, now) !== 'new') continue;
-      probes.push({ k0: h[a]!, k1: h[a + 1]!, k2: h[a + 2]!, p0: h[a + 4]!, p1: h[a + 5]!, bucket: bucketOf(p.event.account_id, bucketCount) });
+      probes.push({ k0: h[a]!, k1: h[a + 1]!, k2: h[a + 2]!, p0: h[a + 4]!, p1: h[a + 5]!, bucket: this.buckets.bucketOf(p.event.account_id) });
       at.push(i);
     }
     const out = new Array<ColdAnswer>(all.length).fill('new');
@@ -392,14 +395,14 @@ export class ShardWriter {
 
   /** Encodes and PUTs one segment object, hashes appended (create-only). */
   private async writeSegment(events: readonly PendingEvent[]): Promise<WrittenSegment> {
-    const { store, manifest, deps, bucketCount } = this.d;
+    const { store, manifest, deps } = this.d;
     // Ingest segments live until compaction rewrites them: favour encode speed (level 1).
     const entry = await writeRawSegment(
       store,
       manifest.keys,
       deps,
       events.map((p) => p.event),
-      { bucketOf: (account) => bucketOf(account, bucketCount), level: 1, hashes: hashWords(events) },
+      { bucketOf: (account) => this.buckets.bucketOf(account), level: 1, hashes: hashWords(events) },
     );
     return { entry, events };
   }

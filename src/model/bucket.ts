@@ -29,26 +29,41 @@ export function bucketsOfShard(shard: number, layout: Layout): { from: number; t
 }
 
 /**
- * account → shard with a bounded cache: accounts repeat (a few heavy users send most events), so
+ * account → bucket with a bounded cache: accounts repeat (a few heavy users send most events), so
  * the hash is computed once per account, not once per event. Starts over when full.
  */
-export class ShardPlacer {
-  readonly layout: Layout;
+export class BucketCache {
+  readonly bucketCount: number;
   private readonly cache = new Map<string, number>();
   private readonly max: number;
 
-  constructor(layout: Layout, max = 100_000) {
-    this.layout = layout;
+  constructor(bucketCount: number, max = 100_000) {
+    this.bucketCount = bucketCount;
     this.max = max;
   }
 
-  shardOf(accountId: string): number {
-    let shard = this.cache.get(accountId);
-    if (shard === undefined) {
-      shard = shardOfAccount(accountId, this.layout);
+  bucketOf(accountId: string): number {
+    let bucket = this.cache.get(accountId);
+    if (bucket === undefined) {
+      bucket = bucketOf(accountId, this.bucketCount);
       if (this.cache.size >= this.max) this.cache.clear();
-      this.cache.set(accountId, shard);
+      this.cache.set(accountId, bucket);
     }
-    return shard;
+    return bucket;
+  }
+}
+
+/** account → shard through a `BucketCache`. */
+export class ShardPlacer {
+  readonly layout: Layout;
+  private readonly buckets: BucketCache;
+
+  constructor(layout: Layout, max = 100_000) {
+    this.layout = layout;
+    this.buckets = new BucketCache(layout.bucketCount, max);
+  }
+
+  shardOf(accountId: string): number {
+    return shardOfBucket(this.buckets.bucketOf(accountId), this.layout);
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FirstSeen } from '../../src/ingest/first-seen.ts';
 import type { PendingEvent } from '../../src/ingest/pending.ts';
-import { ShardPlacer, shardOfAccount } from '../../src/model/bucket.ts';
+import { BucketCache, bucketOf, ShardPlacer, shardOfAccount } from '../../src/model/bucket.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
 
 const pending = (id: string, words: number[], account = 'acct'): PendingEvent => ({
@@ -52,5 +52,18 @@ describe('ShardPlacer', () => {
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 100; i++) expect(placer.shardOf(`acct-${i}`)).toBe(shardOfAccount(`acct-${i}`, layout));
     }
+  });
+
+  it('BucketCache answers bucketOf for every account, also after its cache starts over', () => {
+    const cache = new BucketCache(64, 10);
+    const seen = new Set<number>();
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 100; i++) {
+        const b = cache.bucketOf(`acct-${i}`);
+        expect(b).toBe(bucketOf(`acct-${i}`, 64));
+        seen.add(b);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(30);
   });
 });
