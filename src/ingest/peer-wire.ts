@@ -3,10 +3,17 @@
  * internal route api/routes/peer.ts reads it): one shard's validated, canonical events and their
  * hash words, as computed by the process that received them from the client.
  *
- *   { "events": [[event_id, kind, account_id, subscription_id, product_id, meter_id, model_id,
+ *   { "v": 1,
+ *     "events": [[event_id, kind, account_id, subscription_id, product_id, meter_id, model_id,
  *                 source, unit, timestamp_ms, "quantity", dimensions, correction_ref | null
  *                 ([original_event_id, reason]), ingested_at_ms], ...],
  *     "hashes": "<base64>" }
+ *
+ * `v` is the wire's version (PEER_WIRE_VERSION): field positions, hash words and their meaning
+ * are this release's. A receiver answers 400 naming `v` to any other version, or to none (a
+ * release before the field), and the sender, refused before any commit, commits the shard
+ * itself (peer-forwarder.ts): during a rolling deploy, processes of two releases never read each
+ * other's rows, they only stop sharing the committer until both run the same release.
  *
  * Rows rather than objects: no key names to write and read for every event (measured: encode +
  * parse + check about half the time of objects).
@@ -33,6 +40,9 @@ export interface SubmitBody {
  */
 export const PEER_BYTES_PER_EVENT = 256;
 
+/** The version of this wire (see above); a change of rows, hash words or answers is a new one. */
+export const PEER_WIRE_VERSION = 1;
+
 /** The JSON text of a forwarded submit. */
 export function encodeSubmit(events: readonly PendingEvent[]): string {
   const words = hashWords(events);
@@ -45,13 +55,18 @@ export function encodeSubmit(events: readonly PendingEvent[]): string {
     row.push(e.ingested_at_ms);
     rows[i] = row;
   }
-  return JSON.stringify({ events: rows, hashes: toBase64(littleEndian(bytes)) });
+  return JSON.stringify({ v: PEER_WIRE_VERSION, events: rows, hashes: toBase64(littleEndian(bytes)) });
 }
 
 /** The events and hash words of a parsed body; a ValidationError naming the field otherwise. */
 export function decodeSubmit(body: unknown, maxEvents: number): SubmitBody {
-  if (!isObject(body)) throw new ValidationError('body: must be a JSON object {"events": [...], "hashes": "..."}', 'body');
-  for (const k of Object.keys(body)) if (k !== 'events' && k !== 'hashes') throw new ValidationError(`${k.slice(0, 64)}: unknown field`, k.slice(0, 64));
+  if (!isObject(body)) throw new ValidationError('body: must be a JSON object {"v": 1, "events": [...], "hashes": "..."}', 'body');
+  for (const k of Object.keys(body))
+    if (k !== 'v' && k !== 'events' && k !== 'hashes') throw new ValidationError(`${k.slice(0, 64)}: unknown field`, k.slice(0, 64));
+  if (body.v !== PEER_WIRE_VERSION) {
+    const got = body.v === undefined ? 'no version (a release before versioned peer calls)' : `version ${JSON.stringify(body.v).slice(0, 32)}`;
+    throw new ValidationError(`v: the call has ${got}; this process speaks peer wire version ${PEER_WIRE_VERSION}`, 'v');
+  }
   const raw = body.events;
   if (!Array.isArray(raw)) throw new ValidationError('events: must be an array', 'events');
   if (raw.length > maxEvents) throw new ValidationError(`events: ${raw.length} events; at most ${maxEvents}`, 'events');

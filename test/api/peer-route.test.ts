@@ -134,26 +134,30 @@ describe('internal peer route', () => {
   it('answers 400 naming the field on a malformed body or shard', async () => {
     const { procs } = await cluster(1);
     const p = procs[0]!;
-    const good = JSON.parse(encodeSubmit(pending([usage(1), usage(2)]))) as { events: unknown[][]; hashes: string };
+    const good = JSON.parse(encodeSubmit(pending([usage(1), usage(2)]))) as { v: number; events: unknown[][]; hashes: string };
+    expect(good.v).toBe(1);
     /** Event row `i` of the good body with field `at` set to `v` (rows: peer-wire.ts). */
     const withField = (i: number, at: number, v: unknown) => good.events.map((r, j) => (j === i ? r.map((x, k) => (k === at ? v : x)) : r));
     const cases: [string, string, string][] = [
       ['0', 'not json', 'body'],
-      ['0', JSON.stringify({ hashes: good.hashes }), 'events'],
-      ['0', JSON.stringify({ events: good.events, hashes: good.hashes.slice(0, -4) }), 'hashes'],
-      ['0', JSON.stringify({ events: good.events.slice(0, 1), hashes: good.hashes }), 'hashes'],
-      ['0', JSON.stringify({ events: good.events, hashes: 7 }), 'hashes'],
-      ['0', JSON.stringify({ events: good.events, hashes: good.hashes, extra: 1 }), 'extra'],
-      ['0', JSON.stringify({ events: good.events, hashes: `${good.hashes.slice(0, -4)}!!!!` }), 'hashes'],
-      ['0', JSON.stringify({ events: withField(1, 10, 5), hashes: good.hashes }), 'events.1.quantity'],
-      ['0', JSON.stringify({ events: withField(1, 10, '1e3'), hashes: good.hashes }), 'events.1.quantity'],
-      ['0', JSON.stringify({ events: withField(0, 2, null), hashes: good.hashes }), 'events.0.account_id'],
-      ['0', JSON.stringify({ events: withField(0, 1, 'Bogus'), hashes: good.hashes }), 'events.0.kind'],
-      ['0', JSON.stringify({ events: withField(0, 9, 1.5), hashes: good.hashes }), 'events.0.timestamp_ms'],
-      ['0', JSON.stringify({ events: withField(0, 11, { region: 1 }), hashes: good.hashes }), 'events.0.dimensions'],
-      ['0', JSON.stringify({ events: withField(0, 12, ['only-one']), hashes: good.hashes }), 'events.0.correction_ref'],
-      ['0', JSON.stringify({ events: [[...good.events[0]!, 'surprise'], good.events[1]], hashes: good.hashes }), 'events.0'],
-      ['0', JSON.stringify({ events: [{ event_id: 'x' }, good.events[1]], hashes: good.hashes }), 'events.0'],
+      ['0', JSON.stringify({ events: good.events, hashes: good.hashes }), 'v'],
+      ['0', JSON.stringify({ v: 2, events: good.events, hashes: good.hashes }), 'v'],
+      ['0', JSON.stringify({ v: '1', events: good.events, hashes: good.hashes }), 'v'],
+      ['0', JSON.stringify({ v: 1, hashes: good.hashes }), 'events'],
+      ['0', JSON.stringify({ v: 1, events: good.events, hashes: good.hashes.slice(0, -4) }), 'hashes'],
+      ['0', JSON.stringify({ v: 1, events: good.events.slice(0, 1), hashes: good.hashes }), 'hashes'],
+      ['0', JSON.stringify({ v: 1, events: good.events, hashes: 7 }), 'hashes'],
+      ['0', JSON.stringify({ v: 1, events: good.events, hashes: good.hashes, extra: 1 }), 'extra'],
+      ['0', JSON.stringify({ v: 1, events: good.events, hashes: `${good.hashes.slice(0, -4)}!!!!` }), 'hashes'],
+      ['0', JSON.stringify({ v: 1, events: withField(1, 10, 5), hashes: good.hashes }), 'events.1.quantity'],
+      ['0', JSON.stringify({ v: 1, events: withField(1, 10, '1e3'), hashes: good.hashes }), 'events.1.quantity'],
+      ['0', JSON.stringify({ v: 1, events: withField(0, 2, null), hashes: good.hashes }), 'events.0.account_id'],
+      ['0', JSON.stringify({ v: 1, events: withField(0, 1, 'Bogus'), hashes: good.hashes }), 'events.0.kind'],
+      ['0', JSON.stringify({ v: 1, events: withField(0, 9, 1.5), hashes: good.hashes }), 'events.0.timestamp_ms'],
+      ['0', JSON.stringify({ v: 1, events: withField(0, 11, { region: 1 }), hashes: good.hashes }), 'events.0.dimensions'],
+      ['0', JSON.stringify({ v: 1, events: withField(0, 12, ['only-one']), hashes: good.hashes }), 'events.0.correction_ref'],
+      ['0', JSON.stringify({ v: 1, events: [[...good.events[0]!, 'surprise'], good.events[1]], hashes: good.hashes }), 'events.0'],
+      ['0', JSON.stringify({ v: 1, events: [{ event_id: 'x' }, good.events[1]], hashes: good.hashes }), 'events.0'],
       ['2', JSON.stringify(good), 'shard'],
       ['x', JSON.stringify(good), 'shard'],
     ];
@@ -297,8 +301,14 @@ describe('forwarding to the shard lease holder', () => {
     expect(counter(await metrics(procs[1]!), 'usagedb_peer_forward_unknown_total')).toBeGreaterThan(0);
   });
 
-  it('a holder whose route refuses the call before committing (401, 404, 413): committed locally, exact, nothing lost', async () => {
+  it('a holder whose route refuses the call before committing (401, 404, 413, 400 of another wire version): committed locally, exact, nothing lost', async () => {
     for (const [status, body] of [
+      [
+        400,
+        JSON.stringify({
+          error: { code: 'validation_error', message: 'v: the call has version 1; this process speaks peer wire version 2', details: { field: 'v' } },
+        }),
+      ],
       [401, JSON.stringify({ error: { code: 'unauthorized', message: 'authorization: this route takes the peer token' } })],
       [404, '<html>not here</html>'],
       [413, JSON.stringify({ error: { code: 'payload_too_large', message: 'body: larger than …' } })],
