@@ -3,7 +3,8 @@
  * are written to `<root>/.tmp` and renamed (or, for `ifNoneMatch: '*'`, hard-linked) into place
  * (readers see whole versions only), and every other write holds a per-key lock file created with
  * O_EXCL, so `ifMatch` / `ifNoneMatch` stay atomic even when several processes share the directory. The ETag is the MD5 of the content,
- * as on S3. A lock left by a crashed process is broken after `staleLockMs`.
+ * as on S3, on whole reads, HEAD and PUT; ranged reads and listings answer a weak validator
+ * instead of hashing the file (`statInfo`). A lock left by a crashed process is broken after `staleLockMs`.
  *
  * A process that dies between creating its temp file and renaming it leaves the temp file behind
  * (often 0 bytes: it died before writing). Nothing ever references a temp file, so on first use
@@ -116,7 +117,9 @@ export class FsStore implements ObjectStore {
     const fh = await openOrNull(this.pathOf(key));
     if (fh === null) return null;
     try {
-      const info = await this.infoOf(key, fh);
+      // A ranged read (segment blocks, pages) needs no content ETag: hashing the whole file for it
+      // was most of a fresh process's reads (every segment's MD5 before its filter or one page).
+      const info = opts.range !== undefined && opts.ifNoneMatch === undefined ? await this.statInfo(key, fh) : await this.infoOf(key, fh);
       if (opts.ifNoneMatch !== undefined && normalizeEtag(opts.ifNoneMatch) === info.etag) {
         return { notModified: true, etag: info.etag };
       }
@@ -218,8 +221,11 @@ export class FsStore implements ObjectStore {
     const page = pageOfSortedKeys(sorted, opts);
     const items: ObjectInfo[] = [];
     for (const key of page.keys) {
-      const info = await this.head(key);
-      if (info !== null) items.push(info);
+      const st = await stat(this.pathOf(key), { bigint: true }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+        throw err;
+      });
+      if (st !== null && st.isFile()) items.push(this.infoFromStat(key, st));
     }
     return { items, cursor: page.cursor };
   }
@@ -297,6 +303,25 @@ export class FsStore implements ObjectStore {
       await rename(tmp, path);
       this.dirs.add(dir);
     }
+  }
+
+  /**
+   * Info from one fstat, without reading the file: the remembered content ETag while the file is
+   * still the version it describes, else a weak validator `w-<inode>-<size>-<mtime ns>`. A weak
+   * one never equals a content ETag (32 hex digits), and conditions are checked against content
+   * ETags, so it can only make a condition fail, never pass: ranged reads and listings answer
+   * it, and nothing takes a condition's ETag from them (whole reads, HEAD and PUT answer content
+   * ETags).
+   */
+  private async statInfo(key: string, fh: FileHandle): Promise<ObjectInfo> {
+    return this.infoFromStat(key, await fh.stat({ bigint: true }));
+  }
+
+  private infoFromStat(key: string, st: BigIntStats): ObjectInfo {
+    const memo = this.etags.get(key);
+    const etag =
+      memo !== undefined && memo.ino === st.ino && memo.size === st.size && memo.mtimeNs === st.mtimeNs ? memo.etag : `w-${st.ino}-${st.size}-${st.mtimeNs}`;
+    return { key, etag, size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) };
   }
 
   private async infoOf(key: string, fh: FileHandle): Promise<ObjectInfo> {

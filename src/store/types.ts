@@ -6,6 +6,11 @@
 
 export interface ObjectInfo {
   readonly key: string;
+  /**
+   * What conditions compare. From a ranged GET or a listing it may be a weak validator that
+   * matches no condition (the fs store answers one rather than hash the whole file): take the
+   * ETag for `ifMatch` / `ifNoneMatch` from a whole GET, HEAD or PUT.
+   */
   readonly etag: string;
   readonly size: number;
   /** As the store reports it: the only clock GC trusts. */

@@ -34,3 +34,32 @@ describe('fs store: its directory changed behind its back', () => {
     await expect(mine.put('k', new TextEncoder().encode('six'), { ifMatch: first.etag })).rejects.toBeInstanceOf(PreconditionFailedError);
   });
 });
+
+describe('fs store: ranged reads and listings do not hash the object', () => {
+  it('a fresh process answers them a weak ETag that satisfies no condition; whole reads still answer the content ETag', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'usagedb-fs-weak-'));
+    const body = new Uint8Array(3 << 20).map((_, i) => (i * 31) & 255);
+    const put = await new FsStore({ root: dir }).put('p/seg', body, { ifNoneMatch: '*' });
+    const fresh = new FsStore({ root: dir }); // another process: no remembered ETags
+    const ranged = await fresh.get('p/seg', { range: { offset: 1000, length: 16 } });
+    expect(ranged !== null && !ranged.notModified && [...ranged.body]).toEqual([...body.subarray(1000, 1016)]);
+    const weak = ranged !== null && !ranged.notModified ? ranged.info.etag : '';
+    // Not the content's MD5: the 3 MiB were not read to answer 16 bytes.
+    expect(weak).not.toBe(put.etag);
+    expect(weak).toMatch(/^w-\d+-3145728-\d+$/);
+    const listed = (await fresh.list('p/')).items;
+    expect(listed.map((i) => [i.key, i.size, i.etag.startsWith('w-')])).toEqual([['p/seg', 3 << 20, true]]);
+    // A weak ETag never passes a condition: If-Match fails, revalidation answers the body.
+    await expect(fresh.put('p/seg', new Uint8Array([1]), { ifMatch: weak })).rejects.toBeInstanceOf(PreconditionFailedError);
+    const revalidated = await fresh.get('p/seg', { ifNoneMatch: weak });
+    expect(revalidated?.notModified).toBe(false);
+    // Whole reads and HEAD answer the content ETag, and from then on ranged reads reuse it.
+    const whole = await fresh.get('p/seg');
+    expect(whole !== null && !whole.notModified && whole.info.etag).toBe(put.etag);
+    expect((await fresh.head('p/seg'))?.etag).toBe(put.etag);
+    const again = await fresh.get('p/seg', { range: { offset: 0, length: 4 } });
+    expect(again !== null && !again.notModified && again.info.etag).toBe(put.etag);
+    expect((await fresh.get('p/seg', { ifNoneMatch: put.etag }))?.notModified).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
