@@ -249,7 +249,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       options: {
         concurrency: e.USAGEDB_JOB_CONCURRENCY,
         catchUp: { ms: e.USAGEDB_JOB_CATCH_UP_S * 1000, maxRuns: e.USAGEDB_JOB_MAX_RUNS },
-        compact: { maxInputSegments: e.USAGEDB_COMPACT_MAX_SEGMENTS, graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000 },
+        compact: {
+          maxInputSegments: e.USAGEDB_COMPACT_MAX_SEGMENTS,
+          graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000,
+          // Rows past the window are written (and rewritten) without hashes: the window ingest uses.
+          dedupeWindowMs: e.USAGEDB_DEDUPE_WINDOW_HOURS * HOUR_MS,
+        },
         rollup: { maxInputSegments: e.USAGEDB_ROLLUP_MAX_SEGMENTS, graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000 },
         gc: { maxDeletes: e.USAGEDB_GC_MAX_DELETES, safetyAgeMs: e.USAGEDB_GC_SAFETY_AGE_S * 1000 },
         idReuse: { windowMs: e.USAGEDB_DEDUPE_WINDOW_HOURS * HOUR_MS },
