@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { checkHashes } from '../../src/cli/verify-objects.ts';
 import { compactShard, DEFAULT_COMPACT_OPTIONS } from '../../src/compact/compact-job.ts';
 import { LEAN_SLACK_MS, stripShard } from '../../src/compact/strip-hashes.ts';
 import { applyEdit } from '../../src/manifest/edits.ts';
@@ -80,6 +81,12 @@ describe('lean segments', () => {
     expect(lean.entry.bytes).toBe(full.entry.bytes);
     expect(lean.size).toBe(lean.entry.bytes);
     expect(full.size).toBeGreaterThan(full.entry.bytes + 28 * 500);
+    // verify-objects: a lean object must hold its container and nothing after it.
+    expect(await checkHashes(lean.store, 0, lean.entry)).toEqual([]);
+    const body = await lean.store.get(lean.entry.key);
+    if (body === null || body.notModified) throw new Error('missing');
+    await lean.store.put(lean.entry.key, new Uint8Array([...body.body, 1, 2, 3]));
+    expect(await checkHashes(lean.store, 0, lean.entry)).toEqual([expect.objectContaining({ kind: 'hashes', id: lean.entry.id })]);
   });
 });
 
