@@ -90,6 +90,20 @@ describe('lean segments', () => {
   });
 });
 
+describe('a lean segment at ingest', () => {
+  it('an instance whose window is longer than compaction thought loads a lean segment from its columns: a retry is a duplicate', async () => {
+    const store = new MemoryStore();
+    const a = await openInstance(store, 'longer', { shards: 1, buckets: 2, ingest: { dedupeWindowMs: WINDOW } });
+    const events = Array.from({ length: 20 }, (_, i) => usage(i, { account_id: `acct-${i % 2}` }));
+    expect((await postBatch(a.app, events)).body.accepted).toBe(20);
+    a.clock.advance(PAST);
+    expect((await compactShard(store, a.db.shards[0]!, a.db.deps, 2, { ...DEFAULT_COMPACT_OPTIONS, graceMs: 0, dedupeWindowMs: WINDOW })).committed).toBe(true);
+    expect((await a.db.shards[0]!.revalidate()).manifest.segments.every((x) => x.hashes === 'none')).toBe(true);
+    const longer = await openInstance(store, 'longer', { shards: 1, buckets: 2, seed: 4, clock: a.clock, ingest: { dedupeWindowMs: 10 * 86_400_000 } });
+    expect((await postBatch(longer.app, events)).body).toMatchObject({ accepted: 0, duplicates: 20, conflicts: 0 });
+  });
+});
+
 describe('the stripHashes edit', () => {
   const seg = (id: string, over: Partial<RawSegmentEntry> = {}): RawSegmentEntry => {
     const { hashes_key: _, ...s } = fakeSegment(id);
