@@ -4,7 +4,7 @@
  * Each finding names the shard, the object and what differs.
  */
 import type { DeepReadonly, PeriodEntry, RawSegmentEntry, RollupSegmentEntry, ShardManifest } from '../manifest/schema.ts';
-import { hasKeyFilter, hashesLength, readKeyFilter } from '../objects/segment-objects.ts';
+import { hasKeyFilter, hashesLength, isLean, readKeyFilter } from '../objects/segment-objects.ts';
 import { crc32Hex } from '../segment/raw.ts';
 import { decodeRawSegment, decodeSegmentHashes, rawQuantity } from '../segment/raw.ts';
 import { decodeRollupSegment, rollupQuantity } from '../segment/rollup.ts';
@@ -109,6 +109,13 @@ export async function checkRawSegment(store: ObjectStore, shard: number, e: Deep
  * is read and checked too.
  */
 export async function checkHashes(store: ObjectStore, shard: number, e: DeepReadonly<RawSegmentEntry>): Promise<Problem[]> {
+  if (isLean(e)) {
+    // A lean segment is its container alone: nothing may follow it.
+    const info = await store.head(e.key);
+    return info === null || info.size === e.bytes
+      ? []
+      : [{ shard, kind: 'hashes', id: e.id, message: `lean segment ${e.key} holds ${info.size} bytes, its container ${e.bytes}` }];
+  }
   const where = e.hashes_key === undefined ? `hashes appended to ${e.key}` : `hashes sidecar ${e.hashes_key}`;
   let bytes: Uint8Array | null;
   try {

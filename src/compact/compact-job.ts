@@ -20,6 +20,8 @@ import { allowedPairs, dedupe, inputKeys, loadReference } from './cold-dedupe.ts
 import { planOutputs, smallGroups, type OutputSizing } from './sizing.ts';
 import type { ObjectStore } from '../store/types.ts';
 import { MINUTE_MS } from '../model/time.ts';
+import { DEFAULT_INGEST_OPTIONS } from '../ingest/limits.ts';
+import { leanBefore } from './strip-hashes.ts';
 
 export interface CompactOptions extends OutputSizing {
   /** Unrolled compacted segments smaller than this are merged again (with new data or each other). */
@@ -29,6 +31,8 @@ export interface CompactOptions extends OutputSizing {
   readonly maxInputRows: number;
   /** How long replaced segments stay readable for queries that planned before the commit. */
   readonly graceMs: number;
+  /** Ingest's dedupe window: outputs whose rows are all older (strip-hashes.ts) are written lean. */
+  readonly dedupeWindowMs: number;
 }
 
 export const DEFAULT_COMPACT_OPTIONS: CompactOptions = {
@@ -39,6 +43,7 @@ export const DEFAULT_COMPACT_OPTIONS: CompactOptions = {
   maxInputSegments: 64,
   maxInputRows: 500_000,
   graceMs: 15 * MINUTE_MS,
+  dedupeWindowMs: DEFAULT_INGEST_OPTIONS.dedupeWindowMs,
 };
 
 export interface CompactReport {
@@ -150,7 +155,9 @@ export async function compactShard(
   }
   const outputs: RawSegmentEntry[] = [];
   const written = { bucketOf: (a: string) => bucketOf(a, bucketCount), compacted: true };
-  for (const rows of plan) outputs.push(await writeRawSegment(store, shard.keys, deps, rows, written));
+  // Rows all past the dedupe window need no hashes block or key filter (docs/dedupe.md, lean hashes).
+  const old = leanBefore(deps.clock.now(), opts.dedupeWindowMs);
+  for (const rows of plan) outputs.push(await writeRawSegment(store, shard.keys, deps, rows, { ...written, lean: rows.every((e) => e.ingested_at_ms < old) }));
   // Quarantined copies go to a segment of their own, which no query, rollup or compaction reads.
   const quarantine =
     d.quarantined.length === 0

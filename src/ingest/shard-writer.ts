@@ -11,7 +11,7 @@ import type { DeepReadonly, RawSegmentEntry, ShardManifest } from '../manifest/s
 import { BucketCache } from '../model/bucket.ts';
 import type { Deps } from '../model/deps.ts';
 import { ClosedPeriods } from '../model/periods.ts';
-import { hasKeyFilter, writeRawSegment } from '../objects/segment-objects.ts';
+import { hasKeyFilter, isLean, writeRawSegment } from '../objects/segment-objects.ts';
 import type { ObjectStore } from '../store/types.ts';
 import { ColdFilters, type ColdAnswer, type ColdProbe } from './cold-filters.ts';
 import type { DedupeIndex } from './dedupe-index.ts';
@@ -353,7 +353,8 @@ export class ShardWriter {
     // (a restored manifest lists unfiltered segments again): reload what the floor dropped.
     this.ownPending = this.ownPending.filter((o) => o.generation > manifest.generation);
     let floor = Number.POSITIVE_INFINITY;
-    for (const s of manifest.segments) if (!hasKeyFilter(s)) floor = Math.min(floor, s.min_ingested);
+    // A lean segment past the window holds nothing the index keeps: it does not hold the floor down.
+    for (const s of manifest.segments) if (!hasKeyFilter(s) && !(isLean(s) && s.max_ingested < horizon)) floor = Math.min(floor, s.min_ingested);
     for (const s of manifest.quarantine) floor = Math.min(floor, s.min_ingested);
     for (const o of this.ownPending) floor = Math.min(floor, o.minIngestedMs);
     if (manifest.generation >= this.floorGeneration && floor < index.floor) {

@@ -8,6 +8,7 @@
 import { chooseInputs, compactShard, DEFAULT_COMPACT_OPTIONS, type CompactOptions } from '../compact/compact-job.ts';
 import { DEFAULT_GC_OPTIONS, gcScratch, gcShard, type GcOptions } from '../compact/gc.ts';
 import { checkIdReuse, type IdReuseOptions } from '../compact/id-reuse.ts';
+import { DEFAULT_STRIP_OPTIONS, stripShard, type StripOptions } from '../compact/strip-hashes.ts';
 import { DEFAULT_INGEST_OPTIONS } from '../ingest/limits.ts';
 import { forEachLimit } from '../lib/pool.ts';
 import type { Database } from '../manifest/database.ts';
@@ -23,6 +24,8 @@ export type JobName = (typeof JOB_NAMES)[number];
 export interface JobOptions {
   readonly dryRun?: boolean;
   readonly compact?: Partial<CompactOptions>;
+  /** The lean-hashes step of the compact job (window and grace: compaction's). */
+  readonly strip?: Partial<StripOptions>;
   readonly rollup?: Partial<RollupOptions>;
   readonly gc?: Partial<GcOptions>;
   /** The check for event ids reused across accounts (run with gc). */
@@ -113,6 +116,7 @@ export async function runJob(db: Database, job: JobName, opts: JobOptions = {}):
   const scratch = scratchPrefix(db.prefix);
   const gcOpts: GcOptions = { ...DEFAULT_GC_OPTIONS, ...opts.gc, dryRun: opts.dryRun ?? false };
   const compactOpts: CompactOptions = { ...DEFAULT_COMPACT_OPTIONS, ...opts.compact };
+  const stripOpts: StripOptions = { ...DEFAULT_STRIP_OPTIONS, dedupeWindowMs: compactOpts.dedupeWindowMs, graceMs: compactOpts.graceMs, ...opts.strip };
   // Rollup leaves alone what the next compaction would merge: a small compacted segment rolled
   // first could never merge again (one more segment per compaction run, each with a key filter).
   const rollupOpts: RollupOptions = {
@@ -131,7 +135,9 @@ export async function runJob(db: Database, job: JobName, opts: JobOptions = {}):
         case 'compact': {
           // Backlog: segments not compacted yet (a run may also re-merge small compacted ones).
           const young = shrinking(async () => (await shard.revalidate()).manifest.segments.filter((s) => s.compacted !== true).length);
-          results[shard.shard] = combined(await untilCaughtUp(() => compactShard(store, shard, deps, buckets, compactOpts), young, catchUp, deadline, now));
+          const compacted = combined(await untilCaughtUp(() => compactShard(store, shard, deps, buckets, compactOpts), young, catchUp, deadline, now));
+          // Then one bounded run of the lean-hashes step: compacted segments past the window lose their hashes.
+          results[shard.shard] = { ...compacted, strip: await stripShard(store, shard, deps, stripOpts) };
           break;
         }
         case 'rollup': {

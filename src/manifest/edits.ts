@@ -57,6 +57,21 @@ export const replaceSegments = z.object({
 });
 
 /**
+ * Lean hashes: compacted segments whose rows are all past the dedupe window, each replaced 1:1 by
+ * a copy of its container (`key`, same `bytes` and `checksum`) without hashes block or filter.
+ * Everything else of the entry stays (rows, stats, `rolled_by`, `compacted`, `created_at_ms`);
+ * the rollup that lists an input lists its replacement instead. Refused whole if any input is no
+ * longer listed as it was; the inputs stay readable until `delete_after_ms`, as compaction's do.
+ */
+export const stripHashes = z.object({
+  op: z.literal('stripHashes'),
+  ...replacement,
+  segments: z
+    .array(z.object({ input: z.string().min(1), id: z.string().min(1), key: z.string().min(1), bytes: int.nonnegative(), checksum: z.string() }))
+    .min(1),
+});
+
+/**
  * An admin's decision on a quarantined conflict: keep the first copy (the quarantined one stays
  * out), or both (it is back, as a distinct event), or the second (it is back, and a Retraction
  * cancels the first). Whatever comes back is in `segment`, added by an addRawSegments edit of
@@ -126,6 +141,7 @@ export const reopenPeriod = z.object({ op: z.literal('reopenPeriod'), account_id
 export const manifestEdit = z.discriminatedUnion('op', [
   addRawSegments,
   replaceSegments,
+  stripHashes,
   resolveConflict,
   addConflicts,
   setWatermark,
@@ -150,6 +166,7 @@ export interface DroppedRollups {
 interface AppliedValues {
   addRawSegments: undefined;
   replaceSegments: undefined;
+  stripHashes: undefined;
   resolveConflict: undefined;
   addConflicts: number;
   setWatermark: undefined;
@@ -237,6 +254,39 @@ const APPLY: Appliers = {
     d.quarantine.push(...(e.quarantine ?? []));
     recordConflicts(d, e.conflicts);
     d.watermarks.last_compaction_ms = e.at_ms;
+    return applied(undefined);
+  },
+
+  stripHashes(d, e) {
+    const wanted = new Map(e.segments.map((x) => [x.input, x]));
+    const at = new Map<string, number>();
+    d.segments.forEach((s, i) => {
+      if (wanted.has(s.id)) at.set(s.id, i);
+    });
+    const unchanged = (x: EditOf<'stripHashes'>['segments'][number]) => {
+      const s = at.has(x.input) ? d.segments[at.get(x.input)!]! : undefined;
+      return s !== undefined && s.hashes !== 'none' && s.bytes === x.bytes && s.checksum === x.checksum;
+    };
+    if (wanted.size !== e.segments.length || !e.segments.every(unchanged)) return skipped('inputs_changed');
+    const renamed = new Map<string, string>();
+    const inputs: ReplacementRecord['inputs'] = [];
+    for (const x of e.segments) {
+      const i = at.get(x.input)!;
+      const { hashes_key, filter_bytes: _filter, ...rest } = d.segments[i]!;
+      inputs.push({ id: x.input, key: rest.key, ...(hashes_key === undefined ? {} : { hashes_key }) });
+      d.segments[i] = { ...rest, id: x.id, key: x.key, hashes: 'none' };
+      renamed.set(x.input, x.id);
+    }
+    // Provenance: the rollup that aggregated an input names its replacement (same rows).
+    d.rollups = d.rollups.map((r) => (r.inputs.some((id) => renamed.has(id)) ? { ...r, inputs: r.inputs.map((id) => renamed.get(id) ?? id) } : r));
+    d.replacements.push({
+      id: e.replacement_id,
+      kind: 'raw',
+      inputs,
+      outputs: e.segments.map((x) => x.id),
+      committed_at_ms: e.at_ms,
+      delete_after_ms: e.delete_after_ms,
+    });
     return applied(undefined);
   },
 

@@ -52,6 +52,13 @@ export const rawSegmentEntry = z.object({
    * then spans exactly [bytes, bytes + 20 + 28 x rows). Absent: no filter, hashes to the end.
    */
   filter_bytes: nonNegative.optional(),
+  /**
+   * `none`: a lean segment (docs/dedupe.md, "Lean hashes"): the object is the container alone,
+   * [0, bytes), with no hashes block and no key filter; written for rows all ingested before the
+   * dedupe window. Readers that need its hashes (compaction's cold dedupe, the id-reuse check)
+   * recompute them from its columns. Absent: the hashes block is there (appended, or `hashes_key`).
+   */
+  hashes: z.literal('none').optional(),
   created_at_ms: int,
 });
 export type RawSegmentEntry = z.infer<typeof rawSegmentEntry>;

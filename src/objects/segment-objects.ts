@@ -4,7 +4,9 @@
  * A raw segment is ONE object: the segment container, then its hashes block appended (what the
  * dedupe index and compaction read), so one PUT writes both; the container is bytes
  * [0, entry.bytes), the hashes [entry.bytes, end). Entries written before that (`hashes_key`)
- * keep their hashes in a sidecar object and are read from there. Segment objects are immutable.
+ * keep their hashes in a sidecar object and are read from there; lean entries (`hashes: 'none'`,
+ * rows past the dedupe window) have none, and their hashes are computed from the columns.
+ * Segment objects are immutable.
  */
 import type { ShardKeys } from '../manifest/keys.ts';
 import type { DeepReadonly, RawSegmentEntry, RollupSegmentEntry } from '../manifest/schema.ts';
@@ -16,6 +18,7 @@ import {
   decodeRawSegment,
   decodeSegmentHashes,
   encodeKeyFilter,
+  encodeSegmentHashes,
   pageRange,
   type HashRow,
   type KeyFilterBlock,
@@ -48,6 +51,7 @@ import type { ObjectStore } from '../store/types.ts';
 type RawRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'hashes_key'> & {
   readonly rows?: number;
   readonly filter_bytes?: number | undefined;
+  readonly hashes?: 'none' | undefined;
 };
 /** A segment with a key filter block (compacted by this version). */
 export type FilteredRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'rows'> & { readonly filter_bytes: number };
@@ -61,6 +65,8 @@ export interface WriteRawOptions {
   readonly hashes?: Uint32Array;
   /** Written by compaction: deduplicated, sized by rows and bytes; carries a key filter. */
   readonly compacted?: boolean;
+  /** Every row was ingested before the dedupe window: the container alone, no hashes, no filter. */
+  readonly lean?: boolean;
 }
 
 /** Encodes `events` into one raw segment object, PUTs it create-only, and describes it. */
@@ -77,6 +83,10 @@ export async function writeRawSegment(
     ...(opts.hashes === undefined ? {} : { hashes: opts.hashes }),
   });
   const key = keys.rawSegment(id);
+  if (opts.lean === true) {
+    await store.put(key, encoded.bytes, { ifNoneMatch: '*' });
+    return { ...rawEntry(id, key, encoded.stats, deps.clock.now(), opts.compacted === true), hashes: 'none' };
+  }
   // Compacted segments carry a key filter after their hashes: what dedupe keeps in memory.
   const filter = opts.compacted === true && events.length > 0 ? encodeKeyFilter(encoded.hashes) : undefined;
   await store.put(key, concat(encoded.bytes, encoded.hashes, filter), { ifNoneMatch: '*' });
@@ -120,9 +130,12 @@ export async function readRawEvents(store: ObjectStore, seg: RawRef): Promise<Us
 /**
  * The segment's hashes (appended to its object, or its legacy sidecar), decoded. A version 1
  * block keys rows by event_id alone: its keys are recomputed from the segment's columns (one
- * more read, for segments written before the key became (account_id, event_id)).
+ * more read, for segments written before the key became (account_id, event_id)). A lean
+ * segment has no block: its hashes are computed from its columns, exactly as the block would
+ * hold them (a read and decode of the whole container: rare, see `isLean`).
  */
 export async function readRawHashes(store: ObjectStore, seg: RawRef): Promise<SegmentHashes> {
+  if (isLean(seg)) return hashesOfEvents(await readRawEvents(store, seg));
   const key = seg.hashes_key ?? seg.key;
   const range = seg.filter_bytes === undefined ? { offset: seg.bytes } : { offset: seg.bytes, length: hashesLength(seg.rows ?? 0) };
   const res = await store.get(key, seg.hashes_key === undefined ? { range } : {});
@@ -139,7 +152,44 @@ export function hashesLength(rows: number): number {
 
 /** Whether a segment entry has a key filter block. */
 export function hasKeyFilter<T extends RawRef>(seg: T): seg is T & { readonly filter_bytes: number } {
-  return seg.filter_bytes !== undefined && seg.hashes_key === undefined;
+  return seg.filter_bytes !== undefined && seg.hashes_key === undefined && !isLean(seg);
+}
+
+/**
+ * Whether a segment is lean: its object is the container alone (no hashes block, no key filter),
+ * all its rows ingested before the dedupe window when it was written.
+ */
+export function isLean(seg: Pick<RawRef, 'hashes'>): boolean {
+  return seg.hashes === 'none';
+}
+
+/** The hashes block's rows (version 2: sorted by event key) computed from events. */
+export function hashesOfEvents(events: readonly UsageEvent[]): SegmentHashes {
+  const h = decodeSegmentHashes(encodeSegmentHashes(events));
+  if (isVersion1(h)) throw new SegmentCorruptError('segment hashes: encoded as version 1');
+  return h;
+}
+
+/**
+ * Copies a segment's container, byte for byte, to a new create-only object with no hashes block
+ * and no key filter (one ranged GET, one PUT): what a lean replacement of `seg` points to. The
+ * copy is decoded (checksum) and its length and rows checked against the entry before the PUT.
+ */
+export async function writeLeanCopy(
+  store: ObjectStore,
+  keys: ShardKeys,
+  deps: Deps,
+  seg: RawRef & { readonly rows: number },
+): Promise<{ readonly id: string; readonly key: string }> {
+  const bytes = await readRawSegmentBytes(store, seg);
+  const rows = decodeRawSegment(bytes, { columns: [] }).rows;
+  if (bytes.length !== seg.bytes || rows !== seg.rows) {
+    throw new SegmentCorruptError(`segment ${seg.id}: the container has ${bytes.length} bytes and ${rows} rows, the entry says ${seg.bytes} and ${seg.rows}`);
+  }
+  const id = newId(deps);
+  const key = keys.rawSegment(id);
+  await store.put(key, bytes, { ifNoneMatch: '*' });
+  return { id, key };
 }
 
 /** The segment's key filter block (one ranged GET), decoded and checked. */

@@ -64,6 +64,8 @@ const envSchema = z.object({
   USAGEDB_COMPACT_MAX_SEGMENTS: int(2, 10_000).default(64),
   USAGEDB_ROLLUP_MAX_SEGMENTS: int(1, 10_000).default(64),
   USAGEDB_GC_MAX_DELETES: int(1, 1_000_000).default(1000),
+  /** Compacted segments past the dedupe window rewritten without hashes per shard per compact job (0: none). */
+  USAGEDB_STRIP_MAX_SEGMENTS: int(0, 10_000).default(16),
   USAGEDB_JOB_CONCURRENCY: int(1, 64).default(4),
   USAGEDB_JOB_CATCH_UP_S: int(0, 3_600).default(60),
   USAGEDB_JOB_MAX_RUNS: int(1, 1_000).default(50),
@@ -249,7 +251,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       options: {
         concurrency: e.USAGEDB_JOB_CONCURRENCY,
         catchUp: { ms: e.USAGEDB_JOB_CATCH_UP_S * 1000, maxRuns: e.USAGEDB_JOB_MAX_RUNS },
-        compact: { maxInputSegments: e.USAGEDB_COMPACT_MAX_SEGMENTS, graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000 },
+        compact: {
+          maxInputSegments: e.USAGEDB_COMPACT_MAX_SEGMENTS,
+          graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000,
+          // Rows past the window are written (and rewritten) without hashes: the window ingest uses.
+          dedupeWindowMs: e.USAGEDB_DEDUPE_WINDOW_HOURS * HOUR_MS,
+        },
+        strip: { maxSegments: e.USAGEDB_STRIP_MAX_SEGMENTS },
         rollup: { maxInputSegments: e.USAGEDB_ROLLUP_MAX_SEGMENTS, graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000 },
         gc: { maxDeletes: e.USAGEDB_GC_MAX_DELETES, safetyAgeMs: e.USAGEDB_GC_SAFETY_AGE_S * 1000 },
         idReuse: { windowMs: e.USAGEDB_DEDUPE_WINDOW_HOURS * HOUR_MS },

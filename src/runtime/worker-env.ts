@@ -71,9 +71,9 @@ export function configFromEnv(env: Env, rt: RuntimeTraits): Config {
   for (const [name, value] of Object.entries(env)) if (typeof value === 'string') vars[name] = value;
   // s3 unless told otherwise: then loadConfig insists on USAGEDB_S3_BUCKET with its own message.
   // Defaults of a Worker: a cron invocation has a subrequest limit (1,000 on Workers Paid) and
-  // one compaction run takes ~100-200: four catch-up runs per shard job; an isolate has 128 MB:
-  // a 32 MB segment cache.
-  return configure({ USAGEDB_STORE: 's3', USAGEDB_JOB_MAX_RUNS: '4', USAGEDB_SEGMENT_CACHE_MB: '32', ...vars }, rt);
+  // one compaction run takes ~100-200: four catch-up runs per shard job, four segments stripped
+  // of their hashes (two requests each); an isolate has 128 MB: a 32 MB segment cache.
+  return configure({ USAGEDB_STORE: 's3', USAGEDB_JOB_MAX_RUNS: '4', USAGEDB_STRIP_MAX_SEGMENTS: '4', USAGEDB_SEGMENT_CACHE_MB: '32', ...vars }, rt);
 }
 
 export function logStartFailure(err: unknown): void {

@@ -6,6 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runJob, type JobOptions } from '../../src/jobs/run.ts';
+import { LEAN_SLACK_MS } from '../../src/compact/strip-hashes.ts';
+import { FaultPlan, withFaults } from '../../src/store/faulty.ts';
 import { referencedKeys } from '../../src/compact/gc.ts';
 import { seededRandom } from '../../src/model/deps.ts';
 import type { QuerySpec } from '../../src/query/spec.ts';
@@ -518,6 +520,149 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       await runJob(a.db, 'gc', { gc: { safetyAgeMs: 0 } });
       expect(await store.head(orphan)).toBeNull();
       await expectStoreConsistent(a);
+    });
+
+    // Lean hashes (issue 15 item 4): a 60 s dedupe window; data is "past" it once the clock moved
+    // the window plus the slack (strip-hashes.ts) on.
+    const WINDOW = 60_000;
+    const PAST = WINDOW + LEAN_SLACK_MS + 60_000;
+    const LEAN: JobOptions = { ...FAST, compact: { graceMs: 0, dedupeWindowMs: WINDOW } };
+    const leanTs = Date.UTC(2026, 8, 3, 9);
+    const leanEvents = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => plainEvent(`lean-${from + i}`, i % 2 === 0 ? 'acme' : 'other', leanTs + (i % 3) * 86_400_000 + i, 1 + (i % 5)));
+    const sumOf = (events: { quantity: number }[]) => BigInt(events.reduce((n, e) => n + e.quantity, 0));
+    /** Sizes of the objects of `segments`, by id. */
+    const sizes = async (store: ObjectStore, segments: readonly { id: string; key: string }[]) =>
+      new Map(await Promise.all(segments.map(async (x) => [x.id, (await store.head(x.key))?.size ?? -1] as const)));
+    /** One shard holding compacted, rolled-up segments with hashes, then the clock moved past the window. */
+    const compactedThenPast = async (store: ObjectStore, prefix: string) => {
+      const a = await openInstance(store, prefix, { shards: 1, buckets: 4, ingest: { dedupeWindowMs: WINDOW } });
+      const events = leanEvents(0, 60);
+      for (let i = 0; i < events.length; i += 20) await postBatch(a.app, events.slice(i, i + 20));
+      await runJob(a.db, 'compact', LEAN);
+      await runJob(a.db, 'rollup', LEAN);
+      const before = (await a.db.shards[0]!.revalidate()).manifest.segments;
+      expect(before.every((x) => x.compacted === true && x.rolled_by !== undefined && x.hashes === undefined && x.filter_bytes !== undefined)).toBe(true);
+      a.clock.advance(PAST);
+      return { a, events, before };
+    };
+
+    it('lean hashes: compaction of rows past the dedupe window writes no hashes block or key filter; totals unchanged', async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { shards: 1, buckets: 4, ingest: { dedupeWindowMs: WINDOW } });
+      const events = leanEvents(0, 40);
+      await postBatch(a.app, events);
+      a.clock.advance(PAST);
+      const report = await runJob(a.db, 'compact', LEAN);
+      expect(report.results[0]).toMatchObject({ committed: true, strip: { stripped: 0 } });
+      const segs = (await a.db.shards[0]!.revalidate()).manifest.segments;
+      expect(segs.length).toBeGreaterThan(0);
+      for (const x of segs) {
+        expect(x).toMatchObject({ compacted: true, hashes: 'none' });
+        expect(x.filter_bytes).toBeUndefined();
+        expect((await store.head(x.key))?.size).toBe(x.bytes);
+      }
+      await runJob(a.db, 'rollup', LEAN);
+      for (const source of ['raw', 'auto', 'rollup'] as const) expect(await total(a, undefined, source)).toEqual([sumOf(events), 40]);
+      await expectStoreConsistent(a);
+    });
+
+    it('lean hashes: the compact job strips compacted segments past the window — same rows and totals, smaller objects, old objects kept for the grace, then collected', async () => {
+      const { store, prefix } = await make();
+      const { a, events, before } = await compactedThenPast(store, prefix);
+      const want = [sumOf(events), 60];
+      const oldSizes = await sizes(store, before);
+      const oldPlan = a.engine.plan((await a.db.shards[0]!.revalidate()).manifest, spec('acme', 'raw'));
+      const report = await runJob(a.db, 'compact', { ...LEAN, compact: { graceMs: 30 * 60_000, dedupeWindowMs: WINDOW } });
+      expect(report.results[0]).toMatchObject({ strip: { committed: true, stripped: before.length, remaining: 0 } });
+      const after = (await a.db.shards[0]!.revalidate()).manifest.segments;
+      expect(after).toHaveLength(before.length);
+      const newSizes = await sizes(store, after);
+      for (const [i, x] of after.entries()) {
+        const { id, key, filter_bytes, hashes, ...rest } = x;
+        const { id: oldId, key: oldKey, filter_bytes: _f, ...was } = before[i]!;
+        expect(rest).toEqual(was); // rows, stats, rolled_by, compacted, created_at_ms
+        expect([hashes, filter_bytes, id === oldId, key === oldKey]).toEqual(['none', undefined, false, false]);
+        expect(newSizes.get(id)).toBe(x.bytes);
+        expect(oldSizes.get(oldId)!).toBeGreaterThan(x.bytes + 28 * x.rows);
+      }
+      for (const source of ['raw', 'auto', 'rollup'] as const) expect(await total(a, undefined, source)).toEqual(want);
+      expect((await verify(a.engine, 'acme', FROM, TO)).matches).toBe(true);
+      await expectStoreConsistent(a);
+      // A second run has nothing left to strip.
+      expect((await runJob(a.db, 'compact', LEAN)).results[0]).toMatchObject({ strip: { committed: false, stripped: 0 } });
+      // During the grace a query planned before the strip still reads the old objects.
+      await runJob(a.db, 'gc', { gc: { safetyAgeMs: 0, historyKeep: 1 } });
+      for (const x of before) expect(await store.head(x.key), x.key).not.toBeNull();
+      const { Aggregator } = await import('../../src/query/aggregate.ts');
+      const agg = new Aggregator(spec('acme', 'raw'));
+      const fresh = await openInstance(store, prefix, { shards: 1, buckets: 4, seed: 6 });
+      await fresh.engine.run([oldPlan], spec('acme', 'raw'), agg);
+      expect(BigInt(agg.lines()[0]!.quantity as string)).toBe(sumOf(events.filter((e) => e.account_id === 'acme')));
+      // After it, GC deletes them; the lean ones stay.
+      a.clock.advance(31 * 60_000);
+      await runJob(a.db, 'gc', { gc: { safetyAgeMs: 0, historyKeep: 1 } });
+      for (const x of before) expect(await store.head(x.key), x.key).toBeNull();
+      for (const x of after) expect(await store.head(x.key), x.key).not.toBeNull();
+      for (const source of ['raw', 'auto', 'rollup'] as const) expect(await total(a, undefined, source)).toEqual(want);
+    });
+
+    it("lean hashes: a late retry into a stripped segment's day is still removed by compaction's cold dedupe, a conflicting one quarantined; id reuse in stripped segments is found", async () => {
+      const { store, prefix } = await make();
+      const a = await openInstance(store, prefix, { shards: 1, buckets: 4, ingest: { dedupeWindowMs: WINDOW } });
+      const ev = (id: string, account: string, q: number) => plainEvent(id, account, leanTs, q);
+      await postBatch(a.app, [ev('dup', 'acme', 7), ev('clash', 'acme', 1), ev('shared', 'acme', 3), ev('shared', 'other', 4), ...leanEvents(0, 20)]);
+      await runJob(a.db, 'compact', LEAN);
+      // Rolled up: compaction never rewrites them again, so the retries meet them as its reference.
+      await runJob(a.db, 'rollup', LEAN);
+      a.clock.advance(PAST);
+      await runJob(a.db, 'compact', LEAN);
+      const stripped = (await a.db.shards[0]!.revalidate()).manifest.segments;
+      expect(stripped.every((x) => x.hashes === 'none')).toBe(true);
+      const again = await postBatch(a.app, [ev('dup', 'acme', 7), ev('clash', 'acme', 2)]);
+      expect(again.body.accepted).toBe(2);
+      const report = await runJob(a.db, 'compact', LEAN);
+      expect(report.results[0]).toMatchObject({ committed: true, duplicates_removed: 1, quarantined: 1 });
+      const conflicts = (await (await a.app.request('/v1/admin/conflicts')).json()) as { conflicts: Record<string, unknown>[] };
+      expect(conflicts.conflicts).toEqual([expect.objectContaining({ event_id: 'clash', account_id: 'acme', kind: 'payload', status: 'quarantined' })]);
+      const kept = (conflicts.conflicts[0]!.kept as { segment: string }).segment;
+      expect(stripped.map((x) => x.id)).toContain(kept);
+      expect(await total(a, 'acme', 'raw')).toEqual([8n + 3n + sumOf(leanEvents(0, 20).filter((e) => e.account_id === 'acme')), 13]);
+      // The id-reuse check over a window that reaches the stripped segments reads their hashes from the columns.
+      const gc = await runJob(a.db, 'gc', { ...FAST, idReuse: { windowMs: 10 * 86_400_000 } });
+      expect((gc.results[gc.results.length - 1] as { id_reuse: { reuses_found: number } }).id_reuse.reuses_found).toBe(2);
+    });
+
+    it('lean hashes: two compact jobs at once strip each segment once; a cold ingest instance neither fails on nor reads stripped segments', async () => {
+      const { store, prefix } = await make();
+      const { a, events, before } = await compactedThenPast(store, prefix);
+      const b = await openInstance(store, prefix, { shards: 1, buckets: 4, seed: 3, clock: a.clock });
+      const runs = await Promise.all([runJob(a.db, 'compact', LEAN), runJob(b.db, 'compact', LEAN)]);
+      const strips = runs.map((r) => r.results[0]!.strip as { committed: boolean; stripped: number });
+      expect(strips.filter((x) => x.committed)).toHaveLength(1);
+      expect(strips.reduce((n, x) => n + x.stripped, 0)).toBe(before.length);
+      const lean = (await a.db.shards[0]!.revalidate()).manifest.segments;
+      expect(lean.every((x) => x.hashes === 'none')).toBe(true);
+      for (const source of ['raw', 'auto', 'rollup'] as const) expect(await total(a, undefined, source)).toEqual([sumOf(events), 60]);
+      await expectStoreConsistent(a);
+      // A cold instance: new events and a retry of a stripped (past-window) event are accepted; no read of a lean object.
+      const plan = new FaultPlan();
+      const cold = await openInstance(withFaults(store, plan.injector), prefix, {
+        shards: 1,
+        buckets: 4,
+        seed: 9,
+        clock: a.clock,
+        ingest: { dedupeWindowMs: WINDOW },
+      });
+      const res = await postBatch(cold.app, [...leanEvents(100, 10), events[0]!]);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ accepted: 11, duplicates: 0, conflicts: 0 });
+      const leanKeys = new Set(lean.map((x) => x.key));
+      expect(plan.calls.filter((c) => c.op === 'get' && leanKeys.has(c.key))).toEqual([]);
+      // And its compaction removes that retry against the stripped copy.
+      const compacted = await runJob(cold.db, 'compact', LEAN);
+      expect(compacted.results[0]).toMatchObject({ duplicates_removed: 1 });
+      expect(await total(cold, undefined, 'raw')).toEqual([sumOf([...events, ...leanEvents(100, 10)]), 70]);
     });
   });
 }

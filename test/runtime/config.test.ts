@@ -18,6 +18,13 @@ describe('configuration from the environment', () => {
     expect(() => loadConfig({ USAGEDB_JOB_CATCH_UP_S: '-1' })).toThrow(/USAGEDB_JOB_CATCH_UP_S/);
   });
 
+  it("compaction knows ingest's dedupe window (lean hashes past it); USAGEDB_STRIP_MAX_SEGMENTS bounds the strip step, 0 turns it off", () => {
+    expect(loadConfig({}).jobs.options.compact?.dedupeWindowMs).toBe(35 * 86_400_000);
+    expect(loadConfig({ USAGEDB_DEDUPE_WINDOW_HOURS: '48' }).jobs.options.compact?.dedupeWindowMs).toBe(48 * 3_600_000);
+    expect(loadConfig({}).jobs.options.strip?.maxSegments).toBe(16);
+    expect(loadConfig({ USAGEDB_STRIP_MAX_SEGMENTS: '0' }).jobs.options.strip?.maxSegments).toBe(0);
+  });
+
   it('USAGEDB_MAX_REQUEST_BYTES sets the body limit of every route but ingest', () => {
     expect(loadConfig({ USAGEDB_MAX_REQUEST_BYTES: '1048576' }).maxRequestBytes).toBe(1_048_576);
   });
@@ -78,6 +85,8 @@ describe('configuration of a Worker', () => {
     expect(configFromEnv(env, workerTraits('worker', false, env)).jobs.options.catchUp?.maxRuns).toBe(4);
     const more = { ...env, USAGEDB_JOB_MAX_RUNS: '20' };
     expect(configFromEnv(more, workerTraits('worker', false, more)).jobs.options.catchUp?.maxRuns).toBe(20);
+    // The strip step of the compact job: two requests per segment, four segments per shard.
+    expect(configFromEnv(env, workerTraits('worker', false, env)).jobs.options.strip?.maxSegments).toBe(4);
   });
 
   it('holds a 32 MB segment cache (an isolate has 128 MB) unless USAGEDB_SEGMENT_CACHE_MB says otherwise', async () => {

@@ -1,0 +1,232 @@
+/**
+ * Lean hashes (issue 15 item 4): a lean segment (`hashes: 'none'`) is its container alone; its
+ * hashes are recomputed from its columns exactly as the block holds them; the `stripHashes` edit
+ * and the strip step replace a segment 1:1 and lose every race they should lose.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { checkHashes } from '../../src/cli/verify-objects.ts';
+import { compactShard, DEFAULT_COMPACT_OPTIONS } from '../../src/compact/compact-job.ts';
+import { LEAN_SLACK_MS, stripShard } from '../../src/compact/strip-hashes.ts';
+import { applyEdit } from '../../src/manifest/edits.ts';
+import { emptyManifest, type RawSegmentEntry } from '../../src/manifest/schema.ts';
+import { bucketOf } from '../../src/model/bucket.ts';
+import type { UsageEvent } from '../../src/model/event.ts';
+import { hasKeyFilter, readRawHashes, writeRawSegment } from '../../src/objects/segment-objects.ts';
+import { EventHasher, HASH_WORDS, type SegmentHashes } from '../../src/segment/raw.ts';
+import { MemoryStore } from '../../src/store/memory.ts';
+import { openInstance, postBatch, storedEvents, usage } from '../support/instance.ts';
+import { eventArb, realisticEvents } from '../segment/arbitraries.ts';
+import { fakeSegment } from '../support/fixtures.ts';
+
+const WINDOW = 60_000;
+const PAST = WINDOW + LEAN_SLACK_MS + 60_000;
+
+/**
+ * The same block: keys in the same (sorted) sequence, and the same rows. Rows with one key (a
+ * conflict kept twice) may come in another order: the block orders ties by the encoder's input,
+ * the recomputation by the segment's; every reader takes all rows of a key.
+ */
+function expectSameHashes(got: SegmentHashes, want: SegmentHashes): void {
+  expect(got.count).toBe(want.count);
+  expect(got.keys).toEqual(want.keys);
+  const rows = (h: SegmentHashes) =>
+    Array.from({ length: h.count }, (_, r) =>
+      [h.keys[r * 3], h.keys[r * 3 + 1], h.keys[r * 3 + 2], h.payloads[r * 2], h.payloads[r * 2 + 1], h.ids[r], h.ingestedSec[r]].join(','),
+    ).sort();
+  expect(rows(got)).toEqual(rows(want));
+}
+
+async function written(events: readonly UsageEvent[], opts: { lean?: boolean; hashes?: Uint32Array; compacted?: boolean }) {
+  const store = new MemoryStore();
+  const inst = await openInstance(store, 'lean', { shards: 1, buckets: 4 });
+  const shard = inst.db.shards[0]!;
+  const entry = await writeRawSegment(store, shard.keys, inst.db.deps, events, { bucketOf: (a) => bucketOf(a, 4), ...opts });
+  const head = await store.head(entry.key);
+  return { store, entry, size: head!.size };
+}
+
+describe('lean segments', () => {
+  it('hashes recomputed from the columns equal the block (property, and a realistic batch with ingest-precomputed hashes)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(eventArb, { minLength: 1, maxLength: 40 }), async (events) => {
+        const full = await written(events, { compacted: true });
+        const lean = await written(events, { compacted: true, lean: true });
+        expect(lean.entry.hashes).toBe('none');
+        expect(lean.size).toBe(lean.entry.bytes);
+        expectSameHashes(await readRawHashes(lean.store, lean.entry), await readRawHashes(full.store, full.entry));
+      }),
+      { numRuns: 40 },
+    );
+    const events = realisticEvents(3000, 11);
+    const words = new Uint32Array(events.length * HASH_WORDS);
+    const hasher = new EventHasher();
+    events.forEach((e, i) => {
+      hasher.hashInto(e, words, i * HASH_WORDS);
+    });
+    const ingest = await written(events, { hashes: words });
+    const lean = await written(events, { lean: true, compacted: true });
+    const fromColumns = await readRawHashes(lean.store, lean.entry);
+    expectSameHashes(fromColumns, await readRawHashes(ingest.store, ingest.entry));
+    expect(fromColumns.count).toBe(3000);
+  });
+
+  it('a lean segment has no key filter, and its object is the container alone', async () => {
+    const events = realisticEvents(500, 3);
+    const full = await written(events, { compacted: true });
+    const lean = await written(events, { compacted: true, lean: true });
+    expect(hasKeyFilter(full.entry)).toBe(true);
+    expect(hasKeyFilter(lean.entry)).toBe(false);
+    expect(lean.entry.filter_bytes).toBeUndefined();
+    expect(lean.entry.bytes).toBe(full.entry.bytes);
+    expect(lean.size).toBe(lean.entry.bytes);
+    expect(full.size).toBeGreaterThan(full.entry.bytes + 28 * 500);
+    // verify-objects: a lean object must hold its container and nothing after it.
+    expect(await checkHashes(lean.store, 0, lean.entry)).toEqual([]);
+    const body = await lean.store.get(lean.entry.key);
+    if (body === null || body.notModified) throw new Error('missing');
+    await lean.store.put(lean.entry.key, new Uint8Array([...body.body, 1, 2, 3]));
+    expect(await checkHashes(lean.store, 0, lean.entry)).toEqual([expect.objectContaining({ kind: 'hashes', id: lean.entry.id })]);
+  });
+});
+
+describe('a lean segment at ingest', () => {
+  it('an instance whose window is longer than compaction thought loads a lean segment from its columns: a retry is a duplicate', async () => {
+    const store = new MemoryStore();
+    const a = await openInstance(store, 'longer', { shards: 1, buckets: 2, ingest: { dedupeWindowMs: WINDOW } });
+    const events = Array.from({ length: 20 }, (_, i) => usage(i, { account_id: `acct-${i % 2}` }));
+    expect((await postBatch(a.app, events)).body.accepted).toBe(20);
+    a.clock.advance(PAST);
+    expect((await compactShard(store, a.db.shards[0]!, a.db.deps, 2, { ...DEFAULT_COMPACT_OPTIONS, graceMs: 0, dedupeWindowMs: WINDOW })).committed).toBe(true);
+    expect((await a.db.shards[0]!.revalidate()).manifest.segments.every((x) => x.hashes === 'none')).toBe(true);
+    const longer = await openInstance(store, 'longer', { shards: 1, buckets: 2, seed: 4, clock: a.clock, ingest: { dedupeWindowMs: 10 * 86_400_000 } });
+    expect((await postBatch(longer.app, events)).body).toMatchObject({ accepted: 0, duplicates: 20, conflicts: 0 });
+  });
+});
+
+describe('the stripHashes edit', () => {
+  const seg = (id: string, over: Partial<RawSegmentEntry> = {}): RawSegmentEntry => {
+    const { hashes_key: _, ...s } = fakeSegment(id);
+    return { ...s, compacted: true, filter_bytes: 9, ...over };
+  };
+  const strip = (input: string, id: string, over: { bytes?: number; checksum?: string } = {}) => ({
+    op: 'stripHashes' as const,
+    replacement_id: `r-${id}`,
+    at_ms: 5,
+    delete_after_ms: 10,
+    segments: [{ input, id, key: `k/${id}`, bytes: 10, checksum: '0', ...over }],
+  });
+
+  it('replaces in place, keeps rows, stats and rollup status, renames the rollup input, records a replacement', () => {
+    const d = emptyManifest(0, 'c', 1);
+    d.segments = [seg('a'), seg('b', { rolled_by: 'r1' }), seg('c')];
+    d.rollups = [{ ...fakeRollup('r1'), inputs: ['x', 'b'] }];
+    expect(applyEdit(d, strip('b', 'b2'))).toEqual({ status: 'applied', value: undefined });
+    expect(d.segments.map((s) => s.id)).toEqual(['a', 'b2', 'c']);
+    const { id, key, hashes, filter_bytes, ...rest } = d.segments[1]!;
+    expect([id, key, hashes, filter_bytes]).toEqual(['b2', 'k/b2', 'none', undefined]);
+    const { id: _i, key: _k, filter_bytes: _f, ...before } = seg('b', { rolled_by: 'r1' });
+    expect(rest).toEqual(before);
+    expect(d.rollups[0]!.inputs).toEqual(['x', 'b2']);
+    expect(d.replacements).toEqual([
+      { id: 'r-b2', kind: 'raw', inputs: [{ id: 'b', key: 'segments/raw/b.useg' }], outputs: ['b2'], committed_at_ms: 5, delete_after_ms: 10 },
+    ]);
+  });
+
+  it('is refused when an input is gone (another strip, a compaction), already lean, or not the object copied', () => {
+    const d = emptyManifest(0, 'c', 1);
+    d.segments = [seg('a'), seg('b')];
+    expect(applyEdit(d, strip('a', 'a2')).status).toBe('applied');
+    expect(applyEdit(d, strip('a', 'a3'))).toEqual({ status: 'skipped', reason: 'inputs_changed' });
+    expect(applyEdit(d, strip('a2', 'a4'))).toEqual({ status: 'skipped', reason: 'inputs_changed' });
+    expect(applyEdit(d, strip('b', 'b2', { bytes: 11 }))).toEqual({ status: 'skipped', reason: 'inputs_changed' });
+    expect(applyEdit(d, strip('b', 'b2', { checksum: 'f' }))).toEqual({ status: 'skipped', reason: 'inputs_changed' });
+    // And a compaction planned on the stripped input loses too.
+    const replace = {
+      op: 'replaceSegments' as const,
+      replacement_id: 'r',
+      at_ms: 6,
+      delete_after_ms: 7,
+      inputs: ['a'],
+      outputs: [],
+      justified_by: [],
+      conflicts: [],
+    };
+    expect(applyEdit(d, replace)).toEqual({ status: 'skipped', reason: 'inputs_changed' });
+    expect(d.segments.map((s) => s.id)).toEqual(['a2', 'b']);
+  });
+});
+
+function fakeRollup(id: string) {
+  return {
+    id,
+    key: `rollups/${id}`,
+    inputs: [],
+    rows: 1,
+    bytes: 1,
+    min_hour_ms: 0,
+    max_hour_ms: 0,
+    buckets: [0],
+    min_account: 'a',
+    max_account: 'a',
+    quantity_sum: '1',
+    event_count: 1,
+    checksum: '0',
+    created_at_ms: 1,
+  };
+}
+
+describe('the strip step under concurrency', () => {
+  const fill = async () => {
+    const store = new MemoryStore();
+    const a = await openInstance(store, 'race', { shards: 1, buckets: 2, ingest: { dedupeWindowMs: WINDOW } });
+    const b = await openInstance(store, 'race', { shards: 1, buckets: 2, seed: 7, clock: a.clock });
+    const ts = Date.UTC(2026, 7, 1);
+    for (let day = 0; day < 4; day++) {
+      await postBatch(
+        a.app,
+        Array.from({ length: 30 }, (_, i) => usage(day * 100 + i, { account_id: `acct-${i % 3}`, timestamp_ms: ts + day * 86_400_000 + i })),
+      );
+      // One compaction per day: small compacted segments (each with hashes, in the window).
+      expect((await compactShard(store, a.db.shards[0]!, a.db.deps, 2, { ...DEFAULT_COMPACT_OPTIONS, graceMs: 0, dedupeWindowMs: WINDOW })).committed).toBe(
+        true,
+      );
+    }
+    a.clock.advance(PAST);
+    return { store, a, b };
+  };
+  const opts = { dedupeWindowMs: WINDOW, maxSegments: 16, maxBytes: 1 << 30, graceMs: 60_000 };
+
+  it('two strips at once: exactly one commits, every row once', async () => {
+    const { a, b } = await fill();
+    const before = (await a.db.shards[0]!.revalidate()).manifest.segments;
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.every((s) => s.compacted === true && s.hashes === undefined)).toBe(true);
+    const [x, y] = await Promise.all([stripShard(a.db.store, a.db.shards[0]!, a.db.deps, opts), stripShard(b.db.store, b.db.shards[0]!, b.db.deps, opts)]);
+    expect([x.committed, y.committed].filter(Boolean)).toHaveLength(1);
+    expect(x.stripped + y.stripped).toBe(before.length);
+    const after = (await a.db.shards[0]!.revalidate()).manifest.segments;
+    expect(after.every((s) => s.hashes === 'none')).toBe(true);
+    expect(after.map((s) => s.rows)).toEqual(before.map((s) => s.rows));
+    const stored = await storedEvents(a.db);
+    expect(stored).toHaveLength(120);
+    expect(new Set(stored.map((e) => e.event_id)).size).toBe(120);
+  });
+
+  it('a strip and a compaction of the same small segments at once: one wins, nothing lost or doubled', async () => {
+    const { store, a, b } = await fill();
+    const compact = { ...DEFAULT_COMPACT_OPTIONS, graceMs: 0, dedupeWindowMs: WINDOW, smallBytes: 1 << 30 };
+    const [s, c] = await Promise.all([stripShard(store, b.db.shards[0]!, b.db.deps, opts), compactShard(store, a.db.shards[0]!, a.db.deps, 2, compact)]);
+    expect(s.committed || c.committed).toBe(true);
+    const m = (await a.db.shards[0]!.revalidate()).manifest;
+    const stored = await storedEvents(a.db);
+    expect(stored).toHaveLength(120);
+    expect(new Set(stored.map((e) => e.event_id)).size).toBe(120);
+    // Whichever won, what is listed now is past the window: lean, or stripped by the next run.
+    await stripShard(store, b.db.shards[0]!, b.db.deps, opts);
+    const final = (await a.db.shards[0]!.revalidate()).manifest.segments;
+    expect(final.every((x) => x.hashes === 'none')).toBe(true);
+    expect(final.reduce((n, x) => n + x.rows, 0)).toBe(120);
+    expect(m.segments.reduce((n, x) => n + x.rows, 0)).toBe(120);
+  });
+});
