@@ -140,6 +140,9 @@ export async function readRawHashes(store: ObjectStore, seg: RawRef): Promise<Se
   const range = seg.filter_bytes === undefined ? { offset: seg.bytes } : { offset: seg.bytes, length: hashesLength(seg.rows ?? 0) };
   const res = await store.get(key, seg.hashes_key === undefined ? { range } : {});
   if (res === null || res.notModified) throw missing(seg, 'hashes', key, '; dedupe cannot be trusted for this shard');
+  // The object ends with its container: a lean segment whose entry lost `hashes` (rewritten by a
+  // release that did not know the field drops it). Its columns still say everything.
+  if (seg.hashes_key === undefined && res.body.length === 0 && res.info.size === seg.bytes) return hashesOfEvents(await readRawEvents(store, seg));
   const h = decodeSegmentHashes(res.body);
   return isVersion1(h) ? upgradeHashes(h, await readRawColumns(store, seg, ['account_id', 'event_id'])) : h;
 }

@@ -71,6 +71,19 @@ describe('lean segments', () => {
     expect(fromColumns.count).toBe(3000);
   });
 
+  it('an entry that lost its `hashes: none` (rewritten by an earlier release) still reads: its hashes come from its columns', async () => {
+    const events = realisticEvents(200, 5);
+    const full = await written(events, { compacted: true });
+    const lean = await written(events, { compacted: true, lean: true });
+    const { hashes: _dropped, ...unmarked } = lean.entry;
+    expectSameHashes(await readRawHashes(lean.store, unmarked), await readRawHashes(full.store, full.entry));
+    // A block cut short is still corruption, not a lean object.
+    const cut = await written(events, { compacted: true });
+    const whole = await cut.store.get(cut.entry.key);
+    await cut.store.put(cut.entry.key, (whole as { body: Uint8Array }).body.subarray(0, cut.entry.bytes + 30));
+    await expect(readRawHashes(cut.store, { ...cut.entry, filter_bytes: undefined })).rejects.toThrow();
+  });
+
   it('a lean segment has no key filter, and its object is the container alone', async () => {
     const events = realisticEvents(500, 3);
     const full = await written(events, { compacted: true });
