@@ -2,9 +2,10 @@
  * Grouped rollup segments (row-groups.ts): rollup rows cut into consecutive row groups in
  * account order, each a complete v1 rollup container (rollup-format.ts) of at most about
  * `groupRows` rows, followed by the group directory. An account's rows stay in one group unless
- * they alone exceed `groupRows`; then they are cut between hours (a group key includes the
- * hour, so no key is ever split and the segment still holds each key once). The entry's stats
- * are those of the whole segment; its checksum is the directory's CRC-32 (which lists every
+ * they alone exceed `groupRows`; then they get groups of their own, cut between hours (a group
+ * key includes the hour, so no key is ever split and the segment still holds each key once),
+ * and the directory's time ranges narrow a read to the hours asked for. The entry's stats are
+ * those of the whole segment; its checksum is the directory's CRC-32 (which lists every
  * group's). Decoders verify each group and the directory; nothing unverified is returned.
  */
 import { containerLength } from './container.ts';
@@ -47,6 +48,9 @@ export function cutRollupGroups(rows: readonly RollupRow[], groupRows: number): 
       if (cur.length >= groupRows && cur[cur.length - 1]!.hour_ms !== r.hour_ms && cur[0]!.account_id === r.account_id) flush();
       cur.push(r);
     }
+    // An account that fills groups of its own ends its last one too: each of its groups then
+    // spans only its own hours, so a query for some of them skips the rest.
+    if (j - i > groupRows) flush();
     i = j;
   }
   flush();
