@@ -35,7 +35,6 @@ import {
   type SegmentHashesV1,
 } from '../segment/raw.ts';
 import {
-  decodeRollupGroups,
   decodeRollupObject,
   decodeGroupDirectory,
   encodeGroupedRollupSegment,
@@ -237,18 +236,6 @@ export async function readRollupGroupBytes(
   const res = await store.get(seg.key, { range: groupsRange(dir, from, to) });
   if (res === null || res.notModified) throw missing(seg, 'the object', seg.key, hint);
   return res.body;
-}
-
-/** Decoded columns of groups [from, to) of a grouped rollup segment (one ranged GET), one set per group. */
-export async function readRollupGroups(
-  store: ObjectStore,
-  seg: GroupedRollupRef,
-  dir: GroupDirectory,
-  from: number,
-  to: number,
-  columns?: readonly RollupColumnName[],
-): Promise<RollupColumns[]> {
-  return decodeRollupGroups(dir, from, to, await readRollupGroupBytes(store, seg, dir, from, to), columns === undefined ? {} : { columns: [...columns] });
 }
 
 /**
