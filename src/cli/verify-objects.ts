@@ -7,7 +7,7 @@ import type { DeepReadonly, PeriodEntry, RawSegmentEntry, RollupSegmentEntry, Sh
 import { hasKeyFilter, hashesLength, isLean, readKeyFilter } from '../objects/segment-objects.ts';
 import { crc32Hex } from '../segment/raw.ts';
 import { decodeRawSegment, decodeSegmentHashes, rawQuantity } from '../segment/raw.ts';
-import { decodeRollupSegment, rollupQuantity } from '../segment/rollup.ts';
+import { decodeRollupObject, rollupQuantity } from '../segment/rollup.ts';
 import type { ByteRange, ObjectStore } from '../store/types.ts';
 
 export interface Problem {
@@ -148,9 +148,9 @@ export async function checkHashes(store: ObjectStore, shard: number, e: DeepRead
 export async function checkRollup(store: ObjectStore, shard: number, e: DeepReadonly<RollupSegmentEntry>): Promise<Problem[]> {
   const bytes = await fetch(store, e.key);
   if (bytes === null) return [{ shard, kind: 'rollup', id: e.id, message: `object ${e.key} is missing` }];
-  let cols: ReturnType<typeof decodeRollupSegment>;
+  let groups: ReturnType<typeof decodeRollupObject>;
   try {
-    cols = decodeRollupSegment(bytes);
+    groups = decodeRollupObject(bytes, e.directory_bytes);
   } catch (err) {
     return [{ shard, kind: 'rollup', id: e.id, message: `does not decode: ${(err as Error).message}` }];
   }
@@ -158,21 +158,24 @@ export async function checkRollup(store: ObjectStore, shard: number, e: DeepRead
   differs(out, shard, 'rollup', e.id, 'bytes', bytes.length, e.bytes);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   differs(out, shard, 'rollup', e.id, 'checksum', crc32Hex(view.getUint32(bytes.length - 8, true)), e.checksum);
-  differs(out, shard, 'rollup', e.id, 'rows', cols.rows, e.rows);
+  const rows = groups.reduce((n, c) => n + c.rows, 0);
+  differs(out, shard, 'rollup', e.id, 'rows', rows, e.rows);
   let sum = 0n;
   let events = 0;
   let minHour = Infinity,
     maxHour = -Infinity;
-  for (let r = 0; r < cols.rows; r++) {
-    sum += rollupQuantity(cols, r);
-    events += cols.event_count![r]!;
-    const h = cols.timestamp_ms![r]!;
-    if (h < minHour) minHour = h;
-    if (h > maxHour) maxHour = h;
+  for (const cols of groups) {
+    for (let r = 0; r < cols.rows; r++) {
+      sum += rollupQuantity(cols, r);
+      events += cols.event_count![r]!;
+      const h = cols.timestamp_ms![r]!;
+      if (h < minHour) minHour = h;
+      if (h > maxHour) maxHour = h;
+    }
   }
   differs(out, shard, 'rollup', e.id, 'quantity_sum', sum, e.quantity_sum);
   differs(out, shard, 'rollup', e.id, 'event_count', events, e.event_count);
-  if (cols.rows > 0) {
+  if (rows > 0) {
     differs(out, shard, 'rollup', e.id, 'min_hour_ms', minHour, e.min_hour_ms);
     differs(out, shard, 'rollup', e.id, 'max_hour_ms', maxHour, e.max_hour_ms);
   }

@@ -9,7 +9,7 @@ import { NotFoundError, ValidationError } from '../errors.ts';
 import { closeInputs, rawSegmentsAdded, type ManifestEdit } from '../manifest/edits.ts';
 import type { Database } from '../manifest/database.ts';
 import type { CommittedManifest } from '../manifest/manifest-store.ts';
-import type { ConflictRecord, DeepReadonly } from '../manifest/schema.ts';
+import type { ConflictRecord, DeepReadonly, ShardManifest } from '../manifest/schema.ts';
 import { bucketOf } from '../model/bucket.ts';
 import type { UsageEvent } from '../model/event.ts';
 import { DAY_MS } from '../model/time.ts';
@@ -29,9 +29,11 @@ export async function listConflicts(db: Database): Promise<ListedConflict[]> {
   return snaps.flatMap((s) => s.manifest.conflicts.map((c) => ({ ...c, shard: s.manifest.shard, found_at: new Date(c.found_at_ms).toISOString() })));
 }
 
-/** How many of an account's events in [from, to) are quarantined (held out of the totals). */
-export async function quarantinedEvents(db: Database, accountId: string, from: number, to: number): Promise<number> {
-  const m = (await db.shardOf(accountId).revalidate()).manifest;
+/**
+ * How many of an account's events in [from, to) are quarantined (held out of the totals), by one
+ * manifest of its shard: the one the query's totals were read from.
+ */
+export function quarantinedIn(m: DeepReadonly<ShardManifest>, accountId: string, from: number, to: number): number {
   return m.conflicts.filter(
     (c) => c.status === 'quarantined' && c.account_id === accountId && c.timestamp_ms !== undefined && c.timestamp_ms >= from && c.timestamp_ms < to,
   ).length;

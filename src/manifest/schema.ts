@@ -81,7 +81,13 @@ export const rollupSegmentEntry = z.object({
   products: cappedSet.optional(),
   meters: cappedSet.optional(),
   models: cappedSet.optional(),
+  /** Hex CRC-32 of the container, or of the group directory when `directory_bytes` is set. */
   checksum: z.string(),
+  /**
+   * Written as row groups (segment/row-groups.ts): length of the group directory that ends the
+   * object, at [bytes - directory_bytes, bytes). Absent: one rollup container, as before.
+   */
+  directory_bytes: z.number().int().positive().optional(),
   created_at_ms: int,
 });
 export type RollupSegmentEntry = z.infer<typeof rollupSegmentEntry>;

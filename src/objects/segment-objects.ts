@@ -38,9 +38,13 @@ import {
   type SegmentHashesV1,
 } from '../segment/raw.ts';
 import {
-  decodeRollupSegment,
+  decodeRollupObject,
+  decodeGroupDirectory,
+  encodeGroupedRollupSegment,
   encodeRollupSegment,
+  groupsRange,
   rollupColumnsToRows,
+  type GroupDirectory,
   type RollupColumnName,
   type RollupColumns,
   type RollupRow,
@@ -55,7 +59,16 @@ type RawRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'hash
 };
 /** A segment with a key filter block (compacted by this version). */
 export type FilteredRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'rows'> & { readonly filter_bytes: number };
-type RollupRef = Pick<DeepReadonly<RollupSegmentEntry>, 'id' | 'key'>;
+type RollupRef = Pick<DeepReadonly<RollupSegmentEntry>, 'id' | 'key'> & { readonly bytes?: number; readonly directory_bytes?: number | undefined };
+/** A rollup segment written as row groups. */
+export type GroupedRollupRef = Pick<DeepReadonly<RollupSegmentEntry>, 'id' | 'key' | 'bytes'> & { readonly directory_bytes: number };
+
+/**
+ * Rollup segments of more input rows than this are written as row groups of about this many rows.
+ * Each group repeats its dictionaries: 2,048 made a year's merged rollups ~20% larger; 4,096
+ * halves that, and one group is still ~40 KB against a merged rollup's 1-7 MB.
+ */
+export const ROLLUP_GROUP_ROWS = 4096;
 
 export interface WriteRawOptions {
   readonly bucketOf: (accountId: string) => number;
@@ -102,12 +115,16 @@ export async function writeRollupSegment(
   rows: readonly RollupRow[],
   inputs: readonly string[],
   bucketOf: (accountId: string) => number,
+  groupRows = ROLLUP_GROUP_ROWS,
 ): Promise<RollupSegmentEntry> {
   const id = newId(deps);
-  const encoded = encodeRollupSegment(rows, bucketOf);
+  // Many rows: row groups, so a one-account query reads only its groups (row-groups.ts).
+  const grouped = rows.length > groupRows ? encodeGroupedRollupSegment(rows, bucketOf, { groupRows }) : undefined;
+  const encoded = grouped ?? encodeRollupSegment(rows, bucketOf);
   const key = keys.rollupSegment(id);
   await store.put(key, encoded.bytes, { ifNoneMatch: '*' });
-  return rollupEntry(id, key, inputs, encoded.stats, deps.clock.now());
+  const entry = rollupEntry(id, key, inputs, encoded.stats, deps.clock.now());
+  return grouped === undefined ? entry : { ...entry, directory_bytes: grouped.directoryBytes };
 }
 
 /** The raw segment container (without the appended hashes): one ranged GET. */
@@ -240,12 +257,38 @@ export async function readRollupSegmentBytes(store: ObjectStore, seg: RollupRef,
   return res.body;
 }
 
-export async function readRollupColumns(store: ObjectStore, seg: RollupRef, columns?: readonly RollupColumnName[]): Promise<RollupColumns> {
-  return decodeRollupSegment(await readRollupSegmentBytes(store, seg), columns === undefined ? {} : { columns: [...columns] });
+/** Decoded columns of a rollup segment (all, or only `columns`): one set per row group, in order. */
+export async function readRollupColumns(store: ObjectStore, seg: RollupRef, columns?: readonly RollupColumnName[]): Promise<RollupColumns[]> {
+  return decodeRollupObject(await readRollupSegmentBytes(store, seg), seg.directory_bytes, columns === undefined ? {} : { columns: [...columns] });
 }
 
+/** Every row of a rollup segment, in segment order (the groups' rows one after another). */
 export async function readRollupRows(store: ObjectStore, seg: RollupRef): Promise<RollupRow[]> {
-  return rollupColumnsToRows(decodeRollupSegment(await readRollupSegmentBytes(store, seg)));
+  const out: RollupRow[] = [];
+  // A loop, not push(...rows): spreading a large group overflows the call stack.
+  for (const cols of decodeRollupObject(await readRollupSegmentBytes(store, seg), seg.directory_bytes)) for (const r of rollupColumnsToRows(cols)) out.push(r);
+  return out;
+}
+
+/** The group directory of a grouped rollup segment (one ranged GET of its last bytes), verified. */
+export async function readRollupDirectory(store: ObjectStore, seg: GroupedRollupRef, hint = ''): Promise<GroupDirectory> {
+  const res = await store.get(seg.key, { range: { offset: seg.bytes - seg.directory_bytes, length: seg.directory_bytes } });
+  if (res === null || res.notModified) throw missing(seg, 'the object', seg.key, hint);
+  return decodeGroupDirectory(res.body, seg.bytes);
+}
+
+/** The bytes of groups [from, to) of a grouped rollup segment: one ranged GET. */
+export async function readRollupGroupBytes(
+  store: ObjectStore,
+  seg: GroupedRollupRef,
+  dir: GroupDirectory,
+  from: number,
+  to: number,
+  hint = '',
+): Promise<Uint8Array> {
+  const res = await store.get(seg.key, { range: groupsRange(dir, from, to) });
+  if (res === null || res.notModified) throw missing(seg, 'the object', seg.key, hint);
+  return res.body;
 }
 
 /**

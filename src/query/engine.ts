@@ -33,6 +33,8 @@ export const DEFAULT_QUERY_OPTIONS: QueryOptions = { cacheBytes: 256 * 1024 * 10
 export interface AggregateResult {
   /** Per shard read: the manifest generation the answer was computed from. */
   readonly generations: Record<number, number>;
+  /** Per shard read: the manifest the answer was computed from (for what a route reports beside it). */
+  readonly manifests: ReadonlyMap<number, DeepReadonly<ShardManifest>>;
   readonly lines: ResultLine[];
   readonly segmentsRead: number;
   readonly rowsScanned: number;
@@ -68,7 +70,8 @@ export class QueryEngine {
     const lines = agg.lines();
     // An ungrouped total is one line even over nothing: a billing client never special-cases empty.
     if (spec.groupBy.length === 0 && lines.length === 0 && spec.limit !== 0) lines.push(zeroLine(spec));
-    return { generations, lines, segmentsRead, rowsScanned: agg.rowsScanned };
+    const manifests = new Map([...snaps].map(([shard, snap]) => [shard, snap.manifest]));
+    return { generations, manifests, lines, segmentsRead, rowsScanned: agg.rowsScanned };
   }
 
   /** The sources a spec reads in one shard's manifest. */
@@ -91,8 +94,13 @@ export class QueryEngine {
       }
       for (const r of p.rollups) {
         work.push(async () => {
-          const cols = await this.cache.rollupColumns(r, [...needed.filter((c) => c !== 'ingested_at_ms'), 'event_count'] as RollupColumnName[]);
-          agg.add(cols as RawColumns & { event_count?: Float64Array }, p.rollupWindow);
+          const groups = await this.cache.rollupColumns(
+            r,
+            [...needed.filter((c) => c !== 'ingested_at_ms'), 'event_count'] as RollupColumnName[],
+            spec.accountId,
+            p.rollupWindow,
+          );
+          for (const cols of groups) agg.add(cols as RawColumns & { event_count?: Float64Array }, p.rollupWindow);
         });
       }
     }

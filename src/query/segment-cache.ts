@@ -3,14 +3,16 @@
  * Segments are immutable, so an entry never goes stale; concurrent queries share one fetch (unless
  * `shareFetches` is off: on Workers a fetch one request started must not be awaited by another,
  * so only fetched bytes are shared). Columns are decoded on demand, so a total query never pays
- * for event ids.
+ * for event ids. A rollup segment written as row groups is cached group by group (key
+ * `id#group`) with its directory (plain data, at most MAX_DIRECTORIES, counted in the bytes):
+ * a one-account query fetches the directory once, then only its groups not cached yet.
  */
-import { readRawSegmentBytes, readRollupSegmentBytes } from '../objects/segment-objects.ts';
+import { readRawSegmentBytes, readRollupDirectory, readRollupGroupBytes, readRollupSegmentBytes, type GroupedRollupRef } from '../objects/segment-objects.ts';
 import type { DeepReadonly, RawSegmentEntry, RollupSegmentEntry } from '../manifest/schema.ts';
 import type { RawColumnName, RawColumns } from '../segment/raw.ts';
 import { decodeRawSegment } from '../segment/raw.ts';
 import type { RollupColumnName, RollupColumns } from '../segment/rollup.ts';
-import { decodeRollupSegment } from '../segment/rollup.ts';
+import { decodeRollupSegment, groupsOfAccount, HOUR_MS, splitGroups, type GroupDirectory } from '../segment/rollup.ts';
 import type { ObjectStore } from '../store/types.ts';
 
 interface Entry {
@@ -20,6 +22,8 @@ interface Entry {
 }
 
 type CachedSegment = DeepReadonly<RawSegmentEntry> | DeepReadonly<RollupSegmentEntry>;
+/** Directories kept (LRU): a year of rollups of every shard is a few hundred. */
+const MAX_DIRECTORIES = 4096;
 type Decoder = (bytes: Uint8Array, columns: string[]) => Record<string, unknown>;
 const decodeRaw: Decoder = (b, columns) => decodeRawSegment(b, { columns: columns as RawColumnName[] }) as unknown as Record<string, unknown>;
 const decodeRollup: Decoder = (b, columns) => decodeRollupSegment(b, { columns: columns as RollupColumnName[] }) as unknown as Record<string, unknown>;
@@ -36,6 +40,8 @@ export class SegmentCache {
   private readonly maxBytes: number;
   private readonly entries = new Map<string, Entry>();
   private readonly fetching = new Map<string, Promise<Entry>>();
+  private readonly fetchingOther = new Map<string, Promise<unknown>>();
+  private readonly directories = new Map<string, { dir: GroupDirectory; size: number }>();
   private total = 0;
   private readonly shareFetches: boolean;
   private readonly counts = { hits: 0, misses: 0 };
@@ -52,23 +58,90 @@ export class SegmentCache {
 
   /** The raw segment's columns, with at least `needed` decoded. */
   async columns(seg: DeepReadonly<RawSegmentEntry>, needed: readonly RawColumnName[]): Promise<RawColumns> {
-    return (await this.get(seg, needed, decodeRaw)) as unknown as RawColumns;
+    return (await this.get(seg.id, seg.rows, () => this.fetchBody(seg), needed, decodeRaw)) as unknown as RawColumns;
   }
 
-  /** The rollup segment's columns, with at least `needed` decoded. */
-  async rollupColumns(seg: DeepReadonly<RollupSegmentEntry>, needed: readonly RollupColumnName[]): Promise<RollupColumns> {
-    return (await this.get(seg, needed, decodeRollup)) as unknown as RollupColumns;
+  /**
+   * The rollup segment's columns, with at least `needed` decoded: one set per row group read. With
+   * `accountId`, a grouped segment gives only the groups that may hold the account's rows (in
+   * `window`, when given).
+   */
+  async rollupColumns(
+    seg: DeepReadonly<RollupSegmentEntry>,
+    needed: readonly RollupColumnName[],
+    accountId?: string,
+    window?: { readonly from: number; readonly to: number },
+  ): Promise<RollupColumns[]> {
+    const d = seg.directory_bytes;
+    if (d === undefined) return [(await this.get(seg.id, seg.rows, () => this.fetchBody(seg), needed, decodeRollup)) as unknown as RollupColumns];
+    const grouped = { id: seg.id, key: seg.key, bytes: seg.bytes, directory_bytes: d };
+    const dir = await this.directory(grouped);
+    // A group's rows lie in hours [minTime, maxTime + 1 h).
+    const overlaps = (min: number, max: number) => window === undefined || (min < window.to && max + HOUR_MS > window.from);
+    const { from, to } = accountId === undefined ? { from: 0, to: dir.groups.length } : groupsOfAccount(dir, accountId, overlaps);
+    if (from >= to) return [];
+    const ids = Array.from({ length: to - from }, (_, k) => `${seg.id}#${from + k}`);
+    // Groups not cached are fetched together: one ranged GET from the first to the last of them.
+    const absent = ids.flatMap((id, k) => (this.entries.has(id) ? [] : [from + k]));
+    const fetched = new Map<number, Uint8Array>();
+    if (absent.length > 0) {
+      const a = absent[0]!;
+      const b = absent[absent.length - 1]! + 1;
+      const bytes = await this.shared(`${seg.id}#${a}-${b}`, () => readRollupGroupBytes(this.store, grouped, dir, a, b, ' though it is listed'));
+      for (const [k, g] of splitGroups(dir, a, b, bytes).entries()) fetched.set(a + k, g);
+    }
+    const out: RollupColumns[] = [];
+    for (let i = from; i < to; i++) {
+      const one = async () =>
+        fetched.get(i) ?? splitGroups(dir, i, i + 1, await readRollupGroupBytes(this.store, grouped, dir, i, i + 1, ' though it is listed'))[0]!;
+      out.push((await this.get(ids[i - from]!, dir.groups[i]!.rows, one, needed, decodeRollup)) as unknown as RollupColumns);
+    }
+    return out;
   }
 
-  private async get(seg: CachedSegment, needed: readonly string[], decode: Decoder): Promise<Entry['columns']> {
-    let entry = this.entries.get(seg.id);
+  /** A grouped rollup segment's directory, cached. */
+  private async directory(seg: GroupedRollupRef): Promise<GroupDirectory> {
+    const hit = this.directories.get(seg.id);
+    if (hit !== undefined) {
+      this.directories.delete(seg.id);
+      this.directories.set(seg.id, hit);
+      return hit.dir;
+    }
+    const dir = await this.shared(`${seg.id}#dir`, () => readRollupDirectory(this.store, seg, ' though it is listed'));
+    if (!this.directories.has(seg.id)) {
+      // Decoded size, roughly: the account strings and numbers of each group.
+      const size = dir.groups.reduce((n, g) => n + 64 + (g.firstAccount.length + g.lastAccount.length) * 2, 0);
+      this.directories.set(seg.id, { dir, size });
+      this.total += size;
+      for (const [id, e] of this.directories) {
+        if (this.directories.size <= MAX_DIRECTORIES) break;
+        this.directories.delete(id);
+        this.total -= e.size;
+      }
+    }
+    return dir;
+  }
+
+  /** One fetch shared by concurrent callers (when fetches may be shared). */
+  private shared<T>(key: string, fetch: () => Promise<T>): Promise<T> {
+    if (!this.shareFetches) return fetch();
+    let p = this.fetchingOther.get(key) as Promise<T> | undefined;
+    if (p === undefined) {
+      p = fetch().finally(() => this.fetchingOther.delete(key));
+      this.fetchingOther.set(key, p);
+    }
+    return p;
+  }
+
+  private async get(id: string, rows: number, fetch: () => Promise<Uint8Array>, needed: readonly string[], decode: Decoder): Promise<Entry['columns']> {
+    let entry = this.entries.get(id);
     if (entry !== undefined) {
       this.counts.hits++;
-      this.entries.delete(seg.id); // LRU: move to the newest end
-      this.entries.set(seg.id, entry);
+      this.entries.delete(id); // LRU: move to the newest end
+      this.entries.set(id, entry);
     } else {
       this.counts.misses++;
-      entry = await this.load(seg);
+      entry = await this.load(id, rows, fetch);
     }
     const missing = needed.filter((c) => entry.columns[c] === undefined);
     if (missing.length > 0) {
@@ -88,23 +161,23 @@ export class SegmentCache {
     return readRollupSegmentBytes(this.store, seg, ' though it is listed');
   }
 
-  private load(seg: CachedSegment): Promise<Entry> {
-    if (!this.shareFetches) return this.fetchEntry(seg);
-    let p = this.fetching.get(seg.id);
+  private load(id: string, rows: number, fetch: () => Promise<Uint8Array>): Promise<Entry> {
+    if (!this.shareFetches) return this.fetchEntry(id, rows, fetch);
+    let p = this.fetching.get(id);
     if (p === undefined) {
-      p = this.fetchEntry(seg).finally(() => this.fetching.delete(seg.id));
-      this.fetching.set(seg.id, p);
+      p = this.fetchEntry(id, rows, fetch).finally(() => this.fetching.delete(id));
+      this.fetching.set(id, p);
     }
     return p;
   }
 
-  private async fetchEntry(seg: CachedSegment): Promise<Entry> {
-    const body = await this.fetchBody(seg);
+  private async fetchEntry(id: string, rows: number, fetch: () => Promise<Uint8Array>): Promise<Entry> {
+    const body = await fetch();
     // Another request may have cached it meanwhile (without shared fetches): keep that one.
-    const cached = this.entries.get(seg.id);
+    const cached = this.entries.get(id);
     if (cached !== undefined) return cached;
-    const entry: Entry = { bytes: body, columns: { rows: seg.rows }, size: body.byteLength };
-    this.entries.set(seg.id, entry);
+    const entry: Entry = { bytes: body, columns: { rows }, size: body.byteLength };
+    this.entries.set(id, entry);
     this.total += entry.size;
     this.evict();
     return entry;

@@ -41,6 +41,7 @@ export async function mergeRollups(store: ObjectStore, shard: ManifestStore, dep
     merged,
     inputs.flatMap((r) => r.inputs),
     (a) => bucketOf(a, bucketCount),
+    opts.groupRows,
   );
   const now = deps.clock.now();
   const res = await shard.commit({

@@ -23,6 +23,8 @@ export interface RollupOptions {
   readonly maxRollups: number;
   /** How long merged-away rollup segments stay readable. */
   readonly graceMs: number;
+  /** Rollups of more rows are written as row groups of about this many (segment/row-groups.ts). */
+  readonly groupRows?: number;
   /**
    * Ids of compacted segments to leave unrolled for now: those the next compaction run would
    * merge (it never takes a rolled segment), so small ones merge before they are rolled. The jobs
@@ -100,6 +102,7 @@ export async function rollupShard(
     [...rows.values()],
     inputs.map((s) => s.id),
     (a) => bucketOf(a, bucketCount),
+    opts.groupRows,
   );
   // Applied only if every input is still live and not rolled by anyone else.
   const res = await shard.commit({ op: 'addRollup', rollup, at_ms: deps.clock.now() });

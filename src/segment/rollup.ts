@@ -8,6 +8,17 @@ export { encodeRollupSegment, type EncodeRollupOptions } from './rollup-encode.t
 export { decodeRollupSegment, rollupColumnsToRows, rollupQuantity, type DecodeRollupOptions } from './rollup-decode.ts';
 export { SegmentCorruptError } from './errors.ts';
 export {
+  cutRollupGroups,
+  decodeRollupGroups,
+  decodeRollupObject,
+  encodeGroupedRollupSegment,
+  rollupDirectoryBytesOf,
+  rollupDirectoryOf,
+  type EncodeGroupedRollupOptions,
+  type EncodedGroupedRollupSegment,
+} from './rollup-groups.ts';
+export { decodeGroupDirectory, groupsOfAccount, groupsRange, splitGroups, type GroupDirectory, type RowGroup } from './row-groups.ts';
+export {
   HOUR_MS,
   ROLLUP_COLUMN_NAMES,
   ROLLUP_QUANTITY_LIMIT,

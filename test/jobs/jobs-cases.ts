@@ -17,6 +17,8 @@ import { generate, MONTHS, reference, type RefEvent } from '../query/reference.t
 import { usage } from '../support/fixtures.ts';
 import { verify } from '../../src/query/verify.ts';
 import { bucketOf, shardOfAccount } from '../../src/model/bucket.ts';
+import { checkRollup } from '../../src/cli/verify-objects.ts';
+import { CountingStore } from '../support/counting-store.ts';
 
 export interface Backend {
   store: ObjectStore;
@@ -118,6 +120,42 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       await runJob(b.db, 'gc', FAST);
       await expectStoreConsistent(b);
       for (const s of a.db.shards) expect((await s.revalidate()).manifest.rollups.length).toBeLessThanOrEqual(3 + 1);
+    }, 180_000);
+
+    it('rollups written as row groups: totals exact through compaction, rollup, merge and query; a one-account read fetches only its groups', async () => {
+      const { store, prefix } = await make();
+      const counting = new CountingStore(store);
+      const a = await openInstance(counting, prefix, { seed: 3 });
+      const events = generate(11, 1500, 9);
+      const accounts = [...new Set(events.map((e) => e.account_id))].sort();
+      // Tiny groups and at most 2 rollups a shard: every rollup is grouped, and merges regroup them.
+      const grouped: JobOptions = { ...FAST, rollup: { maxRollups: 2, graceMs: 0, groupRows: 6 } };
+      for (let i = 0; i < events.length; i += 250) {
+        await postBatch(a.app, events.slice(i, i + 250));
+        await runJob(a.db, 'compact', grouped);
+        await runJob(a.db, 'rollup', grouped);
+      }
+      for (let i = 0; i < 3; i++) {
+        await runJob(a.db, 'compact', grouped);
+        await runJob(a.db, 'rollup', grouped);
+      }
+      const rollups = (await Promise.all(a.db.shards.map(async (s) => (await s.revalidate()).manifest.rollups))).flat();
+      expect(rollups.length).toBeGreaterThan(0);
+      for (const r of rollups) expect(r.directory_bytes, r.id).toBeGreaterThan(0);
+      for (const [i, s] of a.db.shards.entries()) {
+        for (const r of (await s.revalidate()).manifest.rollups) expect(await checkRollup(counting, i, r)).toEqual([]);
+      }
+      await expectMatchesReference(a, events, accounts, 'grouped');
+      // Rollup-only totals come from the groups alone, through a fresh instance (cold cache).
+      const b = await openInstance(counting, prefix, { seed: 4 });
+      for (const account of accounts) {
+        counting.take();
+        expect(await total(b, account, 'rollup'), account).toEqual(reference(events, { account, from: FROM, to: TO }).get('[]') ?? [0n, 0]);
+        const reads = counting.take().filter((g) => g.key.includes('/rollup'));
+        expect(reads.length).toBeGreaterThan(0);
+        for (const g of reads) expect(g.range, `${account} ${g.key}`).toBeDefined();
+      }
+      expect(await total(b, undefined, 'rollup')).toEqual(reference(events, { from: FROM, to: TO }).get('[]'));
     }, 180_000);
 
     it('two compactions and two rollups at once on different instances: same totals, nothing rolled twice, nothing referenced deleted', async () => {

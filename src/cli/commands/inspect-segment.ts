@@ -5,7 +5,7 @@
  */
 import { NotFoundError } from '../../errors.ts';
 import { rawColumnsToEvents, decodeRawSegment } from '../../segment/raw.ts';
-import { decodeRollupSegment, rollupColumnsToRows } from '../../segment/rollup.ts';
+import { decodeRollupObject, rollupColumnsToRows, rollupDirectoryBytesOf } from '../../segment/rollup.ts';
 import { splitRawSegmentObject } from '../../objects/segment-objects.ts';
 import { intFlag, noMorePositionals, type Command } from '../args.ts';
 import { CliUsageError, EXIT, iso, jsonReplacer, type Context } from '../context.ts';
@@ -66,9 +66,15 @@ export const inspectSegmentCommand: Command = {
           .slice(0, limit)
           .map((e) => ({ ...e, quantity: e.quantity.toString() }));
       } else {
-        const cols = decodeRollupSegment(body);
-        stored = { exists: true, bytes: body.length, rows: cols.rows };
-        rows = rollupColumnsToRows(cols)
+        const groups = decodeRollupObject(body, rollupDirectoryBytesOf(body));
+        stored = {
+          exists: true,
+          bytes: body.length,
+          rows: groups.reduce((n, c) => n + c.rows, 0),
+          ...(groups.length > 1 ? { row_groups: groups.length } : {}),
+        };
+        rows = groups
+          .flatMap((cols) => rollupColumnsToRows(cols))
           .slice(0, limit)
           .map((r) => ({ ...r, hour: iso(r.hour_ms), quantity_sum: r.quantity_sum.toString() }));
       }
