@@ -3,7 +3,7 @@
  * the schema) from "written by a newer format" so the shard fails closed with the right reason.
  */
 import { ManifestCorruptError, UnsupportedFormatError } from '../errors.ts';
-import { STORED_MANIFEST_FORMAT, STORED_MANIFEST_FORMAT_RECENT, storedManifest, type StoredManifest } from './parts.ts';
+import { STORED_MANIFEST_FORMAT, STORED_MANIFEST_FORMAT_MAX, storedManifest, type StoredManifest } from './parts.ts';
 import { shardManifest, type ShardManifest } from './schema.ts';
 
 const enc = new TextEncoder();
@@ -84,10 +84,10 @@ export function decodeStored(bytes: Uint8Array, where: string): StoredBody {
     throw new ManifestCorruptError(`${where} is not valid JSON; the shard refuses writes until it is restored`, { cause: err });
   }
   const format = (raw as { format?: unknown } | null)?.format;
-  if (typeof format === 'number' && format > STORED_MANIFEST_FORMAT_RECENT) {
-    throw new UnsupportedFormatError(`${where} has format ${format}; this version reads formats 1 to ${STORED_MANIFEST_FORMAT_RECENT}. Upgrade usageDb.`);
+  if (typeof format === 'number' && format > STORED_MANIFEST_FORMAT_MAX) {
+    throw new UnsupportedFormatError(`${where} has format ${format}; this version reads formats 1 to ${STORED_MANIFEST_FORMAT_MAX}. Upgrade usageDb.`);
   }
-  const split = format === STORED_MANIFEST_FORMAT || format === STORED_MANIFEST_FORMAT_RECENT;
+  const split = typeof format === 'number' && format >= STORED_MANIFEST_FORMAT && format <= STORED_MANIFEST_FORMAT_MAX;
   const parsed = split ? storedManifest.safeParse(raw) : shardManifest.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

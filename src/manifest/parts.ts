@@ -24,6 +24,23 @@ export const STORED_MANIFEST_FORMAT = 2;
  * readable by the previous build; the previous build refuses format 3 (upgrade), never misreads it.
  */
 export const STORED_MANIFEST_FORMAT_RECENT = 3;
+/**
+ * The stored format of `current.json` (chunked or not) when an entry carries a field the
+ * previous build does not know and would drop on its next commit: a lean raw segment
+ * (`hashes: 'none'`) or a rollup in row groups (`directory_bytes`). Its schema drops unknown
+ * fields, so it would read such an entry as the other kind of object; it refuses format 4
+ * (upgrade) instead. Written only while such an entry is listed.
+ */
+export const STORED_MANIFEST_FORMAT_FIELDS = 4;
+/** The newest stored format this build reads. */
+export const STORED_MANIFEST_FORMAT_MAX = STORED_MANIFEST_FORMAT_FIELDS;
+
+/** Whether any entry of `m` carries a field the builds reading formats 2 and 3 would drop. */
+export function needsFieldsFormat(m: DeepReadonly<ShardManifest>): boolean {
+  for (const s of m.segments) if (s.hashes !== undefined) return true;
+  for (const r of m.rollups) if (r.directory_bytes !== undefined) return true;
+  return false;
+}
 /** Default: unsettled raw segment entries are stored in parts of this many once there are that many. */
 export const DEFAULT_RECENT_CHUNK = 256;
 /** A part's label: the UTC month of settled entries, or `recent-<k>` for the k-th chunk of unsettled ones. */
@@ -74,7 +91,7 @@ export type ManifestPart = z.infer<typeof manifestPart>;
  * exact order the manifest had (its digest depends on it).
  */
 export const storedManifest = shardManifest.omit({ format: true }).extend({
-  format: z.union([z.literal(STORED_MANIFEST_FORMAT), z.literal(STORED_MANIFEST_FORMAT_RECENT)]),
+  format: z.union([z.literal(STORED_MANIFEST_FORMAT), z.literal(STORED_MANIFEST_FORMAT_RECENT), z.literal(STORED_MANIFEST_FORMAT_FIELDS)]),
   parts: z.array(partRef),
   order: z.object({ segments: z.array(int), rollups: z.array(int) }),
 });
@@ -227,7 +244,11 @@ export function storedOf(m: DeepReadonly<ShardManifest>, split: ReturnType<typeo
   const { format: _format, ...rest } = m as ShardManifest;
   return {
     ...rest,
-    format: split.layout.parts.some((p) => p.month.startsWith('recent-')) ? STORED_MANIFEST_FORMAT_RECENT : STORED_MANIFEST_FORMAT,
+    format: needsFieldsFormat(m)
+      ? STORED_MANIFEST_FORMAT_FIELDS
+      : split.layout.parts.some((p) => p.month.startsWith('recent-'))
+        ? STORED_MANIFEST_FORMAT_RECENT
+        : STORED_MANIFEST_FORMAT,
     segments: split.inlineSegments.map((i) => m.segments[i] as RawSegmentEntry),
     rollups: split.inlineRollups.map((i) => m.rollups[i] as RollupSegmentEntry),
     parts: split.layout.parts.map((p) => {

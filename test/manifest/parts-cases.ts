@@ -395,6 +395,34 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       expect((await fresh.commit(added(recent('now2')))).committed).toBe(true);
     });
 
+    it('writes format 4 while an entry carries a field the previous build would drop (a lean segment), format 2 again once none does', async () => {
+      const store = await newStore();
+      const ms = shardStore(store);
+      await ms.commit(added(seg('jan', 0), recent('now')));
+      expect((await stored(store, ms)).stored.format).toBe(2);
+      // Settled in a part, not inline: the whole manifest decides the format, not current.json's own entries.
+      await ms.commit(added({ ...seg('lean', 0), compacted: true, hashes: 'none' }));
+      const s = (await stored(store, ms)).stored;
+      expect(s.format).toBe(4);
+      expect(ids(s)).toEqual(['now']);
+      const fresh = shardStore(store, 2);
+      const loaded = (await fresh.load()).manifest;
+      expect(loaded.segments.find((x) => x.id === 'lean')?.hashes).toBe('none');
+      expect(loaded).toEqual(ms.peek()!.manifest);
+      await ms.commit({
+        op: 'replaceSegments',
+        replacement_id: 'rep-lean',
+        at_ms: 2,
+        delete_after_ms: 3,
+        inputs: ['lean'],
+        outputs: [{ ...noHashes(seg('full', 0)), compacted: true }],
+        justified_by: [],
+        conflicts: [],
+        quarantine: [],
+      });
+      expect((await stored(store, ms)).stored.format).toBe(2);
+    });
+
     it('reads a format-1 current.json and its history, and migrates it to parts on the next commit', async () => {
       const store = await newStore();
       const keys = new ShardKeys(prefix, 0, 1);
