@@ -5,15 +5,27 @@
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { runJob, type JobName } from '../../src/jobs/run.ts';
+import { runJob, type JobName, type JobOptions } from '../../src/jobs/run.ts';
 import { shardOfAccount } from '../../src/model/bucket.ts';
 import { postBatch } from '../support/instance.ts';
 import { keyOf, type Model, monthOf, type WireEvent } from './model.ts';
-import { FAULT_KINDS, type FaultKind, type World } from './world.ts';
+import { FAULT_KINDS, SIM_WINDOW_MS, type FaultKind, type World } from './world.ts';
 
 type Cmd = fc.AsyncCommand<Model, World, false>;
 
 const ACCOUNTS = ['acme', 'globex', 'initech', 'umbrella', 'hooli'];
+
+/**
+ * Jobs as the scheduler runs them, with the instances' short window (compaction writes lean
+ * outputs and its strip step rewrites compacted segments past it) and rollups in row groups of
+ * 3 rows (every rollup of more than 3 rows is grouped; one-account reads take its groups).
+ */
+const JOB_OPTIONS: JobOptions = {
+  compact: { graceMs: 0, dedupeWindowMs: SIM_WINDOW_MS },
+  strip: { maxSegments: 2 },
+  gc: { safetyAgeMs: 0 },
+  rollup: { maxRollups: 4, graceMs: 0, groupRows: 3 },
+};
 const MONTHS = [Date.UTC(2026, 7, 1), Date.UTC(2026, 8, 1), Date.UTC(2026, 9, 1)];
 
 function freshEvents(m: Model, n: number, account: number, month: number, variant: number): WireEvent[] {
@@ -174,9 +186,7 @@ export function commands(instances: number): fc.Arbitrary<Cmd>[] {
         if (fault !== undefined) w.faults.arm(fault, 2);
         if (job === 'compact') m.markMaybeCollapsed();
         try {
-          await runJob(w.instances[n]!.db, job, { compact: { graceMs: 0 }, gc: { safetyAgeMs: 0 }, rollup: { maxRollups: 4, graceMs: 0 } }).catch(
-            () => undefined,
-          );
+          await runJob(w.instances[n]!.db, job, JOB_OPTIONS).catch(() => undefined);
         } finally {
           w.faults.disarm();
         }
@@ -185,7 +195,7 @@ export function commands(instances: number): fc.Arbitrary<Cmd>[] {
     i.map((n) =>
       cmd(`full-compaction(i${n})`, async (m, w) => {
         for (let k = 0; k < 10; k++) {
-          const r = await runJob(w.instances[n]!.db, 'compact', { compact: { graceMs: 0 } });
+          const r = await runJob(w.instances[n]!.db, 'compact', { compact: { graceMs: 0, dedupeWindowMs: SIM_WINDOW_MS } });
           expect(r.failed).toBe(0);
           if (!r.results.some((x) => x.committed === true)) break;
         }

@@ -20,10 +20,16 @@ export interface SimOptions {
 export interface SimStats {
   sequences: number;
   commands: number;
+  /** Sequences that ended with a lean segment (no hashes: written past the window or stripped) listed. */
+  withLean: number;
+  /** Sequences that ended with a rollup in row groups listed. */
+  withGroups: number;
+  /** Key filter false positives confirmed away by page reads (instances whose filters say "maybe"). */
+  falsePositives: number;
 }
 
 export async function runSimulation(o: SimOptions): Promise<SimStats> {
-  const stats: SimStats = { sequences: 0, commands: 0 };
+  const stats: SimStats = { sequences: 0, commands: 0, withLean: 0, withGroups: 0, falsePositives: 0 };
   const instancesArb = fc.integer({ min: 2, max: 4 });
   await fc.assert(
     fc.asyncProperty(
@@ -36,6 +42,11 @@ export async function runSimulation(o: SimOptions): Promise<SimStats> {
         for (let i = 0; i < world.instances.length; i++) await checkInvariants(model, world, i);
         stats.sequences++;
         stats.commands += model.steps;
+        const manifests = await Promise.all(world.instances[0]!.db.shards.map(async (s) => (await s.revalidate()).manifest));
+        if (manifests.some((m) => m.segments.some((s) => s.hashes === 'none'))) stats.withLean++;
+        if (manifests.some((m) => m.rollups.some((r) => r.directory_bytes !== undefined))) stats.withGroups++;
+        for (const inst of world.instances)
+          for (let shard = 0; shard < manifests.length; shard++) stats.falsePositives += inst.ingestor.writer(shard).cold.stats.falsePositives;
       },
     ),
     { numRuns: o.runs, seed: o.seed, endOnFailure: false, verbose: 1 },

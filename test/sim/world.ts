@@ -8,7 +8,24 @@ import { withFaults, type Fault, type StoreCall } from '../../src/store/faulty.t
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { ObjectStore } from '../../src/store/types.ts';
 import { hex128, murmur3x86_128 } from '../../src/model/hash.ts';
+import type { FilterLoader } from '../../src/ingest/cold-filters.ts';
+import { readKeyFilter } from '../../src/objects/segment-objects.ts';
+import { KeyFilter } from '../../src/segment/key-filter.ts';
 import { openInstance, TestClock, type Instance } from '../support/instance.ts';
+
+/** The dedupe window of every instance and job: short, so compaction writes lean segments and strips hashes. */
+export const SIM_WINDOW_MS = 2 * 86_400_000;
+
+/** A key filter that answers "maybe" for every key: each probe is a false positive to confirm away. */
+const alwaysMaybe: FilterLoader = async (store, seg) => {
+  const real = await readKeyFilter(store, seg);
+  const maybe = new (class extends KeyFilter {
+    override mayContain(): boolean {
+      return true;
+    }
+  })(real.filter.seed, real.filter.blockLength, real.filter.fingerprints);
+  return { ...real, filter: maybe };
+};
 
 /** Virtual time: sleeps advance it instead of waiting, so backoffs cost nothing. */
 export class VirtualClock extends TestClock {
@@ -98,11 +115,17 @@ export async function makeWorld(opts: { seed: number; instances: number; base?: 
       seed: opts.seed * 1000 + i * 37 + gen,
       shards: 4,
       buckets: 8,
-      ingest: { groupCommitWindowMs: 0, dedupeWindowMs: 2 * 86_400_000 },
+      ingest: { groupCommitWindowMs: 0, dedupeWindowMs: SIM_WINDOW_MS },
       commitPolicy: { maxAttempts: 64, maxDurationMs: 600_000 },
       // Chunks of 3 unsettled segments: recent parts are written, reused and rewritten all the time.
       parts: { recentChunk: 3 },
     });
+  // Odd slots' key filters say "maybe" for everything: their ingest confirms every probe by a page read.
+  const openSlot = async (i: number, gen: number) => {
+    const inst = await open(i, gen);
+    if (i % 2 === 1) for (let shard = 0; shard < 4; shard++) inst.ingestor.writer(shard).cold.loadFilter = alwaysMaybe;
+    return inst;
+  };
   const world: World = {
     store,
     prefix,
@@ -112,9 +135,9 @@ export async function makeWorld(opts: { seed: number; instances: number; base?: 
     restarts: 0,
     async restart(i) {
       world.restarts++;
-      world.instances[i] = await open(i, world.restarts);
+      world.instances[i] = await openSlot(i, world.restarts);
     },
   };
-  for (let i = 0; i < opts.instances; i++) world.instances.push(await open(i, 0));
+  for (let i = 0; i < opts.instances; i++) world.instances.push(await openSlot(i, 0));
   return world;
 }
