@@ -17,7 +17,7 @@ import { EventHasher, HASH_WORDS, type SegmentHashes } from '../../src/segment/r
 import { MemoryStore } from '../../src/store/memory.ts';
 import { openInstance, postBatch, storedEvents, usage } from '../support/instance.ts';
 import { eventArb, realisticEvents } from '../segment/arbitraries.ts';
-import { fakeSegment } from '../support/fixtures.ts';
+import { fakeRollup, fakeSegment } from '../support/fixtures.ts';
 
 const WINDOW = 60_000;
 const PAST = WINDOW + LEAN_SLACK_MS + 60_000;
@@ -169,25 +169,6 @@ describe('the stripHashes edit', () => {
     expect(d.segments.map((s) => s.id)).toEqual(['a2', 'b']);
   });
 });
-
-function fakeRollup(id: string) {
-  return {
-    id,
-    key: `rollups/${id}`,
-    inputs: [],
-    rows: 1,
-    bytes: 1,
-    min_hour_ms: 0,
-    max_hour_ms: 0,
-    buckets: [0],
-    min_account: 'a',
-    max_account: 'a',
-    quantity_sum: '1',
-    event_count: 1,
-    checksum: '0',
-    created_at_ms: 1,
-  };
-}
 
 describe('the strip step under concurrency', () => {
   const fill = async () => {

@@ -6,11 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { ColdFilters } from '../../src/ingest/cold-filters.ts';
 import { runJob, type JobOptions } from '../../src/jobs/run.ts';
 import { DAY_MS } from '../../src/model/time.ts';
-import { readKeyFilter } from '../../src/objects/segment-objects.ts';
-import { KeyFilter } from '../../src/segment/key-filter.ts';
 import { FaultPlan, withFaults } from '../../src/store/faulty.ts';
 import { AmbiguousWriteError, StoreRefusedError } from '../../src/store/errors.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
+import { alwaysMaybe } from '../support/filters.ts';
 import { openInstance, postBatch, storedEvents, TestClock, usage, type Instance } from '../support/instance.ts';
 
 const FAST: JobOptions = { compact: { graceMs: 0 }, gc: { safetyAgeMs: 0 }, rollup: { maxRollups: 3, graceMs: 0 } };
@@ -80,15 +79,7 @@ describe('dedupe of compacted segments through key filters', () => {
     const { store, clock } = await setup(2000);
     const cold = await openInstance(store, 'db', { clock, ingest: WINDOW, seed: 9 });
     for (const w of writers(cold)) {
-      w.cold.loadFilter = async (s, seg) => {
-        const real = await readKeyFilter(s, seg);
-        const always = new (class extends KeyFilter {
-          override mayContain(): boolean {
-            return true;
-          }
-        })(real.filter.seed, real.filter.blockLength, real.filter.fingerprints);
-        return { ...real, filter: always };
-      };
+      w.cold.loadFilter = alwaysMaybe;
     }
     const r = await postBatch(cold.app, many(1000, 10_000));
     expect(r.body).toMatchObject({ accepted: 1000, duplicates: 0, conflicts: 0 });

@@ -5,30 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { applyEdit, closeInputs, draftOf, manifestEdit, rawSegmentsAdded, type EditOf, type ManifestEdit } from '../../src/manifest/edits.ts';
-import { emptyManifest, type RollupSegmentEntry, type ShardManifest } from '../../src/manifest/schema.ts';
+import { emptyManifest, type ShardManifest } from '../../src/manifest/schema.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
-import { fakeSegment } from '../support/fixtures.ts';
+import { fakeRollup, fakeSegment } from '../support/fixtures.ts';
 
 const manifest = (over: Partial<ShardManifest> = {}): ShardManifest => ({ ...emptyManifest(0, 'c1', 1), ...over });
 
-function rollup(id: string, inputs: string[], hour = 0): RollupSegmentEntry {
-  return {
-    id,
-    key: `r/${id}.rseg`,
-    inputs,
-    rows: 1,
-    bytes: 1,
-    min_hour_ms: hour,
-    max_hour_ms: hour,
-    buckets: [0],
-    min_account: 'a',
-    max_account: 'a',
-    quantity_sum: '1',
-    event_count: 1,
-    checksum: '0',
-    created_at_ms: 1,
-  };
-}
+const rollup = fakeRollup;
 
 const event = (over: Partial<UsageEvent>): UsageEvent =>
   ({

@@ -12,7 +12,7 @@ import type { RollupSegmentEntry } from '../../src/manifest/schema.ts';
 import { bucketOf } from '../../src/model/bucket.ts';
 import { readRollupRows, writeRollupSegment } from '../../src/objects/segment-objects.ts';
 import { SegmentCache } from '../../src/query/segment-cache.ts';
-import { HOUR_MS, rollupColumnsToRows, SegmentCorruptError, type RollupColumnName, type RollupRow } from '../../src/segment/rollup.ts';
+import { HOUR_MS, ROLLUP_COLUMN_NAMES, rollupColumnsToRows, SegmentCorruptError, type RollupColumnName, type RollupRow } from '../../src/segment/rollup.ts';
 import type { ObjectStore } from '../../src/store/types.ts';
 import { CountingStore } from '../support/counting-store.ts';
 import { realTimeDeps } from '../support/deps.ts';
@@ -23,22 +23,7 @@ export interface Backend {
   prefix: string;
 }
 
-const ALL: RollupColumnName[] = [
-  'kind',
-  'account_id',
-  'subscription_id',
-  'product_id',
-  'meter_id',
-  'model_id',
-  'source',
-  'unit',
-  'timestamp_ms',
-  'quantity',
-  'dimensions',
-  'event_count',
-  'first_event_ms',
-  'last_event_ms',
-];
+const ALL: RollupColumnName[] = [...ROLLUP_COLUMN_NAMES];
 const key = (r: RollupRow) => JSON.stringify([r.account_id, r.product_id, r.meter_id, r.model_id, r.subscription_id, r.hour_ms, r.quantity_sum.toString()]);
 const sorted = (rows: readonly RollupRow[]) => rows.map(key).sort();
 

@@ -8,24 +8,11 @@ import { withFaults, type Fault, type StoreCall } from '../../src/store/faulty.t
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { ObjectStore } from '../../src/store/types.ts';
 import { hex128, murmur3x86_128 } from '../../src/model/hash.ts';
-import type { FilterLoader } from '../../src/ingest/cold-filters.ts';
-import { readKeyFilter } from '../../src/objects/segment-objects.ts';
-import { KeyFilter } from '../../src/segment/key-filter.ts';
+import { alwaysMaybe } from '../support/filters.ts';
 import { openInstance, TestClock, type Instance } from '../support/instance.ts';
 
 /** The dedupe window of every instance and job: short, so compaction writes lean segments and strips hashes. */
 export const SIM_WINDOW_MS = 2 * 86_400_000;
-
-/** A key filter that answers "maybe" for every key: each probe is a false positive to confirm away. */
-const alwaysMaybe: FilterLoader = async (store, seg) => {
-  const real = await readKeyFilter(store, seg);
-  const maybe = new (class extends KeyFilter {
-    override mayContain(): boolean {
-      return true;
-    }
-  })(real.filter.seed, real.filter.blockLength, real.filter.fingerprints);
-  return { ...real, filter: maybe };
-};
 
 /** Virtual time: sleeps advance it instead of waiting, so backoffs cost nothing. */
 export class VirtualClock extends TestClock {

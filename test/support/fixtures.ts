@@ -2,7 +2,27 @@
 import { closeInputs, type EditOf } from '../../src/manifest/edits.ts';
 import { parseMonth } from '../../src/model/periods.ts';
 import type { Planner } from '../../src/manifest/manifest-store.ts';
-import type { RawSegmentEntry } from '../../src/manifest/schema.ts';
+import type { RawSegmentEntry, RollupSegmentEntry } from '../../src/manifest/schema.ts';
+
+/** A rollup entry of one row for manifest-level tests (no object behind it). */
+export function fakeRollup(id: string, inputs: string[] = [], hour = 0): RollupSegmentEntry {
+  return {
+    id,
+    key: `r/${id}.rseg`,
+    inputs,
+    rows: 1,
+    bytes: 1,
+    min_hour_ms: hour,
+    max_hour_ms: hour,
+    buckets: [0],
+    min_account: 'a',
+    max_account: 'a',
+    quantity_sum: '1',
+    event_count: 1,
+    checksum: '0',
+    created_at_ms: 1,
+  };
+}
 
 export function fakeSegment(id: string): RawSegmentEntry {
   return {
