@@ -61,14 +61,17 @@ export function evaluateGoals(results: readonly SizeResult[]): Goal[] {
     const sizes = `${small.size} -> ${large.size}`;
     le('commit p50 growth, smallest -> largest history (x)', store, Math.round((large.commit_ms.p50 / small.commit_ms.p50) * 100) / 100, 1.5, sizes);
     le('manifest bytes per shard, max over sizes', store, Math.max(...rs.map((r) => r.manifest_bytes_per_shard.max)), 256 * 1024);
-    const windowNote = `${large.size}: ${large.events_in_window} events in the ${large.events_in_window === large.events ? 'whole history' : 'dedupe window'} (goal is stated for 5M)`;
+    // The fresh-process goals are stated for a full window ("5M events within the window"): judged
+    // on the size with the most events in it, not on the longest history.
+    const full = [...rs].sort((a, b) => a.events_in_window - b.events_in_window || a.days - b.days)[rs.length - 1]!;
+    const windowNote = `${full.size}: ${full.events_in_window} events in the ${full.events_in_window === full.events ? 'whole history' : 'dedupe window'} (goal is stated for 5M)`;
     if (store !== 'memory') {
-      le('fresh process first ingest (ms)', store, large.fresh_process.first_ingest_ms, store === 'minio' ? 2000 : 1000, windowNote);
-      le('dedupe memory per event in window (bytes, RSS delta)', store, large.dedupe_bytes_per_window_event, 8, windowNote);
+      le('fresh process first ingest (ms)', store, full.fresh_process.first_ingest_ms, store === 'minio' ? 2000 : 1000, windowNote);
+      le('dedupe memory per event in window (bytes, RSS delta)', store, full.dedupe_bytes_per_window_event, 8, windowNote);
       le(
         'RSS after first ingest (MB)',
         store,
-        large.fresh_process.rss_after_first_bytes === null ? null : Math.round(large.fresh_process.rss_after_first_bytes / 1e5) / 10,
+        full.fresh_process.rss_after_first_bytes === null ? null : Math.round(full.fresh_process.rss_after_first_bytes / 1e5) / 10,
         200,
         windowNote,
       );
