@@ -3,9 +3,9 @@
  * API (v1) events through `handler`, EventBridge events through `jobs`, configured only by
  * environment variables, state in the test S3 endpoint (MinIO).
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LambdaEvent } from 'hono/aws-lambda';
-import { uniquePrefix } from '../support/s3.ts';
+import { s3Env, uniquePrefix } from '../support/s3.ts';
 
 const SECRET = 'lambda-test-secret-0123456789';
 const ACCOUNT = 'acct-lambda';
@@ -13,14 +13,8 @@ let lambda: typeof import('../../src/runtime/lambda.ts');
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  const s3 = inject('s3');
   Object.assign(process.env, {
-    USAGEDB_S3_ENDPOINT: s3.endpoint,
-    USAGEDB_S3_BUCKET: s3.bucket,
-    USAGEDB_S3_REGION: s3.region,
-    USAGEDB_S3_ACCESS_KEY_ID: s3.accessKeyId,
-    USAGEDB_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    USAGEDB_PREFIX: uniquePrefix('lambda'),
+    ...s3Env(uniquePrefix('lambda')),
     USAGEDB_SHARDS: '2',
     USAGEDB_API_KEYS: `tester:${SECRET}:ingest+read+admin`,
     USAGEDB_LOG_LEVEL: 'error',

@@ -7,9 +7,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Miniflare as MiniflareType } from 'miniflare';
-import { uniquePrefix } from '../support/s3.ts';
+import { s3Env, uniquePrefix } from '../support/s3.ts';
 import { concurrentIngestsAnswerExactly, REQUESTS } from '../support/worker-concurrency.ts';
 import { bundleWorker, RuntimeOutput, startWorkerd } from '../support/workerd.ts';
 
@@ -21,19 +21,13 @@ describe('Worker (workerd) under concurrent requests', () => {
   let outdir: string | undefined;
 
   beforeAll(async () => {
-    const s3 = inject('s3');
     outdir = await mkdtemp(join(tmpdir(), 'usagedb-worker-conc-'));
     const scriptPath = await bundleWorker(outdir, output);
     mf = await startWorkerd(
       scriptPath,
       outdir,
       {
-        USAGEDB_S3_ENDPOINT: s3.endpoint,
-        USAGEDB_S3_BUCKET: s3.bucket,
-        USAGEDB_S3_REGION: s3.region,
-        USAGEDB_S3_ACCESS_KEY_ID: s3.accessKeyId,
-        USAGEDB_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        USAGEDB_PREFIX: uniquePrefix('worker-conc'),
+        ...s3Env(uniquePrefix('worker-conc')),
         USAGEDB_SHARDS: '4',
         USAGEDB_BUCKETS: '16',
         USAGEDB_API_KEYS: `tester:${SECRET}:admin`,

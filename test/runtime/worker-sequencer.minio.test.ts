@@ -9,11 +9,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Miniflare as MiniflareType } from 'miniflare';
 import { Database } from '../../src/manifest/database.ts';
 import { systemDeps } from '../../src/runtime/system.ts';
-import { testS3Store, uniquePrefix } from '../support/s3.ts';
+import { s3Env, testS3Store, uniquePrefix } from '../support/s3.ts';
 import { bundleWorker, callWorker, RuntimeOutput, scheduledTarget, startWorkerd } from '../support/workerd.ts';
 import { type WireEvent, wireEvent } from '../support/wire-event.ts';
 
@@ -87,17 +87,11 @@ describe('Worker with shard sequencers (Durable Objects) in workerd', () => {
   const prefix = uniquePrefix('worker-seq');
 
   async function start(): Promise<MiniflareType> {
-    const s3 = inject('s3');
     const mf = await startWorkerd(
       scriptPath,
       outdir!,
       {
-        USAGEDB_S3_ENDPOINT: s3.endpoint,
-        USAGEDB_S3_BUCKET: s3.bucket,
-        USAGEDB_S3_REGION: s3.region,
-        USAGEDB_S3_ACCESS_KEY_ID: s3.accessKeyId,
-        USAGEDB_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        USAGEDB_PREFIX: prefix,
+        ...s3Env(prefix),
         USAGEDB_SHARDS: String(SHARDS),
         USAGEDB_BUCKETS: '16',
         USAGEDB_API_KEYS: `tester:${SECRET}:admin`,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { Miniflare as MiniflareType } from 'miniflare';
-import { uniquePrefix } from '../support/s3.ts';
+import { s3Env, uniquePrefix } from '../support/s3.ts';
 import { CONSOLE_ASSETS, CONSOLE_PAGE } from '../../src/console/assets.generated.ts';
 import { bundleWorker, callWorker, RuntimeOutput, scheduledTarget, startWorkerd } from '../support/workerd.ts';
 import { wireEvent } from '../support/wire-event.ts';
@@ -46,12 +46,7 @@ describe('Worker (workerd, wrangler bundle) against S3', () => {
       scriptPath,
       outdir,
       {
-        USAGEDB_S3_ENDPOINT: s3.endpoint,
-        USAGEDB_S3_BUCKET: s3.bucket,
-        USAGEDB_S3_REGION: s3.region,
-        USAGEDB_S3_ACCESS_KEY_ID: s3.accessKeyId,
-        USAGEDB_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        USAGEDB_PREFIX: uniquePrefix('worker'),
+        ...s3Env(uniquePrefix('worker')),
         USAGEDB_SHARDS: '2',
         USAGEDB_BUCKETS: '8',
         USAGEDB_API_KEYS: `tester:${SECRET}:admin`,
