@@ -63,6 +63,13 @@ export class ColdFilters {
     return this.filters.size;
   }
 
+  /** Whether any of `segments` has a key filter and can hold rows of the window (else every lookup answers 'new'). */
+  static anyInWindow(segments: readonly DeepReadonly<RawSegmentEntry>[], nowMs: number, windowMs: number): boolean {
+    const horizon = nowMs - windowMs;
+    for (const s of segments) if (hasKeyFilter(s) && s.max_ingested >= horizon) return true;
+    return false;
+  }
+
   /**
    * Answers each probe against the filtered segments of `segments` whose rows can be in the
    * window (`max_ingested ≥ now − window`) and whose buckets hold the probe's.

@@ -290,7 +290,7 @@ export class ShardWriter {
    * Outcome per event against the dedupe index (committed state only) and against earlier events
    * of the same group; `period_closed` for Usage events in a period the manifest lists as closed.
    */
-  private classify(all: readonly PendingEvent[], manifest: DeepReadonly<ShardManifest>, cold: readonly ColdAnswer[]): Outcome[] {
+  private classify(all: readonly PendingEvent[], manifest: DeepReadonly<ShardManifest>, cold: readonly ColdAnswer[] | undefined): Outcome[] {
     const { index, deps } = this.d;
     const now = deps.clock.now();
     const closed = new ClosedPeriods(manifest.periods);
@@ -302,7 +302,7 @@ export class ShardWriter {
       const h = p.hashes;
       const a = p.at;
       const exact = index.classify(h[a]!, h[a + 1]!, h[a + 2]!, h[a + 4]!, now);
-      const known = exact === 'new' ? cold[i]! : exact;
+      const known = exact === 'new' && cold !== undefined ? cold[i]! : exact;
       if (known !== 'new') {
         out[i] = known;
         continue;
@@ -321,11 +321,13 @@ export class ShardWriter {
 
   /**
    * Answers, for events the exact index does not know, from the key filters of compacted segments
-   * (confirmed by ranged reads of their sorted hashes): 'new' for every other event.
+   * (confirmed by ranged reads of their sorted hashes): 'new' for every other event. Undefined
+   * (every event new) when no such segment can hold an event of the window.
    */
-  private async coldCheck(all: readonly PendingEvent[], manifest: DeepReadonly<ShardManifest>): Promise<ColdAnswer[]> {
+  private async coldCheck(all: readonly PendingEvent[], manifest: DeepReadonly<ShardManifest>): Promise<ColdAnswer[] | undefined> {
     const { index, store, deps } = this.d;
     const now = deps.clock.now();
+    if (!ColdFilters.anyInWindow(manifest.segments, now, index.windowMs)) return undefined;
     const probes: ColdProbe[] = [];
     const at: number[] = [];
     for (let i = 0; i < all.length; i++) {
