@@ -25,9 +25,23 @@ export function parseMonth(value: string | undefined, field = 'period'): Month {
 
 /** The UTC month (`YYYY-MM`) a timestamp falls in. */
 export function monthOf(timestampMs: number): string {
+  // Events of one request (and one commit) nearly always fall in one month: the last month's
+  // bounds answer them without a Date per event.
+  if (timestampMs >= lastMonth.from && timestampMs < lastMonth.to) return lastMonth.name;
   const d = new Date(timestampMs);
-  return `${d.getUTCFullYear().toString().padStart(4, '0')}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth();
+  const name = `${y.toString().padStart(4, '0')}-${String(m + 1).padStart(2, '0')}`;
+  // Date.UTC maps years 0-99 to 1900-1999: the bounds are set on a Date instead.
+  const from = new Date(0);
+  from.setUTCFullYear(y, m, 1);
+  const to = new Date(0);
+  to.setUTCFullYear(y, m + 1, 1);
+  if (!Number.isNaN(from.getTime()) && !Number.isNaN(to.getTime())) lastMonth = { from: from.getTime(), to: to.getTime(), name };
+  return name;
 }
+
+let lastMonth = { from: 0, to: 0, name: '' };
 
 /** What ClosedPeriods needs of a period record. */
 export interface PeriodState {
