@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { childEnv, freePort, run, start, stop, waitForHttp } from '../support/processes.ts';
@@ -108,7 +108,16 @@ describe('container image steps (no Docker engine here: the Dockerfile replayed)
   it('.dockerignore keeps node_modules, data, dist and tests out of the build context and lets the COPY sources in', () => {
     for (const p of ['node_modules', 'node_modules/hono/package.json', 'data', 'dist/lib/cli/main.js', 'test', '.git', '.dev.vars', 'README.md'])
       expect(inContext(p), p).toBe(false);
-    for (const p of ['package.json', 'package-lock.json', 'src/runtime/node.ts']) expect(inContext(p), p).toBe(true);
+    for (const p of ['package.json', 'package-lock.json', 'src/runtime/node.ts', 'tsconfig.json', 'infra/tsconfig.image.json']) expect(inContext(p), p).toBe(true);
+  });
+
+  it('compiles with the TypeScript version package.json pins, and runs the compiled server, not the sources', () => {
+    const pinned = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies.typescript;
+    const runs = dockerfile().filter((i) => i.op === 'RUN' && i.arg.includes(' tsc '));
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.arg).toContain(`typescript@${pinned} tsc`);
+    const cmd = JSON.parse(dockerfile().find((i) => i.op === 'CMD')!.arg) as string[];
+    expect(cmd).toEqual(['node', 'dist/lib/runtime/node.js']);
   });
 
   it('COPY, RUN, ENV and CMD as the Dockerfile says, then its HEALTHCHECK passes against the server', async () => {
@@ -126,7 +135,8 @@ describe('container image steps (no Docker engine here: the Dockerfile replayed)
           const from = join(ROOT, src);
           const files = statSync(from).isDirectory() ? filesUnder(from).map((f) => join(src, f)) : [src];
           for (const f of files.filter((x) => inContext(relative('.', x)))) {
-            const to = statSync(from).isDirectory() ? join(dest, relative(src, f)) : join(dest, f);
+            // A directory's files keep their paths below it; a file lands in the destination by name.
+            const to = statSync(from).isDirectory() ? join(dest, relative(src, f)) : join(dest, basename(f));
             mkdirSync(join(to, '..'), { recursive: true });
             cpSync(join(ROOT, f), to);
           }
@@ -147,6 +157,8 @@ describe('container image steps (no Docker engine here: the Dockerfile replayed)
     }
     expect(existsSync(join(app, 'node_modules', 'hono')), 'npm ci installed the runtime dependencies').toBe(true);
     expect(existsSync(join(app, 'node_modules', 'vitest')), 'and no dev dependency').toBe(false);
+    expect(existsSync(join(app, 'node_modules', 'typescript')), 'not even the compiler').toBe(false);
+    expect(existsSync(join(app, 'dist', 'lib', 'runtime', 'node.js')), 'the compiled server').toBe(true);
     expect(cmd[0]).toBe('node');
     const port = String(await freePort());
     // HOST=0.0.0.0 from the image's ENV: without keys the server refuses to start.
