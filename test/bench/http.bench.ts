@@ -18,6 +18,7 @@
 import { startTestS3, type RunningS3 } from '../support/minio.ts';
 import { GROUPS, HELP, parseArgs, parseShape, type Options, type Shape } from './http/args.ts';
 import { ratios, summarize, tables } from './http/report.ts';
+import { compileServer } from './http/processes.ts';
 import { runScenario, type Context, type Plan, type RunRecord } from './http/scenario.ts';
 import { writeResult } from './results.ts';
 
@@ -123,6 +124,9 @@ async function main(): Promise<void> {
     return;
   }
   const schedule = plans(o);
+  const usesOurs = schedule.some((rep) => rep.some((p) => p.system === 'ours-fs' || p.system === 'ours-minio'));
+  // Our server as the container image runs it: compiled, not the sources through the type stripper.
+  const serverEntry = usesOurs ? compileServer() : null;
   const needsMinio = schedule.some((rep) => rep.some((p) => p.system === 'ours-minio' || p.system === 'worker' || p.system === 'worker-direct'));
   let s3: RunningS3 | undefined;
   if (needsMinio) {
@@ -170,6 +174,7 @@ async function main(): Promise<void> {
       sample_account_months: o.sample,
       log_level: o.logLevel,
       server_env: o.serverEnv,
+      server_entry: serverEntry,
       multi_peers: o.peers,
       reference: o.referenceBin ?? null,
       workload: { accounts: 10_000, zipf_s: 1.1, meters: 10, models: 100, retry_rate: 0.02, months: 3 },

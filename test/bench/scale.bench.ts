@@ -28,6 +28,7 @@ import { FsStore } from '../../src/store/fs.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { S3Store } from '../../src/store/s3.ts';
 import { startTestS3, type RunningS3 } from '../support/minio.ts';
+import { compileServer } from './http/processes.ts';
 import {
   build,
   DAY_MS,
@@ -128,6 +129,8 @@ async function main(): Promise<void> {
   const started = performance.now();
   const log = (line: string) => console.log(`[${round((performance.now() - started) / 1000)} s] ${line}`);
   const o: RunOptions = { ...args.opts, runId, log };
+  // Server processes as the container image runs them: compiled, not through the type stripper.
+  const serverEntry = args.stores.some((st) => st !== 'memory') ? compileServer() : null;
   log(
     `bench:scale sizes ${args.sizes.map((s) => s.label).join(',')}, ${o.eventsPerDay} events/day, ${o.accounts} accounts, stores ${args.stores.join(',')}, dedupe window ${DEFAULT_INGEST_OPTIONS.dedupeWindowMs / DAY_MS} d`,
   );
@@ -148,6 +151,7 @@ async function main(): Promise<void> {
       machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
       store: args.stores.join(','),
       args: { sizes: args.sizes.map((s) => s.label), stores: args.stores, quick: args.quick, ...args.opts },
+      server_entry: serverEntry,
       wall_seconds: round((performance.now() - started) / 1000),
       dedupe_window_days: DEFAULT_INGEST_OPTIONS.dedupeWindowMs / DAY_MS,
       empty_database: baselines,
