@@ -42,8 +42,12 @@ export function configure(env: Readonly<Record<string, string | undefined>>, rt:
   return config;
 }
 
-/** `extra`: what the environment's strings cannot carry (a Worker's sequencer binding, tuning). */
-export async function boot(config: Config, rt: RuntimeTraits, extra: Pick<BuildOptions, 'sequencers' | 'tuning' | 'probe'> = {}): Promise<Instance> {
+/** `extra`: what the environment's strings cannot carry (a Worker's sequencer binding, Node's peer client, tuning). */
+export async function boot(
+  config: Config,
+  rt: RuntimeTraits,
+  extra: Pick<BuildOptions, 'sequencers' | 'tuning' | 'probe' | 'peerFetch'> = {},
+): Promise<Instance> {
   const logger = jsonLogger(rt.write, config.logLevel);
   const store = storeFromConfig(config.store, rt.fsStore, rt.r2Bucket);
   const services = await buildServices({

@@ -16,6 +16,7 @@ import { FsStore } from '../store/fs.ts';
 import { boot, configure, type Instance, type RuntimeTraits } from './boot.ts';
 import type { Config } from './config.ts';
 import { lingerBeforeClose } from './linger.ts';
+import { nodePeerFetch } from './peer-fetch.ts';
 import { startScheduler, type Scheduler } from './scheduler.ts';
 
 export function isLoopback(host: string): boolean {
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
 
   for (let attempt = 1; inst === undefined; attempt++) {
     try {
-      inst = await boot(config, traits(config));
+      inst = await boot(config, traits(config), config.peers === undefined ? {} : { peerFetch: nodePeerFetch() });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       // A configuration the store cannot fix: stop now. A store that did not answer: wait and retry.

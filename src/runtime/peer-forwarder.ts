@@ -47,9 +47,15 @@ export interface PeerForwarderOptions {
   /** How long a forwarded call may take before its outcome is unknown. */
   readonly timeoutMs: number;
   readonly logger?: Logger;
-  /** For tests: the fetch to use. */
-  readonly fetch?: typeof fetch;
+  /** The HTTP client (Node: peer-fetch.ts, with a short connect timeout); default the global fetch. */
+  readonly fetch?: PeerFetch;
 }
+
+/** What the forwarder needs of fetch: a POST with a deadline, answered with a status and a body. */
+export type PeerFetch = (
+  url: string,
+  init: { readonly method: 'POST'; readonly headers: Record<string, string>; readonly body: string; readonly signal: AbortSignal },
+) => Promise<{ readonly status: number; text(): Promise<string> }>;
 
 const OUTCOMES: ReadonlySet<string> = new Set<Outcome>(['accepted', 'duplicate', 'conflict', 'period_closed', 'period_closing']);
 
@@ -69,7 +75,7 @@ export class PeerForwarder {
     receivedEvents: 0,
   };
   private readonly o: PeerForwarderOptions;
-  private readonly fetch: typeof fetch;
+  private readonly fetch: PeerFetch;
   /** History copies of commits made for peers' submissions (waited for on shutdown). */
   private readonly background = new BackgroundTasks();
   /** Forwarded calls not answered yet (waited for on shutdown: their requests are still open). */
@@ -128,7 +134,7 @@ export class PeerForwarder {
   private async forward(shard: number, url: string, events: readonly PendingEvent[]): Promise<{ readonly outcomes: Outcome[] } | { readonly refused: string }> {
     const body = encodeSubmit(events);
     const signal = AbortSignal.timeout(this.o.timeoutMs);
-    let res: Response;
+    let res: Awaited<ReturnType<PeerFetch>>;
     try {
       res = await this.fetch(`${url}/internal/v1/shards/${shard}/submit`, {
         method: 'POST',

@@ -21,7 +21,7 @@ import { PeriodService } from '../period/periods.ts';
 import { ShardLeases } from '../ingest/shard-lease.ts';
 import { newId } from '../model/deps.ts';
 import { sha256 } from '../api/auth.ts';
-import { PeerForwarder } from './peer-forwarder.ts';
+import { PeerForwarder, type PeerFetch } from './peer-forwarder.ts';
 import { QueryEngine, type QueryOptions } from '../query/engine.ts';
 import type { ObjectStore } from '../store/types.ts';
 import type { ProbeReport } from '../store/probe.ts';
@@ -75,8 +75,8 @@ export interface BuildOptions {
    * failed, and the probe rewrites one key, which R2 admits about once a second.
    */
   readonly probe?: boolean;
-  /** Tests: the fetch that forwards a shard's events to its lease holder (USAGEDB_PEER_URL). */
-  readonly peerFetch?: typeof fetch;
+  /** The fetch that forwards a shard's events to its lease holder (USAGEDB_PEER_URL); Node's is peer-fetch.ts. */
+  readonly peerFetch?: PeerFetch;
   /** Settings the environment does not carry (tests, benchmarks): merged over the configuration. */
   readonly tuning?: {
     readonly ingest?: Partial<IngestOptions>;
