@@ -67,6 +67,8 @@ interface ShardState {
   renewing: Promise<void> | undefined;
   /** Until then: commit directly (the holder refused a connection, or the lease could not be read). */
   directUntil: number;
+  /** The ETag of a lease whose holder could not be reached: not followed again unless renewed. */
+  unreachableEtag: string | undefined;
 }
 
 /** Lease events, for /metrics. */
@@ -122,16 +124,20 @@ export class ShardLeases {
   }
 
   /**
-   * The holder at `url` refused a connection (nothing was sent): commit `shard` directly for a
+   * The holder at `url` could not be reached (nothing was sent): commit `shard` directly for a
    * moment (`directMs`), then read the lease again: taken when released or expired (a holder that
-   * died cannot renew it), followed again when still held.
+   * died cannot renew it), followed again only once renewed (its holder is alive). The same lease
+   * still live keeps this process committing directly until it expires, rather than sending
+   * every request to a host that does not answer.
    */
   unreachable(shard: number, url: string): void {
     const st = this.state(shard);
     this.stats.directFallbacks++;
     st.directUntil = Math.max(st.directUntil, this.o.clock.now() + (this.o.directMs ?? 1000));
-    // Read the lease again after that: released or expired, it is taken; still held, followed.
-    if (!st.mine && st.known?.body.holder_url === url) st.known = undefined;
+    if (!st.mine && st.known?.body.holder_url === url) {
+      st.unreachableEtag = st.known.etag;
+      st.known = undefined;
+    }
   }
 
   /** Whether this process holds `shard`'s lease (by its own clock). */
@@ -167,7 +173,7 @@ export class ShardLeases {
   private state(shard: number): ShardState {
     let st = this.shards.get(shard);
     if (st === undefined) {
-      st = { known: undefined, mine: false, acquiring: undefined, renewing: undefined, directUntil: 0 };
+      st = { known: undefined, mine: false, acquiring: undefined, renewing: undefined, directUntil: 0, unreachableEtag: undefined };
       this.shards.set(shard, st);
     }
     return st;
@@ -197,7 +203,15 @@ export class ShardLeases {
           now < current.body.expires_at_ms &&
           // A lease of an earlier process at our URL: that process is gone (we answer there now).
           current.body.holder_url !== this.o.url;
+        if (taken && current.body !== undefined && current.etag === st.unreachableEtag) {
+          // Not renewed since its holder could not be reached: direct until it expires (at most
+          // one lease term by our clock), then it is taken.
+          st.directUntil = Math.min(current.body.expires_at_ms, now + this.o.leaseMs) + 1;
+          this.stats.directFallbacks++;
+          return { kind: 'direct' };
+        }
         if (taken && current.body !== undefined) {
+          st.unreachableEtag = undefined;
           st.known = { body: current.body, etag: current.etag };
           st.mine = false;
           this.stats.followed++;

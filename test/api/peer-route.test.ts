@@ -13,14 +13,13 @@ import { silentLogger } from '../../src/api/observability.ts';
 import { decodeSubmit, encodeSubmit, fromBase64, fromBase64Js, toBase64Js } from '../../src/ingest/peer-wire.ts';
 import type { PendingEvent } from '../../src/ingest/shard-writer.ts';
 import { seededRandom } from '../../src/model/deps.ts';
-import { validateEvent } from '../../src/model/validate.ts';
 import { loadConfig } from '../../src/runtime/config.ts';
 import { notConnected } from '../../src/runtime/peer-forwarder.ts';
 import { buildServices, type Services } from '../../src/runtime/services.ts';
-import { EventHasher, HASH_WORDS } from '../../src/segment/raw.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { ObjectStore } from '../../src/store/types.ts';
 import { usage } from '../support/fixtures.ts';
+import { pendingOf } from '../support/pending.ts';
 import { storedEvents, TestClock } from '../support/instance.ts';
 
 const TOKEN = 'peer-token-0123456789-0123456789-abcdef';
@@ -83,16 +82,7 @@ async function post(p: Proc, events: unknown[]): Promise<{ status: number; body:
   return { status: res.status, body: await res.json() };
 }
 
-function pending(events: Record<string, unknown>[]): PendingEvent[] {
-  const hashes = new Uint32Array(events.length * HASH_WORDS);
-  const h = new EventHasher();
-  return events.map((raw, i) => {
-    const v = validateEvent(raw, 1_767_300_000_000);
-    if (!v.ok) throw new Error(v.reason);
-    h.hashInto(v.event, hashes, i * HASH_WORDS);
-    return { event: v.event, hashes, at: i * HASH_WORDS };
-  });
-}
+const pending = (events: Record<string, unknown>[]): PendingEvent[] => pendingOf(events);
 
 const submit = (p: Proc, shard: string, body: string, auth: string | null = `Bearer ${TOKEN}`) =>
   p.s.app.request(`/internal/v1/shards/${shard}/submit`, {
