@@ -8,7 +8,7 @@ import { columnBytes, readContainer, type Container } from './container.ts';
 import { SegmentCorruptError } from './errors.ts';
 import { readEventIds } from './event-ids.ts';
 import { readCorrections, readDictColumn, readDimensions, readKinds } from './raw-columns.ts';
-import { groupStarts, readLeanDimensions, readLeanQuantities, readLeanTimestamps } from './raw-lean.ts';
+import { groupStarts, readLeanDictColumn, readLeanDimensions, readLeanQuantities, readLeanTimestamps } from './raw-lean.ts';
 import { readDeltaColumn, readQuantities } from './raw-numbers.ts';
 import {
   NULLABLE_ID_COLUMNS,
@@ -31,6 +31,13 @@ export interface DecodeRawOptions {
   readonly columns?: readonly RawColumnName[];
 }
 
+/** v2: id columns whose codes may be grouped by the columns before them in the sort order. */
+const GROUPED_PREFIX: Partial<Record<IdColumnName, readonly IdColumnName[]>> = {
+  product_id: ['account_id'],
+  meter_id: ['account_id', 'product_id'],
+  model_id: ['account_id', 'product_id', 'meter_id'],
+};
+
 /** Verifies the segment (magic, version, CRC, layout) and decodes the requested columns. */
 export function decodeRawSegment(bytes: Uint8Array, opts: DecodeRawOptions = {}): RawColumns {
   // Version 2 (lean segments) has the same columns; the checksum covers the version byte.
@@ -48,7 +55,16 @@ export function decodeRawSegment(bytes: Uint8Array, opts: DecodeRawOptions = {})
     let col = dicts.get(name);
     if (col === undefined) {
       const r = new ByteReader(columnBytes(c, rawColumnId(name)));
-      col = readDictColumn(r, rows, NULLABLE_ID_COLUMNS.has(name), name);
+      const prefix = lean ? GROUPED_PREFIX[name] : undefined;
+      col =
+        prefix === undefined
+          ? readDictColumn(r, rows, NULLABLE_ID_COLUMNS.has(name), name)
+          : readLeanDictColumn(r, rows, NULLABLE_ID_COLUMNS.has(name), name, () =>
+              groupStarts(
+                prefix.map((p) => dictColumn(p).codes),
+                rows,
+              ),
+            );
       r.expectEnd(`raw segment column ${name}`);
       dicts.set(name, col);
     }

@@ -10,7 +10,7 @@ import { writeEventIds } from './event-ids.ts';
 import { encodeSegmentHashes } from './hashes.ts';
 import { jsonBytes, type PayloadParts } from './payload.ts';
 import { writeCodes, writeCorrections, writeDictColumn, writeKinds } from './raw-columns.ts';
-import { groupStarts, writeLeanDimensions, writeLeanQuantityColumn, writeLeanTimestamps } from './raw-lean.ts';
+import { groupStarts, writeLeanDictColumn, writeLeanDimensions, writeLeanQuantityColumn, writeLeanTimestamps } from './raw-lean.ts';
 import { RAW_END_MAGIC, RAW_MAGIC, RAW_VERSION, RAW_VERSION_LEAN, type EncodedRawSegment, type RawSegmentStats } from './raw-format.ts';
 import { writeDeltaColumn, writeQuantities } from './raw-numbers.ts';
 import { collectRows, sortOrder, type Rows } from './raw-rows.ts';
@@ -34,6 +34,9 @@ function gather(values: Float64Array, order: Uint32Array): Float64Array {
   for (let i = 0; i < order.length; i++) out[i] = values[order[i]!]!;
   return out;
 }
+
+/** v2: the id columns (ID_COLUMNS index) whose codes may be grouped, and the columns of their group. */
+const GROUPED_PREFIX: Readonly<Record<number, readonly number[]>> = { 2: [0], 3: [0, 2], 4: [0, 2, 3] };
 
 function gatherCodes(codes: Uint32Array, order: Uint32Array): Uint32Array {
   const out = new Uint32Array(order.length);
@@ -82,13 +85,30 @@ export function encodeRawSegment(events: readonly UsageEvent[], bucketOf: (accou
   const lean = opts.lean === true;
   const level = opts.level ?? 5;
   const tails = new Array<number>(14).fill(0); // incompressible bytes at the end of each column
+  const byRow = new Map<number, Uint32Array>();
+  /** Codes of id column `c` (ID_COLUMNS index) in segment order. */
+  const sorted = (c: number): Uint32Array => {
+    let out = byRow.get(c);
+    if (out === undefined) byRow.set(c, (out = gatherCodes(rows.ids[c]!.codes, order)));
+    return out;
+  };
   const columns: Uint8Array[] = [
     column(n * 12 + 64, (w) => {
       tails[0] = writeEventIds(w, rows.eventIds, order, ts);
     }),
     column(16, (w) => writeKinds(w, rows.kinds, order)),
     column(16, (w) => writeCorrections(w, rows.refs, order)),
-    ...rows.ids.map((it) => column(n * 2 + 64, (w) => writeDictColumn(w, it.sorted, it.hasNull, it.codes, order))),
+    ...rows.ids.map((it, c) => {
+      const prefix = GROUPED_PREFIX[c];
+      if (lean && prefix !== undefined) {
+        const starts = groupStarts(
+          prefix.map((p) => sorted(p)),
+          n,
+        );
+        return leanColumn(3 + c, writeLeanDictColumn(it.sorted, it.hasNull, it.codes, order, starts, level));
+      }
+      return column(n * 2 + 64, (w) => writeDictColumn(w, it.sorted, it.hasNull, it.codes, order));
+    }),
     lean
       ? leanColumn(
           10,

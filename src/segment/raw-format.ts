@@ -55,9 +55,17 @@
  * Format v2 (RAW_VERSION_LEAN): lean segments only — rows all past the dedupe window, entries
  * `hashes: 'none'` (docs/dedupe.md, "Lean hashes"), written by compaction's lean outputs and by
  * the strip step; ingest always writes v1. Everything is as in v1 (container, version byte 2,
- * the same 14 columns, row order, every other body) except three column bodies, which start with
- * a u8 mode; the encoder writes, of the modes that apply, the one that deflates smallest
+ * the same 14 columns, row order, every other body) except six column bodies, which have a mode
+ * v1 does not; the encoder writes, of the modes that apply, the one that deflates smallest
  * (raw-lean.ts). A v2 segment decodes to exactly the columns its v1 twin does.
+ *
+ *   4, 5, 6            product_id, meter_id, model_id: v1's dictionary column, whose code stream
+ *                      may also have mode 2 (grouped): `rows` unsigned varints, the code itself
+ *                      where the row starts a group of the columns before it in the row order
+ *                      (account_id; account_id, product_id; account_id, product_id, meter_id),
+ *                      else the code minus the previous row's (a group is sorted by this column:
+ *                      never negative). Group starts as defined for timestamp_ms below. Decoding
+ *                      one decodes the columns of its group. Other dictionary columns: v1 only.
  *
  *   10 timestamp_ms    mode 0 or 1: the v1 delta column (this byte is its mode). 2 (grouped):
  *                      zigzag varint m = the minimum timestamp, u8 width w (0..6), then w planes

@@ -7,8 +7,8 @@
  */
 import { deflateImpl } from './deflate.ts';
 import { SegmentCorruptError } from './errors.ts';
-import { readCodes, readDimensions, writeCodes } from './raw-columns.ts';
-import type { DimensionsColumn } from './raw-format.ts';
+import { readCodes, readDimensions, writeCodes, writeDictColumn } from './raw-columns.ts';
+import type { DictColumn, DimensionsColumn } from './raw-format.ts';
 import { readDeltaColumn, readQuantities, writeDeltaColumn, writeQuantities } from './raw-numbers.ts';
 import { isWellFormed, readStringBlock, writeStringBlock } from './strings.ts';
 import { type ByteReader, ByteWriter } from './varint.ts';
@@ -19,6 +19,8 @@ function corrupt(msg: string): SegmentCorruptError {
 
 /** v2 timestamp_ms modes 0 and 1 are v1's delta column modes; 2 is grouped offsets. */
 export const TS_GROUPED = 2;
+/** v2 code stream mode of product_id, meter_id and model_id (0 and 1 are v1's). */
+export const CODES_GROUPED = 2;
 /** v2 quantity modes: v1's zigzag stream, or unsigned varints (no value is negative). */
 export const QUANTITY_ZIGZAG = 0;
 export const QUANTITY_UNSIGNED = 1;
@@ -64,6 +66,73 @@ function byteEntropy(bytes: Uint8Array): number {
     if (c > 0) bits -= c * Math.log2(c / bytes.length);
   }
   return bytes.length === 0 ? 0 : bits / bytes.length;
+}
+
+// ---------------------------------------------------------------- grouped id columns
+
+/**
+ * A v2 dictionary column of product_id, meter_id or model_id: v1's body (dictionary, then a code
+ * stream of mode 0 or 1), or the same dictionary with a code stream of mode 2 (grouped): u8 2,
+ * then `rows` unsigned varints: the code itself where the row starts a group of the columns
+ * before it in the sort order (`starts`, over account_id; account_id, product_id; ...), else
+ * the code minus the previous row's (rows of a group are sorted by this column: never negative).
+ * `codes` are by input row, `starts` by segment row.
+ */
+export function writeLeanDictColumn(
+  values: readonly string[],
+  hasNull: boolean,
+  codes: Uint32Array,
+  order: Uint32Array,
+  starts: Uint8Array,
+  level: number,
+): Candidate {
+  const n = order.length;
+  const size = values.length + (hasNull ? 1 : 0);
+  const v1 = new ByteWriter(n * 2 + 64);
+  writeDictColumn(v1, values, hasNull, codes, order);
+  const w = new ByteWriter(n * 2 + 64);
+  w.varUint(size);
+  w.u8(hasNull ? 1 : 0);
+  writeStringBlock(w, values);
+  w.u8(CODES_GROUPED);
+  let prev = 0;
+  for (let i = 0; i < n; i++) {
+    const c = codes[order[i]!]!;
+    const v = starts[i] === 1 ? c : c - prev;
+    if (v < 0) return { raw: v1.finish(), tail: 0 }; // not sorted within its group: not segment order
+    w.varUint(v);
+    prev = c;
+  }
+  return cheapest(
+    [
+      { raw: v1.finish(), tail: 0 },
+      { raw: w.finish(), tail: 0 },
+    ],
+    level,
+  );
+}
+
+/** Reads a v2 dictionary column of product_id, meter_id or model_id (see writeLeanDictColumn). */
+export function readLeanDictColumn(r: ByteReader, rows: number, nullable: boolean, what: string, starts: () => Uint8Array): DictColumn<string | null> {
+  const size = r.varUint();
+  const hasNull = r.u8();
+  if (hasNull > 1 || (hasNull === 1 && !nullable) || size < hasNull) throw corrupt(`${what} bad null flag`);
+  const values = readStringBlock(r, size - hasNull);
+  assertAscending(values, `${what} dictionary`);
+  const dict: (string | null)[] = hasNull === 1 ? [null, ...values] : values;
+  if (r.remaining() === 0 || r.buf[r.pos] !== CODES_GROUPED) return { dict, codes: readCodes(r, rows, dict.length) };
+  r.u8();
+  const s = starts();
+  const codes = new Uint32Array(rows);
+  let prev = 0;
+  for (let i = 0; i < rows; i++) {
+    const v = r.varUint();
+    const c = s[i] === 1 ? v : prev + v;
+    if (c >= dict.length) throw corrupt(`${what} code out of range`);
+    codes[i] = c;
+    prev = c;
+  }
+  return { dict, codes };
 }
 
 // ---------------------------------------------------------------- timestamp_ms

@@ -10,8 +10,10 @@ import { columnBytes, readContainer, writeContainer } from '../../src/segment/co
 import { decodeRawSegment, rawColumnsToEvents } from '../../src/segment/raw-decode.ts';
 import { encodeRawSegment } from '../../src/segment/raw-encode.ts';
 import { RAW_COLUMN_IDS, RAW_END_MAGIC, RAW_MAGIC, RAW_VERSION, RAW_VERSION_LEAN, rawColumnId, type RawColumnName } from '../../src/segment/raw-format.ts';
-import { DIMS_COMBINED, DIMS_PER_KEY, QUANTITY_BUCKETS, QUANTITY_UNSIGNED, QUANTITY_ZIGZAG, TS_GROUPED } from '../../src/segment/raw-lean.ts';
+import { CODES_GROUPED, DIMS_COMBINED, DIMS_PER_KEY, QUANTITY_BUCKETS, QUANTITY_UNSIGNED, QUANTITY_ZIGZAG, TS_GROUPED } from '../../src/segment/raw-lean.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
+import { readStringBlock, writeStringBlock } from '../../src/segment/strings.ts';
+import { ByteReader, ByteWriter } from '../../src/segment/varint.ts';
 import { cutPoints, expectCorrupt, restamp } from './corruption-helpers.ts';
 import { Workload } from '../bench/workload.ts';
 import { eventArb, realisticEvents, ulidEventArb } from './arbitraries.ts';
@@ -34,7 +36,15 @@ function expectTwins(events: readonly UsageEvent[]): void {
   expect(decodeRawSegment(v2.bytes)).toEqual(decodeRawSegment(v1.bytes));
   expect(rawColumnsToEvents(decodeRawSegment(v2.bytes))).toEqual(rawColumnsToEvents(decodeRawSegment(v1.bytes)));
   // Partial decodes too (timestamps alone need the group columns internally).
-  for (const cols of [['timestamp_ms'], ['quantity'], ['dimensions'], ['event_id'], ['timestamp_ms', 'account_id']] as RawColumnName[][]) {
+  for (const cols of [
+    ['timestamp_ms'],
+    ['quantity'],
+    ['dimensions'],
+    ['event_id'],
+    ['timestamp_ms', 'account_id'],
+    ['model_id'],
+    ['meter_id', 'product_id'],
+  ] as RawColumnName[][]) {
     expect(decodeRawSegment(v2.bytes, { columns: cols })).toEqual(decodeRawSegment(v1.bytes, { columns: cols }));
   }
 }
@@ -77,6 +87,26 @@ function benchEvents(rows: number): UsageEvent[] {
     }
   }
   return out;
+}
+
+/** The code stream mode byte of a dictionary column (after its dictionary). */
+function codeMode(bytes: Uint8Array, name: RawColumnName): number {
+  const r = new ByteReader(body(bytes, name));
+  const size = r.varUint();
+  const hasNull = r.u8();
+  readStringBlock(r, size - hasNull);
+  return r.u8();
+}
+
+/** A dictionary column body with `codes` written as a grouped (mode 2) code stream. */
+function groupedBody(values: string[], codes: number[]): Uint8Array {
+  const w = new ByteWriter(64);
+  w.varUint(values.length);
+  w.u8(0);
+  writeStringBlock(w, values);
+  w.u8(CODES_GROUPED);
+  for (const c of codes) w.varUint(c);
+  return w.finish();
 }
 
 const positive = (events: UsageEvent[]) => events.map((e) => ({ ...e, quantity: e.quantity < 0n ? -(e.quantity + 1n) : e.quantity }));
@@ -125,6 +155,7 @@ describe('raw format v2 decodes exactly as v1', () => {
     expectTwins(events);
     expect(body(v2.bytes, 'dimensions')[0]).toBe(DIMS_PER_KEY);
     expect(body(v2.bytes, 'timestamp_ms')[0]).toBe(TS_GROUPED);
+    expect(codeMode(v2.bytes, 'model_id')).toBe(CODES_GROUPED);
     expect([QUANTITY_UNSIGNED, QUANTITY_BUCKETS]).toContain(body(v2.bytes, 'quantity')[0]);
     expect(v2.bytes.length).toBeLessThan(v1.bytes.length);
     const negative = encodeRawSegment(
@@ -202,5 +233,19 @@ describe('damaged v2 segments are refused', () => {
       expectCorrupt(() => decodeRawSegment(withBody(dims, 'dimensions', oob)));
     }
     bad('dimensions', Uint8Array.of(DIMS_PER_KEY, 2, 1, 1, 2, 0x62, 0x61));
+    // Grouped code streams: only product_id, meter_id and model_id may have one; codes in range.
+    const rows = decodeRawSegment(good, { columns: [] }).rows;
+    const accounts = decodeRawSegment(good, { columns: ['account_id'] }).account_id!;
+    bad('account_id', groupedBody(accounts.dict as string[], Array.from(accounts.codes)));
+    const models = decodeRawSegment(good, { columns: ['model_id'] }).model_id!;
+    const values = models.dict.filter((v) => v !== null) as string[];
+    bad('model_id', groupedBody(values, new Array(rows).fill(values.length)));
+    bad('model_id', groupedBody(values, new Array(rows - 1).fill(0)));
+    // A valid grouped body decodes (and a legal but non-canonical one still decodes the codes it says).
+    expect(
+      decodeRawSegment(withBody(good, 'model_id', groupedBody(values, new Array(rows).fill(0))), { columns: ['model_id'] }).model_id!.codes.every(
+        (c) => c === 0,
+      ),
+    ).toBe(true);
   });
 });
