@@ -8,7 +8,7 @@ import { columnBytes, readContainer, type Container } from './container.ts';
 import { SegmentCorruptError } from './errors.ts';
 import { readEventIds } from './event-ids.ts';
 import { readCorrections, readDictColumn, readDimensions, readKinds } from './raw-columns.ts';
-import { groupStarts, readLeanDictColumn, readLeanDimensions, readLeanQuantities, readLeanTimestamps } from './raw-lean.ts';
+import { groupStarts, readLeanDictColumn, readLeanDimensions, readLeanQuantities, readLeanStamps, readLeanTimestamps } from './raw-lean.ts';
 import { readDeltaColumn, readQuantities } from './raw-numbers.ts';
 import {
   NULLABLE_ID_COLUMNS,
@@ -100,7 +100,7 @@ export function decodeRawSegment(bytes: Uint8Array, opts: DecodeRawOptions = {})
         out.correction_ref = readCorrections(r, rows);
         break;
       case 'ingested_at_ms':
-        out.ingested_at_ms = readDeltaColumn(r, rows, name);
+        out.ingested_at_ms = lean ? readLeanStamps(r, rows) : readDeltaColumn(r, rows, name);
         break;
       case 'quantity': {
         const q = lean ? readLeanQuantities(r, rows) : readQuantities(r, rows);

@@ -10,7 +10,7 @@ import { writeEventIds } from './event-ids.ts';
 import { encodeSegmentHashes } from './hashes.ts';
 import { jsonBytes, type PayloadParts } from './payload.ts';
 import { writeCodes, writeCorrections, writeDictColumn, writeKinds } from './raw-columns.ts';
-import { groupStarts, writeLeanDictColumn, writeLeanDimensions, writeLeanQuantityColumn, writeLeanTimestamps } from './raw-lean.ts';
+import { groupStarts, writeLeanDictColumn, writeLeanDimensions, writeLeanQuantityColumn, writeLeanStamps, writeLeanTimestamps } from './raw-lean.ts';
 import { RAW_END_MAGIC, RAW_MAGIC, RAW_VERSION, RAW_VERSION_LEAN, type EncodedRawSegment, type RawSegmentStats } from './raw-format.ts';
 import { writeDeltaColumn, writeQuantities } from './raw-numbers.ts';
 import { collectRows, sortOrder, type Rows } from './raw-rows.ts';
@@ -124,9 +124,11 @@ export function encodeRawSegment(events: readonly UsageEvent[], bucketOf: (accou
       : column(n * 3 + 16, (w) => {
           tails[10] = writeDeltaColumn(w, ts);
         }),
-    column(n + 16, (w) => {
-      tails[11] = writeDeltaColumn(w, ing);
-    }),
+    lean
+      ? leanColumn(11, writeLeanStamps(ing, level))
+      : column(n + 16, (w) => {
+          tails[11] = writeDeltaColumn(w, ing);
+        }),
     lean
       ? leanQuantities()
       : column(n * 2 + 16, (w) => {

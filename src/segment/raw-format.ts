@@ -55,7 +55,7 @@
  * Format v2 (RAW_VERSION_LEAN): lean segments only — rows all past the dedupe window, entries
  * `hashes: 'none'` (docs/dedupe.md, "Lean hashes"), written by compaction's lean outputs and by
  * the strip step; ingest always writes v1. Everything is as in v1 (container, version byte 2,
- * the same 14 columns, row order, every other body) except six column bodies, which have a mode
+ * the same 14 columns, row order, every other body) except seven column bodies, which have a mode
  * v1 does not; the encoder writes, of the modes that apply, the one that deflates smallest
  * (raw-lean.ts). A v2 segment decodes to exactly the columns its v1 twin does.
  *
@@ -75,6 +75,9 @@
  *                      meter_id, model_id) codes differ from row i-1's (within a group rows are
  *                      sorted by timestamp, so nothing is negative: no sign bit). Decoding it
  *                      decodes those four columns.
+ *   11 ingested_at_ms  mode 0 or 1: the v1 delta column. 2 (stamps): varint k (1..rows), the k
+ *                      distinct values ascending as zigzag varints (the first, then the gaps,
+ *                      each > 0), then a v1 code stream of each row's index in them.
  *   12 quantity        mode 0: the v1 zigzag stream. 1 (no value negative): `rows` unsigned
  *                      varints (canonical: no trailing zero byte; values up to 2^127 - 1). 2
  *                      (buckets; every value a safe non-negative integer): `rows` symbol bytes,

@@ -19,6 +19,10 @@ function corrupt(msg: string): SegmentCorruptError {
 
 /** v2 timestamp_ms modes 0 and 1 are v1's delta column modes; 2 is grouped offsets. */
 export const TS_GROUPED = 2;
+/** v2 ingested_at_ms modes 0 and 1 are v1's delta column modes; 2 is a dictionary of stamps. */
+export const STAMPS_DICT = 2;
+/** Above this many distinct ingest stamps the dictionary mode is not tried. */
+const MAX_STAMPS = 65536;
 /** v2 code stream mode of product_id, meter_id and model_id (0 and 1 are v1's). */
 export const CODES_GROUPED = 2;
 /** v2 quantity modes: v1's zigzag stream, or unsigned varints (no value is negative). */
@@ -133,6 +137,66 @@ export function readLeanDictColumn(r: ByteReader, rows: number, nullable: boolea
     prev = c;
   }
   return { dict, codes };
+}
+
+// ---------------------------------------------------------------- ingested_at_ms
+
+/**
+ * The v2 ingested_at_ms body: a v1 delta column (modes 0, 1), or (mode 2, dictionary) u8 2,
+ * varint count k, the k distinct stamps ascending as zigzag varints (the first, then the
+ * positive gaps), then a code stream (v1's, modes 0 and 1) of each row's stamp index. A segment
+ * holds a few ingest batches whose rows the sort interleaves: their deltas are multi-byte and
+ * many, their indexes one byte of log2(k) bits.
+ */
+export function writeLeanStamps(ing: Float64Array, level: number): Candidate {
+  const n = ing.length;
+  const w1 = new ByteWriter(n + 16);
+  const tail = writeDeltaColumn(w1, ing);
+  const v1: Candidate = { raw: w1.finish(), tail };
+  const distinct = new Set<number>();
+  for (let i = 0; i < n && distinct.size <= MAX_STAMPS; i++) distinct.add(ing[i]!);
+  if (n === 0 || distinct.size > MAX_STAMPS) return v1;
+  const stamps = [...distinct].sort((a, b) => a - b);
+  const index = new Map(stamps.map((v, i) => [v, i]));
+  const codes = new Uint32Array(n);
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    codes[i] = index.get(ing[i]!)!;
+    order[i] = i;
+  }
+  const w = new ByteWriter(n * 2 + stamps.length * 8 + 16);
+  w.u8(STAMPS_DICT);
+  w.varUint(stamps.length);
+  let prev = 0;
+  for (const v of stamps) {
+    const d = v - prev;
+    if (Number.isSafeInteger(d)) w.zigzag(d);
+    else w.zigzagBig(BigInt(v) - BigInt(prev));
+    prev = v;
+  }
+  writeCodes(w, codes, order, stamps.length);
+  return cheapest([v1, { raw: w.finish(), tail: 0 }], level);
+}
+
+/** Reads a v2 ingested_at_ms body (see writeLeanStamps). */
+export function readLeanStamps(r: ByteReader, rows: number): Float64Array {
+  if (r.remaining() > 0 && r.buf[r.pos] !== STAMPS_DICT) return readDeltaColumn(r, rows, 'ingested_at_ms');
+  r.u8();
+  const k = r.varUint();
+  if (k === 0 || k > rows) throw corrupt('ingested_at_ms: bad stamp count');
+  const stamps = new Float64Array(k);
+  let prev = 0;
+  for (let i = 0; i < k; i++) {
+    const d = r.zigzagOrNaN();
+    if (Number.isNaN(d) || (i > 0 && d <= 0)) throw corrupt('ingested_at_ms: stamps not ascending safe integers');
+    prev += d;
+    if (!Number.isSafeInteger(prev)) throw corrupt('ingested_at_ms out of range');
+    stamps[i] = prev;
+  }
+  const codes = readCodes(r, rows, k);
+  const out = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) out[i] = stamps[codes[i]!]!;
+  return out;
 }
 
 // ---------------------------------------------------------------- timestamp_ms

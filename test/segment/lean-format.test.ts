@@ -10,7 +10,16 @@ import { columnBytes, readContainer, writeContainer } from '../../src/segment/co
 import { decodeRawSegment, rawColumnsToEvents } from '../../src/segment/raw-decode.ts';
 import { encodeRawSegment } from '../../src/segment/raw-encode.ts';
 import { RAW_COLUMN_IDS, RAW_END_MAGIC, RAW_MAGIC, RAW_VERSION, RAW_VERSION_LEAN, rawColumnId, type RawColumnName } from '../../src/segment/raw-format.ts';
-import { CODES_GROUPED, DIMS_COMBINED, DIMS_PER_KEY, QUANTITY_BUCKETS, QUANTITY_UNSIGNED, QUANTITY_ZIGZAG, TS_GROUPED } from '../../src/segment/raw-lean.ts';
+import {
+  CODES_GROUPED,
+  STAMPS_DICT,
+  DIMS_COMBINED,
+  DIMS_PER_KEY,
+  QUANTITY_BUCKETS,
+  QUANTITY_UNSIGNED,
+  QUANTITY_ZIGZAG,
+  TS_GROUPED,
+} from '../../src/segment/raw-lean.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
 import { readStringBlock, writeStringBlock } from '../../src/segment/strings.ts';
 import { ByteReader, ByteWriter } from '../../src/segment/varint.ts';
@@ -156,6 +165,7 @@ describe('raw format v2 decodes exactly as v1', () => {
     expect(body(v2.bytes, 'dimensions')[0]).toBe(DIMS_PER_KEY);
     expect(body(v2.bytes, 'timestamp_ms')[0]).toBe(TS_GROUPED);
     expect(codeMode(v2.bytes, 'model_id')).toBe(CODES_GROUPED);
+    expect(body(v2.bytes, 'ingested_at_ms')[0]).toBe(STAMPS_DICT);
     expect([QUANTITY_UNSIGNED, QUANTITY_BUCKETS]).toContain(body(v2.bytes, 'quantity')[0]);
     expect(v2.bytes.length).toBeLessThan(v1.bytes.length);
     const negative = encodeRawSegment(
@@ -190,7 +200,7 @@ describe('damaged v2 segments are refused', () => {
 
   it('bad column bodies under a valid checksum: unknown modes, short or long bodies, bad symbols, padding, ranges', () => {
     const bad = (name: RawColumnName, raw: Uint8Array) => expectCorrupt(() => rawColumnsToEvents(decodeRawSegment(withBody(good, name, raw))));
-    for (const name of ['timestamp_ms', 'quantity', 'dimensions'] as const) {
+    for (const name of ['timestamp_ms', 'ingested_at_ms', 'quantity', 'dimensions', 'model_id'] as const) {
       const raw = body(good, name);
       bad(name, Uint8Array.of(9, ...raw.subarray(1)));
       bad(name, raw.subarray(0, raw.length - 1));
@@ -233,6 +243,15 @@ describe('damaged v2 segments are refused', () => {
       expectCorrupt(() => decodeRawSegment(withBody(dims, 'dimensions', oob)));
     }
     bad('dimensions', Uint8Array.of(DIMS_PER_KEY, 2, 1, 1, 2, 0x62, 0x61));
+    // Stamp dictionaries: none, more than rows, not ascending, a code past them.
+    bad('ingested_at_ms', Uint8Array.of(STAMPS_DICT, 0, 0, ...new Array(500).fill(0)));
+    bad('ingested_at_ms', Uint8Array.of(STAMPS_DICT, 0x80, 0x10, ...new Array(9000).fill(2)));
+    bad('ingested_at_ms', Uint8Array.of(STAMPS_DICT, 2, 2, 0, 0, ...new Array(500).fill(0)));
+    bad('ingested_at_ms', Uint8Array.of(STAMPS_DICT, 2, 2, 2, 0, ...new Array(499).fill(0), 2));
+    expect(
+      decodeRawSegment(withBody(good, 'ingested_at_ms', Uint8Array.of(STAMPS_DICT, 2, 2, 2, 0, ...new Array(500).fill(1))), { columns: ['ingested_at_ms'] })
+        .ingested_at_ms,
+    ).toEqual(new Float64Array(500).fill(2));
     // Grouped code streams: only product_id, meter_id and model_id may have one; codes in range.
     const rows = decodeRawSegment(good, { columns: [] }).rows;
     const accounts = decodeRawSegment(good, { columns: ['account_id'] }).account_id!;
