@@ -110,17 +110,7 @@ export function encodeRawSegment(events: readonly UsageEvent[], bucketOf: (accou
       return column(n * 2 + 64, (w) => writeDictColumn(w, it.sorted, it.hasNull, it.codes, order));
     }),
     lean
-      ? leanColumn(
-          10,
-          writeLeanTimestamps(
-            ts,
-            groupStarts(
-              [0, 2, 3, 4].map((c) => gatherCodes(rows.ids[c]!.codes, order)),
-              n,
-            ),
-            level,
-          ),
-        )
+      ? leanColumn(10, writeLeanTimestamps(ts, groupStarts([0, 2, 3, 4].map(sorted), n), level))
       : column(n * 3 + 16, (w) => {
           tails[10] = writeDeltaColumn(w, ts);
         }),
