@@ -2,9 +2,11 @@
  * Lean hashes (issue 15 item 4): a compacted segment whose rows are all older than the dedupe
  * window no longer needs its hashes block (~28 B/event) or key filter (~2.5 B/event) — ingest
  * never looks at it again, and compaction's cold dedupe and the id-reuse check recompute its
- * hashes from its columns (segment-objects.ts `readRawHashes`). One bounded run per shard copies
- * the containers of the oldest such segments to new objects (ranged GET [0, bytes), create-only
- * PUT) and commits a 1:1 replacement (`stripHashes`): same rows and stats, same rollup status.
+ * hashes from its columns (segment-objects.ts `readRawHashes`). One bounded run per shard rewrites
+ * the containers of the oldest such segments as lean segments in raw format v2 (ranged GET
+ * [0, bytes), decode, checks against the entry, encode, create-only PUT; `writeLeanCopy`) and
+ * commits a 1:1 replacement (`stripHashes`): same rows and stats, same rollup status; only
+ * `bytes` and `checksum` are the new object's.
  * The old objects stay readable for the grace period (queries planned before the commit), then
  * GC deletes them. Concurrent runs, compactions and rollups are decided by the commit: an input
  * no longer listed as it was refuses the whole edit, and the copies written are garbage for GC.
@@ -30,7 +32,7 @@ export function leanBefore(nowMs: number, dedupeWindowMs: number): number {
 export interface StripOptions {
   /** The dedupe window ingest uses. */
   readonly dedupeWindowMs: number;
-  /** Bounds of one run: segments rewritten and container bytes copied (at least one segment). */
+  /** Bounds of one run: segments rewritten and container bytes read (at least one segment). */
   readonly maxSegments: number;
   readonly maxBytes: number;
   /** How long the replaced objects stay readable. */
@@ -77,7 +79,12 @@ export async function stripShard(store: ObjectStore, shard: ManifestStore, deps:
   const empty = { shard: shard.shard, committed: false, stripped: 0, bytes_before: 0, bytes_after: 0, remaining: candidates.length };
   if (chosen.length === 0) return { ...empty, reason: 'nothing past the dedupe window carries hashes' };
   const copies = [];
-  for (const s of chosen) copies.push({ input: s.id, ...(await writeLeanCopy(store, shard.keys, deps, s)), bytes: s.bytes, checksum: s.checksum });
+  let bytesAfter = 0;
+  for (const s of chosen) {
+    const out = await writeLeanCopy(store, shard.keys, deps, s);
+    bytesAfter += out.bytes;
+    copies.push({ input: s.id, id: out.id, key: out.key, bytes: s.bytes, checksum: s.checksum, out_bytes: out.bytes, out_checksum: out.checksum });
+  }
   const now = deps.clock.now();
   const res = await shard.commitAll([
     { op: 'stripHashes', replacement_id: newId(deps), at_ms: now, delete_after_ms: now + opts.graceMs, segments: copies },
@@ -91,7 +98,7 @@ export async function stripShard(store: ObjectStore, shard: ManifestStore, deps:
     committed: true,
     stripped: chosen.length,
     bytes_before: chosen.reduce((n, s) => n + objectBytes(s), 0),
-    bytes_after: bytes,
+    bytes_after: bytesAfter,
     remaining: candidates.length - chosen.length,
   };
 }

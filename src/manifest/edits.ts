@@ -58,8 +58,10 @@ export const replaceSegments = z.object({
 
 /**
  * Lean hashes: compacted segments whose rows are all past the dedupe window, each replaced 1:1 by
- * a copy of its container (`key`, same `bytes` and `checksum`) without hashes block or filter.
- * Everything else of the entry stays (rows, stats, `rolled_by`, `compacted`, `created_at_ms`);
+ * its rows in a lean object (`key`) without hashes block or filter: the container rewritten in raw
+ * format v2, of `out_bytes` bytes and checksum `out_checksum` (absent: a byte-for-byte copy, same
+ * `bytes` and `checksum`, as earlier builds wrote). `bytes` and `checksum` name the input as
+ * listed. Everything else of the entry stays (rows, stats, `rolled_by`, `compacted`, `created_at_ms`);
  * the rollup that lists an input lists its replacement instead. Refused whole if any input is no
  * longer listed as it was; the inputs stay readable until `delete_after_ms`, as compaction's do.
  */
@@ -67,7 +69,17 @@ export const stripHashes = z.object({
   op: z.literal('stripHashes'),
   ...replacement,
   segments: z
-    .array(z.object({ input: z.string().min(1), id: z.string().min(1), key: z.string().min(1), bytes: int.nonnegative(), checksum: z.string() }))
+    .array(
+      z.object({
+        input: z.string().min(1),
+        id: z.string().min(1),
+        key: z.string().min(1),
+        bytes: int.nonnegative(),
+        checksum: z.string(),
+        out_bytes: int.nonnegative().optional(),
+        out_checksum: z.string().optional(),
+      }),
+    )
     .min(1),
 });
 
@@ -274,7 +286,7 @@ const APPLY: Appliers = {
       const i = at.get(x.input)!;
       const { hashes_key, filter_bytes: _filter, ...rest } = d.segments[i]!;
       inputs.push({ id: x.input, key: rest.key, ...(hashes_key === undefined ? {} : { hashes_key }) });
-      d.segments[i] = { ...rest, id: x.id, key: x.key, hashes: 'none' };
+      d.segments[i] = { ...rest, id: x.id, key: x.key, bytes: x.out_bytes ?? rest.bytes, checksum: x.out_checksum ?? rest.checksum, hashes: 'none' };
       renamed.set(x.input, x.id);
     }
     // Provenance: the rollup that aggregated an input names its replacement (same rows).

@@ -32,8 +32,21 @@ export const STORED_MANIFEST_FORMAT_RECENT = 3;
  * (upgrade) instead. Written only while such an entry is listed.
  */
 export const STORED_MANIFEST_FORMAT_FIELDS = 4;
+/**
+ * The stored format of `current.json` (chunked or not) while any raw entry is lean
+ * (`hashes: 'none'`): its object may be in raw segment format v2 (segment/raw-format.ts), which
+ * builds before v2 — format 4 readers included — would refuse as corrupt (`segment_corrupt`) in
+ * every query and compaction that reads it. They refuse format 5 (upgrade) instead, by name,
+ * before reading any segment. Written only while such an entry is listed.
+ */
+export const STORED_MANIFEST_FORMAT_LEAN_V2 = 5;
 /** The newest stored format this build reads. */
-export const STORED_MANIFEST_FORMAT_MAX = STORED_MANIFEST_FORMAT_FIELDS;
+export const STORED_MANIFEST_FORMAT_MAX = STORED_MANIFEST_FORMAT_LEAN_V2;
+
+/** Whether any raw entry of `m` is lean: its object may be raw segment format v2 (format 5). */
+export function needsLeanV2Format(m: DeepReadonly<ShardManifest>): boolean {
+  return m.segments.some((s) => s.hashes === 'none');
+}
 
 /** Whether any entry of `m` carries a field the builds reading formats 2 and 3 would drop. */
 export function needsFieldsFormat(m: DeepReadonly<ShardManifest>): boolean {
@@ -91,7 +104,12 @@ export type ManifestPart = z.infer<typeof manifestPart>;
  * exact order the manifest had (its digest depends on it).
  */
 export const storedManifest = shardManifest.omit({ format: true }).extend({
-  format: z.union([z.literal(STORED_MANIFEST_FORMAT), z.literal(STORED_MANIFEST_FORMAT_RECENT), z.literal(STORED_MANIFEST_FORMAT_FIELDS)]),
+  format: z.union([
+    z.literal(STORED_MANIFEST_FORMAT),
+    z.literal(STORED_MANIFEST_FORMAT_RECENT),
+    z.literal(STORED_MANIFEST_FORMAT_FIELDS),
+    z.literal(STORED_MANIFEST_FORMAT_LEAN_V2),
+  ]),
   parts: z.array(partRef),
   order: z.object({ segments: z.array(int), rollups: z.array(int) }),
 });
@@ -244,11 +262,13 @@ export function storedOf(m: DeepReadonly<ShardManifest>, split: ReturnType<typeo
   const { format: _format, ...rest } = m as ShardManifest;
   return {
     ...rest,
-    format: needsFieldsFormat(m)
-      ? STORED_MANIFEST_FORMAT_FIELDS
-      : split.layout.parts.some((p) => p.month.startsWith('recent-'))
-        ? STORED_MANIFEST_FORMAT_RECENT
-        : STORED_MANIFEST_FORMAT,
+    format: needsLeanV2Format(m)
+      ? STORED_MANIFEST_FORMAT_LEAN_V2
+      : needsFieldsFormat(m)
+        ? STORED_MANIFEST_FORMAT_FIELDS
+        : split.layout.parts.some((p) => p.month.startsWith('recent-'))
+          ? STORED_MANIFEST_FORMAT_RECENT
+          : STORED_MANIFEST_FORMAT,
     segments: split.inlineSegments.map((i) => m.segments[i] as RawSegmentEntry),
     rollups: split.inlineRollups.map((i) => m.rollups[i] as RollupSegmentEntry),
     parts: split.layout.parts.map((p) => {

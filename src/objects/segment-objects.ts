@@ -30,6 +30,7 @@ import {
   RAW_MAGIC,
   SegmentCorruptError,
   segmentContainerLength,
+  crc32Hex,
   type DeflateLevel,
   type RawColumnName,
   type RawColumns,
@@ -70,6 +71,9 @@ export type GroupedRollupRef = Pick<DeepReadonly<RollupSegmentEntry>, 'id' | 'ke
  */
 export const ROLLUP_GROUP_ROWS = 4096;
 
+/** Deflate level of lean segments (raw format v2): written by background jobs, kept forever. */
+export const LEAN_LEVEL: DeflateLevel = 9;
+
 export interface WriteRawOptions {
   readonly bucketOf: (accountId: string) => number;
   /** DEFLATE level of the columns: ingest favours speed (1); compaction the default. */
@@ -78,7 +82,10 @@ export interface WriteRawOptions {
   readonly hashes?: Uint32Array;
   /** Written by compaction: deduplicated, sized by rows and bytes; carries a key filter. */
   readonly compacted?: boolean;
-  /** Every row was ingested before the dedupe window: the container alone, no hashes, no filter. */
+  /**
+   * Every row was ingested before the dedupe window: the container alone in raw format v2, no
+   * hashes, no filter (the entry says `hashes: 'none'`, which only format-4 manifests carry).
+   */
   readonly lean?: boolean;
 }
 
@@ -91,12 +98,16 @@ export async function writeRawSegment(
   opts: WriteRawOptions,
 ): Promise<RawSegmentEntry> {
   const id = newId(deps);
+  // Lean segments are written in raw format v2 (smaller, and kept forever: deflate 9 is worth it).
+  const lean = opts.lean === true;
+  const level = opts.level ?? (lean ? LEAN_LEVEL : undefined);
   const encoded = encodeRawSegment(events, opts.bucketOf, {
-    ...(opts.level === undefined ? {} : { level: opts.level }),
-    ...(opts.hashes === undefined ? {} : { hashes: opts.hashes }),
+    ...(level === undefined ? {} : { level }),
+    ...(opts.hashes === undefined || lean ? {} : { hashes: opts.hashes }),
+    ...(lean ? { lean: true } : {}),
   });
   const key = keys.rawSegment(id);
-  if (opts.lean === true) {
+  if (lean) {
     await store.put(key, encoded.bytes, { ifNoneMatch: '*' });
     return { ...rawEntry(id, key, encoded.stats, deps.clock.now(), opts.compacted === true), hashes: 'none' };
   }
@@ -190,26 +201,82 @@ export function hashesOfEvents(events: readonly UsageEvent[]): SegmentHashes {
   return h;
 }
 
+/** What a lean rewrite must reproduce of its input's entry. */
+export type LeanInput = RawRef &
+  Pick<
+    DeepReadonly<RawSegmentEntry>,
+    'rows' | 'checksum' | 'quantity_sum' | 'min_ts' | 'max_ts' | 'min_ingested' | 'max_ingested' | 'min_account' | 'max_account'
+  >;
+
 /**
- * Copies a segment's container, byte for byte, to a new create-only object with no hashes block
- * and no key filter (one ranged GET, one PUT): what a lean replacement of `seg` points to. The
- * copy is decoded (checksum) and its length and rows checked against the entry before the PUT.
+ * Rewrites a segment's container as a lean segment (raw format v2, no hashes block, no key
+ * filter) in a new create-only object: one ranged GET, a decode, an encode, one PUT. Before the
+ * PUT it checks the container against the entry (length, rows, checksum, exact quantity total,
+ * time and account bounds) and that the new bytes decode to exactly the same events; a mismatch
+ * throws and nothing is written. The caller lists the result's `bytes` and `checksum`.
  */
 export async function writeLeanCopy(
   store: ObjectStore,
   keys: ShardKeys,
   deps: Deps,
-  seg: RawRef & { readonly rows: number },
-): Promise<{ readonly id: string; readonly key: string }> {
+  seg: LeanInput,
+): Promise<{ readonly id: string; readonly key: string; readonly bytes: number; readonly checksum: string }> {
   const bytes = await readRawSegmentBytes(store, seg);
-  const rows = decodeRawSegment(bytes, { columns: [] }).rows;
-  if (bytes.length !== seg.bytes || rows !== seg.rows) {
-    throw new SegmentCorruptError(`segment ${seg.id}: the container has ${bytes.length} bytes and ${rows} rows, the entry says ${seg.bytes} and ${seg.rows}`);
+  const events = rawColumnsToEvents(decodeRawSegment(bytes));
+  const checksum = crc32Hex(new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(bytes.length - 8, true));
+  if (bytes.length !== seg.bytes || events.length !== seg.rows || checksum !== seg.checksum) {
+    throw new SegmentCorruptError(
+      `segment ${seg.id}: the container has ${bytes.length} bytes, ${events.length} rows and checksum ${checksum}, the entry says ${seg.bytes}, ${seg.rows} and ${seg.checksum}`,
+    );
   }
+  const encoded = encodeRawSegment(events, () => 0, { lean: true, level: LEAN_LEVEL });
+  const s = encoded.stats;
+  const same =
+    s.rows === seg.rows &&
+    s.quantity_sum === seg.quantity_sum &&
+    (s.rows === 0 ||
+      (s.min_ts === seg.min_ts &&
+        s.max_ts === seg.max_ts &&
+        s.min_ingested === seg.min_ingested &&
+        s.max_ingested === seg.max_ingested &&
+        s.min_account === seg.min_account &&
+        s.max_account === seg.max_account));
+  if (!same) throw new SegmentCorruptError(`segment ${seg.id}: its rows do not give the totals and bounds its entry lists`);
+  const back = rawColumnsToEvents(decodeRawSegment(encoded.bytes));
+  if (!sameEvents(back, events)) throw new SegmentCorruptError(`segment ${seg.id}: the lean rewrite does not decode to the same events`);
   const id = newId(deps);
   const key = keys.rawSegment(id);
-  await store.put(key, bytes, { ifNoneMatch: '*' });
-  return { id, key };
+  await store.put(key, encoded.bytes, { ifNoneMatch: '*' });
+  return { id, key, bytes: s.bytes, checksum: s.checksum };
+}
+
+/** Field-by-field equality of two decoded event lists (same order). */
+export function sameEvents(a: readonly UsageEvent[], b: readonly UsageEvent[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!,
+      y = b[i]!;
+    if (
+      x.event_id !== y.event_id ||
+      x.kind !== y.kind ||
+      x.account_id !== y.account_id ||
+      x.subscription_id !== y.subscription_id ||
+      x.product_id !== y.product_id ||
+      x.meter_id !== y.meter_id ||
+      x.model_id !== y.model_id ||
+      x.source !== y.source ||
+      x.unit !== y.unit ||
+      x.timestamp_ms !== y.timestamp_ms ||
+      x.ingested_at_ms !== y.ingested_at_ms ||
+      x.quantity !== y.quantity ||
+      JSON.stringify(x.dimensions) !== JSON.stringify(y.dimensions) ||
+      (x.correction_ref?.original_event_id ?? null) !== (y.correction_ref?.original_event_id ?? null) ||
+      (x.correction_ref?.reason ?? null) !== (y.correction_ref?.reason ?? null)
+    ) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** The segment's key filter block (one ranged GET), decoded and checked. */

@@ -8,6 +8,7 @@ import { columnBytes, readContainer, type Container } from './container.ts';
 import { SegmentCorruptError } from './errors.ts';
 import { readEventIds } from './event-ids.ts';
 import { readCorrections, readDictColumn, readDimensions, readKinds } from './raw-columns.ts';
+import { groupStarts, readLeanDictColumn, readLeanDimensions, readLeanQuantities, readLeanStamps, readLeanTimestamps } from './raw-lean.ts';
 import { readDeltaColumn, readQuantities } from './raw-numbers.ts';
 import {
   NULLABLE_ID_COLUMNS,
@@ -16,6 +17,7 @@ import {
   RAW_END_MAGIC,
   RAW_MAGIC,
   RAW_VERSION,
+  RAW_VERSION_LEAN,
   rawColumnId,
   type DictColumn,
   type IdColumnName,
@@ -29,21 +31,61 @@ export interface DecodeRawOptions {
   readonly columns?: readonly RawColumnName[];
 }
 
+/** v2: id columns whose codes may be grouped by the columns before them in the sort order. */
+const GROUPED_PREFIX: Partial<Record<IdColumnName, readonly IdColumnName[]>> = {
+  product_id: ['account_id'],
+  meter_id: ['account_id', 'product_id'],
+  model_id: ['account_id', 'product_id', 'meter_id'],
+};
+
 /** Verifies the segment (magic, version, CRC, layout) and decodes the requested columns. */
 export function decodeRawSegment(bytes: Uint8Array, opts: DecodeRawOptions = {}): RawColumns {
-  const c = readContainer(bytes, RAW_MAGIC, RAW_END_MAGIC, RAW_VERSION, RAW_COLUMN_IDS);
+  // Version 2 (lean segments) has the same columns; the checksum covers the version byte.
+  const version = bytes instanceof Uint8Array && bytes.length > 4 && bytes[4] === RAW_VERSION_LEAN ? RAW_VERSION_LEAN : RAW_VERSION;
+  const c = readContainer(bytes, RAW_MAGIC, RAW_END_MAGIC, version, RAW_COLUMN_IDS);
+  const lean = version === RAW_VERSION_LEAN;
   const rows = c.rows;
   // Every row takes at least one raw byte of account_id codes: bounds every allocation below.
   if (rows > c.columns.get(rawColumnId('account_id'))!.raw) throw new SegmentCorruptError('raw segment: row count exceeds its columns');
   const out: RawColumns = { rows };
   const wanted = opts.columns ?? RAW_COLUMN_NAMES;
+  // Dictionary columns are decoded once: v2 timestamps need four of them for the group starts.
+  const dicts = new Map<IdColumnName, DictColumn<string | null>>();
+  const dictColumn = (name: IdColumnName): DictColumn<string | null> => {
+    let col = dicts.get(name);
+    if (col === undefined) {
+      const r = new ByteReader(columnBytes(c, rawColumnId(name)));
+      const prefix = lean ? GROUPED_PREFIX[name] : undefined;
+      col =
+        prefix === undefined
+          ? readDictColumn(r, rows, NULLABLE_ID_COLUMNS.has(name), name)
+          : readLeanDictColumn(r, rows, NULLABLE_ID_COLUMNS.has(name), name, () =>
+              groupStarts(
+                prefix.map((p) => dictColumn(p).codes),
+                rows,
+              ),
+            );
+      r.expectEnd(`raw segment column ${name}`);
+      dicts.set(name, col);
+    }
+    return col;
+  };
+  const starts = (): Uint8Array =>
+    groupStarts(
+      (['account_id', 'product_id', 'meter_id', 'model_id'] as const).map((name) => dictColumn(name).codes),
+      rows,
+    );
   let ts: Float64Array | undefined;
-  const timestamps = (): Float64Array => (ts ??= decodeTimestamps(c, rows));
+  const timestamps = (): Float64Array => (ts ??= decodeTimestamps(c, rows, lean ? starts : undefined));
   for (const name of new Set(wanted)) {
     const id = rawColumnId(name);
     if (id < 0) throw new TypeError(`unknown raw column ${String(name)}`);
     if (name === 'timestamp_ms') {
       out.timestamp_ms = timestamps(); // event_id may have needed it already
+      continue;
+    }
+    if (name !== 'event_id' && name !== 'kind' && name !== 'correction_ref' && name !== 'ingested_at_ms' && name !== 'quantity' && name !== 'dimensions') {
+      (out as Record<IdColumnName, DictColumn<string | null>>)[name] = dictColumn(name);
       continue;
     }
     const r = new ByteReader(columnBytes(c, id));
@@ -58,30 +100,26 @@ export function decodeRawSegment(bytes: Uint8Array, opts: DecodeRawOptions = {})
         out.correction_ref = readCorrections(r, rows);
         break;
       case 'ingested_at_ms':
-        out.ingested_at_ms = readDeltaColumn(r, rows, name);
+        out.ingested_at_ms = lean ? readLeanStamps(r, rows) : readDeltaColumn(r, rows, name);
         break;
       case 'quantity': {
-        const q = readQuantities(r, rows);
+        const q = lean ? readLeanQuantities(r, rows) : readQuantities(r, rows);
         out.quantity = q.quantity;
         out.bigQuantities = q.big;
         break;
       }
       case 'dimensions':
-        out.dimensions = readDimensions(r, rows);
+        out.dimensions = lean ? readLeanDimensions(r, rows) : readDimensions(r, rows);
         break;
-      default: {
-        const col = readDictColumn(r, rows, NULLABLE_ID_COLUMNS.has(name), name);
-        (out as Record<IdColumnName, DictColumn<string | null>>)[name] = col;
-      }
     }
     r.expectEnd(`raw segment column ${name}`);
   }
   return out;
 }
 
-function decodeTimestamps(c: Container, rows: number): Float64Array {
+function decodeTimestamps(c: Container, rows: number, starts: (() => Uint8Array) | undefined): Float64Array {
   const r = new ByteReader(columnBytes(c, rawColumnId('timestamp_ms')));
-  const ts = readDeltaColumn(r, rows, 'timestamp_ms');
+  const ts = starts === undefined ? readDeltaColumn(r, rows, 'timestamp_ms') : readLeanTimestamps(r, rows, starts);
   r.expectEnd('raw segment column timestamp_ms');
   return ts;
 }

@@ -10,7 +10,8 @@ import { writeEventIds } from './event-ids.ts';
 import { encodeSegmentHashes } from './hashes.ts';
 import { jsonBytes, type PayloadParts } from './payload.ts';
 import { writeCodes, writeCorrections, writeDictColumn, writeKinds } from './raw-columns.ts';
-import { RAW_END_MAGIC, RAW_MAGIC, RAW_VERSION, type EncodedRawSegment, type RawSegmentStats } from './raw-format.ts';
+import { groupStarts, writeLeanDictColumn, writeLeanDimensions, writeLeanQuantityColumn, writeLeanStamps, writeLeanTimestamps } from './raw-lean.ts';
+import { RAW_END_MAGIC, RAW_MAGIC, RAW_VERSION, RAW_VERSION_LEAN, type EncodedRawSegment, type RawSegmentStats } from './raw-format.ts';
 import { writeDeltaColumn, writeQuantities } from './raw-numbers.ts';
 import { collectRows, sortOrder, type Rows } from './raw-rows.ts';
 import { cappedSet, column } from './encode-util.ts';
@@ -21,11 +22,25 @@ export interface EncodeRawOptions {
   readonly level?: DeflateLevel;
   /** Hashes the caller already computed: HASH_WORDS words per input row, as `EventHasher` writes them. */
   readonly hashes?: Uint32Array;
+  /**
+   * Write format v2 (raw-format.ts): for lean segments only (rows past the dedupe window, no
+   * hashes block), never for ingest. The result's `hashes` is then empty (not computed).
+   */
+  readonly lean?: boolean;
 }
 
 function gather(values: Float64Array, order: Uint32Array): Float64Array {
   const out = new Float64Array(order.length);
   for (let i = 0; i < order.length; i++) out[i] = values[order[i]!]!;
+  return out;
+}
+
+/** v2: the id columns (ID_COLUMNS index) whose codes may be grouped, and the columns of their group. */
+const GROUPED_PREFIX: Readonly<Record<number, readonly number[]>> = { 2: [0], 3: [0, 2], 4: [0, 2, 3] };
+
+function gatherCodes(codes: Uint32Array, order: Uint32Array): Uint32Array {
+  const out = new Uint32Array(order.length);
+  for (let i = 0; i < order.length; i++) out[i] = codes[order[i]!]!;
   return out;
 }
 
@@ -67,36 +82,72 @@ export function encodeRawSegment(events: readonly UsageEvent[], bucketOf: (accou
   const dims = rows.dims;
 
   let quantitySum = 0n;
+  const lean = opts.lean === true;
+  const level = opts.level ?? 5;
   const tails = new Array<number>(14).fill(0); // incompressible bytes at the end of each column
+  const byRow = new Map<number, Uint32Array>();
+  /** Codes of id column `c` (ID_COLUMNS index) in segment order. */
+  const sorted = (c: number): Uint32Array => {
+    let out = byRow.get(c);
+    if (out === undefined) byRow.set(c, (out = gatherCodes(rows.ids[c]!.codes, order)));
+    return out;
+  };
   const columns: Uint8Array[] = [
     column(n * 12 + 64, (w) => {
       tails[0] = writeEventIds(w, rows.eventIds, order, ts);
     }),
     column(16, (w) => writeKinds(w, rows.kinds, order)),
     column(16, (w) => writeCorrections(w, rows.refs, order)),
-    ...rows.ids.map((it) => column(n * 2 + 64, (w) => writeDictColumn(w, it.sorted, it.hasNull, it.codes, order))),
-    column(n * 3 + 16, (w) => {
-      tails[10] = writeDeltaColumn(w, ts);
+    ...rows.ids.map((it, c) => {
+      const prefix = GROUPED_PREFIX[c];
+      if (lean && prefix !== undefined) {
+        const starts = groupStarts(
+          prefix.map((p) => sorted(p)),
+          n,
+        );
+        return leanColumn(3 + c, writeLeanDictColumn(it.sorted, it.hasNull, it.codes, order, starts, level));
+      }
+      return column(n * 2 + 64, (w) => writeDictColumn(w, it.sorted, it.hasNull, it.codes, order));
     }),
-    column(n + 16, (w) => {
-      tails[11] = writeDeltaColumn(w, ing);
-    }),
-    column(n * 2 + 16, (w) => {
-      quantitySum = writeQuantities(w, rows.quantities, rows.qn, order);
-    }),
-    column(n * 2 + 64, (w) => {
-      w.varUint(dims.sorted.length);
-      writeStringBlock(w, dims.sorted);
-      writeCodes(w, dims.codes, order, dims.sorted.length);
-    }),
+    lean
+      ? leanColumn(10, writeLeanTimestamps(ts, groupStarts([0, 2, 3, 4].map(sorted), n), level))
+      : column(n * 3 + 16, (w) => {
+          tails[10] = writeDeltaColumn(w, ts);
+        }),
+    lean
+      ? leanColumn(11, writeLeanStamps(ing, level))
+      : column(n + 16, (w) => {
+          tails[11] = writeDeltaColumn(w, ing);
+        }),
+    lean
+      ? leanQuantities()
+      : column(n * 2 + 16, (w) => {
+          quantitySum = writeQuantities(w, rows.quantities, rows.qn, order);
+        }),
+    lean
+      ? leanColumn(13, writeLeanDimensions(dims.sorted, dims.codes, order, level))
+      : column(n * 2 + 64, (w) => {
+          w.varUint(dims.sorted.length);
+          writeStringBlock(w, dims.sorted);
+          writeCodes(w, dims.codes, order, dims.sorted.length);
+        }),
   ];
+  function leanQuantities(): Uint8Array {
+    const c = writeLeanQuantityColumn(rows.quantities, rows.qn, order, level);
+    quantitySum = c.sum;
+    return leanColumn(12, c);
+  }
+  function leanColumn(id: number, c: { raw: Uint8Array; tail: number }): Uint8Array {
+    tails[id] = c.tail;
+    return c.raw;
+  }
   const { bytes, crc } = writeContainer(
     RAW_MAGIC,
     RAW_END_MAGIC,
-    RAW_VERSION,
+    lean ? RAW_VERSION_LEAN : RAW_VERSION,
     n,
     columns.map((raw, id) => ({ id, raw, incompressibleTail: tails[id]! })),
-    opts.level ?? 5,
+    level,
   );
 
   const [minTs, maxTs] = minMax(ts);
@@ -118,7 +169,10 @@ export function encodeRawSegment(events: readonly UsageEvent[], bucketOf: (accou
     checksum: crc32Hex(crc),
     bytes: bytes.length,
   };
-  const hashes =
-    opts.hashes === undefined ? encodeSegmentHashes(events, payloadParts(rows), rows.ing) : encodeSegmentHashes(events, undefined, rows.ing, opts.hashes);
+  const hashes = lean
+    ? new Uint8Array(0)
+    : opts.hashes === undefined
+      ? encodeSegmentHashes(events, payloadParts(rows), rows.ing)
+      : encodeSegmentHashes(events, undefined, rows.ing, opts.hashes);
   return { bytes, hashes, stats };
 }

@@ -1,6 +1,7 @@
 /**
- * Raw segment (`.useg`) format v1: constants, column ids and the decoded column types. Segments
- * are persisted forever: never change how v1 bytes are written or read; a change is a new version.
+ * Raw segment (`.useg`) formats v1 and v2: constants, column ids and the decoded column types.
+ * Segments are persisted forever: never change how v1 or v2 bytes are written or read; a change
+ * is a new version. Readers read both; v2 is written only for lean segments (below).
  *
  * Layout (fixed ints little-endian, varints unsigned LEB128, zigzag for signed values):
  *
@@ -50,12 +51,60 @@
  * Delta column: u8 mode. 0: `rows` zigzag varints, the first value then deltas from the previous
  * row. 1 (byte planes): zigzag varint first value, u8 width w (0..6), then w planes of rows-1
  * bytes, most significant first: plane w-1-k holds byte k of each zigzag delta.
+ *
+ * Format v2 (RAW_VERSION_LEAN): lean segments only — rows all past the dedupe window, entries
+ * `hashes: 'none'` (docs/dedupe.md, "Lean hashes"), written by compaction's lean outputs and by
+ * the strip step; ingest always writes v1. Everything is as in v1 (container, version byte 2,
+ * the same 14 columns, row order, every other body) except seven column bodies, which have a mode
+ * v1 does not; the encoder writes, of the modes that apply, the one that deflates smallest
+ * (raw-lean.ts). A v2 segment decodes to exactly the columns its v1 twin does.
+ *
+ *   4, 5, 6            product_id, meter_id, model_id: v1's dictionary column, whose code stream
+ *                      may also have mode 2 (grouped): `rows` unsigned varints, the code itself
+ *                      where the row starts a group of the columns before it in the row order
+ *                      (account_id; account_id, product_id; account_id, product_id, meter_id),
+ *                      else the code minus the previous row's (a group is sorted by this column:
+ *                      never negative). Group starts as defined for timestamp_ms below. Decoding
+ *                      one decodes the columns of its group. Other dictionary columns: v1 only.
+ *
+ *   10 timestamp_ms    mode 0 or 1: the v1 delta column (this byte is its mode). 2 (grouped):
+ *                      zigzag varint m = the minimum timestamp, u8 width w (0..6), then w planes
+ *                      of `rows` bytes, most significant first, of an unsigned value per row:
+ *                      timestamp - m where the row starts a group, else timestamp - the previous
+ *                      row's. Row i starts a group when i = 0 or its (account_id, product_id,
+ *                      meter_id, model_id) codes differ from row i-1's (within a group rows are
+ *                      sorted by timestamp, so nothing is negative: no sign bit). Decoding it
+ *                      decodes those four columns.
+ *   11 ingested_at_ms  mode 0 or 1: the v1 delta column. 2 (stamps): varint k (1..rows), the k
+ *                      distinct values ascending as zigzag varints (the first, then the gaps,
+ *                      each > 0), then a v1 code stream of each row's index in them.
+ *   12 quantity        mode 0: the v1 zigzag stream. 1 (no value negative): `rows` unsigned
+ *                      varints (canonical: no trailing zero byte; values up to 2^127 - 1). 2
+ *                      (buckets; every value a safe non-negative integer): `rows` symbol bytes,
+ *                      the value itself below 8, else 4 x b + the two bits below the leading one
+ *                      (b = the value's bit length, 4..53); then the b - 3 low bits of each such
+ *                      value in row order, packed least significant bit first (unused bits of the
+ *                      last byte zero).
+ *   13 dimensions      mode 0: the v1 body. 1 (per key; keys and values well-formed UTF-16):
+ *                      varint key count K, string block of the K keys (strictly ascending), then
+ *                      per key: varint size s, string block of the s-1 values (strictly
+ *                      ascending), a code stream: 0 the key is absent from the row's map, k the
+ *                      (k-1)-th value. A row's map is its present keys in ascending order; the
+ *                      decoded column (canonical `dimensionsKey` strings, maps, codes) is the one
+ *                      v1 gives: the distinct maps, ascending by key string.
+ *
+ * Compatibility: builds before v2 refuse a v2 segment as corrupt (unsupported version), so a v2
+ * object is only ever listed by a `hashes: 'none'` entry, and a manifest listing one is stored as
+ * format 5 (`needsLeanV2Format`, STORED_MANIFEST_FORMAT_LEAN_V2 in manifest/parts.ts), which those
+ * builds (format 4 readers included) refuse by name before reading any segment.
  */
 import type { CorrectionRef } from '../model/event.ts';
 
 export const RAW_MAGIC = 'USEG';
 export const RAW_END_MAGIC = 'GESU';
 export const RAW_VERSION = 1;
+/** Format v2: lean segments only (see the header). */
+export const RAW_VERSION_LEAN = 2;
 
 /** Above this many distinct values a stats set is `null` ("any"), never truncated. */
 export const SET_CAP = 64;

@@ -12,8 +12,12 @@ import { applyEdit } from '../../src/manifest/edits.ts';
 import { emptyManifest, type RawSegmentEntry } from '../../src/manifest/schema.ts';
 import { bucketOf } from '../../src/model/bucket.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
-import { hasKeyFilter, readRawHashes, writeRawSegment } from '../../src/objects/segment-objects.ts';
-import { EventHasher, HASH_WORDS, type SegmentHashes } from '../../src/segment/raw.ts';
+import { hasKeyFilter, readRawHashes, writeLeanCopy, writeRawSegment } from '../../src/objects/segment-objects.ts';
+import { needsLeanV2Format, STORED_MANIFEST_FORMAT_LEAN_V2 } from '../../src/manifest/parts.ts';
+import { decodeStored } from '../../src/manifest/codec.ts';
+import { UnsupportedFormatError } from '../../src/errors.ts';
+import { listAll } from '../../src/store/types.ts';
+import { EventHasher, HASH_WORDS, SegmentCorruptError, type SegmentHashes } from '../../src/segment/raw.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { openInstance, postBatch, storedEvents, usage } from '../support/instance.ts';
 import { eventArb, realisticEvents } from '../segment/arbitraries.ts';
@@ -91,7 +95,8 @@ describe('lean segments', () => {
     expect(hasKeyFilter(full.entry)).toBe(true);
     expect(hasKeyFilter(lean.entry)).toBe(false);
     expect(lean.entry.filter_bytes).toBeUndefined();
-    expect(lean.entry.bytes).toBe(full.entry.bytes);
+    // Raw format v2: the same rows in fewer bytes (test/segment/lean-format.test.ts).
+    expect(lean.entry.bytes).toBeLessThan(full.entry.bytes);
     expect(lean.size).toBe(lean.entry.bytes);
     expect(full.size).toBeGreaterThan(full.entry.bytes + 28 * 500);
     // verify-objects: a lean object must hold its container and nothing after it.
@@ -144,6 +149,17 @@ describe('the stripHashes edit', () => {
     expect(d.replacements).toEqual([
       { id: 'r-b2', kind: 'raw', inputs: [{ id: 'b', key: 'segments/raw/b.useg' }], outputs: ['b2'], committed_at_ms: 5, delete_after_ms: 10 },
     ]);
+  });
+
+  it("takes the rewritten object's bytes and checksum (raw format v2) when the edit names them, nothing else changes", () => {
+    const d = emptyManifest(0, 'c', 1);
+    d.segments = [seg('a')];
+    const e = strip('a', 'a2');
+    expect(applyEdit(d, { ...e, segments: [{ ...e.segments[0]!, out_bytes: 7, out_checksum: 'abcdef01' }] }).status).toBe('applied');
+    const { id, key, hashes, filter_bytes, bytes, checksum, ...rest } = d.segments[0]!;
+    expect([id, key, hashes, filter_bytes, bytes, checksum]).toEqual(['a2', 'k/a2', 'none', undefined, 7, 'abcdef01']);
+    const { id: _i, key: _k, filter_bytes: _f, bytes: _b, checksum: _c, ...before } = seg('a');
+    expect(rest).toEqual(before);
   });
 
   it('is refused when an input is gone (another strip, a compaction), already lean, or not the object copied', () => {
@@ -222,5 +238,72 @@ describe('the strip step under concurrency', () => {
     expect(final.every((x) => x.hashes === 'none')).toBe(true);
     expect(final.reduce((n, x) => n + x.rows, 0)).toBe(120);
     expect(m.segments.reduce((n, x) => n + x.rows, 0)).toBe(120);
+  });
+});
+
+describe('the strip step rewrites containers as raw format v2', () => {
+  it('same rows, totals and recomputed hashes; every v2 object is listed as lean, so the manifest is stored as format 5, which every build before v2 refuses by name', async () => {
+    const store = new MemoryStore();
+    const a = await openInstance(store, 'v2', { shards: 1, buckets: 2, ingest: { dedupeWindowMs: WINDOW } });
+    const ts = Date.UTC(2026, 7, 1);
+    for (let day = 0; day < 3; day++) {
+      await postBatch(
+        a.app,
+        Array.from({ length: 40 }, (_, i) =>
+          usage(day * 100 + i, { account_id: `acct-${i % 3}`, timestamp_ms: ts + day * 86_400_000 + i * 997, quantity: i === 5 ? -3 : i * 1000 }),
+        ),
+      );
+      await compactShard(store, a.db.shards[0]!, a.db.deps, 2, { ...DEFAULT_COMPACT_OPTIONS, graceMs: 0, dedupeWindowMs: WINDOW });
+    }
+    const shard = a.db.shards[0]!;
+    const before = (await shard.revalidate()).manifest.segments.filter((s) => s.hashes === undefined);
+    expect(before.length).toBeGreaterThan(0);
+    const hashesBefore = await Promise.all(before.map((s) => readRawHashes(store, s)));
+    const eventsBefore = (await storedEvents(a.db)).map((e) => JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))).sort();
+    a.clock.advance(PAST);
+    const report = await stripShard(store, shard, a.db.deps, { dedupeWindowMs: WINDOW, maxSegments: 16, maxBytes: 1 << 30, graceMs: 60_000 });
+    expect(report).toMatchObject({ committed: true, stripped: before.length });
+    expect(report.bytes_after).toBeLessThan(before.reduce((n, s) => n + s.bytes, 0));
+    const m = (await shard.revalidate()).manifest;
+    for (const [i, old] of before.entries()) {
+      const now = m.segments.find((s) => s.rows === old.rows && s.min_ts === old.min_ts && s.quantity_sum === old.quantity_sum && s.hashes === 'none')!;
+      expect(now).toBeDefined();
+      expectSameHashes(await readRawHashes(store, now), hashesBefore[i]!);
+    }
+    const eventsAfter = (await storedEvents(a.db)).map((e) => JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))).sort();
+    expect(eventsAfter).toEqual(eventsBefore);
+    // The gate older builds rely on: a v2 object is only ever listed by a lean entry, and a
+    // manifest with a lean entry is stored as format 5, which they refuse by name (builds that
+    // know lean entries but not v2 read format 4 at most; those before, 3 or 2).
+    for (const s of m.segments) {
+      const obj = await store.get(s.key);
+      if (obj === null || obj.notModified) throw new Error(`missing ${s.key}`);
+      if (obj.body[4] === 2) expect(s.hashes).toBe('none');
+    }
+    expect(m.segments.some((s) => s.hashes === 'none')).toBe(true);
+    expect(needsLeanV2Format(m)).toBe(true);
+    const current = await store.get(shard.keys.current);
+    if (current === null || current.notModified) throw new Error('no current.json');
+    expect(JSON.parse(new TextDecoder().decode(current.body)).format).toBe(STORED_MANIFEST_FORMAT_LEAN_V2);
+    // What a build that reads formats up to 4 does with it: the same check with its maximum.
+    const asFormat = (format: number) => {
+      const raw = JSON.parse(new TextDecoder().decode(current.body));
+      return new TextEncoder().encode(JSON.stringify({ ...raw, format }));
+    };
+    expect(() => decodeStored(asFormat(6), 'current.json')).toThrow(UnsupportedFormatError);
+    expect(decodeStored(asFormat(5), 'current.json').kind).toBe('split');
+  });
+
+  it('refuses to rewrite a container that does not match its entry (rows, totals, checksum): nothing is written', async () => {
+    const events = realisticEvents(200, 8);
+    const full = await written(events, { compacted: true });
+    const keys = { rawSegment: (id: string) => `leancopy/${id}.useg` } as never;
+    const deps = { clock: { now: () => 1 }, random: Math.random } as never;
+    for (const over of [{ quantity_sum: '1' }, { rows: 199 }, { checksum: '00000000' }, { max_ts: 0 }]) {
+      await expect(writeLeanCopy(full.store, keys, deps, { ...full.entry, ...over })).rejects.toBeInstanceOf(SegmentCorruptError);
+    }
+    for await (const o of listAll(full.store, 'leancopy/')) throw new Error(`written: ${o.key}`);
+    const ok = await writeLeanCopy(full.store, keys, deps, full.entry);
+    expect(ok.bytes).toBeLessThan(full.entry.bytes);
   });
 });

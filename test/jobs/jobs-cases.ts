@@ -617,12 +617,23 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       expect(after).toHaveLength(before.length);
       const newSizes = await sizes(store, after);
       for (const [i, x] of after.entries()) {
-        const { id, key, filter_bytes, hashes, ...rest } = x;
-        const { id: oldId, key: oldKey, filter_bytes: _f, ...was } = before[i]!;
+        const { id, key, filter_bytes, hashes, bytes, checksum, ...rest } = x;
+        const { id: oldId, key: oldKey, filter_bytes: _f, bytes: oldBytes, checksum: _c, ...was } = before[i]!;
         expect(rest).toEqual(was); // rows, stats, rolled_by, compacted, created_at_ms
         expect([hashes, filter_bytes, id === oldId, key === oldKey]).toEqual(['none', undefined, false, false]);
-        expect(newSizes.get(id)).toBe(x.bytes);
-        expect(oldSizes.get(oldId)!).toBeGreaterThan(x.bytes + 28 * x.rows);
+        expect(newSizes.get(id)).toBe(bytes);
+        expect(oldSizes.get(oldId)!).toBeGreaterThan(bytes + 28 * x.rows);
+        // Rewritten in raw format v2 (never larger than the v1 container), its checksum in the trailer.
+        const obj = await store.get(key);
+        if (obj === null || obj.notModified) throw new Error(`missing ${key}`);
+        expect(obj.body[4]).toBe(2);
+        expect(bytes).toBeLessThanOrEqual(oldBytes);
+        expect(
+          new DataView(obj.body.buffer, obj.body.byteOffset)
+            .getUint32(bytes - 8, true)
+            .toString(16)
+            .padStart(8, '0'),
+        ).toBe(checksum);
       }
       for (const source of ['raw', 'auto', 'rollup'] as const) expect(await total(a, undefined, source)).toEqual(want);
       expect((await verify(a.engine, 'acme', FROM, TO)).matches).toBe(true);
