@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync }
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startScriptFlags } from '../../support/server-command.ts';
 import { wranglerConfigWithoutSequencer } from '../../support/workerd.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -141,7 +142,7 @@ export interface OursOptions {
   readonly peerToken?: string;
 }
 
-/** `node src/runtime/node.ts` on a free loopback port, jobs off, this scenario's prefix. */
+/** `node src/runtime/node.ts` with `npm start`'s node flags, on a free loopback port, jobs off, this scenario's prefix. */
 export async function startOurs(o: OursOptions): Promise<Running> {
   const port = await freePort();
   const store: Record<string, string> =
@@ -172,7 +173,7 @@ export async function startOurs(o: OursOptions): Promise<Running> {
     o.cpuProfDir === undefined
       ? []
       : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${o.name.replace(/[^\w.-]/g, '_')}-${Date.now()}.cpuprofile`];
-  const p = launch(process.execPath, [...prof, join(ROOT, 'src/runtime/node.ts')], env);
+  const p = launch(process.execPath, [...startScriptFlags(), ...prof, join(ROOT, 'src/runtime/node.ts')], env);
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/health`, p, o.name, 60_000);
   return running(o.name, url, p, () => stopGroup(p, 15_000));

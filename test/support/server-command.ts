@@ -1,0 +1,43 @@
+/**
+ * How users start the Node server: `npm start` (package.json) and the container (infra/Dockerfile)
+ * run `node <flags> src/runtime/node.ts`. The benchmarks start theirs with the same flags, read
+ * from package.json, so they measure what users run.
+ *
+ * The flag: --max-semi-space-size=8 caps V8's young generation at 2 x 8 MB (Node 24 lets it grow to
+ * 2 x 32 MB; a lightly loaded server sits at 2 x 16 MB). A fresh process's first ingest on S3 makes
+ * hundreds of GETs (dedupe key filters of compacted segments, hashes of recent ones); the AWS SDK
+ * allocates ~0.5 MB of short-lived objects per GET (sampling heap profile: 135 of 234 MB allocated
+ * during one first ingest), many requests in flight at once keep them alive across scavenges, and
+ * V8 answers by growing the young generation to 2 x 32 MB, which it keeps while idle: ~35 MB more
+ * RSS on a 5M-event window (bench:scale, MinIO; 233 -> 191 MB with the cap). The directory store
+ * allocates little per read and never grows it. Sustained ingest throughput did not change.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '../..');
+const ENTRY = 'src/runtime/node.ts';
+
+/** The node flags between `node` and the entry of a command line like `exec node --x src/runtime/node.ts`. */
+export function nodeFlagsOf(command: readonly string[]): string[] {
+  const node = command.indexOf('node');
+  const entry = command.indexOf(ENTRY);
+  if (node < 0 || entry < node) throw new Error(`not a command that starts ${ENTRY} with node: ${command.join(' ')}`);
+  return command.slice(node + 1, entry);
+}
+
+/** The node flags `npm start` passes (package.json scripts.start). */
+export function startScriptFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  const start = pkg.scripts?.start;
+  if (start === undefined) throw new Error('package.json has no start script');
+  return nodeFlagsOf(start.trim().split(/\s+/));
+}
+
+/** The node flags of the container's CMD (infra/Dockerfile, exec form). */
+export function dockerfileFlags(): string[] {
+  const text = readFileSync(join(ROOT, 'infra/Dockerfile'), 'utf8');
+  const cmd = text.split('\n').find((l) => l.startsWith('CMD '));
+  if (cmd === undefined) throw new Error('infra/Dockerfile has no CMD');
+  return nodeFlagsOf(JSON.parse(cmd.slice(4)) as string[]);
+}
