@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync }
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startScriptFlags } from '../../support/server-command.ts';
+import { startScriptEnv, startScriptFlags } from '../../support/server-command.ts';
 import { wranglerConfigWithoutSequencer } from '../../support/workerd.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -142,7 +142,7 @@ export interface OursOptions {
   readonly peerToken?: string;
 }
 
-/** `node src/runtime/node.ts` with `npm start`'s node flags, on a free loopback port, jobs off, this scenario's prefix. */
+/** `node src/runtime/node.ts` with `npm start`'s node flags and environment, on a free loopback port, jobs off, this scenario's prefix. */
 export async function startOurs(o: OursOptions): Promise<Running> {
   const port = await freePort();
   const store: Record<string, string> =
@@ -165,6 +165,7 @@ export async function startOurs(o: OursOptions): Promise<Running> {
     USAGEDB_PREFIX: o.prefix,
     USAGEDB_API_KEYS: o.apiKeys,
     USAGEDB_LOG_LEVEL: o.logLevel,
+    ...startScriptEnv(),
     ...store,
     ...(o.peerToken === undefined ? {} : { USAGEDB_PEER_URL: `http://127.0.0.1:${port}`, USAGEDB_PEER_TOKEN: o.peerToken }),
     ...o.env,
