@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync }
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startScriptEnv, startScriptFlags } from '../../support/server-command.ts';
 import { wranglerConfigWithoutSequencer } from '../../support/workerd.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -160,7 +161,7 @@ export function compileServer(): string {
   return serverEntry.slice(ROOT.length + 1);
 }
 
-/** Our server (`serverEntry`) on a free loopback port, jobs off, this scenario's prefix. */
+/** Our server (`serverEntry`) with `npm start`'s node flags and environment, on a free loopback port, jobs off, this scenario's prefix. */
 export async function startOurs(o: OursOptions): Promise<Running> {
   const port = await freePort();
   const store: Record<string, string> =
@@ -183,6 +184,7 @@ export async function startOurs(o: OursOptions): Promise<Running> {
     USAGEDB_PREFIX: o.prefix,
     USAGEDB_API_KEYS: o.apiKeys,
     USAGEDB_LOG_LEVEL: o.logLevel,
+    ...startScriptEnv(),
     ...store,
     ...(o.peerToken === undefined ? {} : { USAGEDB_PEER_URL: `http://127.0.0.1:${port}`, USAGEDB_PEER_TOKEN: o.peerToken }),
     ...o.env,
@@ -191,7 +193,7 @@ export async function startOurs(o: OursOptions): Promise<Running> {
     o.cpuProfDir === undefined
       ? []
       : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${o.name.replace(/[^\w.-]/g, '_')}-${Date.now()}.cpuprofile`];
-  const p = launch(process.execPath, [...prof, serverEntry], env);
+  const p = launch(process.execPath, [...startScriptFlags(), ...prof, serverEntry], env);
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/health`, p, o.name, 60_000);
   return running(o.name, url, p, () => stopGroup(p, 15_000));
