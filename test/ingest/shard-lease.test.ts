@@ -45,6 +45,18 @@ async function stored(store: ObjectStore) {
 
 const settle = () => new Promise((r) => setTimeout(r, 5));
 
+/** a holds shard 0; b followed it there, then found it unreachable. */
+async function holderUnreachableFromB() {
+  const store = new MemoryStore();
+  const clock = new ManualClock();
+  const a = leases(store, clock, 'a');
+  const b = leases(store, clock, 'b');
+  await a.route(0);
+  expect(await b.route(0)).toEqual({ kind: 'peer', url: 'http://a:8787' });
+  b.unreachable(0, 'http://a:8787');
+  return { clock, a, b };
+}
+
 describe('shard leases', () => {
   it('the first route takes the lease; a second process follows it to the holder', async () => {
     const store = new MemoryStore();
@@ -172,13 +184,7 @@ describe('shard leases', () => {
   });
 
   it('an unreachable holder: direct commits until its lease expires, then the lease is taken', async () => {
-    const store = new MemoryStore();
-    const clock = new ManualClock();
-    const a = leases(store, clock, 'a');
-    const b = leases(store, clock, 'b');
-    await a.route(0);
-    expect(await b.route(0)).toEqual({ kind: 'peer', url: 'http://a:8787' });
-    b.unreachable(0, 'http://a:8787');
+    const { clock, b } = await holderUnreachableFromB();
     expect(await b.route(0)).toEqual({ kind: 'direct' });
     clock.t += 1_001;
     // a's lease is still live but a has not renewed it since: not followed to a host that does not
@@ -191,13 +197,7 @@ describe('shard leases', () => {
   });
 
   it('a holder that was unreachable once and renews its lease (it is alive) is followed again', async () => {
-    const store = new MemoryStore();
-    const clock = new ManualClock();
-    const a = leases(store, clock, 'a');
-    const b = leases(store, clock, 'b');
-    await a.route(0);
-    expect(await b.route(0)).toEqual({ kind: 'peer', url: 'http://a:8787' });
-    b.unreachable(0, 'http://a:8787');
+    const { clock, a, b } = await holderUnreachableFromB();
     clock.t += LEASE_MS / 2 + 1;
     expect(await a.route(0)).toEqual({ kind: 'self' }); // a renews past half its lease
     await settle();
