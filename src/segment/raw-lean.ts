@@ -321,18 +321,7 @@ export function writeLeanQuantities(w: ByteWriter, q: readonly bigint[], qn: Flo
   for (let i = 0; i < n; i++) {
     const row = order[i]!;
     const v = qn[row]!;
-    if (v >>> 0 === v) {
-      w.ensure(5);
-      const buf = w.buf;
-      let p = w.pos;
-      let z = v;
-      while (z >= 0x80) {
-        buf[p++] = (z & 0x7f) | 0x80;
-        z >>>= 7;
-      }
-      buf[p++] = z;
-      w.pos = p;
-    } else if (!Number.isNaN(v)) {
+    if (!Number.isNaN(v)) {
       w.varUint(v);
     } else {
       const b = q[row]!;

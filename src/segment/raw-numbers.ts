@@ -201,16 +201,7 @@ export function writeQuantities(w: ByteWriter, q: readonly bigint[], qn: Float64
     const row = order[i]!;
     const v = qn[row]!;
     if ((v | 0) === v) {
-      w.ensure(5);
-      const buf = w.buf;
-      let p = w.pos;
-      let z = ((v << 1) ^ (v >> 31)) >>> 0;
-      while (z >= 0x80) {
-        buf[p++] = (z & 0x7f) | 0x80;
-        z >>>= 7;
-      }
-      buf[p++] = z;
-      w.pos = p;
+      w.varUint(((v << 1) ^ (v >> 31)) >>> 0);
     } else if (!Number.isNaN(v)) {
       w.zigzag(v);
     } else {
