@@ -123,7 +123,10 @@ export class PeriodService {
 
   private async finishFenced(accountId: string, month: Month, close: Planner<EditOf<'closePeriod'>>): Promise<Commit<EditOf<'closePeriod'>>> {
     try {
-      return await this.db.shardOf(accountId).commit(close, { policy: { maxAttempts: 16, maxDurationMs: 20_000 } });
+      // Other accounts' commits keep changing the inputs on a busy shard (their segments may hold
+      // rows of this account-month by their stats), so each attempt re-reads what they added and
+      // loses often: keep trying, briefly spaced, for up to 30 s rather than 16 times.
+      return await this.db.shardOf(accountId).commit(close, { policy: { maxAttempts: 128, maxDurationMs: 30_000, maxDelayMs: 100 } });
     } catch (err) {
       if (!(err instanceof ManifestContentionError)) throw err;
       throw new ManifestContentionError(
