@@ -9,7 +9,7 @@ import { deflateImpl } from './deflate.ts';
 import { SegmentCorruptError } from './errors.ts';
 import { readCodes, readDimensions, writeCodes, writeDictColumn } from './raw-columns.ts';
 import type { DictColumn, DimensionsColumn } from './raw-format.ts';
-import { readDeltaColumn, readQuantities, writeDeltaColumn, writeQuantities } from './raw-numbers.ts';
+import { byteEntropy, RANDOM_BITS, readDeltaColumn, readQuantities, writeDeltaColumn, writeQuantities } from './raw-numbers.ts';
 import { isWellFormed, readStringBlock, writeStringBlock } from './strings.ts';
 import { type ByteReader, ByteWriter } from './varint.ts';
 
@@ -36,8 +36,6 @@ export const DIMS_PER_KEY = 1;
 /** Planes hold values below 2^48 (6 bytes). */
 const MAX_PLANE_VALUE = 2 ** 48;
 const TWO_32 = 4294967296;
-/** A plane with more bits per byte than this deflates by a few percent at best: store it. */
-const RANDOM_BITS = 7.6;
 
 export interface Candidate {
   readonly raw: Uint8Array;
@@ -59,17 +57,6 @@ export function cheapest(candidates: readonly Candidate[], level: number): Candi
     }
   }
   return best;
-}
-
-function byteEntropy(bytes: Uint8Array): number {
-  const hist = new Uint32Array(256);
-  for (let i = 0; i < bytes.length; i++) hist[bytes[i]!]!++;
-  let bits = 0;
-  for (let s = 0; s < 256; s++) {
-    const c = hist[s]!;
-    if (c > 0) bits -= c * Math.log2(c / bytes.length);
-  }
-  return bytes.length === 0 ? 0 : bits / bytes.length;
 }
 
 // ---------------------------------------------------------------- grouped id columns

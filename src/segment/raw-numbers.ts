@@ -18,10 +18,10 @@ const MAX_PLANE_ZIGZAG = 2 ** 48;
 const TWO_32 = 4294967296;
 const FEW_DELTAS = 256;
 /** A plane with more bits per byte than this deflates by a few percent at best: store it. */
-const RANDOM_BITS = 7.6;
+export const RANDOM_BITS = 7.6;
 
 /** Order-0 entropy in bits per byte of `bytes`. */
-function byteEntropy(bytes: Uint8Array): number {
+export function byteEntropy(bytes: Uint8Array): number {
   const hist = new Uint32Array(256);
   for (let i = 0; i < bytes.length; i++) hist[bytes[i]!]!++;
   let bits = 0;
