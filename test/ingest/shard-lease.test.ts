@@ -45,16 +45,22 @@ async function stored(store: ObjectStore) {
 
 const settle = () => new Promise((r) => setTimeout(r, 5));
 
-/** a holds shard 0; b followed it there, then found it unreachable. */
-async function holderUnreachableFromB() {
+/** a holds shard 0 and b follows it there. */
+async function aHoldsBFollows() {
   const store = new MemoryStore();
   const clock = new ManualClock();
   const a = leases(store, clock, 'a');
   const b = leases(store, clock, 'b');
   await a.route(0);
   expect(await b.route(0)).toEqual({ kind: 'peer', url: 'http://a:8787' });
-  b.unreachable(0, 'http://a:8787');
-  return { clock, a, b };
+  return { store, clock, a, b };
+}
+
+/** a holds shard 0; b followed it there, then found it unreachable. */
+async function holderUnreachableFromB() {
+  const held = await aHoldsBFollows();
+  held.b.unreachable(0, 'http://a:8787');
+  return held;
 }
 
 describe('shard leases', () => {
@@ -162,12 +168,7 @@ describe('shard leases', () => {
   });
 
   it('release writes the lease expired: another process takes it at once', async () => {
-    const store = new MemoryStore();
-    const clock = new ManualClock();
-    const a = leases(store, clock, 'a');
-    const b = leases(store, clock, 'b');
-    await a.route(0);
-    expect(await b.route(0)).toEqual({ kind: 'peer', url: 'http://a:8787' });
+    const { store, clock, a, b } = await aHoldsBFollows();
     await a.release();
     expect((await stored(store))?.expires_at_ms).toBe(0);
     expect(await a.route(0)).toEqual({ kind: 'direct' });
