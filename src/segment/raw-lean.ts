@@ -9,7 +9,7 @@ import { deflateImpl } from './deflate.ts';
 import { SegmentCorruptError } from './errors.ts';
 import { readCodes, readDimensions, writeCodes, writeDictColumn } from './raw-columns.ts';
 import type { DictColumn, DimensionsColumn } from './raw-format.ts';
-import { byteEntropy, RANDOM_BITS, readDeltaColumn, readQuantities, writeDeltaColumn, writeQuantities } from './raw-numbers.ts';
+import { byteEntropy, ExactSum, RANDOM_BITS, readDeltaColumn, readQuantities, writeDeltaColumn, writeQuantities } from './raw-numbers.ts';
 import { isWellFormed, readStringBlock, writeStringBlock } from './strings.ts';
 import { type ByteReader, ByteWriter } from './varint.ts';
 
@@ -303,26 +303,19 @@ export function writeLeanQuantities(w: ByteWriter, q: readonly bigint[], qn: Flo
     return writeQuantities(w, q, qn, order);
   }
   w.u8(QUANTITY_UNSIGNED);
-  let sum = 0n;
-  let small = 0;
+  const sum = new ExactSum();
   for (let i = 0; i < n; i++) {
     const row = order[i]!;
     const v = qn[row]!;
-    if (!Number.isNaN(v)) {
-      w.varUint(v);
+    if (Number.isNaN(v)) {
+      w.varBig(q[row]!);
+      sum.addBig(q[row]!);
     } else {
-      const b = q[row]!;
-      w.varBig(b);
-      sum += b;
-      continue;
-    }
-    small += v;
-    if (small > 2 ** 52) {
-      sum += BigInt(small);
-      small = 0;
+      w.varUint(v);
+      sum.add(v);
     }
   }
-  return sum + BigInt(small);
+  return sum.total();
 }
 
 /** Bit length of a safe non-negative integer. */

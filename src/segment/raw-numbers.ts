@@ -193,30 +193,43 @@ const TWO_52 = 4503599627370496;
  * Zigzag varints of signed 128-bit values (`q[order[i]]`); `qn[row]` is the same value as a
  * Number when |q| <= 2^52, else NaN. Returns the exact sum.
  */
-export function writeQuantities(w: ByteWriter, q: readonly bigint[], qn: Float64Array, order: Uint32Array): bigint {
-  const n = order.length;
-  let sum = 0n;
-  let small = 0; // exact partial sum of small values, |small| <= 2^53
-  for (let i = 0; i < n; i++) {
-    const row = order[i]!;
-    const v = qn[row]!;
-    if ((v | 0) === v) {
-      w.varUint(((v << 1) ^ (v >> 31)) >>> 0);
-    } else if (!Number.isNaN(v)) {
-      w.zigzag(v);
-    } else {
-      const b = q[row]!;
-      w.zigzagBig(b);
-      sum += b;
-      continue;
-    }
-    small += v;
-    if (small > TWO_52 || small < -TWO_52) {
-      sum += BigInt(small);
-      small = 0;
+/**
+ * The exact sum of a column's quantities: numbers add in a double while it stays within ±2^52
+ * (exact), then move into a BigInt; values beyond safe integers add as BigInts.
+ */
+export class ExactSum {
+  private big = 0n;
+  private small = 0;
+  add(v: number): void {
+    this.small += v;
+    if (this.small > TWO_52 || this.small < -TWO_52) {
+      this.big += BigInt(this.small);
+      this.small = 0;
     }
   }
-  return sum + BigInt(small);
+  addBig(b: bigint): void {
+    this.big += b;
+  }
+  total(): bigint {
+    return this.big + BigInt(this.small);
+  }
+}
+
+export function writeQuantities(w: ByteWriter, q: readonly bigint[], qn: Float64Array, order: Uint32Array): bigint {
+  const sum = new ExactSum();
+  for (let i = 0; i < order.length; i++) {
+    const row = order[i]!;
+    const v = qn[row]!;
+    if ((v | 0) === v) w.varUint(((v << 1) ^ (v >> 31)) >>> 0);
+    else if (!Number.isNaN(v)) w.zigzag(v);
+    else {
+      w.zigzagBig(q[row]!);
+      sum.addBig(q[row]!);
+      continue;
+    }
+    sum.add(v);
+  }
+  return sum.total();
 }
 
 const I128_LIMIT = 1n << 127n;
