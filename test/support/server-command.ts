@@ -13,12 +13,17 @@
  * RSS on a 5M-event window (bench:scale, MinIO; 233 -> 191 MB with the cap). The directory store
  * allocates little per read and never grows it. Sustained ingest throughput did not change.
  *
- * The environment: MALLOC_MMAP_THRESHOLD_=65536 makes glibc serve every allocation of 64 KB or more
+ * The environment: MALLOC_MMAP_THRESHOLD_=69632 makes glibc serve every allocation above 68 KB
  * (socket reads, response bodies, decoded filter blocks) from its own mapping, returned to the OS
  * when freed. By default glibc raises that threshold as large blocks are freed and then serves
  * them from its heap, where freed blocks between live ones stay resident: ~15 MB at startup and
  * ~20 MB more after the first ingest above (MinIO, 5M events: 197 -> 177 MB). Other C libraries
- * ignore the variable. Sustained ingest throughput did not change.
+ * ignore the variable. The threshold sits above zlib's working buffers (64 KB each, four per
+ * deflate call: every column of every segment): at 65536, as first shipped, each call mapped,
+ * faulted in and unmapped them (~150 us instead of ~30 for a small column; 10 x 32 ingest on the
+ * directory store lost ~25 % of its events/s). MALLOC_TRIM_THRESHOLD_=524288 keeps up to 512 KB
+ * free at the heap's top instead of giving it back after every call (a fixed mmap threshold
+ * otherwise leaves the trim threshold at 128 KB, below one call's 256 KB).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
