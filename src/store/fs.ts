@@ -10,30 +10,10 @@
  * (often 0 bytes: it died before writing). Nothing ever references a temp file, so on first use
  * the store removes those older than `tempSafetyAgeMs` (10 minutes): far longer than any write
  * takes, so a temp file another live process is still writing is never touched.
- *
- * Writes up to SYNC_WRITE_MAX bytes make their file-system calls synchronously (open, write,
- * fstat, close, link, rename, stat, unlink: page-cache work of a few microseconds each) and only
- * wait for fsync on libuv's thread pool. Each call through fs/promises instead costs ~100 us of
- * CPU and a thread hop here (2 cores): a commit on this store makes ~30 of them (segment,
- * manifest, history record, lock file), which was ~15 % of the server's CPU with 10-event
- * batches. Larger bodies (compaction outputs, rollups) are written through fs/promises, so the
- * event loop never stalls on a big copy.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
-import {
-  closeSync,
-  fstatSync,
-  fsync as fsyncCallback,
-  linkSync,
-  openSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-  type BigIntStats,
-  type Dirent,
-} from 'node:fs';
+import { link, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import type { BigIntStats, Dirent } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { ObjectNotFoundError, PreconditionFailedError, TransientStoreError } from './errors.ts';
 import type { GetOptions, GetResult, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './types.ts';
@@ -61,23 +41,6 @@ interface EtagMemo {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Bodies up to this size are written with synchronous calls (see above); larger ones through fs/promises. */
-export const SYNC_WRITE_MAX = 1024 * 1024;
-
-/** fsync(2) on the thread pool: the one call of a write that waits for the disk. */
-function fsyncFd(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fsyncCallback(fd, (err) => (err === null ? resolve() : reject(err))));
-}
-
-/** unlink(2) that ignores a missing file (and any other failure: callers use it to clean up). */
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // gone already, or not removable: nothing references it
-  }
-}
 
 export class FsStore implements ObjectStore {
   readonly kind = 'fs';
@@ -200,12 +163,12 @@ export class FsStore implements ObjectStore {
       try {
         linked = await this.linkInto(key, tmp, path);
       } catch (err) {
-        unlinkQuietly(tmp);
+        await unlink(tmp).catch(() => undefined);
         throw err;
       }
       if (linked) {
         // The object is in place under its key; the temp name is a second link to it.
-        unlinkQuietly(tmp);
+        await unlink(tmp).catch(() => undefined);
         if (written !== undefined) this.etags.set(key, { ino: written.ino, size: written.size, mtimeNs: written.mtimeNs, etag });
         if (this.fsync) await syncDir(dirname(path));
         return { etag };
@@ -227,7 +190,7 @@ export class FsStore implements ObjectStore {
       if (this.fsync) await syncDir(dirname(path));
       return { etag };
     } catch (err) {
-      unlinkQuietly(tmp);
+      await unlink(tmp).catch(() => undefined);
       throw err;
     } finally {
       await release();
@@ -238,11 +201,9 @@ export class FsStore implements ObjectStore {
     await this.init();
     const release = await this.lock(key);
     try {
-      try {
-        unlinkSync(this.pathOf(key));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
+      await unlink(this.pathOf(key)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
       this.etags.delete(key);
     } finally {
       await release();
@@ -276,8 +237,11 @@ export class FsStore implements ObjectStore {
   private async currentInfo(key: string, path: string): Promise<ObjectInfo | null> {
     const memo = this.etags.get(key);
     if (memo !== undefined) {
-      const st = statSync(path, { bigint: true, throwIfNoEntry: false });
-      if (st === undefined) return null;
+      const st = await stat(path, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+        throw err;
+      });
+      if (st === null) return null;
       if (st.isFile() && memo.ino === st.ino && memo.size === st.size && memo.mtimeNs === st.mtimeNs) {
         return { key, etag: memo.etag, size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) };
       }
@@ -301,7 +265,7 @@ export class FsStore implements ObjectStore {
     }
     for (let again = true; ; again = false) {
       try {
-        linkSync(tmp, path);
+        await link(tmp, path);
         return true;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
@@ -330,13 +294,13 @@ export class FsStore implements ObjectStore {
       this.dirs.add(dir);
     }
     try {
-      renameSync(tmp, path);
+      await rename(tmp, path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       // The directory was removed behind this store's back: make it again, once.
       this.dirs.delete(dir);
       await mkdir(dir, { recursive: true });
-      renameSync(tmp, path);
+      await rename(tmp, path);
       this.dirs.add(dir);
     }
   }
@@ -384,16 +348,6 @@ export class FsStore implements ObjectStore {
 
   /** Writes and syncs a file; with `remember`, answers its stat (a rename keeps inode and mtime). */
   private async writeFile(path: string, body: Uint8Array, remember: boolean): Promise<BigIntStats | undefined> {
-    if (body.byteLength <= SYNC_WRITE_MAX) {
-      const fd = openSync(path, 'w');
-      try {
-        for (let done = 0; done < body.byteLength; ) done += writeSync(fd, body, done, body.byteLength - done);
-        if (this.fsync) await fsyncFd(fd);
-        return remember ? fstatSync(fd, { bigint: true }) : undefined;
-      } finally {
-        closeSync(fd);
-      }
-    }
     const fh = await open(path, 'w');
     try {
       await fh.writeFile(body);
@@ -410,11 +364,9 @@ export class FsStore implements ObjectStore {
     const deadline = Date.now() + this.lockTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        closeSync(openSync(path, 'wx'));
-        return () => {
-          unlinkQuietly(path);
-          return Promise.resolve();
-        };
+        const fh = await open(path, 'wx');
+        await fh.close();
+        return () => unlink(path).catch(() => undefined);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
@@ -440,11 +392,11 @@ async function openOrNull(path: string): Promise<FileHandle | null> {
 }
 
 async function syncDir(path: string): Promise<void> {
-  const fd = openSync(path, 'r');
+  const fh = await open(path, 'r');
   try {
-    await fsyncFd(fd);
+    await fh.sync();
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
 }
 
