@@ -4,11 +4,13 @@
  * on the configured store and stops on SIGTERM.
  */
 import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openInstance, postBatch, usage } from '../support/instance.ts';
 import { testS3Store, uniquePrefix } from '../support/s3.ts';
 import { s3Env } from './cli-support.ts';
+import { SERVER_ENV, SERVER_NODE_FLAGS } from '../../src/runtime/node-settings.ts';
 
 const main = join(import.meta.dirname, '../../src/cli/main.ts');
 
@@ -71,6 +73,15 @@ describe('usagedb executable', () => {
       }
       expect(health.status).toBe(200);
       expect(((await health.json()) as { database: { db_id: string } }).database.db_id).toBe(inst.db.info.db_id);
+      // Where Node can replace the process, the server runs with npm start's node flags and
+      // allocator environment, in the same process (Linux: read back from /proc).
+      if (typeof (process as { execve?: unknown }).execve === 'function' && existsSync(`/proc/${child.pid}/environ`)) {
+        const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+        const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+        expect(cmdline).toEqual(expect.arrayContaining([...SERVER_NODE_FLAGS]));
+        expect(cmdline.some((a) => /runtime[/\\]node\.(ts|js)$/.test(a))).toBe(true);
+        for (const [k, v] of Object.entries(SERVER_ENV)) expect(environ).toContain(`${k}=${v}`);
+      } else console.log('serve: process.execve or /proc missing here; the server ran in the CLI process without the settings (not checked)');
     } finally {
       child.kill('SIGTERM');
     }

@@ -7,6 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { SERVER_ENV, SERVER_NODE_FLAGS } from '../../src/runtime/node-settings.ts';
 import { dockerfileEnv, dockerfileFlags, startScriptEnv, startScriptFlags } from '../support/server-command.ts';
 
 /** Allocates like many overlapping requests, then prints the young generation's size in bytes. */
@@ -70,6 +71,8 @@ describe('server node flags', () => {
   it('npm start and the container start the server with the same flags, a young-generation cap among them', () => {
     expect(dockerfileFlags()).toEqual(startScriptFlags());
     expect(startScriptFlags()).toContain('--max-semi-space-size=8');
+    // `usagedb serve` re-executes itself with runtime/node-settings.ts: the same ones.
+    expect(startScriptFlags()).toEqual([...SERVER_NODE_FLAGS]);
   });
 
   it('the flags keep the young generation at 2 x 8 MB through a burst that grows it without them', () => {
@@ -79,6 +82,7 @@ describe('server node flags', () => {
 
   it('npm start and the container set the same allocator environment', () => {
     expect(startScriptEnv()).toEqual({ MALLOC_MMAP_THRESHOLD_: '69632', MALLOC_TRIM_THRESHOLD_: '524288' });
+    expect(startScriptEnv()).toEqual(SERVER_ENV);
     expect(dockerfileEnv()).toMatchObject(startScriptEnv());
   });
 

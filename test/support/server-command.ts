@@ -1,5 +1,6 @@
 /**
- * How users start the Node server: `npm start` (package.json) and the container (infra/Dockerfile)
+ * How users start the Node server: `npm start` (package.json), the container (infra/Dockerfile)
+ * and `usagedb serve` (which re-executes node with src/runtime/node-settings.ts). The first two
  * run `node <flags> src/runtime/node.ts` (the container its build, dist/lib/runtime/node.js) with an allocator setting in the environment. The
  * benchmarks start theirs with the same flags and environment, read from package.json, so they
  * measure what users run.
