@@ -162,7 +162,8 @@ export class DedupeIndex {
       if (stamp === 0 || !this.keep(stamp, nowMs)) continue;
       let i = home(old[at]!, cap);
       while (t[i * WORDS + 4] !== 0) if (++i === cap) i = 0;
-      t.set(old.subarray(at, at + WORDS), i * WORDS);
+      // Word by word: a subarray per entry was most of what a growing index allocated.
+      for (let w = 0, to = i * WORDS; w < WORDS; w++) t[to + w] = old[at + w]!;
       this.used++;
     }
   }

@@ -117,7 +117,7 @@ export class Ingestor {
     settled.forEach((s, gi) => {
       const outcomes = (s as PromiseFulfilledResult<Outcome[]>).value;
       const g = groups[gi]![1];
-      for (const [j, o] of outcomes.entries()) this.count(result, o, g.positions[j]!, g.pending[j]!.event.event_id);
+      for (let j = 0; j < outcomes.length; j++) this.count(result, outcomes[j]!, g.positions[j]!, g.pending[j]!.event.event_id);
     });
     result.errors.sort((a, b) => a.index - b.index);
     return result;

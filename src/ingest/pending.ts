@@ -26,7 +26,8 @@ export function hashWords(events: readonly PendingEvent[]): Uint32Array {
   const out = new Uint32Array(events.length * HASH_WORDS);
   for (let i = 0; i < events.length; i++) {
     const p = events[i]!;
-    out.set(p.hashes.subarray(p.at, p.at + HASH_WORDS), i * HASH_WORDS);
+    const h = p.hashes;
+    for (let w = 0, from = p.at, to = i * HASH_WORDS; w < HASH_WORDS; w++) out[to + w] = h[from + w]!;
   }
   return out;
 }

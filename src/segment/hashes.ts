@@ -82,6 +82,18 @@ export function payloadHash(e: UsageEvent, out: Uint32Array = new Uint32Array(4)
 class KeyHasher {
   private readonly s = new HashScratch();
   private readonly h = new Uint32Array(4);
+  /** Views of the scratch bytes from an offset (the event id after `account\0`), made once per offset. */
+  private views: Uint8Array[] = [];
+  private viewsOf: Uint8Array | undefined;
+
+  private from(offset: number): Uint8Array {
+    const bytes = this.s.bytes;
+    if (this.viewsOf !== bytes) {
+      this.views = [];
+      this.viewsOf = bytes;
+    }
+    return (this.views[offset] ??= bytes.subarray(offset));
+  }
 
   /** Writes the 128-bit key of (account, id) to out[at, at + 4) and the id hash to out[idAt]. */
   hash(accountId: string, eventId: string, out: Uint32Array, at: number, idAt: number): void {
@@ -93,7 +105,7 @@ class KeyHasher {
     out[idAt] = h[0]!;
     const accLen = utf8.encodeInto(accountId, s.bytes).written;
     s.bytes[accLen] = 0;
-    const total = accLen + 1 + utf8.encodeInto(eventId, s.bytes.subarray(accLen + 1)).written;
+    const total = accLen + 1 + utf8.encodeInto(eventId, this.from(accLen + 1)).written;
     murmurScratch(s, total, h);
     out[at] = h[0]!;
     out[at + 1] = h[1]!;
