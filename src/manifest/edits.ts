@@ -458,7 +458,8 @@ export function rawSegmentsAdded(segments: EditOf<'addRawSegments'>['segments'],
   for (const e of events) {
     const m = monthOf(e.timestamp_ms);
     if (e.kind === 'Usage') {
-      usage.set(`${e.account_id}\u0000${m}`, { account_id: e.account_id, month: m });
+      const k = `${e.account_id}\u0000${m}`;
+      if (!usage.has(k)) usage.set(k, { account_id: e.account_id, month: m });
       continue;
     }
     adjustments.push({
