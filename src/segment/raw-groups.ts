@@ -188,7 +188,7 @@ function joinDict<T extends string | null>(parts: readonly DictColumn<T>[], rows
 
 function joinDimensions(parts: readonly DimensionsColumn[], rows: number): DimensionsColumn {
   const byKey = new Map<string, Readonly<Record<string, string>>>();
-  for (const p of parts) p.keys.forEach((k, i) => byKey.set(k, p.dict[i]!));
+  for (const p of parts) for (let i = 0; i < p.keys.length; i++) byKey.set(p.keys[i]!, p.dict[i]!);
   const keys = [...byKey.keys()].sort();
   const index = new Map(keys.map((k, i) => [k, i]));
   const codes = new Uint32Array(rows);
@@ -229,7 +229,11 @@ export function joinRawColumns(parts: readonly RawColumns[]): RawColumns {
   if (parts.length === 1) return parts[0]!;
   const rows = parts.reduce((n, p) => n + p.rows, 0);
   const offsets: number[] = [];
-  parts.reduce((n, p) => (offsets.push(n), n + p.rows), 0);
+  let rowsBefore = 0;
+  for (const p of parts) {
+    offsets.push(rowsBefore);
+    rowsBefore += p.rows;
+  }
   const out: RawColumns = { rows };
   const all = <K extends keyof RawColumns>(k: K): NonNullable<RawColumns[K]>[] | undefined =>
     parts.every((p) => p[k] !== undefined) ? parts.map((p) => p[k]!) : undefined;
@@ -238,7 +242,7 @@ export function joinRawColumns(parts: readonly RawColumns[]): RawColumns {
   const kinds = all('kind');
   if (kinds !== undefined) {
     out.kind = new Uint8Array(rows);
-    kinds.forEach((k, i) => out.kind!.set(k, offsets[i]!));
+    for (let i = 0; i < kinds.length; i++) out.kind.set(kinds[i]!, offsets[i]!);
   }
   const refs = all('correction_ref');
   if (refs !== undefined) out.correction_ref = joinSparse(refs, offsets);
