@@ -105,14 +105,13 @@ export class SegmentCache {
 
   /** Groups of a grouped segment that may hold `accountId` in times passing `overlaps` (all without an account), decoded and cached. */
   private async groupColumns(
-    grouped: GroupedRef,
+    seg: GroupedRef,
     needed: readonly string[],
     decode: Decoder,
     accountId: string | undefined,
     overlaps: (min: number, max: number) => boolean,
   ): Promise<Entry['columns'][]> {
-    const seg = grouped;
-    const dir = await this.directory(grouped);
+    const dir = await this.directory(seg);
     const { from, to } = accountId === undefined ? { from: 0, to: dir.groups.length } : groupsOfAccount(dir, accountId, overlaps);
     if (from >= to) return [];
     const ids = Array.from({ length: to - from }, (_, k) => `${seg.id}#${from + k}`);
@@ -122,13 +121,12 @@ export class SegmentCache {
     if (absent.length > 0) {
       const a = absent[0]!;
       const b = absent[absent.length - 1]! + 1;
-      const bytes = await this.shared(`${seg.id}#${a}-${b}`, () => readGroupBytes(this.store, grouped, dir, a, b, ' though it is listed'));
+      const bytes = await this.shared(`${seg.id}#${a}-${b}`, () => readGroupBytes(this.store, seg, dir, a, b, ' though it is listed'));
       for (const [k, g] of splitGroups(dir, a, b, bytes).entries()) fetched.set(a + k, g);
     }
     const out: Entry['columns'][] = [];
     for (let i = from; i < to; i++) {
-      const one = async () =>
-        fetched.get(i) ?? splitGroups(dir, i, i + 1, await readGroupBytes(this.store, grouped, dir, i, i + 1, ' though it is listed'))[0]!;
+      const one = async () => fetched.get(i) ?? splitGroups(dir, i, i + 1, await readGroupBytes(this.store, seg, dir, i, i + 1, ' though it is listed'))[0]!;
       out.push(await this.get(ids[i - from]!, dir.groups[i]!.rows, one, needed, decode));
     }
     return out;
