@@ -1,11 +1,13 @@
 /**
  * The CLI on lean raw segments written as row groups (memory store): `check --deep` finds nothing
  * wrong, and a damaged group is named; `inspect-segment` reads a live grouped segment and a
- * replaced one (no entry: the directory found by walking its groups) with every row.
+ * replaced one (no entry: the directory found by walking its groups) with every row; an export
+ * reads every row (all accounts, and one account).
  */
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/cli.ts';
 import { LEAN_SLACK_MS } from '../../src/compact/strip-hashes.ts';
+import { planExport, readExport } from '../../src/export/source.ts';
 import { runJob, type JobOptions } from '../../src/jobs/run.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { ObjectStore } from '../../src/store/types.ts';
@@ -37,7 +39,7 @@ const events = (tag: string, n: number) =>
   }));
 
 describe('CLI on grouped lean raw segments', () => {
-  it('check --deep finds nothing, then names a damaged group; inspect-segment reads live and replaced grouped segments whole', async () => {
+  it('check --deep finds nothing, then names a damaged group; inspect-segment reads live and replaced grouped segments whole; export reads every row', async () => {
     const store = new MemoryStore();
     const a = await openInstance(store, 'db', { shards: 1, buckets: 2, ingest: { dedupeWindowMs: WINDOW } });
     await postBatch(a.app, events('x', 30));
@@ -55,6 +57,21 @@ describe('CLI on grouped lean raw segments', () => {
     expect(out.object).toMatchObject({ exists: true, bytes: seg!.bytes, rows: 30 });
     expect(out.object.row_groups).toBeGreaterThanOrEqual(Math.ceil(30 / 4));
     expect(out.sample_rows).toHaveLength(30);
+
+    for (const [accountId, want] of [
+      [undefined, 30],
+      ['a2', 10],
+    ] as const) {
+      const ids: string[] = [];
+      for await (const batch of readExport(store, await planExport(a.db, { accountId }))) for (const r of batch.rows) ids.push(batch.cols.event_id![r]!);
+      expect(ids.sort(), String(accountId)).toEqual(
+        events('x', 30)
+          .filter((e) => accountId === undefined || e.account_id === accountId)
+          .map((e) => e.event_id)
+          .sort(),
+      );
+      expect(ids).toHaveLength(want);
+    }
 
     // More rows of the same day: compaction merges the grouped segment, which is then replaced (readable during the grace).
     await postBatch(a.app, events('y', 6));
