@@ -6,7 +6,7 @@
 import type { DeepReadonly, PeriodEntry, RawSegmentEntry, RollupSegmentEntry, ShardManifest } from '../manifest/schema.ts';
 import { hasKeyFilter, hashesLength, isLean, readKeyFilter } from '../objects/segment-objects.ts';
 import { crc32Hex } from '../segment/raw.ts';
-import { decodeRawSegment, decodeSegmentHashes, rawQuantity } from '../segment/raw.ts';
+import { decodeRawObject, decodeSegmentHashes, rawQuantity } from '../segment/raw.ts';
 import { decodeRollupObject, rollupQuantity } from '../segment/rollup.ts';
 import type { ByteRange, ObjectStore } from '../store/types.ts';
 
@@ -59,12 +59,14 @@ function differs(out: Problem[], shard: number, kind: string, id: string, what: 
 /** Reads a raw segment and compares what it holds with its manifest entry. */
 export async function checkRawSegment(store: ObjectStore, shard: number, e: DeepReadonly<RawSegmentEntry>): Promise<Problem[]> {
   const out: Problem[] = [];
-  // The container only: hashes appended to the object are checked by checkHashes.
+  // Row groups are written for lean segments only: anything else would read its hashes from inside the groups.
+  if (e.directory_bytes !== undefined && !isLean(e)) return [{ shard, kind: 'raw', id: e.id, message: 'directory_bytes on a segment that is not lean' }];
+  // The container only (a grouped lean object whole): hashes appended to the object are checked by checkHashes.
   const bytes = await fetch(store, e.key, e.hashes_key === undefined ? { offset: 0, length: e.bytes } : undefined);
   if (bytes === null) return [{ shard, kind: 'raw', id: e.id, message: `object ${e.key} is missing` }];
-  let cols: ReturnType<typeof decodeRawSegment>;
+  let cols: ReturnType<typeof decodeRawObject>;
   try {
-    cols = decodeRawSegment(bytes);
+    cols = decodeRawObject(bytes, e.directory_bytes);
   } catch (err) {
     return [{ shard, kind: 'raw', id: e.id, message: `does not decode: ${(err as Error).message}` }];
   }

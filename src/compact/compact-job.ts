@@ -33,6 +33,8 @@ export interface CompactOptions extends OutputSizing {
   readonly graceMs: number;
   /** Ingest's dedupe window: outputs whose rows are all older (strip-hashes.ts) are written lean. */
   readonly dedupeWindowMs: number;
+  /** Lean outputs of more rows are written as row groups of at most this many (default RAW_GROUP_ROWS). */
+  readonly groupRows?: number;
 }
 
 export const DEFAULT_COMPACT_OPTIONS: CompactOptions = {
@@ -154,7 +156,11 @@ export async function compactShard(
     return { ...empty, reason: 'no progress: the inputs would be rewritten as they are' };
   }
   const outputs: RawSegmentEntry[] = [];
-  const written = { bucketOf: (a: string) => bucketOf(a, bucketCount), compacted: true };
+  const written = {
+    bucketOf: (a: string) => bucketOf(a, bucketCount),
+    compacted: true,
+    ...(opts.groupRows === undefined ? {} : { groupRows: opts.groupRows }),
+  };
   // Rows all past the dedupe window need no hashes block or key filter (docs/dedupe.md, lean hashes).
   const old = leanBefore(deps.clock.now(), opts.dedupeWindowMs);
   for (const rows of plan) outputs.push(await writeRawSegment(store, shard.keys, deps, rows, { ...written, lean: rows.every((e) => e.ingested_at_ms < old) }));

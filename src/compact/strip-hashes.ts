@@ -6,7 +6,8 @@
  * the containers of the oldest such segments as lean segments in raw format v2 (ranged GET
  * [0, bytes), decode, checks against the entry, encode, create-only PUT; `writeLeanCopy`) and
  * commits a 1:1 replacement (`stripHashes`): same rows and stats, same rollup status; only
- * `bytes` and `checksum` are the new object's.
+ * `bytes` and `checksum` are the new object's (and `directory_bytes`, when a copy of more than
+ * `groupRows` rows is written as row groups: segment/raw-groups.ts).
  * The old objects stay readable for the grace period (queries planned before the commit), then
  * GC deletes them. Concurrent runs, compactions and rollups are decided by the commit: an input
  * no longer listed as it was refuses the whole edit, and the copies written are garbage for GC.
@@ -37,6 +38,8 @@ export interface StripOptions {
   readonly maxBytes: number;
   /** How long the replaced objects stay readable. */
   readonly graceMs: number;
+  /** Copies of more rows are written as row groups of at most this many (default RAW_GROUP_ROWS). */
+  readonly groupRows?: number;
 }
 
 export const DEFAULT_STRIP_OPTIONS: Omit<StripOptions, 'dedupeWindowMs' | 'graceMs'> = { maxSegments: 16, maxBytes: 128 * 1024 * 1024 };
@@ -81,9 +84,18 @@ export async function stripShard(store: ObjectStore, shard: ManifestStore, deps:
   const copies = [];
   let bytesAfter = 0;
   for (const s of chosen) {
-    const out = await writeLeanCopy(store, shard.keys, deps, s);
+    const out = await writeLeanCopy(store, shard.keys, deps, s, opts.groupRows);
     bytesAfter += out.bytes;
-    copies.push({ input: s.id, id: out.id, key: out.key, bytes: s.bytes, checksum: s.checksum, out_bytes: out.bytes, out_checksum: out.checksum });
+    copies.push({
+      input: s.id,
+      id: out.id,
+      key: out.key,
+      bytes: s.bytes,
+      checksum: s.checksum,
+      out_bytes: out.bytes,
+      out_checksum: out.checksum,
+      ...(out.directoryBytes === undefined ? {} : { out_directory_bytes: out.directoryBytes }),
+    });
   }
   const now = deps.clock.now();
   const res = await shard.commitAll([

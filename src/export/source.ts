@@ -10,7 +10,7 @@ import { planRawSegments } from '../query/planner.ts';
 import type { QuerySpec } from '../query/spec.ts';
 import { SegmentCorruptError } from '../segment/errors.ts';
 import type { RawColumns } from '../segment/raw.ts';
-import { decodeRawSegment } from '../segment/raw.ts';
+import { decodeRawObject } from '../segment/raw.ts';
 import type { ObjectStore } from '../store/types.ts';
 
 export interface ExportFilter {
@@ -102,7 +102,7 @@ export async function* readExport(store: ObjectStore, plan: ExportPlan, onSegmen
     pending = i + 1 < segs.length ? fetchSegment(store, segs[i + 1]!.entry) : undefined;
     pending?.catch(() => undefined);
     const { shard, entry } = segs[i]!;
-    const cols = decodeRawSegment(bytes);
+    const cols = decodeRawObject(bytes, entry.directory_bytes);
     if (cols.rows !== entry.rows) throw new SegmentCorruptError(`segment ${entry.id}: ${cols.rows} rows, its manifest entry says ${entry.rows}`);
     const rows = matchingRows(cols, plan.filter);
     if (rows.length > 0) yield { shard, segment: entry, cols, rows };

@@ -116,7 +116,13 @@ export async function runJob(db: Database, job: JobName, opts: JobOptions = {}):
   const scratch = scratchPrefix(db.prefix);
   const gcOpts: GcOptions = { ...DEFAULT_GC_OPTIONS, ...opts.gc, dryRun: opts.dryRun ?? false };
   const compactOpts: CompactOptions = { ...DEFAULT_COMPACT_OPTIONS, ...opts.compact };
-  const stripOpts: StripOptions = { ...DEFAULT_STRIP_OPTIONS, dedupeWindowMs: compactOpts.dedupeWindowMs, graceMs: compactOpts.graceMs, ...opts.strip };
+  const stripOpts: StripOptions = {
+    ...DEFAULT_STRIP_OPTIONS,
+    dedupeWindowMs: compactOpts.dedupeWindowMs,
+    graceMs: compactOpts.graceMs,
+    ...(compactOpts.groupRows === undefined ? {} : { groupRows: compactOpts.groupRows }),
+    ...opts.strip,
+  };
   // Rollup leaves alone what the next compaction would merge: a small compacted segment rolled
   // first could never merge again (one more segment per compaction run, each with a key filter).
   const rollupOpts: RollupOptions = {

@@ -78,6 +78,8 @@ export const stripHashes = z.object({
         checksum: z.string(),
         out_bytes: int.nonnegative().optional(),
         out_checksum: z.string().optional(),
+        /** The lean object is written as row groups: its directory length (the entry's `directory_bytes`). */
+        out_directory_bytes: z.number().int().positive().optional(),
       }),
     )
     .min(1),
@@ -286,7 +288,15 @@ const APPLY: Appliers = {
       const i = at.get(x.input)!;
       const { hashes_key, filter_bytes: _filter, ...rest } = d.segments[i]!;
       inputs.push({ id: x.input, key: rest.key, ...(hashes_key === undefined ? {} : { hashes_key }) });
-      d.segments[i] = { ...rest, id: x.id, key: x.key, bytes: x.out_bytes ?? rest.bytes, checksum: x.out_checksum ?? rest.checksum, hashes: 'none' };
+      d.segments[i] = {
+        ...rest,
+        id: x.id,
+        key: x.key,
+        bytes: x.out_bytes ?? rest.bytes,
+        checksum: x.out_checksum ?? rest.checksum,
+        hashes: 'none',
+        ...(x.out_directory_bytes === undefined ? {} : { directory_bytes: x.out_directory_bytes }),
+      };
       renamed.set(x.input, x.id);
     }
     // Provenance: the rollup that aggregated an input names its replacement (same rows).

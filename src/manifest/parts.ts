@@ -40,8 +40,22 @@ export const STORED_MANIFEST_FORMAT_FIELDS = 4;
  * before reading any segment. Written only while such an entry is listed.
  */
 export const STORED_MANIFEST_FORMAT_LEAN_V2 = 5;
+/**
+ * The stored format of `current.json` (chunked or not) while any raw entry is a lean segment
+ * written as row groups (`directory_bytes`, segment/raw-groups.ts): builds before it — format 5
+ * readers included — would drop the field and read the object as one container, which fails as
+ * corrupt (`segment_corrupt`) in every query and compaction that reads it. They refuse format 6
+ * (upgrade) instead, by name, before reading any segment. Written only while such an entry is
+ * listed; it implies format 5's and 4's fields.
+ */
+export const STORED_MANIFEST_FORMAT_RAW_GROUPS = 6;
 /** The newest stored format this build reads. */
-export const STORED_MANIFEST_FORMAT_MAX = STORED_MANIFEST_FORMAT_LEAN_V2;
+export const STORED_MANIFEST_FORMAT_MAX = STORED_MANIFEST_FORMAT_RAW_GROUPS;
+
+/** Whether any raw entry of `m` is written as row groups (format 6). */
+export function needsRawGroupsFormat(m: DeepReadonly<ShardManifest>): boolean {
+  return m.segments.some((s) => s.directory_bytes !== undefined);
+}
 
 /** Whether any raw entry of `m` is lean: its object may be raw segment format v2 (format 5). */
 export function needsLeanV2Format(m: DeepReadonly<ShardManifest>): boolean {
@@ -109,6 +123,7 @@ export const storedManifest = shardManifest.omit({ format: true }).extend({
     z.literal(STORED_MANIFEST_FORMAT_RECENT),
     z.literal(STORED_MANIFEST_FORMAT_FIELDS),
     z.literal(STORED_MANIFEST_FORMAT_LEAN_V2),
+    z.literal(STORED_MANIFEST_FORMAT_RAW_GROUPS),
   ]),
   parts: z.array(partRef),
   order: z.object({ segments: z.array(int), rollups: z.array(int) }),
@@ -262,13 +277,15 @@ export function storedOf(m: DeepReadonly<ShardManifest>, split: ReturnType<typeo
   const { format: _format, ...rest } = m as ShardManifest;
   return {
     ...rest,
-    format: needsLeanV2Format(m)
-      ? STORED_MANIFEST_FORMAT_LEAN_V2
-      : needsFieldsFormat(m)
-        ? STORED_MANIFEST_FORMAT_FIELDS
-        : split.layout.parts.some((p) => p.month.startsWith('recent-'))
-          ? STORED_MANIFEST_FORMAT_RECENT
-          : STORED_MANIFEST_FORMAT,
+    format: needsRawGroupsFormat(m)
+      ? STORED_MANIFEST_FORMAT_RAW_GROUPS
+      : needsLeanV2Format(m)
+        ? STORED_MANIFEST_FORMAT_LEAN_V2
+        : needsFieldsFormat(m)
+          ? STORED_MANIFEST_FORMAT_FIELDS
+          : split.layout.parts.some((p) => p.month.startsWith('recent-'))
+            ? STORED_MANIFEST_FORMAT_RECENT
+            : STORED_MANIFEST_FORMAT,
     segments: split.inlineSegments.map((i) => m.segments[i] as RawSegmentEntry),
     rollups: split.inlineRollups.map((i) => m.rollups[i] as RollupSegmentEntry),
     parts: split.layout.parts.map((p) => {

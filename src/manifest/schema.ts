@@ -42,6 +42,7 @@ export const rawSegmentEntry = z.object({
   meters: cappedSet,
   models: cappedSet,
   quantity_sum: decimalString,
+  /** Hex CRC-32 of the container, or of the group directory when `directory_bytes` is set. */
   checksum: z.string(),
   /** Set by the rollup commit that aggregated this segment; never unset except by rebuild-rollups. */
   rolled_by: z.string().optional(),
@@ -59,6 +60,13 @@ export const rawSegmentEntry = z.object({
    * recompute them from its columns. Absent: the hashes block is there (appended, or `hashes_key`).
    */
   hashes: z.literal('none').optional(),
+  /**
+   * Only with `hashes: 'none'`: the lean object is written as row groups (segment/raw-groups.ts)
+   * and this is the length of the group directory that ends it, at [bytes - directory_bytes,
+   * bytes); `bytes` is the whole object and `checksum` the directory's CRC-32. Absent: one
+   * container, as before. Listed only in format-6 manifests (manifest/parts.ts).
+   */
+  directory_bytes: z.number().int().positive().optional(),
   created_at_ms: int,
 });
 export type RawSegmentEntry = z.infer<typeof rawSegmentEntry>;

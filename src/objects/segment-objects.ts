@@ -15,8 +15,9 @@ import type { UsageEvent } from '../model/event.ts';
 import {
   decodeKeyFilter,
   decodePages,
-  decodeRawSegment,
+  decodeRawObject,
   decodeSegmentHashes,
+  encodeGroupedRawSegment,
   encodeKeyFilter,
   encodeSegmentHashes,
   pageRange,
@@ -57,12 +58,13 @@ type RawRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'hash
   readonly rows?: number;
   readonly filter_bytes?: number | undefined;
   readonly hashes?: 'none' | undefined;
+  readonly directory_bytes?: number | undefined;
 };
 /** A segment with a key filter block (compacted by this version). */
 export type FilteredRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'rows'> & { readonly filter_bytes: number };
 type RollupRef = Pick<DeepReadonly<RollupSegmentEntry>, 'id' | 'key'> & { readonly bytes?: number; readonly directory_bytes?: number | undefined };
-/** A rollup segment written as row groups. */
-export type GroupedRollupRef = Pick<DeepReadonly<RollupSegmentEntry>, 'id' | 'key' | 'bytes'> & { readonly directory_bytes: number };
+/** A segment object written as row groups (a rollup, or a lean raw segment). */
+export type GroupedRef = { readonly id: string; readonly key: string; readonly bytes: number; readonly directory_bytes: number };
 
 /**
  * Rollup segments of more input rows than this are written as row groups of about this many rows.
@@ -70,6 +72,12 @@ export type GroupedRollupRef = Pick<DeepReadonly<RollupSegmentEntry>, 'id' | 'ke
  * halves that, and one group is still ~40 KB against a merged rollup's 1-7 MB.
  */
 export const ROLLUP_GROUP_ROWS = 4096;
+
+/**
+ * Lean raw segments of more rows than this are written as row groups of at most this many rows
+ * (segment/raw-groups.ts), as rollups are: a one-account query reads the directory and its groups.
+ */
+export const RAW_GROUP_ROWS = 4096;
 
 /** Deflate level of lean segments (raw format v2): written by background jobs, kept forever. */
 export const LEAN_LEVEL: DeflateLevel = 9;
@@ -87,6 +95,8 @@ export interface WriteRawOptions {
    * hashes, no filter (the entry says `hashes: 'none'`, which only format-4 manifests carry).
    */
   readonly lean?: boolean;
+  /** Lean segments of more rows are written as row groups of at most this many (default RAW_GROUP_ROWS). */
+  readonly groupRows?: number;
 }
 
 /** Encodes `events` into one raw segment object, PUTs it create-only, and describes it. */
@@ -101,6 +111,14 @@ export async function writeRawSegment(
   // Lean segments are written in raw format v2 (smaller, and kept forever: deflate 9 is worth it).
   const lean = opts.lean === true;
   const level = opts.level ?? (lean ? LEAN_LEVEL : undefined);
+  const groupRows = opts.groupRows ?? RAW_GROUP_ROWS;
+  if (lean && events.length > groupRows) {
+    // Many rows: row groups, so a one-account query reads only its groups (row-groups.ts).
+    const grouped = encodeGroupedRawSegment(events, opts.bucketOf, { groupRows, ...(level === undefined ? {} : { level }) });
+    const key = keys.rawSegment(id);
+    await store.put(key, grouped.bytes, { ifNoneMatch: '*' });
+    return { ...rawEntry(id, key, grouped.stats, deps.clock.now(), opts.compacted === true), hashes: 'none', directory_bytes: grouped.directoryBytes };
+  }
   const encoded = encodeRawSegment(events, opts.bucketOf, {
     ...(level === undefined ? {} : { level }),
     ...(opts.hashes === undefined || lean ? {} : { hashes: opts.hashes }),
@@ -138,21 +156,21 @@ export async function writeRollupSegment(
   return grouped === undefined ? entry : { ...entry, directory_bytes: grouped.directoryBytes };
 }
 
-/** The raw segment container (without the appended hashes): one ranged GET. */
+/** The raw segment container (without the appended hashes; a grouped lean object whole): one ranged GET. */
 export async function readRawSegmentBytes(store: ObjectStore, seg: RawRef, hint = ''): Promise<Uint8Array> {
   const res = await store.get(seg.key, seg.hashes_key === undefined ? { range: { offset: 0, length: seg.bytes } } : {});
   if (res === null || res.notModified) throw missing(seg, 'the object', seg.key, hint);
   return res.body;
 }
 
-/** Decoded columns of a raw segment (all, or only `columns`). */
+/** Decoded columns of a raw segment (all, or only `columns`; a grouped one's groups joined). */
 export async function readRawColumns(store: ObjectStore, seg: RawRef, columns?: readonly RawColumnName[]): Promise<RawColumns> {
-  return decodeRawSegment(await readRawSegmentBytes(store, seg), columns === undefined ? {} : { columns: [...columns] });
+  return decodeRawObject(await readRawSegmentBytes(store, seg), seg.directory_bytes, columns === undefined ? {} : { columns: [...columns] });
 }
 
-/** Every event of a raw segment, in segment order. */
+/** Every event of a raw segment, in segment order (a grouped one's groups one after another). */
 export async function readRawEvents(store: ObjectStore, seg: RawRef): Promise<UsageEvent[]> {
-  return rawColumnsToEvents(decodeRawSegment(await readRawSegmentBytes(store, seg)));
+  return rawColumnsToEvents(decodeRawObject(await readRawSegmentBytes(store, seg), seg.directory_bytes));
 }
 
 /**
@@ -213,23 +231,28 @@ export type LeanInput = RawRef &
  * filter) in a new create-only object: one ranged GET, a decode, an encode, one PUT. Before the
  * PUT it checks the container against the entry (length, rows, checksum, exact quantity total,
  * time and account bounds) and that the new bytes decode to exactly the same events; a mismatch
- * throws and nothing is written. The caller lists the result's `bytes` and `checksum`.
+ * throws and nothing is written. More than `groupRows` rows are written as row groups (the
+ * checksum is then the directory's). The caller lists the result's `bytes`, `checksum` and
+ * `directoryBytes`.
  */
 export async function writeLeanCopy(
   store: ObjectStore,
   keys: ShardKeys,
   deps: Deps,
   seg: LeanInput,
-): Promise<{ readonly id: string; readonly key: string; readonly bytes: number; readonly checksum: string }> {
+  groupRows = RAW_GROUP_ROWS,
+): Promise<{ readonly id: string; readonly key: string; readonly bytes: number; readonly checksum: string; readonly directoryBytes?: number }> {
   const bytes = await readRawSegmentBytes(store, seg);
-  const events = rawColumnsToEvents(decodeRawSegment(bytes));
+  // The last 8 bytes are the trailer of the container, or of the directory of a grouped object.
+  const events = rawColumnsToEvents(decodeRawObject(bytes, seg.directory_bytes));
   const checksum = crc32Hex(new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(bytes.length - 8, true));
   if (bytes.length !== seg.bytes || events.length !== seg.rows || checksum !== seg.checksum) {
     throw new SegmentCorruptError(
       `segment ${seg.id}: the container has ${bytes.length} bytes, ${events.length} rows and checksum ${checksum}, the entry says ${seg.bytes}, ${seg.rows} and ${seg.checksum}`,
     );
   }
-  const encoded = encodeRawSegment(events, () => 0, { lean: true, level: LEAN_LEVEL });
+  const grouped = events.length > groupRows ? encodeGroupedRawSegment(events, () => 0, { groupRows, level: LEAN_LEVEL }) : undefined;
+  const encoded = grouped ?? encodeRawSegment(events, () => 0, { lean: true, level: LEAN_LEVEL });
   const s = encoded.stats;
   const same =
     s.rows === seg.rows &&
@@ -242,12 +265,12 @@ export async function writeLeanCopy(
         s.min_account === seg.min_account &&
         s.max_account === seg.max_account));
   if (!same) throw new SegmentCorruptError(`segment ${seg.id}: its rows do not give the totals and bounds its entry lists`);
-  const back = rawColumnsToEvents(decodeRawSegment(encoded.bytes));
+  const back = rawColumnsToEvents(decodeRawObject(encoded.bytes, grouped?.directoryBytes));
   if (!sameEvents(back, events)) throw new SegmentCorruptError(`segment ${seg.id}: the lean rewrite does not decode to the same events`);
   const id = newId(deps);
   const key = keys.rawSegment(id);
   await store.put(key, encoded.bytes, { ifNoneMatch: '*' });
-  return { id, key, bytes: s.bytes, checksum: s.checksum };
+  return { id, key, bytes: s.bytes, checksum: s.checksum, ...(grouped === undefined ? {} : { directoryBytes: grouped.directoryBytes }) };
 }
 
 /** Field-by-field equality of two decoded event lists (same order). */
@@ -337,22 +360,15 @@ export async function readRollupRows(store: ObjectStore, seg: RollupRef): Promis
   return out;
 }
 
-/** The group directory of a grouped rollup segment (one ranged GET of its last bytes), verified. */
-export async function readRollupDirectory(store: ObjectStore, seg: GroupedRollupRef, hint = ''): Promise<GroupDirectory> {
+/** The group directory of a grouped segment, rollup or raw (one ranged GET of its last bytes), verified. */
+export async function readGroupDirectory(store: ObjectStore, seg: GroupedRef, hint = ''): Promise<GroupDirectory> {
   const res = await store.get(seg.key, { range: { offset: seg.bytes - seg.directory_bytes, length: seg.directory_bytes } });
   if (res === null || res.notModified) throw missing(seg, 'the object', seg.key, hint);
   return decodeGroupDirectory(res.body, seg.bytes);
 }
 
-/** The bytes of groups [from, to) of a grouped rollup segment: one ranged GET. */
-export async function readRollupGroupBytes(
-  store: ObjectStore,
-  seg: GroupedRollupRef,
-  dir: GroupDirectory,
-  from: number,
-  to: number,
-  hint = '',
-): Promise<Uint8Array> {
+/** The bytes of groups [from, to) of a grouped segment, rollup or raw: one ranged GET. */
+export async function readGroupBytes(store: ObjectStore, seg: GroupedRef, dir: GroupDirectory, from: number, to: number, hint = ''): Promise<Uint8Array> {
   const res = await store.get(seg.key, { range: groupsRange(dir, from, to) });
   if (res === null || res.notModified) throw missing(seg, 'the object', seg.key, hint);
   return res.body;

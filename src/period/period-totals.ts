@@ -26,19 +26,26 @@ export class PeriodTotalizer {
   private readonly engine: QueryEngine;
   private readonly spec: QuerySpec;
   private readonly shares = new Map<string, ResultLine[]>();
+  private readonly scope: { readonly accountId: string; readonly from: number; readonly to: number };
 
   constructor(engine: QueryEngine, accountId: string, from: number, to: number) {
     this.engine = engine;
     this.spec = { ...accountSpec(accountId, from, to), groupBy: LINE_GROUP };
+    this.scope = { accountId, from, to };
   }
 
   async totals(segments: readonly DeepReadonly<RawSegmentEntry>[]): Promise<PeriodTotals> {
     const unread = segments.filter((s) => !this.shares.has(s.id));
-    await this.engine.forEachSegment(this.engine.rawSegments(unread, this.spec), neededColumns(this.spec), (seg, cols) => {
-      const agg = new Aggregator(this.spec);
-      agg.add(cols);
-      this.shares.set(seg.id, agg.lines());
-    });
+    await this.engine.forEachSegment(
+      this.engine.rawSegments(unread, this.spec),
+      neededColumns(this.spec),
+      (seg, cols) => {
+        const agg = new Aggregator(this.spec);
+        agg.add(cols);
+        this.shares.set(seg.id, agg.lines());
+      },
+      this.scope,
+    );
     // Pruned away: no rows of the account-month.
     for (const s of unread) if (!this.shares.has(s.id)) this.shares.set(s.id, []);
     const merged = new Map<string, { line: ResultLine; quantity: bigint; count: number }>();

@@ -9,7 +9,7 @@ import type { Database } from '../manifest/database.ts';
 import type { CommittedManifest } from '../manifest/manifest-store.ts';
 import { forEachLimit } from '../lib/pool.ts';
 import type { DeepReadonly, RawSegmentEntry, ShardManifest } from '../manifest/schema.ts';
-import { RAW_COLUMN_NAMES, type RawColumnName, type RawColumns } from '../segment/raw.ts';
+import { joinRawColumns, RAW_COLUMN_NAMES, type RawColumnName, type RawColumns } from '../segment/raw.ts';
 import type { RollupColumnName } from '../segment/rollup.ts';
 import { Aggregator, neededColumns, type ResultLine } from './aggregate.ts';
 import { auditRows, compareRows, encodeCursor, type AuditRow, type Position } from './audit.ts';
@@ -84,12 +84,17 @@ export class QueryEngine {
     const needed = neededColumns(spec);
     type Work = () => Promise<void>;
     const work: Work[] = [];
+    // A one-account query reads only the account's row groups of a grouped raw segment.
+    const window = { from: spec.from, to: spec.to };
     for (const p of plans) {
-      for (const seg of p.raw) work.push(async () => agg.add(await this.cache.columns(seg, needed)));
+      for (const seg of p.raw) {
+        work.push(async () => {
+          for (const cols of await this.cache.rawColumns(seg, needed, spec.accountId, window)) agg.add(cols);
+        });
+      }
       for (const seg of p.rolledRaw) {
         work.push(async () => {
-          const cols = await this.cache.columns(seg, needed);
-          for (const e of p.edges) agg.add(cols, e);
+          for (const cols of await this.cache.rawColumns(seg, needed, spec.accountId, window)) for (const e of p.edges) agg.add(cols, e);
         });
       }
       for (const r of p.rollups) {
@@ -114,10 +119,15 @@ export class QueryEngine {
     // Each segment gives at most limit + 1 rows (the first in order); the page is the first of all.
     let rows: AuditRow[] = [];
     const order = (a: AuditRow, b: AuditRow) => compareRows({ ts: a.timestamp_ms, id: a.event_id }, { ts: b.timestamp_ms, id: b.event_id });
-    await this.forEachSegment(this.rawSegments(snap.manifest.segments, accountSpec(q.accountId, q.from, q.to, q.filters)), RAW_COLUMN_NAMES, (seg, cols) => {
-      for (const row of auditRows(seg, cols, { ...q, accountId: q.accountId, limit: q.limit + 1 })) rows.push(row);
-      if (rows.length > 4 * (q.limit + 1)) rows = rows.sort(order).slice(0, q.limit + 1);
-    });
+    await this.forEachSegment(
+      this.rawSegments(snap.manifest.segments, accountSpec(q.accountId, q.from, q.to, q.filters)),
+      RAW_COLUMN_NAMES,
+      (seg, cols) => {
+        for (const row of auditRows(seg, cols, { ...q, accountId: q.accountId, limit: q.limit + 1 })) rows.push(row);
+        if (rows.length > 4 * (q.limit + 1)) rows = rows.sort(order).slice(0, q.limit + 1);
+      },
+      q,
+    );
     rows.sort(order);
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
@@ -135,13 +145,22 @@ export class QueryEngine {
     return planRawSegments(segments, spec, { bucketCount: this.db.info.bucket_count, prune: this.options.prune }).segments;
   }
 
-  /** Reads each segment's columns (at most `fetchConcurrency` at a time) and hands them to `fn`. */
+  /**
+   * Reads each segment's columns (at most `fetchConcurrency` at a time) and hands them to `fn`,
+   * once per segment. With `scope`, a grouped segment gives only the row groups that may hold the
+   * account's rows in [from, to) (joined); `fn` must then look at that account's rows only.
+   */
   async forEachSegment(
     segments: readonly DeepReadonly<RawSegmentEntry>[],
     columns: readonly RawColumnName[],
     fn: (seg: DeepReadonly<RawSegmentEntry>, cols: RawColumns) => void,
+    scope?: { readonly accountId: string; readonly from: number; readonly to: number },
   ): Promise<void> {
-    await forEachLimit(segments, this.options.fetchConcurrency, async (seg) => fn(seg, await this.cache.columns(seg, columns)));
+    await forEachLimit(segments, this.options.fetchConcurrency, async (seg) => {
+      if (scope === undefined) return fn(seg, await this.cache.columns(seg, columns));
+      const groups = await this.cache.rawColumns(seg, columns, scope.accountId, scope);
+      if (groups.length > 0) fn(seg, joinRawColumns(groups));
+    });
   }
 }
 

@@ -31,25 +31,30 @@ export async function explain(engine: QueryEngine, accountId: string, from: numb
   const adjustments = new Aggregator({ ...base, filters: [{ type: 'column', column: 'kind', values: ['Correction', 'Retraction'] }] });
   const corrections: AuditRow[] = [];
   const segments: Explanation['segments'] = [];
-  await engine.forEachSegment(engine.rawSegments(snap.manifest.segments, base), RAW_COLUMN_NAMES, (seg, cols) => {
-    lines.add(cols);
-    adjustments.add(cols);
-    const own = new Aggregator(base);
-    own.add(cols);
-    const total = own.lines()[0];
-    if (total !== undefined) {
-      segments.push({
-        id: seg.id,
-        kind: 'raw',
-        rows: Number(total.count),
-        quantity: String(total.quantity),
-        min_ts: seg.min_ts,
-        max_ts: seg.max_ts,
-        rolled_by: seg.rolled_by ?? null,
-      });
-    }
-    for (const row of auditRows(seg, cols, { accountId, from, to, filters: [], cursor: undefined })) if (row.kind !== 'Usage') corrections.push(row);
-  });
+  await engine.forEachSegment(
+    engine.rawSegments(snap.manifest.segments, base),
+    RAW_COLUMN_NAMES,
+    (seg, cols) => {
+      lines.add(cols);
+      adjustments.add(cols);
+      const own = new Aggregator(base);
+      own.add(cols);
+      const total = own.lines()[0];
+      if (total !== undefined) {
+        segments.push({
+          id: seg.id,
+          kind: 'raw',
+          rows: Number(total.count),
+          quantity: String(total.quantity),
+          min_ts: seg.min_ts,
+          max_ts: seg.max_ts,
+          rolled_by: seg.rolled_by ?? null,
+        });
+      }
+      for (const row of auditRows(seg, cols, { accountId, from, to, filters: [], cursor: undefined })) if (row.kind !== 'Usage') corrections.push(row);
+    },
+    { accountId, from, to },
+  );
   corrections.sort((a, b) => compareRows({ ts: a.timestamp_ms, id: a.event_id }, { ts: b.timestamp_ms, id: b.event_id }));
   segments.sort((a, b) => (a.id < b.id ? -1 : 1));
   const adj = adjustments.lines()[0];

@@ -3,14 +3,16 @@
  * Segments are immutable, so an entry never goes stale; concurrent queries share one fetch (unless
  * `shareFetches` is off: on Workers a fetch one request started must not be awaited by another,
  * so only fetched bytes are shared). Columns are decoded on demand, so a total query never pays
- * for event ids. A rollup segment written as row groups is cached group by group (key
- * `id#group`) with its directory (plain data, at most MAX_DIRECTORIES, counted in the bytes):
- * a one-account query fetches the directory once, then only its groups not cached yet.
+ * for event ids. A segment written as row groups (a rollup, or a lean raw segment) is cached
+ * group by group for one-account reads (key `id#group`) with its directory (plain data, at most
+ * MAX_DIRECTORIES, counted in the bytes): a one-account query fetches the directory once, then
+ * only its groups not cached yet. A read without an account caches the whole object (key `id`),
+ * its groups' columns joined.
  */
-import { readRawSegmentBytes, readRollupDirectory, readRollupGroupBytes, readRollupSegmentBytes, type GroupedRollupRef } from '../objects/segment-objects.ts';
+import { readGroupBytes, readGroupDirectory, readRawSegmentBytes, readRollupSegmentBytes, type GroupedRef } from '../objects/segment-objects.ts';
 import type { DeepReadonly, RawSegmentEntry, RollupSegmentEntry } from '../manifest/schema.ts';
 import type { RawColumnName, RawColumns } from '../segment/raw.ts';
-import { decodeRawSegment } from '../segment/raw.ts';
+import { decodeRawObject, decodeRawSegment, SegmentCorruptError } from '../segment/raw.ts';
 import type { RollupColumnName, RollupColumns } from '../segment/rollup.ts';
 import { decodeRollupSegment, groupsOfAccount, HOUR_MS, splitGroups, type GroupDirectory } from '../segment/rollup.ts';
 import type { ObjectStore } from '../store/types.ts';
@@ -56,9 +58,30 @@ export class SegmentCache {
     return { ...this.counts, bytes: this.total, entries: this.entries.size };
   }
 
-  /** The raw segment's columns, with at least `needed` decoded. */
+  /** The raw segment's columns, with at least `needed` decoded (a grouped segment whole: its groups joined). */
   async columns(seg: DeepReadonly<RawSegmentEntry>, needed: readonly RawColumnName[]): Promise<RawColumns> {
-    return (await this.get(seg.id, seg.rows, () => this.fetchBody(seg), needed, decodeRaw)) as unknown as RawColumns;
+    const d = seg.directory_bytes;
+    const decode: Decoder =
+      d === undefined ? decodeRaw : (b, columns) => decodeRawObject(b, d, { columns: columns as RawColumnName[] }) as unknown as Record<string, unknown>;
+    return (await this.get(seg.id, seg.rows, () => this.fetchBody(seg), needed, decode)) as unknown as RawColumns;
+  }
+
+  /**
+   * The raw segment's columns, with at least `needed` decoded: one set per row group read. With
+   * `accountId`, a grouped segment gives only the groups that may hold the account's rows (with
+   * timestamps in `window`, when given); other segments, or no account, give the whole segment.
+   */
+  async rawColumns(
+    seg: DeepReadonly<RawSegmentEntry>,
+    needed: readonly RawColumnName[],
+    accountId?: string,
+    window?: { readonly from: number; readonly to: number },
+  ): Promise<RawColumns[]> {
+    const d = seg.directory_bytes;
+    if (d === undefined || accountId === undefined) return [await this.columns(seg, needed)];
+    const overlaps = (min: number, max: number) => window === undefined || (min < window.to && max >= window.from);
+    const grouped = { id: seg.id, key: seg.key, bytes: seg.bytes, directory_bytes: d };
+    return (await this.groupColumns(grouped, needed, decodeRaw, accountId, overlaps)) as unknown as RawColumns[];
   }
 
   /**
@@ -75,9 +98,20 @@ export class SegmentCache {
     const d = seg.directory_bytes;
     if (d === undefined) return [(await this.get(seg.id, seg.rows, () => this.fetchBody(seg), needed, decodeRollup)) as unknown as RollupColumns];
     const grouped = { id: seg.id, key: seg.key, bytes: seg.bytes, directory_bytes: d };
-    const dir = await this.directory(grouped);
     // A group's rows lie in hours [minTime, maxTime + 1 h).
     const overlaps = (min: number, max: number) => window === undefined || (min < window.to && max + HOUR_MS > window.from);
+    return (await this.groupColumns(grouped, needed, decodeRollup, accountId, overlaps)) as unknown as RollupColumns[];
+  }
+
+  /** Groups of a grouped segment that may hold `accountId` in times passing `overlaps` (all without an account), decoded and cached. */
+  private async groupColumns(
+    seg: GroupedRef,
+    needed: readonly string[],
+    decode: Decoder,
+    accountId: string | undefined,
+    overlaps: (min: number, max: number) => boolean,
+  ): Promise<Entry['columns'][]> {
+    const dir = await this.directory(seg);
     const { from, to } = accountId === undefined ? { from: 0, to: dir.groups.length } : groupsOfAccount(dir, accountId, overlaps);
     if (from >= to) return [];
     const ids = Array.from({ length: to - from }, (_, k) => `${seg.id}#${from + k}`);
@@ -87,27 +121,26 @@ export class SegmentCache {
     if (absent.length > 0) {
       const a = absent[0]!;
       const b = absent[absent.length - 1]! + 1;
-      const bytes = await this.shared(`${seg.id}#${a}-${b}`, () => readRollupGroupBytes(this.store, grouped, dir, a, b, ' though it is listed'));
+      const bytes = await this.shared(`${seg.id}#${a}-${b}`, () => readGroupBytes(this.store, seg, dir, a, b, ' though it is listed'));
       for (const [k, g] of splitGroups(dir, a, b, bytes).entries()) fetched.set(a + k, g);
     }
-    const out: RollupColumns[] = [];
+    const out: Entry['columns'][] = [];
     for (let i = from; i < to; i++) {
-      const one = async () =>
-        fetched.get(i) ?? splitGroups(dir, i, i + 1, await readRollupGroupBytes(this.store, grouped, dir, i, i + 1, ' though it is listed'))[0]!;
-      out.push((await this.get(ids[i - from]!, dir.groups[i]!.rows, one, needed, decodeRollup)) as unknown as RollupColumns);
+      const one = async () => fetched.get(i) ?? splitGroups(dir, i, i + 1, await readGroupBytes(this.store, seg, dir, i, i + 1, ' though it is listed'))[0]!;
+      out.push(await this.get(ids[i - from]!, dir.groups[i]!.rows, one, needed, decode));
     }
     return out;
   }
 
-  /** A grouped rollup segment's directory, cached. */
-  private async directory(seg: GroupedRollupRef): Promise<GroupDirectory> {
+  /** A grouped segment's directory, cached. */
+  private async directory(seg: GroupedRef): Promise<GroupDirectory> {
     const hit = this.directories.get(seg.id);
     if (hit !== undefined) {
       this.directories.delete(seg.id);
       this.directories.set(seg.id, hit);
       return hit.dir;
     }
-    const dir = await this.shared(`${seg.id}#dir`, () => readRollupDirectory(this.store, seg, ' though it is listed'));
+    const dir = await this.shared(`${seg.id}#dir`, () => readGroupDirectory(this.store, seg, ' though it is listed'));
     if (!this.directories.has(seg.id)) {
       // Decoded size, roughly: the account strings and numbers of each group.
       const size = dir.groups.reduce((n, g) => n + 64 + (g.firstAccount.length + g.lastAccount.length) * 2, 0);
@@ -146,6 +179,8 @@ export class SegmentCache {
     const missing = needed.filter((c) => entry.columns[c] === undefined);
     if (missing.length > 0) {
       const decoded = decode(entry.bytes, missing);
+      // The rows the manifest entry or the group directory lists: a container of other rows is not the one listed.
+      if (decoded.rows !== entry.columns.rows) throw new SegmentCorruptError(`segment ${id}: ${String(decoded.rows)} rows, listed as ${entry.columns.rows}`);
       Object.assign(entry.columns, withoutRows(decoded));
       const grown = columnsSize(entry.columns) + entry.bytes.byteLength;
       this.total += grown - entry.size;

@@ -97,6 +97,10 @@
  * object is only ever listed by a `hashes: 'none'` entry, and a manifest listing one is stored as
  * format 5 (`needsLeanV2Format`, STORED_MANIFEST_FORMAT_LEAN_V2 in manifest/parts.ts), which those
  * builds (format 4 readers included) refuse by name before reading any segment.
+ *
+ * Row groups: a lean object of many rows may be several v2 containers followed by a group
+ * directory (raw-groups.ts, row-groups.ts); each container is exactly as above. Its entry
+ * carries `directory_bytes`, and a manifest listing one is stored as format 6.
  */
 import type { CorrectionRef } from '../model/event.ts';
 

@@ -19,6 +19,18 @@ export {
 } from './hashes.ts';
 export { crc32Hex } from './crc32.ts';
 export {
+  cutRawGroups,
+  decodeRawGroups,
+  decodeRawObject,
+  encodeGroupedRawSegment,
+  joinRawColumns,
+  rawDirectoryBytesOf,
+  rawDirectoryOf,
+  type EncodeGroupedRawOptions,
+  type EncodedGroupedRawSegment,
+} from './raw-groups.ts';
+export { decodeGroupDirectory, groupsOfAccount, groupsRange, splitGroups, type GroupDirectory, type RowGroup } from './row-groups.ts';
+export {
   decodeKeyFilter,
   decodePages,
   encodeKeyFilter,

@@ -17,7 +17,10 @@ import { generate, MONTHS, reference, type RefEvent } from '../query/reference.t
 import { usage } from '../support/fixtures.ts';
 import { verify } from '../../src/query/verify.ts';
 import { bucketOf, shardOfAccount } from '../../src/model/bucket.ts';
-import { checkRollup } from '../../src/cli/verify-objects.ts';
+import { checkHashes, checkRawSegment, checkRollup } from '../../src/cli/verify-objects.ts';
+import { decodeStored } from '../../src/manifest/codec.ts';
+import { needsRawGroupsFormat, STORED_MANIFEST_FORMAT_MAX, STORED_MANIFEST_FORMAT_RAW_GROUPS } from '../../src/manifest/parts.ts';
+import { UnsupportedFormatError } from '../../src/errors.ts';
 import { CountingStore } from '../support/counting-store.ts';
 
 export interface Backend {
@@ -713,5 +716,93 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       expect(compacted.results[0]).toMatchObject({ duplicates_removed: 1 });
       expect(await total(cold, undefined, 'raw')).toEqual([sumOf([...events, ...leanEvents(100, 10)]), 70]);
     });
+
+    it('raw row groups: the strip step and compaction write lean segments of many rows as row groups — totals exact before and after, check finds nothing, one-account reads fetch only the directory and its groups, format 6', async () => {
+      const { store, prefix } = await make();
+      const counting = new CountingStore(store);
+      // Groups of at most 4 rows: every lean segment of more rows is written grouped.
+      const GROUPED: JobOptions = { ...FAST, compact: { graceMs: 0, dedupeWindowMs: WINDOW, groupRows: 4 } };
+      const a = await openInstance(counting, prefix, { shards: 1, buckets: 4, ingest: { dedupeWindowMs: WINDOW } });
+      const accounts = ['a1', 'a2', 'a3', 'a4', 'heavy'];
+      // 'heavy' has half the rows (spans many groups); the others a few each, over three days.
+      const batch = (tag: string, n: number, day: number) =>
+        Array.from({ length: n }, (_, i) =>
+          plainEvent(`${tag}-${i}`, i % 2 === 0 ? 'heavy' : accounts[(i >> 1) % 4]!, leanTs + ((day + i) % 3) * 86_400_000 + i * 1000, 1 + (i % 7)),
+        );
+      const accepted: ReturnType<typeof plainEvent>[] = [];
+      const expectTotals = async (inst: Instance, label: string, sources: readonly QuerySpec['source'][]) => {
+        for (const account of accounts) {
+          const mine = accepted.filter((e) => e.account_id === account);
+          for (const source of sources) expect(await total(inst, account, source), `${label} ${source} ${account}`).toEqual([sumOf(mine), mine.length]);
+          const v = await verify(inst.engine, account, FROM, TO);
+          expect(v.matches, `${label} verify ${account}`).toBe(true);
+        }
+        for (const source of sources) expect(await total(inst, undefined, source), `${label} ${source}`).toEqual([sumOf(accepted), accepted.length]);
+      };
+      // 1. Compacted with hashes (within the window), rolled up; then past the window: the strip step rewrites them grouped.
+      const first = batch('s', 40, 0);
+      await postBatch(a.app, first);
+      accepted.push(...first);
+      await runJob(a.db, 'compact', GROUPED);
+      await runJob(a.db, 'rollup', GROUPED);
+      await expectTotals(a, 'before strip', ['raw', 'auto', 'rollup']);
+      a.clock.advance(PAST);
+      const stripped = await runJob(a.db, 'compact', GROUPED);
+      expect(stripped.results[0]).toMatchObject({ strip: { committed: true } });
+      let segs = (await a.db.shards[0]!.revalidate()).manifest.segments;
+      expect(segs.length).toBeGreaterThan(0);
+      for (const x of segs) expect([x.hashes, x.rows > 4 ? x.directory_bytes! > 0 : true], x.id).toEqual(['none', true]);
+      await expectTotals(a, 'after strip', ['raw', 'auto', 'rollup']);
+      // 2. New rows past the window: compaction writes grouped lean outputs directly; 3. more rows
+      // of the same days, with a retry, merge with them (grouped inputs), then rollup.
+      const second = batch('c', 40, 1);
+      await postBatch(a.app, second);
+      accepted.push(...second);
+      a.clock.advance(PAST);
+      expect((await runJob(a.db, 'compact', GROUPED)).results[0]).toMatchObject({ committed: true });
+      const direct = (await a.db.shards[0]!.revalidate()).manifest.segments.filter((x) => x.rolled_by === undefined);
+      expect(direct.length).toBeGreaterThan(0);
+      for (const x of direct) expect([x.hashes, x.directory_bytes! > 0], x.id).toEqual(['none', true]);
+      await expectTotals(a, 'lean outputs', ['raw', 'auto']);
+      const third = batch('d', 12, 2);
+      await postBatch(a.app, [...third, second[3]!]);
+      accepted.push(...third);
+      a.clock.advance(PAST);
+      expect((await runJob(a.db, 'compact', GROUPED)).results[0]).toMatchObject({ committed: true, duplicates_removed: 1 });
+      await runJob(a.db, 'rollup', GROUPED);
+      await runJob(a.db, 'gc', { gc: { safetyAgeMs: 0, historyKeep: 1 } });
+      segs = (await a.db.shards[0]!.revalidate()).manifest.segments;
+      expect(segs.filter((x) => x.directory_bytes !== undefined).length).toBeGreaterThan(1);
+      await expectTotals(a, 'merged', ['raw', 'auto', 'rollup']);
+      await expectStoreConsistent(a);
+      // check (deep) finds nothing.
+      for (const x of segs) {
+        expect(await checkRawSegment(store, 0, x), x.id).toEqual([]);
+        expect(await checkHashes(store, 0, x), x.id).toEqual([]);
+      }
+      // Format 6 while a grouped raw entry is listed; a build reading formats up to 5 refuses it by name.
+      const m = (await a.db.shards[0]!.revalidate()).manifest;
+      expect(needsRawGroupsFormat(m)).toBe(true);
+      const current = await store.get(a.db.shards[0]!.keys.current);
+      if (current === null || current.notModified) throw new Error('no current.json');
+      const raw = JSON.parse(new TextDecoder().decode(current.body));
+      expect(raw.format).toBe(STORED_MANIFEST_FORMAT_RAW_GROUPS);
+      expect(STORED_MANIFEST_FORMAT_MAX).toBe(STORED_MANIFEST_FORMAT_RAW_GROUPS);
+      expect(() => decodeStored(new TextEncoder().encode(JSON.stringify({ ...raw, format: STORED_MANIFEST_FORMAT_MAX + 1 })), 'current.json')).toThrow(
+        UnsupportedFormatError,
+      );
+      // A cold instance: a light account's raw total reads each grouped segment's directory and groups by range only.
+      const b = await openInstance(counting, prefix, { shards: 1, buckets: 4, seed: 5, clock: a.clock });
+      const bytesOf = new Map(segs.map((x) => [x.key, x]));
+      counting.take();
+      const mine = accepted.filter((e) => e.account_id === 'a1');
+      expect(await total(b, 'a1', 'raw')).toEqual([sumOf(mine), mine.length]);
+      const reads = counting.take().filter((g) => bytesOf.get(g.key)?.directory_bytes !== undefined);
+      expect(reads.length).toBeGreaterThan(0);
+      for (const g of reads) {
+        expect(g.range, g.key).toBeDefined();
+        expect(g.bytes, g.key).toBeLessThan(bytesOf.get(g.key)!.bytes);
+      }
+    }, 180_000);
   });
 }

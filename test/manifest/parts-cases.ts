@@ -424,6 +424,32 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       expect((await stored(store, ms)).stored.format).toBe(2);
     });
 
+    it('writes format 6 while a raw entry is in row groups (directory_bytes), format 5 once only ungrouped lean ones are, and reads the field back', async () => {
+      const store = await newStore();
+      const ms = shardStore(store);
+      await ms.commit(added(seg('jan', 0), recent('now'), { ...seg('lean', 0), compacted: true, hashes: 'none' }));
+      expect((await stored(store, ms)).stored.format).toBe(5);
+      await ms.commit(added({ ...seg('grouped', 0), compacted: true, hashes: 'none', directory_bytes: 77 }));
+      // Format 6, not 5: a build that reads format 5 would read the grouped object as one container and fail as corrupt.
+      expect((await stored(store, ms)).stored.format).toBe(6);
+      const loaded = (await shardStore(store, 2).load()).manifest;
+      expect(loaded.segments.find((x) => x.id === 'grouped')?.directory_bytes).toBe(77);
+      expect(loaded.segments.find((x) => x.id === 'lean')?.directory_bytes).toBeUndefined();
+      expect(loaded).toEqual(ms.peek()!.manifest);
+      await ms.commit({
+        op: 'replaceSegments',
+        replacement_id: 'rep-grouped',
+        at_ms: 2,
+        delete_after_ms: 3,
+        inputs: ['grouped'],
+        outputs: [{ ...seg('single', 0), compacted: true, hashes: 'none' }],
+        justified_by: [],
+        conflicts: [],
+        quarantine: [],
+      });
+      expect((await stored(store, ms)).stored.format).toBe(5);
+    });
+
     it('reads a format-1 current.json and its history, and migrates it to parts on the next commit', async () => {
       const store = await newStore();
       const keys = new ShardKeys(prefix, 0, 1);

@@ -17,11 +17,12 @@ const ACCOUNTS = ['acme', 'globex', 'initech', 'umbrella', 'hooli'];
 
 /**
  * Jobs as the scheduler runs them, with the instances' short window (compaction writes lean
- * outputs and its strip step rewrites compacted segments past it) and rollups in row groups of
- * 3 rows (every rollup of more than 3 rows is grouped; one-account reads take its groups).
+ * outputs and its strip step rewrites compacted segments past it), rollups and lean raw segments
+ * in row groups of 3 rows (every rollup or lean segment of more than 3 rows is grouped; one-account
+ * reads take its groups).
  */
 const JOB_OPTIONS: JobOptions = {
-  compact: { graceMs: 0, dedupeWindowMs: SIM_WINDOW_MS },
+  compact: { graceMs: 0, dedupeWindowMs: SIM_WINDOW_MS, groupRows: 3 },
   strip: { maxSegments: 2 },
   gc: { safetyAgeMs: 0 },
   rollup: { maxRollups: 4, graceMs: 0, groupRows: 3 },
@@ -195,7 +196,7 @@ export function commands(instances: number): fc.Arbitrary<Cmd>[] {
     i.map((n) =>
       cmd(`full-compaction(i${n})`, async (m, w) => {
         for (let k = 0; k < 10; k++) {
-          const r = await runJob(w.instances[n]!.db, 'compact', { compact: { graceMs: 0, dedupeWindowMs: SIM_WINDOW_MS } });
+          const r = await runJob(w.instances[n]!.db, 'compact', { compact: { graceMs: 0, dedupeWindowMs: SIM_WINDOW_MS, groupRows: 3 } });
           expect(r.failed).toBe(0);
           if (!r.results.some((x) => x.committed === true)) break;
         }

@@ -15,7 +15,7 @@ import { auditRows, type AuditRow } from '../../query/audit.ts';
 import type { QueryEngine } from '../../query/engine.ts';
 import { planRawSegments } from '../../query/planner.ts';
 import type { QuerySpec } from '../../query/spec.ts';
-import { RAW_COLUMN_NAMES } from '../../segment/raw.ts';
+import { joinRawColumns, RAW_COLUMN_NAMES } from '../../segment/raw.ts';
 import type { EventRows, WhoamiResponse } from './schemas.ts';
 import { adminStatus } from './status.ts';
 
@@ -63,7 +63,10 @@ export function consoleApiRoutes(app: Hono<AppEnv>, deps: ConsoleApiDeps): void 
     const quarantine = new Set(snap.manifest.quarantine.map((s) => s.id));
     const rows: (AuditRow & { quarantined: boolean })[] = [];
     for (const seg of [...plan.segments, ...snap.manifest.quarantine]) {
-      const cols = await engine.cache.columns(seg, RAW_COLUMN_NAMES);
+      // A lean segment in row groups: only the account's groups.
+      const groups = await engine.cache.rawColumns(seg, RAW_COLUMN_NAMES, account_id, spec);
+      if (groups.length === 0) continue;
+      const cols = joinRawColumns(groups);
       if (!cols.event_id!.includes(event_id)) continue;
       for (const row of auditRows(seg, cols, { accountId: account_id, from: spec.from, to: spec.to, filters: [], cursor: undefined })) {
         if (row.event_id === event_id) rows.push({ ...row, quarantined: quarantine.has(seg.id) });
