@@ -88,7 +88,7 @@ export class S3Store implements ObjectStore {
           IfNoneMatch: opts.ifNoneMatch === undefined ? undefined : quoteEtag(opts.ifNoneMatch),
         }),
       );
-      const body = res.Body === undefined ? new Uint8Array() : await res.Body.transformToByteArray();
+      const body = res.Body === undefined ? new Uint8Array() : await bodyBytes(res.Body, res.ContentLength);
       const total = totalSize(res.ContentRange) ?? res.ContentLength ?? body.byteLength;
       return {
         notModified: false,
@@ -168,6 +168,30 @@ export class S3Store implements ObjectStore {
     this.reads.destroy();
     this.writes.destroy();
   }
+}
+
+/**
+ * A response body as one array. When the length is announced and the body can be iterated (a Node
+ * stream; workerd's ReadableStream), chunks are copied into an array of that length as they
+ * arrive, so each chunk is garbage at once; the SDK's `transformToByteArray` keeps every chunk
+ * until the body ends and then concatenates. A fresh process's first ingest makes hundreds of
+ * ranged GETs at once (dedupe key filters of ~100 KB): chunks held that long outlive
+ * young-generation collections, and their malloc'd memory leaves holes in the C heap that stay
+ * resident after they are freed (MinIO, 5M events in the window: RSS after the first ingest
+ * ~133 -> ~124 MB; docs/deploy.md "Memory settings").
+ */
+export async function bodyBytes(body: { transformToByteArray(): Promise<Uint8Array> }, length: number | undefined): Promise<Uint8Array> {
+  const chunks = body as unknown as Partial<AsyncIterable<Uint8Array>>;
+  if (length === undefined || typeof chunks[Symbol.asyncIterator] !== 'function') return body.transformToByteArray();
+  const out = new Uint8Array(length);
+  let at = 0;
+  for await (const chunk of chunks as AsyncIterable<Uint8Array>) {
+    if (at + chunk.byteLength > length) throw new Error(`response body longer than its Content-Length (${length})`);
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  if (at !== length) throw new Error(`response body of ${at} bytes, Content-Length said ${length}`);
+  return out;
 }
 
 function statusOf(err: unknown): number | undefined {
