@@ -16,7 +16,7 @@
  * The flag --expose-gc lets the Node runtime run one memory-reducing full GC right after a burst of
  * store GETs (src/runtime/collect-after-reads.ts): V8 otherwise keeps the old-space pages and the
  * young generation the burst grew while the process idles (MinIO, 5M events in the window: RSS
- * after the first ingest ~160 -> ~133 MB; docs/deploy.md "Memory settings").
+ * after the first ingest ~167 -> ~140 MB; docs/deploy.md "Memory settings").
  *
  * The environment: MALLOC_MMAP_THRESHOLD_=65536 makes glibc serve every allocation of 64 KB or more
  * (socket reads, response bodies, decoded filter blocks) from its own mapping, returned to the OS
