@@ -5,6 +5,7 @@
  */
 import { jsonLogger, type Logger, type LogLevel } from '../api/observability.ts';
 import type { R2BucketBinding } from '../store/r2-binding.ts';
+import type { ObjectStore } from '../store/types.ts';
 import { loadConfig, type Config } from './config.ts';
 import { r2Unavailable, storeFromConfig, type FsStoreFactory } from './store-from-config.ts';
 import { buildServices, type BuildOptions, type Services } from './services.ts';
@@ -26,6 +27,8 @@ export interface RuntimeTraits {
   readonly executionContext?: boolean;
   /** Runtime-specific checks of the configuration (throw a ValidationError naming the variable). */
   readonly checkConfig?: (config: Config) => void;
+  /** Wraps the store the configuration names (Node: a garbage collection after large read bursts). */
+  readonly wrapStore?: (store: ObjectStore, logger: Logger) => ObjectStore;
 }
 
 export interface Instance {
@@ -49,7 +52,8 @@ export async function boot(
   extra: Pick<BuildOptions, 'sequencers' | 'tuning' | 'probe' | 'peerFetch'> = {},
 ): Promise<Instance> {
   const logger = jsonLogger(rt.write, config.logLevel);
-  const store = storeFromConfig(config.store, rt.fsStore, rt.r2Bucket);
+  const built = storeFromConfig(config.store, rt.fsStore, rt.r2Bucket);
+  const store = rt.wrapStore === undefined ? built : rt.wrapStore(built, logger);
   const services = await buildServices({
     config,
     store,

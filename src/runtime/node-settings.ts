@@ -5,8 +5,12 @@
  * these; test/support/server-command.ts says what each one is for and what it costs without it.
  */
 
-/** V8's young generation capped at 2 x 8 MB (a fresh process's first ingest on S3 grows it for good). */
-export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
+/**
+ * V8's young generation capped at 2 x 8 MB (a fresh process's first ingest on S3 grows it for
+ * good); `gc` exposed for one memory-reducing collection after a burst of store reads
+ * (runtime/collect-after-reads.ts).
+ */
+export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--expose-gc'];
 
 /**
  * glibc: blocks above 68 KB mapped on their own and returned to the OS when freed; zlib's 64 KB

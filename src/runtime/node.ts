@@ -14,6 +14,7 @@ import { jsonLogger } from '../api/observability.ts';
 import { isUsageDbError, ValidationError } from '../errors.ts';
 import { FsStore } from '../store/fs.ts';
 import { boot, configure, type Instance, type RuntimeTraits } from './boot.ts';
+import { gcAfterReadBursts } from './collect-after-reads.ts';
 import type { Config } from './config.ts';
 import { lingerBeforeClose } from './linger.ts';
 import { nodePeerFetch } from './peer-fetch.ts';
@@ -28,12 +29,14 @@ export function isLoopback(host: string): boolean {
 const write: RuntimeTraits['write'] = (line, level) => (level === 'error' ? process.stderr : process.stdout).write(`${line}\n`);
 
 function traits(config: Config): RuntimeTraits {
+  const wrapStore = gcAfterReadBursts();
   return {
     name: 'node',
     write,
     fsStore: (dataDir) => new FsStore({ root: resolve(dataDir) }),
     loopbackOnly: isLoopback(config.host),
     crossRequestSharing: true,
+    ...(wrapStore === undefined ? {} : { wrapStore }),
   };
 }
 

@@ -2,8 +2,9 @@
  * The Node server's V8 flags and allocator setting as users start it: `npm start` and the
  * container pass the same ones. The flags cap the young generation under a burst like a fresh
  * process's first ingest on S3 (many requests in flight, each with short-lived objects) — without
- * the cap V8 grows it for good; the allocator setting returns freed large buffers to the OS
- * (test/support/server-command.ts says what each costs in RSS without it).
+ * the cap V8 grows it for good — and expose `gc`, which the Node runtime calls once after such a
+ * burst (src/runtime/collect-after-reads.ts); the allocator setting returns freed large buffers to
+ * the OS (test/support/server-command.ts says what each costs in RSS without it).
  */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -73,6 +74,13 @@ describe('server node flags', () => {
     expect(startScriptFlags()).toContain('--max-semi-space-size=8');
     // `usagedb serve` re-executes itself with runtime/node-settings.ts: the same ones.
     expect(startScriptFlags()).toEqual([...SERVER_NODE_FLAGS]);
+  });
+
+  it('the flags expose gc, so the server collects after a burst of store reads (and without them it would not)', () => {
+    expect(startScriptFlags()).toContain('--expose-gc');
+    const typeOfGc = (flags: readonly string[]) => execFileSync(process.execPath, [...flags, '-e', 'process.stdout.write(typeof gc)'], { encoding: 'utf8' });
+    expect(typeOfGc(startScriptFlags())).toBe('function');
+    expect(typeOfGc([])).toBe('undefined');
   });
 
   it('the flags keep the young generation at 2 x 8 MB through a burst that grows it without them', () => {

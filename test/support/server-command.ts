@@ -14,6 +14,11 @@
  * RSS on a 5M-event window (bench:scale, MinIO; 233 -> 191 MB with the cap). The directory store
  * allocates little per read and never grows it. Sustained ingest throughput did not change.
  *
+ * The flag --expose-gc lets the Node runtime run one memory-reducing full GC right after a burst of
+ * store GETs (src/runtime/collect-after-reads.ts): V8 otherwise keeps the old-space pages and the
+ * young generation the burst grew while the process idles (MinIO, 5M events in the window: RSS
+ * after the first ingest ~167 -> ~140 MB; docs/deploy.md "Memory settings").
+ *
  * The environment: MALLOC_MMAP_THRESHOLD_=69632 makes glibc serve every allocation above 68 KB
  * (socket reads, response bodies, decoded filter blocks) from its own mapping, returned to the OS
  * when freed. By default glibc raises that threshold as large blocks are freed and then serves
