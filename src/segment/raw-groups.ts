@@ -10,14 +10,12 @@
  */
 import type { UsageEvent } from '../model/event.ts';
 import { containerLength } from './container.ts';
-import { crc32Hex } from './crc32.ts';
-import { cappedSet } from './encode-util.ts';
 import { SegmentCorruptError } from './errors.ts';
 import { decodeRawSegment, type DecodeRawOptions } from './raw-decode.ts';
 import { encodeRawSegment, type EncodeRawOptions } from './raw-encode.ts';
 import { RAW_MAGIC, type DictColumn, type DimensionsColumn, type EncodedRawSegment, type RawColumns, type RawSegmentStats } from './raw-format.ts';
 import { collectRows, sortOrder } from './raw-rows.ts';
-import { GROUP_DIR_MAGIC, decodeGroupDirectory, encodeGroupDirectory, splitGroups, type GroupDirectory, type RowGroup } from './row-groups.ts';
+import { GROUP_DIR_MAGIC, assembleGroups, cutInAccountOrder, directoryOfObject, splitGroups, unionOfSets, type GroupDirectory } from './row-groups.ts';
 
 export interface EncodeGroupedRawOptions extends Omit<EncodeRawOptions, 'lean' | 'hashes'> {
   /** Rows per group (at most). */
@@ -41,27 +39,7 @@ function inSegmentOrder(events: readonly UsageEvent[]): UsageEvent[] {
 export function cutRawGroups(events: readonly UsageEvent[], groupRows: number): UsageEvent[][] {
   if (!Number.isInteger(groupRows) || groupRows < 1) throw new RangeError(`groupRows must be a positive integer, got ${groupRows}`);
   const sorted = inSegmentOrder(events);
-  const groups: UsageEvent[][] = [];
-  let cur: UsageEvent[] = [];
-  const flush = () => {
-    if (cur.length > 0) groups.push(cur);
-    cur = [];
-  };
-  for (let i = 0; i < sorted.length; ) {
-    let j = i + 1;
-    while (j < sorted.length && sorted[j]!.account_id === sorted[i]!.account_id) j++;
-    // Account rows [i, j): keep them with the group if they fit, else start a new one.
-    if (cur.length > 0 && cur.length + (j - i) > groupRows) flush();
-    for (let k = i; k < j; k++) {
-      if (cur.length >= groupRows) flush(); // one account alone over groupRows
-      cur.push(sorted[k]!);
-    }
-    // An account that fills groups of its own ends its last one too.
-    if (j - i > groupRows) flush();
-    i = j;
-  }
-  flush();
-  return groups;
+  return cutInAccountOrder(sorted, groupRows, (e) => e.account_id);
 }
 
 /** Encodes events as a grouped lean segment (raw format v2 groups; at least one event). */
@@ -74,32 +52,19 @@ export function encodeGroupedRawSegment(
   const parts = cutRawGroups(events, opts.groupRows).map((g) =>
     encodeRawSegment(g, bucketOf, { lean: true, ...(opts.level === undefined ? {} : { level: opts.level }) }),
   );
-  const groups: RowGroup[] = [];
-  let offset = 0;
-  for (const p of parts) {
-    groups.push({
+  const grouped = assembleGroups(
+    parts.map((p) => ({
+      bytes: p.bytes,
       firstAccount: p.stats.min_account,
       lastAccount: p.stats.max_account,
-      offset,
-      length: p.bytes.length,
       rows: p.stats.rows,
-      crc: parseInt(p.stats.checksum, 16),
+      checksum: p.stats.checksum,
       minTime: p.stats.min_ts,
       maxTime: p.stats.max_ts,
-    });
-    offset += p.bytes.length;
-  }
-  const dir = encodeGroupDirectory(groups);
-  const bytes = new Uint8Array(offset + dir.bytes.length);
-  for (let i = 0; i < parts.length; i++) bytes.set(parts[i]!.bytes, groups[i]!.offset);
-  bytes.set(dir.bytes, offset);
-  const stats: RawSegmentStats = { ...mergeStats(parts.map((p) => p.stats)), checksum: crc32Hex(dir.crc), bytes: bytes.length };
-  return { bytes, hashes: new Uint8Array(0), stats, directoryBytes: dir.bytes.length };
-}
-
-function union(sets: readonly (readonly string[] | null)[]): string[] | null {
-  if (sets.some((s) => s === null)) return null;
-  return cappedSet([...new Set(sets.flatMap((s) => s ?? []))].sort());
+    })),
+  );
+  const stats: RawSegmentStats = { ...mergeStats(parts.map((p) => p.stats)), checksum: grouped.checksum, bytes: grouped.bytes.length };
+  return { bytes: grouped.bytes, hashes: new Uint8Array(0), stats, directoryBytes: grouped.directoryBytes };
 }
 
 function mergeStats(s: readonly RawSegmentStats[]): Omit<RawSegmentStats, 'checksum' | 'bytes'> {
@@ -112,17 +77,16 @@ function mergeStats(s: readonly RawSegmentStats[]): Omit<RawSegmentStats, 'check
     buckets: [...new Set(s.flatMap((x) => x.buckets))].sort((a, b) => a - b),
     min_account: s[0]!.min_account,
     max_account: s[s.length - 1]!.max_account,
-    products: union(s.map((x) => x.products)),
-    meters: union(s.map((x) => x.meters)),
-    models: union(s.map((x) => x.models)),
+    products: unionOfSets(s.map((x) => x.products)),
+    meters: unionOfSets(s.map((x) => x.meters)),
+    models: unionOfSets(s.map((x) => x.models)),
     quantity_sum: s.reduce((n, x) => n + BigInt(x.quantity_sum), 0n).toString(),
   };
 }
 
 /** The directory of a grouped raw object (its last `directoryBytes` bytes). */
 export function rawDirectoryOf(object: Uint8Array, directoryBytes: number): GroupDirectory {
-  if (directoryBytes > object.length) throw new SegmentCorruptError(`raw segment: directory of ${directoryBytes} bytes in an object of ${object.length}`);
-  return decodeGroupDirectory(object.subarray(object.length - directoryBytes), object.length);
+  return directoryOfObject('raw', object, directoryBytes);
 }
 
 /**

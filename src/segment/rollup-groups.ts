@@ -9,13 +9,11 @@
  * group's). Decoders verify each group and the directory; nothing unverified is returned.
  */
 import { containerLength } from './container.ts';
-import { crc32Hex } from './crc32.ts';
-import { cappedSet } from './encode-util.ts';
 import { SegmentCorruptError } from './errors.ts';
 import { decodeRollupSegment, type DecodeRollupOptions } from './rollup-decode.ts';
 import { encodeRollupSegment, type EncodeRollupOptions } from './rollup-encode.ts';
 import { ROLLUP_MAGIC, type EncodedRollupSegment, type RollupColumns, type RollupRow, type RollupSegmentStats } from './rollup-format.ts';
-import { GROUP_DIR_MAGIC, decodeGroupDirectory, encodeGroupDirectory, splitGroups, type GroupDirectory, type RowGroup } from './row-groups.ts';
+import { GROUP_DIR_MAGIC, assembleGroups, cutInAccountOrder, directoryOfObject, splitGroups, unionOfSets, type GroupDirectory } from './row-groups.ts';
 
 export interface EncodeGroupedRollupOptions extends EncodeRollupOptions {
   /** Rows per group (about: an account's rows of one hour are never split). */
@@ -31,30 +29,14 @@ export interface EncodedGroupedRollupSegment extends EncodedRollupSegment {
 export function cutRollupGroups(rows: readonly RollupRow[], groupRows: number): RollupRow[][] {
   if (!Number.isInteger(groupRows) || groupRows < 1) throw new RangeError(`groupRows must be a positive integer, got ${groupRows}`);
   const sorted = [...rows].sort((a, b) => (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : a.hour_ms - b.hour_ms));
-  const groups: RollupRow[][] = [];
-  let cur: RollupRow[] = [];
-  const flush = () => {
-    if (cur.length > 0) groups.push(cur);
-    cur = [];
-  };
-  for (let i = 0; i < sorted.length; ) {
-    let j = i + 1;
-    while (j < sorted.length && sorted[j]!.account_id === sorted[i]!.account_id) j++;
-    // Account rows [i, j): keep them with the group if they fit, else start a new one.
-    if (cur.length > 0 && cur.length + (j - i) > groupRows) flush();
-    for (let k = i; k < j; k++) {
-      const r = sorted[k]!;
-      // One account alone over groupRows: cut between its hours.
-      if (cur.length >= groupRows && cur[cur.length - 1]!.hour_ms !== r.hour_ms && cur[0]!.account_id === r.account_id) flush();
-      cur.push(r);
-    }
-    // An account that fills groups of its own ends its last one too: each of its groups then
-    // spans only its own hours, so a query for some of them skips the rest.
-    if (j - i > groupRows) flush();
-    i = j;
-  }
-  flush();
-  return groups;
+  // An account alone over groupRows is cut between its hours (a group key includes the hour), so
+  // each of its groups spans only its own hours and a query for some of them skips the rest.
+  return cutInAccountOrder(
+    sorted,
+    groupRows,
+    (r) => r.account_id,
+    (prev, next) => prev.hour_ms !== next.hour_ms,
+  );
 }
 
 /** Encodes rows as a grouped rollup segment (at least one row). */
@@ -65,31 +47,22 @@ export function encodeGroupedRollupSegment(
 ): EncodedGroupedRollupSegment {
   if (rows.length === 0) throw new RangeError('a grouped rollup segment needs at least one row');
   const parts = cutRollupGroups(rows, opts.groupRows).map((g) => encodeRollupSegment(g, bucketOf, opts.level === undefined ? {} : { level: opts.level }));
-  const groups: RowGroup[] = [];
-  let offset = 0;
-  for (const p of parts) {
-    groups.push({
+  const grouped = assembleGroups(
+    parts.map((p) => ({
+      bytes: p.bytes,
       firstAccount: p.stats.min_account,
       lastAccount: p.stats.max_account,
-      offset,
-      length: p.bytes.length,
       rows: p.stats.rows,
-      crc: parseInt(p.stats.checksum, 16),
+      checksum: p.stats.checksum,
       minTime: p.stats.min_hour_ms,
       maxTime: p.stats.max_hour_ms,
-    });
-    offset += p.bytes.length;
-  }
-  const dir = encodeGroupDirectory(groups);
-  const bytes = new Uint8Array(offset + dir.bytes.length);
-  for (let i = 0; i < parts.length; i++) bytes.set(parts[i]!.bytes, groups[i]!.offset);
-  bytes.set(dir.bytes, offset);
-  return { bytes, stats: { ...mergeStats(parts.map((p) => p.stats)), checksum: crc32Hex(dir.crc), bytes: bytes.length }, directoryBytes: dir.bytes.length };
-}
-
-function union(sets: readonly (readonly string[] | null)[]): string[] | null {
-  if (sets.some((s) => s === null)) return null;
-  return cappedSet([...new Set(sets.flatMap((s) => s ?? []))].sort());
+    })),
+  );
+  return {
+    bytes: grouped.bytes,
+    stats: { ...mergeStats(parts.map((p) => p.stats)), checksum: grouped.checksum, bytes: grouped.bytes.length },
+    directoryBytes: grouped.directoryBytes,
+  };
 }
 
 function mergeStats(s: readonly RollupSegmentStats[]): Omit<RollupSegmentStats, 'checksum' | 'bytes'> {
@@ -102,16 +75,15 @@ function mergeStats(s: readonly RollupSegmentStats[]): Omit<RollupSegmentStats, 
     max_account: s[s.length - 1]!.max_account,
     quantity_sum: s.reduce((n, x) => n + BigInt(x.quantity_sum), 0n).toString(),
     event_count: s.reduce((n, x) => n + x.event_count, 0),
-    products: union(s.map((x) => x.products)),
-    meters: union(s.map((x) => x.meters)),
-    models: union(s.map((x) => x.models)),
+    products: unionOfSets(s.map((x) => x.products)),
+    meters: unionOfSets(s.map((x) => x.meters)),
+    models: unionOfSets(s.map((x) => x.models)),
   };
 }
 
 /** The directory of a grouped rollup object (its last `directoryBytes` bytes). */
 export function rollupDirectoryOf(object: Uint8Array, directoryBytes: number): GroupDirectory {
-  if (directoryBytes > object.length) throw new SegmentCorruptError(`rollup segment: directory of ${directoryBytes} bytes in an object of ${object.length}`);
-  return decodeGroupDirectory(object.subarray(object.length - directoryBytes), object.length);
+  return directoryOfObject('rollup', object, directoryBytes);
 }
 
 /**

@@ -19,6 +19,8 @@
  * the previous group's last_account (equal when one account's rows span several groups).
  */
 import { columnBytes, readContainer, writeContainer } from './container.ts';
+import { crc32Hex } from './crc32.ts';
+import { cappedSet } from './encode-util.ts';
 import { SegmentCorruptError } from './errors.ts';
 import { readStringBlock, writeStringBlock } from './strings.ts';
 import { ByteReader, ByteWriter } from './varint.ts';
@@ -165,4 +167,94 @@ export function splitGroups(dir: GroupDirectory, from: number, to: number, bytes
     out.push(part);
   }
   return out;
+}
+
+/** One encoded group, as a segment encoder returns it: its bytes and what the directory lists of it. */
+export interface EncodedGroup {
+  readonly bytes: Uint8Array;
+  readonly firstAccount: string;
+  readonly lastAccount: string;
+  readonly rows: number;
+  /** The group container's CRC-32, hex (its stats' checksum). */
+  readonly checksum: string;
+  readonly minTime: number;
+  readonly maxTime: number;
+}
+
+/**
+ * Lays encoded groups out one after another and appends their directory: the object's bytes, the
+ * directory's length, and its CRC-32 as hex (the entry's checksum).
+ */
+export function assembleGroups(parts: readonly EncodedGroup[]): { bytes: Uint8Array; directoryBytes: number; checksum: string } {
+  const groups: RowGroup[] = [];
+  let offset = 0;
+  for (const p of parts) {
+    groups.push({
+      firstAccount: p.firstAccount,
+      lastAccount: p.lastAccount,
+      offset,
+      length: p.bytes.length,
+      rows: p.rows,
+      crc: parseInt(p.checksum, 16),
+      minTime: p.minTime,
+      maxTime: p.maxTime,
+    });
+    offset += p.bytes.length;
+  }
+  const dir = encodeGroupDirectory(groups);
+  const bytes = new Uint8Array(offset + dir.bytes.length);
+  for (let i = 0; i < parts.length; i++) bytes.set(parts[i]!.bytes, groups[i]!.offset);
+  bytes.set(dir.bytes, offset);
+  return { bytes, directoryBytes: dir.bytes.length, checksum: crc32Hex(dir.crc) };
+}
+
+/** The union of the groups' capped value sets (null: some group had too many to list). */
+export function unionOfSets(sets: readonly (readonly string[] | null)[]): string[] | null {
+  if (sets.some((s) => s === null)) return null;
+  return cappedSet([...new Set(sets.flatMap((s) => s ?? []))].sort());
+}
+
+/** The directory of a grouped object (its last `directoryBytes` bytes); `kind` names it in errors. */
+export function directoryOfObject(kind: string, object: Uint8Array, directoryBytes: number): GroupDirectory {
+  if (directoryBytes > object.length) throw new SegmentCorruptError(`${kind} segment: directory of ${directoryBytes} bytes in an object of ${object.length}`);
+  return decodeGroupDirectory(object.subarray(object.length - directoryBytes), object.length);
+}
+
+/**
+ * Cuts rows already in account order into groups of at most `groupRows`: an account's rows stay
+ * in one group when they fit, else they get groups of their own (cut where `mayCut(previous,
+ * next)` allows, so a group may run over to keep what must not be split together), and the last
+ * of those is closed too.
+ */
+export function cutInAccountOrder<T>(
+  sorted: readonly T[],
+  groupRows: number,
+  accountOf: (row: T) => string,
+  mayCut: (previous: T, next: T) => boolean = () => true,
+): T[][] {
+  if (!Number.isInteger(groupRows) || groupRows < 1) throw new RangeError(`groupRows must be a positive integer, got ${groupRows}`);
+  const groups: T[][] = [];
+  let cur: T[] = [];
+  const flush = () => {
+    if (cur.length > 0) groups.push(cur);
+    cur = [];
+  };
+  for (let i = 0; i < sorted.length; ) {
+    let j = i + 1;
+    while (j < sorted.length && accountOf(sorted[j]!) === accountOf(sorted[i]!)) j++;
+    // Account rows [i, j): keep them with the group if they fit, else start a new one.
+    if (cur.length > 0 && cur.length + (j - i) > groupRows) flush();
+    for (let k = i; k < j; k++) {
+      const r = sorted[k]!;
+      // One account alone over groupRows: cut between its rows where allowed.
+      if (cur.length >= groupRows && accountOf(cur[0]!) === accountOf(r) && mayCut(cur[cur.length - 1]!, r)) flush();
+      cur.push(r);
+    }
+    // An account that fills groups of its own ends its last one too: each of its groups then
+    // holds only its rows, so a query for another account never reads them.
+    if (j - i > groupRows) flush();
+    i = j;
+  }
+  flush();
+  return groups;
 }
