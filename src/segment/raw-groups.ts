@@ -140,14 +140,19 @@ const cmpNullFirst = (a: string | null, b: string | null): number => (a === b ? 
 function joinDict<T extends string | null>(parts: readonly DictColumn<T>[], rows: number): DictColumn<T> {
   const dict = [...new Set(parts.flatMap((p) => p.dict))].sort(cmpNullFirst);
   const index = new Map<T, number>(dict.map((v, i) => [v, i]));
+  return { dict, codes: remapCodes(parts, (p) => p.dict.map((v) => index.get(v)!), rows) };
+}
+
+/** Every part's codes, in part order, through that part's old → new code map. */
+function remapCodes<P extends { readonly codes: Uint32Array }>(parts: readonly P[], mapOf: (part: P) => readonly number[], rows: number): Uint32Array {
   const codes = new Uint32Array(rows);
   let at = 0;
   for (const p of parts) {
-    const map = p.dict.map((v) => index.get(v)!);
+    const map = mapOf(p);
     for (let i = 0; i < p.codes.length; i++) codes[at + i] = map[p.codes[i]!]!;
     at += p.codes.length;
   }
-  return { dict, codes };
+  return codes;
 }
 
 function joinDimensions(parts: readonly DimensionsColumn[], rows: number): DimensionsColumn {
@@ -155,13 +160,7 @@ function joinDimensions(parts: readonly DimensionsColumn[], rows: number): Dimen
   for (const p of parts) for (let i = 0; i < p.keys.length; i++) byKey.set(p.keys[i]!, p.dict[i]!);
   const keys = [...byKey.keys()].sort();
   const index = new Map(keys.map((k, i) => [k, i]));
-  const codes = new Uint32Array(rows);
-  let at = 0;
-  for (const p of parts) {
-    const map = p.keys.map((k) => index.get(k)!);
-    for (let i = 0; i < p.codes.length; i++) codes[at + i] = map[p.codes[i]!]!;
-    at += p.codes.length;
-  }
+  const codes = remapCodes(parts, (p) => p.keys.map((k) => index.get(k)!), rows);
   return { dict: keys.map((k) => byKey.get(k)!), keys, codes };
 }
 
