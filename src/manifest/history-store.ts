@@ -16,6 +16,7 @@ import {
   encodeRecord,
   isCheckpoint,
   mayBeCheckpoint,
+  packHistory,
   recordOf,
   replay,
   restorableGenerations,
@@ -23,6 +24,7 @@ import {
   type CheckpointPolicy,
   type HistoryIndex,
   type HistoryRecord,
+  unpackHistory,
 } from './history.ts';
 import type { ShardKeys } from './keys.ts';
 import type { DeepReadonly, ShardManifest } from './schema.ts';
@@ -37,6 +39,15 @@ import type { DeepReadonly, ShardManifest } from './schema.ts';
  */
 function wholeCopy(m: DeepReadonly<ShardManifest>): Uint8Array {
   return encodeDraft(m as ShardManifest);
+}
+
+/** The JSON of a stored full copy (gzip'd, or plain from an earlier build). */
+function unpackCopy(bytes: Uint8Array, where: string): Uint8Array {
+  try {
+    return unpackHistory(bytes);
+  } catch (err) {
+    throw new ManifestCorruptError(`${where} is a damaged gzip member: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** One committed generation, as its committer knows it. */
@@ -103,10 +114,13 @@ export class ManifestHistory {
     const whole = () => (copy ??= wholeCopy(c.value));
     const full = this.chainBroken || (mayBeCheckpoint(g, this.policy) && isCheckpoint(g, whole().byteLength, this.policy));
     const record = encodeRecord(recordOf(c.base, c.value, c.edits, full));
-    const [recorded, copied] = await Promise.all([this.put(this.keys.historyRecord(g), record), full ? this.put(this.keys.history(g), whole()) : false]);
+    const [recorded, copied] = await Promise.all([
+      this.put(this.keys.historyRecord(g), record),
+      full ? this.put(this.keys.history(g), packHistory(whole())) : false,
+    ]);
     let chainStarts = copied;
     if (!full && recorded && g - 1 !== this.lastStored && !(await this.hasHistory(g - 1))) {
-      chainStarts = await this.put(this.keys.history(g), whole());
+      chainStarts = await this.put(this.keys.history(g), packHistory(whole()));
     }
     if (chainStarts) this.chainBroken = false;
     else if (!recorded) this.chainBroken = true;
@@ -136,7 +150,7 @@ export class ManifestHistory {
 
   /** A full copy only: generation 1 (bootstrap) and generations written by restore, which have no edits. */
   async writeCheckpoint(m: DeepReadonly<ShardManifest>): Promise<void> {
-    if (await this.put(this.keys.history(m.generation), wholeCopy(m))) {
+    if (await this.put(this.keys.history(m.generation), packHistory(wholeCopy(m)))) {
       this.chainBroken = false;
       this.lastStored = Math.max(this.lastStored, m.generation);
     }
@@ -249,7 +263,7 @@ export class ManifestHistory {
     if (res === null || res.notModified) return null;
     // A whole copy names no parts; a format-2 copy of an earlier build does, and one of them gone
     // makes it unreadable (ManifestCorruptError).
-    const m = await this.decode(res.body, key);
+    const m = await this.decode(unpackCopy(res.body, key), key);
     if (m.generation !== generation) throw new ManifestCorruptError(`${key} holds generation ${m.generation}`);
     return m;
   }
@@ -329,7 +343,7 @@ export class ManifestHistory {
   private async put(key: string, body: Uint8Array): Promise<boolean> {
     for (let tries = 1; tries <= 3; tries++) {
       try {
-        await this.store.put(key, body, { ifNoneMatch: '*', contentType: 'application/json' });
+        await this.store.put(key, body, { ifNoneMatch: '*', contentType: 'application/gzip' });
         return true;
       } catch (err) {
         if (isRejectedWrite(err)) return true; // already there (our earlier try landed, answer lost)

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { HistoryIncompleteError, HistoryMismatchError, UnsupportedFormatError } from '../errors.ts';
+import { gunzip, gzip, isGzip } from '../segment/gzip.ts';
 import { manifestDigest } from './digest.ts';
 import { applyEdit, draftOf, manifestEdit, type ManifestEdit } from './edits.ts';
 import { releasedKeys } from './references.ts';
@@ -72,16 +73,30 @@ const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeRecord(r: HistoryRecord): Uint8Array {
-  return enc.encode(JSON.stringify(r));
+  return packHistory(enc.encode(JSON.stringify(r)));
+}
+
+/**
+ * History objects (records and full copies) are stored as gzip members of their JSON
+ * (`history/*.json` stays the name; `zcat` reads one): about 5x fewer bytes. Plain JSON, as
+ * earlier builds wrote it, reads as before.
+ */
+export function packHistory(json: Uint8Array): Uint8Array {
+  return gzip(json);
+}
+
+/** The JSON of a stored history object, gzip'd or plain; a RangeError when the gzip member is damaged. */
+export function unpackHistory(bytes: Uint8Array): Uint8Array {
+  return isGzip(bytes) ? gunzip(bytes) : bytes;
 }
 
 /** A stored record, validated; unreadable → HistoryIncompleteError naming its generation. */
 export function decodeRecord(bytes: Uint8Array, generation: number, where: string): HistoryRecord {
   let raw: unknown;
   try {
-    raw = JSON.parse(dec.decode(bytes));
+    raw = JSON.parse(dec.decode(unpackHistory(bytes)));
   } catch (err) {
-    throw new HistoryIncompleteError(`${where} is not valid JSON`, { cause: err, details: { missing: [generation] } });
+    throw new HistoryIncompleteError(`${where} is not valid (gzip'd) JSON`, { cause: err, details: { missing: [generation] } });
   }
   const format = (raw as { format?: unknown } | null)?.format;
   if (typeof format === 'number' && format > HISTORY_RECORD_FORMAT) {

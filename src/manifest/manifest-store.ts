@@ -15,7 +15,7 @@ import { DEFAULT_COMMIT_POLICY, type CommitPolicy } from './backoff.ts';
 import { checkManifest, decodeStored } from './codec.ts';
 import { ConditionalObject, type UpdateStats, type Versioned } from './conditional-object.ts';
 import { applyEdit, draftOf, manifestEdit, type EditResult, type ManifestEdit } from './edits.ts';
-import { stampCommit, type CheckpointPolicy, type HistoryIndex, type HistoryRecord } from './history.ts';
+import { stampCommit, unpackHistory, type CheckpointPolicy, type HistoryIndex, type HistoryRecord } from './history.ts';
 import { ManifestHistory, type CommittedGeneration } from './history-store.ts';
 import type { ShardKeys } from './keys.ts';
 import { ManifestParts, type ManifestPartsOptions, type PartStats } from './part-store.ts';
@@ -203,7 +203,7 @@ export class ManifestStore {
     const res = await this.store.get(key);
     if (res === null || res.notModified) return [];
     try {
-      return this.parts.partKeysOfBody(res.body, key);
+      return this.parts.partKeysOfBody(unpackHistory(res.body), key);
     } catch {
       return [];
     }

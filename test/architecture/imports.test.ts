@@ -37,7 +37,7 @@ const LAYERS: Readonly<Record<string, number>> = {
 };
 
 /** What outside src/segment/ may import of it: the codecs' public faces. */
-const SEGMENT_FACE = new Set(['segment/raw.ts', 'segment/rollup.ts', 'segment/errors.ts', 'segment/deflate.ts']);
+const SEGMENT_FACE = new Set(['segment/raw.ts', 'segment/rollup.ts', 'segment/errors.ts', 'segment/deflate.ts', 'segment/gzip.ts']);
 /** Where runtime-specific imports (node:*, cloudflare:*) are allowed. */
 const RUNTIME_SPECIFIC = [/^store\/fs[^/]*\.ts$/, /^runtime\//, /^cli\//, /^console\/build\.ts$/];
 

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { gcShard } from '../../src/compact/gc.ts';
 import { ManifestCorruptError } from '../../src/errors.ts';
 import { decodeStored, encodeManifest } from '../../src/manifest/codec.ts';
+import { unpackHistory } from '../../src/manifest/history.ts';
 import type { EditOf } from '../../src/manifest/edits.ts';
 import { ShardKeys } from '../../src/manifest/keys.ts';
 import { ManifestStore } from '../../src/manifest/manifest-store.ts';
@@ -259,7 +260,13 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       const fresh = shardStore(store, 2);
       expect(ids((await fresh.load()).manifest)).toEqual(['j1']);
       expect((await stored(store, fresh)).stored.parts.map((p) => fresh.keys.part(p.hash))).toEqual(live);
-      const report = await gcShard(store, fresh, deps(3), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep: 50, maxDeletes: 100, dryRun: false });
+      const report = await gcShard(store, fresh, deps(3), `${prefix}/_scratch`, {
+        safetyAgeMs: 0,
+        historyKeep: 50,
+        historyKeepMs: Number.POSITIVE_INFINITY,
+        maxDeletes: 100,
+        dryRun: false,
+      });
       expect(report.keys).toEqual([orphan]);
       expect(await partKeys(store, ms)).toEqual(live);
       expect(ids((await shardStore(store, 4).load()).manifest)).toEqual(['j1']);
@@ -278,9 +285,16 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       // The full copy of 8 names no part: it is the whole manifest.
       const got = await store.get(ms.keys.history(8));
       if (got === null || got.notModified) throw new Error('no full copy of generation 8');
-      const copy8 = decodeStored(got.body, 'copy 8');
+      const copy8 = decodeStored(unpackHistory(got.body), 'copy 8');
       expect(copy8.kind).toBe('whole');
-      const gc = (historyKeep: number) => gcShard(store, ms, deps(5), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep, maxDeletes: 100, dryRun: false });
+      const gc = (historyKeep: number) =>
+        gcShard(store, ms, deps(5), `${prefix}/_scratch`, {
+          safetyAgeMs: 0,
+          historyKeep,
+          historyKeepMs: Number.POSITIVE_INFINITY,
+          maxDeletes: 100,
+          dryRun: false,
+        });
       await gc(8);
       const afterFirst = await partKeys(store, ms);
       expect(afterFirst).toHaveLength(1);
@@ -321,6 +335,7 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       const report = await gcShard(store, shardStore(store, 3), deps(4), `${prefix}/_scratch`, {
         safetyAgeMs: 0,
         historyKeep: 50,
+        historyKeepMs: Number.POSITIVE_INFINITY,
         maxDeletes: 100,
         dryRun: false,
       });
@@ -332,12 +347,18 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       // The late full copy of 8 is readable by itself: it names no part (P1 is gone).
       const late = await store.get(b.keys.history(8));
       if (late === null || late.notModified) throw new Error('no full copy of generation 8');
-      expect(decodeStored(late.body, 'copy 8').kind).toBe('whole');
+      expect(decodeStored(unpackHistory(late.body), 'copy 8').kind).toBe('whole');
       const reader = shardStore(store, 5);
       expect(ids(await reader.readGeneration(8))).toEqual(['j1', 'r0', 'r1', 'r2', 'r3', 'r4', 'x']);
       // A later GC with a small window may take copy 8 as the base of a chain: it still reads.
       for (let i = 0; i < 3; i++) await b.commit(added(recent(`s${i}`)));
-      await gcShard(store, shardStore(store, 6), deps(7), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep: 3, maxDeletes: 100, dryRun: false });
+      await gcShard(store, shardStore(store, 6), deps(7), `${prefix}/_scratch`, {
+        safetyAgeMs: 0,
+        historyKeep: 3,
+        historyKeepMs: Number.POSITIVE_INFINITY,
+        maxDeletes: 100,
+        dryRun: false,
+      });
       const later = shardStore(store, 8);
       for (const g of [10, 11, 12]) expect((await later.readGeneration(g)).generation).toBe(g);
     });
