@@ -20,12 +20,17 @@ export interface GcOptions {
   readonly safetyAgeMs: number;
   /** Generations kept restorable (the window): their history and the objects they reference. */
   readonly historyKeep: number;
+  /**
+   * Of those, only the ones that were current within this long (a generation stops being current
+   * when the next is committed): replaced objects are kept about this long, not `historyKeep` commits.
+   */
+  readonly historyKeepMs: number;
   /** Deletions per run; unreferenced data objects first, history with what is left. */
   readonly maxDeletes: number;
   readonly dryRun: boolean;
 }
 
-export const DEFAULT_GC_OPTIONS: GcOptions = { safetyAgeMs: HOUR_MS, historyKeep: 50, maxDeletes: 1000, dryRun: false };
+export const DEFAULT_GC_OPTIONS: GcOptions = { safetyAgeMs: HOUR_MS, historyKeep: 50, historyKeepMs: 24 * HOUR_MS, maxDeletes: 1000, dryRun: false };
 
 export interface GcReport {
   readonly shard: number;
@@ -71,7 +76,7 @@ export async function gcShard(
   const referenced = new Set<string>([shard.keys.current]);
   referencedKeys(snap.manifest, referenced);
   // The window's generations stay restorable: their history, the chain below it, their objects.
-  const retained = await historyRetention(shard, snap.manifest, await shard.historyIndex(), opts.historyKeep, deps);
+  const retained = await historyRetention(shard, snap.manifest, await shard.historyIndex(), { generations: opts.historyKeep, ms: opts.historyKeepMs }, deps);
   for (const k of retained.referenced) referenced.add(k);
   for (const k of retained.history) referenced.add(k);
   // Manifest parts: those current.json names, and those of every full copy the window keeps

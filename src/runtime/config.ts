@@ -71,6 +71,8 @@ const envSchema = z.object({
   USAGEDB_JOB_MAX_RUNS: int(1, 1_000).default(50),
   USAGEDB_COMPACT_GRACE_S: int(0, 7 * 86_400).default(900),
   USAGEDB_GC_SAFETY_AGE_S: int(60, 30 * 86_400).default(3600),
+  /** How long a replaced generation stays restorable (`manifest restore`), at most its last 50. */
+  USAGEDB_HISTORY_KEEP_HOURS: int(1, 366 * 24).default(24),
   // Tests and benchmarks only: R2's per-key write limit simulated on any store (store/key-write-limit.ts).
   USAGEDB_SIMULATE_KEY_WRITE_INTERVAL_MS: int(1, 60_000).optional(),
   USAGEDB_SIMULATE_KEY_WRITE_KEYS: z
@@ -259,7 +261,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
         },
         strip: { maxSegments: e.USAGEDB_STRIP_MAX_SEGMENTS },
         rollup: { maxInputSegments: e.USAGEDB_ROLLUP_MAX_SEGMENTS, graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000 },
-        gc: { maxDeletes: e.USAGEDB_GC_MAX_DELETES, safetyAgeMs: e.USAGEDB_GC_SAFETY_AGE_S * 1000 },
+        gc: { maxDeletes: e.USAGEDB_GC_MAX_DELETES, safetyAgeMs: e.USAGEDB_GC_SAFETY_AGE_S * 1000, historyKeepMs: e.USAGEDB_HISTORY_KEEP_HOURS * HOUR_MS },
         idReuse: { windowMs: e.USAGEDB_DEDUPE_WINDOW_HOURS * HOUR_MS },
       },
     },

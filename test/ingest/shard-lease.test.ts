@@ -250,7 +250,13 @@ describe('shard leases', () => {
     await leases(store, new ManualClock(), 'a').route(0);
     const orphan = 'db/shards/00/segments/raw/01ORPHAN.useg';
     await store.put(orphan, new Uint8Array([1, 2, 3]));
-    const report = await gcShard(store, inst.db.shards[0]!, inst.db.deps, 'db/_scratch', { safetyAgeMs: 0, historyKeep: 50, maxDeletes: 100, dryRun: false });
+    const report = await gcShard(store, inst.db.shards[0]!, inst.db.deps, 'db/_scratch', {
+      safetyAgeMs: 0,
+      historyKeep: 50,
+      historyKeepMs: Number.POSITIVE_INFINITY,
+      maxDeletes: 100,
+      dryRun: false,
+    });
     expect(report.keys).toEqual([orphan]);
     expect(await stored(store)).toMatchObject({ holder_id: 'id-a' });
   });

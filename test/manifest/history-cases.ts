@@ -6,20 +6,24 @@
  * committer that dies between its manifest PUT and its history leaves the generations after it
  * restorable; GC keeps the window restorable and what it references, and deletes the rest.
  */
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { gcShard } from '../../src/compact/gc.ts';
 import { runJob, type JobOptions } from '../../src/jobs/run.ts';
-import { HistoryMismatchError, NotFoundError } from '../../src/errors.ts';
+import { HistoryIncompleteError, HistoryMismatchError, NotFoundError } from '../../src/errors.ts';
 import { ShardKeys } from '../../src/manifest/keys.ts';
 import { ManifestStore } from '../../src/manifest/manifest-store.ts';
+import type { ManifestEdit } from '../../src/manifest/edits.ts';
 import type { ShardManifest } from '../../src/manifest/schema.ts';
 import { referencedKeys } from '../../src/manifest/references.ts';
+import { seededRandom } from '../../src/model/deps.ts';
+import { HOUR_MS } from '../../src/model/time.ts';
 import { withFaults } from '../../src/store/faulty.ts';
 import { StoreRefusedError } from '../../src/store/errors.ts';
 import { listAll, type ObjectStore } from '../../src/store/types.ts';
 import { realTimeDeps } from '../support/deps.ts';
 import { addSegments, closedWithoutTotals, fakeSegment } from '../support/fixtures.ts';
-import { openInstance, postBatch, usage } from '../support/instance.ts';
+import { openInstance, postBatch, TestClock, usage } from '../support/instance.ts';
 import { readStoredManifest } from '../support/stored-manifest.ts';
 
 export interface Backend {
@@ -167,7 +171,13 @@ export function describeHistory(name: string, make: () => Promise<Backend>): voi
       const orphan = ms.keys.rawSegment('orphan');
       await store.put(orphan, enc.encode('x'));
       const gc = (historyKeep: number) =>
-        gcShard(rec, ms, realTimeDeps(3), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep, maxDeletes: 1000, dryRun: false });
+        gcShard(rec, ms, realTimeDeps(3), `${prefix}/_scratch`, {
+          safetyAgeMs: 0,
+          historyKeep,
+          historyKeepMs: Number.POSITIVE_INFINITY,
+          maxDeletes: 1000,
+          dryRun: false,
+        });
       // Window 5..14: old-0 is named only by generation 5, an old full copy (no record says what 6 released).
       const report = await gc(10);
       expect((await ms.revalidate()).manifest.generation).toBe(14);
@@ -254,7 +264,13 @@ export function describeHistory(name: string, make: () => Promise<Backend>): voi
       }
       const snapshotGen = ms.peek()!.manifest.periods[0]!.generation!;
       expect(snapshotGen).toBe(10);
-      const report = await gcShard(store, ms, realTimeDeps(2), `${prefix}/_scratch`, { safetyAgeMs: 0, historyKeep: 5, maxDeletes: 1000, dryRun: false });
+      const report = await gcShard(store, ms, realTimeDeps(2), `${prefix}/_scratch`, {
+        safetyAgeMs: 0,
+        historyKeep: 5,
+        historyKeepMs: Number.POSITIVE_INFINITY,
+        maxDeletes: 1000,
+        dryRun: false,
+      });
       // Window 26..30; its chain 24 (full copy), 25; the snapshot's 10 down to 8 (full copy).
       const kept = [ms.keys.history(8), ms.keys.history(24), ...[8, 9, 10, 24, 25, 26, 27, 28, 29, 30].map((g) => ms.keys.historyRecord(g))];
       expect(await historyKeys(store, ms)).toEqual(kept.sort());
@@ -263,6 +279,97 @@ export function describeHistory(name: string, make: () => Promise<Backend>): voi
       expect(await ms.history()).toEqual([8, 9, 10, 24, 25, 26, 27, 28, 29, 30]);
       for (const g of [8, 9, 10, 24, 25, 26, 27, 28, 29, 30]) expect((await ms.readGeneration(g)).generation).toBe(g);
       await expect(ms.readGeneration(23)).rejects.toThrow(NotFoundError);
+    });
+
+    it('GC keeps generations restorable only while they were current within the time window: a segment replaced 30 h ago goes, one replaced 1 h ago stays', async () => {
+      const { store, prefix } = await make();
+      const clock = new TestClock();
+      const ms = new ManifestStore({
+        store,
+        keys: new ShardKeys(prefix, 0, 1),
+        shard: 0,
+        deps: { clock, random: seededRandom(4) },
+        policy: patient,
+        checkpoints: { every: 4 },
+      });
+      await ms.load();
+      const enc = new TextEncoder();
+      const replace = (id: string, at: number): ManifestEdit => ({
+        op: 'replaceSegments',
+        replacement_id: `r-${id}`,
+        at_ms: at,
+        delete_after_ms: at,
+        inputs: [id],
+        outputs: [],
+        justified_by: [],
+        conflicts: [],
+      });
+      for (const id of ['a', 'b', 'c']) expect((await ms.commit(addOwnSegments(ms, id))).committed).toBe(true); // 2..4
+      for (const id of ['a', 'b', 'c', 'd']) await store.put(ms.keys.rawSegment(id), enc.encode('x'));
+      await ms.commit(replace('a', clock.now())); // 5: a is named only by 2..4
+      await ms.commit({ op: 'expireReplacements', now_ms: clock.now() }); // 6
+      clock.advance(29 * HOUR_MS);
+      await ms.commit(replace('b', clock.now())); // 7: b is named by 2..6
+      await ms.commit({ op: 'expireReplacements', now_ms: clock.now() }); // 8
+      clock.advance(HOUR_MS);
+      await ms.commit(addOwnSegments(ms, 'd')); // 9
+      const gc = (hours: number, dryRun: boolean) =>
+        gcShard(store, ms, { clock, random: seededRandom(5) }, `${prefix}/_scratch`, {
+          safetyAgeMs: 0,
+          historyKeep: 50,
+          historyKeepMs: hours * HOUR_MS,
+          maxDeletes: 1000,
+          dryRun,
+        });
+      const data = (keys: string[]) => keys.filter((k) => k.includes('/segments/'));
+      // 48 h: generations 2..4 were current 30 h ago: a stays.
+      expect(data((await gc(48, true)).keys)).toEqual([]);
+      // 24 h: 6 was current until 7 was committed (1 h ago), 5 only until 6 was (30 h ago): the
+      // window is 6..9, and a (named by 2..4 only) goes; b (named by 6) stays.
+      const report = await gc(24, false);
+      expect(data(report.keys)).toEqual([ms.keys.rawSegment('a')]);
+      expect(await store.head(ms.keys.rawSegment('a'))).toBeNull();
+      expect(await store.head(ms.keys.rawSegment('b'))).not.toBeNull();
+      for (const g of [6, 7, 8, 9]) {
+        const m = await ms.readGeneration(g);
+        for (const k of referencedKeys(m, new Set()))
+          if (k.includes('/segments/') && !k.endsWith('.hashes')) expect(await store.head(k), `${k} of generation ${g}`).not.toBeNull();
+      }
+      expect((await ms.restore(6)).manifest.segments.map((x) => x.id)).toEqual(['b', 'c']);
+    });
+
+    it('history objects are gzip members of their JSON (gunzip reads them); a damaged one is refused, never replayed', async () => {
+      const { store, prefix } = await make();
+      const ms = shardStore(store, prefix, 1, { every: 4 });
+      await ms.load();
+      for (let i = 0; i < 6; i++) await ms.commit(addSegments(`s-${i}`));
+      const bodyOf = async (key: string) => {
+        const got = await store.get(key);
+        if (got === null || got.notModified) throw new Error(`${key} missing`);
+        return got.body;
+      };
+      const record = JSON.parse(gunzipSync(await bodyOf(ms.keys.historyRecord(6))).toString('utf8'));
+      expect(record).toMatchObject({ format: 1, generation: 6, edits: [{ op: 'addRawSegments', segments: [{ id: 's-4' }] }] });
+      const copy = JSON.parse(gunzipSync(await bodyOf(ms.keys.history(4))).toString('utf8'));
+      expect(copy.generation).toBe(4);
+      expect(copy.segments.map((x: { id: string }) => x.id)).toEqual(['s-0', 's-1', 's-2']);
+      // One flipped byte inside record 6's DEFLATE stream: its CRC-32 (or the stream) no longer checks.
+      const damaged = new Uint8Array(await bodyOf(ms.keys.historyRecord(6)));
+      damaged[20] = damaged[20]! ^ 0x40;
+      await store.delete(ms.keys.historyRecord(6));
+      await store.put(ms.keys.historyRecord(6), damaged);
+      await expect(ms.readGeneration(6)).rejects.toThrow(HistoryIncompleteError);
+      await expect(ms.restore(6)).rejects.toThrow(HistoryIncompleteError);
+      expect((await ms.readGeneration(5)).segments.map((x) => x.id)).toEqual(['s-0', 's-1', 's-2', 's-3']);
+      // A damaged full copy is skipped: generation 5 replays from generation 1's copy instead.
+      const copy4 = new Uint8Array(await bodyOf(ms.keys.history(4)));
+      copy4[copy4.length - 6] = copy4[copy4.length - 6]! ^ 0x01; // the trailer's length
+      await store.delete(ms.keys.history(4));
+      await store.put(ms.keys.history(4), copy4);
+      expect((await ms.readGeneration(5)).segments.map((x) => x.id)).toEqual(['s-0', 's-1', 's-2', 's-3']);
+      // Without generation 1's copy as well, nothing below 5 is left to replay from.
+      await store.delete(ms.keys.history(1));
+      await expect(ms.readGeneration(5)).rejects.toThrow(HistoryIncompleteError);
     });
 
     it('a record that does not replay to what was committed is refused, never restored', async () => {
