@@ -41,6 +41,7 @@ import {
   smallCommits,
   type StoreKind,
   type StoreTarget,
+  storedADayLater,
   storedFigures,
 } from './scale/run.ts';
 import { evaluateGoals, printGoals, printTable, type SizeResult } from './scale/report.ts';
@@ -198,6 +199,7 @@ async function main(): Promise<void> {
           } finally {
             await fi.face.stop();
           }
+          const later = await storedADayLater(b);
           const baseRss = empty.figures.rss_after_first_bytes;
           const rss = fi.figures.rss_after_first_bytes;
           const gzPerEvent = tally.bytes / Math.max(1, tally.events);
@@ -237,6 +239,11 @@ async function main(): Promise<void> {
               rows: stored.older_than_window.rows,
               bytes_per_event: stored.older_than_window.rows === 0 ? null : round(stored.older_than_window.bytes / stored.older_than_window.rows, 2),
               vs_gzip: stored.older_than_window.rows === 0 ? null : round(stored.older_than_window.bytes / stored.older_than_window.rows / gzPerEvent, 3),
+            },
+            a_day_later: {
+              bytes_per_event: round(later.bytes / Math.max(1, eventsBuilt), 2),
+              stored_vs_gzip: round(later.bytes / Math.max(1, eventsBuilt) / gzPerEvent, 3),
+              stored_by_kind: later.by_kind,
             },
             truth: { events: b.truth.events, quantity: b.truth.quantity, month_totals: Object.fromEntries(b.truth.byAccount) },
           };

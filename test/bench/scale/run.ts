@@ -280,6 +280,22 @@ export async function build(target: StoreTarget, size: SizeSpec, o: RunOptions, 
   };
 }
 
+/**
+ * Stored bytes a day later: the scheduler's jobs and GC once more, 25 simulated hours after the
+ * last ones, past the restore window (24 h) that keeps what the last jobs replaced. Read beside
+ * `storedFigures` right after the jobs, which counts those replaced objects.
+ */
+export async function storedADayLater(b: BuildOutcome): Promise<StoredFigures> {
+  b.clock.set(b.clock.now() + 25 * 60 * MINUTE_MS);
+  await untilQuiet(b.services, new Map());
+  for (let i = 0; i < 50; i++) {
+    const run = await runJobsLogged(b.services, ['gc'], silentLogger, { trigger: 'bench:scale' });
+    const deleted = (run.reports[0]?.results ?? []).reduce((n, r) => n + Number(r.deleted ?? 0), 0);
+    if (deleted === 0) break;
+  }
+  return storedFigures(b);
+}
+
 export interface StoredFigures {
   readonly objects: number;
   readonly bytes: number;

@@ -71,6 +71,9 @@ describe('bench:scale --quick (memory store)', () => {
       expect(s.stored_by_kind.raw_hashes?.bytes).toBeGreaterThan(0);
       expect(s.stored_bytes).toBe(Object.values(s.stored_by_kind).reduce((n, k) => n + k.bytes, 0));
       expect(s.gzip_ndjson_bytes_per_event).toBeGreaterThan(0);
+      // A day later the data is all still there (its raw bytes unchanged or re-compacted, never gone).
+      expect(s.a_day_later?.stored_by_kind.raw_data?.bytes).toBeGreaterThan(0);
+      expect(s.a_day_later?.stored_vs_gzip).toBeGreaterThan(0);
       expect(s.commit_ms.n).toBe(3);
       expect(s.fresh_process.rss_after_first_bytes).toBeNull(); // no process on the memory store
     }
