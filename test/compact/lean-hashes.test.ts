@@ -162,6 +162,23 @@ describe('the stripHashes edit', () => {
     expect(rest).toEqual(before);
   });
 
+  it("an input in row groups (inside the window): a re-encoded copy lists only its own directory, a byte copy keeps the input's", () => {
+    const d = emptyManifest(0, 'c', 1);
+    d.segments = [seg('a', { directory_bytes: 40 }), seg('b', { directory_bytes: 40 }), seg('c', { directory_bytes: 40 })];
+    const one = (input: string, id: string, over: Record<string, unknown>) => {
+      const e = strip(input, id);
+      return { ...e, segments: [{ ...e.segments[0]!, ...over }] };
+    };
+    expect(applyEdit(d, one('a', 'a2', { out_bytes: 7, out_checksum: 'abcdef01' })).status).toBe('applied');
+    expect(applyEdit(d, one('b', 'b2', { out_bytes: 10, out_checksum: '0', out_directory_bytes: 33 })).status).toBe('applied');
+    expect(applyEdit(d, one('c', 'c2', {})).status).toBe('applied');
+    expect(d.segments.map((s) => [s.id, s.hashes, s.directory_bytes])).toEqual([
+      ['a2', 'none', undefined],
+      ['b2', 'none', 33],
+      ['c2', 'none', 40],
+    ]);
+  });
+
   it('is refused when an input is gone (another strip, a compaction), already lean, or not the object copied', () => {
     const d = emptyManifest(0, 'c', 1);
     d.segments = [seg('a'), seg('b')];
