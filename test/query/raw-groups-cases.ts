@@ -28,6 +28,7 @@ import {
 import { SegmentCache } from '../../src/query/segment-cache.ts';
 import { checkHashes, checkRawSegment } from '../../src/cli/verify-objects.ts';
 import {
+  encodeRawSegment,
   joinRawColumns,
   RAW_COLUMN_NAMES,
   rawColumnsToEvents,
@@ -163,6 +164,12 @@ export function describeRawGroupReads(name: string, make: () => Promise<Backend>
       // [0, bytes) is the groups and directory; the hashes block and key filter follow it.
       expect(object.body.length).toBe(windowed.bytes + hashesLength(windowed.rows) + windowed.filter_bytes!);
       expect(rawGroupsExtentOf(object.body)).toEqual({ bytes: windowed.bytes, directoryBytes: windowed.directory_bytes });
+      // The hashes block is the very bytes a single container's write appends for the same events.
+      expect(
+        Buffer.from(object.body.subarray(windowed.bytes, windowed.bytes + hashesLength(windowed.rows))).equals(
+          Buffer.from(encodeRawSegment(events, () => 0).hashes),
+        ),
+      ).toBe(true);
       const cache = new SegmentCache(store);
       store.take();
       for (const [i, account] of accounts.entries()) {
