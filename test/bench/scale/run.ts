@@ -239,6 +239,10 @@ export async function build(target: StoreTarget, size: SizeSpec, o: RunOptions, 
     if ((day + 1) % o.jobsEveryDays === 0 || day === size.days - 1) {
       const t0 = performance.now();
       const runs = await untilQuiet(services, errors);
+      // The scheduler's GC (hourly by default) runs again once the replacement grace (15 min)
+      // has passed: what the jobs replaced is released then, not at the next pass days later.
+      clock.set(clock.now() + 20 * MINUTE_MS);
+      for (const f of (await runJobs(services, ['gc'])).failed) errors.set(f, (errors.get(f) ?? 0) + 1);
       jobsMs += performance.now() - t0;
       ticks += runs;
     }
