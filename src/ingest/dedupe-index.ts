@@ -11,7 +11,7 @@
  * collision and a 32-bit payload-hash collision at once; an 80-bit collision alone shows as a conflict.
  */
 import { DAY_MS } from '../model/time.ts';
-import { KEY2_MASK } from '../segment/hashes.ts';
+import { KEY2_MASK } from '../segment/raw.ts';
 
 export type Classification = 'new' | 'duplicate' | 'conflict';
 
