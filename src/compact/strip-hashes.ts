@@ -1,6 +1,6 @@
 /**
  * Lean hashes (issue 15 item 4): a compacted segment whose rows are all older than the dedupe
- * window no longer needs its hashes block (~28 B/event) or key filter (~2.5 B/event) — ingest
+ * window no longer needs its hashes block (22 B/event; 28 before version 3) or key filter (~2.5 B/event) — ingest
  * never looks at it again, and compaction's cold dedupe and the id-reuse check recompute its
  * hashes from its columns (segment-objects.ts `readRawHashes`). One bounded run per shard rewrites
  * the containers of the oldest such segments as lean segments in raw format v2 (ranged GET
