@@ -365,7 +365,9 @@ export const jobReport = z
 const conflictCopy = z
   .object({
     segment: z.string().describe('Where the copy was when found (empty for a copy compaction was rewriting then).'),
-    payload: z.string().describe('64 bits of its payload hash, hex.'),
+    payload: z
+      .string()
+      .describe('32 bits of its payload hash, 8 hex digits (16 digits, 64 bits, in records found before hashes block version 3: compare the first 8).'),
     quantity: quantity.optional(),
     ingested_at_ms: z.number().int(),
   })

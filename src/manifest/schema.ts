@@ -49,8 +49,11 @@ export const rawSegmentEntry = z.object({
   /** Written by compaction: deduplicated, sized by rows and bytes, with a key filter. Only these are rolled up. */
   compacted: z.boolean().optional(),
   /**
-   * Length of the key filter block (segment/key-filter.ts) appended after the hashes block, which
-   * then spans exactly [bytes, bytes + 20 + 28 x rows). Absent: no filter, hashes to the end.
+   * Length of the key filter block (segment/key-filter.ts) next to the hashes block: written now
+   * (filter version 2) at [bytes, bytes + filter_bytes), the hashes (version 3) after it to the
+   * end; by earlier releases (filter version 1) after a version 2 hashes block, which then spans
+   * [bytes, bytes + 20 + 28 x rows). A read at `bytes` tells which (magic "UFLT" or "UHSH").
+   * Absent: no filter, hashes to the end.
    */
   filter_bytes: nonNegative.optional(),
   /**
@@ -157,7 +160,11 @@ export const periodEntry = z.object({
 });
 export type PeriodEntry = z.infer<typeof periodEntry>;
 
-/** One stored copy of a conflicting event: where it is and which payload (64-bit hash, hex). */
+/**
+ * One stored copy of a conflicting event: where it is and which payload (32 bits of its hash, 8
+ * hex digits; records written before hashes block version 3 hold 64 bits, 16 digits, compared
+ * on their first 8: compact/payload-hex.ts).
+ */
 const conflictCopy = z.object({
   /** Where it was when found ('' for a copy compaction was rewriting at the time). */
   segment: z.string(),
