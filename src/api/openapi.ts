@@ -557,6 +557,7 @@ const OPERATIONS: readonly OpSpec[] = [
                 min_ts: EXAMPLE_EVENT.timestamp_ms,
                 max_ts: EXAMPLE_CORRECTION_ROW.timestamp_ms,
                 rolled_by: null,
+                rollup_sparse: false,
               },
             ],
             rollups: [],

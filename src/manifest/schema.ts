@@ -46,6 +46,15 @@ export const rawSegmentEntry = z.object({
   checksum: z.string(),
   /** Set by the rollup commit that aggregated this segment; never unset except by rebuild-rollups. */
   rolled_by: z.string().optional(),
+  /**
+   * `sparse`: the rollup job read this segment (with the others of its run) and found that a
+   * rollup would hold more than its ratio of their rows (keys barely repeat within an hour), so it
+   * wrote none (`markRollupSparse`): the segment is never picked as a rollup input again and every
+   * source reads it as raw (docs/compaction-and-gc.md, "Rollups only where they aggregate").
+   * `rolled_by` wins over it. Builds that do not know the field drop it and read the segment as
+   * unrolled raw, which is what it is: no format change. Cleared by rebuild-rollups.
+   */
+  rollup: z.literal('sparse').optional(),
   /** Written by compaction: deduplicated, sized by rows and bytes, with a key filter. Only these are rolled up. */
   compacted: z.boolean().optional(),
   /**
