@@ -1,5 +1,5 @@
 /** bench:scale's table and issue 15's goals, evaluated as numbers (no asserts). */
-import type { FirstIngest } from './run.ts';
+import type { FirstIngest, StoredFigures } from './run.ts';
 
 export interface SizeResult {
   readonly store: string;
@@ -26,15 +26,7 @@ export interface SizeResult {
     exact: boolean;
     mismatches: string[];
   };
-  readonly segments: {
-    raw: number;
-    rows: number;
-    raw_compacted: number;
-    raw_rolled: number;
-    raw_sparse?: number;
-    rollup: number;
-    unreferenced_raw_objects: number;
-  };
+  readonly segments: StoredFigures['segments'];
   readonly objects: number;
   readonly stored_bytes: number;
   readonly stored_by_kind: Record<string, { objects: number; bytes: number }>;
