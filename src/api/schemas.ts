@@ -172,6 +172,11 @@ export const explanation = z
           min_ts: z.number().int(),
           max_ts: z.number().int(),
           rolled_by: z.string().nullable().describe('The rollup that aggregates this segment, if any.'),
+          rollup_sparse: z
+            .boolean()
+            .describe(
+              'The rollup job processed this segment and wrote no rollup for it (its rows barely aggregate by hour): every source, source=rollup included, reads it as raw.',
+            ),
         }),
       )
       .describe('Raw segments that contributed rows, with what they contributed.'),
@@ -355,7 +360,7 @@ export const jobReport = z
           })
           .catchall(z.unknown())
           .describe(
-            'The report of one shard; its fields depend on the job — compact: inputs, outputs, rows_in, rows_out, duplicates_removed, conflicts_found; rollup: rollup_id, inputs, rows_in, rows_out, merge; gc: dry_run, expired_replacements, scanned, referenced, deleted, keys. gc ends the list with {scratch_deleted}.',
+            'The report of one shard; its fields depend on the job — compact: inputs, outputs, rows_in, rows_out, duplicates_removed, conflicts_found; rollup: rollup_id, inputs, rows_in, rows_out, sparse_inputs (inputs marked sparse instead of rolled: the rollup would not have aggregated them), merge; gc: dry_run, expired_replacements, scanned, referenced, deleted, keys. gc ends the list with {scratch_deleted}.',
           ),
       )
       .describe('One entry per shard, in shard order.'),
@@ -365,7 +370,9 @@ export const jobReport = z
 const conflictCopy = z
   .object({
     segment: z.string().describe('Where the copy was when found (empty for a copy compaction was rewriting then).'),
-    payload: z.string().describe('64 bits of its payload hash, hex.'),
+    payload: z
+      .string()
+      .describe('32 bits of its payload hash, 8 hex digits (16 digits, 64 bits, in records found before hashes block version 3: compare the first 8).'),
     quantity: quantity.optional(),
     ingested_at_ms: z.number().int(),
   })

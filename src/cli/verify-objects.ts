@@ -4,7 +4,7 @@
  * Each finding names the shard, the object and what differs.
  */
 import type { DeepReadonly, PeriodEntry, RawSegmentEntry, RollupSegmentEntry, ShardManifest } from '../manifest/schema.ts';
-import { hasKeyFilter, hashesLength, isLean, readKeyFilter } from '../objects/segment-objects.ts';
+import { hashesOfTail, hasKeyFilter, isLean, readKeyFilter } from '../objects/segment-objects.ts';
 import { crc32Hex } from '../segment/raw.ts';
 import { decodeRawObject, decodeSegmentHashes, rawQuantity } from '../segment/raw.ts';
 import { decodeRollupObject, rollupQuantity } from '../segment/rollup.ts';
@@ -122,9 +122,9 @@ export async function checkHashes(store: ObjectStore, shard: number, e: DeepRead
   const where = e.hashes_key === undefined ? `hashes appended to ${e.key}` : `hashes sidecar ${e.hashes_key}`;
   let bytes: Uint8Array | null;
   try {
-    const range =
-      e.hashes_key !== undefined ? undefined : e.filter_bytes === undefined ? { offset: e.bytes } : { offset: e.bytes, length: hashesLength(e.rows) };
-    bytes = await fetch(store, e.hashes_key ?? e.key, range);
+    // Everything after the container: the hashes, and a key filter before them (or after a version 2 block).
+    bytes = await fetch(store, e.hashes_key ?? e.key, e.hashes_key !== undefined ? undefined : { offset: e.bytes });
+    if (bytes !== null && e.hashes_key === undefined && e.filter_bytes !== undefined) bytes = hashesOfTail(bytes, e.filter_bytes);
   } catch (err) {
     // A ranged read past the end of a truncated object is refused by S3 (416).
     return [{ shard, kind: 'hashes', id: e.id, message: `${where} cannot be read: ${(err as Error).message}` }];

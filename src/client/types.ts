@@ -155,6 +155,7 @@ export interface Explanation {
     readonly min_ts: number;
     readonly max_ts: number;
     readonly rolled_by: string | null;
+    readonly rollup_sparse: boolean;
   }[];
   readonly rollups: readonly {
     readonly id: string;

@@ -10,14 +10,17 @@ import type { ConflictRecord, DeepReadonly, RawSegmentEntry } from '../manifest/
 import type { UsageEvent } from '../model/event.ts';
 import { DAY_MS } from '../model/time.ts';
 import { hasKeyFilter, readHashPages, readKeyFilter, readRawHashes } from '../objects/segment-objects.ts';
-import { pagesFor } from '../segment/raw.ts';
-import { eventKey, payloadHash } from '../segment/raw.ts';
+import { eventKey, KEY2_MASK, pagesFor, payloadHash } from '../segment/raw.ts';
 import type { ObjectStore } from '../store/types.ts';
+import { payloadName, payloadWordHex } from './payload-hex.ts';
 
-/** The 96-bit event key at word `at`, as a map key. */
-const keyOf = (k: Uint32Array, at = 0) => `${k[at]},${k[at + 1]},${k[at + 2]}`;
-/** 64 bits of a payload hash at word `at`, as 16 hex digits (also what conflict records show). */
-const payloadOf = (p: Uint32Array, at = 0) => p[at]!.toString(16).padStart(8, '0') + p[at + 1]!.toString(16).padStart(8, '0');
+/**
+ * The 80-bit event key (k0, k1, k2 & KEY2_MASK) at word `at`, as a map key: the bits every
+ * hashes block version holds, so a row of a version 2 block and one of version 3 meet.
+ */
+const keyOf = (k: Uint32Array, at = 0) => `${k[at]! >>> 0},${k[at + 1]! >>> 0},${(k[at + 2]! & KEY2_MASK) >>> 0}`;
+/** 32 bits of a payload hash (word `at`), as 8 hex digits (also what conflict records show). */
+const payloadOf = (p: Uint32Array, at = 0) => payloadWordHex(p[at]!);
 
 /** A stored copy of an event: where, which payload, ingested when (second precision). */
 interface Copy {
@@ -78,12 +81,13 @@ export async function loadReference(
       for (const range of pages) {
         const [from, to] = range.split(':').map(Number) as [number, number];
         for (const row of await readHashPages(store, s, block, from, to)) {
-          const k = `${row.k0},${row.k1},${row.k2}`;
+          const k = keyOf(Uint32Array.of(row.k0, row.k1, row.k2));
           let copies = reference.get(k);
           if (copies === undefined) reference.set(k, (copies = []));
+          const payload = payloadWordHex(row.p);
           // Overlapping page ranges of one segment list a row once.
-          if (copies.some((c) => c.segment === s.id && c.payload === payloadOf(Uint32Array.of(row.p0, row.p1)) && c.second === row.ingestedSec)) continue;
-          copies.push({ segment: s.id, payload: payloadOf(Uint32Array.of(row.p0, row.p1)), second: row.ingestedSec, settled });
+          if (copies.some((c) => c.segment === s.id && c.payload === payload && c.second === row.ingestedSec)) continue;
+          copies.push({ segment: s.id, payload, second: row.ingestedSec, settled });
         }
       }
       continue;
@@ -93,7 +97,7 @@ export async function loadReference(
       const k = keyOf(h.keys, r * 3);
       let copies = reference.get(k);
       if (copies === undefined) reference.set(k, (copies = []));
-      copies.push({ segment: s.id, payload: payloadOf(h.payloads, r * 2), second: h.ingestedSec[r]!, settled });
+      copies.push({ segment: s.id, payload: payloadOf(h.payloads, r), second: h.ingestedSec[r]!, settled });
     }
   }
   return reference;
@@ -121,7 +125,8 @@ export function allowedPairs(conflicts: readonly DeepReadonly<ConflictRecord>[])
     if (c.status !== 'resolved' || c.resolution?.keep === 'first' || c.kept === undefined || c.quarantined === undefined) continue;
     const k = keyOf(eventKey(c.account_id, c.event_id, key));
     const set = out.get(k) ?? new Set<string>();
-    set.add(c.kept.payload).add(c.quarantined.payload);
+    // Records written before 32-bit payload names name 64 bits: compared on the first 32.
+    set.add(payloadName(c.kept.payload)).add(payloadName(c.quarantined.payload));
     out.set(k, set);
   }
   return out;

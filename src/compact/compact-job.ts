@@ -79,7 +79,9 @@ function sameDay(a: Entry, b: Entry): boolean {
  * small segment would be rewritten unchanged on every run. A group is taken whole or not at all.
  */
 export function chooseInputs(live: readonly Entry[], opts: CompactOptions): Entry[] {
-  const unrolled = [...live].filter((s) => s.rolled_by === undefined).sort((a, b) => a.created_at_ms - b.created_at_ms);
+  // Rolled segments are never merged again (a rollup names them); segments the rollup job marked
+  // sparse neither: re-merging them would rewrite them and have them re-read by rollup, run after run.
+  const unrolled = [...live].filter((s) => s.rolled_by === undefined && s.rollup === undefined).sort((a, b) => a.created_at_ms - b.created_at_ms);
   const young = unrolled.filter((s) => s.compacted !== true);
   const small = unrolled.filter((s) => s.compacted === true && s.bytes < opts.smallBytes);
   const chosen = new Set<Entry>();

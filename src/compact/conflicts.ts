@@ -14,7 +14,7 @@ import { bucketOf } from '../model/bucket.ts';
 import type { UsageEvent } from '../model/event.ts';
 import { DAY_MS } from '../model/time.ts';
 import { readRawEvents, writeRawSegment } from '../objects/segment-objects.ts';
-import { payloadHash } from '../segment/raw.ts';
+import { payloadHex, samePayload } from './payload-hex.ts';
 
 export type Keep = 'first' | 'second' | 'both';
 
@@ -37,12 +37,6 @@ export function quarantinedIn(m: DeepReadonly<ShardManifest>, accountId: string,
   return m.conflicts.filter(
     (c) => c.status === 'quarantined' && c.account_id === accountId && c.timestamp_ms !== undefined && c.timestamp_ms >= from && c.timestamp_ms < to,
   ).length;
-}
-
-/** 64 bits of an event's payload hash as 16 hex digits, as conflict records name payloads. */
-export function payloadHex(e: UsageEvent): string {
-  const p = payloadHash(e);
-  return p[0]!.toString(16).padStart(8, '0') + p[1]!.toString(16).padStart(8, '0');
 }
 
 export interface Resolution {
@@ -92,7 +86,9 @@ async function comingBack(
   const q = c.quarantined!;
   const qseg = base.manifest.quarantine.find((s) => s.id === q.segment);
   if (qseg === undefined) throw new NotFoundError(`conflict ${id}: its quarantine segment ${q.segment} is not listed`);
-  const second = (await readRawEvents(db.store, qseg)).find((e) => e.account_id === c.account_id && e.event_id === c.event_id && payloadHex(e) === q.payload);
+  const second = (await readRawEvents(db.store, qseg)).find(
+    (e) => e.account_id === c.account_id && e.event_id === c.event_id && samePayload(payloadHex(e), q.payload),
+  );
   if (second === undefined) throw new NotFoundError(`conflict ${id}: the quarantined copy is not in its segment`);
   if (keep === 'both') return [second];
   const first = await findCopy(db, base, c.account_id, c.event_id, c.kept!.payload, second.timestamp_ms);
@@ -121,7 +117,7 @@ async function findCopy(
   const ids = new Set(closeInputs(base.manifest.segments, accountId, bucketOf(accountId, db.info.bucket_count), day, day + DAY_MS));
   for (const s of base.manifest.segments) {
     if (!ids.has(s.id)) continue;
-    const found = (await readRawEvents(db.store, s)).find((e) => e.account_id === accountId && e.event_id === eventId && payloadHex(e) === payload);
+    const found = (await readRawEvents(db.store, s)).find((e) => e.account_id === accountId && e.event_id === eventId && samePayload(payloadHex(e), payload));
     if (found !== undefined) return found;
   }
   return undefined;

@@ -1,6 +1,6 @@
 /**
  * Lean hashes (issue 15 item 4): a compacted segment whose rows are all older than the dedupe
- * window no longer needs its hashes block (~28 B/event) or key filter (~2.5 B/event) — ingest
+ * window no longer needs its hashes block (22 B/event; 28 before version 3) or key filter (~2.5 B/event) — ingest
  * never looks at it again, and compaction's cold dedupe and the id-reuse check recompute its
  * hashes from its columns (segment-objects.ts `readRawHashes`). One bounded run per shard rewrites
  * the containers of the oldest such segments as lean segments in raw format v2 (ranged GET
@@ -65,9 +65,13 @@ export function strippable(live: readonly Entry[], nowMs: number, dedupeWindowMs
   return live.filter((s) => s.compacted === true && !isLean(s) && s.rows > 0 && s.max_ingested < before).sort((a, b) => a.max_ingested - b.max_ingested);
 }
 
-/** Bytes a segment's object holds now: container, hashes block (20 + 28/row), key filter. */
-function objectBytes(s: Entry): number {
-  return s.bytes + (s.hashes_key === undefined ? 20 + 28 * s.rows + (s.filter_bytes ?? 0) : 0);
+/**
+ * Bytes a segment's object holds now: container, hashes block, key filter. The hashes' row size
+ * depends on their version (22 or 28 bytes), which the entry does not say: the object is asked.
+ */
+async function objectBytes(store: ObjectStore, s: Entry): Promise<number> {
+  if (s.hashes_key !== undefined) return s.bytes;
+  return (await store.head(s.key))?.size ?? s.bytes;
 }
 
 export async function stripShard(store: ObjectStore, shard: ManifestStore, deps: Deps, opts: StripOptions): Promise<StripReport> {
@@ -84,7 +88,9 @@ export async function stripShard(store: ObjectStore, shard: ManifestStore, deps:
   if (chosen.length === 0) return { ...empty, reason: 'nothing past the dedupe window carries hashes' };
   const copies = [];
   let bytesAfter = 0;
+  let bytesBefore = 0;
   for (const s of chosen) {
+    bytesBefore += await objectBytes(store, s);
     const out = await writeLeanCopy(store, shard.keys, deps, s, opts.groupRows);
     bytesAfter += out.bytes;
     copies.push({
@@ -110,7 +116,7 @@ export async function stripShard(store: ObjectStore, shard: ManifestStore, deps:
     shard: shard.shard,
     committed: true,
     stripped: chosen.length,
-    bytes_before: chosen.reduce((n, s) => n + objectBytes(s), 0),
+    bytes_before: bytesBefore,
     bytes_after: bytesAfter,
     remaining: candidates.length - chosen.length,
   };

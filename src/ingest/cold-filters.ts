@@ -4,12 +4,12 @@
  * of that bucket is classified — and kept in an LRU bounded by bytes. A filter hit is confirmed by
  * a ranged read of one page of the segment's sorted hashes block (pages kept in a small LRU), so
  * a false positive never rejects a new event. Exact: a key held by a filtered segment within the
- * window always answers `duplicate` (same 64-bit payload hash) or `conflict`.
+ * window always answers `duplicate` (same 80-bit key and 32-bit payload hash) or `conflict`.
  */
 import { forEachLimit } from '../lib/pool.ts';
 import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
 import { hasKeyFilter, readHashPages, readKeyFilter, type FilteredRef } from '../objects/segment-objects.ts';
-import { filterBlockBytes, pagesFor, type HashRow, type KeyFilterBlock } from '../segment/raw.ts';
+import { filterBlockBytes, KEY2_MASK, pagesFor, type HashRow, type KeyFilterBlock } from '../segment/raw.ts';
 import type { ObjectStore } from '../store/types.ts';
 
 export interface ColdFilterOptions {
@@ -22,13 +22,15 @@ export interface ColdFilterOptions {
 
 export const DEFAULT_COLD_FILTER_OPTIONS: ColdFilterOptions = { maxFilterBytes: 32 * 1024 * 1024, maxPages: 256, concurrency: 8 };
 
-/** One event to look up: its 96-bit key, 64 bits of payload hash, and bucket. */
+/**
+ * One event to look up: its event key's first three words (whole: a version 1 filter hashes 96
+ * bits; rows are compared on 80, `KEY2_MASK`), the first word of its payload hash, its bucket.
+ */
 export interface ColdProbe {
   readonly k0: number;
   readonly k1: number;
   readonly k2: number;
-  readonly p0: number;
-  readonly p1: number;
+  readonly p: number;
   readonly bucket: number;
 }
 
@@ -140,10 +142,11 @@ export class ColdFilters {
         const p = probes[i]!;
         let found = false;
         for (const row of rows) {
-          if (row.k0 !== p.k0 >>> 0 || row.k1 !== p.k1 >>> 0 || row.k2 !== p.k2 >>> 0) continue;
+          // Rows of every version are compared on the 80-bit key and the 32-bit payload.
+          if (row.k0 !== p.k0 >>> 0 || row.k1 !== p.k1 >>> 0 || row.k2 !== (p.k2 & KEY2_MASK) >>> 0) continue;
           found = true;
           if (row.ingestedSec * 1000 < liveFrom) continue;
-          if (row.p0 === p.p0 >>> 0 && row.p1 === p.p1 >>> 0) out[i] = 'duplicate';
+          if (row.p === p.p >>> 0) out[i] = 'duplicate';
           else if (out[i] !== 'duplicate') out[i] = 'conflict';
         }
         if (!found) this.stats.falsePositives++;

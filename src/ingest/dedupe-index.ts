@@ -4,11 +4,14 @@
  * entry older than the window (on `ingested_at_ms`, never `timestamp_ms`) is ignored by lookups
  * and dropped at the next rebuild. It never holds an event whose commit has not succeeded.
  *
- * Slot: [e0, e1, e2] = 96 bits of the 128-bit event hash, [p] = 32 bits of the payload hash,
- * [t] = ingested second + 1 (0 marks an empty slot). A false "duplicate" needs a 96-bit event-hash
- * collision and a 32-bit payload-hash collision at once; a 96-bit collision alone shows as a conflict.
+ * Slot: [e0, e1, e2] = the 80-bit event key (e2 holds its low 16 bits, KEY2_MASK: the bits every
+ * hashes block version stores, so an entry loaded from a version 2 block, one from version 3 and
+ * one from ingest's own hashes of the same event are equal), [p] = 32 bits of the payload hash,
+ * [t] = ingested second + 1 (0 marks an empty slot). A false "duplicate" needs an 80-bit key
+ * collision and a 32-bit payload-hash collision at once; an 80-bit collision alone shows as a conflict.
  */
 import { DAY_MS } from '../model/time.ts';
+import { KEY2_MASK } from '../segment/raw.ts';
 
 export type Classification = 'new' | 'duplicate' | 'conflict';
 
@@ -55,11 +58,11 @@ export class DedupeIndex {
 
   /**
    * Classifies an event against entries still in the window. `e0..e2` are the first three words
-   * of its event hash, `p` the first word of its payload hash.
+   * of its event key (only e2's low 16 bits count), `p` the first word of its payload hash.
    */
   classify(e0: number, e1: number, e2: number, p: number, nowMs: number): Classification {
     const t = this.table;
-    const at = this.probe(e0, e1, e2) * WORDS;
+    const at = this.probe(e0, e1, e2 & KEY2_MASK) * WORDS;
     if (t[at + 4] === 0 || !this.live(t[at + 4]!, nowMs)) return 'new';
     return t[at + 3] === p >>> 0 ? 'duplicate' : 'conflict';
   }
@@ -69,11 +72,11 @@ export class DedupeIndex {
     if (this.used + 1 > this.cap * MAX_LOAD) this.rebuild(ingestedAtMs, true);
     const t = this.table;
     const stamp = Math.floor(ingestedAtMs / 1000) + 1;
-    const at = this.probe(e0, e1, e2) * WORDS;
+    const at = this.probe(e0, e1, e2 & KEY2_MASK) * WORDS;
     if (t[at + 4] === 0) {
       t[at] = e0 >>> 0;
       t[at + 1] = e1 >>> 0;
-      t[at + 2] = e2 >>> 0;
+      t[at + 2] = (e2 & KEY2_MASK) >>> 0;
       t[at + 3] = p;
       t[at + 4] = stamp;
       this.used++;

@@ -22,7 +22,7 @@ export async function loadSegmentHashes(
     const p = h.payloads;
     for (let row = 0; row < h.count; row++) {
       const w = row * 3;
-      index.insert(k[w]!, k[w + 1]!, k[w + 2]!, p[row * 2]!, h.ingestedSec[row]! * 1000);
+      index.insert(k[w]!, k[w + 1]!, k[w + 2]!, p[row]!, h.ingestedSec[row]! * 1000);
     }
     index.loadedSegments.add(seg.id);
   });

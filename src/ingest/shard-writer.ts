@@ -335,7 +335,7 @@ export class ShardWriter {
       const h = p.hashes;
       const a = p.at;
       if (index.classify(h[a]!, h[a + 1]!, h[a + 2]!, h[a + 4]!, now) !== 'new') continue;
-      probes.push({ k0: h[a]!, k1: h[a + 1]!, k2: h[a + 2]!, p0: h[a + 4]!, p1: h[a + 5]!, bucket: this.buckets.bucketOf(p.event.account_id) });
+      probes.push({ k0: h[a]!, k1: h[a + 1]!, k2: h[a + 2]!, p: h[a + 4]!, bucket: this.buckets.bucketOf(p.event.account_id) });
       at.push(i);
     }
     const out = new Array<ColdAnswer>(all.length).fill('new');

@@ -16,7 +16,7 @@ import { scratchPrefix } from '../manifest/keys.ts';
 import { PeriodService } from '../period/periods.ts';
 import { QueryEngine } from '../query/engine.ts';
 import { mergeRollups } from '../rollup/merge-rollups.ts';
-import { DEFAULT_ROLLUP_OPTIONS, rollupShard, type RollupOptions } from '../rollup/rollup-job.ts';
+import { awaitsRollup, DEFAULT_ROLLUP_OPTIONS, rollupShard, type RollupOptions } from '../rollup/rollup-job.ts';
 
 export const JOB_NAMES = ['rollup', 'compact', 'gc'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
@@ -147,10 +147,8 @@ export async function runJob(db: Database, job: JobName, opts: JobOptions = {}):
           break;
         }
         case 'rollup': {
-          // Backlog: compacted segments not rolled up yet.
-          const unrolled = shrinking(
-            async () => (await shard.revalidate()).manifest.segments.filter((s) => s.compacted === true && s.rolled_by === undefined).length,
-          );
+          // Backlog: compacted segments neither rolled up nor marked sparse yet.
+          const unrolled = shrinking(async () => (await shard.revalidate()).manifest.segments.filter(awaitsRollup).length);
           const rolled = combined(await untilCaughtUp(() => rollupShard(store, shard, deps, buckets, rollupOpts), unrolled, catchUp, deadline, now));
           const merged = await mergeRollups(store, shard, deps, buckets, rollupOpts);
           results[shard.shard] = { ...rolled, merge: merged, periods_finished: await finishFencedPeriods(db, shard.shard) };

@@ -111,6 +111,13 @@ export const setWatermark = z.object({ op: z.literal('setWatermark'), name: z.st
 /** Rollup: adds a rollup segment and marks its inputs rolled, in the same commit. */
 export const addRollup = z.object({ op: z.literal('addRollup'), rollup: rollupSegmentEntry, at_ms: int });
 
+/**
+ * Rollup, when the rollup would not aggregate: marks the inputs `rollup: 'sparse'` instead of
+ * writing a rollup. Same preconditions as `addRollup` (every input listed, compacted, neither
+ * rolled nor marked), so it never races compaction or another rollup run into a wrong state.
+ */
+export const markRollupSparse = z.object({ op: z.literal('markRollupSparse'), inputs: z.array(z.string().min(1)).min(1), at_ms: int });
+
 /** Rollup merge: rollups replaced by one; raw segments' `rolled_by` repointed to it. */
 export const mergeRollups = z.object({
   op: z.literal('mergeRollups'),
@@ -119,7 +126,10 @@ export const mergeRollups = z.object({
   output: rollupSegmentEntry,
 });
 
-/** rebuild-rollups: drops rollups overlapping [from, to) and unmarks their inputs. */
+/**
+ * rebuild-rollups: drops rollups overlapping [from, to) and unmarks their inputs; clears the
+ * `rollup: 'sparse'` mark of raw segments overlapping [from, to), so the next run reconsiders them.
+ */
 export const dropRollups = z.object({ op: z.literal('dropRollups'), ...replacement, from: int, to: int });
 
 /** GC: forgets replacement records past their grace period. */
@@ -161,6 +171,7 @@ export const manifestEdit = z.discriminatedUnion('op', [
   addConflicts,
   setWatermark,
   addRollup,
+  markRollupSparse,
   mergeRollups,
   dropRollups,
   expireReplacements,
@@ -175,6 +186,8 @@ export interface DroppedRollups {
   readonly dropped: string[];
   readonly unmarked_segments: number;
   readonly unmarked_rows: number;
+  /** Raw segments in [from, to) whose `rollup: 'sparse'` mark was cleared. */
+  readonly cleared_sparse: number;
 }
 
 /** What an applied edit hands back, per edit. */
@@ -186,6 +199,7 @@ interface AppliedValues {
   addConflicts: number;
   setWatermark: undefined;
   addRollup: undefined;
+  markRollupSparse: number;
   mergeRollups: undefined;
   dropRollups: DroppedRollups;
   expireReplacements: number;
@@ -346,10 +360,22 @@ const APPLY: Appliers = {
     const byId = new Map(d.segments.map((s) => [s.id, s]));
     if (e.rollup.inputs.some((id) => byId.get(id) === undefined || byId.get(id)!.rolled_by !== undefined)) return skipped('inputs_changed');
     const inputs = new Set(e.rollup.inputs);
-    d.segments = d.segments.map((s) => (inputs.has(s.id) ? { ...s, rolled_by: e.rollup.id } : s));
+    // Rolled wins over a sparse mark (a concurrent run with another ratio): the mark goes.
+    d.segments = d.segments.map((s) => (inputs.has(s.id) ? { ...withoutSparseMark(s), rolled_by: e.rollup.id } : s));
     d.rollups.push(e.rollup);
     d.watermarks.last_rollup_ms = e.at_ms;
     return applied(undefined);
+  },
+
+  markRollupSparse(d, e) {
+    const inputs = new Set(e.inputs);
+    const found = new Map<string, RawSegmentEntry>();
+    for (const s of d.segments) if (inputs.has(s.id)) found.set(s.id, s);
+    const markable = (s: RawSegmentEntry | undefined) => s !== undefined && s.compacted === true && s.rolled_by === undefined && s.rollup === undefined;
+    if (inputs.size !== e.inputs.length || e.inputs.some((id) => !markable(found.get(id)))) return skipped('inputs_changed');
+    d.segments = d.segments.map((s) => (inputs.has(s.id) ? { ...s, rollup: 'sparse' as const } : s));
+    d.watermarks.last_rollup_ms = e.at_ms;
+    return applied(inputs.size);
   },
 
   mergeRollups(d, e) {
@@ -372,28 +398,37 @@ const APPLY: Appliers = {
 
   dropRollups(d, e) {
     const gone = d.rollups.filter((r) => rollupOverlaps(r, e.from, e.to));
-    if (gone.length === 0) return skipped('nothing_to_drop');
+    const sparseInRange = (s: RawSegmentEntry) => s.rollup === 'sparse' && s.min_ts < e.to && s.max_ts >= e.from;
+    if (gone.length === 0 && !d.segments.some(sparseInRange)) return skipped('nothing_to_drop');
     const dropped = new Set(gone.map((r) => r.id));
     let unmarked = 0;
     let rows = 0;
+    let cleared = 0;
     d.segments = d.segments.map((s) => {
-      if (s.rolled_by === undefined || !dropped.has(s.rolled_by)) return s;
-      const { rolled_by: _, ...unrolled } = s;
+      let out = s;
+      if (sparseInRange(s)) {
+        out = withoutSparseMark(out);
+        cleared++;
+      }
+      if (s.rolled_by === undefined || !dropped.has(s.rolled_by)) return out;
+      const { rolled_by: _, ...unrolled } = out;
       unmarked++;
       rows += s.rows;
       return unrolled;
     });
-    d.rollups = d.rollups.filter((r) => !dropped.has(r.id));
-    d.replacements.push({
-      id: e.replacement_id,
-      kind: 'rollup',
-      inputs: gone.map((r) => ({ id: r.id, key: r.key })),
-      outputs: [],
-      committed_at_ms: e.at_ms,
-      delete_after_ms: e.delete_after_ms,
-    });
+    if (gone.length > 0) {
+      d.rollups = d.rollups.filter((r) => !dropped.has(r.id));
+      d.replacements.push({
+        id: e.replacement_id,
+        kind: 'rollup',
+        inputs: gone.map((r) => ({ id: r.id, key: r.key })),
+        outputs: [],
+        committed_at_ms: e.at_ms,
+        delete_after_ms: e.delete_after_ms,
+      });
+    }
     d.watermarks.last_rollup_rebuild_ms = e.at_ms;
-    return applied({ dropped: [...dropped].sort(), unmarked_segments: unmarked, unmarked_rows: rows });
+    return applied({ dropped: [...dropped].sort(), unmarked_segments: unmarked, unmarked_rows: rows, cleared_sparse: cleared });
   },
 
   expireReplacements(d, e) {
@@ -555,6 +590,13 @@ function newPeriod(d: ShardManifest, accountId: string, m: string): PeriodEntry 
   const entry: PeriodEntry = { account_id: accountId, month: m, state: 'open', adjustments: [], history: [] };
   d.periods.push(entry);
   return entry;
+}
+
+/** The entry without its `rollup: 'sparse'` mark (the same entry when it has none). */
+function withoutSparseMark(s: RawSegmentEntry): RawSegmentEntry {
+  if (s.rollup === undefined) return s;
+  const { rollup: _, ...rest } = s;
+  return rest;
 }
 
 /** Whether a rollup's hours [min_hour_ms, max_hour_ms + 1 h) overlap [from, to). */

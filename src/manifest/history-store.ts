@@ -8,6 +8,7 @@
  */
 import { HistoryIncompleteError, ManifestCorruptError, NotFoundError } from '../errors.ts';
 import { AmbiguousWriteError, isRejectedWrite, TransientStoreError } from '../store/errors.ts';
+import { isGzip } from '../segment/gzip.ts';
 import type { ObjectStore } from '../store/types.ts';
 import { decodeStored, encodeDraft } from './codec.ts';
 import type { ManifestEdit } from './edits.ts';
@@ -343,7 +344,7 @@ export class ManifestHistory {
   private async put(key: string, body: Uint8Array): Promise<boolean> {
     for (let tries = 1; tries <= 3; tries++) {
       try {
-        await this.store.put(key, body, { ifNoneMatch: '*', contentType: 'application/gzip' });
+        await this.store.put(key, body, { ifNoneMatch: '*', contentType: isGzip(body) ? 'application/gzip' : 'application/json' });
         return true;
       } catch (err) {
         if (isRejectedWrite(err)) return true; // already there (our earlier try landed, answer lost)

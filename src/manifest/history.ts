@@ -77,12 +77,20 @@ export function encodeRecord(r: HistoryRecord): Uint8Array {
 }
 
 /**
- * History objects (records and full copies) are stored as gzip members of their JSON
- * (`history/*.json` stays the name; `zcat` reads one): about 5x fewer bytes. Plain JSON, as
- * earlier builds wrote it, reads as before.
+ * Below this, history JSON is stored plain: an ingest's record (one or a few segment entries,
+ * ~1 KB) shrinks by less than half, and a DEFLATE call on every commit costs more than that is
+ * worth (pure-JS DEFLATE on Workers: 0.2-0.3 ms a call here).
+ */
+export const HISTORY_GZIP_FROM = 2048;
+
+/**
+ * History objects (records and full copies) of HISTORY_GZIP_FROM bytes or more are stored as
+ * gzip members of their JSON (`history/*.json` stays the name; `zcat` reads one): about 5x
+ * fewer bytes for compaction's records and full copies. Plain JSON, as earlier builds wrote
+ * it and small records still are, reads as before.
  */
 export function packHistory(json: Uint8Array): Uint8Array {
-  return gzip(json);
+  return json.length < HISTORY_GZIP_FROM ? json : gzip(json);
 }
 
 /** The JSON of a stored history object, gzip'd or plain; a RangeError when the gzip member is damaged. */

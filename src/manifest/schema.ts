@@ -46,11 +46,23 @@ export const rawSegmentEntry = z.object({
   checksum: z.string(),
   /** Set by the rollup commit that aggregated this segment; never unset except by rebuild-rollups. */
   rolled_by: z.string().optional(),
+  /**
+   * `sparse`: the rollup job read this segment (with the others of its run) and found that a
+   * rollup would hold more than its ratio of their rows (keys barely repeat within an hour), so it
+   * wrote none (`markRollupSparse`): the segment is never picked as a rollup input again and every
+   * source reads it as raw (docs/compaction-and-gc.md, "Rollups only where they aggregate").
+   * `rolled_by` wins over it. Builds that do not know the field drop it and read the segment as
+   * unrolled raw, which is what it is: no format change. Cleared by rebuild-rollups.
+   */
+  rollup: z.literal('sparse').optional(),
   /** Written by compaction: deduplicated, sized by rows and bytes, with a key filter. Only these are rolled up. */
   compacted: z.boolean().optional(),
   /**
-   * Length of the key filter block (segment/key-filter.ts) appended after the hashes block, which
-   * then spans exactly [bytes, bytes + 20 + 28 x rows). Absent: no filter, hashes to the end.
+   * Length of the key filter block (segment/key-filter.ts) next to the hashes block: written now
+   * (filter version 2) at [bytes, bytes + filter_bytes), the hashes (version 3) after it to the
+   * end; by earlier releases (filter version 1) after a version 2 hashes block, which then spans
+   * [bytes, bytes + 20 + 28 x rows). A read at `bytes` tells which (magic "UFLT" or "UHSH").
+   * Absent: no filter, hashes to the end.
    */
   filter_bytes: nonNegative.optional(),
   /**
@@ -64,7 +76,7 @@ export const rawSegmentEntry = z.object({
    * The segment's [0, bytes) is written as row groups (segment/raw-groups.ts) and this is the
    * length of the group directory that ends it, at [bytes - directory_bytes, bytes); `checksum`
    * is the directory's CRC-32. A lean segment's object is exactly that; a compacted one inside
-   * the dedupe window has its hashes block and key filter after it, at [bytes, …), as a single
+   * the dedupe window has its key filter and hashes block after it, at [bytes, …), as a single
    * container has them. Never with `hashes_key`. Absent: one container, as before. Listed only
    * in format-6 manifests (manifest/parts.ts).
    */
@@ -159,7 +171,11 @@ export const periodEntry = z.object({
 });
 export type PeriodEntry = z.infer<typeof periodEntry>;
 
-/** One stored copy of a conflicting event: where it is and which payload (64-bit hash, hex). */
+/**
+ * One stored copy of a conflicting event: where it is and which payload (32 bits of its hash, 8
+ * hex digits; records written before hashes block version 3 hold 64 bits, 16 digits, compared
+ * on their first 8: compact/payload-hex.ts).
+ */
 const conflictCopy = z.object({
   /** Where it was when found ('' for a copy compaction was rewriting at the time). */
   segment: z.string(),

@@ -7,7 +7,7 @@
  * keep their hashes in a sidecar object and are read from there; lean entries (`hashes: 'none'`,
  * rows past the dedupe window) have none, and their hashes are computed from the columns.
  * A compacted segment of many rows has row groups and their directory as its [0, bytes)
- * (`directory_bytes`), followed by the hashes block and key filter if it has them.
+ * (`directory_bytes`), followed by its key filter and hashes block if it has them.
  * Segment objects are immutable.
  */
 import type { ShardKeys } from '../manifest/keys.ts';
@@ -17,6 +17,9 @@ import type { UsageEvent } from '../model/event.ts';
 import {
   decodeKeyFilter,
   decodePages,
+  filterAfterHashes,
+  filterBlockLength,
+  isFilterBlock,
   decodeRawObject,
   decodeSegmentHashes,
   rawDirectoryOf,
@@ -31,6 +34,7 @@ import {
   eventKey,
   ingestedSecond,
   isVersion1,
+  KEY2_MASK,
   rawColumnsToEvents,
   RAW_MAGIC,
   SegmentCorruptError,
@@ -130,10 +134,10 @@ export async function writeRawSegment(
       await store.put(key, grouped.bytes, { ifNoneMatch: '*' });
       return { ...entry, hashes: 'none' };
     }
-    // Inside the dedupe window: the hashes block and key filter follow the directory, at [bytes, …).
+    // Inside the dedupe window: the key filter and hashes follow the directory, at [bytes, …), as they follow a container.
     const hashes = encodeSegmentHashes(events, undefined, undefined, opts.hashes);
     const filter = encodeKeyFilter(hashes);
-    await store.put(key, concat(grouped.bytes, hashes, filter), { ifNoneMatch: '*' });
+    await store.put(key, concat(grouped.bytes, filter, hashes), { ifNoneMatch: '*' });
     return { ...entry, filter_bytes: filter.byteLength };
   }
   const encoded = encodeRawSegment(events, opts.bucketOf, {
@@ -146,9 +150,10 @@ export async function writeRawSegment(
     await store.put(key, encoded.bytes, { ifNoneMatch: '*' });
     return { ...rawEntry(id, key, encoded.stats, deps.clock.now(), opts.compacted === true), hashes: 'none' };
   }
-  // Compacted segments carry a key filter after their hashes: what dedupe keeps in memory.
+  // Compacted segments carry a key filter (what dedupe keeps in memory) between the container and
+  // the hashes: found at `bytes` whatever the row size of the hashes (segment/key-filter.ts).
   const filter = opts.compacted === true && events.length > 0 ? encodeKeyFilter(encoded.hashes) : undefined;
-  await store.put(key, concat(encoded.bytes, encoded.hashes, filter), { ifNoneMatch: '*' });
+  await store.put(key, filter === undefined ? concat(encoded.bytes, encoded.hashes) : concat(encoded.bytes, filter, encoded.hashes), { ifNoneMatch: '*' });
   const entry = rawEntry(id, key, encoded.stats, deps.clock.now(), opts.compacted === true);
   return filter === undefined ? entry : { ...entry, filter_bytes: filter.byteLength };
 }
@@ -200,20 +205,24 @@ export async function readRawEvents(store: ObjectStore, seg: RawRef): Promise<Us
 export async function readRawHashes(store: ObjectStore, seg: RawRef): Promise<SegmentHashes> {
   if (isLean(seg)) return hashesOfEvents(await readRawEvents(store, seg));
   const key = seg.hashes_key ?? seg.key;
-  const range = seg.filter_bytes === undefined ? { offset: seg.bytes } : { offset: seg.bytes, length: hashesLength(seg.rows ?? 0) };
-  const res = await store.get(key, seg.hashes_key === undefined ? { range } : {});
+  // Everything after the container: the hashes, and a compacted segment's filter before or after them.
+  const res = await store.get(key, seg.hashes_key === undefined ? { range: { offset: seg.bytes } } : {});
   if (res === null || res.notModified) throw missing(seg, 'hashes', key, '; dedupe cannot be trusted for this shard');
   // The object ends with its container: a lean segment whose entry lost `hashes` (rewritten by a
   // release that did not know the field drops it). Its columns still say everything.
   if (seg.hashes_key === undefined && res.body.length === 0 && res.info.size === seg.bytes) return hashesOfEvents(await readRawEvents(store, seg));
-  const h = decodeSegmentHashes(res.body);
+  const h = decodeSegmentHashes(seg.hashes_key === undefined && seg.filter_bytes !== undefined ? hashesOfTail(res.body, seg.filter_bytes) : res.body);
   return isVersion1(h) ? upgradeHashes(h, await readRawColumns(store, seg, ['account_id', 'event_id'])) : h;
 }
 
-/** Length of a version 2 hashes block of `rows` rows. */
-/** Bytes of a segment's appended hashes block (what lies between the container and a key filter). */
-export function hashesLength(rows: number): number {
-  return 20 + rows * 28;
+/**
+ * The hashes block within what follows a filtered segment's container: after its filter
+ * (version 2 filters come first), or its prefix (a version 2 block, with the filter after it).
+ */
+export function hashesOfTail(tail: Uint8Array, filterBytes: number): Uint8Array {
+  if (isFilterBlock(tail)) return tail.subarray(filterBytes);
+  const len = filterAfterHashes(tail);
+  return len === undefined ? tail : tail.subarray(0, len);
 }
 
 /** Whether a segment entry has a key filter block. */
@@ -229,7 +238,7 @@ export function isLean(seg: Pick<RawRef, 'hashes'>): boolean {
   return seg.hashes === 'none';
 }
 
-/** The hashes block's rows (version 2: sorted by event key) computed from events. */
+/** The hashes block's rows (sorted by event key, as a version 3 block holds them) computed from events. */
 export function hashesOfEvents(events: readonly UsageEvent[]): SegmentHashes {
   const h = decodeSegmentHashes(encodeSegmentHashes(events));
   if (isVersion1(h)) throw new SegmentCorruptError('segment hashes: encoded as version 1');
@@ -371,12 +380,31 @@ export function sameEvents(a: readonly UsageEvent[], b: readonly UsageEvent[]): 
   return true;
 }
 
-/** The segment's key filter block (one ranged GET), decoded and checked. */
+/**
+ * The segment's key filter block, decoded and checked: one ranged GET at the container's end,
+ * where a version 2 filter is; a segment written before it (container | hashes v2 | filter v1)
+ * answers that read with its hashes block's header, which says where the filter is: a second GET.
+ */
 export async function readKeyFilter(store: ObjectStore, seg: FilteredRef): Promise<KeyFilterBlock> {
-  const res = await store.get(seg.key, { range: { offset: seg.bytes + hashesLength(seg.rows), length: seg.filter_bytes } });
-  if (res === null || res.notModified) throw missing(seg, 'key filter', seg.key, '; dedupe cannot be trusted for this shard');
-  const b = decodeKeyFilter(res.body);
+  const read = async (offset: number) => {
+    const res = await store.get(seg.key, { range: { offset: seg.bytes + offset, length: seg.filter_bytes } });
+    if (res === null || res.notModified) throw missing(seg, 'key filter', seg.key, '; dedupe cannot be trusted for this shard');
+    return res.body;
+  };
+  let body = await read(0);
+  let first = true;
+  if (!isFilterBlock(body)) {
+    const after = filterAfterHashes(body);
+    if (after === undefined)
+      throw new SegmentCorruptError(`segment key filter of ${seg.id}: neither a filter nor a version 2 hashes block at byte ${seg.bytes}`);
+    body = await read(after);
+    first = false;
+  }
+  const b = decodeKeyFilter(body);
   if (b.rows !== seg.rows) throw new SegmentCorruptError(`segment key filter of ${seg.id}: ${b.rows} rows, the entry says ${seg.rows}`);
+  // Each version has one place: a version 1 filter before the hashes (or 2 after them) is not what was written.
+  if (b.hashesAt > 0 !== first)
+    throw new SegmentCorruptError(`segment key filter of ${seg.id}: a version ${first ? 1 : 2} filter where the other version belongs`);
   return b;
 }
 
@@ -388,11 +416,11 @@ export async function readHashPages(store: ObjectStore, seg: FilteredRef, block:
   return decodePages(block, from, to, res.body);
 }
 
-/** A version 1 block in version 2 form: keys and id hashes from the rows, payloads as stored. */
+/** A version 1 block in the decoded form: keys and id hashes from the rows, payloads as stored (cut to 32 bits). */
 function upgradeHashes(h: SegmentHashesV1, cols: RawColumns): SegmentHashes {
   if (cols.rows !== h.count) throw new SegmentCorruptError(`segment hashes: ${h.count} rows, the segment has ${cols.rows}`);
   const keys = new Uint32Array(h.count * 3);
-  const payloads = new Uint32Array(h.count * 2);
+  const payloads = new Uint32Array(h.count);
   const ids = new Uint32Array(h.count);
   const ingestedSec = new Uint32Array(h.count);
   const words = new Uint32Array(4);
@@ -400,10 +428,11 @@ function upgradeHashes(h: SegmentHashesV1, cols: RawColumns): SegmentHashes {
   for (let r = 0; r < h.count; r++) {
     const eventId = cols.event_id![r]!;
     eventKey(accounts.dict[accounts.codes[r]!]!, eventId, words);
-    keys.set(words.subarray(0, 3), r * 3);
+    keys[r * 3] = words[0]!;
+    keys[r * 3 + 1] = words[1]!;
+    keys[r * 3 + 2] = words[2]! & KEY2_MASK;
     ids[r] = h.eventHashes[r * 4]!; // version 1's event hash is the hash of event_id alone
-    payloads[r * 2] = h.payloadHashes[r * 4]!;
-    payloads[r * 2 + 1] = h.payloadHashes[r * 4 + 1]!;
+    payloads[r] = h.payloadHashes[r * 4]!;
     ingestedSec[r] = ingestedSecond(h.ingestedAt[r]!);
   }
   return { count: h.count, keys, payloads, ids, ingestedSec };
@@ -450,10 +479,13 @@ export async function readGroupBytes(store: ObjectStore, seg: GroupedRef, dir: G
 export function splitRawSegmentObject(object: Uint8Array): { segment: Uint8Array; hashes: Uint8Array } {
   const n = Math.min(segmentContainerLength(object, RAW_MAGIC), object.length);
   let rest = object.subarray(n);
-  // A version 2 block followed by a key filter block: the hashes end where their rows do.
-  if (rest.length >= 16 && rest[4] === 2) {
-    const len = hashesLength(new DataView(rest.buffer, rest.byteOffset, rest.length).getUint32(8, true));
-    if (len < rest.length) rest = rest.subarray(0, len);
+  if (isFilterBlock(rest)) {
+    // A key filter block (version 2) before the hashes.
+    rest = rest.subarray(Math.min(rest.length, filterBlockLength(rest)));
+  } else {
+    // A version 2 block followed by a key filter block: the hashes end where their rows do.
+    const len = filterAfterHashes(rest);
+    if (len !== undefined && len < rest.length) rest = rest.subarray(0, len);
   }
   return { segment: object.subarray(0, n), hashes: rest };
 }

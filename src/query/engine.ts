@@ -92,9 +92,11 @@ export class QueryEngine {
           for (const cols of await this.cache.rawColumns(seg, needed, spec.accountId, window)) agg.add(cols);
         });
       }
+      // Read only for the edges (auto's cut hours; for source=rollup, its window, which may end after `to`).
+      const edgeSpan = p.edges.length === 0 ? window : { from: Math.min(...p.edges.map((e) => e.from)), to: Math.max(...p.edges.map((e) => e.to)) };
       for (const seg of p.rolledRaw) {
         work.push(async () => {
-          for (const cols of await this.cache.rawColumns(seg, needed, spec.accountId, window)) for (const e of p.edges) agg.add(cols, e);
+          for (const cols of await this.cache.rawColumns(seg, needed, spec.accountId, edgeSpan)) for (const e of p.edges) agg.add(cols, e);
         });
       }
       for (const r of p.rollups) {

@@ -17,7 +17,17 @@ export interface Explanation {
   readonly corrections: AuditRow[];
   readonly corrections_quantity: string;
   /** Segments that contributed rows, with what they contributed. */
-  readonly segments: { id: string; kind: 'raw'; rows: number; quantity: string; min_ts: number; max_ts: number; rolled_by: string | null }[];
+  readonly segments: {
+    id: string;
+    kind: 'raw';
+    rows: number;
+    quantity: string;
+    min_ts: number;
+    max_ts: number;
+    rolled_by: string | null;
+    /** The rollup job processed it and wrote no rollup (its rows barely aggregate): read as raw by every source. */
+    rollup_sparse: boolean;
+  }[];
   /** Rollups covering the range, with the raw segments each aggregates (provenance). */
   readonly rollups: { id: string; inputs: readonly string[]; min_hour: string; max_hour: string; quantity_sum: string; event_count: number }[];
 }
@@ -49,6 +59,7 @@ export async function explain(engine: QueryEngine, accountId: string, from: numb
           min_ts: seg.min_ts,
           max_ts: seg.max_ts,
           rolled_by: seg.rolled_by ?? null,
+          rollup_sparse: seg.rolled_by === undefined && seg.rollup === 'sparse',
         });
       }
       for (const row of auditRows(seg, cols, { accountId, from, to, filters: [], cursor: undefined })) if (row.kind !== 'Usage') corrections.push(row);

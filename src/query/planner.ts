@@ -45,7 +45,10 @@ export function planRollups(all: readonly DeepReadonly<RollupSegmentEntry>[], sp
 export interface SourcePlan {
   /** Raw segments read for the whole range (unrolled ones; every one for source=raw). */
   readonly raw: readonly DeepReadonly<RawSegmentEntry>[];
-  /** Rolled raw segments read only for `edges`: hours the range cuts, which rollups cannot split. */
+  /**
+   * Raw segments read only for `edges`. auto: rolled ones, for the hours the range cuts (which
+   * rollups cannot split). rollup: those marked `rollup: 'sparse'`, for the rollup window.
+   */
   readonly rolledRaw: readonly DeepReadonly<RawSegmentEntry>[];
   readonly edges: readonly { from: number; to: number }[];
   /** Rollups read for `rollupWindow` (whole hours inside the range). */
@@ -55,8 +58,10 @@ export interface SourcePlan {
 
 /**
  * What to read for a source. auto (exact): rollups for the whole hours inside [from, to),
- * unrolled raw for all of it, rolled raw only for the cut edge hours. raw: every raw segment.
- * rollup: rollups only, for hours starting inside the range (unrolled data is not counted).
+ * unrolled raw (marked sparse or not) for all of it, rolled raw only for the cut edge hours. raw:
+ * every raw segment. rollup: what the rollup job has processed, for hours starting inside the
+ * range — rollups, and raw segments it marked sparse (instead of rolling them) over the same
+ * hours; data it has not processed yet is not counted.
  */
 export function planSources(m: DeepReadonly<ShardManifest>, spec: QuerySpec, opts: PlanOptions): SourcePlan {
   if (spec.source === 'raw') return { raw: planRawSegments(m.segments, spec, opts).segments, rolledRaw: [], edges: [], rollups: [], rollupWindow: undefined };
@@ -64,7 +69,14 @@ export function planSources(m: DeepReadonly<ShardManifest>, spec: QuerySpec, opt
   const fullTo = Math.floor(spec.to / HOUR_MS) * HOUR_MS;
   if (spec.source === 'rollup') {
     const window = { from: fullFrom, to: Math.ceil(spec.to / HOUR_MS) * HOUR_MS };
-    return { raw: [], rolledRaw: [], edges: [], rollups: planRollups(m.rollups, { ...spec, ...window }, opts), rollupWindow: window };
+    const sparse = m.segments.filter((s) => s.rolled_by === undefined && s.rollup === 'sparse');
+    return {
+      raw: [],
+      rolledRaw: window.from < window.to ? planRawSegments(sparse, { ...spec, ...window }, opts).segments : [],
+      edges: window.from < window.to ? [window] : [],
+      rollups: planRollups(m.rollups, { ...spec, ...window }, opts),
+      rollupWindow: window,
+    };
   }
   const raw = planRawSegments(m.segments, spec, opts).segments;
   const window = fullFrom < fullTo ? { from: fullFrom, to: fullTo } : undefined;

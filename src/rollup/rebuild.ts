@@ -1,7 +1,8 @@
 /**
  * rebuild-rollups: per shard, ONE commit (`dropRollups`) that drops every rollup whose hours overlap [from, to)
  * and unmarks (`rolled_by` deleted) the raw segments it aggregated, so the next rollup run
- * rebuilds them from raw. Dropping a rollup and unmarking its inputs happen in the same commit,
+ * rebuilds them from raw; raw segments in the range marked `rollup: 'sparse'` lose the mark in
+ * the same commit, so that run reconsiders them (they were read as raw before and after). Dropping a rollup and unmarking its inputs happen in the same commit,
  * so `auto` totals are unchanged at every moment; the dropped objects stay readable for a grace
  * period (a replacement record with no outputs) and GC deletes them afterwards.
  */
@@ -34,6 +35,8 @@ export interface RebuildShardReport {
   /** How many raw segments were unmarked, and their rows. */
   readonly unmarked_segments: number;
   readonly unmarked_rows: number;
+  /** How many raw segments in the range lost their `rollup: 'sparse'` mark. */
+  readonly cleared_sparse: number;
 }
 
 export interface RebuildReport {
@@ -43,6 +46,7 @@ export interface RebuildReport {
   readonly shards: RebuildShardReport[];
   readonly dropped_rollups: number;
   readonly unmarked_segments: number;
+  readonly cleared_sparse: number;
 }
 
 export async function rebuildShardRollups(shard: ManifestStore, deps: Deps, opts: RebuildOptions): Promise<RebuildShardReport> {
@@ -64,6 +68,7 @@ export async function rebuildShardRollups(shard: ManifestStore, deps: Deps, opts
       dropped_rollups: v?.dropped ?? [],
       unmarked_segments: v?.unmarked_segments ?? 0,
       unmarked_rows: v?.unmarked_rows ?? 0,
+      cleared_sparse: v?.cleared_sparse ?? 0,
     };
   };
   if (opts.dryRun === true) {
@@ -75,7 +80,7 @@ export async function rebuildShardRollups(shard: ManifestStore, deps: Deps, opts
   return report(res.committed, res.state.manifest.generation, res.result);
 }
 
-/** Runs the rebuild over every shard (a few at a time); shards with nothing to drop commit nothing. */
+/** Runs the rebuild over every shard (a few at a time); shards with nothing to drop or clear commit nothing. */
 export async function rebuildRollups(db: Database, opts: RebuildOptions, concurrency = 4): Promise<RebuildReport> {
   if (!(opts.from < opts.to)) throw new RangeError('rebuild-rollups: from must be before to');
   const shards: RebuildShardReport[] = new Array(db.shards.length);
@@ -89,5 +94,6 @@ export async function rebuildRollups(db: Database, opts: RebuildOptions, concurr
     shards,
     dropped_rollups: shards.reduce((n, s) => n + s.dropped_rollups.length, 0),
     unmarked_segments: shards.reduce((n, s) => n + s.unmarked_segments, 0),
+    cleared_sparse: shards.reduce((n, s) => n + s.cleared_sparse, 0),
   };
 }

@@ -4,6 +4,11 @@
  * commit (`addRollup`) adds it and marks the inputs rolled. The commit that marks a segment rolled is the
  * commit that adds its rollup, so a raw segment can never be counted twice, and a late event is
  * rolled up whenever its segment is — totals never drift. Never by time watermark.
+ *
+ * A rollup is written only where it aggregates: when it would hold more than `maxRowsRatio` of
+ * its input rows (keys barely repeat within an hour), it would duplicate the raw data and save no
+ * read, so the run commits `markRollupSparse` instead — the inputs are marked, never picked again,
+ * and read as raw by every source.
  */
 import type { ManifestStore } from '../manifest/manifest-store.ts';
 import type { DeepReadonly, RawSegmentEntry } from '../manifest/schema.ts';
@@ -26,6 +31,11 @@ export interface RollupOptions {
   /** Rollups of more rows are written as row groups of about this many (segment/row-groups.ts). */
   readonly groupRows?: number;
   /**
+   * A rollup is written only if it holds at most this fraction of its input rows (0 < r ≤ 1;
+   * default 0.5); above it the inputs are marked `rollup: 'sparse'` instead. 1: always written.
+   */
+  readonly maxRowsRatio?: number;
+  /**
    * Ids of compacted segments to leave unrolled for now: those the next compaction run would
    * merge (it never takes a rolled segment), so small ones merge before they are rolled. The jobs
    * runner supplies compaction's own input choice; none by default.
@@ -33,7 +43,16 @@ export interface RollupOptions {
   readonly hold?: (segments: readonly DeepReadonly<RawSegmentEntry>[]) => ReadonlySet<string>;
 }
 
-export const DEFAULT_ROLLUP_OPTIONS: RollupOptions = { maxInputSegments: 64, maxInputRows: 1_000_000, maxRollups: 16, graceMs: 15 * MINUTE_MS };
+/** A rollup of more than half its input rows is not written (`maxRowsRatio`). */
+export const DEFAULT_ROLLUP_MAX_ROWS_RATIO = 0.5;
+
+export const DEFAULT_ROLLUP_OPTIONS: RollupOptions = {
+  maxInputSegments: 64,
+  maxInputRows: 1_000_000,
+  maxRollups: 16,
+  graceMs: 15 * MINUTE_MS,
+  maxRowsRatio: DEFAULT_ROLLUP_MAX_ROWS_RATIO,
+};
 
 export interface RollupReport {
   readonly shard: number;
@@ -42,6 +61,8 @@ export interface RollupReport {
   readonly inputs: number;
   readonly rows_in: number;
   readonly rows_out: number;
+  /** Inputs marked `rollup: 'sparse'` instead of rolled (the rollup would not have aggregated). */
+  readonly sparse_inputs?: number;
   readonly reason?: string;
 }
 
@@ -74,6 +95,16 @@ export function addToRollup(into: Map<string, RollupRow>, c: RawColumns): void {
   }
 }
 
+/** Whether the rollup job still has to decide about a segment: compacted, neither rolled nor marked sparse. */
+export function awaitsRollup(s: DeepReadonly<RawSegmentEntry>): boolean {
+  return s.compacted === true && s.rolled_by === undefined && s.rollup === undefined;
+}
+
+/** Whether a rollup of `rowsOut` rows from `rowsIn` input rows is worth writing (at most `ratio` of them). */
+export function aggregates(rowsOut: number, rowsIn: number, ratio: number): boolean {
+  return rowsOut <= ratio * rowsIn;
+}
+
 export async function rollupShard(
   store: ObjectStore,
   shard: ManifestStore,
@@ -86,7 +117,7 @@ export async function rollupShard(
   const inputs: DeepReadonly<RawSegmentEntry>[] = [];
   let rowsIn = 0;
   for (const s of [...snap.manifest.segments].sort((a, b) => a.created_at_ms - b.created_at_ms)) {
-    if (s.rolled_by !== undefined || s.compacted !== true || held.has(s.id)) continue;
+    if (!awaitsRollup(s) || held.has(s.id)) continue;
     if (inputs.length >= opts.maxInputSegments || (inputs.length > 0 && rowsIn + s.rows > opts.maxInputRows)) break;
     inputs.push(s);
     rowsIn += s.rows;
@@ -95,6 +126,19 @@ export async function rollupShard(
 
   const rows = new Map<string, RollupRow>();
   for (const s of inputs) addToRollup(rows, await readRawColumns(store, s));
+  if (!aggregates(rows.size, rowsIn, opts.maxRowsRatio ?? DEFAULT_ROLLUP_MAX_ROWS_RATIO)) {
+    // Applied only if every input is still live, compacted, and neither rolled nor marked.
+    const res = await shard.commit({ op: 'markRollupSparse', inputs: inputs.map((s) => s.id), at_ms: deps.clock.now() });
+    return {
+      shard: shard.shard,
+      committed: res.committed,
+      ...(res.committed ? {} : { reason: 'inputs were rolled or replaced meanwhile; nothing marked' }),
+      inputs: inputs.length,
+      rows_in: rowsIn,
+      rows_out: 0,
+      sparse_inputs: res.committed ? inputs.length : 0,
+    };
+  }
   const rollup = await writeRollupSegment(
     store,
     shard.keys,

@@ -63,6 +63,8 @@ const envSchema = z.object({
   USAGEDB_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   USAGEDB_COMPACT_MAX_SEGMENTS: int(2, 10_000).default(64),
   USAGEDB_ROLLUP_MAX_SEGMENTS: int(1, 10_000).default(64),
+  /** A rollup is written only if it holds at most this percentage of its input rows; else its inputs are marked sparse (100: always). */
+  USAGEDB_ROLLUP_MAX_ROWS_PERCENT: int(1, 100).default(50),
   USAGEDB_GC_MAX_DELETES: int(1, 1_000_000).default(1000),
   /** Compacted segments past the dedupe window rewritten without hashes per shard per compact job (0: none). */
   USAGEDB_STRIP_MAX_SEGMENTS: int(0, 10_000).default(16),
@@ -260,7 +262,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
           dedupeWindowMs: e.USAGEDB_DEDUPE_WINDOW_HOURS * HOUR_MS,
         },
         strip: { maxSegments: e.USAGEDB_STRIP_MAX_SEGMENTS },
-        rollup: { maxInputSegments: e.USAGEDB_ROLLUP_MAX_SEGMENTS, graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000 },
+        rollup: {
+          maxInputSegments: e.USAGEDB_ROLLUP_MAX_SEGMENTS,
+          graceMs: e.USAGEDB_COMPACT_GRACE_S * 1000,
+          maxRowsRatio: e.USAGEDB_ROLLUP_MAX_ROWS_PERCENT / 100,
+        },
         gc: { maxDeletes: e.USAGEDB_GC_MAX_DELETES, safetyAgeMs: e.USAGEDB_GC_SAFETY_AGE_S * 1000, historyKeepMs: e.USAGEDB_HISTORY_KEEP_HOURS * HOUR_MS },
         idReuse: { windowMs: e.USAGEDB_DEDUPE_WINDOW_HOURS * HOUR_MS },
       },

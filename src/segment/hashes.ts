@@ -2,17 +2,25 @@
  * The hashes block of a raw segment (appended to its object; a sidecar object in segments
  * written long ago): what the dedupe index and compaction load instead of the segment, plus the
  * hashes ingest computes once per event. The hashes are persisted: never change how they are
- * computed or laid out; a change is a new version (both versions decode).
+ * computed or laid out; a change is a new version (every version decodes).
  *
- * Version 2 (written now), little-endian, rows sorted by event key (k0, k1, k2):
- *   "UHSH" magic (4) | u8 version = 2 | 3 zero bytes | u32 row count | 4 zero bytes
- *   per row (28 bytes): event key 3 x u32 = 96 bits of murmur3x86_128(account_id NUL event_id)
- *     (the idempotency key is (account_id, event_id): ids and accounts never hold NUL) |
- *     payload 2 x u32 = 64 bits of murmur3x86_128(canonicalPayload(e)) | id u32 = 32 bits of
+ * Version 3 (written now), little-endian, rows sorted by event key (k0, k1, k2 & 0xffff):
+ *   "UHSH" magic (4) | u8 version = 3 | 3 zero bytes | u32 row count | 4 zero bytes
+ *   per row (22 bytes): event key k0 u32, k1 u32, k2 u16 = 80 bits of murmur3x86_128(account_id
+ *     NUL event_id) (words 0 and 1 and the low 16 bits of word 2; the idempotency key is
+ *     (account_id, event_id): ids and accounts never hold NUL) | payload u32 = 32 bits of
+ *     murmur3x86_128(canonicalPayload(e)) (its first word) | id u32 = 32 bits of
  *     murmur3x86_128(event_id) alone (finds one id reused under two accounts) | u32 ingested
  *     second (ingested_at_ms / 1000, floored; saturates in 2106 — only the dedupe window reads it)
  *   u32 CRC-32 of every byte before it
- * The arithmetic of these widths is in docs/dedupe.md.
+ * The arithmetic of these widths is in docs/dedupe.md ("How exact it is").
+ *
+ * Version 2 (read only): the same header with version = 2, rows of 28 bytes sorted by (k0, k1,
+ * k2): k0, k1, k2 u32 (96 bits) | payload 2 x u32 (64 bits) | id u32 | u32 ingested second.
+ *
+ * Every reader compares what every version holds: the 80-bit key (k0, k1, k2 & 0xffff) and the
+ * 32-bit payload (`SegmentHashes` is that form whichever version a block is), so a row of a
+ * version 2 block and a row of a version 3 block of the same event are equal.
  *
  * Version 1 (read only), rows in segment order (40 bytes): event hash 4 x u32 of event_id alone,
  * payload hash 4 x u32, ingested_at_ms f64. Its event hash is not scoped by account, so readers
@@ -26,23 +34,43 @@ import { HashScratch, murmurScratch } from './murmur.ts';
 import { PayloadEncoder, type PayloadParts } from './payload.ts';
 
 export const HASHES_MAGIC = 'UHSH';
-export const HASHES_VERSION = 2;
-const HEADER = 16;
+export const HASHES_VERSION = 3;
+/** Bytes before the first row, and after the last (the CRC-32). */
+export const HASHES_HEADER = 16;
+const HEADER = HASHES_HEADER;
 const ROW_V1 = 40;
-const ROW = 28;
+/** Row bytes of a version 2 block (read only). */
+export const HASHES_ROW_V2 = 28;
+/** Row bytes of a version 3 block (written now). */
+export const HASHES_ROW = 22;
+const ROW = HASHES_ROW;
+
+/** The bits of event-key word 2 every reader compares (80-bit keys: k0, k1 and these 16). */
+export const KEY2_MASK = 0xffff;
+
+/** Bytes of a hashes block of `rows` rows of a version (2 or 3): header, rows, CRC-32. */
+export function hashesBlockLength(rows: number, version: 2 | 3 = HASHES_VERSION): number {
+  return HEADER + rows * (version === 2 ? HASHES_ROW_V2 : HASHES_ROW) + 4;
+}
 
 /**
  * Words per event of what ingest hashes once (`EventHasher`): [0, 4) the scoped event key (128
- * bits; 96 persisted), [4, 8) the payload hash (128 bits; 64 persisted), [8] the id hash (32 bits).
+ * bits; 80 persisted), [4, 8) the payload hash (128 bits; 32 persisted), [8] the id hash (32 bits).
  */
 export const HASH_WORDS = 9;
 
-/** A decoded version 2 block: the form every reader of hashes works with. */
+/**
+ * A decoded version 2 or 3 block: the form every reader of hashes works with, the bits both
+ * versions hold (a version 2 block's longer key and payload are cut to these on decode).
+ */
 export interface SegmentHashes {
   readonly count: number;
-  /** 3 words per row: the 96-bit event key of (account_id, event_id). Sorted when from a block. */
+  /**
+   * 3 words per row: the 80-bit event key of (account_id, event_id) — k0, k1, and k2 & KEY2_MASK.
+   * Sorted when from a block.
+   */
   readonly keys: Uint32Array;
-  /** 2 words per row: 64 bits of the payload hash. */
+  /** 1 word per row: 32 bits of the payload hash (its first word). */
   readonly payloads: Uint32Array;
   /** 1 word per row: 32 bits of the hash of event_id alone. */
   readonly ids: Uint32Array;
@@ -114,7 +142,7 @@ class KeyHasher {
   }
 }
 
-/** The event key of (account_id, event_id), 4 words (the block keeps the first 3). */
+/** The event key of (account_id, event_id), 4 words (blocks keep 80 bits: words 0, 1 and word 2 & KEY2_MASK). */
 export function eventKey(accountId: string, eventId: string, out: Uint32Array = new Uint32Array(4)): Uint32Array {
   const words = new Uint32Array(HASH_WORDS);
   new KeyHasher().hash(accountId, eventId, words, 0, 8);
@@ -169,20 +197,20 @@ function hashRows(events: readonly UsageEvent[], parts: PayloadParts | undefined
   return words;
 }
 
-/** Row order by event key (k0, k1, k2), unsigned. */
+/** Row order by 80-bit event key (k0, k1, k2 & KEY2_MASK), unsigned. */
 function sortedByKey(words: Uint32Array, n: number): Uint32Array {
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   order.sort((a, b) => {
     const x = a * HASH_WORDS;
     const y = b * HASH_WORDS;
-    return words[x]! - words[y]! || words[x + 1]! - words[y + 1]! || words[x + 2]! - words[y + 2]!;
+    return words[x]! - words[y]! || words[x + 1]! - words[y + 1]! || (words[x + 2]! & KEY2_MASK) - (words[y + 2]! & KEY2_MASK);
   });
   return order;
 }
 
 /**
- * The hashes block (version 2) of `events`. `parts` (values the segment encoder already
+ * The hashes block (version 3) of `events`. `parts` (values the segment encoder already
  * interned, by input row) and `ingestedAt` (by input row) only make it faster; `precomputed`
  * (HASH_WORDS words per input row, as `EventHasher` writes them) skips hashing altogether.
  */
@@ -202,11 +230,10 @@ export function encodeSegmentHashes(events: readonly UsageEvent[], parts?: Paylo
     const w = row * HASH_WORDS;
     view.setUint32(at, words[w]!, true);
     view.setUint32(at + 4, words[w + 1]!, true);
-    view.setUint32(at + 8, words[w + 2]!, true);
-    view.setUint32(at + 12, words[w + 4]!, true);
-    view.setUint32(at + 16, words[w + 5]!, true);
-    view.setUint32(at + 20, words[w + 8]!, true);
-    view.setUint32(at + 24, ingestedSecond(ingestedAt === undefined ? events[row]!.ingested_at_ms : ingestedAt[row]!), true);
+    view.setUint16(at + 8, words[w + 2]! & KEY2_MASK, true);
+    view.setUint32(at + 10, words[w + 4]!, true);
+    view.setUint32(at + 14, words[w + 8]!, true);
+    view.setUint32(at + 18, ingestedSecond(ingestedAt === undefined ? events[row]!.ingested_at_ms : ingestedAt[row]!), true);
     at += ROW;
   }
   view.setUint32(at, crc32(out, 0, at), true);
@@ -231,17 +258,48 @@ export function decodeSegmentHashes(bytes: Uint8Array): SegmentHashes | SegmentH
   const view = new DataView(bytes.buffer, bytes.byteOffset, len);
   if (view.getUint32(len - 4, true) !== crc32(bytes, 0, len - 4)) throw corrupt('checksum mismatch');
   const version = bytes[4];
-  if (version !== 1 && version !== 2) throw corrupt(`unsupported version ${version}`);
+  if (version !== 1 && version !== 2 && version !== 3) throw corrupt(`unsupported version ${version}`);
   if (bytes[5] !== 0 || bytes[6] !== 0 || bytes[7] !== 0 || view.getUint32(12, true) !== 0) throw corrupt('reserved bytes set');
   const count = view.getUint32(8, true);
-  const row = version === 1 ? ROW_V1 : ROW;
+  const row = version === 1 ? ROW_V1 : version === 2 ? HASHES_ROW_V2 : ROW;
   if (len !== HEADER + count * row + 4) throw corrupt(`length ${len} does not match ${count} rows`);
-  return version === 1 ? decodeV1(view, count) : decodeV2(view, count);
+  return version === 1 ? decodeV1(view, count) : version === 2 ? decodeV2(view, count) : decodeV3(view, count);
 }
 
+/** A version 2 block, its 96-bit keys and 64-bit payloads cut to the bits version 3 keeps. */
 function decodeV2(view: DataView, count: number): SegmentHashes {
   const keys = new Uint32Array(count * 3);
-  const payloads = new Uint32Array(count * 2);
+  const payloads = new Uint32Array(count);
+  const ids = new Uint32Array(count);
+  const ingestedSec = new Uint32Array(count);
+  let at = HEADER;
+  let p0 = 0;
+  let p1 = 0;
+  let p2 = 0;
+  for (let i = 0; i < count; i++) {
+    const k = i * 3;
+    const k0 = view.getUint32(at, true);
+    const k1 = view.getUint32(at + 4, true);
+    const k2 = view.getUint32(at + 8, true);
+    // Checked on all 96 stored bits: the order the block was written in.
+    if (i > 0 && (p0 - k0 || p1 - k1 || p2 - k2) > 0) throw corrupt(`row ${i}: rows are not sorted by event key`);
+    p0 = k0;
+    p1 = k1;
+    p2 = k2;
+    keys[k] = k0;
+    keys[k + 1] = k1;
+    keys[k + 2] = k2 & KEY2_MASK;
+    payloads[i] = view.getUint32(at + 12, true);
+    ids[i] = view.getUint32(at + 20, true);
+    ingestedSec[i] = view.getUint32(at + 24, true);
+    at += HASHES_ROW_V2;
+  }
+  return { count, keys, payloads, ids, ingestedSec };
+}
+
+function decodeV3(view: DataView, count: number): SegmentHashes {
+  const keys = new Uint32Array(count * 3);
+  const payloads = new Uint32Array(count);
   const ids = new Uint32Array(count);
   const ingestedSec = new Uint32Array(count);
   let at = HEADER;
@@ -249,11 +307,10 @@ function decodeV2(view: DataView, count: number): SegmentHashes {
     const k = i * 3;
     keys[k] = view.getUint32(at, true);
     keys[k + 1] = view.getUint32(at + 4, true);
-    keys[k + 2] = view.getUint32(at + 8, true);
-    payloads[i * 2] = view.getUint32(at + 12, true);
-    payloads[i * 2 + 1] = view.getUint32(at + 16, true);
-    ids[i] = view.getUint32(at + 20, true);
-    ingestedSec[i] = view.getUint32(at + 24, true);
+    keys[k + 2] = view.getUint16(at + 8, true);
+    payloads[i] = view.getUint32(at + 10, true);
+    ids[i] = view.getUint32(at + 14, true);
+    ingestedSec[i] = view.getUint32(at + 18, true);
     if (k > 0 && compareKeys(keys, k - 3, k) > 0) throw corrupt(`row ${i}: rows are not sorted by event key`);
     at += ROW;
   }

@@ -101,7 +101,7 @@
  *
  * Row groups: a compacted object of many rows may be several v2 containers followed by a group
  * directory (raw-groups.ts, row-groups.ts); each container is exactly as above. A lean object is
- * exactly that; one compacted inside the dedupe window has its hashes block and key filter after
+ * exactly that; one compacted inside the dedupe window has its key filter and hashes block after
  * the directory (ingest's dedupe reads only those, never the containers). Its entry carries
  * `directory_bytes`, and a manifest listing one is stored as format 6, which builds before v2
  * refuse by name too.

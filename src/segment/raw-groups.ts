@@ -1,6 +1,6 @@
 /**
  * Grouped raw segments (row-groups.ts): the rows of a compacted segment — lean, or inside the
- * dedupe window with its hashes block and key filter after the directory — cut into consecutive
+ * dedupe window with its key filter and hashes block after the directory — cut into consecutive
  * row groups in the segment's sort order (account first), each a complete v2
  * container of at most `groupRows` rows, followed by the group directory. An account's rows stay
  * in one group unless they alone exceed `groupRows`; then they get groups of their own (cut every
@@ -122,8 +122,8 @@ export function decodeRawObject(object: Uint8Array, directoryBytes: number | und
  * Where the groups and directory of a raw object read without its entry end (a replaced segment:
  * replacement records keep only id and key): `bytes` is the end of the directory (the entry's
  * `bytes`), `directoryBytes` its length. Undefined unless the first container is followed by
- * another raw container or a directory (a single container is followed by nothing, or its hashes
- * block). A grouped object written inside the dedupe window has its hashes block and key filter
+ * another raw container or a directory (a single container is followed by nothing, or its filter
+ * and hashes). A grouped object written inside the dedupe window has its key filter and hashes
  * after the directory, as a single container has them after itself.
  */
 export function rawGroupsExtentOf(object: Uint8Array): { readonly bytes: number; readonly directoryBytes: number } | undefined {

@@ -91,7 +91,8 @@ export interface Built {
   events: UsageEvent[];
 }
 
-const FAST = { compact: { graceMs: 0 }, rollup: { graceMs: 0 } };
+/** Every rollup written (ratio 1): these events barely repeat a key within an hour, and the CLI's tools are tested over rollups. */
+const FAST = { compact: { graceMs: 0 }, rollup: { graceMs: 0, maxRowsRatio: 1 } };
 
 /**
  * A database with compacted + rolled segments and, after them, unrolled raw segments: `batches`

@@ -35,10 +35,10 @@ describe('cold dedupe through key filters', () => {
     const report = await runJob(a.db, 'compact', FAST);
     expect(sum(report, 'duplicates_removed')).toBe(50);
     expect(sum(report, 'quarantined')).toBe(5);
-    // The reference came from filter blocks and pages (a page is 256 rows x 28 bytes), never a whole 6,000-row block.
+    // The reference came from filter blocks and pages (a page is 256 rows x 22 bytes), never a whole 6,000-row block.
     const ranged = plan.calls.filter((c) => c.op === 'get' && c.get?.range?.length !== undefined);
     expect(ranged.length).toBeGreaterThan(0);
-    expect(ranged.every((c) => (c.get?.range?.length ?? 0) < 6000 * 28)).toBe(true);
+    expect(ranged.every((c) => (c.get?.range?.length ?? 0) < 6000 * 22)).toBe(true);
     const stored = await storedEvents(a.db);
     expect(stored.length).toBe(6001);
     expect(new Set(stored.map((e) => e.event_id)).size).toBe(6001);

@@ -167,7 +167,10 @@ describe('manifest edits', () => {
 
     const drop = (from: number, to: number): EditOf<'dropRollups'> => ({ op: 'dropRollups', replacement_id: 'd', at_ms: 3, delete_after_ms: 4, from, to });
     expect(apply(d, drop(20 * 3_600_000, 30 * 3_600_000))).toEqual({ status: 'skipped', reason: 'nothing_to_drop' });
-    expect(apply(d, drop(10 * 3_600_000, 11 * 3_600_000))).toEqual({ status: 'applied', value: { dropped: ['r3'], unmarked_segments: 1, unmarked_rows: 1 } });
+    expect(apply(d, drop(10 * 3_600_000, 11 * 3_600_000))).toEqual({
+      status: 'applied',
+      value: { dropped: ['r3'], unmarked_segments: 1, unmarked_rows: 1, cleared_sparse: 0 },
+    });
     expect(d.segments.map((s) => s.rolled_by)).toEqual(['rm', 'rm', undefined]);
   });
 

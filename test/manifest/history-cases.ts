@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { gcShard } from '../../src/compact/gc.ts';
 import { runJob, type JobOptions } from '../../src/jobs/run.ts';
 import { HistoryIncompleteError, HistoryMismatchError, NotFoundError } from '../../src/errors.ts';
+import { HISTORY_GZIP_FROM } from '../../src/manifest/history.ts';
 import { ShardKeys } from '../../src/manifest/keys.ts';
 import { ManifestStore } from '../../src/manifest/manifest-store.ts';
 import type { ManifestEdit } from '../../src/manifest/edits.ts';
@@ -338,38 +339,45 @@ export function describeHistory(name: string, make: () => Promise<Backend>): voi
       expect((await ms.restore(6)).manifest.segments.map((x) => x.id)).toEqual(['b', 'c']);
     });
 
-    it('history objects are gzip members of their JSON (gunzip reads them); a damaged one is refused, never replayed', async () => {
+    it('history objects of 2 KiB or more are gzip members of their JSON (gunzip reads them), smaller ones plain; a damaged one is refused, never replayed', async () => {
       const { store, prefix } = await make();
       const ms = shardStore(store, prefix, 1, { every: 4 });
       await ms.load();
-      for (let i = 0; i < 6; i++) await ms.commit(addSegments(`s-${i}`));
+      const big = Array.from({ length: 12 }, (_, i) => `b-${i}`);
+      await ms.commit(addSegments(...big)); // 2: a record of 12 entries
+      for (let i = 0; i < 6; i++) await ms.commit(addSegments(`s-${i}`)); // 3..8
       const bodyOf = async (key: string) => {
         const got = await store.get(key);
         if (got === null || got.notModified) throw new Error(`${key} missing`);
         return got.body;
       };
-      const record = JSON.parse(gunzipSync(await bodyOf(ms.keys.historyRecord(6))).toString('utf8'));
-      expect(record).toMatchObject({ format: 1, generation: 6, edits: [{ op: 'addRawSegments', segments: [{ id: 's-4' }] }] });
-      const copy = JSON.parse(gunzipSync(await bodyOf(ms.keys.history(4))).toString('utf8'));
-      expect(copy.generation).toBe(4);
-      expect(copy.segments.map((x: { id: string }) => x.id)).toEqual(['s-0', 's-1', 's-2']);
-      // One flipped byte inside record 6's DEFLATE stream: its CRC-32 (or the stream) no longer checks.
-      const damaged = new Uint8Array(await bodyOf(ms.keys.historyRecord(6)));
-      damaged[20] = damaged[20]! ^ 0x40;
-      await store.delete(ms.keys.historyRecord(6));
-      await store.put(ms.keys.historyRecord(6), damaged);
-      await expect(ms.readGeneration(6)).rejects.toThrow(HistoryIncompleteError);
-      await expect(ms.restore(6)).rejects.toThrow(HistoryIncompleteError);
-      expect((await ms.readGeneration(5)).segments.map((x) => x.id)).toEqual(['s-0', 's-1', 's-2', 's-3']);
+      const ids = (m: { segments: readonly { id: string }[] }) => m.segments.map((x) => x.id);
+      const record2 = await bodyOf(ms.keys.historyRecord(2));
+      expect(record2.length).toBeLessThan(HISTORY_GZIP_FROM);
+      expect(JSON.parse(gunzipSync(record2).toString('utf8'))).toMatchObject({ format: 1, generation: 2, edits: [{ op: 'addRawSegments' }] });
+      expect(JSON.parse(gunzipSync(record2).toString('utf8')).edits[0].segments).toHaveLength(12);
+      const record3 = await bodyOf(ms.keys.historyRecord(3));
+      expect(JSON.parse(new TextDecoder().decode(record3))).toMatchObject({ generation: 3, edits: [{ segments: [{ id: 's-0' }] }] });
+      const copy4 = JSON.parse(gunzipSync(await bodyOf(ms.keys.history(4))).toString('utf8'));
+      expect(copy4.generation).toBe(4);
+      expect(ids(copy4)).toEqual([...big, 's-0', 's-1']);
+      expect(JSON.parse(new TextDecoder().decode(await bodyOf(ms.keys.history(1)))).generation).toBe(1); // empty: plain
       // A damaged full copy is skipped: generation 5 replays from generation 1's copy instead.
-      const copy4 = new Uint8Array(await bodyOf(ms.keys.history(4)));
-      copy4[copy4.length - 6] = copy4[copy4.length - 6]! ^ 0x01; // the trailer's length
+      const copy = new Uint8Array(await bodyOf(ms.keys.history(4)));
+      copy[copy.length - 6] = copy[copy.length - 6]! ^ 0x01; // the trailer's length
       await store.delete(ms.keys.history(4));
-      await store.put(ms.keys.history(4), copy4);
-      expect((await ms.readGeneration(5)).segments.map((x) => x.id)).toEqual(['s-0', 's-1', 's-2', 's-3']);
-      // Without generation 1's copy as well, nothing below 5 is left to replay from.
-      await store.delete(ms.keys.history(1));
+      await store.put(ms.keys.history(4), copy);
+      expect(ids(await ms.readGeneration(5))).toEqual([...big, 's-0', 's-1', 's-2']);
+      // One flipped byte inside record 2's DEFLATE stream: refused, and so is everything that
+      // replays through it; generation 8's full copy still reads.
+      const damaged = new Uint8Array(record2);
+      damaged[20] = damaged[20]! ^ 0x40;
+      await store.delete(ms.keys.historyRecord(2));
+      await store.put(ms.keys.historyRecord(2), damaged);
+      await expect(ms.readGeneration(2)).rejects.toThrow(HistoryIncompleteError);
       await expect(ms.readGeneration(5)).rejects.toThrow(HistoryIncompleteError);
+      await expect(ms.restore(2)).rejects.toThrow(HistoryIncompleteError);
+      expect(ids(await ms.readGeneration(8))).toEqual([...big, 's-0', 's-1', 's-2', 's-3', 's-4', 's-5']);
     });
 
     it('a record that does not replay to what was committed is refused, never restored', async () => {

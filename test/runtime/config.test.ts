@@ -25,6 +25,13 @@ describe('configuration from the environment', () => {
     expect(loadConfig({ USAGEDB_STRIP_MAX_SEGMENTS: '0' }).jobs.options.strip?.maxSegments).toBe(0);
   });
 
+  it('USAGEDB_ROLLUP_MAX_ROWS_PERCENT: a rollup is written only at most this share of its input rows (default half; 100: always)', () => {
+    expect(loadConfig({}).jobs.options.rollup?.maxRowsRatio).toBe(0.5);
+    expect(loadConfig({ USAGEDB_ROLLUP_MAX_ROWS_PERCENT: '100' }).jobs.options.rollup?.maxRowsRatio).toBe(1);
+    expect(() => loadConfig({ USAGEDB_ROLLUP_MAX_ROWS_PERCENT: '0' })).toThrow(/USAGEDB_ROLLUP_MAX_ROWS_PERCENT/);
+    expect(() => loadConfig({ USAGEDB_ROLLUP_MAX_ROWS_PERCENT: '101' })).toThrow(/USAGEDB_ROLLUP_MAX_ROWS_PERCENT/);
+  });
+
   it('USAGEDB_MAX_REQUEST_BYTES sets the body limit of every route but ingest', () => {
     expect(loadConfig({ USAGEDB_MAX_REQUEST_BYTES: '1048576' }).maxRequestBytes).toBe(1_048_576);
   });

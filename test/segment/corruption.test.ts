@@ -114,8 +114,9 @@ describe('hashes sidecar corruption', () => {
       return c;
     };
     expectCorrupt(() => decodeSegmentHashes(edit(0, 0)));
-    for (const v of [0, 3]) expect(() => decodeSegmentHashes(restamp(edit(4, v), 4))).toThrow(SegmentCorruptError);
-    expect(() => decodeSegmentHashes(restamp(edit(4, 3), 4))).toThrow(/version/);
+    // A version byte that is not the block's: an unknown version, or one whose row size does not fit.
+    for (const v of [0, 1, 2, 4]) expect(() => decodeSegmentHashes(restamp(edit(4, v), 4))).toThrow(SegmentCorruptError);
+    expect(() => decodeSegmentHashes(restamp(edit(4, 4), 4))).toThrow(/version/);
     expect(() => decodeSegmentHashes(restamp(edit(8, h[8]! + 1), 4))).toThrow(/length/);
     expectCorrupt(() => decodeSegmentHashes(new Uint8Array(3)));
   });

@@ -16,6 +16,8 @@ import {
   isVersion1,
   payloadHash,
 } from '../../src/segment/raw.ts';
+import { SegmentCorruptError } from '../../src/segment/errors.ts';
+import { encodeHashesV2 } from '../support/hashes-v2.ts';
 import { eventArb, realisticEvents, ulidEventArb } from './arbitraries.ts';
 
 const buckets = (a: string) => bucketOf(a, 64);
@@ -79,29 +81,32 @@ describe('word-reading murmur twin', () => {
   });
 });
 
-describe('hashes block (version 2)', () => {
-  /** Each row as "key|payload|id|second", from what an independent computation expects. */
-  const expected = (events: readonly UsageEvent[]) =>
-    events
-      .map((e) => {
-        const key = eventKey(e.account_id, e.event_id);
-        const payload = payloadHash(e);
-        return `${key[0]},${key[1]},${key[2]}|${payload[0]},${payload[1]}|${eventHash(e.event_id)[0]}|${Math.min(2 ** 32 - 1, Math.floor(e.ingested_at_ms / 1000))}`;
-      })
-      .sort();
+/** Each row as "key|payload|id|second" in the 80-bit key and 32-bit payload, from an independent computation. */
+const expected = (events: readonly UsageEvent[]) =>
+  events
+    .map((e) => {
+      const key = eventKey(e.account_id, e.event_id);
+      const payload = payloadHash(e);
+      return `${key[0]},${key[1]},${key[2]! & 0xffff}|${payload[0]}|${eventHash(e.event_id)[0]}|${Math.min(2 ** 32 - 1, Math.floor(e.ingested_at_ms / 1000))}`;
+    })
+    .sort();
 
-  const decoded = (bytes: Uint8Array) => {
-    const h = decodeSegmentHashes(bytes);
-    if (isVersion1(h)) throw new Error('written as version 1');
-    const rows = Array.from(
-      { length: h.count },
-      (_, i) => `${h.keys[i * 3]},${h.keys[i * 3 + 1]},${h.keys[i * 3 + 2]}|${h.payloads[i * 2]},${h.payloads[i * 2 + 1]}|${h.ids[i]}|${h.ingestedSec[i]}`,
-    );
-    return { h, rows };
-  };
+const decoded = (bytes: Uint8Array) => {
+  const h = decodeSegmentHashes(bytes);
+  if (isVersion1(h)) throw new Error('written as version 1');
+  const rows = Array.from(
+    { length: h.count },
+    (_, i) => `${h.keys[i * 3]},${h.keys[i * 3 + 1]},${h.keys[i * 3 + 2]}|${h.payloads[i]}|${h.ids[i]}|${h.ingestedSec[i]}`,
+  );
+  return { h, rows };
+};
 
+describe('hashes block (version 3)', () => {
   const check = (events: readonly UsageEvent[]) => {
     const enc = encodeRawSegment(events, buckets);
+    expect(enc.hashes[4]).toBe(3);
+    // 22 bytes a row: 80-bit key, 32-bit payload, 32-bit id hash, u32 second; 16 of header, 4 of CRC.
+    expect(enc.hashes.length).toBe(16 + 22 * events.length + 4);
     const { h, rows } = decoded(enc.hashes);
     expect(h.count).toBe(events.length);
     expect([...rows].sort()).toEqual(expected(events));
@@ -158,12 +163,52 @@ describe('hashes block (version 2)', () => {
   it('encodes an empty segment, and refuses rows out of key order', () => {
     const empty = encodeRawSegment([], buckets).hashes;
     expect(decodeSegmentHashes(empty).count).toBe(0);
-    const two = encodeRawSegment(realisticEvents(2, 9), buckets).hashes;
-    const swapped = two.slice();
-    swapped.copyWithin(16, 16 + 28, 16 + 56); // row 1 over row 0: unsorted (and equal rows)
-    swapped.set(two.subarray(16, 16 + 28), 16 + 28);
-    const view = new DataView(swapped.buffer);
-    view.setUint32(swapped.length - 4, crc32(swapped, 0, swapped.length - 4), true);
-    expect(() => decodeSegmentHashes(swapped)).toThrow(/not sorted/);
+    for (const two of [encodeRawSegment(realisticEvents(2, 9), buckets).hashes, encodeHashesV2(realisticEvents(2, 9))]) {
+      const row = two[4] === 3 ? 22 : 28;
+      const swapped = two.slice();
+      swapped.copyWithin(16, 16 + row, 16 + 2 * row); // row 1 over row 0: unsorted
+      swapped.set(two.subarray(16, 16 + row), 16 + row);
+      const view = new DataView(swapped.buffer);
+      view.setUint32(swapped.length - 4, crc32(swapped, 0, swapped.length - 4), true);
+      expect(() => decodeSegmentHashes(swapped)).toThrow(/not sorted/);
+    }
+  });
+
+  it('refuses a damaged version 3 block (CRC), whichever byte', () => {
+    const block = encodeRawSegment(realisticEvents(300, 4), buckets).hashes;
+    expect(decodeSegmentHashes(block).count).toBe(300);
+    for (const at of [0, 4, 9, 16, 16 + 8, 16 + 22 * 150 + 11, block.length - 5, block.length - 1]) {
+      const bad = block.slice();
+      bad[at]! ^= 0x10;
+      expect(() => decodeSegmentHashes(bad)).toThrow(SegmentCorruptError);
+    }
+    // A row count that does not match the length is refused even with a valid CRC.
+    const short = block.slice(0, block.length - 22);
+    new DataView(short.buffer).setUint32(short.length - 4, crc32(short, 0, short.length - 4), true);
+    expect(() => decodeSegmentHashes(short)).toThrow(/length/);
+  });
+});
+
+describe('hashes block version 2 (written by earlier releases; read forever)', () => {
+  it('decodes to the same 80-bit keys and 32-bit payloads as version 3 of the same events (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(eventArb, ulidEventArb), { maxLength: 30 }), (events) => {
+        const v2 = encodeHashesV2(events);
+        expect(v2[4]).toBe(2);
+        expect(v2.length).toBe(16 + 28 * events.length + 4);
+        const old = decoded(v2);
+        expect([...old.rows].sort()).toEqual(expected(events));
+        expect([...old.rows].sort()).toEqual([...decoded(encodeSegmentHashes(events)).rows].sort());
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('on a realistic batch: the same rows as version 3, in the same order', () => {
+    const events = realisticEvents(3000, 8);
+    const old = decoded(encodeHashesV2(events));
+    const now = decoded(encodeSegmentHashes(events));
+    expect(old.rows).toEqual(now.rows);
+    expect(old.h.ingestedSec).toEqual(now.h.ingestedSec);
   });
 });

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { expect } from 'vitest';
 import { runJob, type JobName, type JobOptions } from '../../src/jobs/run.ts';
 import { shardOfAccount } from '../../src/model/bucket.ts';
+import { rebuildRollups } from '../../src/rollup/rebuild.ts';
 import { postBatch } from '../support/instance.ts';
 import { keyOf, type Model, monthOf, type WireEvent } from './model.ts';
 import { FAULT_KINDS, SIM_WINDOW_MS, type FaultKind, type World } from './world.ts';
@@ -28,6 +29,11 @@ const JOB_OPTIONS: JobOptions = {
   rollup: { maxRollups: 4, graceMs: 0, groupRows: 3 },
 };
 const MONTHS = [Date.UTC(2026, 7, 1), Date.UTC(2026, 8, 1), Date.UTC(2026, 9, 1)];
+/**
+ * A rollup job either with the default ratio (inputs whose rollup would not halve them are
+ * marked sparse, as the sim's few events per hour mostly are) or writing every rollup (ratio 1).
+ */
+const ALWAYS_ROLL: JobOptions = { ...JOB_OPTIONS, rollup: { ...JOB_OPTIONS.rollup, maxRowsRatio: 1 } };
 
 function freshEvents(m: Model, n: number, account: number, month: number, variant: number): WireEvent[] {
   const out: WireEvent[] = [];
@@ -182,12 +188,25 @@ export function commands(instances: number): fc.Arbitrary<Cmd>[] {
     fc
       .tuple(i, fc.integer({ min: 1, max: 10 }), fc.nat(4), fc.nat(1000), fc.constantFrom(...FAULT_KINDS))
       .map(([n, size, acct, v, fault]) => cmd(`ingest-with-fault(i${n}, ${fault})`, (m, w) => send(m, w, n, freshEvents(m, size, acct, 1, v), fault))),
-    fc.tuple(i, fc.constantFrom<JobName>('rollup', 'compact', 'gc'), fc.option(fc.constantFrom(...FAULT_KINDS), { nil: undefined })).map(([n, job, fault]) =>
-      cmd(`job(i${n}, ${job}${fault ? `, ${fault}` : ''})`, async (m, w) => {
+    fc
+      .tuple(i, fc.constantFrom<JobName>('rollup', 'compact', 'gc'), fc.option(fc.constantFrom(...FAULT_KINDS), { nil: undefined }), fc.boolean())
+      .map(([n, job, fault, always]) =>
+        cmd(`job(i${n}, ${job}${job === 'rollup' && always ? ' always' : ''}${fault ? `, ${fault}` : ''})`, async (m, w) => {
+          if (fault !== undefined) w.faults.arm(fault, 2);
+          if (job === 'compact') m.markMaybeCollapsed();
+          try {
+            await runJob(w.instances[n]!.db, job, job === 'rollup' && always ? ALWAYS_ROLL : JOB_OPTIONS).catch(() => undefined);
+          } finally {
+            w.faults.disarm();
+          }
+        }),
+      ),
+    // rebuild-rollups over one month: drops its rollups and clears its sparse marks (totals unchanged).
+    fc.tuple(i, fc.nat(2), fc.option(fc.constantFrom(...FAULT_KINDS), { nil: undefined })).map(([n, mo, fault]) =>
+      cmd(`rebuild-rollups(i${n}, month ${mo}${fault ? `, ${fault}` : ''})`, async (_m, w) => {
         if (fault !== undefined) w.faults.arm(fault, 2);
-        if (job === 'compact') m.markMaybeCollapsed();
         try {
-          await runJob(w.instances[n]!.db, job, JOB_OPTIONS).catch(() => undefined);
+          await rebuildRollups(w.instances[n]!.db, { from: MONTHS[mo]!, to: MONTHS[mo]! + 31 * 86_400_000, graceMs: 0 }).catch(() => undefined);
         } finally {
           w.faults.disarm();
         }

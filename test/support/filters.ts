@@ -10,6 +10,6 @@ export const alwaysMaybe: FilterLoader = async (store, seg) => {
     override mayContain(): boolean {
       return true;
     }
-  })(real.filter.seed, real.filter.blockLength, real.filter.fingerprints);
+  })(real.filter.seed, real.filter.blockLength, real.filter.fingerprints, real.filter.key2Mask);
   return { ...real, filter: maybe };
 };

@@ -24,7 +24,7 @@ const shardOk = z.object({
   updated_at: z.string().describe('When the manifest was last committed.'),
   raw_segments: count.describe('Live raw segments.'),
   uncompacted_segments: count.describe('Raw segments compaction has not merged yet (ingest output).'),
-  unrolled_segments: count.describe('Compacted raw segments no rollup covers yet.'),
+  unrolled_segments: count.describe('Compacted raw segments the rollup job has not processed yet (neither rolled up nor marked sparse).'),
   raw_rows: count.describe('Rows in the live raw segments.'),
   rollup_segments: count,
   replacements: count.describe('Replaced objects still readable during their grace period (GC expires them).'),

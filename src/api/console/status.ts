@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Database } from '../../manifest/database.ts';
 import type { CommittedManifest } from '../../manifest/manifest-store.ts';
 import type { QueryEngine } from '../../query/engine.ts';
+import { awaitsRollup } from '../../rollup/rollup-job.ts';
 import { parsePrometheus } from './prom.ts';
 import type { AdminStatus } from './schemas.ts';
 
@@ -34,7 +35,7 @@ function shardStatus(snap: CommittedManifest, stats: { commits: number; conflict
     updated_at: new Date(m.updated_at_ms).toISOString(),
     raw_segments: m.segments.length,
     uncompacted_segments: m.segments.filter((s) => s.compacted !== true).length,
-    unrolled_segments: m.segments.filter((s) => s.compacted === true && s.rolled_by === undefined).length,
+    unrolled_segments: m.segments.filter(awaitsRollup).length,
     raw_rows: m.segments.reduce((n, s) => n + s.rows, 0),
     rollup_segments: m.rollups.length,
     replacements: m.replacements.length,

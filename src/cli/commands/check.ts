@@ -14,7 +14,8 @@ export interface ShardSummary {
   readonly shard: number;
   readonly generation: number | null;
   readonly updated_at: string | null;
-  readonly segments: { total: number; rolled: number; compacted: number; unrolled: number };
+  /** `sparse`: unrolled segments the rollup job marked not worth a rollup (read as raw). */
+  readonly segments: { total: number; rolled: number; compacted: number; unrolled: number; sparse: number };
   readonly rollups: { total: number; event_count: number };
   readonly periods: { open: number; closing: number; closed: number };
   readonly replacements: number;
@@ -35,6 +36,7 @@ export function summarize(shard: number, m: DeepReadonly<ShardManifest>): ShardS
       rolled: m.segments.filter((s) => s.rolled_by !== undefined).length,
       compacted: m.segments.filter((s) => s.compacted === true).length,
       unrolled: m.segments.filter((s) => s.rolled_by === undefined).length,
+      sparse: m.segments.filter((s) => s.rolled_by === undefined && s.rollup === 'sparse').length,
     },
     rollups: { total: m.rollups.length, event_count: m.rollups.reduce((n, r) => n + r.event_count, 0) },
     periods: { open: count('open'), closing: count('closing'), closed: count('closed') },
@@ -59,7 +61,7 @@ async function forgiveCollected(db: Database, problems: Problem[]): Promise<void
 }
 
 const EMPTY = {
-  segments: { total: 0, rolled: 0, compacted: 0, unrolled: 0 },
+  segments: { total: 0, rolled: 0, compacted: 0, unrolled: 0, sparse: 0 },
   rollups: { total: 0, event_count: 0 },
   periods: { open: 0, closing: 0, closed: 0 },
   replacements: 0,
@@ -146,12 +148,13 @@ export const checkCommand: Command = {
           `conditional-write probe: ${db.probe.ok ? 'ok' : `FAILED (${db.probe.problems.join('; ')})`}`,
           '',
           table(
-            ['shard', 'gen', 'segments', 'rolled', 'compacted', 'rollups', 'periods o/c/c', 'repl', 'rows', 'bytes'],
+            ['shard', 'gen', 'segments', 'rolled', 'sparse', 'compacted', 'rollups', 'periods o/c/c', 'repl', 'rows', 'bytes'],
             shards.map((s) => [
               s.shard,
               s.generation ?? 'CORRUPT',
               s.segments.total,
               s.segments.rolled,
+              s.segments.sparse,
               s.segments.compacted,
               s.rollups.total,
               `${s.periods.open}/${s.periods.closing}/${s.periods.closed}`,

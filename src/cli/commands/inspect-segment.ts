@@ -59,7 +59,7 @@ export const inspectSegmentCommand: Command = {
     let stored: Record<string, unknown> = { exists: body !== null };
     if (body !== null) {
       if (found.kind === 'raw') {
-        // A segment in row groups (found by walking its groups: a replaced one has no entry), its hashes after the directory if any.
+        // A segment in row groups (found by walking its groups: a replaced one has no entry), its filter and hashes after the directory if any.
         const extent = rawGroupsExtentOf(body);
         const segment = extent === undefined ? splitRawSegmentObject(body).segment : body.subarray(0, extent.bytes);
         const cols = extent === undefined ? decodeRawSegment(segment) : decodeRawObject(segment, extent.directoryBytes);

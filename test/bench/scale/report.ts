@@ -1,5 +1,5 @@
 /** bench:scale's table and issue 15's goals, evaluated as numbers (no asserts). */
-import type { FirstIngest } from './run.ts';
+import type { FirstIngest, StoredFigures } from './run.ts';
 
 export interface SizeResult {
   readonly store: string;
@@ -26,7 +26,7 @@ export interface SizeResult {
     exact: boolean;
     mismatches: string[];
   };
-  readonly segments: { raw: number; rows: number; raw_compacted: number; raw_rolled: number; rollup: number; unreferenced_raw_objects: number };
+  readonly segments: StoredFigures['segments'];
   readonly objects: number;
   readonly stored_bytes: number;
   readonly stored_by_kind: Record<string, { objects: number; bytes: number }>;
@@ -110,7 +110,10 @@ export function printTable(results: readonly SizeResult[]): void {
     ['monthly total warm p50 / p95 ms', (r) => `${r.monthly_total_ms.warm_p50} / ${r.monthly_total_ms.warm_p95}`],
     ['totals exact', (r) => String(r.monthly_total_ms.exact)],
     ['job runs failed (scheduler would log)', (r) => String(Object.values(r.job_errors).reduce((a, x) => a + x, 0))],
-    ['raw segments (compacted / rolled)', (r) => `${r.segments.raw} (${r.segments.raw_compacted} / ${r.segments.raw_rolled})`],
+    [
+      'raw segments (compacted / rolled / sparse)',
+      (r) => `${r.segments.raw} (${r.segments.raw_compacted} / ${r.segments.raw_rolled} / ${r.segments.raw_sparse ?? 'n/a'})`,
+    ],
     ['rollup segments', (r) => String(r.segments.rollup)],
     ['objects', (r) => r.objects.toLocaleString('en-US')],
     ['stored bytes / event', (r) => String(r.bytes_per_event)],

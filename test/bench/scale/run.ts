@@ -239,6 +239,10 @@ export async function build(target: StoreTarget, size: SizeSpec, o: RunOptions, 
     if ((day + 1) % o.jobsEveryDays === 0 || day === size.days - 1) {
       const t0 = performance.now();
       const runs = await untilQuiet(services, errors);
+      // The scheduler's GC (hourly by default) runs again once the replacement grace (15 min)
+      // has passed: what the jobs replaced is released then, not at the next pass days later.
+      clock.set(clock.now() + 20 * MINUTE_MS);
+      for (const f of (await runJobs(services, ['gc'])).failed) errors.set(f, (errors.get(f) ?? 0) + 1);
       jobsMs += performance.now() - t0;
       ticks += runs;
     }
@@ -301,7 +305,16 @@ export interface StoredFigures {
   readonly bytes: number;
   readonly by_kind: Record<string, { objects: number; bytes: number }>;
   readonly manifest_bytes_per_shard: { max: number; mean: number; shards: number };
-  readonly segments: { raw: number; rows: number; raw_compacted: number; raw_rolled: number; rollup: number; unreferenced_raw_objects: number };
+  readonly segments: {
+    raw: number;
+    rows: number;
+    raw_compacted: number;
+    raw_rolled: number;
+    /** Marked `rollup: 'sparse'`: the rollup job found a rollup of them would not aggregate. */
+    raw_sparse?: number;
+    rollup: number;
+    unreferenced_raw_objects: number;
+  };
   readonly older_than_window: { rows: number; bytes: number };
 }
 
@@ -368,6 +381,7 @@ export async function storedFigures(b: BuildOutcome): Promise<StoredFigures> {
       rows: segs.reduce((n, x) => n + x.rows, 0),
       raw_compacted: segs.filter((s) => s.compacted === true).length,
       raw_rolled: segs.filter((s) => s.rolled_by !== undefined).length,
+      raw_sparse: segs.filter((s) => s.rolled_by === undefined && s.rollup === 'sparse').length,
       rollup: manifests.reduce((n, m) => n + m.rollups.length, 0),
       unreferenced_raw_objects: unreferenced,
     },
