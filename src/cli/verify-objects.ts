@@ -59,9 +59,10 @@ function differs(out: Problem[], shard: number, kind: string, id: string, what: 
 /** Reads a raw segment and compares what it holds with its manifest entry. */
 export async function checkRawSegment(store: ObjectStore, shard: number, e: DeepReadonly<RawSegmentEntry>): Promise<Problem[]> {
   const out: Problem[] = [];
-  // Row groups are written for lean segments only: anything else would read its hashes from inside the groups.
-  if (e.directory_bytes !== undefined && !isLean(e)) return [{ shard, kind: 'raw', id: e.id, message: 'directory_bytes on a segment that is not lean' }];
-  // The container only (a grouped lean object whole): hashes appended to the object are checked by checkHashes.
+  // Row groups are written by compaction only (lean, or with hashes after the directory), never with a sidecar.
+  if (e.directory_bytes !== undefined && e.hashes_key !== undefined)
+    return [{ shard, kind: 'raw', id: e.id, message: 'directory_bytes on a segment with a hashes sidecar' }];
+  // The container only (a grouped object's groups and directory): hashes appended to the object are checked by checkHashes.
   const bytes = await fetch(store, e.key, e.hashes_key === undefined ? { offset: 0, length: e.bytes } : undefined);
   if (bytes === null) return [{ shard, kind: 'raw', id: e.id, message: `object ${e.key} is missing` }];
   let cols: ReturnType<typeof decodeRawObject>;

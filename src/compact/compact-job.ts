@@ -33,7 +33,7 @@ export interface CompactOptions extends OutputSizing {
   readonly graceMs: number;
   /** Ingest's dedupe window: outputs whose rows are all older (strip-hashes.ts) are written lean. */
   readonly dedupeWindowMs: number;
-  /** Lean outputs of more rows are written as row groups of at most this many (default RAW_GROUP_ROWS). */
+  /** Outputs of more rows (lean or with hashes) are written as row groups of at most this many (default RAW_GROUP_ROWS). */
   readonly groupRows?: number;
 }
 

@@ -7,7 +7,8 @@
  * [0, bytes), decode, checks against the entry, encode, create-only PUT; `writeLeanCopy`) and
  * commits a 1:1 replacement (`stripHashes`): same rows and stats, same rollup status; only
  * `bytes` and `checksum` are the new object's (and `directory_bytes`, when a copy of more than
- * `groupRows` rows is written as row groups: segment/raw-groups.ts).
+ * `groupRows` rows is written as row groups: segment/raw-groups.ts; an input compacted in row
+ * groups already holds the lean object as its [0, bytes), which is copied as it is).
  * The old objects stay readable for the grace period (queries planned before the commit), then
  * GC deletes them. Concurrent runs, compactions and rollups are decided by the commit: an input
  * no longer listed as it was refuses the whole edit, and the copies written are garbage for GC.

@@ -60,8 +60,9 @@ export const replaceSegments = z.object({
  * Lean hashes: compacted segments whose rows are all past the dedupe window, each replaced 1:1 by
  * its rows in a lean object (`key`) without hashes block or filter: the container rewritten in raw
  * format v2, of `out_bytes` bytes and checksum `out_checksum` (absent: a byte-for-byte copy, same
- * `bytes` and `checksum`, as earlier builds wrote). `bytes` and `checksum` name the input as
- * listed. Everything else of the entry stays (rows, stats, `rolled_by`, `compacted`, `created_at_ms`);
+ * `bytes` and `checksum`, as earlier builds wrote), in row groups when `out_directory_bytes` says
+ * so (the input's `directory_bytes` never carries over to a re-encoded copy). `bytes` and
+ * `checksum` name the input as listed. Everything else of the entry stays (rows, stats, `rolled_by`, `compacted`, `created_at_ms`);
  * the rollup that lists an input lists its replacement instead. Refused whole if any input is no
  * longer listed as it was; the inputs stay readable until `delete_after_ms`, as compaction's do.
  */
@@ -300,7 +301,9 @@ const APPLY: Appliers = {
     const inputs: ReplacementRecord['inputs'] = [];
     for (const x of e.segments) {
       const i = at.get(x.input)!;
-      const { hashes_key, filter_bytes: _filter, ...rest } = d.segments[i]!;
+      const { hashes_key, filter_bytes: _filter, directory_bytes: inputDirectory, ...rest } = d.segments[i]!;
+      // A re-encoded copy lists its own directory, if any (a grouped input's is not the copy's); a byte copy keeps the input's.
+      const directory = x.out_bytes === undefined ? inputDirectory : x.out_directory_bytes;
       inputs.push({ id: x.input, key: rest.key, ...(hashes_key === undefined ? {} : { hashes_key }) });
       d.segments[i] = {
         ...rest,
@@ -309,7 +312,7 @@ const APPLY: Appliers = {
         bytes: x.out_bytes ?? rest.bytes,
         checksum: x.out_checksum ?? rest.checksum,
         hashes: 'none',
-        ...(x.out_directory_bytes === undefined ? {} : { directory_bytes: x.out_directory_bytes }),
+        ...(directory === undefined ? {} : { directory_bytes: directory }),
       };
       renamed.set(x.input, x.id);
     }

@@ -41,8 +41,9 @@ export const STORED_MANIFEST_FORMAT_FIELDS = 4;
  */
 export const STORED_MANIFEST_FORMAT_LEAN_V2 = 5;
 /**
- * The stored format of `current.json` (chunked or not) while any raw entry is a lean segment
- * written as row groups (`directory_bytes`, segment/raw-groups.ts): builds before it — format 5
+ * The stored format of `current.json` (chunked or not) while any raw entry is written as row
+ * groups (`directory_bytes`, segment/raw-groups.ts; lean, or compacted inside the dedupe window
+ * with its hashes after the directory, whose groups are raw format v2 too): builds before it — format 5
  * readers included — would drop the field and read the object as one container, which fails as
  * corrupt (`segment_corrupt`) in every query and compaction that reads it. They refuse format 6
  * (upgrade) instead, by name, before reading any segment. Written only while such an entry is

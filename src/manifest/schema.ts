@@ -73,10 +73,12 @@ export const rawSegmentEntry = z.object({
    */
   hashes: z.literal('none').optional(),
   /**
-   * Only with `hashes: 'none'`: the lean object is written as row groups (segment/raw-groups.ts)
-   * and this is the length of the group directory that ends it, at [bytes - directory_bytes,
-   * bytes); `bytes` is the whole object and `checksum` the directory's CRC-32. Absent: one
-   * container, as before. Listed only in format-6 manifests (manifest/parts.ts).
+   * The segment's [0, bytes) is written as row groups (segment/raw-groups.ts) and this is the
+   * length of the group directory that ends it, at [bytes - directory_bytes, bytes); `checksum`
+   * is the directory's CRC-32. A lean segment's object is exactly that; a compacted one inside
+   * the dedupe window has its key filter and hashes block after it, at [bytes, …), as a single
+   * container has them. Never with `hashes_key`. Absent: one container, as before. Listed only
+   * in format-6 manifests (manifest/parts.ts).
    */
   directory_bytes: z.number().int().positive().optional(),
   created_at_ms: int,

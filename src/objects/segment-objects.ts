@@ -6,6 +6,8 @@
  * [0, entry.bytes), the hashes [entry.bytes, end). Entries written before that (`hashes_key`)
  * keep their hashes in a sidecar object and are read from there; lean entries (`hashes: 'none'`,
  * rows past the dedupe window) have none, and their hashes are computed from the columns.
+ * A compacted segment of many rows has row groups and their directory as its [0, bytes)
+ * (`directory_bytes`), followed by its key filter and hashes block if it has them.
  * Segment objects are immutable.
  */
 import type { ShardKeys } from '../manifest/keys.ts';
@@ -20,6 +22,8 @@ import {
   isFilterBlock,
   decodeRawObject,
   decodeSegmentHashes,
+  rawDirectoryOf,
+  RAW_VERSION_LEAN,
   encodeGroupedRawSegment,
   encodeKeyFilter,
   encodeSegmentHashes,
@@ -67,7 +71,7 @@ type RawRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'hash
 /** A segment with a key filter block (compacted by this version). */
 export type FilteredRef = Pick<DeepReadonly<RawSegmentEntry>, 'id' | 'key' | 'bytes' | 'rows'> & { readonly filter_bytes: number };
 type RollupRef = Pick<DeepReadonly<RollupSegmentEntry>, 'id' | 'key'> & { readonly bytes?: number; readonly directory_bytes?: number | undefined };
-/** A segment object written as row groups (a rollup, or a lean raw segment). */
+/** A segment object written as row groups (a rollup, or a compacted raw segment). */
 export type GroupedRef = { readonly id: string; readonly key: string; readonly bytes: number; readonly directory_bytes: number };
 
 /**
@@ -78,8 +82,9 @@ export type GroupedRef = { readonly id: string; readonly key: string; readonly b
 export const ROLLUP_GROUP_ROWS = 4096;
 
 /**
- * Lean raw segments of more rows than this are written as row groups of at most this many rows
- * (segment/raw-groups.ts), as rollups are: a one-account query reads the directory and its groups.
+ * Compacted raw segments (lean, or inside the dedupe window with hashes) of more rows than this
+ * are written as row groups of at most this many rows (segment/raw-groups.ts), as rollups are: a
+ * one-account query reads the directory and its groups.
  */
 export const RAW_GROUP_ROWS = 4096;
 
@@ -99,7 +104,10 @@ export interface WriteRawOptions {
    * hashes, no filter (the entry says `hashes: 'none'`, which only format-4 manifests carry).
    */
   readonly lean?: boolean;
-  /** Lean segments of more rows are written as row groups of at most this many (default RAW_GROUP_ROWS). */
+  /**
+   * Lean or compacted segments of more rows are written as row groups of at most this many
+   * (default RAW_GROUP_ROWS); a compacted one with hashes keeps them after the directory.
+   */
   readonly groupRows?: number;
 }
 
@@ -116,12 +124,21 @@ export async function writeRawSegment(
   const lean = opts.lean === true;
   const level = opts.level ?? (lean ? LEAN_LEVEL : undefined);
   const groupRows = opts.groupRows ?? RAW_GROUP_ROWS;
-  if (lean && events.length > groupRows) {
+  if ((lean || opts.compacted === true) && events.length > groupRows) {
     // Many rows: row groups, so a one-account query reads only its groups (row-groups.ts).
-    const grouped = encodeGroupedRawSegment(events, opts.bucketOf, { groupRows, ...(level === undefined ? {} : { level }) });
+    // At the lean level even inside the window: the strip step then copies [0, bytes) as it is.
+    const grouped = encodeGroupedRawSegment(events, opts.bucketOf, { groupRows, level: opts.level ?? LEAN_LEVEL });
     const key = keys.rawSegment(id);
-    await store.put(key, grouped.bytes, { ifNoneMatch: '*' });
-    return { ...rawEntry(id, key, grouped.stats, deps.clock.now(), opts.compacted === true), hashes: 'none', directory_bytes: grouped.directoryBytes };
+    const entry = { ...rawEntry(id, key, grouped.stats, deps.clock.now(), opts.compacted === true), directory_bytes: grouped.directoryBytes };
+    if (lean) {
+      await store.put(key, grouped.bytes, { ifNoneMatch: '*' });
+      return { ...entry, hashes: 'none' };
+    }
+    // Inside the dedupe window: the key filter and hashes follow the directory, at [bytes, …), as they follow a container.
+    const hashes = encodeSegmentHashes(events, undefined, undefined, opts.hashes);
+    const filter = encodeKeyFilter(hashes);
+    await store.put(key, concat(grouped.bytes, filter, hashes), { ifNoneMatch: '*' });
+    return { ...entry, filter_bytes: filter.byteLength };
   }
   const encoded = encodeRawSegment(events, opts.bucketOf, {
     ...(level === undefined ? {} : { level }),
@@ -161,7 +178,7 @@ export async function writeRollupSegment(
   return grouped === undefined ? entry : { ...entry, directory_bytes: grouped.directoryBytes };
 }
 
-/** The raw segment container (without the appended hashes; a grouped lean object whole): one ranged GET. */
+/** The raw segment container (without the appended hashes; a grouped one's groups and directory): one ranged GET. */
 export async function readRawSegmentBytes(store: ObjectStore, seg: RawRef, hint = ''): Promise<Uint8Array> {
   const res = await store.get(seg.key, seg.hashes_key === undefined ? { range: { offset: 0, length: seg.bytes } } : {});
   if (res === null || res.notModified) throw missing(seg, 'the object', seg.key, hint);
@@ -241,8 +258,10 @@ export type LeanInput = RawRef &
  * PUT it checks the container against the entry (length, rows, checksum, exact quantity total,
  * time and account bounds) and that the new bytes decode to exactly the same events; a mismatch
  * throws and nothing is written. More than `groupRows` rows are written as row groups (the
- * checksum is then the directory's). The caller lists the result's `bytes`, `checksum` and
- * `directoryBytes`.
+ * checksum is then the directory's). An input already in row groups of v2 containers (compacted
+ * inside the window by this build, at the lean level) is copied as it is, [0, bytes) — already the
+ * lean grouped object — after the same checks. The caller lists the result's `bytes`, `checksum`
+ * and `directoryBytes`.
  */
 export async function writeLeanCopy(
   store: ObjectStore,
@@ -260,10 +279,30 @@ export async function writeLeanCopy(
       `segment ${seg.id}: the container has ${bytes.length} bytes, ${events.length} rows and checksum ${checksum}, the entry says ${seg.bytes}, ${seg.rows} and ${seg.checksum}`,
     );
   }
+  if (!sameTotals(eventStats(events), seg)) throw new SegmentCorruptError(`segment ${seg.id}: its rows do not give the totals and bounds its entry lists`);
+  if (seg.directory_bytes !== undefined && allGroupsLean(bytes, seg.directory_bytes)) {
+    const id = newId(deps);
+    const key = keys.rawSegment(id);
+    await store.put(key, bytes, { ifNoneMatch: '*' });
+    return { id, key, bytes: seg.bytes, checksum: seg.checksum, directoryBytes: seg.directory_bytes };
+  }
   const grouped = events.length > groupRows ? encodeGroupedRawSegment(events, () => 0, { groupRows, level: LEAN_LEVEL }) : undefined;
   const encoded = grouped ?? encodeRawSegment(events, () => 0, { lean: true, level: LEAN_LEVEL });
   const s = encoded.stats;
-  const same =
+  if (!sameTotals(s, seg)) throw new SegmentCorruptError(`segment ${seg.id}: its rows do not give the totals and bounds its entry lists`);
+  const back = rawColumnsToEvents(decodeRawObject(encoded.bytes, grouped?.directoryBytes));
+  if (!sameEvents(back, events)) throw new SegmentCorruptError(`segment ${seg.id}: the lean rewrite does not decode to the same events`);
+  const id = newId(deps);
+  const key = keys.rawSegment(id);
+  await store.put(key, encoded.bytes, { ifNoneMatch: '*' });
+  return { id, key, bytes: s.bytes, checksum: s.checksum, ...(grouped === undefined ? {} : { directoryBytes: grouped.directoryBytes }) };
+}
+
+type Totals = Pick<RawSegmentStats, 'rows' | 'quantity_sum' | 'min_ts' | 'max_ts' | 'min_ingested' | 'max_ingested' | 'min_account' | 'max_account'>;
+
+/** Whether totals and bounds are the entry's (bounds only when there are rows). */
+function sameTotals(s: Totals, seg: LeanInput): boolean {
+  return (
     s.rows === seg.rows &&
     s.quantity_sum === seg.quantity_sum &&
     (s.rows === 0 ||
@@ -272,14 +311,44 @@ export async function writeLeanCopy(
         s.min_ingested === seg.min_ingested &&
         s.max_ingested === seg.max_ingested &&
         s.min_account === seg.min_account &&
-        s.max_account === seg.max_account));
-  if (!same) throw new SegmentCorruptError(`segment ${seg.id}: its rows do not give the totals and bounds its entry lists`);
-  const back = rawColumnsToEvents(decodeRawObject(encoded.bytes, grouped?.directoryBytes));
-  if (!sameEvents(back, events)) throw new SegmentCorruptError(`segment ${seg.id}: the lean rewrite does not decode to the same events`);
-  const id = newId(deps);
-  const key = keys.rawSegment(id);
-  await store.put(key, encoded.bytes, { ifNoneMatch: '*' });
-  return { id, key, bytes: s.bytes, checksum: s.checksum, ...(grouped === undefined ? {} : { directoryBytes: grouped.directoryBytes }) };
+        s.max_account === seg.max_account))
+  );
+}
+
+/** Rows, exact quantity total and bounds of decoded events. */
+function eventStats(events: readonly UsageEvent[]): Totals {
+  let sum = 0n;
+  let minTs = Infinity,
+    maxTs = -Infinity,
+    minIng = Infinity,
+    maxIng = -Infinity;
+  let minAcc = '',
+    maxAcc = '';
+  events.forEach((e, i) => {
+    sum += e.quantity;
+    minTs = Math.min(minTs, e.timestamp_ms);
+    maxTs = Math.max(maxTs, e.timestamp_ms);
+    minIng = Math.min(minIng, e.ingested_at_ms);
+    maxIng = Math.max(maxIng, e.ingested_at_ms);
+    if (i === 0 || e.account_id < minAcc) minAcc = e.account_id;
+    if (i === 0 || e.account_id > maxAcc) maxAcc = e.account_id;
+  });
+  return {
+    rows: events.length,
+    quantity_sum: sum.toString(),
+    min_ts: minTs,
+    max_ts: maxTs,
+    min_ingested: minIng,
+    max_ingested: maxIng,
+    min_account: minAcc,
+    max_account: maxAcc,
+  };
+}
+
+/** Whether every group of a grouped object (already decoded and verified) is a raw format v2 container. */
+function allGroupsLean(object: Uint8Array, directoryBytes: number): boolean {
+  const dir = rawDirectoryOf(object, directoryBytes);
+  return dir.groups.every((g) => object[g.offset + 4] === RAW_VERSION_LEAN);
 }
 
 /** Field-by-field equality of two decoded event lists (same order). */

@@ -3,7 +3,7 @@
  * Segments are immutable, so an entry never goes stale; concurrent queries share one fetch (unless
  * `shareFetches` is off: on Workers a fetch one request started must not be awaited by another,
  * so only fetched bytes are shared). Columns are decoded on demand, so a total query never pays
- * for event ids. A segment written as row groups (a rollup, or a lean raw segment) is cached
+ * for event ids. A segment written as row groups (a rollup, or a compacted raw segment) is cached
  * group by group for one-account reads (key `id#group`) with its directory (plain data, at most
  * MAX_DIRECTORIES, counted in the bytes): a one-account query fetches the directory once, then
  * only its groups not cached yet. A read without an account caches the whole object (key `id`),

@@ -1,7 +1,7 @@
 /**
  * Raw segment (`.useg`) formats v1 and v2: constants, column ids and the decoded column types.
  * Segments are persisted forever: never change how v1 or v2 bytes are written or read; a change
- * is a new version. Readers read both; v2 is written only for lean segments (below).
+ * is a new version. Readers read both; v2 is written only for lean segments and row groups (below).
  *
  * Layout (fixed ints little-endian, varints unsigned LEB128, zigzag for signed values):
  *
@@ -94,13 +94,17 @@
  *                      v1 gives: the distinct maps, ascending by key string.
  *
  * Compatibility: builds before v2 refuse a v2 segment as corrupt (unsupported version), so a v2
- * object is only ever listed by a `hashes: 'none'` entry, and a manifest listing one is stored as
- * format 5 (`needsLeanV2Format`, STORED_MANIFEST_FORMAT_LEAN_V2 in manifest/parts.ts), which those
- * builds (format 4 readers included) refuse by name before reading any segment.
+ * container is only ever listed by a `hashes: 'none'` entry, and a manifest listing one is stored
+ * as format 5 (`needsLeanV2Format`, STORED_MANIFEST_FORMAT_LEAN_V2 in manifest/parts.ts), which
+ * those builds (format 4 readers included) refuse by name before reading any segment — or as a
+ * row group of an entry with `directory_bytes` (below), which format 6 covers.
  *
- * Row groups: a lean object of many rows may be several v2 containers followed by a group
- * directory (raw-groups.ts, row-groups.ts); each container is exactly as above. Its entry
- * carries `directory_bytes`, and a manifest listing one is stored as format 6.
+ * Row groups: a compacted object of many rows may be several v2 containers followed by a group
+ * directory (raw-groups.ts, row-groups.ts); each container is exactly as above. A lean object is
+ * exactly that; one compacted inside the dedupe window has its key filter and hashes block after
+ * the directory (ingest's dedupe reads only those, never the containers). Its entry carries
+ * `directory_bytes`, and a manifest listing one is stored as format 6, which builds before v2
+ * refuse by name too.
  */
 import type { CorrectionRef } from '../model/event.ts';
 

@@ -1,6 +1,7 @@
 /**
- * Grouped lean raw segments (row-groups.ts): the rows of a lean segment (raw format v2) cut into
- * consecutive row groups in the segment's sort order (account first), each a complete v2
+ * Grouped raw segments (row-groups.ts): the rows of a compacted segment — lean, or inside the
+ * dedupe window with its key filter and hashes block after the directory — cut into consecutive
+ * row groups in the segment's sort order (account first), each a complete v2
  * container of at most `groupRows` rows, followed by the group directory. An account's rows stay
  * in one group unless they alone exceed `groupRows`; then they get groups of their own (cut every
  * `groupRows` rows: raw rows have no key to keep together). The groups in order hold exactly the
@@ -42,7 +43,11 @@ export function cutRawGroups(events: readonly UsageEvent[], groupRows: number): 
   return cutInAccountOrder(sorted, groupRows, (e) => e.account_id);
 }
 
-/** Encodes events as a grouped lean segment (raw format v2 groups; at least one event). */
+/**
+ * Encodes events as grouped raw format v2 containers and their directory (at least one event):
+ * the whole object of a lean segment, or the part [0, bytes) of one that carries hashes (the
+ * caller appends them). `hashes` is empty.
+ */
 export function encodeGroupedRawSegment(
   events: readonly UsageEvent[],
   bucketOf: (accountId: string) => number,
@@ -114,20 +119,32 @@ export function decodeRawObject(object: Uint8Array, directoryBytes: number | und
 }
 
 /**
- * The directory length of a raw object read without its entry (a replaced segment: replacement
- * records keep only id and key): undefined unless the first container is followed by another
- * raw container or a directory (a single container is followed by nothing, or its hashes block).
+ * Where the groups and directory of a raw object read without its entry end (a replaced segment:
+ * replacement records keep only id and key): `bytes` is the end of the directory (the entry's
+ * `bytes`), `directoryBytes` its length. Undefined unless the first container is followed by
+ * another raw container or a directory (a single container is followed by nothing, or its filter
+ * and hashes). A grouped object written inside the dedupe window has its key filter and hashes
+ * after the directory, as a single container has them after itself.
  */
-export function rawDirectoryBytesOf(object: Uint8Array): number | undefined {
+export function rawGroupsExtentOf(object: Uint8Array): { readonly bytes: number; readonly directoryBytes: number } | undefined {
   const magicAt = (at: number) => (at + 4 <= object.length ? String.fromCharCode(object[at]!, object[at + 1]!, object[at + 2]!, object[at + 3]!) : '');
   const first = containerLength(object, RAW_MAGIC);
   if (first >= object.length || (magicAt(first) !== RAW_MAGIC && magicAt(first) !== GROUP_DIR_MAGIC)) return undefined;
   let at = first;
   while (at < object.length) {
-    if (magicAt(at) === GROUP_DIR_MAGIC) return object.length - at;
+    if (magicAt(at) === GROUP_DIR_MAGIC) {
+      const directoryBytes = containerLength(object.subarray(at), GROUP_DIR_MAGIC);
+      return { bytes: at + directoryBytes, directoryBytes };
+    }
+    if (magicAt(at) !== RAW_MAGIC) break;
     at += containerLength(object.subarray(at), RAW_MAGIC);
   }
   throw new SegmentCorruptError('raw segment: groups without a directory');
+}
+
+/** The directory length of a raw object read without its entry (see `rawGroupsExtentOf`). */
+export function rawDirectoryBytesOf(object: Uint8Array): number | undefined {
+  return rawGroupsExtentOf(object)?.directoryBytes;
 }
 
 // ---------------------------------------------------------------- joining groups

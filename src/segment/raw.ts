@@ -28,6 +28,7 @@ export {
   joinRawColumns,
   rawDirectoryBytesOf,
   rawDirectoryOf,
+  rawGroupsExtentOf,
   type EncodeGroupedRawOptions,
   type EncodedGroupedRawSegment,
 } from './raw-groups.ts';
@@ -55,6 +56,7 @@ export {
   KIND_USAGE,
   RAW_COLUMN_NAMES,
   RAW_MAGIC,
+  RAW_VERSION_LEAN,
   SET_CAP,
   type DictColumn,
   type DimensionsColumn,

@@ -22,6 +22,7 @@ import { decodeStored } from '../../src/manifest/codec.ts';
 import { needsRawGroupsFormat, STORED_MANIFEST_FORMAT_MAX, STORED_MANIFEST_FORMAT_RAW_GROUPS } from '../../src/manifest/parts.ts';
 import { UnsupportedFormatError } from '../../src/errors.ts';
 import { CountingStore } from '../support/counting-store.ts';
+import type { DeepReadonly, RawSegmentEntry } from '../../src/manifest/schema.ts';
 
 export interface Backend {
   store: ObjectStore;
@@ -808,6 +809,94 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
         expect(g.range, g.key).toBeDefined();
         expect(g.bytes, g.key).toBeLessThan(bytesOf.get(g.key)!.bytes);
       }
+    }, 180_000);
+
+    it('raw row groups inside the dedupe window: compaction writes outputs of many rows as groups with the hashes after them — a cold one-account query reads directory and groups by range, ingest dedupe (also a fresh instance) finds a retry and a conflict, the strip step copies them into lean grouped segments, totals exact, check finds nothing', async () => {
+      const { store, prefix } = await make();
+      const counting = new CountingStore(store);
+      const GROUPED: JobOptions = { ...FAST, compact: { graceMs: 0, dedupeWindowMs: WINDOW, groupRows: 4 } };
+      const a = await openInstance(counting, prefix, { shards: 1, buckets: 4, ingest: { dedupeWindowMs: WINDOW } });
+      const accounts = ['a1', 'a2', 'a3', 'a4', 'heavy'];
+      const events = Array.from({ length: 40 }, (_, i) =>
+        plainEvent(`w-${i}`, i % 2 === 0 ? 'heavy' : accounts[(i >> 1) % 4]!, leanTs + (i % 3) * 86_400_000 + i * 1000, 1 + (i % 7)),
+      );
+      const expectTotals = async (inst: Instance, label: string, sources: readonly QuerySpec['source'][]) => {
+        for (const account of accounts) {
+          const mine = events.filter((e) => e.account_id === account);
+          for (const source of sources) expect(await total(inst, account, source), `${label} ${source} ${account}`).toEqual([sumOf(mine), mine.length]);
+          expect((await verify(inst.engine, account, FROM, TO)).matches, `${label} verify ${account}`).toBe(true);
+        }
+        for (const source of sources) expect(await total(inst, undefined, source), `${label} ${source}`).toEqual([sumOf(events), events.length]);
+      };
+      const expectChecked = async (segs: readonly DeepReadonly<RawSegmentEntry>[]) => {
+        for (const x of segs) {
+          expect(await checkRawSegment(store, 0, x), x.id).toEqual([]);
+          expect(await checkHashes(store, 0, x), x.id).toEqual([]);
+        }
+      };
+      await postBatch(a.app, events);
+      expect((await runJob(a.db, 'compact', GROUPED)).results[0]).toMatchObject({ committed: true });
+      const segs = (await a.db.shards[0]!.revalidate()).manifest.segments;
+      // Inside the window: hashes block and key filter kept; more than 4 rows: in row groups.
+      for (const x of segs) expect([x.hashes, x.filter_bytes! > 0, x.rows > 4 === (x.directory_bytes !== undefined)], x.id).toEqual([undefined, true, true]);
+      expect(segs.filter((x) => x.directory_bytes !== undefined).length).toBeGreaterThan(0);
+      expect(needsRawGroupsFormat((await a.db.shards[0]!.revalidate()).manifest)).toBe(true);
+      await expectTotals(a, 'compacted', ['raw', 'auto']);
+      await expectChecked(segs);
+
+      // A cold instance: a light account's raw total reads each grouped segment's directory and groups by range only.
+      const b = await openInstance(counting, prefix, { shards: 1, buckets: 4, seed: 5, clock: a.clock, ingest: { dedupeWindowMs: WINDOW } });
+      const entryOf = new Map(segs.map((x) => [x.key, x]));
+      counting.take();
+      const mine = events.filter((e) => e.account_id === 'a1');
+      expect(await total(b, 'a1', 'raw')).toEqual([sumOf(mine), mine.length]);
+      const reads = counting.take().filter((g) => entryOf.get(g.key)?.directory_bytes !== undefined);
+      expect(reads.length).toBeGreaterThan(0);
+      for (const g of reads) {
+        expect(g.range, g.key).toBeDefined();
+        expect(g.bytes, g.key).toBeLessThan(entryOf.get(g.key)!.bytes);
+      }
+      for (const key of new Set(reads.map((g) => g.key))) {
+        const fetched = reads.filter((g) => g.key === key).reduce((n, g) => n + g.bytes, 0);
+        expect(fetched, key).toBeLessThan(entryOf.get(key)!.bytes);
+      }
+
+      // Ingest's dedupe reads the hashes block and key filter after the groups: a retry is a
+      // duplicate, a changed payload a conflict — on the instance that wrote them and on a fresh one.
+      const heavyEvent = events[0]!;
+      const lightEvent = events.find((e) => e.account_id === 'a2')!;
+      for (const [label, inst] of [
+        ['fresh', await openInstance(store, prefix, { shards: 1, buckets: 4, seed: 11, clock: a.clock, ingest: { dedupeWindowMs: WINDOW } })],
+        ['writer', a],
+      ] as const) {
+        const retry = await postBatch(inst.app, [heavyEvent, lightEvent]);
+        expect(retry.body, label).toMatchObject({ accepted: 0, duplicates: 2, conflicts: 0 });
+        const changed = await postBatch(inst.app, [{ ...lightEvent, quantity: lightEvent.quantity + 100 }]);
+        expect(changed.body, label).toMatchObject({ accepted: 0, duplicates: 0, conflicts: 1 });
+      }
+      await runJob(a.db, 'rollup', GROUPED);
+      await expectTotals(a, 'rolled up', ['raw', 'auto', 'rollup']);
+
+      // Past the window: the strip step copies each grouped input's [0, bytes) — already the lean
+      // grouped object — so bytes, checksum and directory stay; the hashes and key filter are gone.
+      a.clock.advance(PAST);
+      expect((await runJob(a.db, 'compact', GROUPED)).results[0]).toMatchObject({ strip: { committed: true, stripped: segs.length } });
+      const lean = (await a.db.shards[0]!.revalidate()).manifest.segments;
+      expect(lean).toHaveLength(segs.length);
+      for (const x of lean) expect([x.hashes, x.filter_bytes], x.id).toEqual(['none', undefined]);
+      for (const before of segs.filter((x) => x.directory_bytes !== undefined)) {
+        const after = lean.find((x) => x.min_account === before.min_account && x.min_ts === before.min_ts && x.rows === before.rows)!;
+        expect([after.bytes, after.checksum, after.directory_bytes], before.id).toEqual([before.bytes, before.checksum, before.directory_bytes]);
+        const [old, copy] = await Promise.all([store.get(before.key, { range: { offset: 0, length: before.bytes } }), store.get(after.key)]);
+        if (old === null || old.notModified || copy === null || copy.notModified) throw new Error('missing object');
+        expect(Buffer.from(copy.body).equals(Buffer.from(old.body)), before.id).toBe(true);
+      }
+      await expectTotals(a, 'stripped', ['raw', 'auto', 'rollup']);
+      await expectChecked(lean);
+      const c = await openInstance(counting, prefix, { shards: 1, buckets: 4, seed: 6, clock: a.clock });
+      expect(await total(c, 'a1', 'raw')).toEqual([sumOf(mine), mine.length]);
+      await runJob(a.db, 'gc', { gc: { safetyAgeMs: 0, historyKeep: 1 } });
+      await expectStoreConsistent(a);
     }, 180_000);
   });
 }

@@ -471,6 +471,20 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       expect((await stored(store, ms)).stored.format).toBe(5);
     });
 
+    it('writes format 6 for an entry in row groups inside the dedupe window (hashes after the directory, no lean entry listed), and reads the field back', async () => {
+      const store = await newStore();
+      const ms = shardStore(store);
+      await ms.commit(added(seg('jan', 0), recent('now')));
+      expect((await stored(store, ms)).stored.format).toBeLessThan(5);
+      await ms.commit(added({ ...seg('windowed', 0), compacted: true, filter_bytes: 40, directory_bytes: 55 }));
+      // Its groups are raw format v2 and its directory is not one container: builds reading format 5 or older must refuse it.
+      expect((await stored(store, ms)).stored.format).toBe(6);
+      const loaded = (await shardStore(store, 2).load()).manifest;
+      const w = loaded.segments.find((x) => x.id === 'windowed');
+      expect([w?.hashes, w?.filter_bytes, w?.directory_bytes]).toEqual([undefined, 40, 55]);
+      expect(loaded).toEqual(ms.peek()!.manifest);
+    });
+
     it('reads a format-1 current.json and its history, and migrates it to parts on the next commit', async () => {
       const store = await newStore();
       const keys = new ShardKeys(prefix, 0, 1);

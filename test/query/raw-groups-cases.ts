@@ -6,17 +6,36 @@
  * whole-segment reader give all the rows; a damaged group or directory, or a wrong
  * `directory_bytes`, is refused with the segment corruption error; a lean entry without
  * `directory_bytes` (written before row groups) reads as one container in one GET, as before.
+ * A segment compacted inside the dedupe window in row groups (key filter and hashes block after
+ * the directory) is read the same way, its hashes and key filter where they always were.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ShardKeys } from '../../src/manifest/keys.ts';
 import type { RawSegmentEntry } from '../../src/manifest/schema.ts';
 import { bucketOf } from '../../src/model/bucket.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
-import { readRawColumns, readRawEvents, readRawHashes, hashesOfEvents, writeRawSegment } from '../../src/objects/segment-objects.ts';
+import {
+  readHashPages,
+  readKeyFilter,
+  readRawColumns,
+  readRawEvents,
+  readRawHashes,
+  hashesOfEvents,
+  writeLeanCopy,
+  writeRawSegment,
+} from '../../src/objects/segment-objects.ts';
 import { SegmentCache } from '../../src/query/segment-cache.ts';
-import { checkRawSegment } from '../../src/cli/verify-objects.ts';
-import { joinRawColumns, RAW_COLUMN_NAMES, rawColumnsToEvents, SegmentCorruptError, type RawColumnName, type RawColumns } from '../../src/segment/raw.ts';
-import type { ObjectStore } from '../../src/store/types.ts';
+import { checkHashes, checkRawSegment } from '../../src/cli/verify-objects.ts';
+import {
+  joinRawColumns,
+  RAW_COLUMN_NAMES,
+  rawColumnsToEvents,
+  rawGroupsExtentOf,
+  SegmentCorruptError,
+  type RawColumnName,
+  type RawColumns,
+} from '../../src/segment/raw.ts';
+import { listAll, type ObjectStore } from '../../src/store/types.ts';
 import { CountingStore } from '../support/counting-store.ts';
 import { realTimeDeps } from '../support/deps.ts';
 import { realisticEvents } from '../segment/arbitraries.ts';
@@ -37,6 +56,8 @@ export function describeRawGroupReads(name: string, make: () => Promise<Backend>
     let store: CountingStore;
     let grouped: RawSegmentEntry;
     let single: RawSegmentEntry;
+    /** Compacted inside the dedupe window: groups and directory, then the hashes block and key filter. */
+    let windowed: RawSegmentEntry;
     let events: UsageEvent[];
     let keys: ShardKeys;
     let accounts: string[];
@@ -51,6 +72,7 @@ export function describeRawGroupReads(name: string, make: () => Promise<Backend>
       const opts = { bucketOf: (a: string) => bucketOf(a, 16), compacted: true, lean: true } as const;
       grouped = await writeRawSegment(store, keys, deps, events, { ...opts, groupRows: 100 });
       single = await writeRawSegment(store, keys, deps, events, opts);
+      windowed = await writeRawSegment(store, keys, deps, events, { bucketOf: opts.bucketOf, compacted: true, groupRows: 100 });
       const counts = new Map<string, number>();
       for (const e of events) counts.set(e.account_id, (counts.get(e.account_id) ?? 0) + 1);
       const byCount = [...counts].sort((a, c) => c[1] - a[1]);
@@ -129,6 +151,74 @@ export function describeRawGroupReads(name: string, make: () => Promise<Backend>
       expect(gets[0]!.bytes).toBe(single.bytes);
       expect(cols.length).toBe(1);
       expect(sorted(rowsOf(cols))).toEqual(sorted(events));
+    });
+
+    it('inside the dedupe window (key filter and hashes block after the directory): one-account reads by range, whole readers, hashes and key filter where they were, check', async () => {
+      expect(windowed.hashes).toBeUndefined();
+      expect(windowed.directory_bytes).toBeGreaterThan(0);
+      expect(windowed.filter_bytes).toBeGreaterThan(0);
+      const object = (await store.get(windowed.key))!;
+      if (object.notModified) throw new Error('unexpected 304');
+      // [0, bytes) is the groups and directory; the key filter and hashes block follow it: the very
+      // bytes a single container's write puts after it for the same events.
+      expect(rawGroupsExtentOf(object.body)).toEqual({ bytes: windowed.bytes, directoryBytes: windowed.directory_bytes });
+      const oneContainer = await writeRawSegment(store, keys, realTimeDeps(10), events, {
+        bucketOf: (a: string) => bucketOf(a, 16),
+        compacted: true,
+        groupRows: 1e9,
+      });
+      expect(oneContainer.directory_bytes).toBeUndefined();
+      const tail = (await store.get(oneContainer.key, { range: { offset: oneContainer.bytes } }))!;
+      if (tail.notModified) throw new Error('unexpected 304');
+      expect(oneContainer.filter_bytes).toBe(windowed.filter_bytes);
+      expect(Buffer.from(object.body.subarray(windowed.bytes)).equals(Buffer.from(tail.body))).toBe(true);
+      const cache = new SegmentCache(store);
+      store.take();
+      for (const [i, account] of accounts.entries()) {
+        const cols = await cache.rawColumns(windowed, ALL, account);
+        const gets = store.take();
+        expect(gets.length, account).toBe(i === 0 ? 2 : 1);
+        for (const g of gets) expect(g.range, account).toBeDefined();
+        expect(gets.reduce((n, g) => n + g.bytes, 0)).toBeLessThan(windowed.bytes / 8);
+        expect(sorted(rowsOf(cols, account)), account).toEqual(sorted(events.filter((e) => e.account_id === account)));
+      }
+      const singleEvents = await readRawEvents(store, single);
+      expect((await readRawEvents(store, windowed)).map(text)).toEqual(singleEvents.map(text));
+      expect(rawColumnsToEvents((await new SegmentCache(store).rawColumns(windowed, ALL))[0]!).map(text)).toEqual(singleEvents.map(text));
+      // What ingest's dedupe and compaction read: the block and the filter pages, at [bytes, …).
+      const hashes = await readRawHashes(store, windowed);
+      expect(hashes).toEqual(hashesOfEvents(singleEvents));
+      const block = await readKeyFilter(store, { ...windowed, filter_bytes: windowed.filter_bytes! });
+      expect(block.rows).toBe(events.length);
+      const rows = await readHashPages(store, { ...windowed, filter_bytes: windowed.filter_bytes! }, block, 0, block.fences.length - 1);
+      expect(rows.length).toBe(events.length);
+      expect(await checkRawSegment(store, 0, windowed)).toEqual([]);
+      expect(await checkHashes(store, 0, windowed)).toEqual([]);
+      // A damaged group: refused, by the one-account read and the whole readers; the hashes are not affected.
+      const bad = object.body.slice();
+      bad[200]! ^= 0x20;
+      const k = keys.rawSegment('damaged-windowed');
+      await store.put(k, bad);
+      const damaged = { ...windowed, id: 'damaged-windowed', key: k };
+      const first = [...new Set(events.map((e) => e.account_id))].sort()[0]!;
+      await expect(new SegmentCache(store).rawColumns(damaged, ALL, first)).rejects.toBeInstanceOf(SegmentCorruptError);
+      await expect(readRawEvents(store, damaged)).rejects.toBeInstanceOf(SegmentCorruptError);
+      expect((await checkRawSegment(store, 0, damaged)).length).toBeGreaterThan(0);
+      expect(await readRawHashes(store, damaged)).toEqual(hashes);
+      // The strip step's copy of it is refused before anything is written; of the intact one, it is [0, bytes) as it is.
+      const count = async () => {
+        let n = 0;
+        for await (const _ of listAll(store, keys.dir)) n++;
+        return n;
+      };
+      const before = await count();
+      await expect(writeLeanCopy(store, keys, realTimeDeps(8), damaged)).rejects.toBeInstanceOf(SegmentCorruptError);
+      expect(await count()).toBe(before);
+      const copy = await writeLeanCopy(store, keys, realTimeDeps(9), windowed);
+      expect([copy.bytes, copy.checksum, copy.directoryBytes]).toEqual([windowed.bytes, windowed.checksum, windowed.directory_bytes]);
+      const copied = (await store.get(copy.key))!;
+      if (copied.notModified) throw new Error('unexpected 304');
+      expect(Buffer.from(copied.body).equals(Buffer.from(object.body.subarray(0, windowed.bytes)))).toBe(true);
     });
 
     it('a damaged group or directory, or a wrong directory_bytes, is refused with the segment corruption error', async () => {

@@ -26,6 +26,8 @@ export interface SimStats {
   withGroups: number;
   /** Sequences that ended with a lean raw segment in row groups listed. */
   withRawGroups: number;
+  /** Sequences that ended with a raw segment in row groups still carrying hashes (inside the dedupe window). */
+  withWindowGroups: number;
   /** Sequences that ended with a raw segment the rollup job marked sparse (not worth a rollup) listed. */
   withSparse: number;
   /** Key filter false positives confirmed away by page reads (instances whose filters say "maybe"). */
@@ -33,7 +35,7 @@ export interface SimStats {
 }
 
 export async function runSimulation(o: SimOptions): Promise<SimStats> {
-  const stats: SimStats = { sequences: 0, commands: 0, withLean: 0, withGroups: 0, withRawGroups: 0, withSparse: 0, falsePositives: 0 };
+  const stats: SimStats = { sequences: 0, commands: 0, withLean: 0, withGroups: 0, withRawGroups: 0, withWindowGroups: 0, withSparse: 0, falsePositives: 0 };
   const instancesArb = fc.integer({ min: 2, max: 4 });
   await fc.assert(
     fc.asyncProperty(
@@ -49,7 +51,8 @@ export async function runSimulation(o: SimOptions): Promise<SimStats> {
         const manifests = await Promise.all(world.instances[0]!.db.shards.map(async (s) => (await s.revalidate()).manifest));
         if (manifests.some((m) => m.segments.some((s) => s.hashes === 'none'))) stats.withLean++;
         if (manifests.some((m) => m.rollups.some((r) => r.directory_bytes !== undefined))) stats.withGroups++;
-        if (manifests.some((m) => m.segments.some((s) => s.directory_bytes !== undefined))) stats.withRawGroups++;
+        if (manifests.some((m) => m.segments.some((s) => s.directory_bytes !== undefined && s.hashes === 'none'))) stats.withRawGroups++;
+        if (manifests.some((m) => m.segments.some((s) => s.directory_bytes !== undefined && s.hashes === undefined))) stats.withWindowGroups++;
         if (manifests.some((m) => m.segments.some((s) => s.rollup === 'sparse'))) stats.withSparse++;
         for (const inst of world.instances)
           for (let shard = 0; shard < manifests.length; shard++) stats.falsePositives += inst.ingestor.writer(shard).cold.stats.falsePositives;

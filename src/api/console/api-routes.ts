@@ -63,7 +63,7 @@ export function consoleApiRoutes(app: Hono<AppEnv>, deps: ConsoleApiDeps): void 
     const quarantine = new Set(snap.manifest.quarantine.map((s) => s.id));
     const rows: (AuditRow & { quarantined: boolean })[] = [];
     for (const seg of [...plan.segments, ...snap.manifest.quarantine]) {
-      // A lean segment in row groups: only the account's groups.
+      // A raw segment in row groups: only the account's groups.
       const groups = await engine.cache.rawColumns(seg, RAW_COLUMN_NAMES, account_id, spec);
       if (groups.length === 0) continue;
       const cols = joinRawColumns(groups);

@@ -4,7 +4,7 @@
  * and up to N sample rows in segment order. Exit 1 when no shard knows the id.
  */
 import { NotFoundError } from '../../errors.ts';
-import { rawColumnsToEvents, decodeRawObject, decodeRawSegment, rawDirectoryBytesOf, rawDirectoryOf } from '../../segment/raw.ts';
+import { rawColumnsToEvents, decodeRawObject, decodeRawSegment, rawDirectoryOf, rawGroupsExtentOf } from '../../segment/raw.ts';
 import { decodeRollupObject, rollupColumnsToRows, rollupDirectoryBytesOf } from '../../segment/rollup.ts';
 import { splitRawSegmentObject } from '../../objects/segment-objects.ts';
 import { intFlag, noMorePositionals, type Command } from '../args.ts';
@@ -59,15 +59,15 @@ export const inspectSegmentCommand: Command = {
     let stored: Record<string, unknown> = { exists: body !== null };
     if (body !== null) {
       if (found.kind === 'raw') {
-        // A lean segment in row groups (found by walking its groups: a replaced one has no entry).
-        const dirBytes = rawDirectoryBytesOf(body);
-        const segment = dirBytes === undefined ? splitRawSegmentObject(body).segment : body;
-        const cols = dirBytes === undefined ? decodeRawSegment(segment) : decodeRawObject(body, dirBytes);
+        // A segment in row groups (found by walking its groups: a replaced one has no entry), its filter and hashes after the directory if any.
+        const extent = rawGroupsExtentOf(body);
+        const segment = extent === undefined ? splitRawSegmentObject(body).segment : body.subarray(0, extent.bytes);
+        const cols = extent === undefined ? decodeRawSegment(segment) : decodeRawObject(segment, extent.directoryBytes);
         stored = {
           exists: true,
           bytes: segment.length,
           rows: cols.rows,
-          ...(dirBytes === undefined ? {} : { row_groups: rawDirectoryOf(body, dirBytes).groups.length }),
+          ...(extent === undefined ? {} : { row_groups: rawDirectoryOf(segment, extent.directoryBytes).groups.length }),
         };
         rows = rawColumnsToEvents(cols)
           .slice(0, limit)
