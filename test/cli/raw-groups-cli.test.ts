@@ -27,6 +27,18 @@ async function run(argv: string[], store: ObjectStore) {
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
+/** `check --deep` finds nothing, and `inspect-segment` reads the grouped segment whole: its 30 rows in groups of 4. */
+async function checkAndInspect(store: ObjectStore, seg: { id: string; bytes: number }): Promise<void> {
+  const ok = await run(['check', '--deep'], store);
+  expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+  const live = await run(['inspect-segment', seg.id, '--rows', '100', '--json'], store);
+  expect(live.code, live.stderr).toBe(0);
+  const out = JSON.parse(live.stdout);
+  expect(out.object).toMatchObject({ exists: true, bytes: seg.bytes, rows: 30 });
+  expect(out.object.row_groups).toBeGreaterThanOrEqual(Math.ceil(30 / 4));
+  expect(out.sample_rows).toHaveLength(30);
+}
+
 const events = (tag: string, n: number) =>
   Array.from({ length: n }, (_, i) => ({
     event_id: `${tag}-${i}`,
@@ -48,16 +60,7 @@ describe('CLI on grouped lean raw segments', () => {
     await runJob(a.db, 'compact', JOBS);
     const [seg] = (await a.db.shards[0]!.revalidate()).manifest.segments;
     expect(seg?.directory_bytes).toBeGreaterThan(0);
-
-    const ok = await run(['check', '--deep'], store);
-    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
-
-    const live = await run(['inspect-segment', seg!.id, '--rows', '100', '--json'], store);
-    expect(live.code, live.stderr).toBe(0);
-    const out = JSON.parse(live.stdout);
-    expect(out.object).toMatchObject({ exists: true, bytes: seg!.bytes, rows: 30 });
-    expect(out.object.row_groups).toBeGreaterThanOrEqual(Math.ceil(30 / 4));
-    expect(out.sample_rows).toHaveLength(30);
+    await checkAndInspect(store, seg!);
 
     for (const [accountId, want] of [
       [undefined, 30],
@@ -107,15 +110,7 @@ describe('CLI on grouped lean raw segments', () => {
     await runJob(a.db, 'compact', JOBS);
     const [seg] = (await a.db.shards[0]!.revalidate()).manifest.segments;
     expect([seg?.hashes, seg!.directory_bytes! > 0, seg!.filter_bytes! > 0]).toEqual([undefined, true, true]);
-
-    const ok = await run(['check', '--deep'], store);
-    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
-    const live = await run(['inspect-segment', seg!.id, '--rows', '100', '--json'], store);
-    expect(live.code, live.stderr).toBe(0);
-    const out = JSON.parse(live.stdout);
-    expect(out.object).toMatchObject({ exists: true, bytes: seg!.bytes, rows: 30 });
-    expect(out.object.row_groups).toBeGreaterThanOrEqual(Math.ceil(30 / 4));
-    expect(out.sample_rows).toHaveLength(30);
+    await checkAndInspect(store, seg!);
     const ids: string[] = [];
     for await (const batch of readExport(store, await planExport(a.db, { accountId: 'a3' }))) for (const r of batch.rows) ids.push(batch.cols.event_id![r]!);
     expect(ids.sort()).toEqual(
