@@ -57,17 +57,7 @@ export function encodeGroupedRawSegment(
   const parts = cutRawGroups(events, opts.groupRows).map((g) =>
     encodeRawSegment(g, bucketOf, { lean: true, ...(opts.level === undefined ? {} : { level: opts.level }) }),
   );
-  const grouped = assembleGroups(
-    parts.map((p) => ({
-      bytes: p.bytes,
-      firstAccount: p.stats.min_account,
-      lastAccount: p.stats.max_account,
-      rows: p.stats.rows,
-      checksum: p.stats.checksum,
-      minTime: p.stats.min_ts,
-      maxTime: p.stats.max_ts,
-    })),
-  );
+  const grouped = assembleGroups(parts.map((p) => ({ bytes: p.bytes, stats: p.stats, minTime: p.stats.min_ts, maxTime: p.stats.max_ts })));
   const stats: RawSegmentStats = { ...mergeStats(parts.map((p) => p.stats)), checksum: grouped.checksum, bytes: grouped.bytes.length };
   return { bytes: grouped.bytes, hashes: new Uint8Array(0), stats, directoryBytes: grouped.directoryBytes };
 }

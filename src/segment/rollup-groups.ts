@@ -47,17 +47,7 @@ export function encodeGroupedRollupSegment(
 ): EncodedGroupedRollupSegment {
   if (rows.length === 0) throw new RangeError('a grouped rollup segment needs at least one row');
   const parts = cutRollupGroups(rows, opts.groupRows).map((g) => encodeRollupSegment(g, bucketOf, opts.level === undefined ? {} : { level: opts.level }));
-  const grouped = assembleGroups(
-    parts.map((p) => ({
-      bytes: p.bytes,
-      firstAccount: p.stats.min_account,
-      lastAccount: p.stats.max_account,
-      rows: p.stats.rows,
-      checksum: p.stats.checksum,
-      minTime: p.stats.min_hour_ms,
-      maxTime: p.stats.max_hour_ms,
-    })),
-  );
+  const grouped = assembleGroups(parts.map((p) => ({ bytes: p.bytes, stats: p.stats, minTime: p.stats.min_hour_ms, maxTime: p.stats.max_hour_ms })));
   return {
     bytes: grouped.bytes,
     stats: { ...mergeStats(parts.map((p) => p.stats)), checksum: grouped.checksum, bytes: grouped.bytes.length },

@@ -169,14 +169,19 @@ export function splitGroups(dir: GroupDirectory, from: number, to: number, bytes
   return out;
 }
 
-/** One encoded group, as a segment encoder returns it: its bytes and what the directory lists of it. */
+/** The stats both segment encoders return that the directory lists (same names in raw and rollup stats). */
+export interface GroupStats {
+  readonly min_account: string;
+  readonly max_account: string;
+  readonly rows: number;
+  /** The group container's CRC-32, hex. */
+  readonly checksum: string;
+}
+
+/** One encoded group, as a segment encoder returns it, and its time range (raw: timestamps; rollup: hours). */
 export interface EncodedGroup {
   readonly bytes: Uint8Array;
-  readonly firstAccount: string;
-  readonly lastAccount: string;
-  readonly rows: number;
-  /** The group container's CRC-32, hex (its stats' checksum). */
-  readonly checksum: string;
+  readonly stats: GroupStats;
   readonly minTime: number;
   readonly maxTime: number;
 }
@@ -190,12 +195,12 @@ export function assembleGroups(parts: readonly EncodedGroup[]): { bytes: Uint8Ar
   let offset = 0;
   for (const p of parts) {
     groups.push({
-      firstAccount: p.firstAccount,
-      lastAccount: p.lastAccount,
+      firstAccount: p.stats.min_account,
+      lastAccount: p.stats.max_account,
       offset,
       length: p.bytes.length,
-      rows: p.rows,
-      crc: parseInt(p.checksum, 16),
+      rows: p.stats.rows,
+      crc: parseInt(p.stats.checksum, 16),
       minTime: p.minTime,
       maxTime: p.maxTime,
     });
