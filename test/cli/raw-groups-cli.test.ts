@@ -39,6 +39,16 @@ async function checkAndInspect(store: ObjectStore, seg: { id: string; bytes: num
   expect(out.sample_rows).toHaveLength(30);
 }
 
+/** `inspect-segment` of a replaced grouped segment (no entry lists it): the object read whole, its 30 rows in groups. */
+async function inspectReplaced(store: ObjectStore, seg: { id: string; bytes: number }): Promise<void> {
+  const replaced = await run(['inspect-segment', seg.id, '--json'], store);
+  expect(replaced.code, replaced.stderr).toBe(0);
+  const r = JSON.parse(replaced.stdout);
+  expect(r.live).toBe(false);
+  expect(r.object).toMatchObject({ exists: true, bytes: seg.bytes, rows: 30 });
+  expect(r.object.row_groups).toBeGreaterThan(1);
+}
+
 const events = (tag: string, n: number) =>
   Array.from({ length: n }, (_, i) => ({
     event_id: `${tag}-${i}`,
@@ -84,12 +94,7 @@ describe('CLI on grouped lean raw segments', () => {
     const m = (await a.db.shards[0]!.revalidate()).manifest;
     expect(m.segments.map((s) => s.id)).not.toContain(seg!.id);
     expect(m.segments.reduce((n, s) => n + s.rows, 0)).toBe(36);
-    const replaced = await run(['inspect-segment', seg!.id, '--json'], store);
-    expect(replaced.code, replaced.stderr).toBe(0);
-    const r = JSON.parse(replaced.stdout);
-    expect(r.live).toBe(false);
-    expect(r.object).toMatchObject({ exists: true, bytes: seg!.bytes, rows: 30 });
-    expect(r.object.row_groups).toBeGreaterThan(1);
+    await inspectReplaced(store, seg!);
 
     // A damaged group of the live segment: check --deep names it.
     const now = m.segments[0]!;
@@ -123,12 +128,7 @@ describe('CLI on grouped lean raw segments', () => {
     // Past the window the strip step replaces it (readable during the grace): inspected without an entry.
     a.clock.advance(PAST);
     expect((await runJob(a.db, 'compact', JOBS)).results[0]).toMatchObject({ strip: { committed: true } });
-    const replaced = await run(['inspect-segment', seg!.id, '--json'], store);
-    expect(replaced.code, replaced.stderr).toBe(0);
-    const r = JSON.parse(replaced.stdout);
-    expect(r.live).toBe(false);
-    expect(r.object).toMatchObject({ exists: true, bytes: seg!.bytes, rows: 30 });
-    expect(r.object.row_groups).toBeGreaterThan(1);
+    await inspectReplaced(store, seg!);
     const after = await run(['check', '--deep'], store);
     expect(after.code, after.stdout + after.stderr).toBe(0);
   });
