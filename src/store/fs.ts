@@ -12,10 +12,11 @@
  * takes, so a temp file another live process is still writing is never touched.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import type { BigIntStats, Dirent } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { ObjectNotFoundError, PreconditionFailedError, TransientStoreError } from './errors.ts';
+import { type ThreadStat, WriteThread } from './fs-write-thread.ts';
 import type { GetOptions, GetResult, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './types.ts';
 import { normalizeEtag } from './types.ts';
 import { assertValidKey, pageOfSortedKeys } from './util.ts';
@@ -52,6 +53,8 @@ export class FsStore implements ObjectStore {
   private readonly lockTimeoutMs: number;
   private readonly tempSafetyAgeMs: number;
   private readonly etags = new Map<string, EtagMemo>();
+  /** Where PUTs run, whole (fs-write-thread.ts). */
+  private readonly thread = new WriteThread();
   /** Directories this store made or found (a PUT into one skips the mkdir). */
   private readonly dirs = new Set<string>();
   private ready: Promise<void> | undefined;
@@ -157,23 +160,43 @@ export class FsStore implements ObjectStore {
     // A conditionally written key (a manifest) is written that way again: remember what this
     // version's file looks like, so the next PUT checks its ETag with one stat.
     const conditional = opts.ifNoneMatch === '*' || opts.ifMatch !== undefined;
-    const written = await this.writeFile(tmp, body, conditional);
-    if (opts.ifNoneMatch === '*' && opts.ifMatch === undefined && this.hardLinks) {
-      let linked: boolean;
-      try {
-        linked = await this.linkInto(key, tmp, path);
-      } catch (err) {
-        await unlink(tmp).catch(() => undefined);
-        throw err;
-      }
-      if (linked) {
-        // The object is in place under its key; the temp name is a second link to it.
-        await unlink(tmp).catch(() => undefined);
-        if (written !== undefined) this.etags.set(key, { ino: written.ino, size: written.size, mtimeNs: written.mtimeNs, etag });
-        if (this.fsync) await syncDir(dirname(path));
-        return { etag };
-      }
+    const remember = (st: ThreadStat) => this.etags.set(key, { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, etag });
+    const dir = dirname(path);
+    const linking = opts.ifNoneMatch === '*' && opts.ifMatch === undefined && this.hardLinks;
+    const memo = this.etags.get(key);
+    // The whole write in one message: temp file, fsync, link or lock + check + rename, directory fsync.
+    const r = await this.thread.put({
+      tmp,
+      path,
+      body,
+      fsync: this.fsync,
+      mkdir: !this.dirs.has(dir),
+      mode: linking ? 'link' : 'locked',
+      lockPath: this.lockPathOf(key),
+      ...(opts.ifMatch === undefined ? {} : { ifMatch: normalizeEtag(opts.ifMatch) }),
+      ...(opts.ifNoneMatch === '*' ? { ifNoneMatch: true } : {}),
+      ...(memo === undefined ? {} : { memo }),
+    });
+    this.dirs.add(dir);
+    if ('current' in r && r.current !== undefined) this.etags.set(key, { ...r.current.stat, etag: r.current.etag });
+    if (r.ok) {
+      if (conditional) remember(r.stat);
+      else this.etags.delete(key);
+      return { etag };
     }
+    if (r.failed === 'busy' || r.failed === 'nolink') {
+      if (r.failed === 'nolink') this.hardLinks = false;
+      // The lock was held (another process), or hard links are unsupported here: the temp file is
+      // written; wait for the lock, check and rename on the event loop.
+      return this.putLocked(key, path, tmp, etag, conditional ? r.stat : undefined, opts);
+    }
+    if (r.failed === 'missing') throw new ObjectNotFoundError(`${key} does not exist`);
+    throw new PreconditionFailedError(r.failed === 'exists' ? `${key} already exists` : `${key} changed`);
+  }
+
+  /** The rest of a PUT whose temp file is written, on the event loop: wait for the key's lock, check, rename. */
+  private async putLocked(key: string, path: string, tmp: string, etag: string, written: ThreadStat | undefined, opts: PutOptions): Promise<{ etag: string }> {
+    const conditional = opts.ifNoneMatch === '*' || opts.ifMatch !== undefined;
     const release = await this.lock(key);
     try {
       if (conditional) {
@@ -250,42 +273,6 @@ export class FsStore implements ObjectStore {
     return fh === null ? null : await this.infoOf(key, fh).finally(() => fh.close());
   }
 
-  /**
-   * Creates `key` from the temp file with link(2), which fails when the name exists: an atomic
-   * `If-None-Match: *` without the key's lock file (three fewer file operations on every segment
-   * and history record written). Linearizable with the locked writers of the same key: whichever
-   * of link and their rename comes first, the outcome is one a serial order gives. Answers false
-   * (and turns itself off) on a file system without hard links; the locked path then does it.
-   */
-  private async linkInto(key: string, tmp: string, path: string): Promise<boolean> {
-    const dir = dirname(path);
-    if (!this.dirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
-      this.dirs.add(dir);
-    }
-    for (let again = true; ; again = false) {
-      try {
-        await link(tmp, path);
-        return true;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST') throw new PreconditionFailedError(`${key} already exists`);
-        if (code === 'ENOENT' && again) {
-          // The directory was removed behind this store's back: make it again, once.
-          this.dirs.delete(dir);
-          await mkdir(dir, { recursive: true });
-          this.dirs.add(dir);
-          continue;
-        }
-        if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS' || code === 'EXDEV' || code === 'EOPNOTSUPP') {
-          this.hardLinks = false;
-          return false;
-        }
-        throw err;
-      }
-    }
-  }
-
   /** Renames the temp file into place, making the directory the first time (or when it went away). */
   private async renameInto(tmp: string, path: string): Promise<void> {
     const dir = dirname(path);
@@ -346,21 +333,12 @@ export class FsStore implements ObjectStore {
     return { key, etag, size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) };
   }
 
-  /** Writes and syncs a file; with `remember`, answers its stat (a rename keeps inode and mtime). */
-  private async writeFile(path: string, body: Uint8Array, remember: boolean): Promise<BigIntStats | undefined> {
-    const fh = await open(path, 'w');
-    try {
-      await fh.writeFile(body);
-      if (this.fsync) await fh.sync();
-      return remember ? await fh.stat({ bigint: true }) : undefined;
-    } finally {
-      await fh.close();
-    }
+  private lockPathOf(key: string): string {
+    return join(this.locksDir, `${createHash('sha256').update(key).digest('hex').slice(0, 40)}.lock`);
   }
 
-  /** A per-key lock file created with O_EXCL; returns its release. */
   private async lock(key: string): Promise<() => Promise<void>> {
-    const path = join(this.locksDir, `${createHash('sha256').update(key).digest('hex').slice(0, 40)}.lock`);
+    const path = this.lockPathOf(key);
     const deadline = Date.now() + this.lockTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {

@@ -1,0 +1,81 @@
+/**
+ * The directory store's write thread (src/store/fs-write-thread.ts): what a PUT does when the thread
+ * cannot finish it alone (a key lock held elsewhere), when the thread dies mid-write, and that an
+ * idle thread never keeps a process alive.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AmbiguousWriteError, PreconditionFailedError } from '../../src/store/errors.ts';
+import { FsStore } from '../../src/store/fs.ts';
+import { WriteThread } from '../../src/store/fs-write-thread.ts';
+
+const enc = new TextEncoder();
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const lockFileOf = (root: string, key: string) => join(root, '.locks', `${createHash('sha256').update(key).digest('hex').slice(0, 40)}.lock`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('fs store: PUTs on the write thread', () => {
+  it('a conditional PUT waits while another process holds the key lock, then checks If-Match and lands', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'usagedb-fs-lock-'));
+    const store = new FsStore({ root });
+    const v1 = await store.put('m/current.json', enc.encode('one'), { ifNoneMatch: '*' });
+    writeFileSync(lockFileOf(root, 'm/current.json'), '');
+    let settled = false;
+    const put = store.put('m/current.json', enc.encode('two'), { ifMatch: v1.etag }).finally(() => {
+      settled = true;
+    });
+    await sleep(300);
+    expect(settled).toBe(false);
+    expect(text(readFileSync(join(root, 'objects', 'm', 'current.json')))).toBe('one');
+    unlinkSync(lockFileOf(root, 'm/current.json'));
+    const v2 = await put;
+    expect(text(readFileSync(join(root, 'objects', 'm', 'current.json')))).toBe('two');
+    // The old ETag no longer matches; the new one does.
+    await expect(store.put('m/current.json', enc.encode('six'), { ifMatch: v1.etag })).rejects.toBeInstanceOf(PreconditionFailedError);
+    await store.put('m/current.json', enc.encode('three'), { ifMatch: v2.etag });
+    expect(text(readFileSync(join(root, 'objects', 'm', 'current.json')))).toBe('three');
+  });
+
+  it('a create (If-None-Match: *) into a directory removed since the last one there makes it again', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'usagedb-fs-link-'));
+    const store = new FsStore({ root });
+    await store.put('p/segments/a', enc.encode('a'), { ifNoneMatch: '*' });
+    rmSync(join(root, 'objects', 'p', 'segments'), { recursive: true });
+    await store.put('p/segments/b', enc.encode('b'), { ifNoneMatch: '*' });
+    expect(text(readFileSync(join(root, 'objects', 'p', 'segments', 'b')))).toBe('b');
+    await expect(store.put('p/segments/b', enc.encode('c'), { ifNoneMatch: '*' })).rejects.toBeInstanceOf(PreconditionFailedError);
+  });
+
+  it('a write thread that stops mid-write fails its PUT as ambiguous (it may have landed); the next PUT starts a new thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'usagedb-fs-thread-'));
+    mkdirSync(join(dir, 'tmp'));
+    const thread = new WriteThread();
+    const big = new Uint8Array(64 << 20).fill(7);
+    const first = thread.put({ tmp: join(dir, 'tmp', 'a'), path: join(dir, 'out', 'a'), body: big, fsync: true, mkdir: true, mode: 'link' });
+    await thread.terminate();
+    await expect(first).rejects.toBeInstanceOf(AmbiguousWriteError);
+    const second = await thread.put({ tmp: join(dir, 'tmp', 'b'), path: join(dir, 'out', 'b'), body: enc.encode('b'), fsync: true, mkdir: true, mode: 'link' });
+    expect(second.ok).toBe(true);
+    expect(text(readFileSync(join(dir, 'out', 'b')))).toBe('b');
+    await thread.terminate();
+  });
+
+  it('a process whose last PUT has answered exits on its own (the idle thread does not hold it)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'usagedb-fs-exit-'));
+    const fsModule = resolve(import.meta.dirname, '../../src/store/fs.ts');
+    const code = `const { FsStore } = await import(${JSON.stringify(fsModule)});
+      const s = new FsStore({ root: ${JSON.stringify(root)} });
+      await s.put('k', new TextEncoder().encode('v'), { ifNoneMatch: '*' });
+      await s.put('k', new TextEncoder().encode('w'), { ifMatch: (await s.head('k')).etag });
+      console.log('done');`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.error).toBeUndefined();
+    expect(r.stdout.trim()).toBe('done');
+    expect(r.status).toBe(0);
+    expect(text(readFileSync(join(root, 'objects', 'k')))).toBe('w');
+  });
+});
