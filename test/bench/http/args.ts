@@ -42,7 +42,7 @@ export const HELP = `npm run bench:http -- [flags]
   --processes 1,2,4                  server processes of the multi group (default 1,2,4)
   --sample N                         account-months checked per scenario (default 24)
   --log-level L                      our servers' USAGEDB_LOG_LEVEL (default warn: no access log)
-  --cpu-prof DIR                     V8 CPU profiles of our server processes into DIR (node --cpu-prof)
+  --cpu-prof DIR                     V8 CPU profiles of our server processes into DIR/<server>-<ms>/ (one per thread)
   --server-env K=V,K=V               extra environment of our servers, Node and Worker (e.g. USAGEDB_SHARDS=1)
   --worker-paths direct,sequencers   Worker group: which paths run (default both)
   --peers on|off                     multi group: processes peer (USAGEDB_PEER_URL, one committer per

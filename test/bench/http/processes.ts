@@ -192,7 +192,8 @@ export async function startOurs(o: OursOptions): Promise<Running> {
   const prof =
     o.cpuProfDir === undefined
       ? []
-      : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${o.name.replace(/[^\w.-]/g, '_')}-${Date.now()}.cpuprofile`];
+      : // A directory per server, Node's default file names: the directory store's write thread writes its own profile.
+        ['--cpu-prof', `--cpu-prof-dir=${join(o.cpuProfDir, `${o.name.replace(/[^\w.-]/g, '_')}-${Date.now()}`)}`];
   const p = launch(process.execPath, [...startScriptFlags(), ...prof, serverEntry], env);
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/health`, p, o.name, 60_000);
