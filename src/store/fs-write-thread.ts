@@ -42,7 +42,8 @@ export interface ThreadStat {
 }
 
 export type ThreadPutResult =
-  | { readonly ok: true; readonly stat: ThreadStat }
+  /** `etag`: the body's content ETag (MD5, hex), computed on the thread. */
+  | { readonly ok: true; readonly stat: ThreadStat; readonly etag: string }
   /**
    * The condition failed (`exists`, `missing`, `changed`); the temp file is removed. `current`: the
    * file in place and its content ETag when the thread had to hash it (to remember).
@@ -53,7 +54,7 @@ export type ThreadPutResult =
    * not supported here. Nothing was changed; the temp file is written (its stat) for the caller
    * to finish the write on the event loop.
    */
-  | { readonly ok: false; readonly failed: 'busy' | 'nolink'; readonly stat: ThreadStat };
+  | { readonly ok: false; readonly failed: 'busy' | 'nolink'; readonly stat: ThreadStat; readonly etag: string };
 
 interface Reply {
   readonly id: number;
@@ -133,6 +134,7 @@ function writeThreadMain(): void {
     }
   };
   const put = (o: Put): ThreadPutResult => {
+    const etag = crypto.createHash('md5').update(o.body).digest('hex');
     const stat = writeTemp(o.tmp, o.body, o.fsync);
     const dir = path.dirname(o.path);
     if (o.mkdir) fs.mkdirSync(dir, { recursive: true });
@@ -153,20 +155,20 @@ function writeThreadMain(): void {
           return { ok: false, failed: 'exists' };
         }
         if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS' || code === 'EXDEV' || code === 'EOPNOTSUPP') {
-          return { ok: false, failed: 'nolink', stat };
+          return { ok: false, failed: 'nolink', stat, etag };
         }
         unlinkQuiet(o.tmp);
         throw err;
       }
       unlinkQuiet(o.tmp);
       if (o.fsync) syncDir(dir);
-      return { ok: true, stat };
+      return { ok: true, stat, etag };
     }
     const lockPath = o.lockPath as string;
     try {
       fs.closeSync(fs.openSync(lockPath, 'wx'));
     } catch (err) {
-      if (codeOf(err) === 'EEXIST') return { ok: false, failed: 'busy', stat };
+      if (codeOf(err) === 'EEXIST') return { ok: false, failed: 'busy', stat, etag };
       unlinkQuiet(o.tmp);
       throw err;
     }
@@ -192,7 +194,7 @@ function writeThreadMain(): void {
         fs.renameSync(o.tmp, o.path);
       }
       if (o.fsync) syncDir(dir);
-      return { ok: true, stat };
+      return { ok: true, stat, etag };
     } catch (err) {
       unlinkQuiet(o.tmp);
       throw err;

@@ -55,6 +55,9 @@ export class FsStore implements ObjectStore {
   private readonly etags = new Map<string, EtagMemo>();
   /** Where PUTs run, whole (fs-write-thread.ts). */
   private readonly thread = new WriteThread();
+  /** Temp file names: this store's random prefix and a counter (unique among processes sharing the directory). */
+  private readonly tmpPrefix = randomBytes(12).toString('hex');
+  private tmpCount = 0;
   /** Directories this store made or found (a PUT into one skips the mkdir). */
   private readonly dirs = new Set<string>();
   private ready: Promise<void> | undefined;
@@ -155,12 +158,10 @@ export class FsStore implements ObjectStore {
   async put(key: string, body: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {
     await this.init();
     const path = this.pathOf(key);
-    const etag = createHash('md5').update(body).digest('hex');
-    const tmp = join(this.tmpDir, `${randomBytes(12).toString('hex')}.tmp`);
+    const tmp = join(this.tmpDir, `${this.tmpPrefix}-${(this.tmpCount++).toString(36)}.tmp`);
     // A conditionally written key (a manifest) is written that way again: remember what this
     // version's file looks like, so the next PUT checks its ETag with one stat.
     const conditional = opts.ifNoneMatch === '*' || opts.ifMatch !== undefined;
-    const remember = (st: ThreadStat) => this.etags.set(key, { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, etag });
     const dir = dirname(path);
     const linking = opts.ifNoneMatch === '*' && opts.ifMatch === undefined && this.hardLinks;
     const memo = this.etags.get(key);
@@ -172,7 +173,7 @@ export class FsStore implements ObjectStore {
       fsync: this.fsync,
       mkdir: !this.dirs.has(dir),
       mode: linking ? 'link' : 'locked',
-      lockPath: this.lockPathOf(key),
+      ...(linking ? {} : { lockPath: this.lockPathOf(key) }),
       ...(opts.ifMatch === undefined ? {} : { ifMatch: normalizeEtag(opts.ifMatch) }),
       ...(opts.ifNoneMatch === '*' ? { ifNoneMatch: true } : {}),
       ...(memo === undefined ? {} : { memo }),
@@ -180,15 +181,15 @@ export class FsStore implements ObjectStore {
     this.dirs.add(dir);
     if ('current' in r && r.current !== undefined) this.etags.set(key, { ...r.current.stat, etag: r.current.etag });
     if (r.ok) {
-      if (conditional) remember(r.stat);
+      if (conditional) this.etags.set(key, { ino: r.stat.ino, size: r.stat.size, mtimeNs: r.stat.mtimeNs, etag: r.etag });
       else this.etags.delete(key);
-      return { etag };
+      return { etag: r.etag };
     }
     if (r.failed === 'busy' || r.failed === 'nolink') {
       if (r.failed === 'nolink') this.hardLinks = false;
       // The lock was held (another process), or hard links are unsupported here: the temp file is
       // written; wait for the lock, check and rename on the event loop.
-      return this.putLocked(key, path, tmp, etag, conditional ? r.stat : undefined, opts);
+      return this.putLocked(key, path, tmp, r.etag, conditional ? r.stat : undefined, opts);
     }
     if (r.failed === 'missing') throw new ObjectNotFoundError(`${key} does not exist`);
     throw new PreconditionFailedError(r.failed === 'exists' ? `${key} already exists` : `${key} changed`);
