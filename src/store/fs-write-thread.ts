@@ -235,7 +235,14 @@ export class WriteThread {
     if (r.pending.size === 0) r.worker.ref();
     return new Promise((resolve, reject) => {
       r.pending.set(id, { resolve, reject });
-      r.worker.postMessage({ id, put: o });
+      // Cloning a view clones its whole buffer: a body that is part of a larger one (a slice of
+      // an object read whole) is copied alone and that copy handed over without a second copy.
+      const whole = o.body.byteOffset === 0 && o.body.byteLength === o.body.buffer.byteLength;
+      if (whole) r.worker.postMessage({ id, put: o });
+      else {
+        const body = o.body.slice();
+        r.worker.postMessage({ id, put: { ...o, body } }, [body.buffer]);
+      }
     });
   }
 

@@ -79,3 +79,18 @@ describe('fs store: PUTs on the write thread', () => {
     expect(text(readFileSync(join(root, 'objects', 'k')))).toBe('w');
   });
 });
+
+describe('fs store: what a PUT writes', () => {
+  it('a body that is a view into a larger buffer is stored as exactly that view, and the caller keeps its buffer', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'usagedb-fs-view-'));
+    const store = new FsStore({ root });
+    const big = new Uint8Array(1 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = i & 0xff;
+    const view = big.subarray(1000, 1010);
+    await store.put('v/a', view, { ifNoneMatch: '*' });
+    expect([...readFileSync(join(root, 'objects', 'v', 'a'))]).toEqual([...big.subarray(1000, 1010)]);
+    // Still usable: nothing was transferred away from the caller.
+    expect(big.byteLength).toBe(1 << 20);
+    expect(view[0]).toBe(1000 & 0xff);
+  });
+});
