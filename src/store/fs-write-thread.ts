@@ -138,16 +138,19 @@ function writeThreadMain(): void {
     const stat = writeTemp(o.tmp, o.body, o.fsync);
     const dir = path.dirname(o.path);
     if (o.mkdir) fs.mkdirSync(dir, { recursive: true });
+    /** Links or renames the temp file into place; if the directory was removed behind the store's back, makes it again, once. */
+    const place = (op: (from: string, to: string) => void) => {
+      try {
+        op(o.tmp, o.path);
+      } catch (err) {
+        if (codeOf(err) !== 'ENOENT') throw err;
+        fs.mkdirSync(dir, { recursive: true });
+        op(o.tmp, o.path);
+      }
+    };
     if (o.mode === 'link') {
       try {
-        try {
-          fs.linkSync(o.tmp, o.path);
-        } catch (err) {
-          // The directory was removed behind the store's back: make it again, once.
-          if (codeOf(err) !== 'ENOENT') throw err;
-          fs.mkdirSync(dir, { recursive: true });
-          fs.linkSync(o.tmp, o.path);
-        }
+        place(fs.linkSync);
       } catch (err) {
         const code = codeOf(err);
         if (code === 'EEXIST') {
@@ -186,13 +189,7 @@ function writeThreadMain(): void {
           return current === undefined ? { ok: false, failed } : { ok: false, failed, current };
         }
       }
-      try {
-        fs.renameSync(o.tmp, o.path);
-      } catch (err) {
-        if (codeOf(err) !== 'ENOENT') throw err;
-        fs.mkdirSync(dir, { recursive: true });
-        fs.renameSync(o.tmp, o.path);
-      }
+      place(fs.renameSync);
       if (o.fsync) syncDir(dir);
       return { ok: true, stat, etag };
     } catch (err) {
