@@ -11,7 +11,7 @@ import type { DeepReadonly, RawSegmentEntry, ShardManifest } from '../manifest/s
 import { BucketCache } from '../model/bucket.ts';
 import type { Deps } from '../model/deps.ts';
 import { ClosedPeriods } from '../model/periods.ts';
-import { hasKeyFilter, isLean, writeRawSegment } from '../objects/segment-objects.ts';
+import { encodeRawSegmentObject, hasKeyFilter, isLean } from '../objects/segment-objects.ts';
 import type { ObjectStore } from '../store/types.ts';
 import { ColdFilters, type ColdAnswer, type ColdProbe } from './cold-filters.ts';
 import type { DedupeIndex } from './dedupe-index.ts';
@@ -40,9 +40,12 @@ interface EditsItem {
   readonly reject: (err: unknown) => void;
 }
 
-interface WrittenSegment {
+/** A segment of a group's accepted events: its entry known at once, its PUT under way. */
+interface StartedSegment {
   readonly entry: RawSegmentEntry;
   readonly events: readonly PendingEvent[];
+  /** The create-only PUT; the manifest PUT that lists the segment is made only after it succeeded. */
+  readonly written: Promise<unknown>;
 }
 
 export interface ShardWriterDeps {
@@ -224,7 +227,7 @@ export class ShardWriter {
     // What `outcomes` were computed on: re-classifying the same generation would repeat them.
     let classifiedOn = cached.manifest.commit_id;
     let candidates = all.filter((_, i) => outcomes[i] === 'accepted');
-    let segment: WrittenSegment;
+    let segment: StartedSegment;
     if (candidates.length === 0) {
       // Nothing looked new on the cache: decide on fresh state (a period may have been reopened
       // elsewhere). Answering without a commit is only right if fresh state agrees.
@@ -234,16 +237,19 @@ export class ShardWriter {
       classifiedOn = fresh.manifest.commit_id;
       candidates = all.filter((_, i) => outcomes[i] === 'accepted');
       if (candidates.length === 0) return outcomes;
-      segment = await this.writeSegment(candidates);
+      segment = this.startSegment(candidates);
     } else if (this.contended) {
       // Other instances committed on this shard lately: learn their commits while the segment
       // uploads, so the commit below is likely to win on its first PUT.
-      [segment] = await Promise.all([this.writeSegment(candidates), manifest.revalidate()]);
+      segment = this.startSegment(candidates);
+      await manifest.revalidate();
     } else {
       // Alone on this shard as far as we know: commit on the cached ETag; if someone else did
       // commit, the conditional PUT is refused and the commit re-runs on their state.
-      segment = await this.writeSegment(candidates);
+      segment = this.startSegment(candidates);
     }
+    // The commit is planned and encoded while the segment uploads; its manifest PUT is made only
+    // after the segment's succeeded (`beforeWrite`): a manifest never lists an object not stored.
     const result = await manifest.commit(
       async (base) => {
         // Other instances may have committed since our snapshot: learn their events, re-classify.
@@ -257,7 +263,7 @@ export class ShardWriter {
         const still = all.filter((_, i) => outcomes[i] === 'accepted');
         if (still.length === 0) return undefined;
         // The segment must hold exactly the events accepted now (not merely as many of them).
-        if (!sameEvents(still, segment.events)) segment = await this.writeSegment(still);
+        if (!sameEvents(still, segment.events)) segment = this.startSegment(still);
         candidates = still;
         return rawSegmentsAdded(
           [segment.entry],
@@ -265,10 +271,12 @@ export class ShardWriter {
           deps.clock.now(),
         );
       },
-      { history: background },
+      { history: background, beforeWrite: () => segment.written },
     );
     this.contended = result.attempts > 1;
     if (!result.committed) return outcomes;
+    // Committed means its segment's PUT succeeded (the manifest PUT waited for it).
+    await segment.written;
 
     let minIngested = Number.POSITIVE_INFINITY;
     for (const p of candidates) minIngested = Math.min(minIngested, p.event.ingested_at_ms);
@@ -396,18 +404,25 @@ export class ShardWriter {
     for (const id of loaded) if (!keep.has(id)) loaded.delete(id);
   }
 
-  /** Encodes and PUTs one segment object, hashes appended (create-only). */
-  private async writeSegment(events: readonly PendingEvent[]): Promise<WrittenSegment> {
+  /**
+   * Encodes one segment object (hashes appended) and starts its create-only PUT. A PUT that fails
+   * fails the commit that depends on it; one no commit depends on any more (the group was
+   * re-classified to other events, or to none) leaves an unreferenced object for GC, as a lost
+   * race always did.
+   */
+  private startSegment(events: readonly PendingEvent[]): StartedSegment {
     const { store, manifest, deps } = this.d;
     // Ingest segments live until compaction rewrites them: favour encode speed (level 1).
-    const entry = await writeRawSegment(
-      store,
+    const o = encodeRawSegmentObject(
       manifest.keys,
       deps,
       events.map((p) => p.event),
       { bucketOf: (account) => this.buckets.bucketOf(account), level: 1, hashes: hashWords(events) },
     );
-    return { entry, events };
+    const written = store.put(o.key, o.body, { ifNoneMatch: '*' });
+    // Awaited through the commit; one nobody waits for any more must not be an unhandled rejection.
+    written.catch(() => undefined);
+    return { entry: o.entry, events, written };
   }
 }
 

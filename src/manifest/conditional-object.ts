@@ -34,7 +34,19 @@ export interface ObjectCodec<T> {
 }
 
 /** One attempt's plan: write `value` (identified by `token` for read-back), or write nothing. */
-export type Attempt<T, R> = { readonly write: T; readonly token: string; readonly result: R } | { readonly skip: R };
+export type Attempt<T, R> =
+  | {
+      readonly write: T;
+      readonly token: string;
+      readonly result: R;
+      /**
+       * A write this one depends on (an object the new value lists, still being written): the PUT
+       * is sent only once it succeeded (`PutOptions.after`). If it fails, the update ends with its
+       * error and nothing is written.
+       */
+      readonly before?: Promise<unknown>;
+    }
+  | { readonly skip: R };
 
 export interface UpdateResult<T, R> {
   /** Whether this update wrote a new value. */
@@ -142,7 +154,7 @@ export class ConditionalObject<T> {
         return { committed: false, result: planned.skip, state: base, attempts: attempt };
       }
       const body = await this.o.codec.encode(planned.write, base.value);
-      const outcome = await this.putResolved(body, planned.write, base, planned.token, started, policy);
+      const outcome = await this.putResolved(body, planned.write, base, planned.token, started, policy, planned.before);
       if (outcome.kind === 'committed') {
         this.stats.commits++;
         return { committed: true, result: planned.result, state: outcome.state, attempts: attempt, written: { value: planned.write, body } };
@@ -237,12 +249,32 @@ export class ConditionalObject<T> {
   }
 
   /** PUTs one body conditionally and resolves its outcome: committed, or rejected with fresh state. */
-  private async putResolved(body: Uint8Array, value: T, base: Versioned<T>, token: string, started: number, policy: CommitPolicy): Promise<PutOutcome<T>> {
+  private async putResolved(
+    body: Uint8Array,
+    value: T,
+    base: Versioned<T>,
+    token: string,
+    started: number,
+    policy: CommitPolicy,
+    before?: Promise<unknown>,
+  ): Promise<PutOutcome<T>> {
     for (let tries = 1; ; tries++) {
       try {
-        const { etag } = await this.o.store.put(this.key, body, { ifMatch: base.etag, contentType: 'application/json' });
+        const { etag } = await this.o.store.put(this.key, body, {
+          ifMatch: base.etag,
+          contentType: 'application/json',
+          ...(before === undefined ? {} : { after: before }),
+        });
         return { kind: 'committed', state: this.publish(value, etag) };
       } catch (err) {
+        // The write it depends on failed: this PUT was not made. Its error is the update's.
+        if (before !== undefined) {
+          const failed = await before.then(
+            () => undefined,
+            (e: unknown) => ({ e }),
+          );
+          if (failed !== undefined) throw failed.e;
+        }
         if (isRejectedWrite(err)) {
           // Usually a lost race; but a hidden retry of a PUT that landed also answers 412.
           return this.decide(await this.readBack(token, started, policy), base, token, false);

@@ -52,6 +52,12 @@ export interface CommitOptions {
   readonly history?: Background;
   /** commitAll: all edits or none (a skipped edit skips the whole commit). */
   readonly atomic?: boolean;
+  /**
+   * Asked after each attempt is planned: a write its manifest PUT depends on (ingest: the PUT of
+   * the segment the edit adds, started before the commit). The manifest PUT is made only once it
+   * succeeded (`PutOptions.after`); if it fails, the commit ends with its error, nothing written.
+   */
+  readonly beforeWrite?: () => Promise<unknown> | undefined;
 }
 
 interface CommitBase {
@@ -277,7 +283,8 @@ export class ManifestStore {
       const commitId = newId(this.deps);
       stampCommit(draft, base.value, commitId, this.deps.clock.now());
       written = { base: base.value, edits: edits.filter((_, i) => results[i]!.status === 'applied'), draft };
-      return { write: draft, token: commitId, result: results };
+      const before = opts.beforeWrite?.();
+      return before === undefined ? { write: draft, token: commitId, result: results } : { write: draft, token: commitId, result: results, before };
     }, policy);
     if (res.committed || res.attempts > 1) this.confirmedAtMs = started;
     // The attempt that was written is the last one that planned a write (a rejected one re-plans).

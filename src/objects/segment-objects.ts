@@ -119,7 +119,25 @@ export async function writeRawSegment(
   events: readonly UsageEvent[],
   opts: WriteRawOptions,
 ): Promise<RawSegmentEntry> {
+  const o = encodeRawSegmentObject(keys, deps, events, opts);
+  await store.put(o.key, o.body, { ifNoneMatch: '*' });
+  return o.entry;
+}
+
+/** One raw segment object, encoded: its key, its bytes, and the manifest entry that will list it. */
+export interface EncodedRawSegmentObject {
+  readonly key: string;
+  readonly body: Uint8Array;
+  readonly entry: RawSegmentEntry;
+}
+
+/**
+ * Encodes `events` into one raw segment object without writing it (`writeRawSegment` PUTs it
+ * create-only; ingest starts that PUT and plans its commit meanwhile).
+ */
+export function encodeRawSegmentObject(keys: ShardKeys, deps: Deps, events: readonly UsageEvent[], opts: WriteRawOptions): EncodedRawSegmentObject {
   const id = newId(deps);
+  const key = keys.rawSegment(id);
   // Lean segments are written in raw format v2 (smaller, and kept forever: deflate 9 is worth it).
   const lean = opts.lean === true;
   const level = opts.level ?? (lean ? LEAN_LEVEL : undefined);
@@ -128,34 +146,25 @@ export async function writeRawSegment(
     // Many rows: row groups, so a one-account query reads only its groups (row-groups.ts).
     // At the lean level even inside the window: the strip step then copies [0, bytes) as it is.
     const grouped = encodeGroupedRawSegment(events, opts.bucketOf, { groupRows, level: opts.level ?? LEAN_LEVEL });
-    const key = keys.rawSegment(id);
     const entry = { ...rawEntry(id, key, grouped.stats, deps.clock.now(), opts.compacted === true), directory_bytes: grouped.directoryBytes };
-    if (lean) {
-      await store.put(key, grouped.bytes, { ifNoneMatch: '*' });
-      return { ...entry, hashes: 'none' };
-    }
+    if (lean) return { key, body: grouped.bytes, entry: { ...entry, hashes: 'none' } };
     // Inside the dedupe window: the key filter and hashes follow the directory, at [bytes, …), as they follow a container.
     const hashes = encodeSegmentHashes(events, undefined, undefined, opts.hashes);
     const filter = encodeKeyFilter(hashes);
-    await store.put(key, concat(grouped.bytes, filter, hashes), { ifNoneMatch: '*' });
-    return { ...entry, filter_bytes: filter.byteLength };
+    return { key, body: concat(grouped.bytes, filter, hashes), entry: { ...entry, filter_bytes: filter.byteLength } };
   }
   const encoded = encodeRawSegment(events, opts.bucketOf, {
     ...(level === undefined ? {} : { level }),
     ...(opts.hashes === undefined || lean ? {} : { hashes: opts.hashes }),
     ...(lean ? { lean: true } : {}),
   });
-  const key = keys.rawSegment(id);
-  if (lean) {
-    await store.put(key, encoded.bytes, { ifNoneMatch: '*' });
-    return { ...rawEntry(id, key, encoded.stats, deps.clock.now(), opts.compacted === true), hashes: 'none' };
-  }
+  const entry = rawEntry(id, key, encoded.stats, deps.clock.now(), opts.compacted === true);
+  if (lean) return { key, body: encoded.bytes, entry: { ...entry, hashes: 'none' } };
   // Compacted segments carry a key filter (what dedupe keeps in memory) between the container and
   // the hashes: found at `bytes` whatever the row size of the hashes (segment/key-filter.ts).
   const filter = opts.compacted === true && events.length > 0 ? encodeKeyFilter(encoded.hashes) : undefined;
-  await store.put(key, filter === undefined ? concat(encoded.bytes, encoded.hashes) : concat(encoded.bytes, filter, encoded.hashes), { ifNoneMatch: '*' });
-  const entry = rawEntry(id, key, encoded.stats, deps.clock.now(), opts.compacted === true);
-  return filter === undefined ? entry : { ...entry, filter_bytes: filter.byteLength };
+  if (filter === undefined) return { key, body: concat(encoded.bytes, encoded.hashes), entry };
+  return { key, body: concat(encoded.bytes, filter, encoded.hashes), entry: { ...entry, filter_bytes: filter.byteLength } };
 }
 
 /** Encodes rollup rows into one rollup segment aggregating raw segments `inputs`, PUTs and describes it. */

@@ -33,6 +33,11 @@ export interface ThreadPut {
   readonly ifNoneMatch?: boolean;
   /** locked: the remembered identity of the file in place and its ETag (skips hashing it). */
   readonly memo?: { readonly ino: bigint; readonly size: bigint; readonly mtimeNs: bigint; readonly etag: string };
+  /**
+   * A write sent to this thread before this one that must have succeeded on it (`chainable`):
+   * otherwise nothing is written and the answer is `prerequisite`.
+   */
+  readonly afterId?: number;
 }
 
 export interface ThreadStat {
@@ -54,7 +59,9 @@ export type ThreadPutResult =
    * not supported here. Nothing was changed; the temp file is written (its stat) for the caller
    * to finish the write on the event loop.
    */
-  | { readonly ok: false; readonly failed: 'busy' | 'nolink'; readonly stat: ThreadStat; readonly etag: string };
+  | { readonly ok: false; readonly failed: 'busy' | 'nolink'; readonly stat: ThreadStat; readonly etag: string }
+  /** `afterId` did not succeed on this thread (it failed, or was finished on the event loop): nothing was written. */
+  | { readonly ok: false; readonly failed: 'prerequisite' };
 
 interface Reply {
   readonly id: number;
@@ -199,15 +206,26 @@ function writeThreadMain(): void {
       unlinkQuiet(lockPath);
     }
   };
+  // Which recent writes succeeded here, for the writes that depend on them (oldest dropped first).
+  const succeeded = new Map<number, boolean>();
   parentPort.on('message', (m: { id: number; put: Put }) => {
     let reply: unknown;
     try {
-      reply = { id: m.id, result: put(m.put) };
+      const result: ThreadPutResult = m.put.afterId !== undefined && succeeded.get(m.put.afterId) !== true ? { ok: false, failed: 'prerequisite' } : put(m.put);
+      succeeded.set(m.id, result.ok);
+      if (succeeded.size > 4096) succeeded.delete(succeeded.keys().next().value as number);
+      reply = { id: m.id, result };
     } catch (err) {
       reply = { id: m.id, error: { message: err instanceof Error ? err.message : String(err), code: codeOf(err) } };
     }
     parentPort.postMessage(reply);
   });
+}
+
+/** Where a write was sent: filled in when it is posted to a thread. */
+export interface WriteTicket {
+  running?: Running;
+  id?: number;
 }
 
 /** A started thread and the writes it has not answered yet. */
@@ -226,9 +244,21 @@ export class WriteThread {
   private running: Running | undefined;
   private nextId = 0;
 
-  put(o: ThreadPut): Promise<ThreadPutResult> {
+  /**
+   * The id a write to this thread can name as `afterId` to run after the ticket's write, or
+   * undefined when that write went to a thread that has stopped since (or was not posted yet).
+   */
+  chainable(ticket: WriteTicket): number | undefined {
+    return ticket.running !== undefined && ticket.running === this.running ? ticket.id : undefined;
+  }
+
+  put(o: ThreadPut, ticket?: WriteTicket): Promise<ThreadPutResult> {
     const r = this.start();
     const id = this.nextId++;
+    if (ticket !== undefined) {
+      ticket.running = r;
+      ticket.id = id;
+    }
     if (r.pending.size === 0) r.worker.ref();
     return new Promise((resolve, reject) => {
       r.pending.set(id, { resolve, reject });

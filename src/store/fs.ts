@@ -16,7 +16,7 @@ import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'nod
 import type { BigIntStats, Dirent } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { ObjectNotFoundError, PreconditionFailedError, TransientStoreError } from './errors.ts';
-import { type ThreadStat, WriteThread } from './fs-write-thread.ts';
+import { type ThreadStat, type WriteTicket, WriteThread } from './fs-write-thread.ts';
 import type { GetOptions, GetResult, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './types.ts';
 import { normalizeEtag } from './types.ts';
 import { assertValidKey, pageOfSortedKeys } from './util.ts';
@@ -55,6 +55,8 @@ export class FsStore implements ObjectStore {
   private readonly etags = new Map<string, EtagMemo>();
   /** Where PUTs run, whole (fs-write-thread.ts). */
   private readonly thread = new WriteThread();
+  /** The thread tickets of this store's PUT promises (for `PutOptions.after`). */
+  private readonly tickets = new WeakMap<Promise<unknown>, WriteTicket>();
   /** Temp file names: this store's random prefix and a counter (unique among processes sharing the directory). */
   private readonly tmpPrefix = randomBytes(12).toString('hex');
   private tmpCount = 0;
@@ -155,8 +157,20 @@ export class FsStore implements ObjectStore {
     }
   }
 
-  async put(key: string, body: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {
+  put(key: string, body: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {
+    const ticket: WriteTicket = {};
+    const p = this.write(key, body, opts, ticket);
+    this.tickets.set(p, ticket);
+    return p;
+  }
+
+  private async write(key: string, body: Uint8Array, opts: PutOptions, ticket: WriteTicket): Promise<{ etag: string }> {
     await this.init();
+    // A write this one depends on: if it is this store's and still on the thread, the thread runs
+    // this one right after it (no round trip through the event loop); otherwise wait for it here.
+    const prior = opts.after === undefined ? undefined : this.tickets.get(opts.after);
+    const afterId = prior === undefined ? undefined : this.thread.chainable(prior);
+    if (opts.after !== undefined && afterId === undefined) await opts.after;
     const path = this.pathOf(key);
     const tmp = join(this.tmpDir, `${this.tmpPrefix}-${(this.tmpCount++).toString(36)}.tmp`);
     // A conditionally written key (a manifest) is written that way again: remember what this
@@ -166,18 +180,29 @@ export class FsStore implements ObjectStore {
     const linking = opts.ifNoneMatch === '*' && opts.ifMatch === undefined && this.hardLinks;
     const memo = this.etags.get(key);
     // The whole write in one message: temp file, fsync, link or lock + check + rename, directory fsync.
-    const r = await this.thread.put({
-      tmp,
-      path,
-      body,
-      fsync: this.fsync,
-      mkdir: !this.dirs.has(dir),
-      mode: linking ? 'link' : 'locked',
-      ...(linking ? {} : { lockPath: this.lockPathOf(key) }),
-      ...(opts.ifMatch === undefined ? {} : { ifMatch: normalizeEtag(opts.ifMatch) }),
-      ...(opts.ifNoneMatch === '*' ? { ifNoneMatch: true } : {}),
-      ...(memo === undefined ? {} : { memo }),
-    });
+    const r = await this.thread.put(
+      {
+        tmp,
+        path,
+        body,
+        fsync: this.fsync,
+        mkdir: !this.dirs.has(dir),
+        mode: linking ? 'link' : 'locked',
+        ...(linking ? {} : { lockPath: this.lockPathOf(key) }),
+        ...(opts.ifMatch === undefined ? {} : { ifMatch: normalizeEtag(opts.ifMatch) }),
+        ...(opts.ifNoneMatch === '*' ? { ifNoneMatch: true } : {}),
+        ...(memo === undefined ? {} : { memo }),
+        ...(afterId === undefined ? {} : { afterId }),
+      },
+      ticket,
+    );
+    if (!r.ok && r.failed === 'prerequisite') {
+      // What it depends on failed on the thread, or was finished on the event loop: its own
+      // outcome decides (a rejection is this write's error; nothing was written).
+      await opts.after;
+      const { after: _, ...rest } = opts;
+      return this.write(key, body, rest, ticket);
+    }
     this.dirs.add(dir);
     if ('current' in r && r.current !== undefined) this.etags.set(key, { ...r.current.stat, etag: r.current.etag });
     if (r.ok) {

@@ -49,6 +49,7 @@ export class MemoryStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {
+    if (opts.after !== undefined) await opts.after;
     const etag = this.etagOf !== undefined ? this.etagOf(body) : await contentEtag(body);
     // Everything after the await runs without yielding, so check-and-set is atomic here.
     const current = this.objects.get(key);

@@ -121,6 +121,7 @@ export class R2BindingStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {
+    if (opts.after !== undefined) await opts.after;
     const onlyIf: { etagMatches?: string; etagDoesNotMatch?: string } = {};
     if (opts.ifMatch !== undefined) onlyIf.etagMatches = normalizeEtag(opts.ifMatch);
     if (opts.ifNoneMatch === '*') onlyIf.etagDoesNotMatch = '*';

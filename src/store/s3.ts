@@ -114,6 +114,7 @@ export class S3Store implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array, opts: PutOptions = {}): Promise<{ etag: string }> {
+    if (opts.after !== undefined) await opts.after;
     try {
       const res = await this.writes.send(
         new PutObjectCommand({

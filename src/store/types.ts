@@ -39,6 +39,12 @@ export interface PutOptions {
   /** Create only: fail if the key exists. */
   readonly ifNoneMatch?: '*';
   readonly contentType?: string;
+  /**
+   * A write this one depends on (a segment the new manifest lists): this PUT is made only after
+   * `after` fulfilled; if it rejects, nothing is written and this PUT rejects with that error.
+   * A driver may chain it to its own pending write instead of waiting on the event loop.
+   */
+  readonly after?: Promise<unknown>;
 }
 
 export interface ListOptions {

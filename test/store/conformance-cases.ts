@@ -83,6 +83,24 @@ export const STORE_CASES: readonly StoreCase[] = [
     },
   },
   {
+    name: 'a PUT `after` another lands once that one did; after one that fails it is not made and fails with its error',
+    async run({ store, prefix }) {
+      // Started together, as ingest starts a segment PUT and then the manifest PUT that lists it.
+      const segment = store.put(`${prefix}/after-seg`, enc.encode('segment'), { ifNoneMatch: '*' });
+      const manifest = store.put(`${prefix}/after-man`, enc.encode('manifest'), { ifNoneMatch: '*', after: segment });
+      await manifest;
+      check.is(await bodyOf(store, `${prefix}/after-seg`), 'segment', 'the write it depended on');
+      check.is(await bodyOf(store, `${prefix}/after-man`), 'manifest', 'the dependent write');
+      // The first write fails (the key exists): the dependent one is not made.
+      const again = store.put(`${prefix}/after-seg`, enc.encode('other'), { ifNoneMatch: '*' });
+      const dependent = store.put(`${prefix}/after-dep`, enc.encode('never'), { ifNoneMatch: '*', after: again });
+      await check.rejectsWith(again, PreconditionFailedError, 'the failing write');
+      await check.rejectsWith(dependent, PreconditionFailedError, 'the dependent write fails with its error');
+      check.is(await store.head(`${prefix}/after-dep`), null, 'nothing written');
+      check.is(await bodyOf(store, `${prefix}/after-seg`), 'segment', 'first body kept');
+    },
+  },
+  {
     name: 'If-Match on a missing key is refused (404 or 412) and creates nothing',
     async run({ store, prefix }) {
       const err = await check.rejects(store.put(`${prefix}/ghost`, enc.encode('x'), { ifMatch: '0123456789abcdef0123456789abcdef' }));

@@ -94,3 +94,38 @@ describe('fs store: what a PUT writes', () => {
     expect(view[0]).toBe(1000 & 0xff);
   });
 });
+
+describe('fs store: a PUT after another one (PutOptions.after)', () => {
+  it('chained on the thread behind a write the event loop finishes (its key lock held elsewhere): waits for it, then lands', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'usagedb-fs-after-'));
+    const store = new FsStore({ root });
+    const v1 = await store.put('m/current.json', enc.encode('one'), { ifNoneMatch: '*' });
+    writeFileSync(lockFileOf(root, 'm/current.json'), '');
+    const first = store.put('m/current.json', enc.encode('two'), { ifMatch: v1.etag });
+    let settled = false;
+    const second = store.put('m/next.json', enc.encode('after two'), { ifNoneMatch: '*', after: first }).finally(() => {
+      settled = true;
+    });
+    await sleep(300);
+    expect(settled).toBe(false);
+    expect(() => readFileSync(join(root, 'objects', 'm', 'next.json'))).toThrow();
+    unlinkSync(lockFileOf(root, 'm/current.json'));
+    await Promise.all([first, second]);
+    expect(text(readFileSync(join(root, 'objects', 'm', 'current.json')))).toBe('two');
+    expect(text(readFileSync(join(root, 'objects', 'm', 'next.json')))).toBe('after two');
+  });
+
+  it('after a write whose thread stopped: fails with that write ambiguous error, writes nothing', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'usagedb-fs-after-dead-'));
+    const store = new FsStore({ root });
+    await store.put('warm', enc.encode('w'));
+    const thread = (store as unknown as { thread: WriteThread }).thread;
+    const first = store.put('a', new Uint8Array(64 << 20), { ifNoneMatch: '*' });
+    const second = store.put('b', enc.encode('b'), { ifNoneMatch: '*', after: first });
+    await sleep(0);
+    await thread.terminate();
+    await expect(first).rejects.toBeInstanceOf(AmbiguousWriteError);
+    await expect(second).rejects.toBeInstanceOf(AmbiguousWriteError);
+    expect(() => readFileSync(join(root, 'objects', 'b'))).toThrow();
+  });
+});
