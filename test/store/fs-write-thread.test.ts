@@ -18,21 +18,33 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const lockFileOf = (root: string, key: string) => join(root, '.locks', `${createHash('sha256').update(key).digest('hex').slice(0, 40)}.lock`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A store whose `m/current.json` exists (v1) and whose key lock another process holds (a lock file). */
+async function lockedManifest(name: string) {
+  const root = mkdtempSync(join(tmpdir(), `usagedb-fs-${name}-`));
+  const store = new FsStore({ root });
+  const v1 = await store.put('m/current.json', enc.encode('one'), { ifNoneMatch: '*' });
+  writeFileSync(lockFileOf(root, 'm/current.json'), '');
+  return { root, store, v1, release: () => unlinkSync(lockFileOf(root, 'm/current.json')) };
+}
+
+/** `p`, and whether it has settled yet. */
+function watched<T>(p: Promise<T>): { readonly promise: Promise<T>; settled(): boolean } {
+  let done = false;
+  const promise = p.finally(() => {
+    done = true;
+  });
+  return { promise, settled: () => done };
+}
+
 describe('fs store: PUTs on the write thread', () => {
   it('a conditional PUT waits while another process holds the key lock, then checks If-Match and lands', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'usagedb-fs-lock-'));
-    const store = new FsStore({ root });
-    const v1 = await store.put('m/current.json', enc.encode('one'), { ifNoneMatch: '*' });
-    writeFileSync(lockFileOf(root, 'm/current.json'), '');
-    let settled = false;
-    const put = store.put('m/current.json', enc.encode('two'), { ifMatch: v1.etag }).finally(() => {
-      settled = true;
-    });
+    const { root, store, v1, release } = await lockedManifest('lock');
+    const put = watched(store.put('m/current.json', enc.encode('two'), { ifMatch: v1.etag }));
     await sleep(300);
-    expect(settled).toBe(false);
+    expect(put.settled()).toBe(false);
     expect(text(readFileSync(join(root, 'objects', 'm', 'current.json')))).toBe('one');
-    unlinkSync(lockFileOf(root, 'm/current.json'));
-    const v2 = await put;
+    release();
+    const v2 = await put.promise;
     expect(text(readFileSync(join(root, 'objects', 'm', 'current.json')))).toBe('two');
     // The old ETag no longer matches; the new one does.
     await expect(store.put('m/current.json', enc.encode('six'), { ifMatch: v1.etag })).rejects.toBeInstanceOf(PreconditionFailedError);
@@ -97,20 +109,14 @@ describe('fs store: what a PUT writes', () => {
 
 describe('fs store: a PUT after another one (PutOptions.after)', () => {
   it('chained on the thread behind a write the event loop finishes (its key lock held elsewhere): waits for it, then lands', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'usagedb-fs-after-'));
-    const store = new FsStore({ root });
-    const v1 = await store.put('m/current.json', enc.encode('one'), { ifNoneMatch: '*' });
-    writeFileSync(lockFileOf(root, 'm/current.json'), '');
+    const { root, store, v1, release } = await lockedManifest('after');
     const first = store.put('m/current.json', enc.encode('two'), { ifMatch: v1.etag });
-    let settled = false;
-    const second = store.put('m/next.json', enc.encode('after two'), { ifNoneMatch: '*', after: first }).finally(() => {
-      settled = true;
-    });
+    const second = watched(store.put('m/next.json', enc.encode('after two'), { ifNoneMatch: '*', after: first }));
     await sleep(300);
-    expect(settled).toBe(false);
+    expect(second.settled()).toBe(false);
     expect(() => readFileSync(join(root, 'objects', 'm', 'next.json'))).toThrow();
-    unlinkSync(lockFileOf(root, 'm/current.json'));
-    await Promise.all([first, second]);
+    release();
+    await Promise.all([first, second.promise]);
     expect(text(readFileSync(join(root, 'objects', 'm', 'current.json')))).toBe('two');
     expect(text(readFileSync(join(root, 'objects', 'm', 'next.json')))).toBe('after two');
   });
