@@ -266,12 +266,14 @@ export function decodeSegmentHashes(bytes: Uint8Array): SegmentHashes | SegmentH
   return version === 1 ? decodeV1(view, count) : version === 2 ? decodeV2(view, count) : decodeV3(view, count);
 }
 
+/** The columns of `count` decoded rows, zeroed. */
+function emptyHashes(count: number): SegmentHashes {
+  return { count, keys: new Uint32Array(count * 3), payloads: new Uint32Array(count), ids: new Uint32Array(count), ingestedSec: new Uint32Array(count) };
+}
+
 /** A version 2 block, its 96-bit keys and 64-bit payloads cut to the bits version 3 keeps. */
 function decodeV2(view: DataView, count: number): SegmentHashes {
-  const keys = new Uint32Array(count * 3);
-  const payloads = new Uint32Array(count);
-  const ids = new Uint32Array(count);
-  const ingestedSec = new Uint32Array(count);
+  const { keys, payloads, ids, ingestedSec } = emptyHashes(count);
   let at = HEADER;
   let p0 = 0;
   let p1 = 0;
@@ -298,10 +300,7 @@ function decodeV2(view: DataView, count: number): SegmentHashes {
 }
 
 function decodeV3(view: DataView, count: number): SegmentHashes {
-  const keys = new Uint32Array(count * 3);
-  const payloads = new Uint32Array(count);
-  const ids = new Uint32Array(count);
-  const ingestedSec = new Uint32Array(count);
+  const { keys, payloads, ids, ingestedSec } = emptyHashes(count);
   let at = HEADER;
   for (let i = 0; i < count; i++) {
     const k = i * 3;
