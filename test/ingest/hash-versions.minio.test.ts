@@ -4,13 +4,12 @@
  * and v3 segments — exact and filtered — and answers every retry over HTTP exactly.
  */
 import { describe, expect, it } from 'vitest';
-import { childEnv, freePort, start, stop, waitForHttp } from '../support/processes.ts';
+import { freePort, startServer, stop, waitForHttp } from '../support/processes.ts';
 import { s3Env, testS3Store, uniquePrefix } from '../support/s3.ts';
 import { describeHashVersions, ev, mixedDatabase, sampleOfEachKind } from './hash-versions-cases.ts';
 
 describeHashVersions('s3 (MinIO)', async () => ({ store: testS3Store(), prefix: uniquePrefix('hash-versions') }));
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const KEY = 'hash-versions-key-0123456789';
 
 describe('a fresh server process on MinIO', () => {
@@ -19,18 +18,7 @@ describe('a fresh server process on MinIO', () => {
     const m = await mixedDatabase(testS3Store(), prefix);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const proc = start(process.execPath, ['src/runtime/node.ts'], {
-      cwd: ROOT,
-      env: childEnv({
-        PORT: String(port),
-        ...s3Env(prefix),
-        USAGEDB_SHARDS: '4',
-        USAGEDB_BUCKETS: '16',
-        USAGEDB_API_KEYS: `tester:${KEY}:admin`,
-        USAGEDB_JOBS: 'false',
-        USAGEDB_LOG_LEVEL: 'warn',
-      }),
-    });
+    const proc = startServer(port, { ...s3Env(prefix), USAGEDB_SHARDS: '4', USAGEDB_BUCKETS: '16', USAGEDB_API_KEYS: `tester:${KEY}:admin` });
     try {
       await waitForHttp(`${url}/health`, proc, 60_000);
       const post = async (events: unknown[]) => {

@@ -10,6 +10,7 @@ import type { Clock } from '../../src/model/deps.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { ObjectStore, PutOptions } from '../../src/store/types.ts';
 import { openInstance } from '../support/instance.ts';
+import { gcNow } from '../support/gc-options.ts';
 
 const LEASE_MS = 10_000;
 const KEY = 'db/shards/00/lease.json';
@@ -250,13 +251,7 @@ describe('shard leases', () => {
     await leases(store, new ManualClock(), 'a').route(0);
     const orphan = 'db/shards/00/segments/raw/01ORPHAN.useg';
     await store.put(orphan, new Uint8Array([1, 2, 3]));
-    const report = await gcShard(store, inst.db.shards[0]!, inst.db.deps, 'db/_scratch', {
-      safetyAgeMs: 0,
-      historyKeep: 50,
-      historyKeepMs: Number.POSITIVE_INFINITY,
-      maxDeletes: 100,
-      dryRun: false,
-    });
+    const report = await gcShard(store, inst.db.shards[0]!, inst.db.deps, 'db/_scratch', gcNow());
     expect(report.keys).toEqual([orphan]);
     expect(await stored(store)).toMatchObject({ holder_id: 'id-a' });
   });

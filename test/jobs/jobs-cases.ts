@@ -50,6 +50,30 @@ async function total(inst: Instance, account: string | undefined, source: QueryS
   return l === undefined ? [0n, 0] : [BigInt(l.quantity as string), l.count as number];
 }
 
+/**
+ * One account's raw total on `inst` over grouped segments: exact, and every GET of a grouped
+ * object a ranged one smaller than the object (its directory and groups). Answers those GETs.
+ */
+async function expectGroupsReadByRange(
+  inst: Instance,
+  counting: CountingStore,
+  account: string,
+  events: readonly { account_id: string; quantity: number }[],
+  segs: readonly DeepReadonly<RawSegmentEntry>[],
+) {
+  const entryOf = new Map(segs.map((x) => [x.key, x]));
+  counting.take();
+  const mine = events.filter((e) => e.account_id === account);
+  expect(await total(inst, account, 'raw')).toEqual([BigInt(mine.reduce((n, e) => n + e.quantity, 0)), mine.length]);
+  const reads = counting.take().filter((g) => entryOf.get(g.key)?.directory_bytes !== undefined);
+  expect(reads.length).toBeGreaterThan(0);
+  for (const g of reads) {
+    expect(g.range, g.key).toBeDefined();
+    expect(g.bytes, g.key).toBeLessThan(entryOf.get(g.key)!.bytes);
+  }
+  return reads;
+}
+
 async function expectMatchesReference(inst: Instance, accepted: RefEvent[], accounts: string[], label: string): Promise<void> {
   for (const account of accounts) {
     const want = reference(accepted, { account, from: FROM, to: TO }).get('[]') ?? [0n, 0];
@@ -723,13 +747,17 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       expect(await total(cold, undefined, 'raw')).toEqual([sumOf([...events, ...leanEvents(100, 10)]), 70]);
     });
 
-    it('raw row groups: the strip step and compaction write lean segments of many rows as row groups — totals exact before and after, check finds nothing, one-account reads fetch only the directory and its groups, format 6', async () => {
+    /** A counted store and an instance over it; jobs whose outputs of more than 4 rows are written in row groups. */
+    const groupedSetup = async () => {
       const { store, prefix } = await make();
       const counting = new CountingStore(store);
-      // Groups of at most 4 rows: every lean segment of more rows is written grouped.
       const GROUPED: JobOptions = { ...FAST, compact: { graceMs: 0, dedupeWindowMs: WINDOW, groupRows: 4 } };
       const a = await openInstance(counting, prefix, { shards: 1, buckets: 4, ingest: { dedupeWindowMs: WINDOW } });
-      const accounts = ['a1', 'a2', 'a3', 'a4', 'heavy'];
+      return { store, prefix, counting, GROUPED, a, accounts: ['a1', 'a2', 'a3', 'a4', 'heavy'] };
+    };
+
+    it('raw row groups: the strip step and compaction write lean segments of many rows as row groups — totals exact before and after, check finds nothing, one-account reads fetch only the directory and its groups, format 6', async () => {
+      const { store, prefix, counting, GROUPED, a, accounts } = await groupedSetup();
       // 'heavy' has half the rows (spans many groups); the others a few each, over three days.
       const batch = (tag: string, n: number, day: number) =>
         Array.from({ length: n }, (_, i) =>
@@ -799,24 +827,11 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       );
       // A cold instance: a light account's raw total reads each grouped segment's directory and groups by range only.
       const b = await openInstance(counting, prefix, { shards: 1, buckets: 4, seed: 5, clock: a.clock });
-      const bytesOf = new Map(segs.map((x) => [x.key, x]));
-      counting.take();
-      const mine = accepted.filter((e) => e.account_id === 'a1');
-      expect(await total(b, 'a1', 'raw')).toEqual([sumOf(mine), mine.length]);
-      const reads = counting.take().filter((g) => bytesOf.get(g.key)?.directory_bytes !== undefined);
-      expect(reads.length).toBeGreaterThan(0);
-      for (const g of reads) {
-        expect(g.range, g.key).toBeDefined();
-        expect(g.bytes, g.key).toBeLessThan(bytesOf.get(g.key)!.bytes);
-      }
+      await expectGroupsReadByRange(b, counting, 'a1', accepted, segs);
     }, 180_000);
 
     it('raw row groups inside the dedupe window: compaction writes outputs of many rows as groups with the hashes after them — a cold one-account query reads directory and groups by range, ingest dedupe (also a fresh instance) finds a retry and a conflict, the strip step copies them into lean grouped segments, totals exact, check finds nothing', async () => {
-      const { store, prefix } = await make();
-      const counting = new CountingStore(store);
-      const GROUPED: JobOptions = { ...FAST, compact: { graceMs: 0, dedupeWindowMs: WINDOW, groupRows: 4 } };
-      const a = await openInstance(counting, prefix, { shards: 1, buckets: 4, ingest: { dedupeWindowMs: WINDOW } });
-      const accounts = ['a1', 'a2', 'a3', 'a4', 'heavy'];
+      const { store, prefix, counting, GROUPED, a, accounts } = await groupedSetup();
       const events = Array.from({ length: 40 }, (_, i) =>
         plainEvent(`w-${i}`, i % 2 === 0 ? 'heavy' : accounts[(i >> 1) % 4]!, leanTs + (i % 3) * 86_400_000 + i * 1000, 1 + (i % 7)),
       );
@@ -847,15 +862,7 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       // A cold instance: a light account's raw total reads each grouped segment's directory and groups by range only.
       const b = await openInstance(counting, prefix, { shards: 1, buckets: 4, seed: 5, clock: a.clock, ingest: { dedupeWindowMs: WINDOW } });
       const entryOf = new Map(segs.map((x) => [x.key, x]));
-      counting.take();
-      const mine = events.filter((e) => e.account_id === 'a1');
-      expect(await total(b, 'a1', 'raw')).toEqual([sumOf(mine), mine.length]);
-      const reads = counting.take().filter((g) => entryOf.get(g.key)?.directory_bytes !== undefined);
-      expect(reads.length).toBeGreaterThan(0);
-      for (const g of reads) {
-        expect(g.range, g.key).toBeDefined();
-        expect(g.bytes, g.key).toBeLessThan(entryOf.get(g.key)!.bytes);
-      }
+      const reads = await expectGroupsReadByRange(b, counting, 'a1', events, segs);
       for (const key of new Set(reads.map((g) => g.key))) {
         const fetched = reads.filter((g) => g.key === key).reduce((n, g) => n + g.bytes, 0);
         expect(fetched, key).toBeLessThan(entryOf.get(key)!.bytes);
@@ -894,7 +901,7 @@ export function describeJobs(name: string, make: () => Promise<Backend>): void {
       await expectTotals(a, 'stripped', ['raw', 'auto', 'rollup']);
       await expectChecked(lean);
       const c = await openInstance(counting, prefix, { shards: 1, buckets: 4, seed: 6, clock: a.clock });
-      expect(await total(c, 'a1', 'raw')).toEqual([sumOf(mine), mine.length]);
+      await expectGroupsReadByRange(c, counting, 'a1', events, lean);
       await runJob(a.db, 'gc', { gc: { safetyAgeMs: 0, historyKeep: 1 } });
       await expectStoreConsistent(a);
     }, 180_000);

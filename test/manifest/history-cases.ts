@@ -26,6 +26,7 @@ import { realTimeDeps } from '../support/deps.ts';
 import { addSegments, closedWithoutTotals, fakeSegment } from '../support/fixtures.ts';
 import { openInstance, postBatch, TestClock, usage } from '../support/instance.ts';
 import { readStoredManifest } from '../support/stored-manifest.ts';
+import { gcNow } from '../support/gc-options.ts';
 
 export interface Backend {
   store: ObjectStore;
@@ -171,14 +172,7 @@ export function describeHistory(name: string, make: () => Promise<Backend>): voi
       for (const m of byGen.values()) for (const k of referencedKeys(m, new Set())) await store.put(k, enc.encode('x'));
       const orphan = ms.keys.rawSegment('orphan');
       await store.put(orphan, enc.encode('x'));
-      const gc = (historyKeep: number) =>
-        gcShard(rec, ms, realTimeDeps(3), `${prefix}/_scratch`, {
-          safetyAgeMs: 0,
-          historyKeep,
-          historyKeepMs: Number.POSITIVE_INFINITY,
-          maxDeletes: 1000,
-          dryRun: false,
-        });
+      const gc = (historyKeep: number) => gcShard(rec, ms, realTimeDeps(3), `${prefix}/_scratch`, gcNow({ historyKeep, maxDeletes: 1000 }));
       // Window 5..14: old-0 is named only by generation 5, an old full copy (no record says what 6 released).
       const report = await gc(10);
       expect((await ms.revalidate()).manifest.generation).toBe(14);
@@ -265,13 +259,7 @@ export function describeHistory(name: string, make: () => Promise<Backend>): voi
       }
       const snapshotGen = ms.peek()!.manifest.periods[0]!.generation!;
       expect(snapshotGen).toBe(10);
-      const report = await gcShard(store, ms, realTimeDeps(2), `${prefix}/_scratch`, {
-        safetyAgeMs: 0,
-        historyKeep: 5,
-        historyKeepMs: Number.POSITIVE_INFINITY,
-        maxDeletes: 1000,
-        dryRun: false,
-      });
+      const report = await gcShard(store, ms, realTimeDeps(2), `${prefix}/_scratch`, gcNow({ historyKeep: 5, maxDeletes: 1000 }));
       // Window 26..30; its chain 24 (full copy), 25; the snapshot's 10 down to 8 (full copy).
       const kept = [ms.keys.history(8), ms.keys.history(24), ...[8, 9, 10, 24, 25, 26, 27, 28, 29, 30].map((g) => ms.keys.historyRecord(g))];
       expect(await historyKeys(store, ms)).toEqual(kept.sort());

@@ -18,6 +18,7 @@ import { ConflictError, ObjectNotFoundError, StoreRefusedError } from '../../src
 import { FaultPlan, withFaults } from '../../src/store/faulty.ts';
 import type { ObjectStore } from '../../src/store/types.ts';
 import { fakeSegment } from '../support/fixtures.ts';
+import { gcNow } from '../support/gc-options.ts';
 
 const DAY = 86_400_000;
 /** The commits' clock: November 15, 2026; an entry settles one day after its UTC day of ingestion ended. */
@@ -260,13 +261,7 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       const fresh = shardStore(store, 2);
       expect(ids((await fresh.load()).manifest)).toEqual(['j1']);
       expect((await stored(store, fresh)).stored.parts.map((p) => fresh.keys.part(p.hash))).toEqual(live);
-      const report = await gcShard(store, fresh, deps(3), `${prefix}/_scratch`, {
-        safetyAgeMs: 0,
-        historyKeep: 50,
-        historyKeepMs: Number.POSITIVE_INFINITY,
-        maxDeletes: 100,
-        dryRun: false,
-      });
+      const report = await gcShard(store, fresh, deps(3), `${prefix}/_scratch`, gcNow());
       expect(report.keys).toEqual([orphan]);
       expect(await partKeys(store, ms)).toEqual(live);
       expect(ids((await shardStore(store, 4).load()).manifest)).toEqual(['j1']);
@@ -287,14 +282,7 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       if (got === null || got.notModified) throw new Error('no full copy of generation 8');
       const copy8 = decodeStored(unpackHistory(got.body), 'copy 8');
       expect(copy8.kind).toBe('whole');
-      const gc = (historyKeep: number) =>
-        gcShard(store, ms, deps(5), `${prefix}/_scratch`, {
-          safetyAgeMs: 0,
-          historyKeep,
-          historyKeepMs: Number.POSITIVE_INFINITY,
-          maxDeletes: 100,
-          dryRun: false,
-        });
+      const gc = (historyKeep: number) => gcShard(store, ms, deps(5), `${prefix}/_scratch`, gcNow({ historyKeep }));
       await gc(8);
       const afterFirst = await partKeys(store, ms);
       expect(afterFirst).toHaveLength(1);
@@ -332,13 +320,7 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       await a.commit(added(recent('x')), { history: (p) => void (background = p) }); // 8: a full copy is due; current.json reuses P1
       await b.load();
       await b.commit(added(seg('j2', 0))); // 9: January in a new part, P1 named by no current.json
-      const report = await gcShard(store, shardStore(store, 3), deps(4), `${prefix}/_scratch`, {
-        safetyAgeMs: 0,
-        historyKeep: 50,
-        historyKeepMs: Number.POSITIVE_INFINITY,
-        maxDeletes: 100,
-        dryRun: false,
-      });
+      const report = await gcShard(store, shardStore(store, 3), deps(4), `${prefix}/_scratch`, gcNow());
       // P1 is gone (old enough, named by no current.json and by no listed full copy).
       expect(p1).toHaveLength(1);
       expect(report.keys).toContain(p1[0]);
@@ -352,13 +334,7 @@ export function describeParts(name: string, make: () => Promise<Backend>): void 
       expect(ids(await reader.readGeneration(8))).toEqual(['j1', 'r0', 'r1', 'r2', 'r3', 'r4', 'x']);
       // A later GC with a small window may take copy 8 as the base of a chain: it still reads.
       for (let i = 0; i < 3; i++) await b.commit(added(recent(`s${i}`)));
-      await gcShard(store, shardStore(store, 6), deps(7), `${prefix}/_scratch`, {
-        safetyAgeMs: 0,
-        historyKeep: 3,
-        historyKeepMs: Number.POSITIVE_INFINITY,
-        maxDeletes: 100,
-        dryRun: false,
-      });
+      await gcShard(store, shardStore(store, 6), deps(7), `${prefix}/_scratch`, gcNow({ historyKeep: 3 }));
       const later = shardStore(store, 8);
       for (const g of [10, 11, 12]) expect((await later.readGeneration(g)).generation).toBe(g);
     });

@@ -11,7 +11,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ShardKeys } from '../../src/manifest/keys.ts';
-import type { RawSegmentEntry } from '../../src/manifest/schema.ts';
+import type { DeepReadonly, RawSegmentEntry } from '../../src/manifest/schema.ts';
 import { bucketOf } from '../../src/model/bucket.ts';
 import type { UsageEvent } from '../../src/model/event.ts';
 import {
@@ -51,6 +51,37 @@ const sorted = (events: readonly UsageEvent[]) => events.map(text).sort();
 const rowsOf = (cols: readonly RawColumns[], account?: string) =>
   cols.flatMap((c) => rawColumnsToEvents(c)).filter((e) => account === undefined || e.account_id === account);
 
+/**
+ * Each account read from a grouped segment through a fresh cache: the directory (first account
+ * only, cached after), then one range of groups, a small fraction of the object; exactly its rows
+ * (with `thenCached`, read again at once without a GET). Answers the cache, warm.
+ */
+async function expectAccountsReadByRange(
+  store: CountingStore,
+  entry: DeepReadonly<RawSegmentEntry>,
+  accounts: readonly string[],
+  events: readonly UsageEvent[],
+  opts: { thenCached?: boolean } = {},
+): Promise<SegmentCache> {
+  const cache = new SegmentCache(store);
+  store.take();
+  for (const [i, account] of accounts.entries()) {
+    const cols = await cache.rawColumns(entry, ALL, account);
+    const gets = store.take();
+    expect(gets.length, account).toBe(i === 0 ? 2 : 1);
+    for (const g of gets) expect(g.range, account).toBeDefined();
+    expect(gets.reduce((n, g) => n + g.bytes, 0)).toBeLessThan(entry.bytes / 8);
+    const got = rowsOf(cols, account);
+    expect(got.length).toBeGreaterThan(0);
+    expect(sorted(got), account).toEqual(sorted(events.filter((e) => e.account_id === account)));
+    if (opts.thenCached === true) {
+      await cache.rawColumns(entry, ALL, account);
+      expect(store.take(), `${account}: cached`).toEqual([]);
+    }
+  }
+  return cache;
+}
+
 export function describeRawGroupReads(name: string, make: () => Promise<Backend>): void {
   describe(`grouped raw segment reads (${name})`, () => {
     let store: CountingStore;
@@ -85,21 +116,7 @@ export function describeRawGroupReads(name: string, make: () => Promise<Backend>
       expect(grouped.directory_bytes).toBeGreaterThan(0);
       expect(grouped.hashes).toBe('none');
       expect(single.directory_bytes).toBeUndefined();
-      const cache = new SegmentCache(store);
-      store.take();
-      for (const [i, account] of accounts.entries()) {
-        const cols = await cache.rawColumns(grouped, ALL, account);
-        const gets = store.take();
-        // Directory (first account only: then cached), then one range of groups.
-        expect(gets.length, account).toBe(i === 0 ? 2 : 1);
-        for (const g of gets) expect(g.range, account).toBeDefined();
-        expect(gets.reduce((n, g) => n + g.bytes, 0)).toBeLessThan(grouped.bytes / 8);
-        const got = rowsOf(cols, account);
-        expect(got.length).toBeGreaterThan(0);
-        expect(sorted(got), account).toEqual(sorted(events.filter((e) => e.account_id === account)));
-        await cache.rawColumns(grouped, ALL, account);
-        expect(store.take()).toEqual([]);
-      }
+      const cache = await expectAccountsReadByRange(store, grouped, accounts, events, { thenCached: true });
       // An account past every group's range: the directory says so, no group is read.
       expect(await cache.rawColumns(grouped, ALL, '\uffff')).toEqual([]);
       expect(store.take()).toEqual([]);
@@ -172,16 +189,7 @@ export function describeRawGroupReads(name: string, make: () => Promise<Backend>
       if (tail.notModified) throw new Error('unexpected 304');
       expect(oneContainer.filter_bytes).toBe(windowed.filter_bytes);
       expect(Buffer.from(object.body.subarray(windowed.bytes)).equals(Buffer.from(tail.body))).toBe(true);
-      const cache = new SegmentCache(store);
-      store.take();
-      for (const [i, account] of accounts.entries()) {
-        const cols = await cache.rawColumns(windowed, ALL, account);
-        const gets = store.take();
-        expect(gets.length, account).toBe(i === 0 ? 2 : 1);
-        for (const g of gets) expect(g.range, account).toBeDefined();
-        expect(gets.reduce((n, g) => n + g.bytes, 0)).toBeLessThan(windowed.bytes / 8);
-        expect(sorted(rowsOf(cols, account)), account).toEqual(sorted(events.filter((e) => e.account_id === account)));
-      }
+      await expectAccountsReadByRange(store, windowed, accounts, events);
       const singleEvents = await readRawEvents(store, single);
       expect((await readRawEvents(store, windowed)).map(text)).toEqual(singleEvents.map(text));
       expect(rawColumnsToEvents((await new SegmentCache(store).rawColumns(windowed, ALL))[0]!).map(text)).toEqual(singleEvents.map(text));

@@ -8,11 +8,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { childEnv, freePort, type Started, start, stop, waitForHttp } from '../support/processes.ts';
+import { freePort, startServer, stop, waitForHttp } from '../support/processes.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ACCOUNTS = ['acct_a', 'acct_b', 'acct_c', 'acct_d'];
 const BATCHES = 160;
 const BATCH = 20;
@@ -33,19 +31,12 @@ const eventOf = (i: number) => ({
   dimensions: { region: 'eu' },
 });
 
-function serve(port: number, dataDir: string): Started {
-  return start(process.execPath, ['src/runtime/node.ts'], {
-    cwd: ROOT,
-    env: childEnv({ PORT: String(port), HOST: '127.0.0.1', USAGEDB_DATA_DIR: dataDir, USAGEDB_JOBS: 'false', USAGEDB_LOG_LEVEL: 'warn' }),
-  });
-}
-
 describe('directory store: a server killed mid-ingest', () => {
   it('loses no acknowledged event and doubles no retried one (8 clients, SIGKILL, restart, retries)', { timeout: 180_000 }, async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const dataDir = mkdtempSync(join(tmpdir(), 'usagedb-fs-crash-'));
-    let server = serve(port, dataDir);
+    let server = startServer(port, { USAGEDB_DATA_DIR: dataDir });
     await waitForHttp(`${url}/health`, server);
 
     let next = 0;
@@ -55,7 +46,7 @@ describe('directory store: a server killed mid-ingest', () => {
     const kill = async () => {
       server.child.kill('SIGKILL');
       await server.exited;
-      server = serve(port, dataDir);
+      server = startServer(port, { USAGEDB_DATA_DIR: dataDir });
       await waitForHttp(`${url}/health`, server, 60_000);
     };
     const client = async () => {

@@ -9,10 +9,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { usage } from '../support/fixtures.ts';
-import { childEnv, freePort, start, stop, waitForHttp, type Started } from '../support/processes.ts';
+import { freePort, startServer, stop, waitForHttp, type Started } from '../support/processes.ts';
 import { s3Env, testS3Store, uniquePrefix } from '../support/s3.ts';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const KEY = 'peers-test-key-0123456789';
 const TOKEN = 'peers-test-token-0123456789-0123456789';
 const HEADERS = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
@@ -27,20 +26,14 @@ async function startCluster(n: number, prefix: string, leaseMs: number): Promise
   const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
   const servers = ports.map((port) => {
     const url = `http://127.0.0.1:${port}`;
-    const proc = start(process.execPath, ['src/runtime/node.ts'], {
-      cwd: ROOT,
-      env: childEnv({
-        PORT: String(port),
-        ...s3Env(prefix),
-        USAGEDB_SHARDS: '1',
-        USAGEDB_API_KEYS: `tester:${KEY}:admin`,
-        USAGEDB_JOBS: 'false',
-        USAGEDB_LOG_LEVEL: 'warn',
-        USAGEDB_PEER_URL: url,
-        USAGEDB_PEER_TOKEN: TOKEN,
-        USAGEDB_LEASE_MS: String(leaseMs),
-        USAGEDB_PEER_TIMEOUT_MS: '10000',
-      }),
+    const proc = startServer(port, {
+      ...s3Env(prefix),
+      USAGEDB_SHARDS: '1',
+      USAGEDB_API_KEYS: `tester:${KEY}:admin`,
+      USAGEDB_PEER_URL: url,
+      USAGEDB_PEER_TOKEN: TOKEN,
+      USAGEDB_LEASE_MS: String(leaseMs),
+      USAGEDB_PEER_TIMEOUT_MS: '10000',
     });
     return { url, proc };
   });

@@ -5,6 +5,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -90,4 +93,15 @@ export async function stop(s: Started, graceMs = 10_000): Promise<void> {
 /** The environment a child gets: PATH (so `node` is this project's Node) plus `extra`. */
 export function childEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
   return { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
+}
+
+/**
+ * Our server from the sources (`node src/runtime/node.ts`) on 127.0.0.1:`port`, jobs off, warnings
+ * and errors logged only; `env` adds or overrides settings (store, keys, shards, peers).
+ */
+export function startServer(port: number, env: Record<string, string>): Started {
+  return start(process.execPath, ['src/runtime/node.ts'], {
+    cwd: ROOT,
+    env: childEnv({ PORT: String(port), USAGEDB_JOBS: 'false', USAGEDB_LOG_LEVEL: 'warn', ...env }),
+  });
 }
