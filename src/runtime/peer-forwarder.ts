@@ -197,20 +197,28 @@ function isErrorWire(e: unknown): e is ErrorWire {
   );
 }
 
-/** Whether `err` (from fetch) failed before a connection existed: nothing was sent. */
+/**
+ * Whether `err` (from the peer fetch) failed before a connection existed: nothing was sent. Fetch
+ * wraps the system error (`cause`); undici's `request` (Node, peer-fetch.ts) throws it as it is.
+ */
 export function notConnected(err: unknown): boolean {
-  const cause = (err as { cause?: unknown } | null)?.cause as { code?: unknown; errors?: unknown } | undefined;
-  if (cause === undefined || cause === null) return false;
-  if (typeof cause.code === 'string' && NOT_CONNECTED.has(cause.code)) return true;
+  return refusedBefore(err) || refusedBefore((err as { cause?: unknown } | null)?.cause);
+}
+
+function refusedBefore(e: unknown): boolean {
+  const sys = e as { code?: unknown; errors?: unknown } | null | undefined;
+  if (typeof sys !== 'object' || sys === null) return false;
+  if (typeof sys.code === 'string' && NOT_CONNECTED.has(sys.code)) return true;
   // Several addresses tried (happy eyeballs): refused only if every one was.
-  if (Array.isArray(cause.errors) && cause.errors.length > 0) {
-    return cause.errors.every((e: { code?: unknown }) => typeof e?.code === 'string' && NOT_CONNECTED.has(e.code));
+  if (Array.isArray(sys.errors) && sys.errors.length > 0) {
+    return sys.errors.every((x: { code?: unknown }) => typeof x?.code === 'string' && NOT_CONNECTED.has(x.code));
   }
   return false;
 }
 
 function describe(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  const code = (err as { cause?: { code?: unknown } } | null)?.cause?.code;
-  return typeof code === 'string' ? `${msg}: ${code}` : msg;
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  const code = e?.code ?? e?.cause?.code;
+  return typeof code === 'string' && !msg.includes(code) ? `${msg}: ${code}` : msg;
 }

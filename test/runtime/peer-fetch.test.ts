@@ -8,7 +8,8 @@
  * completes two handshakes for it, then leaves further SYNs unanswered, like a vanished host.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ShardLeases, type LeaseBody } from '../../src/ingest/shard-lease.ts';
 import type { Outcome, PendingEvent } from '../../src/ingest/shard-writer.ts';
@@ -62,6 +63,43 @@ describe('forwarding to a holder that does not answer', () => {
     );
     expect(notConnected(err)).toBe(true);
     expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('a refused port fails as "not connected"; a holder that answers is read whatever its status', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const init = { method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: '{"v":1}', signal: AbortSignal.timeout(30_000) };
+    const refused = await nodePeerFetch(300)(`http://127.0.0.1:${closed}/internal/v1/shards/0/submit`, init).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(notConnected(refused)).toBe(true);
+    const seen: string[] = [];
+    const holder = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.url} ${req.headers['content-type']} ${body}`);
+        res.writeHead(seen.length === 1 ? 200 : 401).end(seen.length === 1 ? '{"ok":true,"value":[]}' : 'no');
+      });
+    });
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(holder.address() as AddressInfo).port}/internal/v1/shards/0/submit`;
+      const fetchPeer = nodePeerFetch(300);
+      const ok = await fetchPeer(url, init);
+      expect([ok.status, await ok.text()]).toEqual([200, '{"ok":true,"value":[]}']);
+      const denied = await fetchPeer(url, init);
+      expect([denied.status, await denied.text()]).toEqual([401, 'no']);
+      expect(seen).toEqual(Array(2).fill('POST /internal/v1/shards/0/submit application/json {"v":1}'));
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 
   it('commits locally at once, and keeps committing locally without calling it until its lease expires', async () => {
