@@ -40,5 +40,5 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   hashLoadConcurrency: 8,
   groupCommit: true,
   commitIntervalMs: 0,
-  gatherMaxMs: 10,
+  gatherMaxMs: 30,
 };

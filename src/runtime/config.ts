@@ -35,7 +35,7 @@ const envSchema = z.object({
   USAGEDB_API_KEYS: z.string().optional(),
   USAGEDB_DEDUPE_WINDOW_HOURS: int(1, 24 * 90).default(840),
   USAGEDB_GROUP_COMMIT_MS: int(0, 1000).default(0),
-  USAGEDB_GROUP_COMMIT_GATHER_MS: int(0, 1000).default(10),
+  USAGEDB_GROUP_COMMIT_GATHER_MS: int(0, 1000).default(30),
   USAGEDB_SEQUENCER_INTERVAL_MS: int(0, 60_000).default(1000),
   // Several Node processes on one bucket: one committer per shard (runtime/peer-forwarder.ts).
   USAGEDB_PEER_URL: z
